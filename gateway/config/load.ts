@@ -1,0 +1,100 @@
+import { readFile } from 'node:fs/promises'
+import { alarmLimitProblems, type CharacteristicSpec } from '../../rules/index.js'
+import { LinewatchError } from '../errors.js'
+import { type CauseName, type CharacteristicConfig, type Config, ConfigSchema } from './schema.js'
+import { createYamlValidator, type SemanticIssue } from './yaml-schema.js'
+
+const validator = createYamlValidator<Config>({
+  schema: ConfigSchema,
+  code: 'LW_ERR_CONFIG_INVALID',
+  semantic: semanticIssues,
+})
+
+/** Parses and validates configuration text; throws FileIssuesError with file:line of each problem. */
+export function parseConfig(text: string, file = '<config>'): Config {
+  return validator.parse(text, file)
+}
+
+export async function loadConfigFile(file: string): Promise<Config> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (cause) {
+    throw new LinewatchError('LW_ERR_CONFIG_NOT_FOUND', `cannot read ${file}: ${(cause as Error).message}`, { cause })
+  }
+  return parseConfig(text, file)
+}
+
+function semanticIssues(config: Config): SemanticIssue[] {
+  const issues: SemanticIssue[] = []
+  const firstIndex = new Map<string, number>()
+  const servers = new Set(config.opcua.servers.map((s) => s.id))
+
+  unique(config.opcua.servers.map((s) => s.id), (i, id) =>
+    issues.push({ path: ['opcua', 'servers', i, 'id'], message: `duplicate OPC-UA server id "${id}"` }),
+  )
+  unique(config.auth.tokens.map((t) => t.id), (i, id) =>
+    issues.push({ path: ['auth', 'tokens', i, 'id'], message: `duplicate token id "${id}"` }),
+  )
+  config.characteristics.forEach((c, i) => {
+    const seen = firstIndex.get(c.id)
+    if (seen !== undefined) {
+      issues.push({ path: ['characteristics', i, 'id'], message: `duplicate id "${c.id}" (first at characteristics[${seen}])` })
+    } else firstIndex.set(c.id, i)
+    for (const problem of alarmLimitProblems(c.limits)) {
+      issues.push({ path: ['characteristics', i, 'limits'], message: problem })
+    }
+    if (c.source.opcua && !servers.has(c.source.opcua.server)) {
+      issues.push({
+        path: ['characteristics', i, 'source', 'opcua', 'server'],
+        message: `no OPC-UA server "${c.source.opcua.server}" in opcua.servers`,
+      })
+    }
+  })
+  unique(
+    config.characteristics.map((c) => c.source.mqtt?.topic),
+    (i, topic) => issues.push({ path: ['characteristics', i, 'source', 'mqtt', 'topic'], message: `topic "${topic}" is mapped twice` }),
+  )
+  unique(
+    config.characteristics.map((c) => (c.source.opcua ? `${c.source.opcua.server} ${c.source.opcua.nodeId}` : undefined)),
+    (i) => issues.push({ path: ['characteristics', i, 'source', 'opcua', 'nodeId'], message: 'this node is mapped twice' }),
+  )
+  if (config.store.timeseries === 'influxdb' && !config.store.influxdb) {
+    issues.push({ path: ['store', 'timeseries'], message: 'timeseries is influxdb but store.influxdb is not set' })
+  }
+  if (!config.mqtt.broker.enabled && !config.mqtt.external && config.characteristics.some((c) => c.source.mqtt)) {
+    issues.push({
+      path: ['mqtt'],
+      message: 'characteristics read MQTT but neither the embedded broker nor mqtt.external is on',
+    })
+  }
+  return issues
+}
+
+/** Calls `onDuplicate` for every repeat of a defined value after its first occurrence. */
+function unique(values: (string | undefined)[], onDuplicate: (index: number, value: string) => void): void {
+  const seen = new Set<string>()
+  values.forEach((v, i) => {
+    if (v === undefined) return
+    if (seen.has(v)) onDuplicate(i, v)
+    seen.add(v)
+  })
+}
+
+/** The pure rules' view of a characteristic, with the configuration's defaults applied. */
+export function characteristicSpec(config: Config, c: CharacteristicConfig): CharacteristicSpec {
+  return {
+    chart: {
+      type: 'imr',
+      baselineCount: c.chart.baselineCount ?? config.spc.baselineCount,
+      rules: c.chart.rules ?? config.spc.rules,
+      given: c.chart.given,
+    },
+    limits: c.limits,
+  }
+}
+
+/** Causes that open a nonconformance for this characteristic. */
+export function ncCauses(config: Config, c: CharacteristicConfig): ReadonlySet<CauseName> {
+  return new Set(c.openNcOn ?? config.nonconformance.openOn)
+}

@@ -1,0 +1,288 @@
+import Type, { type Static, type TSchema } from 'typebox'
+
+/**
+ * The configuration schema: the one source of truth for the config's types, its defaults and
+ * its documentation. `schema/linewatch.schema.json` is generated from it (`npm run schema`) and
+ * a test keeps the two equal. A property with a `default` may be left out of the file.
+ */
+
+const Id = Type.String({
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+  maxLength: 128,
+  description: 'Identifier: letters, digits, dot, underscore, hyphen (URL-safe).',
+})
+const Port = (port: number, description: string) =>
+  Type.Integer({ minimum: 0, maximum: 65535, default: port, description })
+const Role = Type.Union(
+  [Type.Literal('viewer'), Type.Literal('operator'), Type.Literal('engineer'), Type.Literal('admin')],
+  {
+    description:
+      'viewer reads everything but dead letters; operator and engineer add the actions later issues bring; admin may do all.',
+  },
+)
+const RuleId = Type.Union([Type.Literal('N1'), Type.Literal('N2')], {
+  description: 'N1: a point beyond 3σ. N2: nine in a row on one side of the centre line.',
+})
+const Cause = Type.Union(
+  [
+    Type.Literal('action-high'),
+    Type.Literal('action-low'),
+    Type.Literal('alert-high'),
+    Type.Literal('alert-low'),
+    Type.Literal('N1'),
+    Type.Literal('N2'),
+  ],
+  { description: 'A limit excursion or a run rule.' },
+)
+const obj = <P extends Record<string, TSchema>>(properties: P, description: string) =>
+  Type.Object(properties, { additionalProperties: false, default: {}, description })
+
+const Limits = Type.Object(
+  {
+    actionLow: Type.Optional(Type.Number()),
+    alertLow: Type.Optional(Type.Number()),
+    alertHigh: Type.Optional(Type.Number()),
+    actionHigh: Type.Optional(Type.Number()),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description:
+      'Fixed alert and action limits in the unit of the characteristic (actionLow ≤ alertLow < alertHigh ≤ actionHigh). A reading strictly beyond a limit is past it.',
+  },
+)
+
+const Chart = Type.Object(
+  {
+    type: Type.Literal('imr', { default: 'imr', description: 'Individuals and moving range.' }),
+    baselineCount: Type.Optional(
+      Type.Integer({ minimum: 2, description: 'Readings that estimate the limits (default: spc.baselineCount).' }),
+    ),
+    rules: Type.Optional(Type.Array(RuleId, { uniqueItems: true, description: 'Run rules (default: spc.rules).' })),
+    given: Type.Optional(
+      Type.Object(
+        { center: Type.Number(), sigma: Type.Number({ exclusiveMinimum: 0 }) },
+        { additionalProperties: false, description: 'Known mean and σ: no baseline is collected.' },
+      ),
+    ),
+  },
+  { additionalProperties: false, default: {}, description: 'Control chart of the characteristic.' },
+)
+
+const Source = Type.Object(
+  {
+    mqtt: Type.Optional(
+      Type.Object(
+        { topic: Type.String({ minLength: 1, pattern: '^[^#+]+$', description: 'Exact topic (no wildcards).' }) },
+        { additionalProperties: false },
+      ),
+    ),
+    opcua: Type.Optional(
+      Type.Object(
+        {
+          server: Id,
+          nodeId: Type.String({
+            pattern: '^nsu=[^;]+;[isgb]=.+$',
+            description: 'NodeId in namespace-URI form, e.g. nsu=urn:linewatch:sim:cnc;s=Cell1.BoreDiameter',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
+    description: 'Where the readings come from: exactly one of mqtt or opcua.',
+  },
+)
+
+const Characteristic = Type.Object(
+  {
+    id: Id,
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    path: Type.String({
+      pattern: '^[^/]+(/[^/]+){0,3}$',
+      description: 'ISA-95 location: site/area/line/cell (1 to 4 levels).',
+    }),
+    unit: Type.String({ default: '', maxLength: 40 }),
+    decimals: Type.Integer({ minimum: 0, maximum: 9, default: 2, description: 'Decimals shown.' }),
+    source: Source,
+    limits: Limits,
+    chart: Chart,
+    openNcOn: Type.Optional(
+      Type.Array(Cause, { uniqueItems: true, description: 'Causes that open a nonconformance (default: nonconformance.openOn).' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+const OpcuaServer = Type.Object(
+  {
+    id: Id,
+    endpoint: Type.String({ pattern: '^opc\\.tcp://.+', description: 'e.g. opc.tcp://127.0.0.1:4840' }),
+    samplingIntervalMs: Type.Integer({ minimum: 0, default: 250 }),
+    publishingIntervalMs: Type.Integer({ minimum: 50, default: 250 }),
+  },
+  { additionalProperties: false },
+)
+
+const Influx = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://.+', description: 'e.g. http://127.0.0.1:8086' }),
+    database: Type.String({ minLength: 1, description: 'Database (1.x) or bucket mapped to it (2.x, 3).' }),
+    retentionPolicy: Type.Optional(Type.String({ minLength: 1 })),
+    tokenEnv: Type.Optional(
+      Type.String({ description: 'Name of the environment variable holding the token (never the token itself).' }),
+    ),
+    batchSize: Type.Integer({ minimum: 1, default: 5000 }),
+    flushIntervalMs: Type.Integer({ minimum: 10, default: 1000 }),
+    maxSpoolBytes: Type.Integer({
+      minimum: 0,
+      default: 1073741824,
+      description: 'Disk kept for records waiting out an outage.',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+const MqttUser = Type.Object(
+  {
+    username: Type.String({ minLength: 1 }),
+    passwordHash: Type.String({
+      pattern: '^scrypt\\$',
+      description: 'From `linewatch hash-password`; never the password itself.',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+export const ConfigSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    title: Type.String({ default: 'linewatch', description: 'Shown on the dashboard.' }),
+    dataDir: Type.String({ default: './data', description: 'SQLite files and spools (relative to the working directory).' }),
+    log: obj(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info' },
+        ),
+      },
+      'Logging (JSON lines on stdout).',
+    ),
+    http: obj(
+      { host: Type.String({ default: '0.0.0.0' }), port: Port(8080, 'Dashboard, REST API under /api and socket.io.') },
+      'HTTP server.',
+    ),
+    auth: obj(
+      {
+        anonymousRole: Type.Union([Type.Literal('none'), Role], {
+          default: 'none',
+          description: 'Role of a request without a token. none: every route but /api/health needs a token.',
+        }),
+        tokens: Type.Array(
+          Type.Object(
+            {
+              id: Id,
+              role: Role,
+              sha256: Type.String({
+                pattern: '^[0-9a-f]{64}$',
+                description: 'SHA-256 of the token, from `linewatch token`; never the token itself.',
+              }),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [] },
+        ),
+      },
+      'API and dashboard access: bearer tokens with roles.',
+    ),
+    mqtt: obj(
+      {
+        broker: obj(
+          {
+            enabled: Type.Boolean({ default: true, description: 'Run the embedded broker (off when using an external one).' }),
+            host: Type.String({ default: '0.0.0.0' }),
+            port: Port(1883, 'MQTT over TCP.'),
+            anonymous: Type.Union([Type.Literal('loopback'), Type.Literal('allow'), Type.Literal('deny')], {
+              default: 'loopback',
+              description: 'Clients without credentials: loopback only (default), allowed from anywhere, or refused.',
+            }),
+            users: Type.Array(MqttUser, { default: [] }),
+          },
+          'The embedded MQTT broker that devices connect to.',
+        ),
+        external: Type.Optional(
+          Type.Object(
+            {
+              url: Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://.+', description: 'e.g. mqtt://broker.plant:1883' }),
+              username: Type.Optional(Type.String()),
+              passwordEnv: Type.Optional(Type.String({ description: 'Environment variable holding the password.' })),
+              clientId: Type.Optional(Type.String()),
+            },
+            { additionalProperties: false, description: 'Consume from an external broker instead of the embedded one.' },
+          ),
+        ),
+        subscribe: Type.Array(Type.String({ minLength: 1 }), {
+          default: ['#'],
+          minItems: 1,
+          description: 'Topic filters consumed; a message on a topic no characteristic maps is dead-lettered.',
+        }),
+        maxPacketBytes: Type.Integer({
+          minimum: 64,
+          default: 65536,
+          description: 'A larger packet is cut off before it is buffered, and dead-lettered.',
+        }),
+      },
+      'MQTT sources.',
+    ),
+    opcua: obj({ servers: Type.Array(OpcuaServer, { default: [] }) }, 'OPC-UA sources.'),
+    store: obj(
+      {
+        timeseries: Type.Union([Type.Literal('sqlite'), Type.Literal('influxdb')], {
+          default: 'sqlite',
+          description: 'sqlite: embedded, under dataDir. influxdb: see store.influxdb.',
+        }),
+        influxdb: Type.Optional(Influx),
+      },
+      'Where readings, chart statistics and events are written.',
+    ),
+    spc: obj(
+      {
+        baselineCount: Type.Integer({ minimum: 2, default: 25, description: 'Readings that estimate the limits.' }),
+        rules: Type.Array(RuleId, { default: ['N1', 'N2'], uniqueItems: true }),
+      },
+      'Chart defaults.',
+    ),
+    nonconformance: obj(
+      {
+        openOn: Type.Array(Cause, { default: ['action-high', 'action-low', 'N1', 'N2'], uniqueItems: true }),
+        readingsBefore: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'Kept with the NC.' }),
+        readingsAfter: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'Added as they arrive.' }),
+      },
+      'Automatic nonconformances.',
+    ),
+    live: obj(
+      {
+        flushIntervalMs: Type.Integer({
+          minimum: 16,
+          default: 100,
+          description: 'Live updates are coalesced and sent at most this often.',
+        }),
+        maxPointsPerFlush: Type.Integer({ minimum: 1, default: 500, description: 'Per characteristic, per flush.' }),
+      },
+      'Live push to dashboards.',
+    ),
+    characteristics: Type.Array(Characteristic, { default: [] }),
+  },
+  { additionalProperties: false, $id: 'https://linewatch.dev/schema/linewatch.schema.json', title: 'linewatch configuration' },
+)
+
+export type Config = Static<typeof ConfigSchema>
+export type CharacteristicConfig = Config['characteristics'][number]
+export type OpcuaServerConfig = Config['opcua']['servers'][number]
+export type InfluxConfig = NonNullable<Config['store']['influxdb']>
+export type RoleName = Config['auth']['tokens'][number]['role']
+export type CauseName = NonNullable<CharacteristicConfig['openNcOn']>[number]

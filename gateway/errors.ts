@@ -1,0 +1,47 @@
+/**
+ * The error catalogue: every error a user can meet has a code, a message that says what to do,
+ * and an entry in docs/errors.md (a test keeps the two in step).
+ */
+export const ERRORS = {
+  LW_ERR_CONFIG_NOT_FOUND: 'The configuration file cannot be read.',
+  LW_ERR_CONFIG_INVALID: 'The configuration file is invalid; each problem is listed with its line.',
+  LW_ERR_SECRET_MISSING: 'An environment variable named in the configuration is not set.',
+  LW_ERR_PORT_IN_USE: 'A port the gateway listens on is taken by another program.',
+  LW_ERR_NODE_VERSION: 'This Node.js is too old; linewatch needs Node.js 22.13 or later (24 LTS recommended).',
+  LW_ERR_SCENARIO_INVALID: 'The simulator scenario file is invalid; each problem is listed with its line.',
+} as const
+
+export type ErrorCode = keyof typeof ERRORS
+
+export class LinewatchError extends Error {
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'LinewatchError'
+    this.code = code
+  }
+}
+
+/** A problem at a place in a YAML file. */
+export interface FileIssue {
+  file: string
+  line: number
+  column: number
+  /** Dotted path of the setting, e.g. `characteristics[2].limits.actionHigh`. */
+  path: string
+  message: string
+}
+
+export function formatIssue(issue: FileIssue): string {
+  const where = issue.path ? `${issue.path}: ` : ''
+  return `${issue.file}:${issue.line}:${issue.column}: ${where}${issue.message}`
+}
+
+/** An invalid YAML file (configuration or scenario), with every problem found. */
+export class FileIssuesError extends LinewatchError {
+  readonly issues: FileIssue[]
+  constructor(code: ErrorCode, file: string, issues: FileIssue[]) {
+    super(code, `${file} is invalid:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`)
+    this.issues = issues
+  }
+}

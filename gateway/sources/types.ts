@@ -1,0 +1,73 @@
+import type { Logger } from '../log.js'
+
+/** One measured value of one characteristic: everything after a source knows only this. */
+export interface Reading {
+  characteristic: string
+  /** UTC milliseconds since the epoch. */
+  ts: number
+  value: number
+}
+
+/** Why a message was refused. Each reason is counted and the message is kept (dead-letter). */
+export type RejectReason =
+  | 'malformed-json'
+  | 'bad-shape'
+  | 'not-a-number'
+  | 'non-finite'
+  | 'bad-timestamp'
+  | 'unknown-topic'
+  | 'oversize'
+  | 'bad-quality'
+
+export const REJECT_REASONS: readonly RejectReason[] = [
+  'malformed-json',
+  'bad-shape',
+  'not-a-number',
+  'non-finite',
+  'bad-timestamp',
+  'unknown-topic',
+  'oversize',
+  'bad-quality',
+]
+
+export interface Rejection {
+  /** The source that received it, e.g. `mqtt` or `opcua:cnc1`. */
+  source: string
+  reason: RejectReason
+  /** What was wrong, for a person. */
+  detail: string
+  /** MQTT topic or OPC-UA NodeId the message came on. */
+  address?: string | undefined
+  /** The message as received (or its first bytes when it was too large to keep). */
+  payload?: Uint8Array | undefined
+  /** Receive time, UTC ms. */
+  ts: number
+}
+
+/** Where a source delivers what it receives. */
+export interface ReadingSink {
+  reading(reading: Reading): void
+  reject(rejection: Rejection): void
+}
+
+export interface SourceStatus {
+  name: string
+  kind: 'mqtt-broker' | 'mqtt-client' | 'opcua'
+  connected: boolean
+  detail?: string | undefined
+  /** Messages received since start, accepted or not. */
+  received: number
+}
+
+/** One interface for every source adapter: explicit lifecycle, status for /api/health. */
+export interface Source {
+  readonly name: string
+  start(): Promise<void>
+  stop(): Promise<void>
+  status(): SourceStatus
+}
+
+export interface SourceContext {
+  sink: ReadingSink
+  log: Logger
+}
