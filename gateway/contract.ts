@@ -18,11 +18,28 @@
  * socket.io (same port, path /socket.io; auth: `{ token }` in the handshake):
  *   ServerToClient / ClientToServer below. Live updates are coalesced per flush interval.
  */
-import type { AlarmLimits, Cause, PanePoint, ProcessLimits, RuleId, Status } from '../rules/index.js'
-import type { RejectReason, SourceStatus } from './sources/types.js'
-import type { StoreStatus } from './store/types.js'
+import type {
+  AlarmLimits,
+  Cause,
+  PanePoint,
+  ProcessLimits,
+  RuleId,
+  Status,
+} from '../rules/index.ts'
+import type { RejectReason, SourceStatus } from './sources/types.ts'
+import type { StoreStatus } from './store/types.ts'
 
-export type { AlarmLimits, Cause, PanePoint, ProcessLimits, RejectReason, RuleId, SourceStatus, Status, StoreStatus }
+export type {
+  AlarmLimits,
+  Cause,
+  PanePoint,
+  ProcessLimits,
+  RejectReason,
+  RuleId,
+  SourceStatus,
+  Status,
+  StoreStatus,
+}
 
 export type Role = 'viewer' | 'operator' | 'engineer' | 'admin'
 
@@ -58,7 +75,9 @@ export interface Hierarchy {
   cell: string | null
 }
 
-export type SourceBinding = { kind: 'mqtt'; topic: string } | { kind: 'opcua'; server: string; nodeId: string }
+export type SourceBinding =
+  | { kind: 'mqtt'; topic: string }
+  | { kind: 'opcua'; server: string; nodeId: string }
 
 /** Control limits of the chart, per pane, once estimated (or given). */
 export interface ControlLimitsView {
@@ -119,7 +138,10 @@ export interface NonconformanceSummary {
   characteristic: string
   characteristicName: string
   path: string
+  /** The most severe cause, the one in the title. */
   cause: Cause
+  /** Every cause this NC holds, `cause` first: causes one reading triggers together belong to one NC. */
+  causes: Cause[]
   /** e.g. "Fill weight above the action limit". */
   title: string
   status: NcStatus
@@ -185,8 +207,15 @@ export interface NcEvent {
   nc: NonconformanceSummary
 }
 
+export interface Hello {
+  /** A new id at every gateway start: a different one means the gateway restarted. */
+  bootId: string
+  title: string
+  serverTime: number
+}
+
 export interface ServerToClient {
-  hello: (hello: { bootId: string; title: string; serverTime: number }) => void
+  hello: (hello: Hello) => void
   tiles: (tiles: TileUpdate[]) => void
   points: (update: PointsUpdate) => void
   deviations: (deviations: DeviationView[]) => void

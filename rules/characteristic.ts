@@ -1,6 +1,6 @@
-import { type AlarmLimits, classifyLimits, type LimitZone, limitOfZone } from './alarm-limits.js'
-import { type ImrSpec, type ImrState, initialImrState, stepImr } from './charts/imr.js'
-import type { ChartPoint, Observation, ProcessLimits, RuleId } from './types.js'
+import { type AlarmLimits, classifyLimits, type LimitZone, limitOfZone } from './alarm-limits.ts'
+import { type ImrSpec, type ImrState, initialImrState, stepImr } from './charts/imr.ts'
+import type { ChartPoint, Observation, ProcessLimits, RuleId } from './types.ts'
 
 /**
  * Everything judged about one characteristic at each reading: its control chart and its

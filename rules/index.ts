@@ -1,7 +1,7 @@
 /** The public face of the pure rules: charts, run rules, alarm limits, characteristic evaluation. */
-export * from './alarm-limits.js'
-export * from './characteristic.js'
-export * from './charts/imr.js'
-export * from './constants.js'
-export * from './run-rules.js'
-export * from './types.js'
+export * from './alarm-limits.ts'
+export * from './characteristic.ts'
+export * from './charts/imr.ts'
+export * from './constants.ts'
+export * from './run-rules.ts'
+export * from './types.ts'

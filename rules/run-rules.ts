@@ -1,4 +1,4 @@
-import type { RuleId, Violation } from './types.js'
+import type { RuleId, Violation } from './types.ts'
 
 /**
  * Run rules over a stream of points judged against a centre line and σ, with O(1) state.
@@ -51,13 +51,20 @@ export function stepRunRules(
     switch (rule) {
       case 'N1':
         // The same arithmetic as the chart's UCL and LCL, so a point drawn on a limit is on it.
-        if (point.statistic > upperLimit(point.center, point.sigma, 3) || point.statistic < lowerLimit(point.center, point.sigma, 3)) {
+        if (
+          point.statistic > upperLimit(point.center, point.sigma, 3) ||
+          point.statistic < lowerLimit(point.center, point.sigma, 3)
+        ) {
           violations.push({ rule, pane, indices: [point.index] })
         }
         break
       case 'N2':
         if (next.length >= N2_RUN_LENGTH) {
-          violations.push({ rule, pane, indices: range(point.index - N2_RUN_LENGTH + 1, point.index) })
+          violations.push({
+            rule,
+            pane,
+            indices: range(point.index - N2_RUN_LENGTH + 1, point.index),
+          })
         }
         break
     }

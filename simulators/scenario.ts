@@ -1,14 +1,17 @@
 import { readFile } from 'node:fs/promises'
 import Type, { type Static } from 'typebox'
-import { createYamlValidator, type SemanticIssue } from '../gateway/config/yaml-schema.js'
-import { LinewatchError } from '../gateway/errors.js'
+import { createYamlValidator, type SemanticIssue } from '../gateway/config/yaml-schema.ts'
+import { LinewatchError } from '../gateway/errors.ts'
 
 /**
  * A scenario says what the simulators publish, how fast, and which deviation happens when.
  * Durations are strings with a unit (`500ms`, `30s`, `5m`, `1h`).
  */
 
-const Duration = Type.String({ pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)$', description: 'e.g. 500ms, 30s, 5m' })
+const Duration = Type.String({
+  pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)$',
+  description: 'e.g. 500ms, 30s, 5m',
+})
 
 const Deviation = Type.Union([
   Type.Object(
@@ -16,7 +19,9 @@ const Deviation = Type.Union([
       kind: Type.Literal('shift'),
       at: Duration,
       for: Duration,
-      by: Type.Number({ description: 'Added to the mean while it lasts, in the unit of the stream.' }),
+      by: Type.Number({
+        description: 'Added to the mean while it lasts, in the unit of the stream.',
+      }),
     },
     { additionalProperties: false },
   ),
@@ -46,9 +51,19 @@ const Stream = Type.Object(
       Type.Object(
         {
           topic: Type.String({ minLength: 1 }),
-          format: Type.Union([Type.Literal('json'), Type.Literal('array'), Type.Literal('number')], {
-            default: 'json',
-            description: 'json: {"value","ts"}; array: [{"value","ts"}]; number: a bare number.',
+          format: Type.Union(
+            [Type.Literal('json'), Type.Literal('array'), Type.Literal('number')],
+            {
+              default: 'json',
+              description:
+                'json: {"value","ts"}; array: [{"value","ts"}, …]; number: a bare number.',
+            },
+          ),
+          batch: Type.Integer({
+            minimum: 1,
+            maximum: 1000,
+            default: 5,
+            description: 'Readings per message with format array.',
           }),
         },
         { additionalProperties: false },
@@ -57,7 +72,10 @@ const Stream = Type.Object(
     opcua: Type.Optional(
       Type.Object(
         {
-          nodeId: Type.String({ minLength: 1, description: 'String identifier in the machine namespace, e.g. Cell1.BoreDiameter' }),
+          nodeId: Type.String({
+            minLength: 1,
+            description: 'String identifier in the machine namespace, e.g. Cell1.BoreDiameter',
+          }),
           displayName: Type.Optional(Type.String()),
         },
         { additionalProperties: false },
@@ -67,7 +85,9 @@ const Stream = Type.Object(
     mean: Type.Number(),
     sigma: Type.Number({ minimum: 0 }),
     decimals: Type.Integer({ minimum: 0, maximum: 9, default: 3 }),
-    min: Type.Optional(Type.Number({ description: 'Values are clipped at this floor (e.g. 0 for counts).' })),
+    min: Type.Optional(
+      Type.Number({ description: 'Values are clipped at this floor (e.g. 0 for counts).' }),
+    ),
     deviations: Type.Array(Deviation, { default: [] }),
   },
   { additionalProperties: false },
@@ -104,7 +124,8 @@ const validator = createYamlValidator<Scenario>({
   semantic: (s) => {
     const issues: SemanticIssue[] = []
     s.streams.forEach((st, i) => {
-      if (!st.mqtt === !st.opcua) issues.push({ path: ['streams', i], message: 'give exactly one of mqtt or opcua' })
+      if (!st.mqtt === !st.opcua)
+        issues.push({ path: ['streams', i], message: 'give exactly one of mqtt or opcua' })
     })
     return issues
   },
@@ -119,7 +140,11 @@ export async function loadScenarioFile(file: string): Promise<Scenario> {
   try {
     text = await readFile(file, 'utf8')
   } catch (cause) {
-    throw new LinewatchError('LW_ERR_SCENARIO_INVALID', `cannot read ${file}: ${(cause as Error).message}`, { cause })
+    throw new LinewatchError(
+      'LW_ERR_SCENARIO_INVALID',
+      `cannot read ${file}: ${(cause as Error).message}`,
+      { cause },
+    )
   }
   return parseScenario(text, file)
 }

@@ -1,4 +1,4 @@
-import { type DeviationSpec, durationMs, type StreamSpec } from './scenario.js'
+import { type DeviationSpec, durationMs, type StreamSpec } from './scenario.ts'
 
 /**
  * The value a simulated stream takes at a moment: mean + noise + the deviations in force.

@@ -1,5 +1,5 @@
-import { durationMs, type Scenario, type StreamSpec } from './scenario.js'
-import { sampleStream, seededRandom } from './signal.js'
+import { durationMs, type Scenario, type StreamSpec } from './scenario.ts'
+import { sampleStream, seededRandom } from './signal.ts'
 
 /**
  * Drives the streams of a scenario in real time: each stream ticks at its own period and

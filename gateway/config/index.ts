@@ -1,4 +1,11 @@
-export { characteristicSpec, loadConfigFile, ncCauses, parseConfig } from './load.js'
-export type { CauseName, CharacteristicConfig, Config, InfluxConfig, OpcuaServerConfig, RoleName } from './schema.js'
-export { ConfigSchema } from './schema.js'
-export { normaliseSchema } from './yaml-schema.js'
+export { characteristicSpec, loadConfigFile, ncCauses, parseConfig } from './load.ts'
+export type {
+  CauseName,
+  CharacteristicConfig,
+  Config,
+  InfluxConfig,
+  OpcuaServerConfig,
+  RoleName,
+} from './schema.ts'
+export { ConfigSchema } from './schema.ts'
+export { normaliseSchema } from './yaml-schema.ts'

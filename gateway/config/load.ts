@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
-import { alarmLimitProblems, type CharacteristicSpec } from '../../rules/index.js'
-import { LinewatchError } from '../errors.js'
-import { type CauseName, type CharacteristicConfig, type Config, ConfigSchema } from './schema.js'
-import { createYamlValidator, type SemanticIssue } from './yaml-schema.js'
+import { alarmLimitProblems, type CharacteristicSpec } from '../../rules/index.ts'
+import { LinewatchError } from '../errors.ts'
+import { type CauseName, type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
+import { createYamlValidator, type SemanticIssue } from './yaml-schema.ts'
 
 const validator = createYamlValidator<Config>({
   schema: ConfigSchema,
@@ -20,7 +20,11 @@ export async function loadConfigFile(file: string): Promise<Config> {
   try {
     text = await readFile(file, 'utf8')
   } catch (cause) {
-    throw new LinewatchError('LW_ERR_CONFIG_NOT_FOUND', `cannot read ${file}: ${(cause as Error).message}`, { cause })
+    throw new LinewatchError(
+      'LW_ERR_CONFIG_NOT_FOUND',
+      `cannot read ${file}: ${(cause as Error).message}`,
+      { cause },
+    )
   }
   return parseConfig(text, file)
 }
@@ -30,16 +34,26 @@ function semanticIssues(config: Config): SemanticIssue[] {
   const firstIndex = new Map<string, number>()
   const servers = new Set(config.opcua.servers.map((s) => s.id))
 
-  unique(config.opcua.servers.map((s) => s.id), (i, id) =>
-    issues.push({ path: ['opcua', 'servers', i, 'id'], message: `duplicate OPC-UA server id "${id}"` }),
+  unique(
+    config.opcua.servers.map((s) => s.id),
+    (i, id) =>
+      issues.push({
+        path: ['opcua', 'servers', i, 'id'],
+        message: `duplicate OPC-UA server id "${id}"`,
+      }),
   )
-  unique(config.auth.tokens.map((t) => t.id), (i, id) =>
-    issues.push({ path: ['auth', 'tokens', i, 'id'], message: `duplicate token id "${id}"` }),
+  unique(
+    config.auth.tokens.map((t) => t.id),
+    (i, id) =>
+      issues.push({ path: ['auth', 'tokens', i, 'id'], message: `duplicate token id "${id}"` }),
   )
   config.characteristics.forEach((c, i) => {
     const seen = firstIndex.get(c.id)
     if (seen !== undefined) {
-      issues.push({ path: ['characteristics', i, 'id'], message: `duplicate id "${c.id}" (first at characteristics[${seen}])` })
+      issues.push({
+        path: ['characteristics', i, 'id'],
+        message: `duplicate id "${c.id}" (first at characteristics[${seen}])`,
+      })
     } else firstIndex.set(c.id, i)
     for (const problem of alarmLimitProblems(c.limits)) {
       issues.push({ path: ['characteristics', i, 'limits'], message: problem })
@@ -53,16 +67,33 @@ function semanticIssues(config: Config): SemanticIssue[] {
   })
   unique(
     config.characteristics.map((c) => c.source.mqtt?.topic),
-    (i, topic) => issues.push({ path: ['characteristics', i, 'source', 'mqtt', 'topic'], message: `topic "${topic}" is mapped twice` }),
+    (i, topic) =>
+      issues.push({
+        path: ['characteristics', i, 'source', 'mqtt', 'topic'],
+        message: `topic "${topic}" is mapped twice`,
+      }),
   )
   unique(
-    config.characteristics.map((c) => (c.source.opcua ? `${c.source.opcua.server} ${c.source.opcua.nodeId}` : undefined)),
-    (i) => issues.push({ path: ['characteristics', i, 'source', 'opcua', 'nodeId'], message: 'this node is mapped twice' }),
+    config.characteristics.map((c) =>
+      c.source.opcua ? `${c.source.opcua.server} ${c.source.opcua.nodeId}` : undefined,
+    ),
+    (i) =>
+      issues.push({
+        path: ['characteristics', i, 'source', 'opcua', 'nodeId'],
+        message: 'this node is mapped twice',
+      }),
   )
   if (config.store.timeseries === 'influxdb' && !config.store.influxdb) {
-    issues.push({ path: ['store', 'timeseries'], message: 'timeseries is influxdb but store.influxdb is not set' })
+    issues.push({
+      path: ['store', 'timeseries'],
+      message: 'timeseries is influxdb but store.influxdb is not set',
+    })
   }
-  if (!config.mqtt.broker.enabled && !config.mqtt.external && config.characteristics.some((c) => c.source.mqtt)) {
+  if (
+    !config.mqtt.broker.enabled &&
+    !config.mqtt.external &&
+    config.characteristics.some((c) => c.source.mqtt)
+  ) {
     issues.push({
       path: ['mqtt'],
       message: 'characteristics read MQTT but neither the embedded broker nor mqtt.external is on',
@@ -72,7 +103,10 @@ function semanticIssues(config: Config): SemanticIssue[] {
 }
 
 /** Calls `onDuplicate` for every repeat of a defined value after its first occurrence. */
-function unique(values: (string | undefined)[], onDuplicate: (index: number, value: string) => void): void {
+function unique(
+  values: (string | undefined)[],
+  onDuplicate: (index: number, value: string) => void,
+): void {
   const seen = new Set<string>()
   values.forEach((v, i) => {
     if (v === undefined) return

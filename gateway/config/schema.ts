@@ -14,7 +14,12 @@ const Id = Type.String({
 const Port = (port: number, description: string) =>
   Type.Integer({ minimum: 0, maximum: 65535, default: port, description })
 const Role = Type.Union(
-  [Type.Literal('viewer'), Type.Literal('operator'), Type.Literal('engineer'), Type.Literal('admin')],
+  [
+    Type.Literal('viewer'),
+    Type.Literal('operator'),
+    Type.Literal('engineer'),
+    Type.Literal('admin'),
+  ],
   {
     description:
       'viewer reads everything but dead letters; operator and engineer add the actions later issues bring; admin may do all.',
@@ -56,9 +61,14 @@ const Chart = Type.Object(
   {
     type: Type.Literal('imr', { default: 'imr', description: 'Individuals and moving range.' }),
     baselineCount: Type.Optional(
-      Type.Integer({ minimum: 2, description: 'Readings that estimate the limits (default: spc.baselineCount).' }),
+      Type.Integer({
+        minimum: 2,
+        description: 'Readings that estimate the limits (default: spc.baselineCount).',
+      }),
     ),
-    rules: Type.Optional(Type.Array(RuleId, { uniqueItems: true, description: 'Run rules (default: spc.rules).' })),
+    rules: Type.Optional(
+      Type.Array(RuleId, { uniqueItems: true, description: 'Run rules (default: spc.rules).' }),
+    ),
     given: Type.Optional(
       Type.Object(
         { center: Type.Number(), sigma: Type.Number({ exclusiveMinimum: 0 }) },
@@ -73,7 +83,13 @@ const Source = Type.Object(
   {
     mqtt: Type.Optional(
       Type.Object(
-        { topic: Type.String({ minLength: 1, pattern: '^[^#+]+$', description: 'Exact topic (no wildcards).' }) },
+        {
+          topic: Type.String({
+            minLength: 1,
+            pattern: '^[^#+]+$',
+            description: 'Exact topic (no wildcards).',
+          }),
+        },
         { additionalProperties: false },
       ),
     ),
@@ -83,7 +99,8 @@ const Source = Type.Object(
           server: Id,
           nodeId: Type.String({
             pattern: '^nsu=[^;]+;[isgb]=.+$',
-            description: 'NodeId in namespace-URI form, e.g. nsu=urn:linewatch:sim:cnc;s=Cell1.BoreDiameter',
+            description:
+              'NodeId in namespace-URI form, e.g. nsu=urn:linewatch:sim:cnc;s=Cell1.BoreDiameter',
           }),
         },
         { additionalProperties: false },
@@ -112,7 +129,10 @@ const Characteristic = Type.Object(
     limits: Limits,
     chart: Chart,
     openNcOn: Type.Optional(
-      Type.Array(Cause, { uniqueItems: true, description: 'Causes that open a nonconformance (default: nonconformance.openOn).' }),
+      Type.Array(Cause, {
+        uniqueItems: true,
+        description: 'Causes that open a nonconformance (default: nonconformance.openOn).',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -121,7 +141,10 @@ const Characteristic = Type.Object(
 const OpcuaServer = Type.Object(
   {
     id: Id,
-    endpoint: Type.String({ pattern: '^opc\\.tcp://.+', description: 'e.g. opc.tcp://127.0.0.1:4840' }),
+    endpoint: Type.String({
+      pattern: '^opc\\.tcp://.+',
+      description: 'e.g. opc.tcp://127.0.0.1:4840',
+    }),
     samplingIntervalMs: Type.Integer({ minimum: 0, default: 250 }),
     publishingIntervalMs: Type.Integer({ minimum: 50, default: 250 }),
   },
@@ -131,10 +154,15 @@ const OpcuaServer = Type.Object(
 const Influx = Type.Object(
   {
     url: Type.String({ pattern: '^https?://.+', description: 'e.g. http://127.0.0.1:8086' }),
-    database: Type.String({ minLength: 1, description: 'Database (1.x) or bucket mapped to it (2.x, 3).' }),
+    database: Type.String({
+      minLength: 1,
+      description: 'Database (1.x) or bucket mapped to it (2.x, 3).',
+    }),
     retentionPolicy: Type.Optional(Type.String({ minLength: 1 })),
     tokenEnv: Type.Optional(
-      Type.String({ description: 'Name of the environment variable holding the token (never the token itself).' }),
+      Type.String({
+        description: 'Name of the environment variable holding the token (never the token itself).',
+      }),
     ),
     batchSize: Type.Integer({ minimum: 1, default: 5000 }),
     flushIntervalMs: Type.Integer({ minimum: 10, default: 1000 }),
@@ -162,25 +190,34 @@ export const ConfigSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String()),
     title: Type.String({ default: 'linewatch', description: 'Shown on the dashboard.' }),
-    dataDir: Type.String({ default: './data', description: 'SQLite files and spools (relative to the working directory).' }),
+    dataDir: Type.String({
+      default: './data',
+      description: 'SQLite files and spools (relative to the working directory).',
+    }),
     log: obj(
       {
         level: Type.Union(
-          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) =>
+            Type.Literal(l),
+          ),
           { default: 'info' },
         ),
       },
       'Logging (JSON lines on stdout).',
     ),
     http: obj(
-      { host: Type.String({ default: '0.0.0.0' }), port: Port(8080, 'Dashboard, REST API under /api and socket.io.') },
+      {
+        host: Type.String({ default: '0.0.0.0' }),
+        port: Port(8080, 'Dashboard, REST API under /api and socket.io.'),
+      },
       'HTTP server.',
     ),
     auth: obj(
       {
         anonymousRole: Type.Union([Type.Literal('none'), Role], {
           default: 'none',
-          description: 'Role of a request without a token. none: every route but /api/health needs a token.',
+          description:
+            'Role of a request without a token. none: every route but /api/health needs a token.',
         }),
         tokens: Type.Array(
           Type.Object(
@@ -189,7 +226,8 @@ export const ConfigSchema = Type.Object(
               role: Role,
               sha256: Type.String({
                 pattern: '^[0-9a-f]{64}$',
-                description: 'SHA-256 of the token, from `linewatch token`; never the token itself.',
+                description:
+                  'SHA-256 of the token, from `linewatch token`; never the token itself.',
               }),
             },
             { additionalProperties: false },
@@ -203,13 +241,20 @@ export const ConfigSchema = Type.Object(
       {
         broker: obj(
           {
-            enabled: Type.Boolean({ default: true, description: 'Run the embedded broker (off when using an external one).' }),
+            enabled: Type.Boolean({
+              default: true,
+              description: 'Run the embedded broker (off when using an external one).',
+            }),
             host: Type.String({ default: '0.0.0.0' }),
             port: Port(1883, 'MQTT over TCP.'),
-            anonymous: Type.Union([Type.Literal('loopback'), Type.Literal('allow'), Type.Literal('deny')], {
-              default: 'loopback',
-              description: 'Clients without credentials: loopback only (default), allowed from anywhere, or refused.',
-            }),
+            anonymous: Type.Union(
+              [Type.Literal('loopback'), Type.Literal('allow'), Type.Literal('deny')],
+              {
+                default: 'loopback',
+                description:
+                  'Clients without credentials: loopback only (default), allowed from anywhere, or refused.',
+              },
+            ),
             users: Type.Array(MqttUser, { default: [] }),
           },
           'The embedded MQTT broker that devices connect to.',
@@ -217,18 +262,27 @@ export const ConfigSchema = Type.Object(
         external: Type.Optional(
           Type.Object(
             {
-              url: Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://.+', description: 'e.g. mqtt://broker.plant:1883' }),
+              url: Type.String({
+                pattern: '^(mqtts?|wss?|tcp|tls)://.+',
+                description: 'e.g. mqtt://broker.plant:1883',
+              }),
               username: Type.Optional(Type.String()),
-              passwordEnv: Type.Optional(Type.String({ description: 'Environment variable holding the password.' })),
+              passwordEnv: Type.Optional(
+                Type.String({ description: 'Environment variable holding the password.' }),
+              ),
               clientId: Type.Optional(Type.String()),
             },
-            { additionalProperties: false, description: 'Consume from an external broker instead of the embedded one.' },
+            {
+              additionalProperties: false,
+              description: 'Consume from an external broker instead of the embedded one.',
+            },
           ),
         ),
         subscribe: Type.Array(Type.String({ minLength: 1 }), {
           default: ['#'],
           minItems: 1,
-          description: 'Topic filters consumed; a message on a topic no characteristic maps is dead-lettered.',
+          description:
+            'Topic filters consumed; a message on a topic no characteristic maps is dead-lettered.',
         }),
         maxPacketBytes: Type.Integer({
           minimum: 64,
@@ -251,16 +305,33 @@ export const ConfigSchema = Type.Object(
     ),
     spc: obj(
       {
-        baselineCount: Type.Integer({ minimum: 2, default: 25, description: 'Readings that estimate the limits.' }),
+        baselineCount: Type.Integer({
+          minimum: 2,
+          default: 25,
+          description: 'Readings that estimate the limits.',
+        }),
         rules: Type.Array(RuleId, { default: ['N1', 'N2'], uniqueItems: true }),
       },
       'Chart defaults.',
     ),
     nonconformance: obj(
       {
-        openOn: Type.Array(Cause, { default: ['action-high', 'action-low', 'N1', 'N2'], uniqueItems: true }),
-        readingsBefore: Type.Integer({ minimum: 0, maximum: 1000, default: 20, description: 'Kept with the NC.' }),
-        readingsAfter: Type.Integer({ minimum: 0, maximum: 1000, default: 10, description: 'Added as they arrive.' }),
+        openOn: Type.Array(Cause, {
+          default: ['action-high', 'action-low', 'N1', 'N2'],
+          uniqueItems: true,
+        }),
+        readingsBefore: Type.Integer({
+          minimum: 0,
+          maximum: 1000,
+          default: 20,
+          description: 'Kept with the NC.',
+        }),
+        readingsAfter: Type.Integer({
+          minimum: 0,
+          maximum: 1000,
+          default: 10,
+          description: 'Added as they arrive.',
+        }),
       },
       'Automatic nonconformances.',
     ),
@@ -271,13 +342,21 @@ export const ConfigSchema = Type.Object(
           default: 100,
           description: 'Live updates are coalesced and sent at most this often.',
         }),
-        maxPointsPerFlush: Type.Integer({ minimum: 1, default: 500, description: 'Per characteristic, per flush.' }),
+        maxPointsPerFlush: Type.Integer({
+          minimum: 1,
+          default: 500,
+          description: 'Per characteristic, per flush.',
+        }),
       },
       'Live push to dashboards.',
     ),
     characteristics: Type.Array(Characteristic, { default: [] }),
   },
-  { additionalProperties: false, $id: 'https://linewatch.dev/schema/linewatch.schema.json', title: 'linewatch configuration' },
+  {
+    additionalProperties: false,
+    $id: 'https://linewatch.dev/schema/linewatch.schema.json',
+    title: 'linewatch configuration',
+  },
 )
 
 export type Config = Static<typeof ConfigSchema>

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml'
-import { type ErrorCode, type FileIssue, FileIssuesError } from '../errors.js'
+import { type ErrorCode, type FileIssue, FileIssuesError } from '../errors.ts'
 
 /**
  * Validates a YAML file against a JSON Schema and reports each problem with the file, line and
@@ -20,14 +20,23 @@ export function normaliseSchema(schema: unknown): Json {
     if (node === null || typeof node !== 'object') return node
     const out: { [key: string]: Json } = {}
     for (const [k, v] of Object.entries(node)) out[k] = walk(v)
+    // A union of string literals (nested ones included, already turned into enums) is one enum.
     const anyOf = out.anyOf
-    if (Array.isArray(anyOf) && anyOf.every((s) => isConst(s))) {
+    if (Array.isArray(anyOf) && anyOf.every((s) => isConst(s) || isStringEnum(s))) {
       delete out.anyOf
       out.type = 'string'
-      out.enum = anyOf.map((s) => (s as { const: Json }).const)
+      out.enum = anyOf.flatMap((s) => {
+        const member = s as { const?: Json; enum?: Json[] }
+        return member.enum ?? [member.const as Json]
+      })
     }
     const props = out.properties
-    if (Array.isArray(out.required) && props && typeof props === 'object' && !Array.isArray(props)) {
+    if (
+      Array.isArray(out.required) &&
+      props &&
+      typeof props === 'object' &&
+      !Array.isArray(props)
+    ) {
       const required = out.required.filter((name) => {
         const prop = props[String(name)]
         return !(prop && typeof prop === 'object' && !Array.isArray(prop) && 'default' in prop)
@@ -38,6 +47,16 @@ export function normaliseSchema(schema: unknown): Json {
     return out
   }
   return walk(json)
+}
+
+function isStringEnum(s: Json): boolean {
+  return (
+    s !== null &&
+    typeof s === 'object' &&
+    !Array.isArray(s) &&
+    s.type === 'string' &&
+    Array.isArray(s.enum)
+  )
 }
 
 function isConst(s: Json): boolean {
@@ -75,7 +94,13 @@ export function createYamlValidator<T>(options: {
           file,
           doc.errors.map((e) => {
             const pos = at(e.pos[0])
-            return { file, line: pos.line, column: pos.col, path: '', message: e.message.split('\n')[0] ?? e.message }
+            return {
+              file,
+              line: pos.line,
+              column: pos.col,
+              path: '',
+              message: e.message.split('\n')[0] ?? e.message,
+            }
           }),
         )
       }
@@ -95,7 +120,13 @@ export function createYamlValidator<T>(options: {
           file,
           semantic.map((s) => {
             const pos = locate(s.path)
-            return { file, line: pos.line, column: pos.col, path: dotted(s.path), message: s.message }
+            return {
+              file,
+              line: pos.line,
+              column: pos.col,
+              path: dotted(s.path),
+              message: s.message,
+            }
           }),
         )
       }
@@ -133,7 +164,13 @@ function schemaIssue(
       break
   }
   const pos = locate(path, key)
-  return { file, line: pos.line, column: pos.col, path: dotted(key ? [...path, key] : path), message }
+  return {
+    file,
+    line: pos.line,
+    column: pos.col,
+    path: dotted(key ? [...path, key] : path),
+    message,
+  }
 }
 
 function dedupe(issues: FileIssue[]): FileIssue[] {
@@ -156,7 +193,10 @@ function pointerToPath(pointer: string): (string | number)[] {
 }
 
 export function dotted(path: (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '')
+  return path.reduce<string>(
+    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p),
+    '',
+  )
 }
 
 /** The YAML node at `path` (or the key node of `key` under it), else its nearest ancestor present in the file. */
@@ -179,6 +219,7 @@ function childOf(node: Node | null, segment: string | number): Node | null {
     const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment))
     return (pair?.value as Node | null) ?? (pair?.key as Node | null) ?? null
   }
-  if (isSeq(node) && typeof segment === 'number') return (node.items[segment] as Node | null) ?? null
+  if (isSeq(node) && typeof segment === 'number')
+    return (node.items[segment] as Node | null) ?? null
   return null
 }

@@ -1,4 +1,4 @@
-import type { Logger } from '../log.js'
+import type { Logger } from '../log.ts'
 
 /** One measured value of one characteristic: everything after a source knows only this. */
 export interface Reading {
@@ -40,6 +40,8 @@ export interface Rejection {
   address?: string | undefined
   /** The message as received (or its first bytes when it was too large to keep). */
   payload?: Uint8Array | undefined
+  /** Size of the whole message when `payload` holds only its first bytes. */
+  size?: number | undefined
   /** Receive time, UTC ms. */
   ts: number
 }

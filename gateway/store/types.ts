@@ -1,4 +1,4 @@
-import type { ChartPoint, PanePoint, RuleId } from '../../rules/index.js'
+import type { ChartPoint, PanePoint, RuleId } from '../../rules/index.ts'
 
 /** What the pipeline writes to the time-series store: every reading, chart statistic and event. */
 export type SeriesRecord =
@@ -54,6 +54,10 @@ export interface StoreStatus {
   spooled: number
   /** Records written since start. */
   written: number
+  /** Records the store refused because they cannot be stored as they are (kept aside, counted). */
+  rejected?: number | undefined
+  /** Records lost because the buffer and spool were full (an outage outlasted the disk kept for it). */
+  dropped?: number | undefined
   lastError?: string | undefined
 }
 

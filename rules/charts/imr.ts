@@ -1,12 +1,12 @@
-import { D2, D4_MR } from '../constants.js'
+import { D2, D4_MR } from '../constants.ts'
 import {
   initialRunRuleState,
   lowerLimit,
   type RunRuleState,
   stepRunRules,
   upperLimit,
-} from '../run-rules.js'
-import type { ChartPoint, Observation, PanePoint, ProcessLimits, RuleId } from '../types.js'
+} from '../run-rules.ts'
+import type { ChartPoint, Observation, PanePoint, ProcessLimits, RuleId } from '../types.ts'
 
 /**
  * Individuals and moving range (I-MR) chart. Phase I collects the first `baselineCount`
@@ -52,9 +52,19 @@ export function initialImrState(spec: ImrSpec): ImrState {
   }
 }
 
-/** MR̄ implied by σ, so that a chart with given σ draws its MR pane too. */
-function mrBarOf(limits: ProcessLimits): number {
-  return limits.sigma * (D2[2] as number)
+/** Centre line and limits of each pane for frozen process limits (MR̄ = d2(2)·σ, so a given σ draws the MR pane too). */
+export function imrPaneLimits(
+  limits: ProcessLimits,
+): Record<'i' | 'mr', { center: number; lcl: number; ucl: number }> {
+  const mrBar = limits.sigma * (D2[2] as number)
+  return {
+    i: {
+      center: limits.center,
+      lcl: lowerLimit(limits.center, limits.sigma, 3),
+      ucl: upperLimit(limits.center, limits.sigma, 3),
+    },
+    mr: { center: mrBar, lcl: 0, ucl: D4_MR * mrBar },
+  }
 }
 
 export function estimateImrLimits(baseline: readonly Observation[]): ProcessLimits | null {
@@ -77,23 +87,19 @@ export function estimateImrLimits(baseline: readonly Observation[]): ProcessLimi
   }
 }
 
-function panes(limits: ProcessLimits | null, value: number, mr: number | null): Record<string, PanePoint> {
+function panes(
+  limits: ProcessLimits | null,
+  value: number,
+  mr: number | null,
+): Record<string, PanePoint> {
   if (!limits) {
     return {
       i: { statistic: value, center: null, lcl: null, ucl: null },
       mr: { statistic: mr, center: null, lcl: null, ucl: null },
     }
   }
-  const mrBar = mrBarOf(limits)
-  return {
-    i: {
-      statistic: value,
-      center: limits.center,
-      lcl: lowerLimit(limits.center, limits.sigma, 3),
-      ucl: upperLimit(limits.center, limits.sigma, 3),
-    },
-    mr: { statistic: mr, center: mrBar, lcl: 0, ucl: D4_MR * mrBar },
-  }
+  const lines = imrPaneLimits(limits)
+  return { i: { statistic: value, ...lines.i }, mr: { statistic: mr, ...lines.mr } }
 }
 
 export function stepImr(spec: ImrSpec, state: ImrState, obs: Observation): ImrStep {

@@ -18,7 +18,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** A fresh temporary directory and its removal. */
-export async function tempDir(prefix = 'linewatch-'): Promise<{ path: string; remove(): Promise<void> }> {
+export async function tempDir(
+  prefix = 'linewatch-',
+): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
   return { path, remove: () => rm(path, { recursive: true, force: true }) }
 }
@@ -39,7 +41,9 @@ export async function waitFor<T>(
       lastError = e
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      )
     }
     await new Promise((r) => setTimeout(r, intervalMs))
   }
@@ -48,14 +52,22 @@ export async function waitFor<T>(
 /** The absolute path of a program, or an error saying how to install it (tests never skip). */
 export async function requireProgram(name: string, debianPackage: string): Promise<string> {
   const { execFileSync } = await import('node:child_process')
-  for (const dir of ['/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin', ...(process.env.PATH ?? '').split(':')]) {
+  for (const dir of [
+    '/usr/bin',
+    '/usr/sbin',
+    '/usr/local/bin',
+    '/usr/local/sbin',
+    ...(process.env.PATH ?? '').split(':'),
+  ]) {
     const path = join(dir, name)
     try {
       execFileSync('test', ['-x', path])
       return path
     } catch {}
   }
-  throw new Error(`${name} is not installed: run \`npm test\` (it provisions the suite) or \`apt-get install -y ${debianPackage}\``)
+  throw new Error(
+    `${name} is not installed: run \`npm test\` (it provisions the suite) or \`apt-get install -y ${debianPackage}\``,
+  )
 }
 
 export interface RunningProcess {
@@ -66,7 +78,11 @@ export interface RunningProcess {
 }
 
 /** Starts a server program; `stop` sends SIGTERM and waits for it to exit (SIGKILL after 5 s). */
-export function startProcess(command: string, args: string[], options: { cwd?: string } = {}): RunningProcess {
+export function startProcess(
+  command: string,
+  args: string[],
+  options: { cwd?: string } = {},
+): RunningProcess {
   const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout?.on('data', (d: Buffer) => {

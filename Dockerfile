@@ -1,0 +1,24 @@
+# linewatch gateway and simulators (one image; the command picks the role).
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/config ./config
+COPY --from=build /app/docker ./docker
+COPY --from=build /app/simulators/scenarios ./simulators/scenarios
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME /data
+EXPOSE 8080 1883
+ENTRYPOINT ["node", "bin/linewatch.js"]
+CMD ["start", "--config", "docker/linewatch.yaml", "--json-logs"]

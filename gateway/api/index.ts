@@ -1,0 +1,257 @@
+import { existsSync } from 'node:fs'
+import fastifyStatic from '@fastify/static'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import Type from 'typebox'
+import type { Health, Role, Session } from '../contract.ts'
+import type { NcService } from '../nonconformance/index.ts'
+import type { Pipeline } from '../pipeline/index.ts'
+import { characteristicView } from '../pipeline/runtime.ts'
+import { REJECT_REASONS, type RejectReason, type Source } from '../sources/types.ts'
+import type { TimeSeriesStore } from '../store/types.ts'
+import { type Auth, bearerToken, hasRole, type Principal } from './auth.ts'
+import { parseQueryTime } from './time.ts'
+
+/**
+ * The REST API under /api (payloads declared in contract.ts) and the dashboard's files.
+ * Every route but /api/health needs a principal with at least the route's role.
+ */
+export interface ApiContext {
+  title: string
+  version: string
+  bootId: string
+  startedAt: number
+  auth: Auth
+  pipeline: Pipeline
+  nc: NcService
+  store: TimeSeriesStore
+  sources: () => Source[]
+  dashboardDir: string
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null
+  }
+}
+
+const DEFAULT_WINDOW_MS = 3600_000
+const MAX_LIMIT = 100_000
+
+const RangeQuery = Type.Object(
+  {
+    from: Type.Optional(
+      Type.String({ description: 'ISO 8601 with a zone, or epoch ms (default: to − 1 h)' }),
+    ),
+    to: Type.Optional(
+      Type.String({ description: 'ISO 8601 with a zone, or epoch ms (default: now)' }),
+    ),
+    limit: Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: 1000 }),
+  },
+  { additionalProperties: false },
+)
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) })
+
+function badRequest(reply: FastifyReply, message: string): FastifyReply {
+  return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message })
+}
+
+function notFound(reply: FastifyReply, message: string): FastifyReply {
+  return reply.code(404).send({ statusCode: 404, error: 'Not Found', message })
+}
+
+/** Resolves `from`/`to` of a query string; a string result is the reason for a 400. */
+function timeRange(query: {
+  from?: string | undefined
+  to?: string | undefined
+}): { from: number; to: number } | string {
+  const to = query.to === undefined ? Date.now() : parseQueryTime(query.to, 'to')
+  if (typeof to === 'string') return to
+  const from =
+    query.from === undefined ? to - DEFAULT_WINDOW_MS : parseQueryTime(query.from, 'from')
+  if (typeof from === 'string') return from
+  if (from > to) return 'from must not be after to'
+  return { from, to }
+}
+
+export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { pipeline, nc, store } = ctx
+
+  app.decorateRequest('principal', null)
+  app.addHook('onRequest', async (request) => {
+    request.principal = ctx.auth.resolve(bearerToken(request.headers.authorization))
+  })
+  app.addHook('onSend', async (_request, reply, payload) => {
+    // Defence in depth for the dashboard: no inline scripts, no framing by other sites.
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
+    )
+    reply.header('x-content-type-options', 'nosniff')
+    reply.header('referrer-policy', 'no-referrer')
+    return payload
+  })
+
+  const need =
+    (role: Role) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      const principal = request.principal
+      if (!principal) {
+        await reply.code(401).header('www-authenticate', 'Bearer').send({
+          statusCode: 401,
+          error: 'Unauthorized',
+          message: 'an access token is required (Authorization: Bearer …)',
+        })
+        return
+      }
+      if (!hasRole(principal, role)) {
+        await reply.code(403).send({
+          statusCode: 403,
+          error: 'Forbidden',
+          message: `this needs the ${role} role; the token has ${principal.role}`,
+        })
+      }
+    }
+
+  app.get('/api/health', async (): Promise<Health> => {
+    const sources = ctx.sources().map((s) => s.status())
+    const storeStatus = store.status()
+    const counters = pipeline.counters()
+    return {
+      status:
+        storeStatus.healthy && sources.every((s) => s.connected) && counters.errors === 0
+          ? 'ok'
+          : 'degraded',
+      version: ctx.version,
+      bootId: ctx.bootId,
+      startedAt: new Date(ctx.startedAt).toISOString(),
+      sources,
+      store: storeStatus,
+      counters: { readings: counters.readings, rejected: counters.rejected },
+    }
+  })
+
+  app.get('/api/session', { preHandler: need('viewer') }, async (request): Promise<Session> => {
+    const p = request.principal as Principal
+    return { title: ctx.title, bootId: ctx.bootId, role: p.role, tokenId: p.tokenId }
+  })
+
+  app.get('/api/characteristics', { preHandler: need('viewer') }, async () =>
+    [...pipeline.runtimes()].map((rt) => characteristicView(rt, nc.openCount(rt.config.id))),
+  )
+
+  app.get(
+    '/api/characteristics/:id',
+    { preHandler: need('viewer'), schema: { params: IdParams } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const rt = pipeline.runtime(id)
+      if (!rt) return notFound(reply, `no characteristic "${id}"`)
+      return characteristicView(rt, nc.openCount(id))
+    },
+  )
+
+  app.get(
+    '/api/characteristics/:id/readings',
+    { preHandler: need('viewer'), schema: { params: IdParams, querystring: RangeQuery } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const query = request.query as { from?: string; to?: string; limit: number }
+      if (!pipeline.runtime(id)) return notFound(reply, `no characteristic "${id}"`)
+      const range = timeRange(query)
+      if (typeof range === 'string') return badRequest(reply, range)
+      const readings = await store.readings({ characteristic: id, ...range, limit: query.limit })
+      return { characteristic: id, from: range.from, to: range.to, readings }
+    },
+  )
+
+  app.get(
+    '/api/characteristics/:id/chart',
+    { preHandler: need('viewer'), schema: { params: IdParams, querystring: RangeQuery } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const query = request.query as { from?: string; to?: string; limit: number }
+      if (!pipeline.runtime(id)) return notFound(reply, `no characteristic "${id}"`)
+      // A chart shows the latest points whatever their age, unless a range is asked for.
+      const range = timeRange({
+        from: query.from ?? '0',
+        to: query.to ?? String(Number.MAX_SAFE_INTEGER),
+      })
+      if (typeof range === 'string') return badRequest(reply, range)
+      const points = await store.chartPoints({ characteristic: id, ...range, limit: query.limit })
+      return { characteristic: id, points }
+    },
+  )
+
+  app.get(
+    '/api/nonconformances',
+    {
+      preHandler: need('viewer'),
+      schema: {
+        querystring: Type.Object(
+          {
+            status: Type.Optional(Type.Union([Type.Literal('open')])),
+            characteristic: Type.Optional(Type.String({ maxLength: 128 })),
+            limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const q = request.query as { status?: 'open'; characteristic?: string; limit: number }
+      return nc.list(q)
+    },
+  )
+
+  app.get(
+    '/api/nonconformances/:id',
+    {
+      preHandler: need('viewer'),
+      schema: { params: Type.Object({ id: Type.String({ pattern: '^(NC-)?\\d{1,12}$' }) }) },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const found = nc.get(Number(id.replace(/^NC-/, '')))
+      return found ?? notFound(reply, `no nonconformance ${id}`)
+    },
+  )
+
+  app.get(
+    '/api/dead-letters',
+    {
+      preHandler: need('engineer'),
+      schema: {
+        querystring: Type.Object(
+          {
+            reason: Type.Optional(Type.Union(REJECT_REASONS.map((r) => Type.Literal(r)))),
+            limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const q = request.query as { reason?: RejectReason; limit: number }
+      return pipeline.deadLetters.list(q)
+    },
+  )
+
+  app.setNotFoundHandler((request, reply) =>
+    notFound(reply, `no route ${request.method} ${request.url.split('?')[0]}`),
+  )
+
+  if (existsSync(ctx.dashboardDir)) {
+    await app.register(fastifyStatic, {
+      root: ctx.dashboardDir,
+      index: 'index.html',
+      wildcard: false,
+    })
+  } else {
+    app.get('/', async (_request, reply) =>
+      reply
+        .code(503)
+        .type('text/plain')
+        .send('The dashboard is not built: run `npm run build` (npm install does it).\n'),
+    )
+  }
+}

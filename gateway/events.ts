@@ -1,0 +1,46 @@
+import type { Evaluation } from '../rules/index.ts'
+import type { NcEvent } from './contract.ts'
+import type { CharacteristicRuntime } from './pipeline/runtime.ts'
+import type { Reading } from './sources/types.ts'
+
+/** What happens inside the gateway, for the services that react to it. */
+export interface GatewayEvents {
+  /** A reading was judged: chart point, deviations, status. */
+  evaluated: { runtime: CharacteristicRuntime; reading: Reading; evaluation: Evaluation }
+  /** A nonconformance opened or changed. */
+  nc: NcEvent
+}
+
+type Listener<T> = (payload: T) => void
+
+/**
+ * A small typed, synchronous event bus. A listener is registered for an owner and all of an
+ * owner's listeners go when it stops, so no service leaves a listener behind.
+ */
+export class EventBus {
+  private readonly listeners = new Map<
+    keyof GatewayEvents,
+    Set<{ owner: object; fn: Listener<never> }>
+  >()
+
+  on<K extends keyof GatewayEvents>(event: K, owner: object, fn: Listener<GatewayEvents[K]>): void {
+    let set = this.listeners.get(event)
+    if (!set) {
+      set = new Set()
+      this.listeners.set(event, set)
+    }
+    set.add({ owner, fn: fn as Listener<never> })
+  }
+
+  emit<K extends keyof GatewayEvents>(event: K, payload: GatewayEvents[K]): void {
+    const set = this.listeners.get(event)
+    if (!set) return
+    for (const l of set) (l.fn as Listener<GatewayEvents[K]>)(payload)
+  }
+
+  removeOwner(owner: object): void {
+    for (const set of this.listeners.values()) {
+      for (const l of set) if (l.owner === owner) set.delete(l)
+    }
+  }
+}

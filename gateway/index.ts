@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import { createAuth } from './api/auth.ts'
+import { registerApi } from './api/index.ts'
+import type { Config } from './config/index.ts'
+import { LinewatchError } from './errors.ts'
+import { EventBus } from './events.ts'
+import { createLiveHub, type LiveHub } from './live/index.ts'
+import { createLogger, type Logger } from './log.ts'
+import { createNcService } from './nonconformance/index.ts'
+import { dashboardDir, packageVersion } from './paths.ts'
+import { createPipeline } from './pipeline/index.ts'
+import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
+import { createMqttClientSource } from './sources/mqtt-client.ts'
+import type { Source } from './sources/types.ts'
+import { openRecords } from './store/records.ts'
+import { createSqliteStore } from './store/sqlite.ts'
+import type { TimeSeriesStore } from './store/types.ts'
+
+/**
+ * The gateway: `await createGateway(config)` starts every part, `await gateway.close()` stops
+ * them in reverse (inputs first, so nothing arrives at a closed store). A part that fails to
+ * start stops the ones already started before the error is thrown.
+ */
+export interface Gateway {
+  readonly config: Config
+  readonly bootId: string
+  readonly urls: { http: string; mqtt: string | null }
+  close(): Promise<void>
+}
+
+export interface GatewayOptions {
+  log?: Logger
+  env?: NodeJS.ProcessEnv
+}
+
+export async function createGateway(
+  config: Config,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
+  const log = options.log ?? createLogger(config.log.level)
+  const env = options.env ?? process.env
+  const bootId = randomUUID()
+  const startedAt = Date.now()
+  const dataDir = resolve(config.dataDir)
+  mkdirSync(dataDir, { recursive: true })
+  const stops: (() => Promise<void> | void)[] = []
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop()
+      } catch (err) {
+        log.error({ err }, 'error while stopping')
+      }
+    }
+    stops.length = 0
+  }
+
+  try {
+    const db = openRecords(join(dataDir, 'records.db'))
+    stops.push(() => db.close())
+
+    const store = await createStore(config, { log: log.child({ module: 'store' }), dataDir, env })
+    await store.start()
+    stops.push(() => store.stop())
+
+    const bus = new EventBus()
+    const pipeline = createPipeline({ config, db, store, bus, log })
+    const nc = createNcService({
+      db,
+      bus,
+      log: log.child({ module: 'nonconformance' }),
+      readingsAfter: config.nonconformance.readingsAfter,
+    })
+    nc.start()
+    stops.push(() => nc.stop())
+    pipeline.start()
+    stops.push(() => pipeline.stop())
+
+    const sources = createSources(config, pipeline.sink, log, dataDir, env)
+    const auth = createAuth(config.auth)
+    if (config.auth.anonymousRole !== 'none') {
+      log.warn(
+        { role: config.auth.anonymousRole },
+        'anonymous access is on: anyone who reaches the HTTP port gets this role',
+      )
+    }
+
+    const app: FastifyInstance = Fastify({
+      loggerInstance: log.child({ module: 'http' }) as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+      ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    })
+    await registerApi(app, {
+      title: config.title,
+      version: packageVersion(),
+      bootId,
+      startedAt,
+      auth,
+      pipeline,
+      nc,
+      store,
+      sources: () => sources,
+      dashboardDir: dashboardDir(),
+    })
+    const hub: LiveHub = createLiveHub({
+      server: app.server,
+      bus,
+      log: log.child({ module: 'live' }),
+      bootId,
+      title: config.title,
+      flushIntervalMs: config.live.flushIntervalMs,
+      maxPointsPerFlush: config.live.maxPointsPerFlush,
+      runtime: (id) => pipeline.runtime(id),
+      openNcs: (id) => nc.openCount(id),
+      authenticate: (token) => auth.resolve(token)?.role ?? null,
+    })
+    hub.start()
+    stops.push(() => app.close())
+    stops.push(() => hub.close())
+    try {
+      await app.listen({ host: config.http.host, port: config.http.port })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new LinewatchError(
+          'LW_ERR_PORT_IN_USE',
+          `HTTP port ${config.http.port} is in use by another program: stop it or set http.port`,
+        )
+      }
+      throw err
+    }
+
+    for (const source of sources) {
+      await source.start()
+      stops.push(() => source.stop())
+    }
+
+    const httpPort = (app.server.address() as AddressInfo).port
+    const broker = sources.find((s) => s.name === 'mqtt') as
+      | (Source & { port(): number })
+      | undefined
+    const urls = {
+      http: `http://${urlHost(config.http.host)}:${httpPort}`,
+      mqtt: broker ? `mqtt://${urlHost(config.mqtt.broker.host)}:${broker.port()}` : null,
+    }
+    log.info(
+      { urls, characteristics: config.characteristics.length, store: config.store.timeseries },
+      'linewatch gateway ready',
+    )
+    return { config, bootId, urls, close: stopAll }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}
+
+/** A host to put in a URL: a wildcard address is reached on loopback. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1'
+  return host.includes(':') ? `[${host}]` : host
+}
+
+async function createStore(
+  config: Config,
+  ctx: { log: Logger; dataDir: string; env: NodeJS.ProcessEnv },
+): Promise<TimeSeriesStore> {
+  if (config.store.timeseries === 'influxdb' && config.store.influxdb) {
+    const { createInfluxStore } = await import('./store/influx.ts')
+    return createInfluxStore(config.store.influxdb, {
+      log: ctx.log,
+      spoolDir: join(ctx.dataDir, 'spool', 'influxdb'),
+      env: ctx.env,
+    })
+  }
+  return createSqliteStore({ path: join(ctx.dataDir, 'timeseries.db'), log: ctx.log })
+}
+
+function createSources(
+  config: Config,
+  sink: import('./sources/types.ts').ReadingSink,
+  log: Logger,
+  dataDir: string,
+  env: NodeJS.ProcessEnv,
+): Source[] {
+  const sources: Source[] = []
+  const topics = new Map<string, string>()
+  for (const c of config.characteristics) if (c.source.mqtt) topics.set(c.source.mqtt.topic, c.id)
+  const mqtt = { subscribe: config.mqtt.subscribe, maxPacketBytes: config.mqtt.maxPacketBytes }
+  if (config.mqtt.broker.enabled) {
+    sources.push(
+      createMqttBrokerSource({ ...config.mqtt.broker, ...mqtt }, topics, {
+        sink,
+        log: log.child({ module: 'mqtt-broker' }),
+      }),
+    )
+  }
+  if (config.mqtt.external) {
+    sources.push(
+      createMqttClientSource({ ...config.mqtt.external, ...mqtt }, topics, {
+        sink,
+        log: log.child({ module: 'mqtt-client' }),
+        env,
+      }),
+    )
+  }
+  for (const server of config.opcua.servers) {
+    const bindings = config.characteristics.flatMap((c) =>
+      c.source.opcua?.server === server.id
+        ? [{ characteristic: c.id, nodeId: c.source.opcua.nodeId }]
+        : [],
+    )
+    sources.push(
+      lazyOpcuaSource(server, bindings, {
+        sink,
+        log: log.child({ module: 'opcua', server: server.id }),
+        pkiDir: join(dataDir, 'pki', 'opcua-client'),
+      }),
+    )
+  }
+  return sources
+}
+
+/** node-opcua takes a second or two to load: only a gateway with OPC-UA servers loads it. */
+function lazyOpcuaSource(
+  server: Config['opcua']['servers'][number],
+  bindings: { characteristic: string; nodeId: string }[],
+  ctx: import('./sources/types.ts').SourceContext & { pkiDir: string },
+): Source {
+  let inner: Source | null = null
+  const name = `opcua:${server.id}`
+  return {
+    name,
+    async start() {
+      const { createOpcuaSource } = await import('./sources/opcua.ts')
+      inner = createOpcuaSource(server, bindings, ctx)
+      await inner.start()
+    },
+    status: () =>
+      inner?.status() ?? {
+        name,
+        kind: 'opcua',
+        connected: false,
+        detail: 'not started',
+        received: 0,
+      },
+    async stop() {
+      await inner?.stop()
+    },
+  }
+}

@@ -1,0 +1,209 @@
+import type { Server as HttpServer } from 'node:http'
+import { Server, type Socket } from 'socket.io'
+import type { Evaluation } from '../../rules/index.ts'
+import type {
+  ChartPointView,
+  ClientToServer,
+  DeviationView,
+  NcEvent,
+  Role,
+  ServerToClient,
+  TileUpdate,
+} from '../contract.ts'
+import type { EventBus } from '../events.ts'
+import type { Logger } from '../log.ts'
+import { type CharacteristicRuntime, controlView, liveState } from '../pipeline/runtime.ts'
+
+/**
+ * The live hub: pushes what dashboards show over socket.io, coalesced. Readings can arrive
+ * far faster than a browser draws (and each delivered event costs the gateway ~5 µs), so
+ * nothing is sent per reading: every `flushIntervalMs` each dashboard gets at most one
+ * `tiles`, one `deviations`, one `nc` message, and one `points` message per characteristic
+ * it watches (at most `maxPointsPerFlush` points each; the rest is counted as dropped).
+ *
+ * Rooms: `plant` (every dashboard: tiles, deviations, NCs, limits) and `c:<id>` (the chart
+ * points of one characteristic, for the dashboards that watch it).
+ */
+export interface LiveHub {
+  start(): void
+  close(): Promise<void>
+  /** Connected dashboards. */
+  clients(): number
+}
+
+const MAX_DEVIATIONS_PER_FLUSH = 200
+
+export function createLiveHub(ctx: {
+  server: HttpServer
+  bus: EventBus
+  log: Logger
+  bootId: string
+  title: string
+  flushIntervalMs: number
+  maxPointsPerFlush: number
+  runtime(id: string): CharacteristicRuntime | undefined
+  openNcs(characteristic: string): number
+  /** Resolves a handshake token to a role, or null when it may not connect. */
+  authenticate(token: string | undefined): Role | null
+}): LiveHub {
+  const { bus, log } = ctx
+  const io = new Server<ClientToServer, ServerToClient>(ctx.server, {
+    serveClient: false,
+    path: '/socket.io',
+  })
+  const owner = {}
+  /** Number of sockets watching each characteristic: points are only buffered for watched ones. */
+  const watchers = new Map<string, number>()
+  const tiles = new Set<string>()
+  const points = new Map<string, { points: ChartPointView[]; dropped: number }>()
+  let deviations: DeviationView[] = []
+  let droppedDeviations = 0
+  let ncEvents: NcEvent[] = []
+  let timer: NodeJS.Timeout | null = null
+
+  function watch(socket: Socket<ClientToServer, ServerToClient>, ids: string[]): void {
+    const previous = (socket.data as { watching?: string[] }).watching ?? []
+    for (const id of previous) {
+      void socket.leave(`c:${id}`)
+      const n = (watchers.get(id) ?? 1) - 1
+      if (n <= 0) watchers.delete(id)
+      else watchers.set(id, n)
+    }
+    for (const id of ids) {
+      void socket.join(`c:${id}`)
+      watchers.set(id, (watchers.get(id) ?? 0) + 1)
+    }
+    ;(socket.data as { watching?: string[] }).watching = ids
+  }
+
+  function onEvaluated(rt: CharacteristicRuntime, evaluation: Evaluation): void {
+    const id = rt.config.id
+    tiles.add(id)
+    if (watchers.has(id)) {
+      let pending = points.get(id)
+      if (!pending) {
+        pending = { points: [], dropped: 0 }
+        points.set(id, pending)
+      }
+      const p = evaluation.point
+      if (pending.points.length < ctx.maxPointsPerFlush) {
+        pending.points.push({
+          index: p.index,
+          ts: p.ts,
+          phase: p.phase,
+          panes: p.panes,
+          rules: p.violations.map((v) => v.rule),
+        })
+      } else pending.dropped++
+    }
+    for (const d of evaluation.deviations) {
+      if (deviations.length >= MAX_DEVIATIONS_PER_FLUSH) {
+        droppedDeviations++
+        continue
+      }
+      deviations.push({
+        characteristic: id,
+        cause: d.cause,
+        kind: d.kind,
+        onset: d.onset,
+        ts: d.ts,
+        value: d.value,
+        limit: d.kind === 'limit' ? d.limit : null,
+      })
+    }
+    const established = evaluation.established
+    if (established) {
+      const control = controlView(established)
+      if (control) io.to('plant').emit('limits', { characteristic: id, control })
+    }
+  }
+
+  function flush(): void {
+    if (tiles.size > 0) {
+      const update: TileUpdate[] = []
+      for (const id of tiles) {
+        const rt = ctx.runtime(id)
+        if (rt) update.push({ id, state: liveState(rt, ctx.openNcs(id)) })
+      }
+      tiles.clear()
+      io.to('plant').emit('tiles', update)
+    }
+    if (deviations.length > 0) {
+      io.to('plant').emit('deviations', deviations)
+      if (droppedDeviations > 0)
+        log.debug({ dropped: droppedDeviations }, 'deviations coalesced away this flush')
+      deviations = []
+      droppedDeviations = 0
+    }
+    if (ncEvents.length > 0) {
+      io.to('plant').emit('nc', ncEvents)
+      ncEvents = []
+    }
+    for (const [id, pending] of points) {
+      io.to(`c:${id}`).emit('points', {
+        characteristic: id,
+        points: pending.points,
+        dropped: pending.dropped,
+      })
+    }
+    points.clear()
+  }
+
+  return {
+    start() {
+      io.use((socket, next) => {
+        const token = (socket.handshake.auth as { token?: unknown }).token
+        const role = ctx.authenticate(typeof token === 'string' ? token : undefined)
+        if (!role) {
+          next(new Error('unauthorized: an access token is required'))
+          return
+        }
+        ;(socket.data as { role?: Role }).role = role
+        next()
+      })
+      io.on('connection', (socket) => {
+        void socket.join('plant')
+        socket.emit('hello', { bootId: ctx.bootId, title: ctx.title, serverTime: Date.now() })
+        socket.on('watch', (ids, ack) => {
+          const reply = typeof ack === 'function' ? ack : () => {}
+          if (
+            !Array.isArray(ids) ||
+            ids.length > 100 ||
+            !ids.every((id) => typeof id === 'string')
+          ) {
+            reply({ ok: false, error: 'watch takes an array of at most 100 characteristic ids' })
+            return
+          }
+          const unknown = ids.filter((id) => !ctx.runtime(id))
+          if (unknown.length > 0) {
+            reply({ ok: false, error: `unknown characteristic: ${unknown.join(', ')}` })
+            return
+          }
+          watch(socket, ids)
+          reply({ ok: true })
+        })
+        socket.on('disconnect', () => watch(socket, []))
+      })
+      bus.on('evaluated', owner, ({ runtime, evaluation }) => onEvaluated(runtime, evaluation))
+      bus.on('nc', owner, (event) => {
+        ncEvents.push(event)
+        tiles.add(event.nc.characteristic)
+      })
+      timer = setInterval(flush, ctx.flushIntervalMs)
+    },
+
+    async close() {
+      if (timer) clearInterval(timer)
+      timer = null
+      bus.removeOwner(owner)
+      io.disconnectSockets(true)
+      await new Promise<void>((resolve) => {
+        // io.close() also closes the HTTP server; the gateway closes it itself.
+        io.engine.close()
+        resolve()
+      })
+    },
+
+    clients: () => io.engine.clientsCount,
+  }
+}

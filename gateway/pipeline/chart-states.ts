@@ -1,0 +1,51 @@
+import type { DatabaseSync } from 'node:sqlite'
+import type { CharacteristicState, Status } from '../../rules/index.ts'
+import { transaction } from '../store/sqlite-db.ts'
+import type { CharacteristicRuntime } from './runtime.ts'
+
+/** What is persisted per characteristic: the chart state (with its frozen limits) and the last reading. */
+interface Persisted {
+  state: CharacteristicState
+  status: Status
+  last: { ts: number; value: number } | null
+}
+
+export interface ChartStates {
+  /** Restores a runtime from the database; false when there is nothing (or the chart's configuration changed). */
+  restore(rt: CharacteristicRuntime): 'restored' | 'none' | 'spec-changed'
+  save(runtimes: Iterable<CharacteristicRuntime>): number
+}
+
+export function createChartStates(db: DatabaseSync): ChartStates {
+  const select = db.prepare('SELECT spec_hash, state FROM chart_state WHERE characteristic = ?')
+  const upsert = db.prepare(
+    `INSERT INTO chart_state (characteristic, spec_hash, state, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (characteristic) DO UPDATE SET spec_hash = excluded.spec_hash, state = excluded.state, updated_at = excluded.updated_at`,
+  )
+  return {
+    restore(rt) {
+      const row = select.get(rt.config.id) as { spec_hash: string; state: string } | undefined
+      if (!row) return 'none'
+      if (row.spec_hash !== rt.specHash) return 'spec-changed'
+      const saved = JSON.parse(row.state) as Persisted
+      rt.state = saved.state
+      rt.status = saved.status
+      rt.last = saved.last
+      return 'restored'
+    },
+    save(runtimes) {
+      let n = 0
+      const now = Date.now()
+      transaction(db, () => {
+        for (const rt of runtimes) {
+          if (!rt.dirty) continue
+          const saved: Persisted = { state: rt.state, status: rt.status, last: rt.last }
+          upsert.run(rt.config.id, rt.specHash, JSON.stringify(saved), now)
+          rt.dirty = false
+          n++
+        }
+      })
+      return n
+    },
+  }
+}

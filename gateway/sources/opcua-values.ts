@@ -1,0 +1,71 @@
+import { coerceNodeId, DataType, type NodeId, type Variant, VariantArrayType } from 'node-opcua'
+import type { RejectReason } from './types.ts'
+
+/** The pure parts of the OPC-UA source: NodeIds in namespace-URI form, and Variants to numbers. */
+
+// --- NodeIds ----------------------------------------------------------------------------------
+
+const NSU = /^nsu=([^;]+);([isgb]=[\s\S]+)$/
+
+/**
+ * `nsu=<uri>;s=<id>` → the NodeId with the index the server gives that URI now. Servers may
+ * renumber namespaces when they restart, so this runs on every connection.
+ */
+export function resolveNsuNodeId(text: string, namespaceArray: readonly string[]): NodeId {
+  const m = NSU.exec(text)
+  if (!m) throw new Error(`not a NodeId in nsu= form: ${text}`)
+  const [, uri = '', identifier = ''] = m
+  const index = namespaceArray.indexOf(uri)
+  if (index < 0) throw new Error(`namespace ${uri} is not in the server's NamespaceArray`)
+  try {
+    return coerceNodeId(identifier, index)
+  } catch (cause) {
+    throw new Error(`bad identifier ${identifier}: ${(cause as Error).message}`)
+  }
+}
+
+// --- Values -----------------------------------------------------------------------------------
+
+export type Converted =
+  | { ok: true; value: number }
+  | { ok: false; reason: Extract<RejectReason, 'not-a-number' | 'non-finite'>; detail: string }
+
+const NUMERIC = new Set<DataType>([
+  DataType.Double,
+  DataType.Float,
+  DataType.SByte,
+  DataType.Byte,
+  DataType.Int16,
+  DataType.UInt16,
+  DataType.Int32,
+  DataType.UInt32,
+])
+
+/** The number a Variant carries, or why it carries none. Int64/UInt64 arrive as [high, low]. */
+export function numberFromVariant(variant: Variant): Converted {
+  const type = DataType[variant.dataType] ?? String(variant.dataType)
+  if (variant.arrayType !== VariantArrayType.Scalar) {
+    return { ok: false, reason: 'not-a-number', detail: `an array of ${type}, not one number` }
+  }
+  let value: number
+  if (NUMERIC.has(variant.dataType) && typeof variant.value === 'number') {
+    value = variant.value
+  } else if (variant.dataType === DataType.Int64 || variant.dataType === DataType.UInt64) {
+    const [high, low] = variant.value as [number, number] // both unsigned 32-bit halves
+    const raw = (BigInt(high) << 32n) | BigInt(low)
+    const exact = variant.dataType === DataType.Int64 ? BigInt.asIntN(64, raw) : raw
+    value = Number(exact)
+    if (!Number.isSafeInteger(value)) {
+      return {
+        ok: false,
+        reason: 'not-a-number',
+        detail: `${type} ${exact} is beyond ±2^53, not exact as a number`,
+      }
+    }
+  } else {
+    return { ok: false, reason: 'not-a-number', detail: `a ${type} value, not a number` }
+  }
+  if (!Number.isFinite(value))
+    return { ok: false, reason: 'non-finite', detail: `${type} ${value}` }
+  return { ok: true, value }
+}

@@ -1,0 +1,57 @@
+import type { DatabaseSync } from 'node:sqlite'
+import { openDatabase } from './sqlite-db.ts'
+
+/**
+ * The records database (SQLite, `records.db` under dataDir): what must survive a restart
+ * transactionally — chart state with its frozen limits, nonconformances, dead letters.
+ * Every schema change is a new migration at the end of this list.
+ */
+const MIGRATIONS = [
+  `CREATE TABLE chart_state (
+     characteristic TEXT PRIMARY KEY,
+     spec_hash TEXT NOT NULL,
+     state TEXT NOT NULL,
+     updated_at INTEGER NOT NULL);
+
+   CREATE TABLE nonconformance (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     characteristic TEXT NOT NULL,
+     characteristic_name TEXT NOT NULL,
+     path TEXT NOT NULL,
+     cause TEXT NOT NULL,
+     title TEXT NOT NULL,
+     status TEXT NOT NULL,
+     opened_at INTEGER NOT NULL,
+     last_at INTEGER NOT NULL,
+     occurrences INTEGER NOT NULL,
+     trigger TEXT NOT NULL,
+     limits TEXT NOT NULL,
+     readings TEXT NOT NULL,
+     history TEXT NOT NULL);
+   CREATE INDEX nonconformance_opened ON nonconformance (opened_at);
+   -- Every cause an NC holds (a reading can trigger several at once: one event, one NC).
+   CREATE TABLE nonconformance_cause (
+     nonconformance INTEGER NOT NULL REFERENCES nonconformance (id),
+     characteristic TEXT NOT NULL,
+     cause TEXT NOT NULL,
+     open INTEGER NOT NULL);
+   -- One open NC per characteristic and cause, enforced by the database itself.
+   CREATE UNIQUE INDEX nonconformance_cause_open ON nonconformance_cause (characteristic, cause) WHERE open = 1;
+
+   CREATE TABLE dead_letter (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     ts INTEGER NOT NULL,
+     source TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     detail TEXT NOT NULL,
+     address TEXT,
+     size INTEGER NOT NULL,
+     payload BLOB NOT NULL);
+   CREATE INDEX dead_letter_reason ON dead_letter (reason, id);
+   -- Totals survive the pruning of old dead letters.
+   CREATE TABLE dead_letter_count (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);`,
+]
+
+export function openRecords(path: string): DatabaseSync {
+  return openDatabase(path, MIGRATIONS)
+}

@@ -1,0 +1,206 @@
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import {
+  ConfigSchema,
+  loadConfigFile,
+  normaliseSchema,
+  parseConfig,
+} from '../gateway/config/index.ts'
+import { ERRORS, FileIssuesError } from '../gateway/errors.ts'
+import { parseScenario } from '../simulators/scenario.ts'
+import { requireProgram } from './helpers/index.ts'
+
+/** The problems of an invalid configuration, as `line:column path: message`. */
+function problems(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'plant.yaml')
+  } catch (e) {
+    if (e instanceof FileIssuesError)
+      return e.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`)
+    throw e
+  }
+  throw new Error('expected the configuration to be refused')
+}
+
+const ONE = (extra = '') => `characteristics:
+  - id: fill-weight
+    name: Fill weight
+    path: site/area/line/cell
+    source: { mqtt: { topic: a/b } }
+${extra}`
+
+describe('configuration', () => {
+  it('an empty file is a valid configuration with every default filled in', () => {
+    const config = parseConfig('', 'empty.yaml')
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 8080 })
+    expect(config.mqtt.broker).toMatchObject({ enabled: true, port: 1883, anonymous: 'loopback' })
+    expect(config.auth.anonymousRole).toBe('none')
+    expect(config.store.timeseries).toBe('sqlite')
+    expect(config.spc.baselineCount).toBe(25)
+  })
+
+  it('refuses a wrong type with the file, line and reason', () => {
+    expect(problems('http:\n  port: eighty\n')).toEqual(['2:9 http.port: must be integer'])
+    try {
+      parseConfig('http:\n  port: eighty\n', 'plant.yaml')
+    } catch (e) {
+      expect((e as FileIssuesError).code).toBe('LW_ERR_CONFIG_INVALID')
+      expect((e as Error).message).toContain('plant.yaml:2:9: http.port: must be integer')
+    }
+  })
+
+  it('points at an unknown setting itself', () => {
+    expect(problems(ONE('    colour: red\n'))).toEqual([
+      '6:5 characteristics[0].colour: unknown setting "colour"',
+    ])
+  })
+
+  it('names a missing setting at its parent', () => {
+    expect(
+      problems('characteristics:\n  - id: x\n    name: X\n    source: { mqtt: { topic: a } }\n'),
+    ).toEqual(['2:5 characteristics[0]: "path" is required'])
+  })
+
+  it('lists the allowed values of an enumeration', () => {
+    expect(problems('auth:\n  anonymousRole: guest\n')).toEqual([
+      '2:18 auth.anonymousRole: must be one of: "none", "viewer", "operator", "engineer", "admin"',
+    ])
+  })
+
+  it('reports every problem at once', () => {
+    expect(problems('http: { port: -1 }\nmqtt: { broker: { port: 99999 } }\n')).toHaveLength(2)
+  })
+
+  it('refuses a YAML syntax error and a duplicate key with their lines', () => {
+    expect(problems('http:\n  port: 8080\n  port: 8081\n')[0]).toMatch(
+      /^3:3 : Map keys must be unique/,
+    )
+    expect(problems('characteristics: [\n')[0]).toMatch(/^2:1 /)
+  })
+
+  it('refuses settings that contradict each other', () => {
+    const yaml = `
+opcua: { servers: [{ id: cnc, endpoint: opc.tcp://m:4840 }] }
+characteristics:
+  - { id: a, name: A, path: s/a, source: { mqtt: { topic: t/1 } }, limits: { alertHigh: 10, actionHigh: 9 } }
+  - { id: a, name: B, path: s/a, source: { mqtt: { topic: t/1 } } }
+  - { id: c, name: C, path: s/a, source: { opcua: { server: lathe, nodeId: 'nsu=urn:x;s=y' } } }
+store: { timeseries: influxdb }
+`
+    expect(problems(yaml)).toEqual([
+      '4:76 characteristics[0].limits: alertHigh (10) must not be above actionHigh (9)',
+      '5:11 characteristics[1].id: duplicate id "a" (first at characteristics[0])',
+      '6:61 characteristics[2].source.opcua.server: no OPC-UA server "lathe" in opcua.servers',
+      '5:59 characteristics[1].source.mqtt.topic: topic "t/1" is mapped twice',
+      '7:22 store.timeseries: timeseries is influxdb but store.influxdb is not set',
+    ])
+  })
+
+  it('explains what a source needs', () => {
+    const [problem] = problems(ONE().replace('source: { mqtt: { topic: a/b } }', 'source: {}'))
+    expect(problem).toMatch(
+      /characteristics\[0\]\.source: must NOT have fewer than 1 properties \(Where the readings come from: exactly one of mqtt or opcua\.\)/,
+    )
+  })
+
+  it('a missing file is its own error', async () => {
+    await expect(loadConfigFile('/nonexistent/linewatch.yaml')).rejects.toMatchObject({
+      code: 'LW_ERR_CONFIG_NOT_FOUND',
+    })
+  })
+
+  it('the demo configuration and the container configuration are valid and describe the same plant', async () => {
+    const demo = await loadConfigFile('config/demo.yaml')
+    const docker = await loadConfigFile('docker/linewatch.yaml')
+    expect(demo.characteristics.length).toBeGreaterThanOrEqual(9)
+    expect(docker.characteristics).toEqual(demo.characteristics)
+    expect(docker.store.timeseries).toBe('influxdb')
+  })
+
+  it('the demo scenario feeds every demo characteristic with a source of the same kind', async () => {
+    const demo = await loadConfigFile('config/demo.yaml')
+    const scenario = parseScenario(
+      readFileSync('simulators/scenarios/demo.yaml', 'utf8'),
+      'demo.yaml',
+    )
+    for (const c of demo.characteristics) {
+      const stream = scenario.streams.find((s) =>
+        c.source.mqtt
+          ? s.mqtt?.topic === c.source.mqtt.topic
+          : c.source.opcua?.nodeId.endsWith(`;s=${s.opcua?.nodeId}`),
+      )
+      expect(stream, `a stream for ${c.id}`).toBeDefined()
+    }
+    for (const c of demo.characteristics.filter((x) => x.source.opcua)) {
+      expect(c.source.opcua?.nodeId.startsWith(`nsu=${scenario.opcua.namespaceUri};`)).toBe(true)
+    }
+  })
+
+  it('the published JSON Schema is the one the gateway validates with (npm run schema)', () => {
+    const published = JSON.parse(readFileSync('schema/linewatch.schema.json', 'utf8'))
+    expect(published).toEqual(normaliseSchema(ConfigSchema))
+  })
+
+  it('every error code has its entry in docs/errors.md', () => {
+    const doc = readFileSync('docs/errors.md', 'utf8')
+    for (const code of Object.keys(ERRORS)) expect(doc).toContain(`## ${code}`)
+  })
+})
+
+describe('docker-compose.yml', () => {
+  it('is a valid Compose file (checked by Debian docker-compose, which needs no engine)', async () => {
+    const program = await requireProgram('docker-compose', 'docker-compose')
+    const { stdout } = await promisify(execFile)(program, ['-f', 'docker-compose.yml', 'config'], {
+      timeout: 30_000,
+    })
+    const resolved = parse(stdout) as { services: Record<string, unknown> }
+    expect(Object.keys(resolved.services).sort()).toEqual(['gateway', 'influxdb', 'simulators'])
+  })
+
+  it('wires gateway, simulators and InfluxDB together as the gateway configuration expects', async () => {
+    const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as {
+      services: Record<
+        string,
+        {
+          command?: string[]
+          ports?: string[]
+          hostname?: string
+          image?: string
+          build?: string
+          depends_on?: Record<string, unknown>
+        }
+      >
+    }
+    const config = await loadConfigFile('docker/linewatch.yaml')
+    const gateway = compose.services.gateway
+    expect(gateway?.command).toEqual(['start', '--config', 'docker/linewatch.yaml', '--json-logs'])
+    expect(gateway?.ports).toEqual(
+      expect.arrayContaining([
+        `${config.http.port}:${config.http.port}`,
+        `${config.mqtt.broker.port}:${config.mqtt.broker.port}`,
+      ]),
+    )
+    expect(Object.keys(gateway?.depends_on ?? {})).toEqual(['influxdb'])
+    // The gateway reaches InfluxDB and the OPC-UA machine by their service names.
+    expect(new URL(config.store.influxdb?.url ?? '').hostname).toBe('influxdb')
+    const sims = compose.services.simulators
+    expect(
+      new URL(config.opcua.servers[0]?.endpoint.replace('opc.tcp', 'http') ?? '').hostname,
+    ).toBe(sims?.hostname)
+    expect(sims?.command).toEqual(
+      expect.arrayContaining([
+        '--mqtt-url',
+        `mqtt://gateway:${config.mqtt.broker.port}`,
+        '--opcua-host',
+        '0.0.0.0',
+      ]),
+    )
+    expect(sims?.image).toBe(gateway?.image)
+    expect(readFileSync('Dockerfile', 'utf8')).toMatch(
+      /ENTRYPOINT \["node", "bin\/linewatch\.js"\]/,
+    )
+  })
+})

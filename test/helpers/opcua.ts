@@ -1,0 +1,167 @@
+import { connect, createServer, type Socket } from 'node:net'
+import { join } from 'node:path'
+import {
+  DataType,
+  MessageSecurityMode,
+  OPCUACertificateManager,
+  OPCUAServer,
+  SecurityPolicy,
+  type StatusCode,
+  StatusCodes,
+  Variant,
+  type VariantLike,
+} from 'node-opcua'
+import { createLogger, type Logger } from '../../gateway/log.ts'
+import type { Reading, ReadingSink, Rejection } from '../../gateway/sources/types.ts'
+import type { Scenario, StreamSpec } from '../../simulators/scenario.ts'
+
+/** A sink that keeps everything it is given. */
+export function collectingSink(): ReadingSink & { readings: Reading[]; rejections: Rejection[] } {
+  const readings: Reading[] = []
+  const rejections: Rejection[] = []
+  return {
+    readings,
+    rejections,
+    reading: (r) => void readings.push(r),
+    reject: (r) => void rejections.push(r),
+  }
+}
+
+/** A pino logger whose JSON lines the test can read. */
+export function capturedLog(): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const log = createLogger('debug', { write: (line: string) => void lines.push(JSON.parse(line)) })
+  return { log, lines }
+}
+
+/** A scenario with only OPC-UA streams, `every` defaulting to 1s and no noise. */
+export function opcuaScenario(
+  streams: Array<Partial<StreamSpec> & { id: string; nodeId: string }>,
+  namespaceUri = 'urn:linewatch:sim:machine',
+): Scenario {
+  return {
+    seed: 7,
+    mqtt: { url: 'mqtt://127.0.0.1:1883' },
+    opcua: { port: 4840, namespaceUri },
+    streams: streams.map(({ nodeId, ...s }) => ({
+      every: '1s',
+      mean: 10,
+      sigma: 0,
+      decimals: 3,
+      deviations: [],
+      ...s,
+      opcua: { nodeId },
+    })),
+  }
+}
+
+/** Sets a test variable's value, status (Good by default) and source timestamp (now by default). */
+export type SetVariable = (value: VariantLike, status?: StatusCode, ts?: number) => void
+
+/**
+ * A bare OPC-UA server for what the machine simulator does not offer: namespaces registered
+ * before the one under test (so its index is not 1) and variables of any type and status.
+ */
+export interface TestServer {
+  endpoint: string
+  /** Index of each namespace URI on this server. */
+  namespaceIndex(uri: string): number
+  /** Adds `ns=<uri's index>;s=<id>` under Objects (valueRank 1 for an array). */
+  addVariable(uri: string, id: string, dataType: DataType, valueRank?: number): SetVariable
+  stop(): Promise<void>
+}
+
+export async function startTestServer(options: {
+  port: number
+  pkiDir: string
+  namespaces: string[]
+}): Promise<TestServer> {
+  const server = new OPCUAServer({
+    port: options.port,
+    host: '127.0.0.1',
+    hostname: '127.0.0.1',
+    securityModes: [MessageSecurityMode.None],
+    securityPolicies: [SecurityPolicy.None],
+    serverCertificateManager: new OPCUACertificateManager({
+      rootFolder: join(options.pkiDir, 'server'),
+    }),
+    userCertificateManager: new OPCUACertificateManager({
+      rootFolder: join(options.pkiDir, 'user'),
+    }),
+    serverCapabilities: { minSupportedSampleRate: 0 },
+  })
+  await server.initialize()
+  const addressSpace = server.engine.addressSpace
+  if (!addressSpace) throw new Error('test server has no address space')
+  for (const uri of options.namespaces) addressSpace.registerNamespace(uri)
+  await server.start()
+  return {
+    endpoint: `opc.tcp://127.0.0.1:${options.port}`,
+    namespaceIndex: (uri) => addressSpace.getNamespaceIndex(uri),
+    addVariable(uri, id, dataType, valueRank = -1) {
+      const variable = addressSpace.getNamespace(uri).addVariable({
+        organizedBy: addressSpace.rootFolder.objects,
+        nodeId: `s=${id}`,
+        browseName: id,
+        dataType: DataType[dataType],
+        valueRank,
+        minimumSamplingInterval: 0,
+      })
+      return (value, status = StatusCodes.Good, ts = Date.now()) =>
+        variable.setValueFromSource(new Variant(value), status, new Date(ts))
+    },
+    stop: () => server.shutdown(0),
+  }
+}
+
+/**
+ * A TCP relay that can go silent without closing anything, as a pulled cable or a hung
+ * server looks to a client: bytes in either direction are dropped while it is frozen.
+ */
+export interface SilentLink {
+  port: number
+  /** Drop every byte from now on; sockets stay open. */
+  freeze(): void
+  /** Reset the connections that went through the silence (as TCP would, in the end) and relay again. */
+  thaw(): void
+  stop(): Promise<void>
+}
+
+export async function startSilentLink(targetPort: number): Promise<SilentLink> {
+  let frozen = false
+  const sockets = new Set<Socket>()
+  const server = createServer((inbound) => {
+    const outbound = connect(targetPort, '127.0.0.1')
+    for (const [from, to] of [
+      [inbound, outbound],
+      [outbound, inbound],
+    ] as const) {
+      sockets.add(from)
+      from.on('data', (chunk) => {
+        if (!frozen) to.write(chunk)
+      })
+      from.on('close', () => {
+        sockets.delete(from)
+        to.destroy()
+      })
+      from.on('error', () => to.destroy())
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    freeze: () => {
+      frozen = true
+    },
+    thaw: () => {
+      for (const s of sockets) s.destroy()
+      frozen = false
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
