@@ -110,6 +110,36 @@ async function waitUntil(
   return Date.now()
 }
 
+/**
+ * The three phases, the same for the bare broker and the pipeline: a warm-up (every chart
+ * collects its baseline and freezes its limits; the JIT warms up), flat out for throughput,
+ * then paced for latency. `processed` counts the readings taken so far.
+ */
+async function phases(
+  url: string,
+  o: PipelineBenchOptions,
+  processed: () => number | Promise<number>,
+  startSampling: () => void,
+  /** Resolves when the work behind `processed` has caught up (e.g. the store's writer). */
+  settle: () => Promise<void> = async () => {},
+): Promise<Rate> {
+  const run = async (count: number, rate: number): Promise<number> => {
+    const target = (await processed()) + count
+    const started = await publish(url, o, count, rate)
+    await waitUntil(async () => (await processed()) >= target, 300_000)
+    // Sustained means everything stored too, not a backlog left behind.
+    await settle()
+    const end = Date.now()
+    await started.done
+    return (end - started.started) / 1000
+  }
+  await run(o.characteristics * 30, 0)
+  const seconds = await run(o.total, 0)
+  startSampling()
+  await run(o.pacedRate * o.pacedSeconds, o.pacedRate)
+  return { readingsPerSecond: o.total / seconds, seconds }
+}
+
 async function benchBroker(
   o: PipelineBenchOptions,
 ): Promise<{ throughput: Rate; latency: Latency }> {
@@ -133,19 +163,14 @@ async function benchBroker(
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
   try {
-    const run = await publish(url, o, o.total, 0)
-    const end = await waitUntil(() => delivered >= o.total, 300_000)
-    await run.done
-    const throughput = {
-      readingsPerSecond: o.total / ((end - run.started) / 1000),
-      seconds: (end - run.started) / 1000,
-    }
-    sampling = true
-    const paced = o.pacedRate * o.pacedSeconds
-    const before = delivered
-    const pacedRun = await publish(url, o, paced, o.pacedRate)
-    await waitUntil(() => delivered >= before + paced, 300_000)
-    await pacedRun.done
+    const throughput = await phases(
+      url,
+      o,
+      () => delivered,
+      () => {
+        sampling = true
+      },
+    )
     return { throughput, latency: latency(samples) }
   } finally {
     await new Promise<void>((r) => server.close(() => r()))
@@ -194,31 +219,15 @@ async function benchPipeline(o: PipelineBenchOptions) {
     ).emitWithAck('watch', watched)
     if (!ack.ok) throw new Error(ack.error)
 
-    // Warm-up: every chart collects its baseline and freezes its limits.
-    const warm = o.characteristics * 30
-    const warmRun = await publish(url, o, warm, 0)
-    await waitUntil(async () => (await health()).counters.readings >= warm, 300_000)
-    await warmRun.done
-
-    const run = await publish(url, o, o.total, 0)
-    const end = await waitUntil(
-      async () => (await health()).counters.readings >= warm + o.total,
-      300_000,
+    const throughput = await phases(
+      url,
+      o,
+      async () => (await health()).counters.readings,
+      () => {
+        sampling = true
+      },
+      () => waitUntil(async () => (await health()).store.pending === 0, 300_000).then(() => {}),
     )
-    await run.done
-    const throughput = {
-      readingsPerSecond: o.total / ((end - run.started) / 1000),
-      seconds: (end - run.started) / 1000,
-    }
-
-    sampling = true
-    const paced = o.pacedRate * o.pacedSeconds
-    const pacedRun = await publish(url, o, paced, o.pacedRate)
-    await waitUntil(
-      async () => (await health()).counters.readings >= warm + o.total + paced,
-      300_000,
-    )
-    await pacedRun.done
     await new Promise((r) => setTimeout(r, config.live.flushIntervalMs * 3))
     const h = await health()
     return {

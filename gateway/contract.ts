@@ -26,7 +26,7 @@ import type {
   RuleId,
   Status,
 } from '../rules/index.ts'
-import type { RejectReason, SourceStatus } from './sources/types.ts'
+import type { RejectReason, SourceStatus } from './sources/status.ts'
 import type { StoreStatus } from './store/types.ts'
 
 export type {
@@ -89,6 +89,8 @@ export interface ControlLimitsView {
 
 export interface LiveState {
   status: Status
+  /** Run rules the latest point completed (why the status is spc); empty otherwise. */
+  rules: RuleId[]
   last: { ts: number; value: number } | null
   /** Readings collected toward the baseline, while limits are being estimated. */
   baseline: { have: number; need: number } | null

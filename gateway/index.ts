@@ -91,6 +91,8 @@ export async function createGateway(
 
     const app: FastifyInstance = Fastify({
       loggerInstance: log.child({ module: 'http' }) as FastifyBaseLogger,
+      // close() must not wait on a browser's idle keep-alive or a long-poll arriving while closing.
+      forceCloseConnections: true,
       logController: new LogController({ disableRequestLogging: true }),
       ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     })

@@ -9,6 +9,7 @@ import {
   normaliseSchema,
   parseConfig,
 } from '../gateway/config/index.ts'
+import { configurationReference } from '../gateway/config/reference.ts'
 import { ERRORS, FileIssuesError } from '../gateway/errors.ts'
 import { parseScenario } from '../simulators/scenario.ts'
 import { requireProgram } from './helpers/index.ts'
@@ -142,6 +143,14 @@ store: { timeseries: influxdb }
   it('the published JSON Schema is the one the gateway validates with (npm run schema)', () => {
     const published = JSON.parse(readFileSync('schema/linewatch.schema.json', 'utf8'))
     expect(published).toEqual(normaliseSchema(ConfigSchema))
+  })
+
+  it('docs/configuration.md is the reference generated from the schema (npm run schema)', () => {
+    const reference = configurationReference()
+    expect(readFileSync('docs/configuration.md', 'utf8')).toBe(reference)
+    expect(reference).toContain(
+      '| `mqtt.broker.anonymous` | `"loopback"` \\| `"allow"` \\| `"deny"` | `"loopback"` |',
+    )
   })
 
   it('every error code has its entry in docs/errors.md', () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import { newToken, sha256Hex } from '../api/auth.ts'
 import { type Config, ConfigSchema, loadConfigFile, normaliseSchema } from '../config/index.ts'
+import { configurationReference } from '../config/reference.ts'
 import { LinewatchError } from '../errors.ts'
 import { createGateway, type Gateway } from '../index.ts'
 import { createLogger, humanReadable, type Logger, type LogLevel } from '../log.ts'
@@ -136,6 +137,13 @@ configCommand
   .description('Print the JSON Schema of the configuration file.')
   .action(() => {
     process.stdout.write(`${JSON.stringify(normaliseSchema(ConfigSchema), null, 2)}\n`)
+  })
+
+configCommand
+  .command('reference')
+  .description('Print the configuration reference (Markdown) generated from the schema.')
+  .action(() => {
+    process.stdout.write(configurationReference())
   })
 
 program

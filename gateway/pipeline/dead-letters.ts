@@ -19,6 +19,9 @@ export interface DeadLetters {
 }
 
 const MAX_KEPT_PAYLOAD = 64 * 1024
+
+/** A dead_letter row: the view's fields, with the payload as stored. */
+type DeadLetterRow = Omit<DeadLetterView, 'payloadText' | 'payloadBase64'> & { payload: Uint8Array }
 const LOG_EVERY_MS = 10_000
 
 export function createDeadLetters(
@@ -112,16 +115,7 @@ export function createDeadLetters(
               .prepare('SELECT * FROM dead_letter WHERE reason = ? ORDER BY id DESC LIMIT ?')
               .all(reason, limit)
           : db.prepare('SELECT * FROM dead_letter ORDER BY id DESC LIMIT ?').all(limit)
-      ) as {
-        id: number
-        ts: number
-        source: string
-        reason: RejectReason
-        detail: string
-        address: string | null
-        size: number
-        payload: Uint8Array
-      }[]
+      ) as DeadLetterRow[]
       return { counts: { ...counts }, items: rows.map(toView) }
     },
 
@@ -136,16 +130,7 @@ export function createDeadLetters(
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
-function toView(row: {
-  id: number
-  ts: number
-  source: string
-  reason: RejectReason
-  detail: string
-  address: string | null
-  size: number
-  payload: Uint8Array
-}): DeadLetterView {
+function toView(row: DeadLetterRow): DeadLetterView {
   let payloadText: string | null = null
   try {
     payloadText = strictUtf8.decode(row.payload)

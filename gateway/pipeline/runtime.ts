@@ -99,6 +99,7 @@ export function liveState(rt: CharacteristicRuntime, openNcs: number): LiveState
   const chart = rt.state.chart
   return {
     status: rt.status,
+    rules: [...rt.state.flagged],
     last: rt.last,
     baseline: chart.limits
       ? null

@@ -1,4 +1,7 @@
 import type { Logger } from '../log.ts'
+import type { RejectReason, SourceStatus } from './status.ts'
+
+export { REJECT_REASONS, type RejectReason, type SourceStatus } from './status.ts'
 
 /** One measured value of one characteristic: everything after a source knows only this. */
 export interface Reading {
@@ -7,28 +10,6 @@ export interface Reading {
   ts: number
   value: number
 }
-
-/** Why a message was refused. Each reason is counted and the message is kept (dead-letter). */
-export type RejectReason =
-  | 'malformed-json'
-  | 'bad-shape'
-  | 'not-a-number'
-  | 'non-finite'
-  | 'bad-timestamp'
-  | 'unknown-topic'
-  | 'oversize'
-  | 'bad-quality'
-
-export const REJECT_REASONS: readonly RejectReason[] = [
-  'malformed-json',
-  'bad-shape',
-  'not-a-number',
-  'non-finite',
-  'bad-timestamp',
-  'unknown-topic',
-  'oversize',
-  'bad-quality',
-]
 
 export interface Rejection {
   /** The source that received it, e.g. `mqtt` or `opcua:cnc1`. */
@@ -50,15 +31,6 @@ export interface Rejection {
 export interface ReadingSink {
   reading(reading: Reading): void
   reject(rejection: Rejection): void
-}
-
-export interface SourceStatus {
-  name: string
-  kind: 'mqtt-broker' | 'mqtt-client' | 'opcua'
-  connected: boolean
-  detail?: string | undefined
-  /** Messages received since start, accepted or not. */
-  received: number
 }
 
 /** One interface for every source adapter: explicit lifecycle, status for /api/health. */

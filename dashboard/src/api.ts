@@ -1,0 +1,88 @@
+import type {
+  ApiError,
+  CharacteristicView,
+  ChartView,
+  NonconformanceSummary,
+  NonconformanceView,
+  Session,
+} from '../../gateway/contract.ts'
+import { problemText } from './data/problem.ts'
+import { bearer } from './data/token.ts'
+import { currentToken } from './token-store.ts'
+
+/** A request that failed: `status` 0 when the gateway was not reached. */
+export class ApiFailure extends Error {
+  readonly status: number
+  constructor(status: number, message: string) {
+    super(message)
+    this.name = 'ApiFailure'
+    this.status = status
+  }
+
+  /** What to tell the person looking at the screen. */
+  get text(): string {
+    return problemText(this.status, this.message)
+  }
+}
+
+/** Listeners told when a request is refused for want of a (valid) token. */
+const unauthorised = new Set<() => void>()
+
+export function onUnauthorised(listener: () => void): () => void {
+  unauthorised.add(listener)
+  return () => unauthorised.delete(listener)
+}
+
+type Query = Record<string, string | number | undefined>
+
+/**
+ * GET a JSON resource of the gateway's REST API. URLs are relative to the page (the gateway serves
+ * the dashboard, the API and socket.io on one origin); the token goes in the Authorization header.
+ */
+export async function get<T>(path: string, query: Query = {}, signal?: AbortSignal): Promise<T> {
+  const url = new URL(`api/${path}`, document.baseURI)
+  for (const [k, v] of Object.entries(query))
+    if (v !== undefined) url.searchParams.set(k, String(v))
+  const headers: Record<string, string> = { accept: 'application/json' }
+  const auth = bearer(currentToken())
+  if (auth) headers.authorization = auth
+  let response: Response
+  try {
+    response = await fetch(url, { headers, signal: signal ?? null, cache: 'no-store' })
+  } catch (e) {
+    if (signal?.aborted) throw e
+    throw new ApiFailure(0, (e as Error).message)
+  }
+  if (!response.ok) {
+    let message = response.statusText
+    try {
+      message = ((await response.json()) as ApiError).message ?? message
+    } catch {}
+    if (response.status === 401) for (const l of unauthorised) l()
+    throw new ApiFailure(response.status, message)
+  }
+  return (await response.json()) as T
+}
+
+export const api = {
+  session: (signal?: AbortSignal) => get<Session>('session', {}, signal),
+  characteristics: (signal?: AbortSignal) =>
+    get<CharacteristicView[]>('characteristics', {}, signal),
+  characteristic: (id: string, signal?: AbortSignal) =>
+    get<CharacteristicView>(`characteristics/${encodeURIComponent(id)}`, {}, signal),
+  chart: (id: string, limit: number, signal?: AbortSignal) =>
+    get<ChartView>(`characteristics/${encodeURIComponent(id)}/chart`, { limit }, signal),
+  nonconformances: (status: 'open' | undefined, signal?: AbortSignal) =>
+    get<NonconformanceSummary[]>('nonconformances', { status, limit: 500 }, signal),
+  nonconformance: (id: number, signal?: AbortSignal) =>
+    get<NonconformanceView>(`nonconformances/${id}`, {}, signal),
+}
+
+/** The failure text of anything thrown by a request. */
+export function failureText(e: unknown): string {
+  return e instanceof ApiFailure ? e.text : `Unexpected error: ${String(e)}`
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'AbortError'
+}

@@ -1,0 +1,273 @@
+import { css, html, LitElement, nothing } from 'lit'
+import type { Session } from '../../gateway/contract.ts'
+import { ApiFailure, api, failureText, onUnauthorised } from './api.ts'
+import { ClockController } from './clock-controller.ts'
+import { type DeviationEntry, pushDeviations } from './data/deviations.ts'
+import { formatTime } from './data/format.ts'
+import { parseRoute, type Route, routeHash } from './data/route.ts'
+import { LiveController } from './live-controller.ts'
+import { LiveSubscription } from './live-subscription.ts'
+import { pageStyles } from './styles.ts'
+import { currentToken, saveToken } from './token-store.ts'
+import './lw-characteristic-page.ts'
+import './lw-connection-status.ts'
+import './lw-nc-detail.ts'
+import './lw-nc-list.ts'
+import './lw-overview.ts'
+import './lw-sign-in.ts'
+
+type Phase = 'checking' | 'sign-in' | 'ready' | 'forbidden' | 'unreachable'
+
+/**
+ * The dashboard: checks the session (asking for a token when the gateway needs one), owns the live
+ * connection, keeps the latest deviations, and shows the page of the address's hash:
+ * `#/` overview, `#/c/<id>` chart, `#/nc` nonconformances, `#/nc/<id>` one of them.
+ */
+export class LwApp extends LitElement {
+  static override properties = {
+    phase: { state: true },
+    session: { state: true },
+    route: { state: true },
+    problem: { state: true },
+    deviations: { state: true },
+  }
+
+  declare phase: Phase
+  declare session: Session | null
+  declare route: Route
+  declare problem: string
+  declare deviations: readonly DeviationEntry[]
+
+  private readonly live = new LiveController(this)
+  private retry: ReturnType<typeof setTimeout> | undefined
+  private checking: Promise<void> | null = null
+  private readonly cleanup: (() => void)[] = []
+
+  constructor() {
+    super()
+    this.phase = 'checking'
+    this.session = null
+    this.route = parseRoute(location.hash)
+    this.problem = ''
+    this.deviations = []
+    new ClockController(this, 1000)
+    new LiveSubscription(this, () => this.live, {
+      deviations: (incoming) => {
+        this.deviations = pushDeviations(this.deviations, incoming)
+      },
+      // The gateway restarted or the link came back: the session may have changed too.
+      resync: () => void this.checkSession(),
+    })
+  }
+
+  private readonly onHashChange = () => {
+    this.route = parseRoute(location.hash)
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    window.addEventListener('hashchange', this.onHashChange)
+    this.cleanup.push(
+      onUnauthorised(() => void this.checkSession()),
+      this.live.onRefused(() => void this.checkSession()),
+    )
+    void this.checkSession()
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    window.removeEventListener('hashchange', this.onHashChange)
+    for (const off of this.cleanup.splice(0)) off()
+    clearTimeout(this.retry)
+  }
+
+  /** Asks the gateway who we are; starts the live connection, or asks for a token. */
+  private checkSession(): Promise<void> {
+    this.checking ??= this.doCheckSession().finally(() => {
+      this.checking = null
+    })
+    return this.checking
+  }
+
+  private async doCheckSession(): Promise<void> {
+    clearTimeout(this.retry)
+    try {
+      const session = await api.session()
+      this.session = session
+      this.phase = 'ready'
+      this.problem = ''
+      this.live.start(session.bootId)
+    } catch (e) {
+      const status = e instanceof ApiFailure ? e.status : -1
+      if (status === 401) {
+        this.live.stop()
+        this.phase = 'sign-in'
+        this.problem = currentToken()
+          ? 'The stored access token was refused: it may have been revoked.'
+          : ''
+      } else if (status === 403) {
+        this.live.stop()
+        this.phase = 'forbidden'
+        this.problem = failureText(e)
+      } else {
+        // Unreachable or failing: keep what is on screen if there is something, and try again.
+        if (this.phase !== 'ready') this.phase = 'unreachable'
+        this.problem = failureText(e)
+        this.retry = setTimeout(() => void this.checkSession(), 3000)
+      }
+    }
+  }
+
+  private async signIn(e: CustomEvent<{ token: string }>): Promise<void> {
+    saveToken(e.detail.token)
+    // On success the session check starts the live connection, whose handshake sends the new token.
+    await this.checkSession()
+    if (this.phase === 'sign-in') this.problem = 'That access token was refused.'
+  }
+
+  private async signOut(): Promise<void> {
+    saveToken(null)
+    this.live.stop()
+    this.session = null
+    await this.checkSession()
+  }
+
+  static override styles = [
+    pageStyles,
+    css`
+      :host {
+        display: flex;
+        flex-direction: column;
+        min-height: 100vh;
+      }
+      header {
+        display: flex;
+        align-items: center;
+        gap: 0.5em 1.6em;
+        flex-wrap: wrap;
+        padding: 0.5em 1.2em;
+        background: var(--lw-surface-dim);
+        border-bottom: 1px solid var(--lw-border);
+      }
+      .brand {
+        font-size: 1.35em;
+        font-weight: 700;
+        color: var(--lw-text);
+        text-decoration: none;
+        overflow-wrap: anywhere;
+      }
+      nav {
+        display: flex;
+        gap: 0.3em;
+      }
+      nav a {
+        color: var(--lw-text-dim);
+        text-decoration: none;
+        padding: 0.3em 0.7em;
+        border-radius: 0.3em;
+        font-weight: 600;
+      }
+      nav a[aria-current='page'] {
+        color: var(--lw-text);
+        background: var(--lw-surface-2);
+      }
+      .spacer {
+        flex: 1;
+      }
+      .clock {
+        font-size: 1.35em;
+        font-weight: 600;
+        font-variant-numeric: tabular-nums;
+      }
+      .who {
+        color: var(--lw-text-dim);
+      }
+      main {
+        flex: 1;
+      }
+      .center {
+        padding: 2em;
+        font-size: 1.2em;
+      }
+    `,
+  ]
+
+  protected override updated(): void {
+    const title = this.live.title ?? this.session?.title ?? 'linewatch'
+    if (document.title !== title) document.title = title
+  }
+
+  protected override render() {
+    const title = this.live.title ?? this.session?.title ?? 'linewatch'
+    switch (this.phase) {
+      case 'checking':
+        return html`<p class="center muted">Connecting to the gateway…</p>`
+      case 'sign-in':
+        return html`<lw-sign-in .title=${title} .message=${this.problem} @lw-sign-in=${this.signIn}></lw-sign-in>`
+      case 'forbidden':
+        return html`<p class="center problem">${this.problem}</p>`
+      case 'unreachable':
+        return html`<div class="center">
+          <h1>${title}</h1>
+          <p class="problem">${this.problem}</p>
+        </div>`
+      case 'ready':
+        return html`${this.header(title)}<main>${this.page()}</main>`
+    }
+  }
+
+  private header(title: string) {
+    const page = this.route.page
+    const current = (p: boolean) => (p ? 'page' : 'false')
+    return html`<header>
+      <a class="brand" href=${routeHash({ page: 'overview' })}>${title}</a>
+      <nav>
+        <a href=${routeHash({ page: 'overview' })} aria-current=${current(page === 'overview' || page === 'characteristic')}>Overview</a>
+        <a href=${routeHash({ page: 'ncs' })} aria-current=${current(page === 'ncs' || page === 'nc')}>Nonconformances</a>
+      </nav>
+      <span class="spacer"></span>
+      <lw-connection-status .state=${this.live.state}></lw-connection-status>
+      <span class="clock" title="Gateway time">${formatTime(this.live.now())}</span>
+      ${
+        this.session?.tokenId
+          ? html`<span class="who">${this.session.tokenId} · ${this.session.role}</span>
+            <button @click=${() => void this.signOut()}>Sign out</button>`
+          : nothing
+      }
+    </header>`
+  }
+
+  private page() {
+    const r = this.route
+    switch (r.page) {
+      case 'overview':
+        return html`<lw-overview
+          .live=${this.live}
+          .connection=${this.live.state}
+          .deviations=${this.deviations}
+        ></lw-overview>`
+      case 'characteristic':
+        return html`<lw-characteristic-page
+          .characteristicId=${r.id}
+          .live=${this.live}
+          .connection=${this.live.state}
+        ></lw-characteristic-page>`
+      case 'ncs':
+        return html`<lw-nc-list .live=${this.live}></lw-nc-list>`
+      case 'nc':
+        return html`<lw-nc-detail .ncId=${r.id} .live=${this.live}></lw-nc-detail>`
+      case 'not-found':
+        return html`<p class="center problem">
+          Nothing here. <a href=${routeHash({ page: 'overview' })}>Back to the overview</a>
+        </p>`
+    }
+  }
+}
+
+customElements.define('lw-app', LwApp)
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'lw-app': LwApp
+  }
+}

@@ -1,0 +1,335 @@
+import { css, html, LitElement, nothing } from 'lit'
+import { repeat } from 'lit/directives/repeat.js'
+import { styleMap } from 'lit/directives/style-map.js'
+import type { CharacteristicView } from '../../gateway/contract.ts'
+import { api, failureText, isAbort } from './api.ts'
+import { ClockController } from './clock-controller.ts'
+import type { DeviationEntry } from './data/deviations.ts'
+import {
+  type Cluster,
+  groupByHierarchy,
+  type Panel,
+  panelsBySite,
+  type SitePanels,
+} from './data/hierarchy.ts'
+import { countStatuses, isAbnormal, LEGEND } from './data/status.ts'
+import { applyTiles } from './data/tiles.ts'
+import type { ConnectionState, LiveController } from './live-controller.ts'
+import { LiveSubscription } from './live-subscription.ts'
+import { pageStyles } from './styles.ts'
+import './lw-deviation-strip.ts'
+import './lw-legend.ts'
+import './lw-tile.ts'
+
+/**
+ * The plant overview for a wall display: a tile per characteristic, grouped site → area → line →
+ * cell, a legend, and the latest deviations. Fetches `GET /api/characteristics`, then follows
+ * `tiles` events; refetches when the connection resynchronises.
+ */
+export class LwOverview extends LitElement {
+  static override properties = {
+    live: { attribute: false },
+    connection: { type: String },
+    deviations: { attribute: false },
+    characteristics: { state: true },
+    problem: { state: true },
+  }
+
+  declare live: LiveController | undefined
+  declare connection: ConnectionState
+  declare deviations: readonly DeviationEntry[]
+  declare characteristics: CharacteristicView[] | null
+  declare problem: string | null
+
+  private abort: AbortController | null = null
+  private retry: ReturnType<typeof setTimeout> | undefined
+
+  constructor() {
+    super()
+    this.connection = 'idle'
+    this.deviations = []
+    this.characteristics = null
+    this.problem = null
+    new ClockController(this, 1000)
+    new LiveSubscription(this, () => this.live, {
+      tiles: (updates) => {
+        if (!this.characteristics) return
+        const { list, unknown } = applyTiles(this.characteristics, updates)
+        this.characteristics = list
+        if (unknown.length > 0) void this.load()
+      },
+      resync: () => void this.load(),
+    })
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    void this.load()
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    this.abort?.abort()
+    clearTimeout(this.retry)
+  }
+
+  private async load(): Promise<void> {
+    this.abort?.abort()
+    clearTimeout(this.retry)
+    const abort = new AbortController()
+    this.abort = abort
+    try {
+      this.characteristics = await api.characteristics(abort.signal)
+      this.problem = null
+    } catch (e) {
+      if (isAbort(e)) return
+      this.problem = failureText(e)
+      this.retry = setTimeout(() => void this.load(), 5000)
+    }
+  }
+
+  static override styles = [
+    pageStyles,
+    css`
+      :host {
+        padding: 0.8em 1.2em 1.5em;
+        --tile-w: 18.5em;
+        --gap: 0.65em;
+      }
+      .bar {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        justify-content: space-between;
+        gap: 0.5em 2em;
+        margin-bottom: 0.8em;
+      }
+      .counts {
+        display: flex;
+        gap: 0.45em;
+        flex-wrap: wrap;
+        font-size: 1.2em;
+      }
+      .counts .chip.normal {
+        background: var(--lw-surface);
+        border: 1px solid var(--lw-border);
+      }
+      lw-legend {
+        font-size: 0.85em;
+      }
+      .layout {
+        display: grid;
+        grid-template-columns: minmax(0, 1fr) 22em;
+        gap: 1.2em;
+        align-items: start;
+      }
+      @media (max-width: 900px) {
+        .layout {
+          grid-template-columns: minmax(0, 1fr);
+        }
+      }
+      lw-deviation-strip {
+        position: sticky;
+        top: 0.5em;
+        /* On a wall the strip never scrolls the page: the oldest entries fall off the bottom. */
+        max-height: calc(100vh - 9em);
+        overflow: hidden;
+      }
+      .stale {
+        margin: 0 0 0.8em;
+        padding: 0.6em 1em;
+        background: var(--lw-alert);
+        color: var(--lw-alert-ink);
+        font-weight: 700;
+        font-size: 1.15em;
+        border-radius: 0.35em;
+      }
+      section.site + section.site {
+        margin-top: 1.2em;
+      }
+      section.site > h2 {
+        margin: 0 0 0.45em;
+        font-size: 1em;
+        text-transform: uppercase;
+        letter-spacing: 0.1em;
+        color: var(--lw-text-faint);
+      }
+      .panels {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.9em;
+        align-items: flex-start;
+      }
+      section.panel {
+        flex: 1 1 var(--basis);
+        border: 1px solid var(--lw-border);
+        border-radius: 0.5em;
+        padding: 0.5em 0.7em 0.7em;
+        max-width: 100%;
+        box-sizing: border-box;
+      }
+      section.panel > h3 {
+        margin: 0 0 0.4em;
+        font-size: 1.2em;
+        font-weight: 650;
+        display: flex;
+        align-items: center;
+        gap: 0.4em;
+      }
+      h3 .up {
+        color: var(--lw-text-dim);
+        font-weight: 500;
+      }
+      .clusters {
+        display: flex;
+        flex-wrap: wrap;
+        gap: var(--gap);
+        align-items: flex-start;
+      }
+      .cluster {
+        flex: 1 1 calc(var(--n) * var(--tile-w) + (var(--n) - 1) * var(--gap));
+      }
+      .cluster > h4 {
+        margin: 0 0 0.3em;
+        font-size: 0.9em;
+        font-weight: 600;
+        color: var(--lw-text-dim);
+        text-transform: uppercase;
+        letter-spacing: 0.06em;
+        white-space: nowrap;
+        overflow: hidden;
+        text-overflow: ellipsis;
+        max-width: calc(var(--tile-w) * var(--n) + var(--gap) * (var(--n) - 1));
+      }
+      .tiles {
+        display: grid;
+        /* Tiles grow with the space a row leaves, up to half as wide again: no lone giant tile. */
+        grid-template-columns: repeat(var(--n), minmax(var(--tile-w), calc(var(--tile-w) * 1.5)));
+        gap: var(--gap);
+        max-width: 100%;
+      }
+      .mark {
+        display: inline-block;
+        width: 0.6em;
+        height: 0.6em;
+        border-radius: 50%;
+      }
+      .mark.action {
+        background: var(--lw-action);
+      }
+      .mark.alert {
+        background: var(--lw-alert);
+      }
+      .mark.spc {
+        background: var(--lw-spc);
+      }
+      .empty {
+        font-size: 1.3em;
+        color: var(--lw-text-dim);
+      }
+    `,
+  ]
+
+  protected override render() {
+    const list = this.characteristics
+    // Lost, not merely not yet made: no alarm while the first connection is being opened.
+    const stale = this.connection === 'reconnecting' || this.connection === 'refused'
+    const byId = new Map((list ?? []).map((c) => [c.id, c]))
+    return html`
+      <div class="bar">
+        <div class="counts" aria-label="Characteristics by state">
+          ${countStatuses((list ?? []).map((c) => c.state.status)).map(
+            ({ status, count }) =>
+              html`<span class="chip ${status}">${count} ${LEGEND.find((l) => l.status === status)?.label}</span>`,
+          )}
+        </div>
+        <lw-legend></lw-legend>
+      </div>
+      ${
+        stale && list
+          ? html`<div class="stale" role="alert">Live connection lost: values may be out of date. Reconnecting…</div>`
+          : nothing
+      }
+      ${this.problem ? html`<p class="problem">${this.problem}</p>` : nothing}
+      <div class="layout">
+        <div class="plant">
+          ${
+            list === null
+              ? html`<p class="empty">${this.problem ? nothing : 'Loading…'}</p>`
+              : list.length === 0
+                ? html`<p class="empty">No characteristics are configured.</p>`
+                : repeat(
+                    panelsBySite(groupByHierarchy(list)),
+                    (site) => site.key,
+                    (site) => this.site(site, stale),
+                  )
+          }
+        </div>
+        <lw-deviation-strip .deviations=${this.deviations} .characteristics=${byId}></lw-deviation-strip>
+      </div>
+    `
+  }
+
+  private site(site: SitePanels<CharacteristicView>, stale: boolean) {
+    return html`<section class="site" data-level="site" data-key=${site.key}>
+      <h2>${site.name}</h2>
+      <div class="panels">
+        ${repeat(
+          site.panels,
+          (p) => p.key,
+          (p) => this.panel(p, stale),
+        )}
+      </div>
+    </section>`
+  }
+
+  private panel(p: Panel<CharacteristicView>, stale: boolean) {
+    const up = p.trail.slice(0, -1)
+    const own = p.trail[p.trail.length - 1]
+    const abnormal = isAbnormal(p.status)
+    // The panel's natural width: its tiles side by side (four at most per cell); rows then stretch to fill.
+    const cols = p.clusters.reduce((sum, c) => sum + Math.min(c.items.length, 4), 0)
+    const basis = `calc(${cols} * var(--tile-w) + ${cols - 1} * var(--gap) + 1.6em)`
+    return html`<section class="panel" data-level=${p.level} data-key=${p.key} style=${styleMap({ '--basis': basis })}>
+      <h3>
+        ${up.map((name) => html`<span class="up">${name} ›</span>`)}<span>${own ?? 'Site'}</span>
+        ${abnormal ? html`<span class="mark ${p.status}" title=${p.status} aria-hidden="true"></span>` : nothing}
+      </h3>
+      <div class="clusters">
+        ${repeat(
+          p.clusters,
+          (c) => c.key,
+          (c) => this.cluster(c, stale),
+        )}
+      </div>
+    </section>`
+  }
+
+  private cluster(c: Cluster<CharacteristicView>, stale: boolean) {
+    const now = this.live?.now() ?? Date.now()
+    const n = Math.min(c.items.length, 4)
+    return html`<div class="cluster" data-level=${c.name === null ? 'items' : 'cell'} data-key=${c.key} style=${styleMap({ '--n': String(n) })}>
+      ${c.name !== null ? html`<h4>${c.name}</h4>` : nothing}
+      <div class="tiles">
+        ${repeat(
+          c.items,
+          (item) => item.id,
+          (item) =>
+            html`<lw-tile
+              .characteristic=${item}
+              .now=${now}
+              ?stale=${stale}
+            ></lw-tile>`,
+        )}
+      </div>
+    </div>`
+  }
+}
+
+customElements.define('lw-overview', LwOverview)
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'lw-overview': LwOverview
+  }
+}

@@ -1,0 +1,6 @@
+import { adoptTokenFromAddress } from './token-store.ts'
+
+// Before any element asks for the session: a kiosk's `?token=…` is stored and removed from the address.
+adoptTokenFromAddress()
+
+await import('./lw-app.ts')

@@ -1,0 +1,101 @@
+import type uPlot from 'uplot'
+import { formatTime, formatValue } from './data/format.ts'
+import { tsAt } from './data/series.ts'
+
+/** Colours of the charts, read from the page's design tokens (canvas cannot use CSS variables). */
+export interface ChartColours {
+  text: string
+  dim: string
+  faint: string
+  grid: string
+  bg: string
+  action: string
+  alert: string
+  spc: string
+}
+
+export function chartColours(el: Element): ChartColours {
+  const s = getComputedStyle(el)
+  const v = (name: string, fallback: string) => s.getPropertyValue(name).trim() || fallback
+  return {
+    text: v('--lw-text', '#eceef1'),
+    dim: v('--lw-text-dim', '#a4aab2'),
+    faint: v('--lw-text-faint', '#6f767f'),
+    grid: v('--lw-surface-2', '#2c3036'),
+    bg: v('--lw-bg', '#141619'),
+    action: v('--lw-action', '#d92d2d'),
+    alert: v('--lw-alert', '#f2b01e'),
+    spc: v('--lw-spc', '#7c4dff'),
+  }
+}
+
+/** CSS pixels of the chart font, from the element's font size. */
+export function fontPx(el: Element): number {
+  return Number.parseFloat(getComputedStyle(el).fontSize) || 16
+}
+
+/** Axes for an index-based x scale whose ticks are labelled with the time of the nearest point. */
+export function axes(
+  colours: ChartColours,
+  px: number,
+  timeline: () => { x: readonly number[]; ts: readonly number[] },
+  decimals: number,
+  showX: boolean,
+): uPlot.Axis[] {
+  const font = `${Math.round(px * 0.85)}px system-ui, "Liberation Sans", "DejaVu Sans", sans-serif`
+  const common = {
+    stroke: colours.dim,
+    font,
+    grid: { stroke: colours.grid, width: 1 },
+    ticks: { stroke: colours.grid, width: 1, size: 5 },
+  }
+  return [
+    {
+      // Without labels (an upper pane) the axis still draws its grid and leaves room for the y labels.
+      ...common,
+      space: px * 7,
+      size: showX ? px * 2.2 : px * 0.7,
+      // x is the point index: ticks on whole points only, each labelled with its time once.
+      incrs: [
+        1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000, 100_000, 1_000_000,
+      ],
+      values: (_u, splits) => {
+        let previous = ''
+        return splits.map((x) => {
+          const ts = showX ? tsAt(timeline(), x) : null
+          const label = ts === null ? '' : formatTime(ts)
+          if (label === previous) return ''
+          previous = label
+          return label
+        })
+      },
+    },
+    {
+      ...common,
+      space: px * 2.5,
+      size: px * 5,
+      values: (_u, splits) => splits.map((y) => formatValue(y, decimals)),
+    },
+  ]
+}
+
+/**
+ * A series drawn as markers only. `always`: drawn however dense the points (else uPlot shows them
+ * only when there is room, and the line alone carries the data).
+ */
+export function markers(
+  label: string,
+  size: number,
+  stroke: string,
+  fill: string,
+  always = true,
+): uPlot.Series {
+  const points: uPlot.Series.Points = { size, stroke, fill, width: 2 }
+  if (always) points.show = true
+  return { label, stroke, paths: () => null, points }
+}
+
+/** A horizontal reference line (limit). */
+export function line(label: string, stroke: string, width: number, dash: number[]): uPlot.Series {
+  return { label, stroke, width, dash, points: { show: false }, spanGaps: false }
+}
