@@ -1,5 +1,4 @@
-import type { Cause, DeviationView, RuleId } from '../../../gateway/contract.ts'
-import { isRule } from './status.ts'
+import type { Cause, DeviationView } from '../../../gateway/contract.ts'
 
 /** The strip of latest deviations keeps this many entries. */
 export const MAX_DEVIATIONS = 40
@@ -32,10 +31,17 @@ export function pushDeviations(
 ): DeviationEntry[] {
   const out = [...list]
   for (const d of incoming) {
-    const held = d.onset ? -1 : out.findIndex((e) => e.characteristic === d.characteristic && e.cause === d.cause)
+    const held = d.onset
+      ? -1
+      : out.findIndex((e) => e.characteristic === d.characteristic && e.cause === d.cause)
     if (held >= 0) {
       const e = out[held] as DeviationEntry
-      out[held] = { ...e, count: e.count + 1, lastTs: Math.max(e.lastTs, d.ts), lastValue: d.ts >= e.lastTs ? d.value : e.lastValue }
+      out[held] = {
+        ...e,
+        count: e.count + 1,
+        lastTs: Math.max(e.lastTs, d.ts),
+        lastValue: d.ts >= e.lastTs ? d.value : e.lastValue,
+      }
       continue
     }
     out.unshift({
@@ -54,4 +60,3 @@ export function pushDeviations(
   out.sort((a, b) => b.ts - a.ts)
   return out.slice(0, max)
 }
-

@@ -16,7 +16,11 @@ export function formatValue(value: number | null | undefined, decimals: number):
 }
 
 /** A value and its unit, e.g. "12.35 g" (no trailing space when the unit is empty). */
-export function formatQuantity(value: number | null | undefined, decimals: number, unit: string): string {
+export function formatQuantity(
+  value: number | null | undefined,
+  decimals: number,
+  unit: string,
+): string {
   const v = formatValue(value, decimals)
   return unit === '' || v === '—' ? v : `${v} ${unit}`
 }

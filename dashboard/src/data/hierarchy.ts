@@ -52,7 +52,15 @@ export function groupByHierarchy<T extends Located>(items: readonly T[]): Hierar
     }
     // The site is always set; a missing one is grouped under an unnamed site rather than lost.
     if (!group) {
-      group = byKey.get('') ?? { level: 'site', name: '', key: '', items: [], children: [], status: 'no-data', count: 0 }
+      group = byKey.get('') ?? {
+        level: 'site',
+        name: '',
+        key: '',
+        items: [],
+        children: [],
+        status: 'no-data',
+        count: 0,
+      }
       if (!byKey.has('')) {
         byKey.set('', group)
         roots.push(group)
@@ -112,7 +120,9 @@ export interface SitePanels<T extends Located> {
  * Flattens the hierarchy into panels per site for a dense wall display: one panel per line
  * (its cells as clusters), and one for what sits directly in an area or site. Order is kept.
  */
-export function panelsBySite<T extends Located>(roots: readonly HierarchyGroup<T>[]): SitePanels<T>[] {
+export function panelsBySite<T extends Located>(
+  roots: readonly HierarchyGroup<T>[],
+): SitePanels<T>[] {
   return roots.map((site) => {
     const panels: Panel<T>[] = []
     const visit = (g: HierarchyGroup<T>, trail: string[]) => {
@@ -123,7 +133,14 @@ export function panelsBySite<T extends Located>(roots: readonly HierarchyGroup<T
         if (g.items.length > 0) clusters.push({ key: g.key, name: null, items: g.items })
         for (const c of cells) clusters.push({ key: c.key, name: c.name, items: allItems(c) })
         const statuses = clusters.flatMap((c) => c.items.map((i) => i.state.status))
-        panels.push({ key: g.key, level: g.level, trail, clusters, status: worstStatus(statuses), count: statuses.length })
+        panels.push({
+          key: g.key,
+          level: g.level,
+          trail,
+          clusters,
+          status: worstStatus(statuses),
+          count: statuses.length,
+        })
       }
       for (const child of others) visit(child, [...trail, child.name])
     }

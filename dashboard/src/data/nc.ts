@@ -5,7 +5,10 @@ export type NcFilter = 'open' | 'all'
 /** Open nonconformances first, then the most recently active first (last occurrence, then number). */
 export function orderNcs(list: readonly NonconformanceSummary[]): NonconformanceSummary[] {
   return [...list].sort(
-    (a, b) => Number(b.status === 'open') - Number(a.status === 'open') || b.lastAt - a.lastAt || b.id - a.id,
+    (a, b) =>
+      Number(b.status === 'open') - Number(a.status === 'open') ||
+      b.lastAt - a.lastAt ||
+      b.id - a.id,
   )
 }
 
@@ -33,7 +36,8 @@ export function applyNcEvents(
 export function openNcCounts(list: readonly NonconformanceSummary[]): Map<string, number> {
   const counts = new Map<string, number>()
   for (const nc of list) {
-    if (nc.status === 'open') counts.set(nc.characteristic, (counts.get(nc.characteristic) ?? 0) + 1)
+    if (nc.status === 'open')
+      counts.set(nc.characteristic, (counts.get(nc.characteristic) ?? 0) + 1)
   }
   return counts
 }

@@ -28,8 +28,10 @@ export function parseRoute(hash: string): Route {
 }
 
 /** The hash that leads to a route (the inverse of parseRoute). */
-export function routeHash(route: Exclude<Route, { page: 'not-found' }>): string {
+export function routeHash(route: Route): string {
   switch (route.page) {
+    case 'not-found':
+      return route.hash
     case 'overview':
       return '#/'
     case 'characteristic':

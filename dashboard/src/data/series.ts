@@ -1,4 +1,9 @@
-import type { AlarmLimits, ChartPointView, ControlLimitsView, RuleId } from '../../../gateway/contract.ts'
+import type {
+  AlarmLimits,
+  ChartPointView,
+  ControlLimitsView,
+  RuleId,
+} from '../../../gateway/contract.ts'
 
 /** The live chart keeps at most this many points: enough for a shift at a glance, cheap to redraw. */
 export const MAX_CHART_POINTS = 500
@@ -35,7 +40,8 @@ export interface LimitLine {
 export function limitLines(alarm: AlarmLimits, control: ControlLimitsView | null): LimitLine[] {
   const lines: LimitLine[] = []
   const add = (key: LimitLine['key'], label: string, value: number | null | undefined) => {
-    if (value !== null && value !== undefined && Number.isFinite(value)) lines.push({ key, label, value })
+    if (value !== null && value !== undefined && Number.isFinite(value))
+      lines.push({ key, label, value })
   }
   add('action-high', 'Action high', alarm.actionHigh)
   add('alert-high', 'Alert high', alarm.alertHigh)
@@ -149,7 +155,8 @@ export function buildControlSeries(
     s.mr.ucl[k] = finite(mr?.ucl) ?? finite(cmr?.ucl)
     if (p.rules.length > 0 && v !== null) {
       const before = points[k - 1]
-      const onset = !before || before.index !== p.index - 1 || before.rules.join() !== p.rules.join()
+      const onset =
+        !before || before.index !== p.index - 1 || before.rules.join() !== p.rules.join()
       s.violations.push({ at: k, index: p.index, ts: p.ts, value: v, rules: [...p.rules], onset })
     }
   })
@@ -190,7 +197,10 @@ export function buildReadingsSeries(
 }
 
 /** The point time stamp closest to a (fractional) x position, for axis labels; null off the data. */
-export function tsAt(series: { x: readonly number[]; ts: readonly number[] }, x: number): number | null {
+export function tsAt(
+  series: { x: readonly number[]; ts: readonly number[] },
+  x: number,
+): number | null {
   const xs = series.x
   if (xs.length === 0) return null
   let lo = 0
@@ -207,13 +217,23 @@ export function tsAt(series: { x: readonly number[]; ts: readonly number[] }, x:
 
 /** As rules/alarm-limits.ts classifies: strictly beyond a limit is past it. */
 function classify(l: AlarmLimits, v: number): 'action' | 'alert' | 'normal' {
-  if ((l.actionHigh !== undefined && v > l.actionHigh) || (l.actionLow !== undefined && v < l.actionLow)) return 'action'
-  if ((l.alertHigh !== undefined && v > l.alertHigh) || (l.alertLow !== undefined && v < l.alertLow)) return 'alert'
+  if (
+    (l.actionHigh !== undefined && v > l.actionHigh) ||
+    (l.actionLow !== undefined && v < l.actionLow)
+  )
+    return 'action'
+  if (
+    (l.alertHigh !== undefined && v > l.alertHigh) ||
+    (l.alertLow !== undefined && v < l.alertLow)
+  )
+    return 'alert'
   return 'normal'
 }
 
 function constant(n: number, value: number | undefined): Column {
-  return new Array<number | null>(n).fill(value !== undefined && Number.isFinite(value) ? value : null)
+  return new Array<number | null>(n).fill(
+    value !== undefined && Number.isFinite(value) ? value : null,
+  )
 }
 
 function finite(v: number | null | undefined): number | null {

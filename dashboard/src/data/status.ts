@@ -1,7 +1,20 @@
-import type { AlarmLimits, Cause, CharacteristicView, RuleId, Status } from '../../../gateway/contract.ts'
+import type {
+  AlarmLimits,
+  Cause,
+  CharacteristicView,
+  RuleId,
+  Status,
+} from '../../../gateway/contract.ts'
 
 /** Statuses, most severe first (the order of `Status` in rules/characteristic.ts). */
-export const STATUS_ORDER: readonly Status[] = ['action', 'alert', 'spc', 'normal', 'baseline', 'no-data']
+export const STATUS_ORDER: readonly Status[] = [
+  'action',
+  'alert',
+  'spc',
+  'normal',
+  'baseline',
+  'no-data',
+]
 
 /** Larger is more severe. */
 export function severity(status: Status): number {
@@ -38,7 +51,13 @@ export function statusLabel(view: Pick<CharacteristicView, 'limits' | 'state'>):
     case 'alert':
       return { status, text: withSide('ALERT', sideOf(view.limits, last?.value, 'alert')) }
     case 'spc':
-      return { status, text: view.state.rules.length > 0 ? `OUT OF CONTROL · ${view.state.rules.join(' ')}` : 'OUT OF CONTROL' }
+      return {
+        status,
+        text:
+          view.state.rules.length > 0
+            ? `OUT OF CONTROL · ${view.state.rules.join(' ')}`
+            : 'OUT OF CONTROL',
+      }
     case 'baseline':
       return { status, text: baseline ? `BASELINE ${baseline.have}/${baseline.need}` : 'BASELINE' }
     case 'no-data':
@@ -52,7 +71,11 @@ function withSide(word: string, side: 'HIGH' | 'LOW' | null): string {
   return side ? `${word} ${side}` : word
 }
 
-function sideOf(limits: AlarmLimits, value: number | undefined, kind: 'action' | 'alert'): 'HIGH' | 'LOW' | null {
+function sideOf(
+  limits: AlarmLimits,
+  value: number | undefined,
+  kind: 'action' | 'alert',
+): 'HIGH' | 'LOW' | null {
   if (value === undefined) return null
   const high = kind === 'action' ? limits.actionHigh : limits.alertHigh
   const low = kind === 'action' ? limits.actionLow : limits.alertLow
@@ -112,5 +135,8 @@ export function causeWords(cause: Cause): string {
 export function countStatuses(statuses: Iterable<Status>): { status: Status; count: number }[] {
   const counts = new Map<Status, number>()
   for (const s of statuses) counts.set(s, (counts.get(s) ?? 0) + 1)
-  return STATUS_ORDER.filter((s) => counts.has(s)).map((status) => ({ status, count: counts.get(status) ?? 0 }))
+  return STATUS_ORDER.filter((s) => counts.has(s)).map((status) => ({
+    status,
+    count: counts.get(status) ?? 0,
+  }))
 }

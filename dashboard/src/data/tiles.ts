@@ -10,7 +10,10 @@ export interface AppliedTiles {
  * Applies live tile updates: each known characteristic gets its new live state (a new object, so
  * that only changed tiles render again); the list keeps its order.
  */
-export function applyTiles(list: readonly CharacteristicView[], updates: readonly TileUpdate[]): AppliedTiles {
+export function applyTiles(
+  list: readonly CharacteristicView[],
+  updates: readonly TileUpdate[],
+): AppliedTiles {
   const latest = new Map<string, TileUpdate>()
   for (const u of updates) latest.set(u.id, u)
   const known = new Set<string>()
