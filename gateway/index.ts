@@ -79,6 +79,23 @@ export async function createGateway(
     stops.push(() => nc.stop())
     pipeline.start()
     stops.push(() => pipeline.stop())
+    // NC events join the readings, chart points and deviations in the time series.
+    const ncEvents = {}
+    bus.on('nc', ncEvents, ({ type, nc: summary }) =>
+      store.write({
+        kind: 'event',
+        characteristic: summary.characteristic,
+        ts: summary.lastAt,
+        type: `nc-${type}`,
+        detail: JSON.stringify({
+          id: summary.id,
+          number: summary.number,
+          causes: summary.causes,
+          occurrences: summary.occurrences,
+        }),
+      }),
+    )
+    stops.push(() => bus.removeOwner(ncEvents))
 
     const sources = createSources(config, pipeline.sink, log, dataDir, env)
     const auth = createAuth(config.auth)
