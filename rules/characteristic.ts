@@ -1,31 +1,32 @@
 import { type AlarmLimits, classifyLimits, type LimitZone, limitOfZone } from './alarm-limits.ts'
-import { type ImrSpec, type ImrState, initialImrState, stepImr } from './charts/imr.ts'
-import type { ChartPoint, Observation, ProcessLimits, RuleId } from './types.ts'
+import { type ChartEvent, type ChartState, closeChart, freezeChart, initChart, stepChart } from './charts/index.ts'
+import type { ChartSpec, ChartType } from './spec.ts'
+import type { ChartPoint, Observation, PanePoint, ProcessLimits, ViolationRule } from './types.ts'
 
 /**
- * Everything judged about one characteristic at each reading: its control chart and its
- * alert/action limits. Pure: `evaluate(spec, state, observation)` returns the next state and
- * what happened.
+ * Everything judged about one characteristic: its control chart and its alert/action limits.
+ * Pure: `evaluate(spec, state, observation)` returns the next state and what happened;
+ * `tick(spec, state, now)` closes the subgroups whose time window has ended.
  */
 export interface CharacteristicSpec {
-  chart: ImrSpec
+  chart: ChartSpec
   limits: AlarmLimits
 }
 
 export interface CharacteristicState {
-  chart: ImrState
+  chart: ChartState
   zone: LimitZone
-  /** Rules the previous point was flagged for, to tell the onset of a violation from its continuation. */
-  flagged: RuleId[]
+  /** Rules the latest chart point completed: the onset of a violation is a rule not flagged before. */
+  flagged: ViolationRule[]
 }
 
 /** Tile colour of a characteristic, most severe first. */
 export type Status = 'action' | 'alert' | 'spc' | 'normal' | 'baseline' | 'no-data'
 
 export type LimitCause = Exclude<LimitZone, 'normal'>
-export type Cause = LimitCause | RuleId
+export type Cause = LimitCause | ViolationRule
 
-/** A reading that is past an alarm limit or completes a run rule. */
+/** A reading past an alarm limit, or a chart point completing a run rule (or a CUSUM signal). */
 export type Deviation =
   | {
       kind: 'limit'
@@ -34,14 +35,14 @@ export type Deviation =
       onset: boolean
       ts: number
       value: number
-      index: number
       limit: number
     }
   | {
       kind: 'rule'
-      cause: RuleId
+      cause: ViolationRule
       onset: boolean
       ts: number
+      /** The statistic of the pane the rule judged. */
       value: number
       index: number
       pane: string
@@ -51,15 +52,23 @@ export type Deviation =
 
 export interface Evaluation {
   state: CharacteristicState
-  point: ChartPoint
+  /** The chart points this reading completed (none while a subgroup is forming). */
+  points: ChartPoint[]
   deviations: Deviation[]
   status: Status
-  /** Set when this reading completed the baseline and the chart froze its limits. */
-  established: ProcessLimits | null
+  /** Set when the chart froze its limits (Phase I ended): the limits and the judged baseline. */
+  established: Extract<ChartEvent, { type: 'limits-established' }> | null
+  /** Why Phase I could not end yet (e.g. no variation in the baseline), when it tried. */
+  estimateFailed: string | null
 }
 
 export function initialCharacteristicState(spec: CharacteristicSpec): CharacteristicState {
-  return { chart: initialImrState(spec.chart), zone: 'normal', flagged: [] }
+  return { chart: initChart(spec.chart), zone: 'normal', flagged: [] }
+}
+
+/** What alarm limits judge: the value itself, or the proportion / rate of an attributes reading. */
+export function measureOf(type: ChartType, obs: Observation): number {
+  return (type === 'p' || type === 'u') && obs.size ? obs.value / obs.size : obs.value
 }
 
 /** Zones that continue an excursion into `zone` rather than start one. */
@@ -70,53 +79,90 @@ const CONTINUES: Record<LimitCause, readonly LimitZone[]> = {
   'alert-low': ['alert-low', 'action-low'],
 }
 
-export function evaluate(
-  spec: CharacteristicSpec,
-  state: CharacteristicState,
-  obs: Observation,
-): Evaluation {
-  const charted = stepImr(spec.chart, state.chart, obs)
-  const { point } = charted
-  const zone = classifyLimits(spec.limits, obs.value)
+export function evaluate(spec: CharacteristicSpec, state: CharacteristicState, obs: Observation): Evaluation {
+  const charted = stepChart(spec.chart, state.chart, obs)
+  const measure = measureOf(spec.chart.type, obs)
+  const zone = classifyLimits(spec.limits, measure)
   const deviations: Deviation[] = []
-
   if (zone !== 'normal') {
     deviations.push({
       kind: 'limit',
       cause: zone,
       onset: !CONTINUES[zone].includes(state.zone),
       ts: obs.ts,
-      value: obs.value,
-      index: point.index,
+      value: measure,
       limit: limitOfZone(spec.limits, zone),
     })
   }
-  for (const v of point.violations) {
-    deviations.push({
-      kind: 'rule',
-      cause: v.rule,
-      onset: !state.flagged.includes(v.rule),
-      ts: obs.ts,
-      value: obs.value,
-      index: point.index,
-      pane: v.pane,
-      indices: v.indices,
-    })
-  }
+  const judged = judgePoints(charted.points, state.flagged)
+  deviations.push(...judged.deviations)
+  return finish(charted.state, zone, judged.flagged, charted.points, deviations, charted.events)
+}
 
-  const established = charted.events.find((e) => e.type === 'limits-established')?.limits ?? null
+/** Closes subgroups whose time window ended before `now` (or, with `force`, any open one). */
+export function tick(spec: CharacteristicSpec, state: CharacteristicState, now: number, force = false): Evaluation {
+  const closed = closeChart(spec.chart, state.chart, now, force)
+  const judged = judgePoints(closed.points, state.flagged)
+  return finish(closed.state, state.zone, judged.flagged, closed.points, judged.deviations, closed.events)
+}
+
+/** Ends Phase I now (an explicit act: the baseline collected so far gives the limits). */
+export function endBaseline(spec: CharacteristicSpec, state: CharacteristicState, ts: number): Evaluation {
+  const frozen = freezeChart(spec.chart, state.chart, ts)
+  return finish(frozen.state, state.zone, state.flagged, [], [], frozen.events)
+}
+
+function judgePoints(points: readonly ChartPoint[], flaggedBefore: ViolationRule[]) {
+  const deviations: Deviation[] = []
+  let flagged = flaggedBefore
+  for (const point of points) {
+    for (const v of point.violations) {
+      deviations.push({
+        kind: 'rule',
+        cause: v.rule,
+        onset: !flagged.includes(v.rule),
+        ts: point.ts,
+        value: judgedValue(point.panes[v.pane]),
+        index: point.index,
+        pane: v.pane,
+        indices: v.indices,
+      })
+    }
+    flagged = point.violations.map((v) => v.rule)
+  }
+  return { deviations, flagged }
+}
+
+/** The value a rule judged: the pane's statistic, or for CUSUM the larger of C⁺ and C⁻. */
+function judgedValue(pane: PanePoint | undefined): number {
+  if (!pane) return Number.NaN
+  if (pane.upper !== undefined || pane.lower !== undefined) return Math.max(pane.upper ?? 0, pane.lower ?? 0)
+  return pane.statistic ?? Number.NaN
+}
+
+function finish(
+  chart: ChartState,
+  zone: LimitZone,
+  flagged: ViolationRule[],
+  points: ChartPoint[],
+  deviations: Deviation[],
+  events: ChartEvent[],
+): Evaluation {
+  const established = events.find((e) => e.type === 'limits-established') ?? null
+  const failed = events.find((e) => e.type === 'estimate-failed')
   return {
-    state: { chart: charted.state, zone, flagged: point.violations.map((v) => v.rule) },
-    point,
+    state: { chart, zone, flagged },
+    points,
     deviations,
-    status: statusOf(zone, point),
+    status: statusOf(zone, flagged, chart.limits),
     established,
+    estimateFailed: failed ? failed.reason : null,
   }
 }
 
-function statusOf(zone: LimitZone, point: ChartPoint): Status {
+function statusOf(zone: LimitZone, flagged: ViolationRule[], limits: ProcessLimits | null): Status {
   if (zone === 'action-high' || zone === 'action-low') return 'action'
   if (zone === 'alert-high' || zone === 'alert-low') return 'alert'
-  if (point.violations.length > 0) return 'spc'
-  return point.phase === 'baseline' && point.panes.i?.center === null ? 'baseline' : 'normal'
+  if (flagged.length > 0) return 'spc'
+  return limits ? 'normal' : 'baseline'
 }

@@ -3,45 +3,70 @@
  * input as UTC milliseconds since the epoch.
  */
 
-/** One measured value of one characteristic. */
+/**
+ * One input to a chart. Variables charts: `value` is a measurement. Attributes charts: `value`
+ * is the count (defectives for p/np, defects for c/u) and `size` the sample size (p, np) or
+ * the number of inspection units (u; c may leave it out). `key` names the subgroup (lot,
+ * batch, sample id) when subgroups are formed by key.
+ */
 export interface Observation {
   ts: number
   value: number
+  size?: number | undefined
+  key?: string | undefined
 }
 
-/** Identifiers of the run rules (Nelson numbering). */
-export type RuleId = 'N1' | 'N2'
+/** The run rules: Nelson's eight tests and the Western Electric rules. */
+export type RuleId = 'N1' | 'N2' | 'N3' | 'N4' | 'N5' | 'N6' | 'N7' | 'N8' | 'WE1' | 'WE2' | 'WE3' | 'WE4'
 
-/** One pane of a chart point (I-MR has the panes `i` and `mr`). `null` where not yet defined. */
+export const NELSON_RULES: readonly RuleId[] = ['N1', 'N2', 'N3', 'N4', 'N5', 'N6', 'N7', 'N8']
+export const WESTERN_ELECTRIC_RULES: readonly RuleId[] = ['WE1', 'WE2', 'WE3', 'WE4']
+
+/** Everything a point can be flagged for: a run rule, or a CUSUM signal (C⁺ or C⁻ beyond h). */
+export type ViolationRule = RuleId | 'cusum-upper' | 'cusum-lower'
+
+/** One pane of a chart point (I-MR has the panes `i` and `mr`). `null` where not (yet) defined. */
 export interface PanePoint {
   statistic: number | null
   center: number | null
   lcl: number | null
   ucl: number | null
+  /** CUSUM only: C⁺ and C⁻ (both ≥ 0, in σ units). */
+  upper?: number | undefined
+  lower?: number | undefined
 }
 
-/** A run rule that a point completes; `indices` are all the chart points forming the pattern. */
+/** A pattern a point completes; `indices` are all the chart points forming it. */
 export interface Violation {
-  rule: RuleId
+  rule: ViolationRule
   pane: string
   indices: number[]
 }
 
-/** What a chart emits for each plotted point. */
+/** What a chart emits for each plotted point (one per subgroup). */
 export interface ChartPoint {
   /** Position of the point in the chart's stream, from 0. */
   index: number
+  /** Time of the subgroup's last observation. */
   ts: number
+  /** Observations in the subgroup (1 for individuals; the sample size for attributes). */
+  n: number
   /** `baseline` while the limits are being estimated (Phase I), `monitor` against frozen limits. */
   phase: 'baseline' | 'monitor'
   panes: Record<string, PanePoint>
   violations: Violation[]
+  /** Set on a baseline point that was left out of the estimate (it was out of control). */
+  excluded?: boolean | undefined
 }
 
-/** Limits estimated from a baseline, or given, and then frozen. */
+/** Process parameters: estimated from a baseline, or given, and then frozen. */
 export interface ProcessLimits {
+  /** Centre of the primary pane: μ (variables) or p̄, n·p̄, c̄, ū (attributes). */
   center: number
+  /** σ of one observation (variables); for attributes the centre defines σ and this is 0. */
   sigma: number
-  /** How the limits came to be: estimated from the baseline readings, or given in the configuration. */
-  basis: { kind: 'estimated'; count: number; firstTs: number; lastTs: number } | { kind: 'given' }
+  /** How they came to be: estimated from baseline subgroups, or given. */
+  basis:
+    | { kind: 'estimated'; count: number; excluded: number; firstTs: number; lastTs: number; method: string }
+    | { kind: 'given' }
 }

@@ -9,6 +9,7 @@ import { createLogger, humanReadable, type Logger, type LogLevel } from '../log.
 import { packageVersion } from '../paths.ts'
 import { hashPassword } from '../sources/credentials.ts'
 import { type Simulators, startSimulators } from './simulate.ts'
+import { registerSpcCommand } from './spc.ts'
 
 /**
  * `linewatch`: start the gateway, run the simulators, check a configuration, make tokens.
@@ -173,6 +174,8 @@ program
       throw new LinewatchError('LW_ERR_CONFIG_INVALID', 'no password on standard input')
     process.stdout.write(`${await hashPassword(password)}\n`)
   })
+
+registerSpcCommand(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof LinewatchError) {
