@@ -9,6 +9,8 @@
  *   GET /api/characteristics/:id                     → CharacteristicView
  *   GET /api/characteristics/:id/readings?from&to&limit → ReadingsView
  *   GET /api/characteristics/:id/chart?from&to&limit    → ChartView
+ *   GET /api/characteristics/:id/limit-changes       → LimitChangeView[]
+ *   POST /api/characteristics/:id/baseline {action, reason} → LimitChangeView  (role engineer)
  *   GET /api/nonconformances?status&characteristic&limit → NonconformanceSummary[]
  *   GET /api/nonconformances/:id                     → NonconformanceView
  *   GET /api/dead-letters?reason&limit               → DeadLettersView  (role engineer)
@@ -21,10 +23,13 @@
 import type {
   AlarmLimits,
   Cause,
+  ChartType,
   PanePoint,
   ProcessLimits,
   RuleId,
   Status,
+  Subgrouping,
+  ViolationRule,
 } from '../rules/index.ts'
 import type { RejectReason, SourceStatus } from './sources/status.ts'
 import type { StoreStatus } from './store/types.ts'
@@ -32,6 +37,7 @@ import type { StoreStatus } from './store/types.ts'
 export type {
   AlarmLimits,
   Cause,
+  ChartType,
   PanePoint,
   ProcessLimits,
   RejectReason,
@@ -39,6 +45,8 @@ export type {
   SourceStatus,
   Status,
   StoreStatus,
+  Subgrouping,
+  ViolationRule,
 }
 
 export type Role = 'viewer' | 'operator' | 'engineer' | 'admin'
@@ -79,7 +87,10 @@ export type SourceBinding =
   | { kind: 'mqtt'; topic: string }
   | { kind: 'opcua'; server: string; nodeId: string }
 
-/** Control limits of the chart, per pane, once estimated (or given). */
+/**
+ * Control limits of the chart once estimated (or given): the parameters, and per pane the lines
+ * in force at the latest point (limits that vary with the subgroup size differ point by point).
+ */
 export interface ControlLimitsView {
   center: number
   sigma: number
@@ -89,11 +100,11 @@ export interface ControlLimitsView {
 
 export interface LiveState {
   status: Status
-  /** Run rules the latest point completed (why the status is spc); empty otherwise. */
-  rules: RuleId[]
+  /** Run rules (or CUSUM signals) the latest point completed (why the status is spc); empty otherwise. */
+  rules: ViolationRule[]
   last: { ts: number; value: number } | null
-  /** Readings collected toward the baseline, while limits are being estimated. */
-  baseline: { have: number; need: number } | null
+  /** Subgroups collected toward the baseline while limits are being estimated (`need` null: a time-range baseline). */
+  baseline: { have: number; need: number | null } | null
   openNcs: number
 }
 
@@ -106,8 +117,67 @@ export interface CharacteristicView {
   decimals: number
   source: SourceBinding
   limits: AlarmLimits
-  chart: { type: 'imr'; baselineCount: number; rules: RuleId[]; control: ControlLimitsView | null }
+  chart: {
+    type: ChartType
+    subgroup: Subgrouping
+    /** The panes of each point, primary first (e.g. ["xbar", "r"], ["cusum"]). */
+    panes: string[]
+    /** Baseline: `count` subgroups, or the time range `from`–`to` (UTC ms). */
+    baseline: { count: number } | { from: number; to: number }
+    rules: RuleId[]
+    control: ControlLimitsView | null
+  }
+  /** Specification limits, when configured: capability is computed against them. */
+  specLimits: { lsl: number | null; usl: number | null; target: number | null } | null
+  /** Process capability once enough data exists (see CapabilityView), else null. */
+  capability: CapabilityView | null
   state: LiveState
+}
+
+/**
+ * Process capability: Cp, Cpk, Cpl, Cpu, Cpm from the chart's within σ; Pp, Ppk, Ppl, Ppu from
+ * the overall standard deviation; expected (normal) and observed parts per million out of
+ * specification; 95% confidence bounds for Cp and Cpk. An index that the specification does
+ * not define (e.g. Cp with one limit) is null.
+ */
+export interface CapabilityView {
+  n: number
+  mean: number
+  sigmaWithin: number | null
+  sigmaOverall: number
+  lsl: number | null
+  usl: number | null
+  target: number | null
+  cp: number | null
+  cpk: number | null
+  cpl: number | null
+  cpu: number | null
+  cpm: number | null
+  pp: number | null
+  ppk: number | null
+  ppl: number | null
+  ppu: number | null
+  cpLower95: number | null
+  cpUpper95: number | null
+  cpkLower95: number | null
+  cpkUpper95: number | null
+  expectedPpm: number | null
+  expectedPpmWithin: number | null
+  observedPpm: number
+}
+
+/** An explicit, recorded change of a chart's limits. */
+export interface LimitChangeView {
+  id: number
+  characteristic: string
+  ts: number
+  /** restart: estimate anew from new data; end-baseline: freeze now from the baseline so far; configuration: the chart's settings changed. */
+  action: 'restart' | 'end-baseline' | 'configuration'
+  reason: string
+  /** Token id of who did it (null: the configuration, or anonymous). */
+  actor: string | null
+  before: ControlLimitsView | null
+  after: ControlLimitsView | null
 }
 
 export interface ReadingsView {
@@ -122,8 +192,10 @@ export interface ChartPointView {
   index: number
   ts: number
   phase: 'baseline' | 'monitor'
+  /** Observations in the subgroup (the sample size for attributes). */
+  n: number
   panes: Record<string, PanePoint>
-  rules: RuleId[]
+  rules: ViolationRule[]
 }
 
 export interface ChartView {
@@ -151,7 +223,7 @@ export interface NonconformanceSummary {
   lastAt: number
   /** Excursions or rule onsets recorded in this NC; a repeat adds to the open NC. */
   occurrences: number
-  trigger: { ts: number; value: number; limit: number | null; rule: RuleId | null }
+  trigger: { ts: number; value: number; limit: number | null; rule: ViolationRule | null }
 }
 
 export interface NonconformanceView extends NonconformanceSummary {

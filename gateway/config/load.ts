@@ -1,8 +1,17 @@
 import { readFile } from 'node:fs/promises'
-import { alarmLimitProblems, type CharacteristicSpec } from '../../rules/index.ts'
+import {
+  alarmLimitProblems,
+  type CharacteristicSpec,
+  type SigmaMethod,
+  type Subgrouping,
+  validateChart,
+} from '../../rules/index.ts'
 import { LinewatchError } from '../errors.ts'
 import { type CauseName, type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
 import { createYamlValidator, type SemanticIssue } from './yaml-schema.ts'
+
+/** CUSUM settings a configuration leaves out (Montgomery's standard design: k = 0.5, h = 5). */
+const CUSUM_DEFAULTS = { k: 0.5, h: 5, headStart: 0, resetOnSignal: false }
 
 const validator = createYamlValidator<Config>({
   schema: ConfigSchema,
@@ -57,6 +66,17 @@ function semanticIssues(config: Config): SemanticIssue[] {
     } else firstIndex.set(c.id, i)
     for (const problem of alarmLimitProblems(c.limits)) {
       issues.push({ path: ['characteristics', i, 'limits'], message: problem })
+    }
+    for (const problem of validateChart(characteristicSpec(config, c).chart)) {
+      issues.push({ path: ['characteristics', i, 'chart'], message: problem })
+    }
+    const window = c.chart.baselineWindow
+    if (window && Date.parse(window.from) >= Date.parse(window.to)) {
+      issues.push({ path: ['characteristics', i, 'chart', 'baselineWindow'], message: 'from must be before to' })
+    }
+    const spec = c.specLimits
+    if (spec?.lsl !== undefined && spec.usl !== undefined && spec.lsl >= spec.usl) {
+      issues.push({ path: ['characteristics', i, 'specLimits'], message: `lsl (${spec.lsl}) must be below usl (${spec.usl})` })
     }
     if (c.source.opcua && !servers.has(c.source.opcua.server)) {
       issues.push({
@@ -115,14 +135,34 @@ function unique(
   })
 }
 
+const SUBGROUPED: ReadonlySet<string> = new Set(['xbar-r', 'xbar-s'])
+
 /** The pure rules' view of a characteristic, with the configuration's defaults applied. */
 export function characteristicSpec(config: Config, c: CharacteristicConfig): CharacteristicSpec {
+  const chart = c.chart
+  const subgroup: Subgrouping =
+    chart.subgroup?.size !== undefined
+      ? { by: 'count', size: chart.subgroup.size }
+      : chart.subgroup?.windowMs !== undefined
+        ? { by: 'time', windowMs: chart.subgroup.windowMs }
+        : chart.subgroup?.byKey
+          ? { by: 'key' }
+          : { by: 'count', size: SUBGROUPED.has(chart.type) ? 5 : 1 }
+  const window = chart.baselineWindow
   return {
     chart: {
-      type: 'imr',
-      baselineCount: c.chart.baselineCount ?? config.spc.baselineCount,
-      rules: c.chart.rules ?? config.spc.rules,
-      given: c.chart.given,
+      type: chart.type,
+      subgroup,
+      baseline: window
+        ? { from: Date.parse(window.from), to: Date.parse(window.to) }
+        : { subgroups: chart.baselineCount ?? config.spc.baselineCount },
+      excludeOutOfControl: chart.excludeOutOfControl,
+      given: chart.given,
+      sigmaMethod: chart.sigmaMethod as SigmaMethod | undefined,
+      rules: chart.rules ?? config.spc.rules,
+      runLengths: chart.runLengths,
+      ewma: chart.ewma,
+      cusum: chart.cusum ? { ...CUSUM_DEFAULTS, ...chart.cusum } : undefined,
     },
     limits: c.limits,
   }

@@ -1,4 +1,5 @@
 import Type, { type Static, type TSchema } from 'typebox'
+import { CHART_TYPES, NELSON_RULES, WESTERN_ELECTRIC_RULES } from '../../rules/index.ts'
 
 /**
  * The configuration schema: the one source of truth for the config's types, its defaults and
@@ -25,20 +26,23 @@ const Role = Type.Union(
       'viewer reads everything but dead letters; operator and engineer add the actions later issues bring; admin may do all.',
   },
 )
-const RuleId = Type.Union([Type.Literal('N1'), Type.Literal('N2')], {
-  description: 'N1: a point beyond 3σ. N2: nine in a row on one side of the centre line.',
-})
+const RULE_IDS = [...NELSON_RULES, ...WESTERN_ELECTRIC_RULES]
+const RuleId = Type.Union(
+  RULE_IDS.map((r) => Type.Literal(r)),
+  { description: 'Nelson N1–N8 or Western Electric WE1–WE4 (docs/spc.md).' },
+)
 const Cause = Type.Union(
   [
-    Type.Literal('action-high'),
-    Type.Literal('action-low'),
-    Type.Literal('alert-high'),
-    Type.Literal('alert-low'),
-    Type.Literal('N1'),
-    Type.Literal('N2'),
+    ...['action-high', 'action-low', 'alert-high', 'alert-low'].map((c) => Type.Literal(c)),
+    ...RULE_IDS.map((r) => Type.Literal(r)),
+    ...['cusum-upper', 'cusum-lower'].map((c) => Type.Literal(c)),
   ],
-  { description: 'A limit excursion or a run rule.' },
+  { description: 'A limit excursion, a run rule, or a CUSUM signal.' },
 )
+const IsoTime = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})$',
+  description: 'ISO 8601 with a time zone.',
+})
 const obj = <P extends Record<string, TSchema>>(properties: P, description: string) =>
   Type.Object(properties, { additionalProperties: false, default: {}, description })
 
@@ -59,24 +63,95 @@ const Limits = Type.Object(
 
 const Chart = Type.Object(
   {
-    type: Type.Literal('imr', { default: 'imr', description: 'Individuals and moving range.' }),
+    type: Type.Union(
+      CHART_TYPES.map((t) => Type.Literal(t)),
+      {
+        default: 'imr',
+        description:
+          'imr: individuals and moving range; xbar-r, xbar-s: subgroup means with ranges or standard deviations; ewma; cusum; p, np, c, u: attributes.',
+      },
+    ),
+    subgroup: Type.Optional(
+      Type.Object(
+        {
+          size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Readings per subgroup.' })),
+          windowMs: Type.Optional(Type.Integer({ minimum: 1, description: 'A subgroup per time window (aligned to the epoch).' })),
+          byKey: Type.Optional(Type.Literal(true, { description: 'A subgroup per run of readings with the same `subgroup` key (lot, batch).' })),
+        },
+        {
+          additionalProperties: false,
+          minProperties: 1,
+          maxProperties: 1,
+          description: 'How readings form subgroups (X̄-R, X̄-S, EWMA, CUSUM): exactly one of size, windowMs, byKey. Default: 5 for X̄ charts, 1 otherwise.',
+        },
+      ),
+    ),
     baselineCount: Type.Optional(
-      Type.Integer({
-        minimum: 2,
-        description: 'Readings that estimate the limits (default: spc.baselineCount).',
-      }),
+      Type.Integer({ minimum: 1, description: 'Subgroups that estimate the limits (default: spc.baselineCount).' }),
     ),
-    rules: Type.Optional(
-      Type.Array(RuleId, { uniqueItems: true, description: 'Run rules (default: spc.rules).' }),
+    baselineWindow: Type.Optional(
+      Type.Object(
+        { from: IsoTime, to: IsoTime },
+        { additionalProperties: false, description: 'Estimate the limits from the subgroups in this time range instead.' },
+      ),
     ),
+    excludeOutOfControl: Type.Boolean({
+      default: false,
+      description: 'Phase I: leave baseline subgroups beyond the limits out and estimate again.',
+    }),
     given: Type.Optional(
       Type.Object(
-        { center: Type.Number(), sigma: Type.Number({ exclusiveMinimum: 0 }) },
-        { additionalProperties: false, description: 'Known mean and σ: no baseline is collected.' },
+        { center: Type.Number(), sigma: Type.Optional(Type.Number({ exclusiveMinimum: 0 })) },
+        {
+          additionalProperties: false,
+          description: 'Known parameters, no baseline: μ and σ (variables), or p, c̄, ū as center (attributes).',
+        },
+      ),
+    ),
+    sigmaMethod: Type.Optional(
+      Type.Union(
+        ['mr', 'rbar', 'sbar', 'pooled'].map((m) => Type.Literal(m)),
+        { description: 'σ estimate (default: mr for imr, rbar for xbar-r, sbar for xbar-s).' },
+      ),
+    ),
+    rules: Type.Optional(Type.Array(RuleId, { uniqueItems: true, description: 'Run rules (default: spc.rules).' })),
+    runLengths: Type.Optional(
+      Type.Object(
+        Object.fromEntries(['N2', 'N3', 'N4', 'N7', 'N8', 'WE4'].map((r) => [r, Type.Optional(Type.Integer({ minimum: 2, maximum: 50 }))])),
+        { additionalProperties: false, description: 'Run lengths other than the canonical N2 9, N3 6, N4 14, N7 15, N8 8, WE4 8.' },
+      ),
+    ),
+    ewma: Type.Optional(
+      Type.Object(
+        {
+          lambda: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.2 }),
+          L: Type.Number({ exclusiveMinimum: 0, default: 3 }),
+        },
+        { additionalProperties: false, description: 'EWMA weight λ and limit width L (σ units).' },
+      ),
+    ),
+    cusum: Type.Optional(
+      Type.Object(
+        {
+          k: Type.Optional(Type.Number({ minimum: 0, description: 'Reference value, σ units.' })),
+          h: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Decision interval, σ units.' })),
+          headStart: Type.Optional(Type.Number({ minimum: 0, description: 'Fast initial response: C⁺₀ = C⁻₀, σ units.' })),
+          resetOnSignal: Type.Optional(Type.Boolean({ description: 'Reset a side to the head start after it signals.' })),
+        },
+        { additionalProperties: false, description: 'Tabular CUSUM parameters.' },
       ),
     ),
   },
   { additionalProperties: false, default: {}, description: 'Control chart of the characteristic.' },
+)
+
+const SpecLimits = Type.Object(
+  {
+    lsl: Type.Optional(Type.Number({ description: 'Lower specification limit.' })),
+    usl: Type.Optional(Type.Number({ description: 'Upper specification limit.' })),
+    target: Type.Optional(Type.Number({ description: 'Target (default: the mid-point of lsl and usl).' })),
+  },
+  { additionalProperties: false, minProperties: 1, description: 'Specification limits: process capability is computed against them.' },
 )
 
 const Source = Type.Object(
@@ -128,6 +203,7 @@ const Characteristic = Type.Object(
     source: Source,
     limits: Limits,
     chart: Chart,
+    specLimits: Type.Optional(SpecLimits),
     openNcOn: Type.Optional(
       Type.Array(Cause, {
         uniqueItems: true,
@@ -306,9 +382,9 @@ export const ConfigSchema = Type.Object(
     spc: obj(
       {
         baselineCount: Type.Integer({
-          minimum: 2,
+          minimum: 1,
           default: 25,
-          description: 'Readings that estimate the limits.',
+          description: 'Subgroups that estimate the limits (readings, for individuals and attributes charts).',
         }),
         rules: Type.Array(RuleId, { default: ['N1', 'N2'], uniqueItems: true }),
       },

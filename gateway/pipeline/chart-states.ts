@@ -1,5 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite'
-import type { CharacteristicState, Status } from '../../rules/index.ts'
+import type { CharacteristicState, ChartPoint, Status } from '../../rules/index.ts'
 import { transaction } from '../store/sqlite-db.ts'
 import type { CharacteristicRuntime } from './runtime.ts'
 
@@ -8,11 +8,14 @@ interface Persisted {
   state: CharacteristicState
   status: Status
   last: { ts: number; value: number } | null
+  lastPoint: ChartPoint | null
 }
 
 export interface ChartStates {
   /** Restores a runtime from the database; false when there is nothing (or the chart's configuration changed). */
-  restore(rt: CharacteristicRuntime): 'restored' | 'none' | 'spec-changed'
+  restore(rt: CharacteristicRuntime):
+    | { result: 'restored' | 'none' }
+    | { result: 'spec-changed'; previous: { limits: ProcessLimits | null; lastPoint: ChartPoint | null } }
   save(runtimes: Iterable<CharacteristicRuntime>): number
 }
 
@@ -31,6 +34,7 @@ export function createChartStates(db: DatabaseSync): ChartStates {
       rt.state = saved.state
       rt.status = saved.status
       rt.last = saved.last
+      rt.lastPoint = saved.lastPoint ?? null
       return 'restored'
     },
     save(runtimes) {
@@ -39,7 +43,7 @@ export function createChartStates(db: DatabaseSync): ChartStates {
       transaction(db, () => {
         for (const rt of runtimes) {
           if (!rt.dirty) continue
-          const saved: Persisted = { state: rt.state, status: rt.status, last: rt.last }
+          const saved: Persisted = { state: rt.state, status: rt.status, last: rt.last, lastPoint: rt.lastPoint }
           upsert.run(rt.config.id, rt.specHash, JSON.stringify(saved), now)
           rt.dirty = false
           n++

@@ -1,31 +1,49 @@
 import type { DatabaseSync } from 'node:sqlite'
-import { evaluate } from '../../rules/index.ts'
+import {
+  checkObservation,
+  endBaseline,
+  type Evaluation,
+  evaluate,
+  initialCharacteristicState,
+  tick,
+} from '../../rules/index.ts'
 import type { Config } from '../config/index.ts'
+import type { LimitChangeView } from '../contract.ts'
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../log.ts'
 import type { Reading, ReadingSink, RejectReason } from '../sources/types.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
 import { type ChartStates, createChartStates } from './chart-states.ts'
 import { createDeadLetters, type DeadLetters } from './dead-letters.ts'
-import { type CharacteristicRuntime, createRuntime } from './runtime.ts'
+import { createLimitChanges, type LimitChanges } from './limit-changes.ts'
+import { type CharacteristicRuntime, controlView, createRuntime } from './runtime.ts'
 
 /**
  * The pipeline: every reading from every source is judged by the pure rules, written to the
- * time-series store with its chart point and deviations, and announced on the event bus (the
- * NC service and the live hub listen). Refused messages go to the dead letters.
+ * time-series store with its chart points and deviations, and announced on the event bus (the
+ * NC service and the live hub listen). Refused messages go to the dead letters. Limits
+ * change only by an explicit, recorded act (`changeBaseline`, or a changed configuration).
  */
 export interface Pipeline {
   readonly sink: ReadingSink
   readonly deadLetters: DeadLetters
+  readonly limitChanges: LimitChanges
   runtimes(): IterableIterator<CharacteristicRuntime>
   runtime(id: string): CharacteristicRuntime | undefined
   counters(): { readings: number; rejected: Record<RejectReason, number>; errors: number }
+  /**
+   * restart: Phase I anew (the next subgroups estimate new limits); end-baseline: freeze the
+   * limits now from the baseline collected so far. Recorded with who and why.
+   */
+  changeBaseline(id: string, action: 'restart' | 'end-baseline', reason: string, actor: string | null): LimitChangeView | string
   start(): void
   /** Persists chart state and flushes the dead letters. */
   stop(): void
 }
 
 const PERSIST_EVERY_MS = 5000
+/** Time-window subgroups close on a tick as well as on the next reading. */
+const TICK_MS = 1000
 
 export function createPipeline(ctx: {
   config: Config
@@ -39,101 +57,160 @@ export function createPipeline(ctx: {
   const log = ctx.log.child({ module: 'pipeline' })
   const runtimes = new Map<string, CharacteristicRuntime>()
   for (const c of config.characteristics) runtimes.set(c.id, createRuntime(config, c))
+  const timed = [...runtimes.values()].filter((rt) => rt.spec.chart.subgroup.by === 'time')
   const deadLetters = createDeadLetters(ctx.db, ctx.log.child({ module: 'dead-letters' }))
   const chartStates: ChartStates = createChartStates(ctx.db)
+  const limitChanges = createLimitChanges(ctx.db)
+  /** The last reason Phase I could not end, per characteristic (logged once per reason). */
+  const estimateFailures = new Map<string, string>()
   let readings = 0
   let errors = 0
-  let timer: NodeJS.Timeout | null = null
+  const timers: NodeJS.Timeout[] = []
 
   /** A fault in a service must not take a source (and the broker in it) down: it is logged and counted. */
-  function guardedIngest(reading: Reading): void {
+  function guarded(work: () => void, what: object): void {
     try {
-      ingest(reading)
+      work()
     } catch (err) {
       errors++
-      log.error({ err, reading }, 'reading could not be processed')
+      log.error({ err, ...what }, 'reading could not be processed')
     }
   }
 
   function ingest(reading: Reading): void {
     const rt = runtimes.get(reading.characteristic)
-    if (!rt)
-      throw new Error(
-        `no characteristic ${reading.characteristic}: sources deliver mapped readings only`,
-      )
+    if (!rt) throw new Error(`no characteristic ${reading.characteristic}: sources deliver mapped readings only`)
+    const problem = checkObservation(rt.spec.chart, reading)
+    if (problem) {
+      // The payload was well formed, but this chart cannot take it (e.g. a p chart without a size).
+      deadLetters.add({
+        source: 'pipeline',
+        reason: 'bad-shape',
+        detail: `${rt.config.id} (${rt.spec.chart.type} chart): ${problem}`,
+        address: rt.config.id,
+        payload: Buffer.from(JSON.stringify(reading)),
+        ts: Date.now(),
+      })
+      return
+    }
     readings++
-    const evaluation = evaluate(rt.spec, rt.state, reading)
-    rt.state = evaluation.state
-    rt.status = evaluation.status
     rt.last = { ts: reading.ts, value: reading.value }
     rt.recent.push(reading.ts, reading.value)
-    rt.dirty = true
+    store.write({ kind: 'reading', characteristic: rt.config.id, ts: reading.ts, value: reading.value })
+    apply(rt, evaluate(rt.spec, rt.state, reading), reading)
+  }
 
-    store.write({
-      kind: 'reading',
-      characteristic: reading.characteristic,
-      ts: reading.ts,
-      value: reading.value,
-    })
-    store.write({ kind: 'chart', characteristic: reading.characteristic, point: evaluation.point })
+  /** Takes an evaluation's result: state, store, events. */
+  function apply(rt: CharacteristicRuntime, evaluation: Evaluation, reading: Reading | null): void {
+    const id = rt.config.id
+    rt.state = evaluation.state
+    rt.status = evaluation.status
+    rt.dirty = true
+    for (const point of evaluation.points) store.write({ kind: 'chart', characteristic: id, point })
+    rt.lastPoint = evaluation.points.at(-1) ?? rt.lastPoint
     for (const deviation of evaluation.deviations) {
-      store.write({
-        kind: 'event',
-        characteristic: reading.characteristic,
-        ts: reading.ts,
-        type: 'deviation',
-        detail: JSON.stringify(deviation),
-      })
+      store.write({ kind: 'event', characteristic: id, ts: deviation.ts, type: 'deviation', detail: JSON.stringify(deviation) })
     }
-    if (evaluation.established) {
+    const established = evaluation.established
+    if (established) {
+      rt.lastPoint = established.baseline.at(-1) ?? rt.lastPoint
       // Frozen limits are persisted at once, not at the next periodic save.
       chartStates.save([rt])
+      estimateFailures.delete(id)
+      const flagged = established.baseline.filter((p) => p.violations.length > 0 || p.excluded)
       store.write({
         kind: 'event',
-        characteristic: reading.characteristic,
-        ts: reading.ts,
+        characteristic: id,
+        ts: established.ts,
         type: 'limits-established',
-        detail: JSON.stringify(evaluation.established),
+        detail: JSON.stringify({
+          limits: established.limits,
+          // The baseline judged against its own limits: what a Phase I review looks at.
+          flagged: flagged.map((p) => ({ index: p.index, rules: p.violations.map((v) => v.rule), excluded: p.excluded === true })),
+        }),
       })
-      log.info(
-        { characteristic: rt.config.id, limits: evaluation.established },
-        'control limits established and frozen',
-      )
+      log.info({ characteristic: id, limits: established.limits, flagged: flagged.length }, 'control limits established and frozen')
+    }
+    if (evaluation.estimateFailed && estimateFailures.get(id) !== evaluation.estimateFailed) {
+      estimateFailures.set(id, evaluation.estimateFailed)
+      log.warn({ characteristic: id, reason: evaluation.estimateFailed }, 'limits cannot be estimated yet; collecting more baseline')
     }
     bus.emit('evaluated', { runtime: rt, reading, evaluation })
   }
 
+  function record(rt: CharacteristicRuntime, action: LimitChangeView['action'], reason: string, actor: string | null, before: ReturnType<typeof controlView>) {
+    const change = limitChanges.record({
+      characteristic: rt.config.id,
+      ts: Date.now(),
+      action,
+      reason,
+      actor,
+      before,
+      after: controlView(rt.state.chart.limits, rt.lastPoint),
+    })
+    store.write({ kind: 'event', characteristic: rt.config.id, ts: change.ts, type: 'limit-change', detail: JSON.stringify(change) })
+    log.info({ characteristic: rt.config.id, action, reason, actor }, 'chart limits changed')
+    return change
+  }
+
   return {
-    sink: { reading: guardedIngest, reject: (r) => deadLetters.add(r) },
+    sink: {
+      reading: (reading) => guarded(() => ingest(reading), { reading }),
+      reject: (r) => deadLetters.add(r),
+    },
     deadLetters,
+    limitChanges,
     runtimes: () => runtimes.values(),
     runtime: (id) => runtimes.get(id),
     counters: () => ({ readings, rejected: deadLetters.counts(), errors }),
 
+    changeBaseline(id, action, reason, actor) {
+      const rt = runtimes.get(id)
+      if (!rt) return `no characteristic "${id}"`
+      const before = controlView(rt.state.chart.limits, rt.lastPoint)
+      if (action === 'restart') {
+        if (rt.spec.chart.given) return 'this chart has given limits: change them in the configuration'
+        rt.state = initialCharacteristicState(rt.spec)
+        rt.status = rt.last ? 'baseline' : 'no-data'
+        rt.lastPoint = null
+        rt.dirty = true
+        chartStates.save([rt])
+      } else {
+        if (rt.state.chart.limits) return 'the limits are already frozen'
+        const evaluation = endBaseline(rt.spec, rt.state, Date.now())
+        if (!evaluation.established) return evaluation.estimateFailed ?? 'no baseline collected yet'
+        apply(rt, evaluation, null)
+      }
+      return record(rt, action, reason, actor, before)
+    },
+
     start() {
       for (const rt of runtimes.values()) {
-        const restored = chartStates.restore(rt)
-        if (restored === 'spec-changed') {
-          log.warn(
-            { characteristic: rt.config.id },
-            'chart configuration changed: limits are estimated anew',
-          )
-          store.write({
-            kind: 'event',
-            characteristic: rt.config.id,
-            ts: Date.now(),
-            type: 'chart-reset',
-            detail: JSON.stringify({ reason: 'chart configuration changed' }),
-          })
+        if (chartStates.restore(rt) === 'spec-changed') {
+          log.warn({ characteristic: rt.config.id }, 'chart configuration changed: limits are estimated anew')
           rt.dirty = true
+          record(rt, 'configuration', 'the chart configuration changed', null, null)
         }
       }
-      timer = setInterval(() => chartStates.save(runtimes.values()), PERSIST_EVERY_MS)
+      timers.push(setInterval(() => chartStates.save(runtimes.values()), PERSIST_EVERY_MS))
+      if (timed.length > 0) {
+        timers.push(
+          setInterval(() => {
+            const now = Date.now()
+            for (const rt of timed) {
+              guarded(() => {
+                const evaluation = tick(rt.spec, rt.state, now)
+                if (evaluation.points.length > 0 || evaluation.established) apply(rt, evaluation, null)
+              }, { characteristic: rt.config.id })
+            }
+          }, TICK_MS),
+        )
+      }
     },
 
     stop() {
-      if (timer) clearInterval(timer)
-      timer = null
+      for (const t of timers) clearInterval(t)
+      timers.length = 0
       chartStates.save(runtimes.values())
       deadLetters.stop()
     },

@@ -3,7 +3,8 @@ import {
   type Cause,
   type CharacteristicSpec,
   type CharacteristicState,
-  imrPaneLimits,
+  type ChartPoint,
+  chartKind,
   initialCharacteristicState,
   type ProcessLimits,
   type Status,
@@ -62,6 +63,8 @@ export interface CharacteristicRuntime {
   state: CharacteristicState
   status: Status
   last: { ts: number; value: number } | null
+  /** The latest chart point: the limits in force are its panes' (they may vary with n). */
+  lastPoint: ChartPoint | null
   readonly recent: ReadingRing
   /** The state changed since it was last persisted. */
   dirty: boolean
@@ -79,20 +82,20 @@ export function createRuntime(config: Config, c: CharacteristicConfig): Characte
     state: initialCharacteristicState(spec),
     status: 'no-data',
     last: null,
+    lastPoint: null,
     recent: new ReadingRing(config.nonconformance.readingsBefore),
     dirty: false,
   }
 }
 
-/** Control limits of the chart as the dashboard draws them. */
-export function controlView(limits: ProcessLimits | null): ControlLimitsView | null {
+/** Control limits of the chart as the dashboard draws them: the parameters and the lines at the latest point. */
+export function controlView(limits: ProcessLimits | null, lastPoint: ChartPoint | null): ControlLimitsView | null {
   if (!limits) return null
-  return {
-    center: limits.center,
-    sigma: limits.sigma,
-    basis: limits.basis,
-    panes: imrPaneLimits(limits),
+  const panes: ControlLimitsView['panes'] = {}
+  for (const [name, pane] of Object.entries(lastPoint?.panes ?? {})) {
+    if (pane.center !== null) panes[name] = { center: pane.center, lcl: pane.lcl, ucl: pane.ucl }
   }
+  return { center: limits.center, sigma: limits.sigma, basis: limits.basis, panes }
 }
 
 export function liveState(rt: CharacteristicRuntime, openNcs: number): LiveState {
@@ -103,13 +106,17 @@ export function liveState(rt: CharacteristicRuntime, openNcs: number): LiveState
     last: rt.last,
     baseline: chart.limits
       ? null
-      : { have: chart.baseline.length, need: rt.spec.chart.baselineCount },
+      : {
+          have: chart.baseline.length,
+          need: 'subgroups' in rt.spec.chart.baseline ? rt.spec.chart.baseline.subgroups : null,
+        },
     openNcs,
   }
 }
 
 export function characteristicView(rt: CharacteristicRuntime, openNcs: number): CharacteristicView {
   const c = rt.config
+  const spec = rt.spec.chart
   return {
     id: c.id,
     name: c.name,
@@ -126,11 +133,17 @@ export function characteristicView(rt: CharacteristicRuntime, openNcs: number): 
         },
     limits: c.limits,
     chart: {
-      type: 'imr',
-      baselineCount: rt.spec.chart.baselineCount,
-      rules: [...rt.spec.chart.rules],
-      control: controlView(rt.state.chart.limits),
+      type: spec.type,
+      subgroup: spec.subgroup,
+      panes: [...chartKind(spec.type).panes],
+      baseline: 'subgroups' in spec.baseline ? { count: spec.baseline.subgroups } : { ...spec.baseline },
+      rules: [...spec.rules],
+      control: controlView(rt.state.chart.limits, rt.lastPoint),
     },
+    specLimits: c.specLimits
+      ? { lsl: c.specLimits.lsl ?? null, usl: c.specLimits.usl ?? null, target: c.specLimits.target ?? null }
+      : null,
+    capability: null,
     state: liveState(rt, openNcs),
   }
 }

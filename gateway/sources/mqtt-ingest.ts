@@ -45,7 +45,7 @@ export function createMqttIngest(options: {
       return
     }
     for (const parsed of parsePayload(payload, now)) {
-      if (parsed.ok) sink.reading({ characteristic, ts: parsed.ts, value: parsed.value })
+      if (parsed.ok) sink.reading({ characteristic, ts: parsed.ts, value: parsed.value, size: parsed.size, key: parsed.key })
       else
         sink.reject({
           source,

@@ -5,11 +5,13 @@ import type { RejectReason } from './types.ts'
  *   {"value": 12.3, "ts": "2026-11-22T08:00:00Z" | 1795000000000}   one reading
  *   [{"value": …, "ts": …}, …]                                     several readings
  *   12.3                                                            a bare number (receive time)
- * `ts` is optional (receive time), ISO 8601 with a zone or epoch milliseconds.
+ * `ts` is optional (receive time), ISO 8601 with a zone or epoch milliseconds. Attributes
+ * readings may say `count` instead of `value` and carry a `size`; a `subgroup` (lot, batch,
+ * sample id: a string or a number) names the subgroup a reading belongs to.
  * Each element of an array is judged on its own: good ones pass, bad ones are rejected.
  */
 export type ParsedReading =
-  | { ok: true; ts: number; value: number }
+  | { ok: true; ts: number; value: number; size?: number | undefined; key?: string | undefined }
   | { ok: false; reason: RejectReason; detail: string }
 
 /** Earliest accepted time stamp: anything before is almost always epoch seconds sent as milliseconds. */
@@ -68,15 +70,33 @@ function parseObject(json: unknown, receivedAt: number, where: string): ParsedRe
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     return fail('bad-shape', `${where}expected an object {"value", "ts"}, got ${describe(json)}`)
   }
-  const { value, ts } = json as { value?: unknown; ts?: unknown }
-  if (value === undefined) return fail('bad-shape', `${where}"value" is missing`)
-  if (typeof value !== 'number')
-    return fail('not-a-number', `${where}"value" must be a JSON number, got ${describe(value)}`)
-  if (!Number.isFinite(value))
-    return fail('non-finite', `${where}"value" is out of the range of a double`)
-  const time = parseTimestamp(ts, receivedAt)
+  const fields = json as { value?: unknown; count?: unknown; ts?: unknown; size?: unknown; subgroup?: unknown }
+  if (fields.value !== undefined && fields.count !== undefined) {
+    return fail('bad-shape', `${where}give "value" or "count", not both`)
+  }
+  const name = fields.value === undefined && fields.count !== undefined ? 'count' : 'value'
+  if (fields[name] === undefined) return fail('bad-shape', `${where}"value" is missing`)
+  const value = checkNumber(fields[name], name, where)
+  if (typeof value !== 'number') return value
+  let size: number | undefined
+  if (fields.size !== undefined) {
+    const checked = checkNumber(fields.size, 'size', where)
+    if (typeof checked !== 'number') return checked
+    size = checked
+  }
+  const { subgroup } = fields
+  if (subgroup !== undefined && typeof subgroup !== 'string' && typeof subgroup !== 'number') {
+    return fail('bad-shape', `${where}"subgroup" must be a string or a number, got ${describe(subgroup)}`)
+  }
+  const time = parseTimestamp(fields.ts, receivedAt)
   if (typeof time === 'string') return fail('bad-timestamp', `${where}${time}`)
-  return { ok: true, ts: time, value }
+  return { ok: true, ts: time, value, size, key: subgroup === undefined ? undefined : String(subgroup) }
+}
+
+function checkNumber(value: unknown, name: string, where: string): number | ParsedReading {
+  if (typeof value !== 'number') return fail('not-a-number', `${where}"${name}" must be a JSON number, got ${describe(value)}`)
+  if (!Number.isFinite(value)) return fail('non-finite', `${where}"${name}" is out of the range of a double`)
+  return value
 }
 
 /** The time stamp in UTC ms, or the reason it is refused. */

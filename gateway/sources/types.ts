@@ -8,7 +8,12 @@ export interface Reading {
   characteristic: string
   /** UTC milliseconds since the epoch. */
   ts: number
+  /** The measurement, or for attributes charts the count (defectives, defects). */
   value: number
+  /** Attributes charts: the sample size or number of inspection units. */
+  size?: number | undefined
+  /** The subgroup (lot, batch, sample id) the reading belongs to, for subgroups formed by key. */
+  key?: string | undefined
 }
 
 export interface Rejection {

@@ -17,7 +17,7 @@ import { Buffer } from 'node:buffer'
 import { appendFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HttpError, InfluxDB, type Transport } from '@influxdata/influxdb-client'
-import type { PanePoint, RuleId } from '../../rules/index.ts'
+import type { PanePoint, ViolationRule } from '../../rules/index.ts'
 import type { InfluxConfig } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -449,19 +449,19 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
     // One series per pane; the latest `limit` lines of each hold the latest `limit` points.
     const series = await select(
       q,
-      '"index","phase","statistic","center","lcl","ucl","rules"',
+      '"index","phase","statistic","center","lcl","ucl","rules","n","upper","lower"',
       MEASUREMENT.chart,
       ' GROUP BY "pane"',
     )
     type Gathering = Omit<StoredChartPoint, 'panes' | 'rules'> & {
       panes: [string, PanePoint][]
-      rules: Set<RuleId>
+      rules: Set<ViolationRule>
     }
     const points = new Map<string, Gathering>()
     for (const s of series) {
       const pane = s.tags?.pane ?? ''
       for (const row of s.values) {
-        const [ts, index, phase, statistic, center, lcl, ucl, rules] = row as [
+        const [ts, index, phase, statistic, center, lcl, ucl, rules, n, upper, lower] = row as [
           number,
           number,
           StoredChartPoint['phase'],
@@ -470,15 +470,18 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
           number | null,
           number | null,
           string | null,
+          number | null,
+          number | null,
+          number | null,
         ]
         const key = `${ts}/${index}`
         let point = points.get(key)
         if (!point) {
-          point = { index, ts, phase, panes: [], rules: new Set() }
+          point = { index, ts, phase, n: n ?? 1, panes: [], rules: new Set() }
           points.set(key, point)
         }
-        point.panes.push([pane, { statistic, center, lcl, ucl }])
-        for (const rule of rules ? rules.split(',') : []) point.rules.add(rule as RuleId)
+        point.panes.push([pane, { statistic, center, lcl, ucl, ...(upper === null ? {} : { upper }), ...(lower === null ? {} : { lower }) }])
+        for (const rule of rules ? rules.split(',') : []) point.rules.add(rule as ViolationRule)
       }
     }
     return [...points.values()]

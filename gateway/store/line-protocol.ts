@@ -2,7 +2,7 @@
  * The InfluxDB schema of linewatch, as line protocol (precision ms).
  *
  * - `reading,characteristic=<id> value=<float> <ts>`
- * - `chart,characteristic=<id>,pane=<pane> center=…,index=<n>i,lcl=…,phase="…",rules="N1,N2",statistic=…,ucl=… <ts>`
+ * - `chart,characteristic=<id>,pane=<pane> center=…,index=<i>i,lcl=…,lower=…,n=<n>i,phase="…",rules="N1,N2",statistic=…,ucl=…,upper=… <ts>`
  *   one line per pane; a null is omitted; `rules` only on the pane whose rules the point completed.
  * - `event,characteristic=<id>,type=<type> detail="<json>" <ts>`
  *
@@ -107,6 +107,7 @@ function encodeChart(characteristic: string, point: ChartPoint, out: string[]): 
   const prefix = `chart,characteristic=${escapeTag(characteristic)},pane=`
   const ts = timestamp(point.ts)
   const index = `index=${Math.floor(point.index)}i`
+  const n = `,n=${Math.floor(point.n)}i`
   const phase = `,phase=${quoteString(point.phase)}`
   const rules = rulesByPane(point)
   const panes = Object.keys(point.panes)
@@ -118,13 +119,14 @@ function encodeChart(characteristic: string, point: ChartPoint, out: string[]): 
   for (const pane of panes) {
     const p = Object.hasOwn(point.panes, pane) ? point.panes[pane] : undefined
     const paneRules = rules.get(pane)
-    // Field keys in sorted order, as Point writes them: center, index, lcl, phase, rules, statistic, ucl.
+    // Field keys in sorted order, as Point writes them:
+    // center, index, lcl, lower, n, phase, rules, statistic, ucl, upper (lower/upper: CUSUM's C⁻, C⁺).
     const center = p ? floatField('center', p.center, true) : ''
     lines.push(
       `${prefix}${escapeTag(pane)} ${center}${center ? ',' : ''}${index}` +
-        `${p ? floatField('lcl', p.lcl, false) : ''}${phase}` +
+        `${p ? floatField('lcl', p.lcl, false) + floatField('lower', p.lower ?? null, false) : ''}${n}${phase}` +
         `${paneRules ? `,rules=${quoteString(paneRules)}` : ''}` +
-        `${p ? floatField('statistic', p.statistic, false) + floatField('ucl', p.ucl, false) : ''} ${ts}`,
+        `${p ? floatField('statistic', p.statistic, false) + floatField('ucl', p.ucl, false) + floatField('upper', p.upper ?? null, false) : ''} ${ts}`,
     )
   }
   for (const line of lines) out.push(line)

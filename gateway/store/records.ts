@@ -50,6 +50,18 @@ const MIGRATIONS = [
    CREATE INDEX dead_letter_reason ON dead_letter (reason, id);
    -- Totals survive the pruning of old dead letters.
    CREATE TABLE dead_letter_count (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);`,
+
+  // Limits change only by an explicit, recorded act: who, when, why, before and after.
+  `CREATE TABLE limit_change (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     characteristic TEXT NOT NULL,
+     ts INTEGER NOT NULL,
+     action TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     actor TEXT,
+     before TEXT,
+     after TEXT);
+   CREATE INDEX limit_change_characteristic ON limit_change (characteristic, id);`,
 ]
 
 export function openRecords(path: string): DatabaseSync {

@@ -6,7 +6,7 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { parentPort, workerData } from 'node:worker_threads'
-import type { PanePoint, RuleId } from '../../rules/index.ts'
+import type { PanePoint, ViolationRule } from '../../rules/index.ts'
 import { openDatabase, transaction } from './sqlite-db.ts'
 import type { RangeQuery, SeriesRecord, StoredChartPoint } from './types.ts'
 
@@ -31,6 +31,8 @@ const MIGRATIONS = [
    CREATE INDEX chart_point_series_ts ON chart_point (series, ts);
    CREATE TABLE event (series INTEGER NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, detail TEXT NOT NULL);
    CREATE INDEX event_series_ts ON event (series, ts);`,
+  // The SPC engine's subgroups: how many observations each chart point stands for.
+  'ALTER TABLE chart_point ADD COLUMN n INTEGER NOT NULL DEFAULT 1',
 ]
 
 function serve(
@@ -41,7 +43,7 @@ function serve(
   const insert = {
     reading: db.prepare('INSERT INTO reading (series, ts, value) VALUES (?, ?, ?)'),
     chart: db.prepare(
-      'INSERT INTO chart_point (series, ts, idx, phase, panes, rules) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO chart_point (series, ts, idx, phase, panes, rules, n) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
     event: db.prepare('INSERT INTO event (series, ts, type, detail) VALUES (?, ?, ?, ?)'),
     series: db.prepare(
@@ -54,7 +56,7 @@ function serve(
       'SELECT ts, value FROM reading WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
     ),
     chartPoints: db.prepare(
-      'SELECT idx, ts, phase, panes, rules FROM chart_point WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
+      'SELECT idx, ts, phase, panes, rules, n FROM chart_point WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
     ),
     events: db.prepare(
       'SELECT ts, type, detail FROM event WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
@@ -87,6 +89,7 @@ function serve(
               p.phase,
               JSON.stringify(p.panes),
               rules,
+              p.n,
             )
             break
           }
@@ -111,6 +114,7 @@ function serve(
           idx: number
           ts: number
           phase: string
+          n: number
           panes: string
           rules: string
         }[]
@@ -119,8 +123,9 @@ function serve(
           index: r.idx,
           ts: r.ts,
           phase: r.phase as StoredChartPoint['phase'],
+          n: r.n,
           panes: JSON.parse(r.panes) as Record<string, PanePoint>,
-          rules: r.rules === '' ? [] : (r.rules.split(',') as RuleId[]),
+          rules: r.rules === '' ? [] : (r.rules.split(',') as ViolationRule[]),
         }),
       )
     }

@@ -1,4 +1,4 @@
-import type { ChartPoint, PanePoint, RuleId } from '../../rules/index.ts'
+import type { ChartPoint, PanePoint, ViolationRule } from '../../rules/index.ts'
 
 /** What the pipeline writes to the time-series store: every reading, chart statistic and event. */
 export type SeriesRecord =
@@ -33,8 +33,10 @@ export interface StoredChartPoint {
   index: number
   ts: number
   phase: ChartPoint['phase']
+  /** Observations in the subgroup. */
+  n: number
   panes: Record<string, PanePoint>
-  rules: RuleId[]
+  rules: ViolationRule[]
 }
 
 export interface StoredEvent {
