@@ -6,7 +6,8 @@ import type { Reading } from './sources/types.ts'
 /** What happens inside the gateway, for the services that react to it. */
 export interface GatewayEvents {
   /** A reading was judged: chart point, deviations, status. */
-  evaluated: { runtime: CharacteristicRuntime; reading: Reading; evaluation: Evaluation }
+  /** A reading was judged (or, with reading null, time closed a subgroup or the baseline ended). */
+  evaluated: { runtime: CharacteristicRuntime; reading: Reading | null; evaluation: Evaluation }
   /** A nonconformance opened or changed. */
   nc: NcEvent
 }

@@ -236,6 +236,53 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
     },
   )
 
+  app.get(
+    '/api/characteristics/:id/limit-changes',
+    {
+      preHandler: need('viewer'),
+      schema: {
+        params: IdParams,
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      if (!pipeline.runtime(id)) return notFound(reply, `no characteristic "${id}"`)
+      return pipeline.limitChanges.list(id, (request.query as { limit: number }).limit)
+    },
+  )
+
+  // Limits change only by an explicit, recorded act: who (the token), when, why, before and after.
+  app.post(
+    '/api/characteristics/:id/baseline',
+    {
+      preHandler: need('engineer'),
+      schema: {
+        params: IdParams,
+        body: Type.Object(
+          {
+            action: Type.Union([Type.Literal('restart'), Type.Literal('end-baseline')]),
+            reason: Type.String({ minLength: 3, maxLength: 2000, description: 'Why the limits change: kept in the record.' }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const { action, reason } = request.body as { action: 'restart' | 'end-baseline'; reason: string }
+      if (!pipeline.runtime(id)) return notFound(reply, `no characteristic "${id}"`)
+      const result = pipeline.changeBaseline(id, action, reason, request.principal?.tokenId ?? null)
+      if (typeof result === 'string') {
+        return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: result })
+      }
+      return result
+    },
+  )
+
   app.setNotFoundHandler((request, reply) =>
     notFound(reply, `no route ${request.method} ${request.url.split('?')[0]}`),
   )

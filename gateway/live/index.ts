@@ -85,16 +85,18 @@ export function createLiveHub(ctx: {
         pending = { points: [], dropped: 0 }
         points.set(id, pending)
       }
-      const p = evaluation.point
-      if (pending.points.length < ctx.maxPointsPerFlush) {
-        pending.points.push({
-          index: p.index,
-          ts: p.ts,
-          phase: p.phase,
-          panes: p.panes,
-          rules: p.violations.map((v) => v.rule),
-        })
-      } else pending.dropped++
+      for (const p of evaluation.points) {
+        if (pending.points.length < ctx.maxPointsPerFlush) {
+          pending.points.push({
+            index: p.index,
+            ts: p.ts,
+            phase: p.phase,
+            n: p.n,
+            panes: p.panes,
+            rules: p.violations.map((v) => v.rule),
+          })
+        } else pending.dropped++
+      }
     }
     for (const d of evaluation.deviations) {
       if (deviations.length >= MAX_DEVIATIONS_PER_FLUSH) {
@@ -113,7 +115,7 @@ export function createLiveHub(ctx: {
     }
     const established = evaluation.established
     if (established) {
-      const control = controlView(established)
+      const control = controlView(established.limits, rt.lastPoint)
       if (control) io.to('plant').emit('limits', { characteristic: id, control })
     }
   }

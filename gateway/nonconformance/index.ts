@@ -112,12 +112,12 @@ export function createNcService(ctx: {
   function openNc(rt: CharacteristicRuntime, d: Deviation, causes: Cause[]): void {
     const c = rt.config
     const readings = rt.recent.toArray()
-    const control: ControlLimitsView | null = controlView(rt.state.chart.limits)
+    const control: ControlLimitsView | null = controlView(rt.state.chart.limits, rt.lastPoint)
     const trigger = {
       ts: d.ts,
       value: d.value,
       limit: d.kind === 'limit' ? d.limit : null,
-      rule: d.kind === 'rule' ? (d.cause as RuleId) : null,
+      rule: d.kind === 'rule' ? d.cause : null,
     }
     const history = [{ ts: d.ts, value: d.value }]
     const result = sql?.insert.get(
@@ -230,14 +230,14 @@ export function createNcService(ctx: {
       }
 
       bus.on('evaluated', owner, ({ runtime, reading, evaluation }) => {
-        const set = collecting.get(reading.characteristic)
-        if (set) collectAfter(reading, set)
+        const id = runtime.config.id
+        const set = reading ? collecting.get(id) : undefined
+        if (reading && set) collectAfter(reading, set)
         const triggered = evaluation.deviations.filter(
           (d) => d.onset && runtime.ncCauses.has(d.cause),
         )
         const first = triggered[0]
         if (!first) return
-        const id = reading.characteristic
         const existing = new Set(triggered.flatMap((d) => open.get(key(id, d.cause)) ?? []))
         const fresh = triggered.filter((d) => !open.has(key(id, d.cause))).map((d) => d.cause)
         if (existing.size === 0) {

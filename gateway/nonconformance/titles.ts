@@ -7,6 +7,18 @@ const WHAT: Record<Cause, string> = {
   'alert-low': 'below the alert limit',
   N1: 'beyond 3σ of the centre line (N1)',
   N2: 'nine in a row on one side of the centre line (N2)',
+  N3: 'six in a row steadily increasing or decreasing (N3)',
+  N4: 'fourteen in a row alternating up and down (N4)',
+  N5: 'two of three beyond 2σ on one side (N5)',
+  N6: 'four of five beyond 1σ on one side (N6)',
+  N7: 'fifteen in a row within 1σ of the centre line (N7)',
+  N8: 'eight in a row beyond 1σ on either side (N8)',
+  WE1: 'beyond 3σ of the centre line (WE1)',
+  WE2: 'two of three beyond 2σ on one side (WE2)',
+  WE3: 'four of five beyond 1σ on one side (WE3)',
+  WE4: 'eight in a row on one side of the centre line (WE4)',
+  'cusum-upper': 'shifted up: CUSUM C⁺ beyond h',
+  'cusum-lower': 'shifted down: CUSUM C⁻ beyond h',
 }
 
 /** A nonconformance's title, e.g. "Fill weight above the action limit". */

@@ -1,5 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite'
-import type { CharacteristicState, ChartPoint, Status } from '../../rules/index.ts'
+import type { CharacteristicState, ChartPoint, ProcessLimits, Status } from '../../rules/index.ts'
 import { transaction } from '../store/sqlite-db.ts'
 import type { CharacteristicRuntime } from './runtime.ts'
 
@@ -12,7 +12,7 @@ interface Persisted {
 }
 
 export interface ChartStates {
-  /** Restores a runtime from the database; false when there is nothing (or the chart's configuration changed). */
+  /** Restores a runtime from the database, unless there is nothing or the chart's configuration changed (then the old limits come back for the record). */
   restore(rt: CharacteristicRuntime):
     | { result: 'restored' | 'none' }
     | { result: 'spec-changed'; previous: { limits: ProcessLimits | null; lastPoint: ChartPoint | null } }
@@ -28,14 +28,20 @@ export function createChartStates(db: DatabaseSync): ChartStates {
   return {
     restore(rt) {
       const row = select.get(rt.config.id) as { spec_hash: string; state: string } | undefined
-      if (!row) return 'none'
-      if (row.spec_hash !== rt.specHash) return 'spec-changed'
+      if (!row) return { result: 'none' }
       const saved = JSON.parse(row.state) as Persisted
+      if (row.spec_hash !== rt.specHash) {
+        // An older state may have another shape: take only what the record of the change needs.
+        return {
+          result: 'spec-changed',
+          previous: { limits: saved.state?.chart?.limits ?? null, lastPoint: saved.lastPoint ?? null },
+        }
+      }
       rt.state = saved.state
       rt.status = saved.status
       rt.last = saved.last
       rt.lastPoint = saved.lastPoint ?? null
-      return 'restored'
+      return { result: 'restored' }
     },
     save(runtimes) {
       let n = 0

@@ -186,10 +186,12 @@ export function createPipeline(ctx: {
 
     start() {
       for (const rt of runtimes.values()) {
-        if (chartStates.restore(rt) === 'spec-changed') {
+        const restored = chartStates.restore(rt)
+        if (restored.result === 'spec-changed') {
           log.warn({ characteristic: rt.config.id }, 'chart configuration changed: limits are estimated anew')
           rt.dirty = true
-          record(rt, 'configuration', 'the chart configuration changed', null, null)
+          const { limits, lastPoint } = restored.previous
+          record(rt, 'configuration', 'the chart configuration changed', null, controlView(limits, lastPoint))
         }
       }
       timers.push(setInterval(() => chartStates.save(runtimes.values()), PERSIST_EVERY_MS))
