@@ -10,7 +10,7 @@ import { createInfluxStore, type InfluxStore } from '../gateway/store/influx.ts'
 import { encodeRecord, UnencodableError } from '../gateway/store/line-protocol.ts'
 import { openSpool } from '../gateway/store/spool.ts'
 import type { SeriesRecord } from '../gateway/store/types.ts'
-import type { ChartPoint, RuleId } from '../rules/index.ts'
+import type { ChartPoint, ViolationRule } from '../rules/index.ts'
 import { freePort, tempDir, waitFor } from './helpers/index.ts'
 import { type RunningInfluxd, startInfluxd } from './helpers/influxd.ts'
 
@@ -141,9 +141,10 @@ function withPoint(record: SeriesRecord): string[] {
           .tag('characteristic', record.characteristic)
           .tag('pane', pane)
           .intField('index', point.index)
+          .intField('n', point.n)
           .stringField('phase', point.phase)
         const values = point.panes[pane]
-        for (const key of ['statistic', 'center', 'lcl', 'ucl'] as const) {
+        for (const key of ['statistic', 'center', 'lcl', 'ucl', 'upper', 'lower'] as const) {
           const v = values?.[key]
           if (v !== null && v !== undefined) p.floatField(key, v)
         }
@@ -203,7 +204,10 @@ const text = fc.oneof(
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true })
 const nullable = fc.option(finite, { nil: null })
 const ts = fc.integer({ min: 0, max: 4_102_444_800_000 })
-const pane = fc.record({ statistic: nullable, center: nullable, lcl: nullable, ucl: nullable })
+const pane = fc.record(
+  { statistic: nullable, center: nullable, lcl: nullable, ucl: nullable, upper: finite, lower: finite },
+  { requiredKeys: ['statistic', 'center', 'lcl', 'ucl'] },
+)
 const recordArb: fc.Arbitrary<SeriesRecord> = fc.oneof(
   fc.record({ kind: fc.constant('reading' as const), characteristic: text, ts, value: finite }),
   fc.record({
@@ -219,6 +223,7 @@ const recordArb: fc.Arbitrary<SeriesRecord> = fc.oneof(
     point: fc.record({
       index: fc.nat(),
       ts,
+      n: fc.integer({ min: 1, max: 1000 }),
       phase: fc.constantFrom('baseline' as const, 'monitor' as const),
       panes: fc.dictionary(fc.oneof(fc.constantFrom('i', 'mr', 'toString'), text), pane, {
         minKeys: 1,
@@ -226,7 +231,7 @@ const recordArb: fc.Arbitrary<SeriesRecord> = fc.oneof(
       }),
       violations: fc.array(
         fc.record({
-          rule: fc.constantFrom<RuleId>('N1', 'N2'),
+          rule: fc.constantFrom<ViolationRule>('N1', 'N2', 'N7', 'WE3', 'cusum-upper', 'cusum-lower'),
           pane: fc.oneof(fc.constantFrom('i', 'mr', 'toString', '__proto__'), text),
           indices: fc.array(fc.nat(), { maxLength: 3 }),
         }),
@@ -387,6 +392,7 @@ describe('InfluxDB store against a real influxd', () => {
         index: 0,
         ts: T0,
         phase: 'baseline',
+        n: 1,
         panes: {
           i: { statistic: 10, center: null, lcl: null, ucl: null },
           mr: { statistic: null, center: null, lcl: null, ucl: null },
@@ -397,6 +403,7 @@ describe('InfluxDB store against a real influxd', () => {
         index: 1,
         ts: T0 + 1000,
         phase: 'monitor',
+        n: 1,
         panes: {
           i: { statistic: 12.5, center: 10, lcl: 7, ucl: 13 },
           mr: { statistic: 2.5, center: 1.128, lcl: 0, ucl: 3.686 },
@@ -410,6 +417,7 @@ describe('InfluxDB store against a real influxd', () => {
         index: 2,
         ts: T0 + 2000,
         phase: 'monitor',
+        n: 1,
         panes: {
           i: { statistic: null, center: 10, lcl: 7, ucl: 13 }, // no statistic, still written: it has limits
           mr: { statistic: 4, center: 1.128, lcl: 0, ucl: 3.686 },
@@ -447,9 +455,9 @@ describe('InfluxDB store against a real influxd', () => {
     ])
     expect(await store.readings({ ...all, from: T0 + 1000, to: T0 + 2000 })).toHaveLength(2)
     expect(await store.chartPoints(all)).toEqual([
-      { index: 0, ts: T0, phase: 'baseline', panes: points[0]!.panes, rules: [] },
-      { index: 1, ts: T0 + 1000, phase: 'monitor', panes: points[1]!.panes, rules: ['N1', 'N2'] },
-      { index: 2, ts: T0 + 2000, phase: 'monitor', panes: points[2]!.panes, rules: ['N1'] },
+      { index: 0, ts: T0, phase: 'baseline', n: 1, panes: points[0]!.panes, rules: [] },
+      { index: 1, ts: T0 + 1000, phase: 'monitor', n: 1, panes: points[1]!.panes, rules: ['N1', 'N2'] },
+      { index: 2, ts: T0 + 2000, phase: 'monitor', n: 1, panes: points[2]!.panes, rules: ['N1'] },
     ])
     expect((await store.chartPoints({ ...all, limit: 1 })).map((p) => p.index)).toEqual([2])
     expect(await store.events(all)).toEqual([
@@ -479,6 +487,7 @@ describe('InfluxDB store against a real influxd', () => {
       center: 'float',
       index: 'integer',
       lcl: 'float',
+      n: 'integer',
       phase: 'string',
       rules: 'string',
       statistic: 'float',
@@ -577,6 +586,7 @@ describe('InfluxDB store against a real influxd', () => {
       index: 3,
       ts: T0,
       phase: 'monitor',
+      n: 1,
       panes: {
         'pane, with = "odd" \\ name': { statistic: 1e-7, center: 1e21, lcl: -0.5, ucl: null },
         toString: { statistic: Number.MAX_VALUE, center: null, lcl: Number.MIN_VALUE, ucl: 3 },
@@ -593,7 +603,7 @@ describe('InfluxDB store against a real influxd', () => {
         to: T0,
         limit: 5,
       }),
-    ).toEqual([{ index: 3, ts: T0, phase: 'monitor', panes: oddPanes.panes, rules: ['N1'] }])
+    ).toEqual([{ index: 3, ts: T0, phase: 'monitor', n: 1, panes: oddPanes.panes, rules: ['N1'] }])
 
     const [tagValues] = await influxql(
       influxd.url,

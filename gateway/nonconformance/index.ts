@@ -239,7 +239,8 @@ export function createNcService(ctx: {
         const first = triggered[0]
         if (!first) return
         const existing = new Set(triggered.flatMap((d) => open.get(key(id, d.cause)) ?? []))
-        const fresh = triggered.filter((d) => !open.has(key(id, d.cause))).map((d) => d.cause)
+        // One cause may come from several panes at once (N1 on the I and MR panes): once is enough.
+        const fresh = [...new Set(triggered.filter((d) => !open.has(key(id, d.cause))).map((d) => d.cause))]
         if (existing.size === 0) {
           openNc(runtime, first, fresh)
           return

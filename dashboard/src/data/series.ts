@@ -2,7 +2,7 @@ import type {
   AlarmLimits,
   ChartPointView,
   ControlLimitsView,
-  RuleId,
+  ViolationRule,
 } from '../../../gateway/contract.ts'
 
 /** The live chart keeps at most this many points: enough for a shift at a glance, cheap to redraw. */
@@ -63,7 +63,7 @@ export interface ViolationMark {
   index: number
   ts: number
   value: number
-  rules: RuleId[]
+  rules: ViolationRule[]
   /** First point of a run of points flagged for the same rules: where the rule is named on the chart. */
   onset: boolean
 }

@@ -2,8 +2,8 @@ import type {
   AlarmLimits,
   Cause,
   CharacteristicView,
-  RuleId,
   Status,
+  ViolationRule,
 } from '../../../gateway/contract.ts'
 
 /** Statuses, most severe first (the order of `Status` in rules/characteristic.ts). */
@@ -94,17 +94,29 @@ export const LEGEND: readonly { status: Status; label: string; meaning: string }
   { status: 'no-data', label: 'NO DATA', meaning: 'no reading yet' },
 ]
 
-const RULES: Record<RuleId, string> = {
+const RULES: Record<ViolationRule, string> = {
   N1: 'a point beyond 3σ from the centre line',
   N2: 'nine points in a row on one side of the centre line',
+  N3: 'six points in a row steadily increasing or decreasing',
+  N4: 'fourteen points in a row alternating up and down',
+  N5: 'two of three points beyond 2σ on one side',
+  N6: 'four of five points beyond 1σ on one side',
+  N7: 'fifteen points in a row within 1σ of the centre line',
+  N8: 'eight points in a row beyond 1σ on either side',
+  WE1: 'a point beyond 3σ from the centre line',
+  WE2: 'two of three points beyond 2σ on one side',
+  WE3: 'four of five points beyond 1σ on one side',
+  WE4: 'eight points in a row on one side of the centre line',
+  'cusum-upper': 'CUSUM C⁺ beyond h: the process shifted up',
+  'cusum-lower': 'CUSUM C⁻ beyond h: the process shifted down',
 }
 
 /** What a run rule means, for tooltips: "N1: a point beyond 3σ from the centre line". */
-export function describeRule(rule: RuleId): string {
+export function describeRule(rule: ViolationRule): string {
   return `${rule}: ${RULES[rule] ?? 'run rule'}`
 }
 
-const CAUSES: Record<Exclude<Cause, RuleId>, string> = {
+const CAUSES: Record<Exclude<Cause, ViolationRule>, string> = {
   'action-high': 'Action high',
   'action-low': 'Action low',
   'alert-high': 'Alert high',
@@ -122,7 +134,8 @@ export function statusOfCause(cause: Cause): Status {
   return cause.startsWith('action') ? 'action' : 'alert'
 }
 
-export function isRule(cause: Cause): cause is RuleId {
+/** A run rule or a CUSUM signal (out of statistical control), as opposed to a limit excursion. */
+export function isRule(cause: Cause): cause is ViolationRule {
   return !(cause in CAUSES)
 }
 

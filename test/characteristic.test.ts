@@ -1,0 +1,201 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import {
+  type CharacteristicSpec,
+  type CharacteristicState,
+  type ChartSpec,
+  classifyLimits,
+  endBaseline,
+  estimateImr,
+  evaluate,
+  imrPaneLimits,
+  initChart,
+  initialCharacteristicState,
+  measureOf,
+  stepChart,
+  tick,
+} from '../rules/index.ts'
+
+const obs = (values: number[], t0 = 0) => values.map((value, i) => ({ ts: t0 + i * 1000, value }))
+
+const imrSpec = (over: Partial<ChartSpec> = {}): ChartSpec => ({
+  type: 'imr',
+  subgroup: { by: 'count', size: 1 },
+  baseline: { subgroups: 25 },
+  excludeOutOfControl: false,
+  rules: ['N1', 'N2'],
+  ...over,
+})
+
+/** Runs an I-MR chart over values; returns every point and the limits event. */
+function runImr(spec: ChartSpec, values: number[]) {
+  let state = initChart(spec)
+  const points = []
+  const events = []
+  for (const o of obs(values)) {
+    const step = stepChart(spec, state, o)
+    state = step.state
+    points.push(...step.points)
+    events.push(...step.events)
+  }
+  return { state, points, events }
+}
+
+describe('I-MR limits against worked textbook values', () => {
+  it('Montgomery, Introduction to SQC: cost of processing mortgage loans (x̄ = 300.5, MR̄ = 7.79, UCL 321.22, LCL 279.78)', () => {
+    const costs = [310, 288, 297, 298, 307, 303, 294, 297, 308, 306, 294, 299, 297, 299, 314, 295, 293, 306, 301, 304]
+    const estimate = estimateImr(costs)
+    if (!estimate.ok) throw new Error(estimate.reason)
+    const lines = imrPaneLimits(estimate)
+    expect(lines.i.center).toBeCloseTo(300.5, 10)
+    expect(lines.mr.center).toBeCloseTo(148 / 19, 10) // MR̄ = 7.79
+    expect(lines.i.ucl).toBeCloseTo(321.22, 2)
+    expect(lines.i.lcl).toBeCloseTo(279.78, 2)
+    expect(lines.mr.ucl).toBeCloseTo(25.45, 2)
+    expect(lines.mr.lcl).toBe(0)
+  })
+
+  it('NIST/SEMATECH e-Handbook 6.3.2.2: individuals chart (x̄ = 50.81, MR̄ = 1.8778, UCL 55.80, LCL 45.82, MR UCL 6.13)', () => {
+    const estimate = estimateImr([49.6, 47.6, 49.9, 51.3, 47.8, 51.2, 52.6, 52.4, 53.6, 52.1])
+    if (!estimate.ok) throw new Error(estimate.reason)
+    const lines = imrPaneLimits(estimate)
+    expect(lines.i.center).toBeCloseTo(50.81, 10)
+    expect(lines.mr.center).toBeCloseTo(1.8778, 4)
+    expect(lines.i.ucl).toBeCloseTo(55.8, 2)
+    expect(lines.i.lcl).toBeCloseTo(45.82, 2)
+    expect(lines.mr.ucl).toBeCloseTo(6.13, 2)
+  })
+
+  it('the engine freezes the limits after the first 25 readings, judges the baseline against them, and never moves them after', () => {
+    const values = Array.from({ length: 60 }, (_, i) => 100 + Math.sin(i) * 2)
+    const { points, events } = runImr(imrSpec(), values)
+    expect(points.slice(0, 25).every((p) => p.panes.i?.ucl === null && p.phase === 'baseline')).toBe(true)
+    const established = events.find((e) => e.type === 'limits-established')
+    if (established?.type !== 'limits-established') throw new Error('no limits')
+    const expected = estimateImr(values.slice(0, 25))
+    if (!expected.ok) throw new Error(expected.reason)
+    expect(established.limits).toMatchObject({ center: expected.center, sigma: expected.sigma })
+    expect(established.limits.basis).toMatchObject({ kind: 'estimated', count: 25, excluded: 0, method: 'mr' })
+    expect(established.baseline.map((p) => p.index)).toEqual(Array.from({ length: 25 }, (_, i) => i))
+    expect(established.baseline.every((p) => p.panes.i?.ucl === imrPaneLimits(expected).i.ucl)).toBe(true)
+    expect(new Set(points.slice(25).map((p) => p.panes.i?.ucl)).size).toBe(1)
+    expect(points.slice(25).every((p) => p.phase === 'monitor')).toBe(true)
+  })
+
+  it('a baseline without variation cannot give limits: it says why and waits for variation', () => {
+    const { state, events } = runImr(imrSpec({ baseline: { subgroups: 5 } }), [7, 7, 7, 7, 7, 7, 7])
+    expect(state.limits).toBeNull()
+    expect(state.baseline).toHaveLength(5)
+    expect(events.find((e) => e.type === 'estimate-failed')).toMatchObject({ reason: 'the baseline has no variation (MR̄ = 0)' })
+    expect(runImr(imrSpec({ baseline: { subgroups: 5 } }), [7, 7, 7, 7, 7, 7, 7.5]).state.limits).not.toBeNull()
+  })
+
+  it('given μ and σ: no baseline, limits from the first reading, and the first point has no moving range', () => {
+    const { points } = runImr(imrSpec({ given: { center: 10, sigma: 0.5 } }), [10.2])
+    expect(points[0]?.phase).toBe('monitor')
+    expect(points[0]?.panes.i).toEqual({ statistic: 10.2, center: 10, lcl: 8.5, ucl: 11.5 })
+    expect(points[0]?.panes.mr?.statistic).toBeNull()
+  })
+})
+
+describe('alert and action limits', () => {
+  const limits = { actionLow: 490, alertLow: 495, alertHigh: 505, actionHigh: 510 }
+
+  it('a value strictly beyond a limit is past it; one on it is not', () => {
+    expect(classifyLimits(limits, 510)).toBe('alert-high')
+    expect(classifyLimits(limits, 510.01)).toBe('action-high')
+    expect(classifyLimits(limits, 505)).toBe('normal')
+    expect(classifyLimits(limits, 490)).toBe('alert-low')
+    expect(classifyLimits(limits, 489.9)).toBe('action-low')
+    expect(classifyLimits({}, 1e9)).toBe('normal')
+  })
+
+  it('an excursion has one onset; going from action back to alert is not a new alert', () => {
+    const spec: CharacteristicSpec = { chart: imrSpec({ rules: [] }), limits }
+    let state: CharacteristicState = initialCharacteristicState(spec)
+    const seen: string[] = []
+    for (const o of obs([500, 506, 511, 512, 507, 500, 511])) {
+      const e = evaluate(spec, state, o)
+      state = e.state
+      seen.push(e.deviations.map((d) => `${d.cause}${d.onset ? '!' : ''}`).join(' ') || e.status)
+    }
+    expect(seen).toEqual(['baseline', 'alert-high!', 'action-high!', 'action-high', 'alert-high', 'baseline', 'action-high!'])
+  })
+
+  it('attributes: the limits judge the proportion (p) or rate (u) of a reading, the count otherwise', () => {
+    expect(measureOf('p', { ts: 0, value: 3, size: 50 })).toBe(0.06)
+    expect(measureOf('u', { ts: 0, value: 3, size: 1.5 })).toBe(2)
+    expect(measureOf('c', { ts: 0, value: 3, size: 50 })).toBe(3)
+    expect(measureOf('imr', { ts: 0, value: 3 })).toBe(3)
+  })
+})
+
+describe('characteristic evaluation over subgroups', () => {
+  it('a reading that completes no subgroup gives no point; the one that does gives it, judged', () => {
+    const spec: CharacteristicSpec = {
+      chart: imrSpec({ type: 'xbar-r', subgroup: { by: 'count', size: 3 }, given: { center: 10, sigma: 1 } }),
+      limits: {},
+    }
+    let state = initialCharacteristicState(spec)
+    const sizes: number[] = []
+    for (const o of obs([10, 11, 12, 30, 30, 30])) {
+      const e = evaluate(spec, state, o)
+      state = e.state
+      sizes.push(e.points.length)
+      if (e.points.length > 0) expect(e.points[0]?.n).toBe(3)
+    }
+    expect(sizes).toEqual([0, 0, 1, 0, 0, 1])
+    expect(state.flagged).toContain('N1') // x̄ = 30 is far beyond 10 + 3/√3
+  })
+
+  it('a time window closes on the tick after it ends', () => {
+    const spec: CharacteristicSpec = {
+      chart: imrSpec({ type: 'xbar-r', subgroup: { by: 'time', windowMs: 60_000 }, given: { center: 10, sigma: 1 } }),
+      limits: {},
+    }
+    let state = initialCharacteristicState(spec)
+    for (const o of [
+      { ts: 0, value: 10 },
+      { ts: 1000, value: 11 },
+    ]) {
+      state = evaluate(spec, state, o).state
+    }
+    expect(tick(spec, state, 59_999).points).toHaveLength(0)
+    const closed = tick(spec, state, 60_000)
+    expect(closed.points).toHaveLength(1)
+    expect(closed.points[0]).toMatchObject({ n: 2, ts: 1000 })
+  })
+
+  it('ending the baseline by hand freezes the limits from what it holds', () => {
+    const spec: CharacteristicSpec = { chart: imrSpec({ baseline: { subgroups: 100 } }), limits: {} }
+    let state = initialCharacteristicState(spec)
+    for (const o of obs([10, 12, 11, 13, 12])) state = evaluate(spec, state, o).state
+    const ended = endBaseline(spec, state, 5000)
+    expect(ended.established?.limits.basis).toMatchObject({ kind: 'estimated', count: 5 })
+    expect(ended.status).toBe('normal')
+  })
+
+  it('state survives a JSON round trip mid-stream: the results are the same', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1000, max: 1000, noNaN: true }), { minLength: 1, maxLength: 80 }),
+        fc.nat(80),
+        (values, cut) => {
+          const spec: CharacteristicSpec = {
+            chart: imrSpec({ baseline: { subgroups: 5 } }),
+            limits: { alertHigh: 100, actionHigh: 500 },
+          }
+          let a = initialCharacteristicState(spec)
+          let b = initialCharacteristicState(spec)
+          obs(values).forEach((o, i) => {
+            const ea = evaluate(spec, a, o)
+            const eb = evaluate(spec, b, o)
+            expect(eb).toEqual(ea)
+            a = ea.state
+            b = i === cut ? (JSON.parse(JSON.stringify(eb.state)) as CharacteristicState) : eb.state
+          })
+        },
+      ),
+    )
+  })
+})
