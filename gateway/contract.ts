@@ -22,6 +22,7 @@
  */
 import type {
   AlarmLimits,
+  Capability,
   Cause,
   ChartType,
   PanePoint,
@@ -138,33 +139,9 @@ export interface CharacteristicView {
  * Process capability: Cp, Cpk, Cpl, Cpu, Cpm from the chart's within σ; Pp, Ppk, Ppl, Ppu from
  * the overall standard deviation; expected (normal) and observed parts per million out of
  * specification; 95% confidence bounds for Cp and Cpk. An index that the specification does
- * not define (e.g. Cp with one limit) is null.
+ * not define (e.g. Cp with one limit) is null. The engine's own type, so the two cannot drift.
  */
-export interface CapabilityView {
-  n: number
-  mean: number
-  sigmaWithin: number | null
-  sigmaOverall: number
-  lsl: number | null
-  usl: number | null
-  target: number | null
-  cp: number | null
-  cpk: number | null
-  cpl: number | null
-  cpu: number | null
-  cpm: number | null
-  pp: number | null
-  ppk: number | null
-  ppl: number | null
-  ppu: number | null
-  cpLower95: number | null
-  cpUpper95: number | null
-  cpkLower95: number | null
-  cpkUpper95: number | null
-  expectedPpm: number | null
-  expectedPpmWithin: number | null
-  observedPpm: number
-}
+export type CapabilityView = Capability
 
 /** An explicit, recorded change of a chart's limits. */
 export interface LimitChangeView {

@@ -1,4 +1,12 @@
 import { type AlarmLimits, classifyLimits, type LimitZone, limitOfZone } from './alarm-limits.ts'
+import {
+  addToCapability,
+  type Capability,
+  type CapabilitySpec,
+  type CapabilityState,
+  capabilityOf,
+  initialCapabilityState,
+} from './capability.ts'
 import { type ChartEvent, type ChartState, closeChart, freezeChart, initChart, stepChart } from './charts/index.ts'
 import type { ChartSpec, ChartType } from './spec.ts'
 import type { ChartPoint, Observation, PanePoint, ProcessLimits, ViolationRule } from './types.ts'
@@ -11,6 +19,8 @@ import type { ChartPoint, Observation, PanePoint, ProcessLimits, ViolationRule }
 export interface CharacteristicSpec {
   chart: ChartSpec
   limits: AlarmLimits
+  /** Specification limits: capability is computed against them (variables charts). */
+  specLimits?: CapabilitySpec | undefined
 }
 
 export interface CharacteristicState {
@@ -18,6 +28,19 @@ export interface CharacteristicState {
   zone: LimitZone
   /** Rules the latest chart point completed: the onset of a violation is a rule not flagged before. */
   flagged: ViolationRule[]
+  /** Readings since the limits froze, for process capability against the chart's σ. */
+  capability: CapabilityState
+}
+
+const ATTRIBUTES: ReadonlySet<ChartType> = new Set(['p', 'np', 'c', 'u'])
+
+/**
+ * Process capability so far: the readings since the chart's limits froze against the chart's
+ * within σ; null without specification limits, for attributes charts, or until enough data.
+ */
+export function characteristicCapability(spec: CharacteristicSpec, state: CharacteristicState): Capability | null {
+  if (!spec.specLimits || ATTRIBUTES.has(spec.chart.type)) return null
+  return capabilityOf(state.capability, state.chart.limits?.sigma ?? null, spec.specLimits)
 }
 
 /** Tile colour of a characteristic, most severe first. */
@@ -63,7 +86,7 @@ export interface Evaluation {
 }
 
 export function initialCharacteristicState(spec: CharacteristicSpec): CharacteristicState {
-  return { chart: initChart(spec.chart), zone: 'normal', flagged: [] }
+  return { chart: initChart(spec.chart), zone: 'normal', flagged: [], capability: initialCapabilityState() }
 }
 
 /** What alarm limits judge: the value itself, or the proportion / rate of an attributes reading. */
@@ -96,20 +119,25 @@ export function evaluate(spec: CharacteristicSpec, state: CharacteristicState, o
   }
   const judged = judgePoints(charted.points, state.flagged)
   deviations.push(...judged.deviations)
-  return finish(charted.state, zone, judged.flagged, charted.points, deviations, charted.events)
+  // Readings after the limits froze: the one that completed the baseline belongs to the baseline.
+  const capability =
+    spec.specLimits && state.chart.limits && !ATTRIBUTES.has(spec.chart.type)
+      ? addToCapability(state.capability, obs.value, spec.specLimits)
+      : state.capability
+  return finish({ chart: charted.state, zone, flagged: judged.flagged, capability }, charted.points, deviations, charted.events)
 }
 
 /** Closes subgroups whose time window ended before `now` (or, with `force`, any open one). */
 export function tick(spec: CharacteristicSpec, state: CharacteristicState, now: number, force = false): Evaluation {
   const closed = closeChart(spec.chart, state.chart, now, force)
   const judged = judgePoints(closed.points, state.flagged)
-  return finish(closed.state, state.zone, judged.flagged, closed.points, judged.deviations, closed.events)
+  return finish({ ...state, chart: closed.state, flagged: judged.flagged }, closed.points, judged.deviations, closed.events)
 }
 
 /** Ends Phase I now (an explicit act: the baseline collected so far gives the limits). */
 export function endBaseline(spec: CharacteristicSpec, state: CharacteristicState, ts: number): Evaluation {
   const frozen = freezeChart(spec.chart, state.chart, ts)
-  return finish(frozen.state, state.zone, state.flagged, [], [], frozen.events)
+  return finish({ ...state, chart: frozen.state }, [], [], frozen.events)
 }
 
 function judgePoints(points: readonly ChartPoint[], flaggedBefore: ViolationRule[]) {
@@ -140,21 +168,14 @@ function judgedValue(pane: PanePoint | undefined): number {
   return pane.statistic ?? Number.NaN
 }
 
-function finish(
-  chart: ChartState,
-  zone: LimitZone,
-  flagged: ViolationRule[],
-  points: ChartPoint[],
-  deviations: Deviation[],
-  events: ChartEvent[],
-): Evaluation {
+function finish(state: CharacteristicState, points: ChartPoint[], deviations: Deviation[], events: ChartEvent[]): Evaluation {
   const established = events.find((e) => e.type === 'limits-established') ?? null
   const failed = events.find((e) => e.type === 'estimate-failed')
   return {
-    state: { chart, zone, flagged },
+    state,
     points,
     deviations,
-    status: statusOf(zone, flagged, chart.limits),
+    status: statusOf(state.zone, state.flagged, state.chart.limits),
     established,
     estimateFailed: failed ? failed.reason : null,
   }

@@ -1,6 +1,9 @@
 /** The public face of the pure rules: charts, run rules, alarm limits, characteristic evaluation. */
 export * from './alarm-limits.ts'
+export * from './capability.ts'
 export * from './characteristic.ts'
+export { CUSUM_DEFAULTS } from './charts/cusum.ts'
+export { EWMA_DEFAULTS } from './charts/ewma.ts'
 export * from './charts/imr.ts'
 export * from './charts/index.ts'
 export * from './constants.ts'

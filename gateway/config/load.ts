@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import {
   alarmLimitProblems,
   type CharacteristicSpec,
+  CUSUM_DEFAULTS,
   type SigmaMethod,
   type Subgrouping,
   validateChart,
@@ -9,9 +10,6 @@ import {
 import { LinewatchError } from '../errors.ts'
 import { type CauseName, type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
 import { createYamlValidator, type SemanticIssue } from './yaml-schema.ts'
-
-/** CUSUM settings a configuration leaves out (Montgomery's standard design: k = 0.5, h = 5). */
-const CUSUM_DEFAULTS = { k: 0.5, h: 5, headStart: 0, resetOnSignal: false }
 
 const validator = createYamlValidator<Config>({
   schema: ConfigSchema,
@@ -165,6 +163,7 @@ export function characteristicSpec(config: Config, c: CharacteristicConfig): Cha
       cusum: chart.cusum ? { ...CUSUM_DEFAULTS, ...chart.cusum } : undefined,
     },
     limits: c.limits,
+    specLimits: c.specLimits,
   }
 }
 

@@ -1,5 +1,11 @@
 import type { DatabaseSync } from 'node:sqlite'
-import type { CharacteristicState, ChartPoint, ProcessLimits, Status } from '../../rules/index.ts'
+import {
+  type CharacteristicState,
+  type ChartPoint,
+  initialCapabilityState,
+  type ProcessLimits,
+  type Status,
+} from '../../rules/index.ts'
 import { transaction } from '../store/sqlite-db.ts'
 import type { CharacteristicRuntime } from './runtime.ts'
 
@@ -37,7 +43,8 @@ export function createChartStates(db: DatabaseSync): ChartStates {
           previous: { limits: saved.state?.chart?.limits ?? null, lastPoint: saved.lastPoint ?? null },
         }
       }
-      rt.state = saved.state
+      // A state saved before capability was accumulated starts its accumulator now.
+      rt.state = { ...saved.state, capability: saved.state.capability ?? initialCapabilityState() }
       rt.status = saved.status
       rt.last = saved.last
       rt.lastPoint = saved.lastPoint ?? null

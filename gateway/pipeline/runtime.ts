@@ -4,6 +4,7 @@ import {
   type CharacteristicSpec,
   type CharacteristicState,
   type ChartPoint,
+  characteristicCapability,
   chartKind,
   initialCharacteristicState,
   type ProcessLimits,
@@ -143,7 +144,7 @@ export function characteristicView(rt: CharacteristicRuntime, openNcs: number): 
     specLimits: c.specLimits
       ? { lsl: c.specLimits.lsl ?? null, usl: c.specLimits.usl ?? null, target: c.specLimits.target ?? null }
       : null,
-    capability: null,
+    capability: characteristicCapability(rt.spec, rt.state),
     state: liveState(rt, openNcs),
   }
 }

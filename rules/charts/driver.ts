@@ -107,10 +107,11 @@ function onSubgroups(kind: ChartKind, spec: ChartSpec, state: ChartState, closed
 function onSubgroup(kind: ChartKind, spec: ChartSpec, state: ChartState, sg: Subgroup): ChartStep {
   const events: ChartEvent[] = []
   let s = state
-  // A time-range baseline ends with the first subgroup after it.
+  // A time-range baseline ends with the first subgroup after it. If it cannot give limits, it
+  // is dropped (it cannot grow any more): one `estimate-failed`, not one per later subgroup.
   if (!s.limits && 'to' in spec.baseline && sg.ts > spec.baseline.to && s.baseline.length > 0) {
     const frozen = freeze(kind, spec, s, sg.ts)
-    s = frozen.state
+    s = frozen.state.limits ? frozen.state : { ...frozen.state, baseline: [] }
     events.push(...frozen.events)
   }
   if (s.limits) {
@@ -127,7 +128,7 @@ function onSubgroup(kind: ChartKind, spec: ChartSpec, state: ChartState, sg: Sub
   const preview = kind.preview(spec, sg, s.previous)
   const panes: Record<string, PanePoint> = {}
   for (const pane of kind.panes) panes[pane] = { statistic: preview[pane] ?? null, center: null, lcl: null, ucl: null }
-  const point: ChartPoint = { index, ts: sg.ts, n: sg.n, phase: 'baseline', panes, violations: [] }
+  const point: ChartPoint = { index, ts: sg.ts, n: pointSize(sg), phase: 'baseline', panes, violations: [] }
   const inBaseline = 'subgroups' in spec.baseline || (sg.ts >= spec.baseline.from && sg.ts <= spec.baseline.to)
   let baseline = inBaseline ? [...s.baseline, { sg, index }] : s.baseline
   if ('subgroups' in spec.baseline && baseline.length > spec.baseline.subgroups) {
@@ -148,7 +149,9 @@ function freeze(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number)
   const included = sgs.map(() => true)
   let limits: ProcessLimits | null = null
   const exclude = spec.excludeOutOfControl && kind.rules !== 'none'
-  for (let round = 0; round < (exclude ? MAX_EXCLUSION_ROUNDS : 1); round++) {
+  // Estimate; leave out what lies beyond the limits and estimate again, at most
+  // MAX_EXCLUSION_ROUNDS times. The last estimate is always from the subgroups left in.
+  for (let round = 0; ; round++) {
     const estimate = kind.estimate(spec, sgs, included)
     if (!estimate.ok) return { state, points: [], events: [{ type: 'estimate-failed', ts, reason: estimate.reason }] }
     const first = state.baseline[0] as { sg: Subgroup }
@@ -165,7 +168,7 @@ function freeze(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number)
         method: estimate.method,
       },
     }
-    if (!exclude) break
+    if (!exclude || round === MAX_EXCLUSION_ROUNDS) break
     // Leave out the included subgroups whose point lies beyond a limit on any pane.
     let stream = kind.initStream(spec, limits)
     let excludedNow = 0
@@ -199,6 +202,11 @@ function freeze(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number)
     points: [],
     events: [{ type: 'limits-established', ts, limits: frozen, baseline: judgedBaseline }],
   }
+}
+
+/** Observations a point stands for: the sample size of an attributes reading, else the subgroup's count. */
+function pointSize(sg: Subgroup): number {
+  return sg.size ?? sg.n
 }
 
 function beyond(p: PaneValue): boolean {
@@ -236,7 +244,7 @@ function judge(
     nextRules[pane] = judged.state
     violations.push(...judged.violations)
   }
-  return { point: { index, ts: sg.ts, n: sg.n, panes, violations }, stream: computed.stream, rules: nextRules }
+  return { point: { index, ts: sg.ts, n: pointSize(sg), panes, violations }, stream: computed.stream, rules: nextRules }
 }
 
 const N1_ONLY: RuleSettings = { rules: ['N1'] }

@@ -37,7 +37,8 @@ export function validateChart(spec: ChartSpec): string[] {
   const kind = KINDS[spec.type]
   if (!kind) return [`chart type ${spec.type} is not available`]
   const problems = kind.validate(spec)
-  if (spec.excludeOutOfControl && kind.rules === 'none') problems.push(`${spec.type} charts cannot leave baseline points out`)
+  // Leaving out-of-control baseline points out is Shewhart practice; EWMA and CUSUM points carry history.
+  if (spec.excludeOutOfControl && kind.rules !== 'all') problems.push(`${spec.type} charts cannot leave baseline points out`)
   if ('subgroups' in spec.baseline && spec.baseline.subgroups < 1) problems.push('the baseline needs at least one subgroup')
   return problems
 }
