@@ -11,6 +11,7 @@ export const ERRORS = {
     'This Node.js is too old; linewatch needs Node.js 22.13 or later (24 LTS recommended).',
   LW_ERR_SCENARIO_INVALID:
     'The simulator scenario file is invalid; each problem is listed with its line.',
+  LW_ERR_SPC_INPUT: 'linewatch spc refused its input; the message names the file and row.',
 } as const
 
 export type ErrorCode = keyof typeof ERRORS

@@ -4,11 +4,11 @@ import { newToken, sha256Hex } from '../api/auth.ts'
 import { type Config, ConfigSchema, loadConfigFile, normaliseSchema } from '../config/index.ts'
 import { configurationReference } from '../config/reference.ts'
 import { LinewatchError } from '../errors.ts'
-import { createGateway, type Gateway } from '../index.ts'
+import type { Gateway } from '../index.ts'
 import { createLogger, humanReadable, type Logger, type LogLevel } from '../log.ts'
 import { packageVersion } from '../paths.ts'
 import { hashPassword } from '../sources/credentials.ts'
-import { type Simulators, startSimulators } from './simulate.ts'
+import type { Simulators } from './simulate.ts'
 import { registerSpcCommand } from './spc.ts'
 
 /**
@@ -65,7 +65,14 @@ program
     })
     // The machine first (the gateway connects to it), the sensors last (they publish to the gateway).
     if (opts.simulate)
-      simulators = await startSimulators({ scenarioFile: opts.simulate, log, what: 'all', config })
+      simulators = await (await import('./simulate.ts')).startSimulators({
+        scenarioFile: opts.simulate,
+        log,
+        what: 'all',
+        config,
+      })
+    // The gateway (fastify, socket.io, aedes…) loads only for the commands that run it.
+    const { createGateway } = await import('../index.ts')
     gateway = await createGateway(config, { log })
     if (simulators && opts.simulate) await simulators.startSensors(gateway.urls.mqtt ?? undefined)
     log.info(
@@ -103,6 +110,7 @@ program
           `simulate takes all, sensors or machine, not "${what}"`,
         )
       const log = logger('info', false)
+      const { startSimulators } = await import('./simulate.ts')
       const sims = await startSimulators({
         scenarioFile: opts.scenario,
         log,

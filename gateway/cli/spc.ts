@@ -175,6 +175,12 @@ Input (CSV, RFC 4180, with a header row; rows are numbered as in a spreadsheet, 
   p, np, u                           "count" and "size" columns (u: size = inspection units)
   c                                  a "count" column ("size" optional)
 
+--rules judges the Shewhart and attributes charts (N1 alone on the MR, R and S panes); an EWMA
+chart is judged against its limits only, a CUSUM by C⁺ and C⁻ beyond h.
+--format json prints one object (the charts' panes and points, and the capability);
+--format csv one row per point per pane: pane,index,statistic,center,lcl,ucl,violations (rule ids
+separated by spaces; CUSUM adds upper,lower); --format table is for people.
+
 Without --calibration or --mean/--sigma every row is the baseline (Phase I): the limits are
 estimated from all the rows and every point is judged against them. With --calibration the
 limits come from that file and only the rows of FILE are printed, indexed from 0.
@@ -189,7 +195,10 @@ Examples:
         process.stdout.write(runSpc(file, opts))
       } catch (err) {
         if (!(err instanceof SpcInputError || err instanceof AnalysisError)) throw err
-        process.stderr.write(`linewatch spc: ${err.message}\n`)
+        // The first line carries the code of the error catalogue (docs/errors.md).
+        err.message.split('\n').forEach((line, i) => {
+          process.stderr.write(`linewatch spc: ${i === 0 ? 'LW_ERR_SPC_INPUT: ' : ''}${line}\n`)
+        })
         process.exitCode = 1
       }
     })
@@ -470,6 +479,11 @@ function observations(spec: ChartSpec, table: Table, layout: Layout, t0: number)
   const rowOf: number[] = []
   for (const { row, cells } of table.rows) {
     const at = `${table.name}: row ${row}`
+    if (cells.length > table.header.length) {
+      throw new SpcInputError(
+        `${at}: ${cells.length} fields, but the header has ${table.header.length} (a decimal comma? quote the field, or write a decimal point)`,
+      )
+    }
     const cell = (index: number, name: string): number => {
       const text = cells[index]
       if (text === undefined || text.trim() === '')
@@ -656,9 +670,13 @@ function toTable(a: Analysis, opts: SpcOptions): string {
       ? 'limits from the given parameters'
       : `limits estimated from ${basis.count} ${basis.count === 1 ? 'point' : 'points'}${opts.calibration ? ` of ${opts.calibration}` : ''} (${basis.method})`
   const n = Object.values(a.charts)[0]?.points.length ?? 0
-  out.push(
-    `${CHART_NAMES[a.chart]} chart: ${n} ${n === 1 ? 'point' : 'points'}; ${how}; rules: ${opts.rules}`,
-  )
+  const judged =
+    a.chart === 'cusum'
+      ? `signals: C⁺ or C⁻ beyond h`
+      : a.chart === 'ewma'
+        ? 'rules: beyond the limits'
+        : `rules: ${opts.rules}`
+  out.push(`${CHART_NAMES[a.chart]} chart: ${n} ${n === 1 ? 'point' : 'points'}; ${how}; ${judged}`)
   const cusum = a.chart === 'cusum'
   for (const [pane, p] of Object.entries(a.charts)) {
     out.push('', `${pane}: ${PANE_NAMES[pane] ?? pane}`)

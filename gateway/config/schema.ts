@@ -117,7 +117,9 @@ const Chart = Type.Object(
     rules: Type.Optional(Type.Array(RuleId, { uniqueItems: true, description: 'Run rules (default: spc.rules).' })),
     runLengths: Type.Optional(
       Type.Object(
-        Object.fromEntries(['N2', 'N3', 'N4', 'N7', 'N8', 'WE4'].map((r) => [r, Type.Optional(Type.Integer({ minimum: 2, maximum: 50 }))])),
+        Object.fromEntries(
+          ['N2', 'N3', 'N4', 'N7', 'N8', 'WE4'].map((r) => [r, Type.Optional(Type.Integer({ minimum: r === 'N4' ? 3 : 2, maximum: 50 }))]),
+        ),
         { additionalProperties: false, description: 'Run lengths other than the canonical N2 9, N3 6, N4 14, N7 15, N8 8, WE4 8.' },
       ),
     ),

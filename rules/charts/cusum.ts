@@ -1,4 +1,142 @@
+import type { ChartSpec } from '../spec.ts'
+import type { Violation } from '../types.ts'
+import { estimateLocationScale, locationScaleProblems } from './ewma.ts'
 import type { ChartKind } from './kind.ts'
 
-// Placeholder: being written (issue 3).
-export const cusum: ChartKind | null = null
+/**
+ * The tabular (Page) CUSUM, two-sided, in σ units (Montgomery, Introduction to SQC, ch. 9), on
+ * individuals or subgroup means (the spec's subgrouping):
+ *
+ *   yᵢ = (x̄ᵢ − μ₀) / (σ/√nᵢ)
+ *   C⁺ᵢ = max(0, yᵢ − k + C⁺ᵢ₋₁),  C⁻ᵢ = max(0, −yᵢ − k + C⁻ᵢ₋₁),  C⁺₀ = C⁻₀ = headStart
+ *
+ * A side signals while it is strictly beyond h (exactly h is in control, as N1 treats a point
+ * on a limit): `cusum-upper` for C⁺ > h, `cusum-lower` for C⁻ > h, on every point that is
+ * beyond, as a run rule flags each point that still completes its pattern. A signal's
+ * `indices` are the points since that side last stood at 0 (Montgomery's counters N⁺ and N⁻):
+ * the first of them is the first point after the shift, which dates it. A signal never resets
+ * the sums unless `resetOnSignal`: then the side that signalled restarts from the head start
+ * after the point (the point still shows the sum that signalled).
+ *
+ * Defaults k = 0.5, h = 4, no head start, no reset: Minitab's defaults; Montgomery recommends
+ * k = 0.5 with h = 4 or h = 5 (in-control ARL about 168 and 465). A fast initial response
+ * (Lucas and Crosier 1982) is usually headStart = h/2.
+ */
+
+export const CUSUM_DEFAULTS = { k: 0.5, h: 4, headStart: 0, resetOnSignal: false } as const
+
+export interface CusumStream {
+  upper: number
+  lower: number
+  /** Index of the first point of the current excursion of C⁺ (C⁻) above 0; null while it is 0. */
+  upperFrom: number | null
+  lowerFrom: number | null
+}
+
+function settings(spec: ChartSpec): {
+  k: number
+  h: number
+  headStart: number
+  resetOnSignal: boolean
+} {
+  return spec.cusum ?? CUSUM_DEFAULTS
+}
+
+function range(from: number, to: number): number[] {
+  const out: number[] = []
+  for (let i = from; i <= to; i++) out.push(i)
+  return out
+}
+
+/** One side's step: the new sum, and the first index of its excursion above 0 (null at 0). */
+function side(
+  previous: number,
+  previousFrom: number | null,
+  drift: number,
+  index: number,
+): { sum: number; from: number | null } {
+  const sum = Math.max(0, drift + previous)
+  if (sum === 0) return { sum, from: null }
+  return { sum, from: previousFrom ?? index }
+}
+
+export const cusum: ChartKind<CusumStream> = {
+  panes: ['cusum'],
+  primary: 'cusum',
+  rules: 'none',
+
+  validate(spec) {
+    const problems = locationScaleProblems(spec, 'CUSUM')
+    const { k, h, headStart } = settings(spec)
+    if (!(Number.isFinite(k) && k >= 0)) problems.push(`CUSUM: k must be a number ≥ 0, not ${k}`)
+    if (!(Number.isFinite(h) && h > 0))
+      problems.push(`CUSUM: h must be a positive number, not ${h}`)
+    if (!(Number.isFinite(headStart) && headStart >= 0 && headStart < h)) {
+      problems.push(`CUSUM: the head start must be ≥ 0 and below h (${h}), not ${headStart}`)
+    }
+    return problems
+  },
+
+  checkObservation() {
+    return null
+  },
+
+  preview() {
+    return { cusum: null } // yᵢ needs μ₀ and σ
+  },
+
+  estimate: estimateLocationScale,
+
+  initStream(spec) {
+    const { headStart } = settings(spec)
+    return { upper: headStart, lower: headStart, upperFrom: null, lowerFrom: null }
+  },
+
+  point(spec, limits, stream, sg, index) {
+    const { k, h, headStart, resetOnSignal } = settings(spec)
+    const y = (sg.mean - limits.center) / (limits.sigma / Math.sqrt(sg.n))
+    // After a head start (or a reset to it) the excursion's first point is the next one.
+    const up = side(stream.upper, stream.upperFrom, y - k, index)
+    const down = side(stream.lower, stream.lowerFrom, -y - k, index)
+    const signals: Violation[] = []
+    const next: CusumStream = {
+      upper: up.sum,
+      lower: down.sum,
+      upperFrom: up.from,
+      lowerFrom: down.from,
+    }
+    if (up.sum > h) {
+      signals.push({ rule: 'cusum-upper', pane: 'cusum', indices: range(up.from ?? index, index) })
+      if (resetOnSignal) {
+        next.upper = headStart
+        next.upperFrom = null
+      }
+    }
+    if (down.sum > h) {
+      signals.push({
+        rule: 'cusum-lower',
+        pane: 'cusum',
+        indices: range(down.from ?? index, index),
+      })
+      if (resetOnSignal) {
+        next.lower = headStart
+        next.lowerFrom = null
+      }
+    }
+    return {
+      stream: next,
+      panes: {
+        cusum: {
+          statistic: y,
+          center: 0,
+          lcl: -h,
+          ucl: h,
+          upper: up.sum,
+          lower: down.sum,
+          sigma: null,
+        },
+      },
+      signals,
+    }
+  },
+}

@@ -69,14 +69,25 @@ export function initChartState(kind: ChartKind, spec: ChartSpec): ChartState {
 }
 
 /** Adds one observation; returns the points of the subgroups it closes. */
-export function stepChartState(kind: ChartKind, spec: ChartSpec, state: ChartState, obs: Observation): ChartStep {
+export function stepChartState(
+  kind: ChartKind,
+  spec: ChartSpec,
+  state: ChartState,
+  obs: Observation,
+): ChartStep {
   if (ONE_PER_OBSERVATION.has(spec.type)) return onSubgroups(kind, spec, state, [single(obs)])
   const added = addObservation(spec.subgroup, state.subgrouper, obs)
   return onSubgroups(kind, spec, { ...state, subgrouper: added.state }, added.closed)
 }
 
 /** Closes the subgroups time has closed (`force`: any open one, e.g. at the end of a file). */
-export function closeChartState(kind: ChartKind, spec: ChartSpec, state: ChartState, now: number, force = false): ChartStep {
+export function closeChartState(
+  kind: ChartKind,
+  spec: ChartSpec,
+  state: ChartState,
+  now: number,
+  force = false,
+): ChartStep {
   const due = closeDue(spec.subgroup, state.subgrouper, now, force)
   return onSubgroups(kind, spec, { ...state, subgrouper: due.state }, due.closed)
 }
@@ -86,12 +97,22 @@ export function closeChartState(kind: ChartKind, spec: ChartSpec, state: ChartSt
  * end of a calibration file, or of a time-range baseline). A chart whose limits are frozen is
  * returned unchanged.
  */
-export function freezeChartState(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number): ChartStep {
+export function freezeChartState(
+  kind: ChartKind,
+  spec: ChartSpec,
+  state: ChartState,
+  ts: number,
+): ChartStep {
   if (state.limits) return { state, points: [], events: [] }
   return freeze(kind, spec, state, ts)
 }
 
-function onSubgroups(kind: ChartKind, spec: ChartSpec, state: ChartState, closed: Subgroup[]): ChartStep {
+function onSubgroups(
+  kind: ChartKind,
+  spec: ChartSpec,
+  state: ChartState,
+  closed: Subgroup[],
+): ChartStep {
   const points: ChartPoint[] = []
   const events: ChartEvent[] = []
   let s = state
@@ -127,9 +148,18 @@ function onSubgroup(kind: ChartKind, spec: ChartSpec, state: ChartState, sg: Sub
   const index = s.count
   const preview = kind.preview(spec, sg, s.previous)
   const panes: Record<string, PanePoint> = {}
-  for (const pane of kind.panes) panes[pane] = { statistic: preview[pane] ?? null, center: null, lcl: null, ucl: null }
-  const point: ChartPoint = { index, ts: sg.ts, n: pointSize(sg), phase: 'baseline', panes, violations: [] }
-  const inBaseline = 'subgroups' in spec.baseline || (sg.ts >= spec.baseline.from && sg.ts <= spec.baseline.to)
+  for (const pane of kind.panes)
+    panes[pane] = { statistic: preview[pane] ?? null, center: null, lcl: null, ucl: null }
+  const point: ChartPoint = {
+    index,
+    ts: sg.ts,
+    n: pointSize(sg),
+    phase: 'baseline',
+    panes,
+    violations: [],
+  }
+  const inBaseline =
+    'subgroups' in spec.baseline || (sg.ts >= spec.baseline.from && sg.ts <= spec.baseline.to)
   let baseline = inBaseline ? [...s.baseline, { sg, index }] : s.baseline
   if ('subgroups' in spec.baseline && baseline.length > spec.baseline.subgroups) {
     baseline = baseline.slice(-spec.baseline.subgroups) // a window that could not give limits slides on
@@ -153,7 +183,12 @@ function freeze(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number)
   // MAX_EXCLUSION_ROUNDS times. The last estimate is always from the subgroups left in.
   for (let round = 0; ; round++) {
     const estimate = kind.estimate(spec, sgs, included)
-    if (!estimate.ok) return { state, points: [], events: [{ type: 'estimate-failed', ts, reason: estimate.reason }] }
+    if (!estimate.ok)
+      return {
+        state,
+        points: [],
+        events: [{ type: 'estimate-failed', ts, reason: estimate.reason }],
+      }
     const first = state.baseline[0] as { sg: Subgroup }
     const last = state.baseline[state.baseline.length - 1] as { sg: Subgroup }
     limits = {
@@ -182,7 +217,13 @@ function freeze(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number)
     })
     if (excludedNow === 0) break
     if (included.filter(Boolean).length < 2) {
-      return { state, points: [], events: [{ type: 'estimate-failed', ts, reason: 'fewer than two in-control baseline subgroups' }] }
+      return {
+        state,
+        points: [],
+        events: [
+          { type: 'estimate-failed', ts, reason: 'fewer than two in-control baseline subgroups' },
+        ],
+      }
     }
   }
   const frozen = limits as ProcessLimits
@@ -195,7 +236,11 @@ function freeze(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number)
     const judged = judge(kind, spec, frozen, stream, rules, b.sg, b.index)
     stream = judged.stream
     rules = judged.rules
-    judgedBaseline.push({ ...judged.point, phase: 'baseline', ...(included[k] ? {} : { excluded: true }) })
+    judgedBaseline.push({
+      ...judged.point,
+      phase: 'baseline',
+      ...(included[k] ? {} : { excluded: true }),
+    })
   })
   return {
     state: { ...state, baseline: [], limits: frozen, stream, rules },
@@ -210,7 +255,10 @@ function pointSize(sg: Subgroup): number {
 }
 
 function beyond(p: PaneValue): boolean {
-  return p.statistic !== null && ((p.ucl !== null && p.statistic > p.ucl) || (p.lcl !== null && p.statistic < p.lcl))
+  return (
+    p.statistic !== null &&
+    ((p.ucl !== null && p.statistic > p.ucl) || (p.lcl !== null && p.statistic < p.lcl))
+  )
 }
 
 /** A subgroup's point against frozen limits, with the run rules of every pane. */
@@ -244,7 +292,11 @@ function judge(
     nextRules[pane] = judged.state
     violations.push(...judged.violations)
   }
-  return { point: { index, ts: sg.ts, n: pointSize(sg), panes, violations }, stream: computed.stream, rules: nextRules }
+  return {
+    point: { index, ts: sg.ts, n: pointSize(sg), panes, violations },
+    stream: computed.stream,
+    rules: nextRules,
+  }
 }
 
 const N1_ONLY: RuleSettings = { rules: ['N1'] }

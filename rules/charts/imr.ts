@@ -1,4 +1,5 @@
 import { D2, D4_MR } from '../constants.ts'
+import { grandMean, sigmaMr } from '../estimate.ts'
 import { lowerLimit, upperLimit } from '../run-rules.ts'
 import type { ChartSpec } from '../spec.ts'
 import type { Subgroup } from '../subgroups.ts'
@@ -10,7 +11,10 @@ import type { ChartKind, Estimate } from './kind.ts'
  * baseline, σ = MR̄/d2(2) over the moving ranges between consecutive included readings.
  */
 
-/** Centre line and limits of each pane for frozen parameters (MR̄ = d2(2)·σ, so a given σ draws the MR pane too). */
+/**
+ * Centre line and limits of each pane for frozen parameters (MR̄ = d2(2)·σ, so a given σ draws the
+ * MR pane too; UCL = D4(2)·MR̄ = d2σ + 3·d3σ, see constants.ts for the precision).
+ */
 export function imrPaneLimits(limits: Pick<ProcessLimits, 'center' | 'sigma'>): Record<'i' | 'mr', { center: number; lcl: number; ucl: number }> {
   const mrBar = limits.sigma * (D2[2] as number)
   return {
@@ -52,25 +56,9 @@ export const imr: ChartKind<{ previous: number | null }> = {
   },
 
   estimate(_spec, baseline: readonly Subgroup[], included) {
-    let sum = 0
-    let n = 0
-    let mrSum = 0
-    let mrCount = 0
-    baseline.forEach((sg, k) => {
-      if (!included[k]) return
-      sum += sg.mean
-      n++
-      // A moving range counts only between two consecutive readings that are both included.
-      const before = baseline[k - 1]
-      if (k > 0 && included[k - 1] && before) {
-        mrSum += Math.abs(sg.mean - before.mean)
-        mrCount++
-      }
-    })
-    if (mrCount === 0) return { ok: false, reason: 'an I-MR baseline needs two consecutive readings' }
-    const mrBar = mrSum / mrCount
-    if (mrBar === 0) return { ok: false, reason: 'the baseline has no variation (MR̄ = 0)' }
-    return { ok: true, center: sum / n, sigma: mrBar / (D2[2] as number), method: 'mr' }
+    const sigma = sigmaMr(baseline, included)
+    if (!sigma.ok) return sigma
+    return { ok: true, center: grandMean(baseline, included) as number, sigma: sigma.sigma, method: 'mr' }
   },
 
   initStream() {

@@ -1,5 +1,159 @@
-import type { ChartKind } from './kind.ts'
+import { c4, d2, hasRangeConstants, RANGE_SIZES, rangeLimitFactors } from '../constants.ts'
+import { estimateSigma, grandMean } from '../estimate.ts'
+import { lowerLimit, upperLimit } from '../run-rules.ts'
+import type { ChartSpec, SigmaMethod } from '../spec.ts'
+import { rangeOf, type Subgroup, sdOf } from '../subgroups.ts'
+import type { ProcessLimits } from '../types.ts'
+import type { ChartKind, Estimate, PaneValue } from './kind.ts'
 
-// Placeholder: being written (issue 3).
-export const xbarR: ChartKind | null = null
-export const xbarS: ChartKind | null = null
+/**
+ * X̄-R and X̄-S charts (Montgomery, Introduction to SQC, ch. 6), for a fixed or a varying
+ * subgroup size: every point gets the limits of its own nᵢ from the frozen μ and σ (σ of one
+ * observation, estimated or given):
+ *
+ *   X̄: μ ± 3σ/√nᵢ (zones from σ/√nᵢ)
+ *   R: centre R̄ᵢ = d2(nᵢ)σ, limits D3(nᵢ)·R̄ᵢ and D4(nᵢ)·R̄ᵢ: d2σ ∓ 3·d3σ (LCL ≥ 0) with the
+ *      printed three-decimal factors, so that D4·R̄ comes out as in the worked examples
+ *   S: centre c4(nᵢ)σ, limits c4σ ± 3σ√(1 − c4²), LCL ≥ 0
+ *
+ * For a constant n these are the textbook x̄̄ ± A2·R̄, D3·R̄, D4·R̄ and x̄̄ ± A3·s̄, B3·s̄, B4·s̄
+ * (see constants.ts for the precision of the constants).
+ *
+ * A subgroup of one observation (a time window or a key that saw a single reading) has no
+ * range and no s: it is plotted on X̄, its R or S point is null (no statistic, no limits, so
+ * no rule judges it), and it adds nothing to R̄, s̄ or s_p (it does count in x̄̄). On an X̄-R
+ * chart a subgroup of more than 25 (by time or key) has a range but no tabulated d2, D3, D4: its
+ * R point is drawn without limits and it adds nothing to R̄.
+ */
+
+type Dispersion = 'r' | 's'
+
+/** Centre line and limits of the dispersion pane for nᵢ and σ, or null where they are not defined. */
+export function dispersionLimits(
+  pane: Dispersion,
+  n: number,
+  sigma: number,
+): { center: number; lcl: number; ucl: number } | null {
+  if (pane === 'r') {
+    if (!hasRangeConstants(n)) return null
+    // R̄ᵢ = d2σ; the limits D3·R̄ᵢ and D4·R̄ᵢ with the printed factors (see constants.ts).
+    const center = d2(n) * sigma
+    const { D3, D4 } = rangeLimitFactors(n)
+    return { center, lcl: D3 * center, ucl: D4 * center }
+  }
+  if (n < 2) return null
+  const c = c4(n)
+  const center = c * sigma
+  const spread = Math.sqrt(1 - c * c) * sigma
+  return {
+    center,
+    lcl: Math.max(0, lowerLimit(center, spread, 3)),
+    ucl: upperLimit(center, spread, 3),
+  }
+}
+
+/** Centre line and limits of the X̄ pane for nᵢ: μ ± 3σ/√nᵢ, and σ/√nᵢ for the zones. */
+export function xbarLimits(
+  limits: Pick<ProcessLimits, 'center' | 'sigma'>,
+  n: number,
+): { center: number; lcl: number; ucl: number; sigma: number } {
+  const sigma = limits.sigma / Math.sqrt(n)
+  return {
+    center: limits.center,
+    lcl: lowerLimit(limits.center, sigma, 3),
+    ucl: upperLimit(limits.center, sigma, 3),
+    sigma,
+  }
+}
+
+/** The dispersion statistic of a subgroup (R or s), null for a subgroup of one. */
+function dispersionOf(pane: Dispersion, sg: Subgroup): number | null {
+  if (sg.n < 2) return null
+  return pane === 'r' ? rangeOf(sg) : sdOf(sg)
+}
+
+function xbarKind(pane: Dispersion): ChartKind<null> {
+  const chart = pane === 'r' ? 'X̄-R' : 'X̄-S'
+  const defaultMethod: SigmaMethod = pane === 'r' ? 'rbar' : 'sbar'
+  return {
+    panes: ['xbar', pane],
+    primary: 'xbar',
+    rules: 'all',
+
+    validate(spec: ChartSpec) {
+      const problems: string[] = []
+      if (spec.sigmaMethod === 'mr') {
+        problems.push(
+          `an ${chart} chart estimates σ within subgroups (rbar, sbar or pooled), not from the moving range (mr); use an I-MR chart for individuals`,
+        )
+      }
+      if (spec.subgroup.by === 'count') {
+        const { size } = spec.subgroup
+        if (!(Number.isInteger(size) && size >= 2)) {
+          problems.push(
+            `an ${chart} chart needs subgroups of 2 or more observations, not ${size}; use an I-MR chart for individuals`,
+          )
+        } else if (pane === 'r' && size > RANGE_SIZES.max) {
+          problems.push(
+            `an X̄-R chart takes subgroups of 2 to ${RANGE_SIZES.max} (d2 and d3 are tabulated that far), not ${size}; use an X̄-S chart`,
+          )
+        }
+      }
+      if (spec.given) {
+        if (!Number.isFinite(spec.given.center))
+          problems.push(`${chart}: the given centre must be a finite number`)
+        const sigma = spec.given.sigma
+        if (!(sigma !== undefined && Number.isFinite(sigma) && sigma > 0)) {
+          problems.push(`${chart}: given parameters need σ > 0 (given.sigma) as well as the centre`)
+        }
+      }
+      return problems
+    },
+
+    checkObservation(_spec, obs) {
+      return Number.isFinite(obs.value) ? null : 'the value is not a finite number'
+    },
+
+    preview(_spec, sg) {
+      return { xbar: sg.mean, [pane]: dispersionOf(pane, sg) }
+    },
+
+    estimate(spec, baseline, included): Estimate {
+      const center = grandMean(baseline, included)
+      if (center === null) return { ok: false, reason: 'the baseline has no observations' }
+      const method = spec.sigmaMethod ?? defaultMethod
+      const sigma = estimateSigma(method, baseline, included)
+      if (!sigma.ok) return sigma
+      return { ok: true, center, sigma: sigma.sigma, method }
+    },
+
+    initStream() {
+      return null
+    },
+
+    point(_spec, limits, stream, sg) {
+      const x = xbarLimits(limits, sg.n)
+      const lines = dispersionLimits(pane, sg.n, limits.sigma)
+      const statistic = dispersionOf(pane, sg)
+      const dispersion: PaneValue =
+        statistic === null || lines === null
+          ? { statistic, center: null, lcl: null, ucl: null, sigma: null }
+          : // R and S are skewed: only the limits test judges them, no zones.
+            { statistic, ...lines, sigma: null }
+      return {
+        stream,
+        panes: {
+          xbar: { statistic: sg.mean, center: x.center, lcl: x.lcl, ucl: x.ucl, sigma: x.sigma },
+          [pane]: dispersion,
+        },
+        signals: [],
+      }
+    },
+  }
+}
+
+/** X̄-R: panes `xbar` and `r`; σ from R̄ by default. */
+export const xbarR: ChartKind<null> = xbarKind('r')
+
+/** X̄-S: panes `xbar` and `s`; σ from s̄ by default. */
+export const xbarS: ChartKind<null> = xbarKind('s')
