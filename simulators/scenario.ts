@@ -65,6 +65,12 @@ const Stream = Type.Object(
             default: 5,
             description: 'Readings per message with format array.',
           }),
+          size: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: 'Attributes: each reading is {"count": value, "size": size} (value = defectives or defects in size units).',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -1,5 +1,5 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import type { Cause, Deviation, RuleId } from '../../rules/index.ts'
+import { type Cause, type Deviation, measureOf } from '../../rules/index.ts'
 import type {
   ControlLimitsView,
   NcStatus,
@@ -232,7 +232,8 @@ export function createNcService(ctx: {
       bus.on('evaluated', owner, ({ runtime, reading, evaluation }) => {
         const id = runtime.config.id
         const set = reading ? collecting.get(id) : undefined
-        if (reading && set) collectAfter(reading, set)
+        // The measure the limits judge (a p chart's proportion), as the readings before it.
+        if (reading && set) collectAfter({ ...reading, value: measureOf(runtime.spec.chart.type, reading) }, set)
         const triggered = evaluation.deviations.filter(
           (d) => d.onset && runtime.ncCauses.has(d.cause),
         )

@@ -5,6 +5,7 @@ import {
   type Evaluation,
   evaluate,
   initialCharacteristicState,
+  measureOf,
   tick,
 } from '../../rules/index.ts'
 import type { Config } from '../config/index.ts'
@@ -94,8 +95,10 @@ export function createPipeline(ctx: {
       return
     }
     readings++
-    rt.last = { ts: reading.ts, value: reading.value }
-    rt.recent.push(reading.ts, reading.value)
+    // What the alarm limits judge: the value, or for p and u readings the proportion or rate.
+    const measure = measureOf(rt.spec.chart.type, reading)
+    rt.last = { ts: reading.ts, value: measure }
+    rt.recent.push(reading.ts, measure)
     store.write({ kind: 'reading', characteristic: rt.config.id, ts: reading.ts, value: reading.value })
     apply(rt, evaluate(rt.spec, rt.state, reading), reading)
   }

@@ -136,10 +136,10 @@ function onSubgroup(kind: ChartKind, spec: ChartSpec, state: ChartState, sg: Sub
     events.push(...frozen.events)
   }
   if (s.limits) {
-    const judged = judge(kind, spec, s.limits, s.stream, s.rules, sg, s.count)
+    const judged = judge(kind, spec, s.limits, s.stream, s.rules, sg, s.count, 'monitor')
     return {
       state: { ...s, count: s.count + 1, previous: sg, stream: judged.stream, rules: judged.rules },
-      points: [{ ...judged.point, phase: 'monitor' }],
+      points: [judged.point],
       events,
     }
   }
@@ -233,14 +233,11 @@ function freeze(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number)
   let rules = state.rules
   const judgedBaseline: ChartPoint[] = []
   state.baseline.forEach((b, k) => {
-    const judged = judge(kind, spec, frozen, stream, rules, b.sg, b.index)
+    const judged = judge(kind, spec, frozen, stream, rules, b.sg, b.index, 'baseline')
     stream = judged.stream
     rules = judged.rules
-    judgedBaseline.push({
-      ...judged.point,
-      phase: 'baseline',
-      ...(included[k] ? {} : { excluded: true }),
-    })
+    if (!included[k]) judged.point.excluded = true
+    judgedBaseline.push(judged.point)
   })
   return {
     state: { ...state, baseline: [], limits: frozen, stream, rules },
@@ -270,16 +267,21 @@ function judge(
   rules: Record<string, RuleState>,
   sg: Subgroup,
   index: number,
-): { point: Omit<ChartPoint, 'phase'>; stream: unknown; rules: Record<string, RuleState> } {
+  phase: ChartPoint['phase'],
+): { point: ChartPoint; stream: unknown; rules: Record<string, RuleState> } {
   const computed = kind.point(spec, limits, stream, sg, index)
-  const violations: Violation[] = [...computed.signals]
+  const violations: Violation[] = computed.signals.length > 0 ? [...computed.signals] : []
   const nextRules: Record<string, RuleState> = { ...rules }
   const panes: Record<string, PanePoint> = {}
+  const settingsByPane = ruleSettings(kind, spec)
   for (const pane of kind.panes) {
     const p = computed.panes[pane] as PaneValue
-    const { sigma: _sigma, ...drawn } = p
-    panes[pane] = drawn
-    const settings = ruleSettings(kind, spec, pane)
+    // The drawn values, without the σ the zone rules use (plain properties: the hot path).
+    panes[pane] =
+      p.upper === undefined && p.lower === undefined
+        ? { statistic: p.statistic, center: p.center, lcl: p.lcl, ucl: p.ucl }
+        : { statistic: p.statistic, center: p.center, lcl: p.lcl, ucl: p.ucl, upper: p.upper, lower: p.lower }
+    const settings = settingsByPane[pane] ?? NONE
     if (settings.rules.length === 0 || p.statistic === null || p.center === null) continue
     const judged = stepRules(settings, rules[pane] ?? initialRuleState(), pane, {
       index,
@@ -290,10 +292,10 @@ function judge(
       ucl: p.ucl,
     })
     nextRules[pane] = judged.state
-    violations.push(...judged.violations)
+    for (const v of judged.violations) violations.push(v)
   }
   return {
-    point: { index, ts: sg.ts, n: pointSize(sg), panes, violations },
+    point: { index, ts: sg.ts, n: pointSize(sg), phase, panes, violations },
     stream: computed.stream,
     rules: nextRules,
   }
@@ -301,16 +303,27 @@ function judge(
 
 const N1_ONLY: RuleSettings = { rules: ['N1'] }
 const NONE: RuleSettings = { rules: [] }
+/** The settings per pane of a spec, worked out once (specs live as long as their characteristic). */
+const settingsCache = new WeakMap<ChartSpec, Record<string, RuleSettings>>()
 
 /** The primary pane gets the configured rules; the others (MR, R, S) only the test beyond the limits, if configured. */
-function ruleSettings(kind: ChartKind, spec: ChartSpec, pane: string): RuleSettings {
-  switch (kind.rules) {
-    case 'none':
-      return NONE
-    case 'limits':
-      return N1_ONLY
-    case 'all':
-      if (pane === kind.primary) return { rules: spec.rules, runLengths: spec.runLengths }
-      return { rules: spec.rules.filter((r) => r === 'N1' || r === 'WE1') }
+function ruleSettings(kind: ChartKind, spec: ChartSpec): Record<string, RuleSettings> {
+  let cached = settingsCache.get(spec)
+  if (!cached) {
+    const beyondOnly: RuleSettings = { rules: spec.rules.filter((r) => r === 'N1' || r === 'WE1') }
+    cached = Object.fromEntries(
+      kind.panes.map((pane): [string, RuleSettings] => {
+        switch (kind.rules) {
+          case 'none':
+            return [pane, NONE]
+          case 'limits':
+            return [pane, N1_ONLY]
+          case 'all':
+            return [pane, pane === kind.primary ? { rules: spec.rules, runLengths: spec.runLengths } : beyondOnly]
+        }
+      }),
+    )
+    settingsCache.set(spec, cached)
   }
+  return cached
 }
