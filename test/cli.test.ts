@@ -64,7 +64,7 @@ describe('linewatch CLI', () => {
   it('config check accepts the demo configuration', async () => {
     const { code, stdout } = await linewatch(['config', 'check', 'config/demo.yaml'])
     expect(code).toBe(0)
-    expect(stdout).toMatch(/config\/demo\.yaml: valid — 9 characteristics \(7 MQTT, 2 OPC-UA\)/)
+    expect(stdout).toMatch(/config\/demo\.yaml: valid — 10 characteristics \(8 MQTT, 2 OPC-UA\)/)
   })
 
   it('config check and start refuse an invalid file with its file, line and reason, and exit 1', async () => {
