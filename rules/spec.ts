@@ -16,7 +16,10 @@ export type SigmaMethod = 'mr' | 'rbar' | 'sbar' | 'pooled'
  */
 export type Subgrouping = { by: 'count'; size: number } | { by: 'time'; windowMs: number } | { by: 'key' }
 
-/** Which subgroups estimate the limits (Phase I): the first k, or those in a time range. */
+/**
+ * Which subgroups estimate the limits (Phase I): the first k, or those in a time range (at most
+ * MAX_BASELINE_SUBGROUPS: a range holding more ends at the cap, to bound memory).
+ */
 export type Baseline = { subgroups: number } | { from: number; to: number }
 
 export interface ChartSpec {

@@ -11,6 +11,7 @@ import {
   imrPaneLimits,
   initChart,
   initialCharacteristicState,
+  MAX_BASELINE_SUBGROUPS,
   measureOf,
   stepChart,
   tick,
@@ -197,5 +198,21 @@ describe('characteristic evaluation over subgroups', () => {
         },
       ),
     )
+  })
+})
+
+describe('bounded memory', () => {
+  it('a time-range baseline holds at most MAX_BASELINE_SUBGROUPS subgroups, then freezes', () => {
+    const spec = imrSpec({ baseline: { from: 0, to: Number.MAX_SAFE_INTEGER } })
+    let state = initChart(spec)
+    let established = -1
+    for (let i = 0; i < MAX_BASELINE_SUBGROUPS + 5; i++) {
+      const step = stepChart(spec, state, { ts: i, value: 10 + (i % 7) })
+      state = step.state
+      if (step.events.some((e) => e.type === 'limits-established')) established = i
+      expect(state.baseline.length).toBeLessThanOrEqual(MAX_BASELINE_SUBGROUPS)
+    }
+    expect(established).toBe(MAX_BASELINE_SUBGROUPS - 1)
+    expect(state.limits?.basis).toMatchObject({ kind: 'estimated', count: MAX_BASELINE_SUBGROUPS })
   })
 })

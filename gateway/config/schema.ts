@@ -87,7 +87,7 @@ const Chart = Type.Object(
       ),
     ),
     baselineCount: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Subgroups that estimate the limits (default: spc.baselineCount).' }),
+      Type.Integer({ minimum: 1, maximum: 10_000, description: 'Subgroups that estimate the limits (default: spc.baselineCount).' }),
     ),
     baselineWindow: Type.Optional(
       Type.Object(
@@ -385,6 +385,7 @@ export const ConfigSchema = Type.Object(
       {
         baselineCount: Type.Integer({
           minimum: 1,
+          maximum: 10_000,
           default: 25,
           description: 'Subgroups that estimate the limits (readings, for individuals and attributes charts).',
         }),

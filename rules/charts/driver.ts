@@ -49,6 +49,8 @@ export interface ChartStep {
 
 /** The most times Phase I leaves out-of-control subgroups out and estimates again. */
 const MAX_EXCLUSION_ROUNDS = 10
+/** The most subgroups a baseline holds: it bounds a characteristic's memory (about 100 bytes each). */
+export const MAX_BASELINE_SUBGROUPS = 10_000
 /** Each subgroup is one point for these charts, whatever the subgrouping says. */
 const ONE_PER_OBSERVATION: ReadonlySet<ChartType> = new Set(['imr', 'p', 'np', 'c', 'u'])
 
@@ -165,7 +167,9 @@ function onSubgroup(kind: ChartKind, spec: ChartSpec, state: ChartState, sg: Sub
     baseline = baseline.slice(-spec.baseline.subgroups) // a window that could not give limits slides on
   }
   s = { ...s, count: index + 1, previous: sg, baseline }
-  if ('subgroups' in spec.baseline && baseline.length >= spec.baseline.subgroups) {
+  // A count baseline is complete; a time-range baseline that reached the cap ends there too.
+  const complete = 'subgroups' in spec.baseline ? baseline.length >= spec.baseline.subgroups : baseline.length >= MAX_BASELINE_SUBGROUPS
+  if (complete) {
     const frozen = freeze(kind, spec, s, sg.ts)
     s = frozen.state
     events.push(...frozen.events)

@@ -69,4 +69,5 @@ export function freezeChart(spec: ChartSpec, state: ChartState, ts: number): Cha
 }
 
 export type { ChartEvent, ChartState, ChartStep } from './driver.ts'
+export { MAX_BASELINE_SUBGROUPS } from './driver.ts'
 export type { ChartKind, Estimate, PaneValue } from './kind.ts'
