@@ -6,7 +6,13 @@
  * eight Nelson rules with counters and small windows, but no objects, no state copies, no
  * events. The ratio says what the engine's shape (pure steps, JSON state) costs.
  */
-import { type ChartSpec, type ChartState, initChart, NELSON_RULES, stepChart } from '../rules/index.ts'
+import {
+  type ChartSpec,
+  type ChartState,
+  initChart,
+  NELSON_RULES,
+  stepChart,
+} from '../rules/index.ts'
 
 export interface RulesBenchResult {
   characteristics: number
@@ -40,7 +46,12 @@ function spec(type: 'imr' | 'xbar-r'): ChartSpec {
 }
 
 /** Readings/s through the engine: round-robin over the characteristics, as a plant's streams interleave. */
-function engine(type: 'imr' | 'xbar-r', n: number, perChar: number, data: Float64Array): { rate: number; stateBytes: number } {
+function engine(
+  type: 'imr' | 'xbar-r',
+  n: number,
+  perChar: number,
+  data: Float64Array,
+): { rate: number; stateBytes: number } {
   const s = spec(type)
   const states: ChartState[] = Array.from({ length: n }, () => initChart(s))
   const total = n * perChar
@@ -92,7 +103,10 @@ function plain(subgroup: number, n: number, perChar: number, data: Float64Array)
     subN[c] = (subN[c] as number) + 1
     if ((subN[c] as number) < subgroup) continue
     const x = (sub[c] as number) / subgroup
-    const r = subgroup === 1 ? Math.abs(x - (prev[c] as number)) : (subMax[c] as number) - (subMin[c] as number)
+    const r =
+      subgroup === 1
+        ? Math.abs(x - (prev[c] as number))
+        : (subMax[c] as number) - (subMin[c] as number)
     sub[c] = 0
     subN[c] = 0
     subMin[c] = Number.POSITIVE_INFINITY
@@ -121,7 +135,8 @@ function plain(subgroup: number, n: number, perChar: number, data: Float64Array)
     const diff = x > (prev[c] as number) ? 1 : x < (prev[c] as number) ? -1 : 0
     trend[c] = diff !== 0 && diff === lastDiff[c] ? (trend[c] as number) + 1 : diff === 0 ? 0 : 1
     if ((trend[c] as number) >= 5) hit++ // N3
-    alt[c] = diff !== 0 && diff === -(lastDiff[c] as number) ? (alt[c] as number) + 1 : diff === 0 ? 0 : 1
+    alt[c] =
+      diff !== 0 && diff === -(lastDiff[c] as number) ? (alt[c] as number) + 1 : diff === 0 ? 0 : 1
     if ((alt[c] as number) >= 13) hit++ // N4
     lastDiff[c] = diff
     const zone = z > 2 ? 3 : z > 1 ? 2 : z >= -1 ? 0 : z >= -2 ? -2 : -3
@@ -153,7 +168,10 @@ function plain(subgroup: number, n: number, perChar: number, data: Float64Array)
   return total / seconds
 }
 
-export function runRulesBench(options: { characteristics: number; readingsPerCharacteristic: number }): RulesBenchResult {
+export function runRulesBench(options: {
+  characteristics: number
+  readingsPerCharacteristic: number
+}): RulesBenchResult {
   const { characteristics: n, readingsPerCharacteristic: perChar } = options
   const data = values(n * perChar, 42)
   // Warm both once (JIT), then measure.
@@ -168,7 +186,17 @@ export function runRulesBench(options: { characteristics: number; readingsPerCha
   return {
     characteristics: n,
     readingsPerCharacteristic: perChar,
-    imr: { engine: imrEngine.rate, plain: imrPlain, ratio: imrEngine.rate / imrPlain, stateBytes: imrEngine.stateBytes },
-    xbarR: { engine: xbarEngine.rate, plain: xbarPlain, ratio: xbarEngine.rate / xbarPlain, stateBytes: xbarEngine.stateBytes },
+    imr: {
+      engine: imrEngine.rate,
+      plain: imrPlain,
+      ratio: imrEngine.rate / imrPlain,
+      stateBytes: imrEngine.stateBytes,
+    },
+    xbarR: {
+      engine: xbarEngine.rate,
+      plain: xbarPlain,
+      ratio: xbarEngine.rate / xbarPlain,
+      stateBytes: xbarEngine.stateBytes,
+    },
   }
 }

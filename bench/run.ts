@@ -20,7 +20,11 @@ function table(title: string, rows: string[][], note?: string): void {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? []
   console.log(`\n${title}`)
   for (const r of rows) {
-    console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '))
+    console.log(
+      r
+        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
+        .join('  '),
+    )
   }
   if (note) console.log(note)
 }
@@ -32,8 +36,20 @@ if (wants('rules')) {
     `SPC engine: stepChart over ${fmt(rules.characteristics)} characteristics (readings/s, one core)`,
     [
       ['', 'engine', 'plain loop', 'ratio', 'state bytes/char'],
-      ['I-MR, Nelson N1–N8', fmt(rules.imr.engine), fmt(rules.imr.plain), fmt(rules.imr.ratio, 2), fmt(rules.imr.stateBytes)],
-      ['X̄-R, n = 5, Nelson N1–N8', fmt(rules.xbarR.engine), fmt(rules.xbarR.plain), fmt(rules.xbarR.ratio, 2), fmt(rules.xbarR.stateBytes)],
+      [
+        'I-MR, Nelson N1–N8',
+        fmt(rules.imr.engine),
+        fmt(rules.imr.plain),
+        fmt(rules.imr.ratio, 2),
+        fmt(rules.imr.stateBytes),
+      ],
+      [
+        'X̄-R, n = 5, Nelson N1–N8',
+        fmt(rules.xbarR.engine),
+        fmt(rules.xbarR.plain),
+        fmt(rules.xbarR.ratio, 2),
+        fmt(rules.xbarR.stateBytes),
+      ],
     ],
     '(plain loop: the same arithmetic on flat typed arrays, no objects, no events; state: JSON bytes)',
   )
@@ -53,9 +69,24 @@ if (wants('pipeline')) {
     `Pipeline: MQTT publishers → embedded broker → SPC, SQLite store, live push; ${p.options.characteristics} characteristics`,
     [
       ['', 'bare broker', 'full pipeline', 'ratio'],
-      ['readings/s (flat out)', fmt(p.broker.throughput.readingsPerSecond), fmt(p.pipeline.throughput.readingsPerSecond), fmt(p.ratios.throughput, 2)],
-      [`latency p50, ms (${fmt(p.options.pacedRate)}/s)`, fmt(p.broker.latency.p50Ms, 1), fmt(p.pipeline.latency.p50Ms, 1), fmt(p.ratios.latencyP50, 1)],
-      [`latency p99, ms (${fmt(p.options.pacedRate)}/s)`, fmt(p.broker.latency.p99Ms, 1), fmt(p.pipeline.latency.p99Ms, 1), fmt(p.ratios.latencyP99, 1)],
+      [
+        'readings/s (flat out)',
+        fmt(p.broker.throughput.readingsPerSecond),
+        fmt(p.pipeline.throughput.readingsPerSecond),
+        fmt(p.ratios.throughput, 2),
+      ],
+      [
+        `latency p50, ms (${fmt(p.options.pacedRate)}/s)`,
+        fmt(p.broker.latency.p50Ms, 1),
+        fmt(p.pipeline.latency.p50Ms, 1),
+        fmt(p.ratios.latencyP50, 1),
+      ],
+      [
+        `latency p99, ms (${fmt(p.options.pacedRate)}/s)`,
+        fmt(p.broker.latency.p99Ms, 1),
+        fmt(p.pipeline.latency.p99Ms, 1),
+        fmt(p.ratios.latencyP99, 1),
+      ],
     ],
     `(latency: publish → socket.io event, which includes the live hub's ${p.pipeline.flushIntervalMs} ms coalescing; the bare broker's is publish → in-process subscriber)`,
   )

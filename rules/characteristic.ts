@@ -7,7 +7,14 @@ import {
   capabilityOf,
   initialCapabilityState,
 } from './capability.ts'
-import { type ChartEvent, type ChartState, closeChart, freezeChart, initChart, stepChart } from './charts/index.ts'
+import {
+  type ChartEvent,
+  type ChartState,
+  closeChart,
+  freezeChart,
+  initChart,
+  stepChart,
+} from './charts/index.ts'
 import type { ChartSpec, ChartType } from './spec.ts'
 import type { ChartPoint, Observation, PanePoint, ProcessLimits, ViolationRule } from './types.ts'
 
@@ -38,7 +45,10 @@ const ATTRIBUTES: ReadonlySet<ChartType> = new Set(['p', 'np', 'c', 'u'])
  * Process capability so far: the readings since the chart's limits froze against the chart's
  * within σ; null without specification limits, for attributes charts, or until enough data.
  */
-export function characteristicCapability(spec: CharacteristicSpec, state: CharacteristicState): Capability | null {
+export function characteristicCapability(
+  spec: CharacteristicSpec,
+  state: CharacteristicState,
+): Capability | null {
   if (!spec.specLimits || ATTRIBUTES.has(spec.chart.type)) return null
   return capabilityOf(state.capability, state.chart.limits?.sigma ?? null, spec.specLimits)
 }
@@ -86,7 +96,12 @@ export interface Evaluation {
 }
 
 export function initialCharacteristicState(spec: CharacteristicSpec): CharacteristicState {
-  return { chart: initChart(spec.chart), zone: 'normal', flagged: [], capability: initialCapabilityState() }
+  return {
+    chart: initChart(spec.chart),
+    zone: 'normal',
+    flagged: [],
+    capability: initialCapabilityState(),
+  }
 }
 
 /** What alarm limits judge: the value itself, or the proportion / rate of an attributes reading. */
@@ -102,7 +117,11 @@ const CONTINUES: Record<LimitCause, readonly LimitZone[]> = {
   'alert-low': ['alert-low', 'action-low'],
 }
 
-export function evaluate(spec: CharacteristicSpec, state: CharacteristicState, obs: Observation): Evaluation {
+export function evaluate(
+  spec: CharacteristicSpec,
+  state: CharacteristicState,
+  obs: Observation,
+): Evaluation {
   const charted = stepChart(spec.chart, state.chart, obs)
   const measure = measureOf(spec.chart.type, obs)
   const zone = classifyLimits(spec.limits, measure)
@@ -124,18 +143,37 @@ export function evaluate(spec: CharacteristicSpec, state: CharacteristicState, o
     spec.specLimits && state.chart.limits && !ATTRIBUTES.has(spec.chart.type)
       ? addToCapability(state.capability, obs.value, spec.specLimits)
       : state.capability
-  return finish({ chart: charted.state, zone, flagged: judged.flagged, capability }, charted.points, deviations, charted.events)
+  return finish(
+    { chart: charted.state, zone, flagged: judged.flagged, capability },
+    charted.points,
+    deviations,
+    charted.events,
+  )
 }
 
 /** Closes subgroups whose time window ended before `now` (or, with `force`, any open one). */
-export function tick(spec: CharacteristicSpec, state: CharacteristicState, now: number, force = false): Evaluation {
+export function tick(
+  spec: CharacteristicSpec,
+  state: CharacteristicState,
+  now: number,
+  force = false,
+): Evaluation {
   const closed = closeChart(spec.chart, state.chart, now, force)
   const judged = judgePoints(closed.points, state.flagged)
-  return finish({ ...state, chart: closed.state, flagged: judged.flagged }, closed.points, judged.deviations, closed.events)
+  return finish(
+    { ...state, chart: closed.state, flagged: judged.flagged },
+    closed.points,
+    judged.deviations,
+    closed.events,
+  )
 }
 
 /** Ends Phase I now (an explicit act: the baseline collected so far gives the limits). */
-export function endBaseline(spec: CharacteristicSpec, state: CharacteristicState, ts: number): Evaluation {
+export function endBaseline(
+  spec: CharacteristicSpec,
+  state: CharacteristicState,
+  ts: number,
+): Evaluation {
   const frozen = freezeChart(spec.chart, state.chart, ts)
   return finish({ ...state, chart: frozen.state }, [], [], frozen.events)
 }
@@ -164,11 +202,17 @@ function judgePoints(points: readonly ChartPoint[], flaggedBefore: ViolationRule
 /** The value a rule judged: the pane's statistic, or for CUSUM the larger of C⁺ and C⁻. */
 function judgedValue(pane: PanePoint | undefined): number {
   if (!pane) return Number.NaN
-  if (pane.upper !== undefined || pane.lower !== undefined) return Math.max(pane.upper ?? 0, pane.lower ?? 0)
+  if (pane.upper !== undefined || pane.lower !== undefined)
+    return Math.max(pane.upper ?? 0, pane.lower ?? 0)
   return pane.statistic ?? Number.NaN
 }
 
-function finish(state: CharacteristicState, points: ChartPoint[], deviations: Deviation[], events: ChartEvent[]): Evaluation {
+function finish(
+  state: CharacteristicState,
+  points: ChartPoint[],
+  deviations: Deviation[],
+  events: ChartEvent[],
+): Evaluation {
   const established = events.find((e) => e.type === 'limits-established') ?? null
   const failed = events.find((e) => e.type === 'estimate-failed')
   return {

@@ -58,27 +58,43 @@ export function sigmaMr(
   return { ok: true, sigma: mrBar / (D2[2] as number) }
 }
 
+/**
+ * σ as the mean, over the included subgroups that have one, of an unbiased per-subgroup
+ * estimate (Rᵢ/d2(nᵢ) or sᵢ/c4(nᵢ)).
+ */
+function meanOfUnbiased(
+  subgroups: readonly Subgroup[],
+  included: readonly boolean[],
+  eligible: (sg: Subgroup) => boolean,
+  unbiased: (sg: Subgroup) => number,
+  none: string,
+  symbol: string,
+): SigmaEstimate {
+  let sum = 0
+  let count = 0
+  subgroups.forEach((sg, k) => {
+    if (!included[k] || !eligible(sg)) return
+    sum += unbiased(sg)
+    count++
+  })
+  if (count === 0) return { ok: false, reason: none }
+  if (sum === 0) return { ok: false, reason: `the baseline has no variation (${symbol} = 0)` }
+  return { ok: true, sigma: sum / count }
+}
+
 /** σ = mean of Rᵢ/d2(nᵢ) over the included subgroups of 2…25 observations. */
 export function sigmaRbar(
   subgroups: readonly Subgroup[],
   included: readonly boolean[],
 ): SigmaEstimate {
-  let sum = 0
-  let count = 0
-  subgroups.forEach((sg, k) => {
-    if (!included[k] || !hasRangeConstants(sg.n)) return
-    sum += rangeOf(sg) / d2(sg.n)
-    count++
-  })
-  if (count === 0) {
-    return {
-      ok: false,
-      reason:
-        'σ from R̄ needs baseline subgroups of 2 to 25 observations, and there are none (a subgroup of one has no range)',
-    }
-  }
-  if (sum === 0) return { ok: false, reason: 'the baseline has no variation (R̄ = 0)' }
-  return { ok: true, sigma: sum / count }
+  return meanOfUnbiased(
+    subgroups,
+    included,
+    (sg) => hasRangeConstants(sg.n),
+    (sg) => rangeOf(sg) / d2(sg.n),
+    'σ from R̄ needs baseline subgroups of 2 to 25 observations, and there are none (a subgroup of one has no range)',
+    'R̄',
+  )
 }
 
 /** σ = mean of sᵢ/c4(nᵢ) over the included subgroups of two or more. */
@@ -86,22 +102,14 @@ export function sigmaSbar(
   subgroups: readonly Subgroup[],
   included: readonly boolean[],
 ): SigmaEstimate {
-  let sum = 0
-  let count = 0
-  subgroups.forEach((sg, k) => {
-    if (!included[k] || sg.n < 2) return
-    sum += sdOf(sg) / c4(sg.n)
-    count++
-  })
-  if (count === 0) {
-    return {
-      ok: false,
-      reason:
-        'σ from s̄ needs baseline subgroups of two or more observations, and there are none (a subgroup of one has no s)',
-    }
-  }
-  if (sum === 0) return { ok: false, reason: 'the baseline has no variation (s̄ = 0)' }
-  return { ok: true, sigma: sum / count }
+  return meanOfUnbiased(
+    subgroups,
+    included,
+    (sg) => sg.n >= 2,
+    (sg) => sdOf(sg) / c4(sg.n),
+    'σ from s̄ needs baseline subgroups of two or more observations, and there are none (a subgroup of one has no s)',
+    's̄',
+  )
 }
 
 /** σ = s_p/c4(d + 1), s_p = √(Σ(nᵢ−1)sᵢ²/d), d = Σ(nᵢ−1) over the included subgroups. */

@@ -3,7 +3,17 @@ import type { RuleId } from './types.ts'
 /** The charts the engine draws. */
 export type ChartType = 'imr' | 'xbar-r' | 'xbar-s' | 'ewma' | 'cusum' | 'p' | 'np' | 'c' | 'u'
 
-export const CHART_TYPES: readonly ChartType[] = ['imr', 'xbar-r', 'xbar-s', 'ewma', 'cusum', 'p', 'np', 'c', 'u']
+export const CHART_TYPES: readonly ChartType[] = [
+  'imr',
+  'xbar-r',
+  'xbar-s',
+  'ewma',
+  'cusum',
+  'p',
+  'np',
+  'c',
+  'u',
+]
 
 /** How σ is estimated from the baseline (defaults: imr mr, xbar-r rbar, xbar-s sbar). */
 export type SigmaMethod = 'mr' | 'rbar' | 'sbar' | 'pooled'
@@ -14,7 +24,10 @@ export type SigmaMethod = 'mr' | 'rbar' | 'sbar' | 'pooled'
  * id) that closes the subgroup when it changes. I-MR and the attributes charts take each
  * observation as its own point.
  */
-export type Subgrouping = { by: 'count'; size: number } | { by: 'time'; windowMs: number } | { by: 'key' }
+export type Subgrouping =
+  | { by: 'count'; size: number }
+  | { by: 'time'; windowMs: number }
+  | { by: 'key' }
 
 /**
  * Which subgroups estimate the limits (Phase I): the first k, or those in a time range (at most

@@ -128,6 +128,7 @@ export function closeDue(
 ): { state: SubgrouperState; closed: Subgroup[] } {
   const { open, windowStart } = state
   if (!open) return { state, closed: [] }
-  const due = force || (by.by === 'time' && windowStart !== null && now >= windowStart + by.windowMs)
+  const due =
+    force || (by.by === 'time' && windowStart !== null && now >= windowStart + by.windowMs)
   return due ? { state: initialSubgrouperState(), closed: [open] } : { state, closed: [] }
 }

@@ -17,7 +17,19 @@ export interface Observation {
 }
 
 /** The run rules: Nelson's eight tests and the Western Electric rules. */
-export type RuleId = 'N1' | 'N2' | 'N3' | 'N4' | 'N5' | 'N6' | 'N7' | 'N8' | 'WE1' | 'WE2' | 'WE3' | 'WE4'
+export type RuleId =
+  | 'N1'
+  | 'N2'
+  | 'N3'
+  | 'N4'
+  | 'N5'
+  | 'N6'
+  | 'N7'
+  | 'N8'
+  | 'WE1'
+  | 'WE2'
+  | 'WE3'
+  | 'WE4'
 
 export const NELSON_RULES: readonly RuleId[] = ['N1', 'N2', 'N3', 'N4', 'N5', 'N6', 'N7', 'N8']
 export const WESTERN_ELECTRIC_RULES: readonly RuleId[] = ['WE1', 'WE2', 'WE3', 'WE4']
@@ -67,6 +79,13 @@ export interface ProcessLimits {
   sigma: number
   /** How they came to be: estimated from baseline subgroups, or given. */
   basis:
-    | { kind: 'estimated'; count: number; excluded: number; firstTs: number; lastTs: number; method: string }
+    | {
+        kind: 'estimated'
+        count: number
+        excluded: number
+        firstTs: number
+        lastTs: number
+        method: string
+      }
     | { kind: 'given' }
 }

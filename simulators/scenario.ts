@@ -68,7 +68,8 @@ const Stream = Type.Object(
           size: Type.Optional(
             Type.Integer({
               minimum: 1,
-              description: 'Attributes: each reading is {"count": value, "size": size} (value = defectives or defects in size units).',
+              description:
+                'Attributes: each reading is {"count": value, "size": size} (value = defectives or defects in size units).',
             }),
           ),
         },

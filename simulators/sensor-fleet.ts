@@ -50,7 +50,12 @@ export async function startSensorFleet(options: {
     const iso = new Date(ts).toISOString()
     switch (binding.format) {
       case 'json':
-        publish(binding.topic, JSON.stringify(binding.size ? { count: value, size: binding.size, ts: iso } : { value, ts: iso }))
+        publish(
+          binding.topic,
+          JSON.stringify(
+            binding.size ? { count: value, size: binding.size, ts: iso } : { value, ts: iso },
+          ),
+        )
         break
       case 'number':
         publish(binding.topic, String(value))

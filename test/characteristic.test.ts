@@ -44,7 +44,10 @@ function runImr(spec: ChartSpec, values: number[]) {
 
 describe('I-MR limits against worked textbook values', () => {
   it('Montgomery, Introduction to SQC: cost of processing mortgage loans (x̄ = 300.5, MR̄ = 7.79, UCL 321.22, LCL 279.78)', () => {
-    const costs = [310, 288, 297, 298, 307, 303, 294, 297, 308, 306, 294, 299, 297, 299, 314, 295, 293, 306, 301, 304]
+    const costs = [
+      310, 288, 297, 298, 307, 303, 294, 297, 308, 306, 294, 299, 297, 299, 314, 295, 293, 306, 301,
+      304,
+    ]
     const estimate = estimateImr(costs)
     if (!estimate.ok) throw new Error(estimate.reason)
     const lines = imrPaneLimits(estimate)
@@ -70,15 +73,26 @@ describe('I-MR limits against worked textbook values', () => {
   it('the engine freezes the limits after the first 25 readings, judges the baseline against them, and never moves them after', () => {
     const values = Array.from({ length: 60 }, (_, i) => 100 + Math.sin(i) * 2)
     const { points, events } = runImr(imrSpec(), values)
-    expect(points.slice(0, 25).every((p) => p.panes.i?.ucl === null && p.phase === 'baseline')).toBe(true)
+    expect(
+      points.slice(0, 25).every((p) => p.panes.i?.ucl === null && p.phase === 'baseline'),
+    ).toBe(true)
     const established = events.find((e) => e.type === 'limits-established')
     if (established?.type !== 'limits-established') throw new Error('no limits')
     const expected = estimateImr(values.slice(0, 25))
     if (!expected.ok) throw new Error(expected.reason)
     expect(established.limits).toMatchObject({ center: expected.center, sigma: expected.sigma })
-    expect(established.limits.basis).toMatchObject({ kind: 'estimated', count: 25, excluded: 0, method: 'mr' })
-    expect(established.baseline.map((p) => p.index)).toEqual(Array.from({ length: 25 }, (_, i) => i))
-    expect(established.baseline.every((p) => p.panes.i?.ucl === imrPaneLimits(expected).i.ucl)).toBe(true)
+    expect(established.limits.basis).toMatchObject({
+      kind: 'estimated',
+      count: 25,
+      excluded: 0,
+      method: 'mr',
+    })
+    expect(established.baseline.map((p) => p.index)).toEqual(
+      Array.from({ length: 25 }, (_, i) => i),
+    )
+    expect(
+      established.baseline.every((p) => p.panes.i?.ucl === imrPaneLimits(expected).i.ucl),
+    ).toBe(true)
     expect(new Set(points.slice(25).map((p) => p.panes.i?.ucl)).size).toBe(1)
     expect(points.slice(25).every((p) => p.phase === 'monitor')).toBe(true)
   })
@@ -87,8 +101,12 @@ describe('I-MR limits against worked textbook values', () => {
     const { state, events } = runImr(imrSpec({ baseline: { subgroups: 5 } }), [7, 7, 7, 7, 7, 7, 7])
     expect(state.limits).toBeNull()
     expect(state.baseline).toHaveLength(5)
-    expect(events.find((e) => e.type === 'estimate-failed')).toMatchObject({ reason: 'the baseline has no variation (MR̄ = 0)' })
-    expect(runImr(imrSpec({ baseline: { subgroups: 5 } }), [7, 7, 7, 7, 7, 7, 7.5]).state.limits).not.toBeNull()
+    expect(events.find((e) => e.type === 'estimate-failed')).toMatchObject({
+      reason: 'the baseline has no variation (MR̄ = 0)',
+    })
+    expect(
+      runImr(imrSpec({ baseline: { subgroups: 5 } }), [7, 7, 7, 7, 7, 7, 7.5]).state.limits,
+    ).not.toBeNull()
   })
 
   it('given μ and σ: no baseline, limits from the first reading, and the first point has no moving range', () => {
@@ -120,7 +138,15 @@ describe('alert and action limits', () => {
       state = e.state
       seen.push(e.deviations.map((d) => `${d.cause}${d.onset ? '!' : ''}`).join(' ') || e.status)
     }
-    expect(seen).toEqual(['baseline', 'alert-high!', 'action-high!', 'action-high', 'alert-high', 'baseline', 'action-high!'])
+    expect(seen).toEqual([
+      'baseline',
+      'alert-high!',
+      'action-high!',
+      'action-high',
+      'alert-high',
+      'baseline',
+      'action-high!',
+    ])
   })
 
   it('attributes: the limits judge the proportion (p) or rate (u) of a reading, the count otherwise', () => {
@@ -134,7 +160,11 @@ describe('alert and action limits', () => {
 describe('characteristic evaluation over subgroups', () => {
   it('a reading that completes no subgroup gives no point; the one that does gives it, judged', () => {
     const spec: CharacteristicSpec = {
-      chart: imrSpec({ type: 'xbar-r', subgroup: { by: 'count', size: 3 }, given: { center: 10, sigma: 1 } }),
+      chart: imrSpec({
+        type: 'xbar-r',
+        subgroup: { by: 'count', size: 3 },
+        given: { center: 10, sigma: 1 },
+      }),
       limits: {},
     }
     let state = initialCharacteristicState(spec)
@@ -151,7 +181,11 @@ describe('characteristic evaluation over subgroups', () => {
 
   it('a time window closes on the tick after it ends', () => {
     const spec: CharacteristicSpec = {
-      chart: imrSpec({ type: 'xbar-r', subgroup: { by: 'time', windowMs: 60_000 }, given: { center: 10, sigma: 1 } }),
+      chart: imrSpec({
+        type: 'xbar-r',
+        subgroup: { by: 'time', windowMs: 60_000 },
+        given: { center: 10, sigma: 1 },
+      }),
       limits: {},
     }
     let state = initialCharacteristicState(spec)
@@ -168,7 +202,10 @@ describe('characteristic evaluation over subgroups', () => {
   })
 
   it('ending the baseline by hand freezes the limits from what it holds', () => {
-    const spec: CharacteristicSpec = { chart: imrSpec({ baseline: { subgroups: 100 } }), limits: {} }
+    const spec: CharacteristicSpec = {
+      chart: imrSpec({ baseline: { subgroups: 100 } }),
+      limits: {},
+    }
     let state = initialCharacteristicState(spec)
     for (const o of obs([10, 12, 11, 13, 12])) state = evaluate(spec, state, o).state
     const ended = endBaseline(spec, state, 5000)
@@ -179,7 +216,10 @@ describe('characteristic evaluation over subgroups', () => {
   it('state survives a JSON round trip mid-stream: the results are the same', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.double({ min: -1000, max: 1000, noNaN: true }), { minLength: 1, maxLength: 80 }),
+        fc.array(fc.double({ min: -1000, max: 1000, noNaN: true }), {
+          minLength: 1,
+          maxLength: 80,
+        }),
         fc.nat(80),
         (values, cut) => {
           const spec: CharacteristicSpec = {

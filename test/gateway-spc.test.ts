@@ -1,7 +1,12 @@
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { CharacteristicView, ChartView, DeadLettersView, LimitChangeView } from '../gateway/contract.ts'
 import { characteristicSpec } from '../gateway/config/index.ts'
+import type {
+  CharacteristicView,
+  ChartView,
+  DeadLettersView,
+  LimitChangeView,
+} from '../gateway/contract.ts'
 import { type ChartPoint, initChart, stepChart } from '../rules/index.ts'
 import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
 import { tempDir, waitFor } from './helpers/index.ts'
@@ -17,15 +22,26 @@ afterEach(async () => {
   }
 })
 
-async function gatewayWith(characteristics: string, dataDir?: string): Promise<{ gw: Gw; mqtt: MqttClient }> {
-  const gw = await startTestGateway(`mqtt: { broker: { port: 0 } }\ncharacteristics:\n${characteristics}`, dataDir ? { dataDir } : {})
+async function gatewayWith(
+  characteristics: string,
+  dataDir?: string,
+): Promise<{ gw: Gw; mqtt: MqttClient }> {
+  const gw = await startTestGateway(
+    `mqtt: { broker: { port: 0 } }\ncharacteristics:\n${characteristics}`,
+    dataDir ? { dataDir } : {},
+  )
   const mqtt = await connectAsync(gw.gateway.urls.mqtt as string)
   const pair = { gw, mqtt }
   open.push(pair)
   return pair
 }
 
-async function post<T>(gw: Gw, path: string, body: unknown, token: string): Promise<{ status: number; body: T }> {
+async function post<T>(
+  gw: Gw,
+  path: string,
+  body: unknown,
+  token: string,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${gw.gateway.urls.http}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -34,8 +50,10 @@ async function post<T>(gw: Gw, path: string, body: unknown, token: string): Prom
   return { status: res.status, body: (await res.json()) as T }
 }
 
-const view = async (gw: Gw, id: string) => (await gw.get<CharacteristicView>(`/api/characteristics/${id}`)).body
-const chart = async (gw: Gw, id: string) => (await gw.get<ChartView>(`/api/characteristics/${id}/chart?limit=10000`)).body.points
+const view = async (gw: Gw, id: string) =>
+  (await gw.get<CharacteristicView>(`/api/characteristics/${id}`)).body
+const chart = async (gw: Gw, id: string) =>
+  (await gw.get<ChartView>(`/api/characteristics/${id}/chart?limit=10000`)).body.points
 
 /** Publishes readings one after the other (each awaited, so the order is kept). */
 async function publish(mqtt: MqttClient, topic: string, payloads: unknown[]): Promise<void> {
@@ -55,13 +73,18 @@ describe('the SPC engine in the gateway', () => {
     const t0 = Date.now() - 100_000
     const baseline = [12.0, 12.002, 11.999, 12.001, 11.998]
     const after = Array.from({ length: 25 }, (_, i) => 12 + ((i * 7) % 11) / 2000 - 0.0025)
-    await publish(mqtt, 't/bore', [...baseline, ...after].map((value, i) => ({ value, ts: t0 + i * 1000 })))
+    await publish(
+      mqtt,
+      't/bore',
+      [...baseline, ...after].map((value, i) => ({ value, ts: t0 + i * 1000 })),
+    )
     const c = await waitFor('capability', async () => {
       const v = await view(gw, 'bore')
       return v.capability ? v : undefined
     })
     // Within σ: MR̄/d2 of the baseline; overall σ and mean: the 25 readings after it.
-    const mrBar = baseline.slice(1).reduce((s, x, i) => s + Math.abs(x - (baseline[i] as number)), 0) / 4
+    const mrBar =
+      baseline.slice(1).reduce((s, x, i) => s + Math.abs(x - (baseline[i] as number)), 0) / 4
     const sigmaWithin = mrBar / 1.128
     const mean = after.reduce((s, x) => s + x, 0) / after.length
     const sdOverall = Math.sqrt(after.reduce((s, x) => s + (x - mean) ** 2, 0) / (after.length - 1))
@@ -69,8 +92,14 @@ describe('the SPC engine in the gateway', () => {
     expect(c.capability?.sigmaWithin).toBeCloseTo(sigmaWithin, 12)
     expect(c.capability?.sigmaOverall).toBeCloseTo(sdOverall, 12)
     expect(c.capability?.cp).toBeCloseTo(0.02 / (6 * sigmaWithin), 10)
-    expect(c.capability?.cpk).toBeCloseTo(Math.min(12.01 - mean, mean - 11.99) / (3 * sigmaWithin), 10)
-    expect(c.capability?.ppk).toBeCloseTo(Math.min(12.01 - mean, mean - 11.99) / (3 * sdOverall), 10)
+    expect(c.capability?.cpk).toBeCloseTo(
+      Math.min(12.01 - mean, mean - 11.99) / (3 * sigmaWithin),
+      10,
+    )
+    expect(c.capability?.ppk).toBeCloseTo(
+      Math.min(12.01 - mean, mean - 11.99) / (3 * sdOverall),
+      10,
+    )
     expect(c.capability?.observedPpm).toBe(0)
     expect(c.specLimits).toEqual({ lsl: 11.99, usl: 12.01, target: null })
   })
@@ -80,22 +109,68 @@ describe('the SPC engine in the gateway', () => {
   - { id: w, name: Weight, path: p/a/l/c, source: { mqtt: { topic: t/w } }, chart: { baselineCount: 20 } }
 `)
     const t0 = Date.now() - 100_000
-    await publish(mqtt, 't/w', [10, 11, 10.5, 9.8, 10.2].map((value, i) => ({ value, ts: t0 + i * 1000 })))
+    await publish(
+      mqtt,
+      't/w',
+      [10, 11, 10.5, 9.8, 10.2].map((value, i) => ({ value, ts: t0 + i * 1000 })),
+    )
     await waitFor('the baseline', async () => (await view(gw, 'w')).state.baseline?.have === 5)
 
     // A viewer may not; a reason is required; an engineer may.
-    expect((await post(gw, '/api/characteristics/w/baseline', { action: 'end-baseline', reason: 'enough data' }, TOKENS.viewer)).status).toBe(403)
-    expect((await post(gw, '/api/characteristics/w/baseline', { action: 'end-baseline', reason: '' }, TOKENS.engineer)).status).toBe(400)
-    const ended = await post<LimitChangeView>(gw, '/api/characteristics/w/baseline', { action: 'end-baseline', reason: 'five readings are enough for this trial' }, TOKENS.engineer)
+    expect(
+      (
+        await post(
+          gw,
+          '/api/characteristics/w/baseline',
+          { action: 'end-baseline', reason: 'enough data' },
+          TOKENS.viewer,
+        )
+      ).status,
+    ).toBe(403)
+    expect(
+      (
+        await post(
+          gw,
+          '/api/characteristics/w/baseline',
+          { action: 'end-baseline', reason: '' },
+          TOKENS.engineer,
+        )
+      ).status,
+    ).toBe(400)
+    const ended = await post<LimitChangeView>(
+      gw,
+      '/api/characteristics/w/baseline',
+      { action: 'end-baseline', reason: 'five readings are enough for this trial' },
+      TOKENS.engineer,
+    )
     expect(ended.status).toBe(200)
-    expect(ended.body).toMatchObject({ characteristic: 'w', action: 'end-baseline', reason: 'five readings are enough for this trial', actor: 'engineer', before: null })
+    expect(ended.body).toMatchObject({
+      characteristic: 'w',
+      action: 'end-baseline',
+      reason: 'five readings are enough for this trial',
+      actor: 'engineer',
+      before: null,
+    })
     expect(ended.body.after?.center).toBeCloseTo(10.3, 10)
-    expect((await view(gw, 'w')).chart.control?.basis).toMatchObject({ kind: 'estimated', count: 5 })
+    expect((await view(gw, 'w')).chart.control?.basis).toMatchObject({
+      kind: 'estimated',
+      count: 5,
+    })
 
-    const again = await post<{ message: string }>(gw, '/api/characteristics/w/baseline', { action: 'end-baseline', reason: 'again' }, TOKENS.engineer)
+    const again = await post<{ message: string }>(
+      gw,
+      '/api/characteristics/w/baseline',
+      { action: 'end-baseline', reason: 'again' },
+      TOKENS.engineer,
+    )
     expect(again).toMatchObject({ status: 409, body: { message: 'the limits are already frozen' } })
 
-    const restarted = await post<LimitChangeView>(gw, '/api/characteristics/w/baseline', { action: 'restart', reason: 'new tooling fitted' }, TOKENS.engineer)
+    const restarted = await post<LimitChangeView>(
+      gw,
+      '/api/characteristics/w/baseline',
+      { action: 'restart', reason: 'new tooling fitted' },
+      TOKENS.engineer,
+    )
     expect(restarted.body).toMatchObject({ action: 'restart', after: null })
     expect(restarted.body.before?.center).toBeCloseTo(10.3, 10)
     expect((await view(gw, 'w')).chart.control).toBeNull()
@@ -139,7 +214,11 @@ describe('the SPC engine in the gateway', () => {
   - { id: xt, name: Temperature, path: p/a/l/c, source: { mqtt: { topic: t/xt } }, chart: { type: xbar-s, subgroup: { windowMs: 1000 }, given: { center: 20, sigma: 1 } } }
 `)
     const t0 = Date.now() - 100_000
-    await publish(mqtt, 't/xr', [9, 10, 11, 10, 10, 12, 12, 12, 12, 12, 10].map((value, i) => ({ value, ts: t0 + i })))
+    await publish(
+      mqtt,
+      't/xr',
+      [9, 10, 11, 10, 10, 12, 12, 12, 12, 12, 10].map((value, i) => ({ value, ts: t0 + i })),
+    )
     const points = await waitFor('two subgroups', async () => {
       const p = await chart(gw, 'xr')
       return p.length === 2 ? p : undefined
@@ -152,11 +231,19 @@ describe('the SPC engine in the gateway', () => {
 
     // Readings in the current window: the subgroup closes on the tick after the window ends.
     const now = Date.now()
-    await publish(mqtt, 't/xt', [20, 21, 19].map((value) => ({ value, ts: now })))
-    const timed = await waitFor('the window to close', async () => {
-      const p = await chart(gw, 'xt')
-      return p.length === 1 ? p : undefined
-    }, { timeoutMs: 5000 })
+    await publish(
+      mqtt,
+      't/xt',
+      [20, 21, 19].map((value) => ({ value, ts: now })),
+    )
+    const timed = await waitFor(
+      'the window to close',
+      async () => {
+        const p = await chart(gw, 'xt')
+        return p.length === 1 ? p : undefined
+      },
+      { timeoutMs: 5000 },
+    )
     expect(timed[0]).toMatchObject({ n: 3, panes: { xbar: { statistic: 20 } } })
   })
 
@@ -166,7 +253,10 @@ describe('the SPC engine in the gateway', () => {
   - { id: e, name: EWMA, path: p/a/l/c, source: { mqtt: { topic: t/e } }, chart: { type: ewma, subgroup: { size: 2 }, baselineCount: 5, rules: [N1], ewma: { lambda: 0.3, L: 2.5 } } }
 `
     const t0 = Date.now() - 100_000
-    const values = Array.from({ length: 41 }, (_, i) => 50 + Math.sin(i * 1.7) * 2 + (i > 25 ? 3 : 0))
+    const values = Array.from(
+      { length: 41 },
+      (_, i) => 50 + Math.sin(i * 1.7) * 2 + (i > 25 ? 3 : 0),
+    )
     const readings = values.map((value, i) => ({ value, ts: t0 + i * 1000 }))
     try {
       let { gw, mqtt } = await gatewayWith(yaml, data.path)
@@ -183,7 +273,10 @@ describe('the SPC engine in the gateway', () => {
       })
 
       // The same readings through the pure engine without a restart.
-      const spec = characteristicSpec(gw.config, gw.config.characteristics[0] as (typeof gw.config.characteristics)[number]).chart
+      const spec = characteristicSpec(
+        gw.config,
+        gw.config.characteristics[0] as (typeof gw.config.characteristics)[number],
+      ).chart
       let state = initChart(spec)
       const expected: ChartPoint[] = []
       for (const r of readings) {

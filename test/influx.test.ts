@@ -205,7 +205,14 @@ const finite = fc.double({ noNaN: true, noDefaultInfinity: true })
 const nullable = fc.option(finite, { nil: null })
 const ts = fc.integer({ min: 0, max: 4_102_444_800_000 })
 const pane = fc.record(
-  { statistic: nullable, center: nullable, lcl: nullable, ucl: nullable, upper: finite, lower: finite },
+  {
+    statistic: nullable,
+    center: nullable,
+    lcl: nullable,
+    ucl: nullable,
+    upper: finite,
+    lower: finite,
+  },
   { requiredKeys: ['statistic', 'center', 'lcl', 'ucl'] },
 )
 const recordArb: fc.Arbitrary<SeriesRecord> = fc.oneof(
@@ -231,7 +238,14 @@ const recordArb: fc.Arbitrary<SeriesRecord> = fc.oneof(
       }),
       violations: fc.array(
         fc.record({
-          rule: fc.constantFrom<ViolationRule>('N1', 'N2', 'N7', 'WE3', 'cusum-upper', 'cusum-lower'),
+          rule: fc.constantFrom<ViolationRule>(
+            'N1',
+            'N2',
+            'N7',
+            'WE3',
+            'cusum-upper',
+            'cusum-lower',
+          ),
           pane: fc.oneof(fc.constantFrom('i', 'mr', 'toString', '__proto__'), text),
           indices: fc.array(fc.nat(), { maxLength: 3 }),
         }),
@@ -456,7 +470,14 @@ describe('InfluxDB store against a real influxd', () => {
     expect(await store.readings({ ...all, from: T0 + 1000, to: T0 + 2000 })).toHaveLength(2)
     expect(await store.chartPoints(all)).toEqual([
       { index: 0, ts: T0, phase: 'baseline', n: 1, panes: points[0]!.panes, rules: [] },
-      { index: 1, ts: T0 + 1000, phase: 'monitor', n: 1, panes: points[1]!.panes, rules: ['N1', 'N2'] },
+      {
+        index: 1,
+        ts: T0 + 1000,
+        phase: 'monitor',
+        n: 1,
+        panes: points[1]!.panes,
+        rules: ['N1', 'N2'],
+      },
       { index: 2, ts: T0 + 2000, phase: 'monitor', n: 1, panes: points[2]!.panes, rules: ['N1'] },
     ])
     expect((await store.chartPoints({ ...all, limit: 1 })).map((p) => p.index)).toEqual([2])

@@ -3,15 +3,13 @@ import { describe, expect, it } from 'vitest'
 import { np as npKind, p as pKind } from '../rules/charts/attributes.ts'
 import {
   type ChartEvent,
-  type ChartState,
   type ChartStep,
   checkObservation,
-  initChart,
-  stepChart,
   validateChart,
 } from '../rules/charts/index.ts'
 import type { ChartSpec, ChartType } from '../rules/spec.ts'
 import type { ChartPoint, Observation, ProcessLimits } from '../rules/types.ts'
+import { drawn, run } from './helpers/spc.ts'
 
 /**
  * The attributes charts p, np, c and u. Textbook figures come from Montgomery, Introduction to
@@ -54,34 +52,6 @@ const samples = (
     value,
     ...(size === undefined ? {} : { size: typeof size === 'number' ? size : (size[i] as number) }),
   }))
-
-/** Runs a chart; `cut` round-trips the state through JSON before that observation. */
-function run(
-  s: ChartSpec,
-  input: readonly Observation[],
-  cut?: number,
-): { steps: ChartStep[]; state: ChartState } {
-  let state = initChart(s)
-  const steps: ChartStep[] = []
-  input.forEach((o, k) => {
-    if (k === cut) state = JSON.parse(JSON.stringify(state)) as ChartState
-    const step = stepChart(s, state, o)
-    state = step.state
-    steps.push(step)
-  })
-  return { steps, state }
-}
-
-/** The chart as finally drawn: the judged baseline (from limits-established) and the monitored points. */
-function drawn(steps: readonly ChartStep[]): ChartPoint[] {
-  const byIndex = new Map<number, ChartPoint>()
-  for (const step of steps) {
-    for (const p of step.points) byIndex.set(p.index, p)
-    for (const e of step.events)
-      if (e.type === 'limits-established') for (const p of e.baseline) byIndex.set(p.index, p)
-  }
-  return [...byIndex.values()].sort((a, b) => a.index - b.index)
-}
 
 function established(
   steps: readonly ChartStep[],

@@ -1,16 +1,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { cusum } from '../rules/charts/cusum.ts'
-import {
-  type ChartEvent,
-  type ChartState,
-  type ChartStep,
-  initChart,
-  stepChart,
-  validateChart,
-} from '../rules/charts/index.ts'
+import { type ChartEvent, type ChartStep, validateChart } from '../rules/charts/index.ts'
 import type { ChartSpec } from '../rules/spec.ts'
 import type { ChartPoint, Observation, Violation } from '../rules/types.ts'
+import { drawn, run } from './helpers/spc.ts'
 
 /**
  * EWMA and tabular CUSUM. Textbook figures come from Montgomery, Introduction to Statistical
@@ -36,34 +30,6 @@ function spec(over: Partial<ChartSpec> & Pick<ChartSpec, 'type'>): ChartSpec {
     rules: ['N1', 'N2'],
     ...over,
   }
-}
-
-/** Runs a chart; `cut` round-trips the state through JSON before that observation. */
-function run(
-  s: ChartSpec,
-  input: readonly Observation[],
-  cut?: number,
-): { steps: ChartStep[]; state: ChartState } {
-  let state = initChart(s)
-  const steps: ChartStep[] = []
-  input.forEach((o, k) => {
-    if (k === cut) state = JSON.parse(JSON.stringify(state)) as ChartState
-    const step = stepChart(s, state, o)
-    state = step.state
-    steps.push(step)
-  })
-  return { steps, state }
-}
-
-/** The chart as finally drawn: the judged baseline (from limits-established) and the monitored points. */
-function drawn(steps: readonly ChartStep[]): ChartPoint[] {
-  const byIndex = new Map<number, ChartPoint>()
-  for (const step of steps) {
-    for (const p of step.points) byIndex.set(p.index, p)
-    for (const e of step.events)
-      if (e.type === 'limits-established') for (const p of e.baseline) byIndex.set(p.index, p)
-  }
-  return [...byIndex.values()].sort((a, b) => a.index - b.index)
 }
 
 const events = (steps: readonly ChartStep[]): ChartEvent[] => steps.flatMap((s) => s.events)

@@ -265,7 +265,11 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
         body: Type.Object(
           {
             action: Type.Union([Type.Literal('restart'), Type.Literal('end-baseline')]),
-            reason: Type.String({ minLength: 3, maxLength: 2000, description: 'Why the limits change: kept in the record.' }),
+            reason: Type.String({
+              minLength: 3,
+              maxLength: 2000,
+              description: 'Why the limits change: kept in the record.',
+            }),
           },
           { additionalProperties: false },
         ),
@@ -273,7 +277,10 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
     },
     async (request, reply) => {
       const { id } = request.params as { id: string }
-      const { action, reason } = request.body as { action: 'restart' | 'end-baseline'; reason: string }
+      const { action, reason } = request.body as {
+        action: 'restart' | 'end-baseline'
+        reason: string
+      }
       if (!pipeline.runtime(id)) return notFound(reply, `no characteristic "${id}"`)
       const result = pipeline.changeBaseline(id, action, reason, request.principal?.tokenId ?? null)
       if (typeof result === 'string') {

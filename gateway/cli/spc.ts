@@ -571,47 +571,35 @@ function toJson(a: Analysis) {
   return { chart: a.chart, charts, capability: a.capability ? capabilityJson(a.capability) : null }
 }
 
+/** The keys of the JSON contract first, in its order, then the rest of the analysis. */
+const CAPABILITY_KEYS = [
+  'cp',
+  'cpk',
+  'cpl',
+  'cpu',
+  'cpm',
+  'pp',
+  'ppk',
+  'ppl',
+  'ppu',
+  'sigmaWithin',
+  'sigmaOverall',
+  'expectedPpm',
+  'observedPpm',
+  'n',
+  'mean',
+  'lsl',
+  'usl',
+  'target',
+  'expectedPpmWithin',
+  'cpLower95',
+  'cpUpper95',
+  'cpkLower95',
+  'cpkUpper95',
+] as const satisfies readonly (keyof Capability)[]
+
 function capabilityJson(c: Capability) {
-  const {
-    cp,
-    cpk,
-    cpl,
-    cpu,
-    cpm,
-    pp,
-    ppk,
-    ppl,
-    ppu,
-    sigmaWithin,
-    sigmaOverall,
-    expectedPpm,
-    observedPpm,
-  } = c
-  return {
-    cp,
-    cpk,
-    cpl,
-    cpu,
-    cpm,
-    pp,
-    ppk,
-    ppl,
-    ppu,
-    sigmaWithin,
-    sigmaOverall,
-    expectedPpm,
-    observedPpm,
-    n: c.n,
-    mean: c.mean,
-    lsl: c.lsl,
-    usl: c.usl,
-    target: c.target,
-    expectedPpmWithin: c.expectedPpmWithin,
-    cpLower95: c.cpLower95,
-    cpUpper95: c.cpUpper95,
-    cpkLower95: c.cpkLower95,
-    cpkUpper95: c.cpkUpper95,
-  }
+  return Object.fromEntries(CAPABILITY_KEYS.map((k) => [k, c[k]]))
 }
 
 /** `--format csv`: one row per point per pane; CUSUM adds C⁺ and C⁻. Violations separated by spaces. */

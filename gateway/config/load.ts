@@ -70,11 +70,17 @@ function semanticIssues(config: Config): SemanticIssue[] {
     }
     const window = c.chart.baselineWindow
     if (window && Date.parse(window.from) >= Date.parse(window.to)) {
-      issues.push({ path: ['characteristics', i, 'chart', 'baselineWindow'], message: 'from must be before to' })
+      issues.push({
+        path: ['characteristics', i, 'chart', 'baselineWindow'],
+        message: 'from must be before to',
+      })
     }
     const spec = c.specLimits
     if (spec?.lsl !== undefined && spec.usl !== undefined && spec.lsl >= spec.usl) {
-      issues.push({ path: ['characteristics', i, 'specLimits'], message: `lsl (${spec.lsl}) must be below usl (${spec.usl})` })
+      issues.push({
+        path: ['characteristics', i, 'specLimits'],
+        message: `lsl (${spec.lsl}) must be below usl (${spec.usl})`,
+      })
     }
     if (c.source.opcua && !servers.has(c.source.opcua.server)) {
       issues.push({

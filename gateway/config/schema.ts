@@ -74,25 +74,45 @@ const Chart = Type.Object(
     subgroup: Type.Optional(
       Type.Object(
         {
-          size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Readings per subgroup.' })),
-          windowMs: Type.Optional(Type.Integer({ minimum: 1, description: 'A subgroup per time window (aligned to the epoch).' })),
-          byKey: Type.Optional(Type.Literal(true, { description: 'A subgroup per run of readings with the same `subgroup` key (lot, batch).' })),
+          size: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 1000, description: 'Readings per subgroup.' }),
+          ),
+          windowMs: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: 'A subgroup per time window (aligned to the epoch).',
+            }),
+          ),
+          byKey: Type.Optional(
+            Type.Literal(true, {
+              description:
+                'A subgroup per run of readings with the same `subgroup` key (lot, batch).',
+            }),
+          ),
         },
         {
           additionalProperties: false,
           minProperties: 1,
           maxProperties: 1,
-          description: 'How readings form subgroups (X̄-R, X̄-S, EWMA, CUSUM): exactly one of size, windowMs, byKey. Default: 5 for X̄ charts, 1 otherwise.',
+          description:
+            'How readings form subgroups (X̄-R, X̄-S, EWMA, CUSUM): exactly one of size, windowMs, byKey. Default: 5 for X̄ charts, 1 otherwise.',
         },
       ),
     ),
     baselineCount: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 10_000, description: 'Subgroups that estimate the limits (default: spc.baselineCount).' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        description: 'Subgroups that estimate the limits (default: spc.baselineCount).',
+      }),
     ),
     baselineWindow: Type.Optional(
       Type.Object(
         { from: IsoTime, to: IsoTime },
-        { additionalProperties: false, description: 'Estimate the limits from the subgroups in this time range instead.' },
+        {
+          additionalProperties: false,
+          description: 'Estimate the limits from the subgroups in this time range instead.',
+        },
       ),
     ),
     excludeOutOfControl: Type.Boolean({
@@ -104,7 +124,8 @@ const Chart = Type.Object(
         { center: Type.Number(), sigma: Type.Optional(Type.Number({ exclusiveMinimum: 0 })) },
         {
           additionalProperties: false,
-          description: 'Known parameters, no baseline: μ and σ (variables), or p, c̄, ū as center (attributes).',
+          description:
+            'Known parameters, no baseline: μ and σ (variables), or p, c̄, ū as center (attributes).',
         },
       ),
     ),
@@ -114,13 +135,22 @@ const Chart = Type.Object(
         { description: 'σ estimate (default: mr for imr, rbar for xbar-r, sbar for xbar-s).' },
       ),
     ),
-    rules: Type.Optional(Type.Array(RuleId, { uniqueItems: true, description: 'Run rules (default: spc.rules).' })),
+    rules: Type.Optional(
+      Type.Array(RuleId, { uniqueItems: true, description: 'Run rules (default: spc.rules).' }),
+    ),
     runLengths: Type.Optional(
       Type.Object(
         Object.fromEntries(
-          ['N2', 'N3', 'N4', 'N7', 'N8', 'WE4'].map((r) => [r, Type.Optional(Type.Integer({ minimum: r === 'N4' ? 3 : 2, maximum: 50 }))]),
+          ['N2', 'N3', 'N4', 'N7', 'N8', 'WE4'].map((r) => [
+            r,
+            Type.Optional(Type.Integer({ minimum: r === 'N4' ? 3 : 2, maximum: 50 })),
+          ]),
         ),
-        { additionalProperties: false, description: 'Run lengths other than the canonical N2 9, N3 6, N4 14, N7 15, N8 8, WE4 8.' },
+        {
+          additionalProperties: false,
+          description:
+            'Run lengths other than the canonical N2 9, N3 6, N4 14, N7 15, N8 8, WE4 8.',
+        },
       ),
     ),
     ewma: Type.Optional(
@@ -136,9 +166,15 @@ const Chart = Type.Object(
       Type.Object(
         {
           k: Type.Optional(Type.Number({ minimum: 0, description: 'Reference value, σ units.' })),
-          h: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Decision interval, σ units.' })),
-          headStart: Type.Optional(Type.Number({ minimum: 0, description: 'Fast initial response: C⁺₀ = C⁻₀, σ units.' })),
-          resetOnSignal: Type.Optional(Type.Boolean({ description: 'Reset a side to the head start after it signals.' })),
+          h: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, description: 'Decision interval, σ units.' }),
+          ),
+          headStart: Type.Optional(
+            Type.Number({ minimum: 0, description: 'Fast initial response: C⁺₀ = C⁻₀, σ units.' }),
+          ),
+          resetOnSignal: Type.Optional(
+            Type.Boolean({ description: 'Reset a side to the head start after it signals.' }),
+          ),
         },
         { additionalProperties: false, description: 'Tabular CUSUM parameters.' },
       ),
@@ -151,9 +187,15 @@ const SpecLimits = Type.Object(
   {
     lsl: Type.Optional(Type.Number({ description: 'Lower specification limit.' })),
     usl: Type.Optional(Type.Number({ description: 'Upper specification limit.' })),
-    target: Type.Optional(Type.Number({ description: 'Target (default: the mid-point of lsl and usl).' })),
+    target: Type.Optional(
+      Type.Number({ description: 'Target (default: the mid-point of lsl and usl).' }),
+    ),
   },
-  { additionalProperties: false, minProperties: 1, description: 'Specification limits: process capability is computed against them.' },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    description: 'Specification limits: process capability is computed against them.',
+  },
 )
 
 const Source = Type.Object(
@@ -387,7 +429,8 @@ export const ConfigSchema = Type.Object(
           minimum: 1,
           maximum: 10_000,
           default: 25,
-          description: 'Subgroups that estimate the limits (readings, for individuals and attributes charts).',
+          description:
+            'Subgroups that estimate the limits (readings, for individuals and attributes charts).',
         }),
         rules: Type.Array(RuleId, { default: ['N1', 'N2'], uniqueItems: true }),
       },

@@ -233,7 +233,8 @@ export function createNcService(ctx: {
         const id = runtime.config.id
         const set = reading ? collecting.get(id) : undefined
         // The measure the limits judge (a p chart's proportion), as the readings before it.
-        if (reading && set) collectAfter({ ...reading, value: measureOf(runtime.spec.chart.type, reading) }, set)
+        if (reading && set)
+          collectAfter({ ...reading, value: measureOf(runtime.spec.chart.type, reading) }, set)
         const triggered = evaluation.deviations.filter(
           (d) => d.onset && runtime.ncCauses.has(d.cause),
         )
@@ -241,7 +242,9 @@ export function createNcService(ctx: {
         if (!first) return
         const existing = new Set(triggered.flatMap((d) => open.get(key(id, d.cause)) ?? []))
         // One cause may come from several panes at once (N1 on the I and MR panes): once is enough.
-        const fresh = [...new Set(triggered.filter((d) => !open.has(key(id, d.cause))).map((d) => d.cause))]
+        const fresh = [
+          ...new Set(triggered.filter((d) => !open.has(key(id, d.cause))).map((d) => d.cause)),
+        ]
         if (existing.size === 0) {
           openNc(runtime, first, fresh)
           return

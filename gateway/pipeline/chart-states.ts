@@ -21,7 +21,10 @@ export interface ChartStates {
   /** Restores a runtime from the database, unless there is nothing or the chart's configuration changed (then the old limits come back for the record). */
   restore(rt: CharacteristicRuntime):
     | { result: 'restored' | 'none' }
-    | { result: 'spec-changed'; previous: { limits: ProcessLimits | null; lastPoint: ChartPoint | null } }
+    | {
+        result: 'spec-changed'
+        previous: { limits: ProcessLimits | null; lastPoint: ChartPoint | null }
+      }
   save(runtimes: Iterable<CharacteristicRuntime>): number
 }
 
@@ -40,7 +43,10 @@ export function createChartStates(db: DatabaseSync): ChartStates {
         // An older state may have another shape: take only what the record of the change needs.
         return {
           result: 'spec-changed',
-          previous: { limits: saved.state?.chart?.limits ?? null, lastPoint: saved.lastPoint ?? null },
+          previous: {
+            limits: saved.state?.chart?.limits ?? null,
+            lastPoint: saved.lastPoint ?? null,
+          },
         }
       }
       // A state saved before capability was accumulated starts its accumulator now.
@@ -56,7 +62,12 @@ export function createChartStates(db: DatabaseSync): ChartStates {
       transaction(db, () => {
         for (const rt of runtimes) {
           if (!rt.dirty) continue
-          const saved: Persisted = { state: rt.state, status: rt.status, last: rt.last, lastPoint: rt.lastPoint }
+          const saved: Persisted = {
+            state: rt.state,
+            status: rt.status,
+            last: rt.last,
+            lastPoint: rt.lastPoint,
+          }
           upsert.run(rt.config.id, rt.specHash, JSON.stringify(saved), now)
           rt.dirty = false
           n++

@@ -1,8 +1,8 @@
 import type { DatabaseSync } from 'node:sqlite'
 import {
   checkObservation,
-  endBaseline,
   type Evaluation,
+  endBaseline,
   evaluate,
   initialCharacteristicState,
   measureOf,
@@ -36,7 +36,12 @@ export interface Pipeline {
    * restart: Phase I anew (the next subgroups estimate new limits); end-baseline: freeze the
    * limits now from the baseline collected so far. Recorded with who and why.
    */
-  changeBaseline(id: string, action: 'restart' | 'end-baseline', reason: string, actor: string | null): LimitChangeView | string
+  changeBaseline(
+    id: string,
+    action: 'restart' | 'end-baseline',
+    reason: string,
+    actor: string | null,
+  ): LimitChangeView | string
   start(): void
   /** Persists chart state and flushes the dead letters. */
   stop(): void
@@ -80,7 +85,10 @@ export function createPipeline(ctx: {
 
   function ingest(reading: Reading): void {
     const rt = runtimes.get(reading.characteristic)
-    if (!rt) throw new Error(`no characteristic ${reading.characteristic}: sources deliver mapped readings only`)
+    if (!rt)
+      throw new Error(
+        `no characteristic ${reading.characteristic}: sources deliver mapped readings only`,
+      )
     const problem = checkObservation(rt.spec.chart, reading)
     if (problem) {
       // The payload was well formed, but this chart cannot take it (e.g. a p chart without a size).
@@ -99,7 +107,12 @@ export function createPipeline(ctx: {
     const measure = measureOf(rt.spec.chart.type, reading)
     rt.last = { ts: reading.ts, value: measure }
     rt.recent.push(reading.ts, measure)
-    store.write({ kind: 'reading', characteristic: rt.config.id, ts: reading.ts, value: reading.value })
+    store.write({
+      kind: 'reading',
+      characteristic: rt.config.id,
+      ts: reading.ts,
+      value: reading.value,
+    })
     apply(rt, evaluate(rt.spec, rt.state, reading), reading)
   }
 
@@ -112,7 +125,13 @@ export function createPipeline(ctx: {
     for (const point of evaluation.points) store.write({ kind: 'chart', characteristic: id, point })
     rt.lastPoint = evaluation.points.at(-1) ?? rt.lastPoint
     for (const deviation of evaluation.deviations) {
-      store.write({ kind: 'event', characteristic: id, ts: deviation.ts, type: 'deviation', detail: JSON.stringify(deviation) })
+      store.write({
+        kind: 'event',
+        characteristic: id,
+        ts: deviation.ts,
+        type: 'deviation',
+        detail: JSON.stringify(deviation),
+      })
     }
     const established = evaluation.established
     if (established) {
@@ -129,19 +148,35 @@ export function createPipeline(ctx: {
         detail: JSON.stringify({
           limits: established.limits,
           // The baseline judged against its own limits: what a Phase I review looks at.
-          flagged: flagged.map((p) => ({ index: p.index, rules: p.violations.map((v) => v.rule), excluded: p.excluded === true })),
+          flagged: flagged.map((p) => ({
+            index: p.index,
+            rules: p.violations.map((v) => v.rule),
+            excluded: p.excluded === true,
+          })),
         }),
       })
-      log.info({ characteristic: id, limits: established.limits, flagged: flagged.length }, 'control limits established and frozen')
+      log.info(
+        { characteristic: id, limits: established.limits, flagged: flagged.length },
+        'control limits established and frozen',
+      )
     }
     if (evaluation.estimateFailed && estimateFailures.get(id) !== evaluation.estimateFailed) {
       estimateFailures.set(id, evaluation.estimateFailed)
-      log.warn({ characteristic: id, reason: evaluation.estimateFailed }, 'limits cannot be estimated yet; collecting more baseline')
+      log.warn(
+        { characteristic: id, reason: evaluation.estimateFailed },
+        'limits cannot be estimated yet; collecting more baseline',
+      )
     }
     bus.emit('evaluated', { runtime: rt, reading, evaluation })
   }
 
-  function record(rt: CharacteristicRuntime, action: LimitChangeView['action'], reason: string, actor: string | null, before: ReturnType<typeof controlView>) {
+  function record(
+    rt: CharacteristicRuntime,
+    action: LimitChangeView['action'],
+    reason: string,
+    actor: string | null,
+    before: ReturnType<typeof controlView>,
+  ) {
     const change = limitChanges.record({
       characteristic: rt.config.id,
       ts: Date.now(),
@@ -151,7 +186,13 @@ export function createPipeline(ctx: {
       before,
       after: controlView(rt.state.chart.limits, rt.lastPoint),
     })
-    store.write({ kind: 'event', characteristic: rt.config.id, ts: change.ts, type: 'limit-change', detail: JSON.stringify(change) })
+    store.write({
+      kind: 'event',
+      characteristic: rt.config.id,
+      ts: change.ts,
+      type: 'limit-change',
+      detail: JSON.stringify(change),
+    })
     log.info({ characteristic: rt.config.id, action, reason, actor }, 'chart limits changed')
     return change
   }
@@ -172,7 +213,8 @@ export function createPipeline(ctx: {
       if (!rt) return `no characteristic "${id}"`
       const before = controlView(rt.state.chart.limits, rt.lastPoint)
       if (action === 'restart') {
-        if (rt.spec.chart.given) return 'this chart has given limits: change them in the configuration'
+        if (rt.spec.chart.given)
+          return 'this chart has given limits: change them in the configuration'
         rt.state = initialCharacteristicState(rt.spec)
         rt.status = rt.last ? 'baseline' : 'no-data'
         rt.lastPoint = null
@@ -191,10 +233,19 @@ export function createPipeline(ctx: {
       for (const rt of runtimes.values()) {
         const restored = chartStates.restore(rt)
         if (restored.result === 'spec-changed') {
-          log.warn({ characteristic: rt.config.id }, 'chart configuration changed: limits are estimated anew')
+          log.warn(
+            { characteristic: rt.config.id },
+            'chart configuration changed: limits are estimated anew',
+          )
           rt.dirty = true
           const { limits, lastPoint } = restored.previous
-          record(rt, 'configuration', 'the chart configuration changed', null, controlView(limits, lastPoint))
+          record(
+            rt,
+            'configuration',
+            'the chart configuration changed',
+            null,
+            controlView(limits, lastPoint),
+          )
         }
       }
       timers.push(setInterval(() => chartStates.save(runtimes.values()), PERSIST_EVERY_MS))
@@ -203,10 +254,14 @@ export function createPipeline(ctx: {
           setInterval(() => {
             const now = Date.now()
             for (const rt of timed) {
-              guarded(() => {
-                const evaluation = tick(rt.spec, rt.state, now)
-                if (evaluation.points.length > 0 || evaluation.established) apply(rt, evaluation, null)
-              }, { characteristic: rt.config.id })
+              guarded(
+                () => {
+                  const evaluation = tick(rt.spec, rt.state, now)
+                  if (evaluation.points.length > 0 || evaluation.established)
+                    apply(rt, evaluation, null)
+                },
+                { characteristic: rt.config.id },
+              )
             }
           }, TICK_MS),
         )

@@ -25,7 +25,9 @@ export function createLimitChanges(db: DatabaseSync): LimitChanges {
   const insert = db.prepare(
     'INSERT INTO limit_change (characteristic, ts, action, reason, actor, before, after) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
   )
-  const select = db.prepare('SELECT * FROM limit_change WHERE characteristic = ? ORDER BY id DESC LIMIT ?')
+  const select = db.prepare(
+    'SELECT * FROM limit_change WHERE characteristic = ? ORDER BY id DESC LIMIT ?',
+  )
   const json = (v: ControlLimitsView | null) => (v ? JSON.stringify(v) : null)
   const parse = (v: string | null) => (v ? (JSON.parse(v) as ControlLimitsView) : null)
   return {

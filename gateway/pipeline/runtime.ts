@@ -90,7 +90,10 @@ export function createRuntime(config: Config, c: CharacteristicConfig): Characte
 }
 
 /** Control limits of the chart as the dashboard draws them: the parameters and the lines at the latest point. */
-export function controlView(limits: ProcessLimits | null, lastPoint: ChartPoint | null): ControlLimitsView | null {
+export function controlView(
+  limits: ProcessLimits | null,
+  lastPoint: ChartPoint | null,
+): ControlLimitsView | null {
   if (!limits) return null
   const panes: ControlLimitsView['panes'] = {}
   for (const [name, pane] of Object.entries(lastPoint?.panes ?? {})) {
@@ -137,12 +140,17 @@ export function characteristicView(rt: CharacteristicRuntime, openNcs: number): 
       type: spec.type,
       subgroup: spec.subgroup,
       panes: [...chartKind(spec.type).panes],
-      baseline: 'subgroups' in spec.baseline ? { count: spec.baseline.subgroups } : { ...spec.baseline },
+      baseline:
+        'subgroups' in spec.baseline ? { count: spec.baseline.subgroups } : { ...spec.baseline },
       rules: [...spec.rules],
       control: controlView(rt.state.chart.limits, rt.lastPoint),
     },
     specLimits: c.specLimits
-      ? { lsl: c.specLimits.lsl ?? null, usl: c.specLimits.usl ?? null, target: c.specLimits.target ?? null }
+      ? {
+          lsl: c.specLimits.lsl ?? null,
+          usl: c.specLimits.usl ?? null,
+          target: c.specLimits.target ?? null,
+        }
       : null,
     capability: characteristicCapability(rt.spec, rt.state),
     state: liveState(rt, openNcs),

@@ -45,7 +45,14 @@ export function createMqttIngest(options: {
       return
     }
     for (const parsed of parsePayload(payload, now)) {
-      if (parsed.ok) sink.reading({ characteristic, ts: parsed.ts, value: parsed.value, size: parsed.size, key: parsed.key })
+      if (parsed.ok)
+        sink.reading({
+          characteristic,
+          ts: parsed.ts,
+          value: parsed.value,
+          size: parsed.size,
+          key: parsed.key,
+        })
       else
         sink.reject({
           source,

@@ -70,7 +70,13 @@ function parseObject(json: unknown, receivedAt: number, where: string): ParsedRe
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     return fail('bad-shape', `${where}expected an object {"value", "ts"}, got ${describe(json)}`)
   }
-  const fields = json as { value?: unknown; count?: unknown; ts?: unknown; size?: unknown; subgroup?: unknown }
+  const fields = json as {
+    value?: unknown
+    count?: unknown
+    ts?: unknown
+    size?: unknown
+    subgroup?: unknown
+  }
   if (fields.value !== undefined && fields.count !== undefined) {
     return fail('bad-shape', `${where}give "value" or "count", not both`)
   }
@@ -86,16 +92,27 @@ function parseObject(json: unknown, receivedAt: number, where: string): ParsedRe
   }
   const { subgroup } = fields
   if (subgroup !== undefined && typeof subgroup !== 'string' && typeof subgroup !== 'number') {
-    return fail('bad-shape', `${where}"subgroup" must be a string or a number, got ${describe(subgroup)}`)
+    return fail(
+      'bad-shape',
+      `${where}"subgroup" must be a string or a number, got ${describe(subgroup)}`,
+    )
   }
   const time = parseTimestamp(fields.ts, receivedAt)
   if (typeof time === 'string') return fail('bad-timestamp', `${where}${time}`)
-  return { ok: true, ts: time, value, size, key: subgroup === undefined ? undefined : String(subgroup) }
+  return {
+    ok: true,
+    ts: time,
+    value,
+    size,
+    key: subgroup === undefined ? undefined : String(subgroup),
+  }
 }
 
 function checkNumber(value: unknown, name: string, where: string): number | ParsedReading {
-  if (typeof value !== 'number') return fail('not-a-number', `${where}"${name}" must be a JSON number, got ${describe(value)}`)
-  if (!Number.isFinite(value)) return fail('non-finite', `${where}"${name}" is out of the range of a double`)
+  if (typeof value !== 'number')
+    return fail('not-a-number', `${where}"${name}" must be a JSON number, got ${describe(value)}`)
+  if (!Number.isFinite(value))
+    return fail('non-finite', `${where}"${name}" is out of the range of a double`)
   return value
 }
 

@@ -480,7 +480,17 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
           point = { index, ts, phase, n: n ?? 1, panes: [], rules: new Set() }
           points.set(key, point)
         }
-        point.panes.push([pane, { statistic, center, lcl, ucl, ...(upper === null ? {} : { upper }), ...(lower === null ? {} : { lower }) }])
+        point.panes.push([
+          pane,
+          {
+            statistic,
+            center,
+            lcl,
+            ucl,
+            ...(upper === null ? {} : { upper }),
+            ...(lower === null ? {} : { lower }),
+          },
+        ])
         for (const rule of rules ? rules.split(',') : []) point.rules.add(rule as ViolationRule)
       }
     }

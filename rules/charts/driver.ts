@@ -168,7 +168,10 @@ function onSubgroup(kind: ChartKind, spec: ChartSpec, state: ChartState, sg: Sub
   }
   s = { ...s, count: index + 1, previous: sg, baseline }
   // A count baseline is complete; a time-range baseline that reached the cap ends there too.
-  const complete = 'subgroups' in spec.baseline ? baseline.length >= spec.baseline.subgroups : baseline.length >= MAX_BASELINE_SUBGROUPS
+  const complete =
+    'subgroups' in spec.baseline
+      ? baseline.length >= spec.baseline.subgroups
+      : baseline.length >= MAX_BASELINE_SUBGROUPS
   if (complete) {
     const frozen = freeze(kind, spec, s, sg.ts)
     s = frozen.state
@@ -284,7 +287,14 @@ function judge(
     panes[pane] =
       p.upper === undefined && p.lower === undefined
         ? { statistic: p.statistic, center: p.center, lcl: p.lcl, ucl: p.ucl }
-        : { statistic: p.statistic, center: p.center, lcl: p.lcl, ucl: p.ucl, upper: p.upper, lower: p.lower }
+        : {
+            statistic: p.statistic,
+            center: p.center,
+            lcl: p.lcl,
+            ucl: p.ucl,
+            upper: p.upper,
+            lower: p.lower,
+          }
     const settings = settingsByPane[pane] ?? NONE
     if (settings.rules.length === 0 || p.statistic === null || p.center === null) continue
     const judged = stepRules(settings, rules[pane] ?? initialRuleState(), pane, {
@@ -315,18 +325,13 @@ function ruleSettings(kind: ChartKind, spec: ChartSpec): Record<string, RuleSett
   let cached = settingsCache.get(spec)
   if (!cached) {
     const beyondOnly: RuleSettings = { rules: spec.rules.filter((r) => r === 'N1' || r === 'WE1') }
-    cached = Object.fromEntries(
-      kind.panes.map((pane): [string, RuleSettings] => {
-        switch (kind.rules) {
-          case 'none':
-            return [pane, NONE]
-          case 'limits':
-            return [pane, N1_ONLY]
-          case 'all':
-            return [pane, pane === kind.primary ? { rules: spec.rules, runLengths: spec.runLengths } : beyondOnly]
-        }
-      }),
-    )
+    const primary: RuleSettings = { rules: spec.rules, runLengths: spec.runLengths }
+    cached = {}
+    for (const pane of kind.panes) {
+      if (kind.rules === 'none') cached[pane] = NONE
+      else if (kind.rules === 'limits') cached[pane] = N1_ONLY
+      else cached[pane] = pane === kind.primary ? primary : beyondOnly
+    }
     settingsCache.set(spec, cached)
   }
   return cached

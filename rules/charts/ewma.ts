@@ -1,6 +1,6 @@
+import { estimateSigma, grandMean } from '../estimate.ts'
 import { lowerLimit, upperLimit } from '../run-rules.ts'
 import type { ChartSpec, SigmaMethod } from '../spec.ts'
-import { estimateSigma, grandMean } from '../estimate.ts'
 import type { Subgroup } from '../subgroups.ts'
 import type { ChartKind, Estimate } from './kind.ts'
 
@@ -86,7 +86,10 @@ export function estimateLocationScale(
   if (center === null) return { ok: false, reason: 'the baseline has no observations' }
   const method = sigmaMethodOf(spec)
   if (method === 'mr' && baseline.some((sg, k) => included[k] && sg.n > 1)) {
-    return { ok: false, reason: 'σ from the moving range (mr) needs individual readings (subgroups of 1)' }
+    return {
+      ok: false,
+      reason: 'σ from the moving range (mr) needs individual readings (subgroups of 1)',
+    }
   }
   const sigma = estimateSigma(method, baseline, included)
   if (!sigma.ok) return sigma

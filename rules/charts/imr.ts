@@ -15,7 +15,9 @@ import type { ChartKind, Estimate } from './kind.ts'
  * Centre line and limits of each pane for frozen parameters (MR̄ = d2(2)·σ, so a given σ draws the
  * MR pane too; UCL = D4(2)·MR̄ = d2σ + 3·d3σ, see constants.ts for the precision).
  */
-export function imrPaneLimits(limits: Pick<ProcessLimits, 'center' | 'sigma'>): Record<'i' | 'mr', { center: number; lcl: number; ucl: number }> {
+export function imrPaneLimits(
+  limits: Pick<ProcessLimits, 'center' | 'sigma'>,
+): Record<'i' | 'mr', { center: number; lcl: number; ucl: number }> {
   const mrBar = limits.sigma * (D2[2] as number)
   return {
     i: {
@@ -30,7 +32,13 @@ export function imrPaneLimits(limits: Pick<ProcessLimits, 'center' | 'sigma'>): 
 /** Phase I estimate of an I-MR chart from individual values (all included). */
 export function estimateImr(values: readonly number[]): Estimate {
   return imr.estimate(
-    { type: 'imr', subgroup: { by: 'count', size: 1 }, baseline: { subgroups: values.length }, excludeOutOfControl: false, rules: [] },
+    {
+      type: 'imr',
+      subgroup: { by: 'count', size: 1 },
+      baseline: { subgroups: values.length },
+      excludeOutOfControl: false,
+      rules: [],
+    },
     values.map((v, i) => ({ firstTs: i, ts: i, n: 1, mean: v, m2: 0, min: v, max: v })),
     values.map(() => true),
   )
@@ -44,7 +52,9 @@ export const imr: ChartKind<{ previous: number | null }> = {
   validate(spec: ChartSpec) {
     return spec.sigmaMethod === undefined || spec.sigmaMethod === 'mr'
       ? []
-      : [`an I-MR chart estimates σ from the moving range (sigmaMethod mr), not ${spec.sigmaMethod}`]
+      : [
+          `an I-MR chart estimates σ from the moving range (sigmaMethod mr), not ${spec.sigmaMethod}`,
+        ]
   },
 
   checkObservation() {
@@ -58,7 +68,12 @@ export const imr: ChartKind<{ previous: number | null }> = {
   estimate(_spec, baseline: readonly Subgroup[], included) {
     const sigma = sigmaMr(baseline, included)
     if (!sigma.ok) return sigma
-    return { ok: true, center: grandMean(baseline, included) as number, sigma: sigma.sigma, method: 'mr' }
+    return {
+      ok: true,
+      center: grandMean(baseline, included) as number,
+      sigma: sigma.sigma,
+      method: 'mr',
+    }
   },
 
   initStream() {

@@ -1,5 +1,7 @@
 import type { ChartSpec, ChartType } from '../spec.ts'
 import type { Observation } from '../types.ts'
+import { c, np, p, u } from './attributes.ts'
+import { cusum } from './cusum.ts'
 import {
   type ChartState,
   type ChartStep,
@@ -8,8 +10,6 @@ import {
   initChartState,
   stepChartState,
 } from './driver.ts'
-import { c, np, p, u } from './attributes.ts'
-import { cusum } from './cusum.ts'
 import { ewma } from './ewma.ts'
 import { imr } from './imr.ts'
 import type { ChartKind } from './kind.ts'
@@ -23,7 +23,9 @@ import { xbarR, xbarS } from './xbar.ts'
  * State is plain JSON: persist it, restore it, carry on exactly.
  */
 const KINDS: Partial<Record<ChartType, ChartKind>> = Object.fromEntries(
-  Object.entries({ imr, 'xbar-r': xbarR, 'xbar-s': xbarS, ewma, cusum, p, np, c, u }).filter(([, kind]) => kind !== null),
+  Object.entries({ imr, 'xbar-r': xbarR, 'xbar-s': xbarS, ewma, cusum, p, np, c, u }).filter(
+    ([, kind]) => kind !== null,
+  ),
 ) as Partial<Record<ChartType, ChartKind>>
 
 export function chartKind(type: ChartType): ChartKind {
@@ -38,8 +40,10 @@ export function validateChart(spec: ChartSpec): string[] {
   if (!kind) return [`chart type ${spec.type} is not available`]
   const problems = kind.validate(spec)
   // Leaving out-of-control baseline points out is Shewhart practice; EWMA and CUSUM points carry history.
-  if (spec.excludeOutOfControl && kind.rules !== 'all') problems.push(`${spec.type} charts cannot leave baseline points out`)
-  if ('subgroups' in spec.baseline && spec.baseline.subgroups < 1) problems.push('the baseline needs at least one subgroup')
+  if (spec.excludeOutOfControl && kind.rules !== 'all')
+    problems.push(`${spec.type} charts cannot leave baseline points out`)
+  if ('subgroups' in spec.baseline && spec.baseline.subgroups < 1)
+    problems.push('the baseline needs at least one subgroup')
   return problems
 }
 
@@ -60,7 +64,12 @@ export function stepChart(spec: ChartSpec, state: ChartState, obs: Observation):
   return stepChartState(chartKind(spec.type), spec, state, obs)
 }
 
-export function closeChart(spec: ChartSpec, state: ChartState, now: number, force = false): ChartStep {
+export function closeChart(
+  spec: ChartSpec,
+  state: ChartState,
+  now: number,
+  force = false,
+): ChartStep {
   return closeChartState(chartKind(spec.type), spec, state, now, force)
 }
 
