@@ -239,6 +239,8 @@ export interface DeviationView {
   ts: number
   value: number
   limit: number | null
+  /** The chart pane a rule judged (e.g. `mr`: the value is a moving range, not a reading); null for a limit excursion. */
+  pane: string | null
 }
 
 export interface TileUpdate {

@@ -1,9 +1,16 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { connectAsync, type MqttClient } from 'mqtt'
-import type { Locator, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Browser, launchBrowser } from './helpers/browser.ts'
+import {
+  ARTIFACTS,
+  type Browser,
+  launchBrowser,
+  requireFreshBuild,
+  textOf as text,
+  within,
+} from './helpers/browser.ts'
 import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
 import { tempDir } from './helpers/index.ts'
 
@@ -13,8 +20,6 @@ import { tempDir } from './helpers/index.ts'
  * afterAll whatever happened.
  */
 
-const ROOT = join(import.meta.dirname, '..')
-const ARTIFACTS = join(ROOT, 'test', 'artifacts')
 const XSS_NAME = '<img src=x onerror=window.__xss=1>'
 const WAIT = 10_000
 
@@ -82,19 +87,6 @@ const CONFIG_CHANGED = `${CONFIG.replace('name: Cap torque', 'name: Cap torque, 
     source: { mqtt: { topic: test/vibration } }
 `
 
-/** Awaits `promise`, failing after `ms` with what was awaited (every wait in this suite is bounded). */
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 /** The little of a canvas the test reads in the page (the Node-side tsconfig has no DOM types). */
 interface CanvasLike {
   width: number
@@ -102,29 +94,6 @@ interface CanvasLike {
   getContext(kind: '2d'): {
     getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> }
   } | null
-}
-
-/** Fails early, saying what to do, when the dashboard was not built or is older than its sources. */
-function requireFreshBuild(): void {
-  const built = join(ROOT, 'dist', 'dashboard', 'index.html')
-  if (!existsSync(built))
-    throw new Error('dist/dashboard is missing: run `npm run build` first (`npm test` does it)')
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
-      ),
-    )
-  const source = Math.max(
-    newest(join(ROOT, 'dashboard', 'src')),
-    statSync(join(ROOT, 'dashboard', 'index.html')).mtimeMs,
-  )
-  if (statSync(built).mtimeMs < source) {
-    throw new Error(
-      'dist/dashboard is older than dashboard/: run `npm run build` first (`npm test` does it)',
-    )
-  }
 }
 
 describe('dashboard in a real browser against a real gateway', () => {
@@ -182,10 +151,6 @@ describe('dashboard in a real browser against a real gateway', () => {
   }
 
   const tile = (id: string) => page.locator(`lw-tile[data-id="${id}"]`)
-  /** An element's text, whitespace collapsed (locators reach into open shadow roots). */
-  const text = async (locator: Locator) =>
-    ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim()
-
   beforeAll(async () => {
     requireFreshBuild()
     mkdirSync(ARTIFACTS, { recursive: true })

@@ -1,4 +1,28 @@
 import { describe, expect, it } from 'vitest'
+import {
+  capabilityIndices,
+  capabilityPending,
+  capabilityVerdict,
+  formatInterval,
+  formatPpm,
+  MIN_CAPABILITY_READINGS,
+} from '../dashboard/src/data/capability.ts'
+import {
+  buildChartSeries,
+  latestControl,
+  markLabel,
+  type PaneSeries,
+  panesOfRule,
+} from '../dashboard/src/data/chart-series.ts'
+import {
+  alarmPane,
+  CHART_NAMES,
+  chartHeader,
+  durationWords,
+  paneInfo,
+  rulesList,
+  subgroupWords,
+} from '../dashboard/src/data/chart-words.ts'
 import { pushDeviations } from '../dashboard/src/data/deviations.ts'
 import {
   decimalsShown,
@@ -7,24 +31,41 @@ import {
   formatQuantity,
   formatTime,
   formatValue,
+  valueSteps,
 } from '../dashboard/src/data/format.ts'
 import { groupByHierarchy, hierarchyLabel, panelsBySite } from '../dashboard/src/data/hierarchy.ts'
+import {
+  binReadings,
+  histogramExtent,
+  niceStep,
+  normalCurve,
+  normalPdf,
+} from '../dashboard/src/data/histogram.ts'
+import {
+  baselineActions,
+  limitsSummary,
+  orderLimitChanges,
+  reasonProblem,
+} from '../dashboard/src/data/limit-changes.ts'
 import { applyNcEvents, openNcCounts, orderNcs } from '../dashboard/src/data/nc.ts'
 import { problemText } from '../dashboard/src/data/problem.ts'
 import { parseRoute, routeHash } from '../dashboard/src/data/route.ts'
 import {
   appendPoints,
-  buildControlSeries,
   buildReadingsSeries,
   limitLines,
+  readingsLines,
   tsAt,
 } from '../dashboard/src/data/series.ts'
 import {
   causeLabel,
+  causeValueText,
   causeWords,
   countStatuses,
   describeRule,
   isAbnormal,
+  ruleShort,
+  rulesShort,
   statusLabel,
   statusOfCause,
   worstStatus,
@@ -33,15 +74,22 @@ import { applyTiles } from '../dashboard/src/data/tiles.ts'
 import { bearer, takeTokenFromUrl } from '../dashboard/src/data/token.ts'
 import type {
   AlarmLimits,
+  CapabilityView,
   CharacteristicView,
   ChartPointView,
   ControlLimitsView,
   DeviationView,
+  LimitChangeView,
   LiveState,
   NcEvent,
   NonconformanceSummary,
+  PanePoint,
   Status,
 } from '../gateway/contract.ts'
+import { MIN_CAPABILITY_N } from '../rules/capability.ts'
+import { chartKind } from '../rules/charts/index.ts'
+import { CHART_TYPES } from '../rules/spec.ts'
+import { NELSON_RULES, type ViolationRule, WESTERN_ELECTRIC_RULES } from '../rules/types.ts'
 
 // ── fixtures ────────────────────────────────────────────────────────────────────────────────
 
@@ -65,7 +113,16 @@ function characteristic(
     decimals: 2,
     source: { kind: 'mqtt', topic: `t/${id}` },
     limits: {},
-    chart: { type: 'imr', baselineCount: 25, rules: ['N1', 'N2'], control: null },
+    chart: {
+      type: 'imr',
+      subgroup: { by: 'count', size: 1 },
+      panes: ['i', 'mr'],
+      baseline: { count: 25 },
+      rules: ['N1', 'N2'],
+      control: null,
+    },
+    specLimits: null,
+    capability: null,
     state: state(status),
     ...extra,
   }
@@ -79,8 +136,9 @@ function point(
   const [lcl, center, ucl] = opts.limits ?? [null, null, null]
   return {
     index,
-    ts: 1_700_000_000_000 + index * 1000,
+    ts: opts.ts ?? 1_700_000_000_000 + index * 1000,
     phase: opts.phase ?? 'monitor',
+    n: opts.n ?? 1,
     panes: opts.panes ?? {
       i: { statistic: value, center, lcl, ucl },
       mr: {
@@ -122,6 +180,18 @@ const control: ControlLimitsView = {
   sigma: 0.5,
   basis: { kind: 'given' },
   panes: { i: { center: 10, lcl: 8.5, ucl: 11.5 }, mr: { center: 0.56, lcl: null, ucl: 1.84 } },
+}
+
+/** An I-MR chart's columns, the individuals pane's alarm columns alongside its own (as the chart draws them). */
+function imr(
+  points: readonly ChartPointView[],
+  alarm: AlarmLimits = {},
+  limits: ControlLimitsView | null = null,
+) {
+  const s = buildChartSeries(points, { type: 'imr', panes: ['i', 'mr'], alarm, control: limits })
+  const [i, mr] = s.panes as [PaneSeries, PaneSeries]
+  if (!i.alarm) throw new Error('the individuals pane must carry the alarm limits')
+  return { ...s, i: { ...i, ...i.alarm }, mr, violations: i.violations }
 }
 
 // ── grouping ────────────────────────────────────────────────────────────────────────────────
@@ -363,7 +433,7 @@ describe('control chart series', () => {
       point(2, 12, { limits: [8.5, 10, 11.5], rules: ['N1'] }),
       point(3, 10.2, { limits: [8.5, 10, 11.5] }),
     ]
-    const s = buildControlSeries(points, {}, null)
+    const s = imr(points)
     expect(s.x).toEqual([0, 1, 2, 3])
     expect(s.i.value).toEqual([10, 11, 12, 10.2])
     expect(s.i.baseline).toEqual([10, 11, null, null])
@@ -385,7 +455,7 @@ describe('control chart series', () => {
       point(5, 10.2, { limits: lim, rules: ['N2'] }),
       point(7, 10.2, { limits: lim, rules: ['N2'] }), // a gap in the indices starts a new run
     ]
-    const s = buildControlSeries(points, {}, null)
+    const s = imr(points)
     expect(s.violations.map((v) => [v.index, v.onset])).toEqual([
       [0, true],
       [1, false],
@@ -401,10 +471,10 @@ describe('control chart series', () => {
       point(0, 10, { phase: 'baseline' }),
       point(1, 10.4, { limits: [9, 10.1, 11.2] }),
     ]
-    const without = buildControlSeries(points, {}, null)
+    const without = imr(points)
     expect(without.i.ucl).toEqual([null, 11.2])
     expect(without.i.cl).toEqual([null, 10.1])
-    const withControl = buildControlSeries(points, {}, control)
+    const withControl = imr(points, {}, control)
     expect(withControl.i.ucl).toEqual([11.5, 11.2])
     expect(withControl.i.lcl).toEqual([8.5, 9])
     expect(withControl.i.cl).toEqual([10, 10.1])
@@ -412,11 +482,7 @@ describe('control chart series', () => {
   })
 
   it('draws the configured alert and action limits as constant lines, and nothing for unset ones', () => {
-    const s = buildControlSeries(
-      [point(0, 1), point(1, 2)],
-      { actionHigh: 12.5, alertHigh: 12 },
-      null,
-    )
+    const s = imr([point(0, 1), point(1, 2)], { actionHigh: 12.5, alertHigh: 12 })
     expect(s.i.actionHigh).toEqual([12.5, 12.5])
     expect(s.i.alertHigh).toEqual([12, 12])
     expect(s.i.alertLow).toEqual([null, null])
@@ -425,22 +491,21 @@ describe('control chart series', () => {
 
   it('marks the points strictly beyond an action or alert limit, as the rules classify them', () => {
     const limits: AlarmLimits = { actionLow: 7, alertLow: 8, alertHigh: 12, actionHigh: 13 }
-    const s = buildControlSeries(
+    const s = imr(
       [point(0, 13.01), point(1, 13), point(2, 12.5), point(3, 12), point(4, 7.5), point(5, 6.9)],
       limits,
-      null,
     )
     expect(s.i.beyondAction).toEqual([13.01, null, null, null, null, 6.9])
     expect(s.i.beyondAlert).toEqual([null, 13, 12.5, null, 7.5, null])
   })
 
   it('takes the moving range pane, null for the first point', () => {
-    const s = buildControlSeries([point(0, 1), point(1, 2)], {}, null)
+    const s = imr([point(0, 1), point(1, 2)])
     expect(s.mr.value).toEqual([null, 0.5])
   })
 
   it('leaves an empty chart empty', () => {
-    const s = buildControlSeries([], { actionHigh: 1 }, control)
+    const s = imr([], { actionHigh: 1 }, control)
     expect(s.x).toEqual([])
     expect(s.i.actionHigh).toEqual([])
   })
@@ -460,7 +525,7 @@ describe('control chart series', () => {
   })
 
   it('maps an x position back to the time of the nearest point', () => {
-    const s = buildControlSeries([point(5, 1), point(6, 1), point(9, 1)], {}, null)
+    const s = imr([point(5, 1), point(6, 1), point(9, 1)])
     expect(tsAt(s, 6.2)).toBe(s.ts[1])
     expect(tsAt(s, 8)).toBe(s.ts[2])
     expect(tsAt(s, 4.6)).toBe(s.ts[0])
@@ -564,6 +629,7 @@ describe('deviation strip', () => {
     ts,
     value,
     limit: cause.startsWith('N') ? null : 12.5,
+    pane: cause.startsWith('N') ? 'i' : null,
   })
 
   it('starts an entry at each onset, newest first', () => {
@@ -670,5 +736,671 @@ describe('problem texts', () => {
     expect(problemText(400, 'limit must be ≤ 5000')).toBe(
       'Request refused (400): limit must be ≤ 5000',
     )
+  })
+})
+
+// ── charts of every type ────────────────────────────────────────────────────────────────────
+
+/** A pane of a point: [statistic, lcl, center, ucl]. */
+function pane(
+  statistic: number | null,
+  limits: [number | null, number | null, number | null] = [null, null, null],
+  extra: Partial<PanePoint> = {},
+): PanePoint {
+  const [lcl, center, ucl] = limits
+  return { statistic, lcl, center, ucl, ...extra }
+}
+
+function chartPoint(
+  index: number,
+  panes: Record<string, PanePoint>,
+  opts: Partial<ChartPointView> = {},
+): ChartPointView {
+  return {
+    index,
+    ts: 1_700_000_000_000 + index * 1000,
+    phase: 'monitor',
+    n: 5,
+    panes,
+    rules: [],
+    ...opts,
+  }
+}
+
+const XBAR_CONTROL: ControlLimitsView = {
+  center: 10,
+  sigma: 0.5,
+  basis: { kind: 'estimated', count: 24, excluded: 1, firstTs: 0, lastTs: 1, method: 'rbar' },
+  panes: { xbar: { center: 10, lcl: 9.33, ucl: 10.67 }, r: { center: 1.16, lcl: null, ucl: 2.46 } },
+}
+
+describe('multi-pane chart series', () => {
+  it('X̄-R: two panes of their own statistics and limits, no alarm limits on either', () => {
+    const points = [
+      chartPoint(0, { xbar: pane(10.1), r: pane(1.2) }, { phase: 'baseline' }),
+      chartPoint(1, { xbar: pane(9.9, [9.33, 10, 10.67]), r: pane(0.8, [null, 1.16, 2.46]) }),
+      chartPoint(
+        2,
+        { xbar: pane(10.3, [9.33, 10, 10.67]), r: pane(2.9, [null, 1.16, 2.46]) },
+        { rules: ['N1'] },
+      ),
+    ]
+    const s = buildChartSeries(points, {
+      type: 'xbar-r',
+      panes: ['xbar', 'r'],
+      alarm: { actionHigh: 12 },
+      control: XBAR_CONTROL,
+    })
+    expect(s.panes.map((p) => p.pane)).toEqual(['xbar', 'r'])
+    const [xbar, r] = s.panes as [PaneSeries, PaneSeries]
+    expect(xbar.value).toEqual([10.1, 9.9, 10.3])
+    expect(r.value).toEqual([1.2, 0.8, 2.9])
+    // A baseline point of the latest n is read against the current limits; monitor points carry their own.
+    expect(xbar.ucl).toEqual([10.67, 10.67, 10.67])
+    expect(r.lcl).toEqual([null, null, null]) // R's LCL is 0-truncated away for n < 7: no line
+    expect(r.ucl).toEqual([2.46, 2.46, 2.46])
+    expect(xbar.alarm).toBeNull()
+    expect(r.alarm).toBeNull()
+    // N1 at point 2 is the range beyond its UCL: the ring is on R, not on X̄.
+    expect(r.violation).toEqual([null, null, 2.9])
+    expect(xbar.violation).toEqual([null, null, null])
+    expect(r.violations.map((v) => [v.index, markLabel(v)])).toEqual([[2, 'N1']])
+  })
+
+  it('puts a limits test on every pane beyond its limits, and the other rules on the primary pane', () => {
+    const p = chartPoint(
+      4,
+      { xbar: pane(10.9, [9.33, 10, 10.67]), r: pane(2.9, [null, 1.16, 2.46]) },
+      { rules: ['N1', 'N5'] },
+    )
+    expect(panesOfRule(p, 'N1', ['xbar', 'r'])).toEqual(['xbar', 'r'])
+    expect(panesOfRule(p, 'N5', ['xbar', 'r'])).toEqual(['xbar'])
+    // A limits test with no pane beyond (limits not known to the view) falls back to the primary pane.
+    const q = chartPoint(5, { xbar: pane(10), r: pane(1) }, { rules: ['WE1'] })
+    expect(panesOfRule(q, 'WE1', ['xbar', 'r'])).toEqual(['xbar'])
+    expect(panesOfRule(q, 'cusum-upper', ['cusum'])).toEqual(['cusum'])
+    // Both panes completed N1: the point lists it twice; each pane names it once.
+    const both = point(3, 14, { limits: [8.5, 10, 11.5], rules: ['N1', 'N1'] })
+    const mr = both.panes.mr as PanePoint
+    both.panes.mr = { ...mr, statistic: 3.9 }
+    const s = imr([both])
+    expect(s.violations.map(markLabel)).toEqual(['N1'])
+    expect(s.mr.violations.map(markLabel)).toEqual(['N1'])
+  })
+
+  it('p chart: limits that vary with the sample size are drawn point by point, a truncated LCL as no line', () => {
+    const points = [
+      chartPoint(0, { p: pane(0.05) }, { phase: 'baseline', n: 210 }),
+      chartPoint(1, { p: pane(0.04) }, { phase: 'baseline', n: 200 }),
+      chartPoint(2, { p: pane(0.06, [null, 0.05, 0.123]) }, { n: 80 }),
+      chartPoint(3, { p: pane(0.02, [0.004, 0.05, 0.096]) }, { n: 200 }),
+      chartPoint(4, { p: pane(0.09, [0.0038, 0.05, 0.0962]) }, { n: 210 }),
+    ]
+    const control: ControlLimitsView = {
+      center: 0.05,
+      sigma: 0,
+      basis: { kind: 'estimated', count: 2, excluded: 0, firstTs: 0, lastTs: 1, method: 'pbar' },
+      panes: { p: { center: 0.05, lcl: 0.0038, ucl: 0.0962 } },
+    }
+    const s = buildChartSeries(points, {
+      type: 'p',
+      panes: ['p'],
+      alarm: { alertHigh: 0.08, actionHigh: 0.1 },
+      control,
+    })
+    const p = s.panes[0] as PaneSeries
+    // Baseline points get no borrowed limits where the judged points' limits vary: theirs would differ.
+    expect(p.ucl).toEqual([null, null, 0.123, 0.096, 0.0962])
+    expect(p.lcl).toEqual([null, null, null, 0.004, 0.0038])
+    expect(p.cl).toEqual([null, null, 0.05, 0.05, 0.05])
+    expect(s.n).toEqual([210, 200, 80, 200, 210])
+    // The alarm limits judge the proportion: they are on the p pane, and 0.09 is beyond the alert limit.
+    expect(p.alarm?.alertHigh).toEqual([0.08, 0.08, 0.08, 0.08, 0.08])
+    expect(p.alarm?.beyondAlert).toEqual([null, null, null, null, 0.09])
+    expect(p.alarm?.beyondAction).toEqual([null, null, null, null, null])
+  })
+
+  it('CUSUM: C⁺ upward and C⁻ downward against ±h, signals ringed on the sum that passed h', () => {
+    const cusum = (y: number, upper: number, lower: number) => pane(y, [-4, 0, 4], { upper, lower })
+    const points = [
+      chartPoint(0, { cusum: cusum(0.2, 0, 0) }),
+      chartPoint(1, { cusum: cusum(1.5, 1, 0) }),
+      chartPoint(2, { cusum: cusum(2.5, 4.5, 0) }, { rules: ['cusum-upper'] }),
+      chartPoint(3, { cusum: cusum(-3, 1, 2.5) }),
+      chartPoint(4, { cusum: cusum(-2.5, 0, 4.5) }, { rules: ['cusum-lower'] }),
+    ]
+    const s = buildChartSeries(points, {
+      type: 'cusum',
+      panes: ['cusum'],
+      alarm: { actionHigh: 1 },
+      control: null,
+    })
+    const c = s.panes[0] as PaneSeries
+    expect(c.kind).toBe('cusum')
+    expect(c.value).toEqual([0, 1, 4.5, 1, 0])
+    expect(c.lower).toEqual([0, 0, 0, -2.5, -4.5])
+    expect(c.ucl).toEqual([4, 4, 4, 4, 4])
+    expect(c.lcl).toEqual([-4, -4, -4, -4, -4])
+    expect(c.cl).toEqual([0, 0, 0, 0, 0])
+    expect(c.violation).toEqual([null, null, 4.5, null, null])
+    expect(c.lowerViolation).toEqual([null, null, null, null, -4.5])
+    expect(c.violations.map((v) => [v.index, v.value, markLabel(v)])).toEqual([
+      [2, 4.5, 'CUSUM up'],
+      [4, -4.5, 'CUSUM down'],
+    ])
+    // Alarm limits judge readings, not standardized sums: none on the CUSUM pane.
+    expect(c.alarm).toBeNull()
+    expect(c.baseline.every((v) => v === null)).toBe(true)
+  })
+
+  it('gives the alarm limits to the pane that plots what they judge, and to no X̄, EWMA or CUSUM pane', () => {
+    expect(alarmPane('imr')).toBe('i')
+    for (const t of ['p', 'np', 'c', 'u'] as const) expect(alarmPane(t)).toBe(t)
+    for (const t of ['xbar-r', 'xbar-s', 'ewma', 'cusum'] as const) expect(alarmPane(t)).toBeNull()
+    const ewma = buildChartSeries([chartPoint(0, { ewma: pane(10, [9, 10, 11]) })], {
+      type: 'ewma',
+      panes: ['ewma'],
+      alarm: { actionHigh: 10.5 },
+      control: null,
+    })
+    expect(ewma.panes[0]?.alarm).toBeNull()
+  })
+
+  it('knows every pane of every chart kind the engine has, and the alarm pane is one of them', () => {
+    let checked = 0
+    for (const type of CHART_TYPES) {
+      let panes: readonly string[]
+      try {
+        panes = chartKind(type).panes
+      } catch {
+        continue // a kind not written yet
+      }
+      checked++
+      for (const p of panes) expect(paneInfo(p).label, `${type} pane ${p}`).not.toBe(p)
+      const on = alarmPane(type)
+      if (on !== null) expect(panes).toContain(on)
+      expect(CHART_NAMES[type]).toMatch(/chart$/)
+    }
+    expect(checked).toBeGreaterThan(0)
+  })
+
+  it('moves on by one where the indices start again (limits estimated anew), with a baseline band of its own', () => {
+    const points = [
+      point(7, 10, { phase: 'baseline' }),
+      point(8, 10.1, { limits: [8.5, 10, 11.5] }),
+      point(10, 10.2, { limits: [8.5, 10, 11.5] }),
+      point(0, 11, { phase: 'baseline', ts: 1_700_000_100_000 }),
+      point(1, 11.2, { phase: 'baseline', ts: 1_700_000_101_000 }),
+    ]
+    const s = imr(points)
+    expect(s.x).toEqual([7, 8, 10, 11, 12])
+    expect(s.restarts).toEqual([3])
+    // The current limits are lent to the new baseline only: the old one was read against others.
+    const lent = imr(points, {}, { ...control, panes: { i: { center: 11, lcl: 10, ucl: 12 } } })
+    expect(lent.i.ucl).toEqual([null, 11.5, 11.5, 12, 12])
+    expect(s.baselineRuns).toEqual([
+      [0, 0],
+      [3, 4],
+    ])
+  })
+
+  it('takes the lines in force from the latest judged point of each pane', () => {
+    const points = [
+      chartPoint(0, { p: pane(0.05, [0.01, 0.05, 0.09]) }, { n: 300 }),
+      chartPoint(1, { p: pane(0.06, [null, 0.05, 0.123]) }, { n: 80 }),
+    ]
+    const base: ControlLimitsView = {
+      ...XBAR_CONTROL,
+      panes: { p: { center: 0.05, lcl: 0.02, ucl: 0.08 } },
+    }
+    expect(latestControl(base, points)?.panes.p).toEqual({ center: 0.05, lcl: null, ucl: 0.123 })
+    expect(latestControl(base, [])?.panes.p).toEqual({ center: 0.05, lcl: 0.02, ucl: 0.08 })
+    expect(latestControl(null, points)).toBeNull()
+    // A subgroup of one has no range: R's lines come from the point before, X̄'s from the latest.
+    const xr = [
+      chartPoint(0, { xbar: pane(10, [9.3, 10, 10.7]), r: pane(1, [null, 1.16, 2.46]) }),
+      chartPoint(1, { xbar: pane(10, [8.5, 10, 11.5]), r: pane(null) }, { n: 1 }),
+    ]
+    expect(latestControl(XBAR_CONTROL, xr)?.panes).toEqual({
+      xbar: { center: 10, lcl: 8.5, ucl: 11.5 },
+      r: { center: 1.16, lcl: null, ucl: 2.46 },
+    })
+    // After a restart the old stream's limits are no longer in force: the current ones stand.
+    const restarted = [
+      ...points,
+      chartPoint(0, { p: pane(0.05) }, { phase: 'baseline', ts: 1_800_000_000_000 }),
+    ]
+    expect(latestControl(base, restarted)?.panes.p).toEqual({ center: 0.05, lcl: 0.02, ucl: 0.08 })
+  })
+
+  it('appends a restarted stream (indices from 0 again, later times) but not a repeat', () => {
+    const held = [point(40, 1), point(41, 1)]
+    const restarted = point(0, 5, { ts: 1_700_000_500_000 })
+    const next = appendPoints(held, [point(41, 9), restarted])
+    expect(next.map((p) => p.index)).toEqual([40, 41, 0])
+    expect(next[1]?.panes.i?.statistic).toBe(1)
+    // A refetch after the restart returns both streams in time order: nothing is lost or doubled.
+    expect(appendPoints([], [restarted, ...held]).map((p) => p.index)).toEqual([40, 41, 0])
+  })
+
+  it('draws over raw readings only what judges a reading', () => {
+    const alarm = { actionHigh: 13 }
+    expect(readingsLines('imr', alarm, control).map((l) => l.key)).toEqual([
+      'action-high',
+      'ucl',
+      'cl',
+      'lcl',
+    ])
+    expect(readingsLines('xbar-r', alarm, XBAR_CONTROL).map((l) => l.key)).toEqual(['action-high'])
+    expect(readingsLines('cusum', alarm, XBAR_CONTROL).map((l) => l.key)).toEqual(['action-high'])
+    // p and u: readings are counts, the limits judge a proportion; nothing fits them.
+    expect(readingsLines('p', { actionHigh: 0.1 }, null)).toEqual([])
+    const c: ControlLimitsView = {
+      ...XBAR_CONTROL,
+      panes: { c: { center: 4, lcl: null, ucl: 10 } },
+    }
+    expect(readingsLines('c', alarm, c).map((l) => `${l.key}=${l.value}`)).toEqual([
+      'action-high=13',
+      'ucl=10',
+      'cl=4',
+    ])
+    expect(limitLines({}, XBAR_CONTROL, 'r').map((l) => l.key)).toEqual(['ucl', 'cl'])
+  })
+})
+
+// ── chart header ────────────────────────────────────────────────────────────────────────────
+
+describe('chart header in words', () => {
+  const view = (chart: Partial<CharacteristicView['chart']>, st: Partial<LiveState> = {}) =>
+    characteristic('x', 'Plant', 'normal', {
+      decimals: 1,
+      chart: { ...characteristic('x', 'Plant').chart, ...chart },
+      state: state('normal', st),
+    })
+
+  it('names an X̄-R chart, its subgroups, baseline, rules and σ estimate', () => {
+    const v = view({
+      type: 'xbar-r',
+      subgroup: { by: 'count', size: 5 },
+      panes: ['xbar', 'r'],
+      rules: ['N1', 'N2', 'N3', 'N4', 'N5', 'N6', 'N7', 'N8'],
+      control: {
+        ...XBAR_CONTROL,
+        basis: { ...XBAR_CONTROL.basis, count: 25 } as ControlLimitsView['basis'],
+      },
+    })
+    expect(chartHeader(v)).toBe(
+      'X̄-R chart · subgroups of 5 · baseline 25 subgroups · rules N1–N8 · σ from R̄, estimated from 25 subgroups, 1 left out',
+    )
+  })
+
+  it('counts the baseline while it is collected', () => {
+    const v = view(
+      {
+        type: 'xbar-s',
+        subgroup: { by: 'count', size: 4 },
+        panes: ['xbar', 's'],
+        rules: ['N1', 'N2'],
+      },
+      { status: 'baseline', baseline: { have: 12, need: 25 } },
+    )
+    expect(chartHeader(v)).toBe(
+      'X̄-S chart · subgroups of 4 · baseline 12 of 25 subgroups · rules N1, N2',
+    )
+  })
+
+  it('words given parameters, attributes, EWMA and CUSUM', () => {
+    const given: ControlLimitsView = { center: 500, sigma: 1, basis: { kind: 'given' }, panes: {} }
+    expect(chartHeader(view({ control: given }))).toBe(
+      'I-MR chart · individuals · rules N1, N2 · μ 500.0 and σ 1.00 given',
+    )
+    const p: ControlLimitsView = {
+      center: 0.05,
+      sigma: 0,
+      basis: { kind: 'estimated', count: 50, excluded: 0, firstTs: 0, lastTs: 1, method: 'pbar' },
+      panes: {},
+    }
+    expect(
+      chartHeader(view({ type: 'p', panes: ['p'], baseline: { count: 50 }, control: p })),
+    ).toBe(
+      'p chart · one point per sample · baseline 50 samples · rules N1, N2 · p̄ estimated from 50 samples',
+    )
+    const cusum: ControlLimitsView = {
+      center: 10,
+      sigma: 0.2,
+      basis: { kind: 'estimated', count: 25, excluded: 0, firstTs: 0, lastTs: 1, method: 'mr' },
+      panes: { cusum: { center: 0, lcl: -4, ucl: 4 } },
+    }
+    expect(chartHeader(view({ type: 'cusum', panes: ['cusum'], control: cusum }))).toBe(
+      'CUSUM chart · individuals · baseline 25 readings · signals when C⁺ or C⁻ passes h = 4σ · σ from M̄R, estimated from 25 readings',
+    )
+    expect(
+      chartHeader(
+        view({ type: 'ewma', panes: ['ewma'], subgroup: { by: 'time', windowMs: 30_000 } }),
+      ),
+    ).toBe(
+      'EWMA chart · a subgroup per 30 s · baseline 25 subgroups · points beyond the limits (N1)',
+    )
+  })
+
+  it('ticks a value axis only where its labels are exact at the decimals shown', () => {
+    const steps = valueSteps(2)
+    expect(steps.slice(0, 4)).toEqual([0.01, 0.02, 0.05, 0.1])
+    expect(steps).not.toContain(0.025)
+    expect(valueSteps(0)[0]).toBe(1)
+  })
+
+  it('lists rules with runs of three or more joined by a dash', () => {
+    expect(rulesList(['N1', 'N2'])).toBe('N1, N2')
+    expect(rulesList(['N5', 'N1', 'N3', 'N2', 'WE4', 'WE1', 'WE2', 'WE3'])).toBe(
+      'N1–N3, N5, WE1–WE4',
+    )
+    expect(rulesList([])).toBe('')
+  })
+
+  it('words subgroups and durations', () => {
+    expect(subgroupWords('xbar-r', { by: 'key' })).toMatch(/lot/)
+    expect(subgroupWords('imr', { by: 'count', size: 1 })).toBe('individuals')
+    expect(subgroupWords('c', { by: 'count', size: 1 })).toBe('one point per inspection')
+    expect(durationWords(500)).toBe('500 ms')
+    expect(durationWords(300_000)).toBe('5 min')
+    expect(durationWords(5_400_000)).toBe('1 h 30 min')
+  })
+})
+
+// ── rules in words ──────────────────────────────────────────────────────────────────────────
+
+describe('rules and CUSUM signals in words', () => {
+  const ALL: ViolationRule[] = [
+    ...NELSON_RULES,
+    ...WESTERN_ELECTRIC_RULES,
+    'cusum-upper',
+    'cusum-lower',
+  ]
+
+  it('reads "CUSUM up/down" for the signals, and the rule id otherwise', () => {
+    expect(ruleShort('cusum-upper')).toBe('CUSUM up')
+    expect(ruleShort('cusum-lower')).toBe('CUSUM down')
+    expect(ruleShort('WE3')).toBe('WE3')
+    expect(causeWords('cusum-lower')).toBe('OUT OF CONTROL · CUSUM down')
+    expect(causeLabel('cusum-upper')).toBe('CUSUM up (out of control)')
+    // A CUSUM signal's value is the sum that passed h, in σ units, not a reading.
+    expect(causeValueText('cusum-upper', 4.518, 1, '°C')).toBe('C⁺ 4.52σ')
+    expect(causeValueText('cusum-lower', 17.04, 1, '°C')).toBe('C⁻ 17.04σ')
+    expect(causeValueText('action-high', 506.51, 1, 'g')).toBe('506.5 g')
+    // A rule on a pane that plots no reading says which statistic the value is.
+    expect(causeValueText('N1', 6.6, 1, 'g', 'mr')).toBe('MR 6.6 g')
+    expect(causeValueText('N1', 500.4, 1, 'g', 'xbar')).toBe('X̄ 500.4 g')
+    expect(causeValueText('N2', 500.4, 1, 'g', 'i')).toBe('500.4 g')
+  })
+
+  it('says what every rule and signal means', () => {
+    const meanings = ALL.map(describeRule)
+    for (const [k, m] of meanings.entries()) {
+      expect(m.startsWith(`${ruleShort(ALL[k] as ViolationRule)}: `)).toBe(true)
+      expect(m).not.toMatch(/: run rule$/)
+    }
+    expect(describeRule('cusum-upper')).toMatch(/C⁺.*h.*up/)
+  })
+
+  it('keeps an out-of-control tile label short for any mix of rules', () => {
+    expect(statusLabel({ limits: {}, state: state('spc', { rules: ['cusum-upper'] }) }).text).toBe(
+      'OUT OF CONTROL · CUSUM up',
+    )
+    expect(rulesShort(['cusum-lower', 'cusum-upper'])).toBe('CUSUM up/down')
+    expect(rulesShort(['N1', 'N2', 'N5'])).toBe('N1 N2 N5')
+    expect(rulesShort(['N1', 'N2', 'N5', 'N6', 'WE4'])).toBe('N1 N2 +3')
+    expect(rulesShort(['N2', 'N2'])).toBe('N2')
+    for (const r of ALL) {
+      expect(statusLabel({ limits: {}, state: state('spc', { rules: [r] }) }).text).toBe(
+        `OUT OF CONTROL · ${ruleShort(r)}`,
+      )
+    }
+  })
+})
+
+// ── histogram ───────────────────────────────────────────────────────────────────────────────
+
+describe('capability histogram', () => {
+  it('bins readings of a known resolution with no value on an edge', () => {
+    // 0.1 resolution: 9.5 … 10.5
+    const values = Array.from(
+      { length: 200 },
+      (_, k) => Math.round((10 + Math.sin(k * 1.7) * 0.5) * 10) / 10,
+    )
+    const h = binReadings(values, { decimals: 1 }) as NonNullable<ReturnType<typeof binReadings>>
+    expect(h.n).toBe(200)
+    expect(h.counts.reduce((a, b) => a + b, 0)).toBe(200)
+    expect(h.edges).toHaveLength(h.counts.length + 1)
+    // The width is a whole number of 0.1 steps; edges lie half a step off the values.
+    expect(Math.abs(h.width / 0.1 - Math.round(h.width / 0.1))).toBeLessThan(1e-9)
+    for (const e of h.edges)
+      expect(Math.abs(((e * 10) % 1) - 0.5) < 1e-6 || Math.abs(((e * 10) % 1) + 0.5) < 1e-6).toBe(
+        true,
+      )
+    // Each value counted in the bin around it.
+    for (const v of [9.5, 10, 10.5]) {
+      const k = h.edges.findIndex((e, i) => v >= e && v < (h.edges[i + 1] as number))
+      expect(k).toBeGreaterThanOrEqual(0)
+    }
+    const expected = h.counts.map(
+      (_, k) =>
+        values.filter((v) => v >= (h.edges[k] as number) && v < (h.edges[k + 1] as number)).length,
+    )
+    expect(h.counts).toEqual(expected)
+  })
+
+  it('bins continuous values into about √n nice bins, skipping non-finite ones', () => {
+    const values = [
+      ...Array.from({ length: 100 }, (_, k) => 3 + k * 0.0101),
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+    ]
+    const h = binReadings(values) as NonNullable<ReturnType<typeof binReadings>>
+    expect(h.n).toBe(100)
+    expect(h.counts.length).toBeGreaterThanOrEqual(5)
+    expect(h.counts.length).toBeLessThanOrEqual(15)
+    expect(h.counts.reduce((a, b) => a + b, 0)).toBe(100)
+    expect(h.edges[0]).toBeLessThanOrEqual(3)
+    expect(h.edges.at(-1)).toBeGreaterThan(3 + 99 * 0.0101)
+    expect(binReadings([])).toBeNull()
+    expect(binReadings([Number.NaN])).toBeNull()
+    expect(binReadings([5, 5, 5])?.counts).toEqual([3])
+    expect([0.013, 0.18, 0.24, 0.7, 4].map(niceStep)).toEqual([0.02, 0.2, 0.25, 1, 5])
+  })
+
+  it('scales a normal curve to the histogram: its area is the number of readings', () => {
+    const n = 400
+    const width = 0.05
+    const curve = normalCurve(10, 0.2, { n, width }, 10 - 1.6, 10 + 1.6, 640)
+    const dx = (curve.x[1] as number) - (curve.x[0] as number)
+    const area = curve.y.reduce((a, b) => a + b, 0) * dx
+    expect(area / width).toBeCloseTo(n, 0)
+    // The peak is at the mean: n · width · φ(0) / σ.
+    const peak = Math.max(...curve.y)
+    expect(curve.x[curve.y.indexOf(peak)]).toBeCloseTo(10, 6)
+    expect(peak).toBeCloseTo((n * width * normalPdf(0)) / 0.2, 9)
+    expect(normalCurve(10, null, { n, width }, 9, 11).x).toEqual([])
+    expect(normalCurve(10, 0, { n, width }, 9, 11).x).toEqual([])
+  })
+
+  it('shows the specification limits and ±3.5σ even when the data lie far inside them', () => {
+    const h = binReadings([10, 10.1, 10.2], { decimals: 1 }) as NonNullable<
+      ReturnType<typeof binReadings>
+    >
+    const [lo, hi] = histogramExtent(h, [9, 11.5, null], { mean: 10.1, sigmas: [0.1, 0.5] })
+    expect(lo).toBeLessThan(9)
+    expect(hi).toBeGreaterThan(11.5)
+    expect(lo).toBeLessThanOrEqual(10.1 - 3.5 * 0.5)
+  })
+})
+
+// ── capability ──────────────────────────────────────────────────────────────────────────────
+
+function capabilityView(extra: Partial<CapabilityView> = {}): CapabilityView {
+  return {
+    n: 120,
+    mean: 10.02,
+    sigmaWithin: 0.1,
+    sigmaOverall: 0.12,
+    lsl: 9.7,
+    usl: 10.3,
+    target: 10,
+    cp: 1,
+    cpk: 0.9333,
+    cpl: 1.0667,
+    cpu: 0.9333,
+    cpm: 0.9,
+    pp: 0.8333,
+    ppk: 0.7778,
+    ppl: 0.8889,
+    ppu: 0.7778,
+    cpLower95: 0.8731,
+    cpUpper95: 1.1266,
+    cpkLower95: 0.8047,
+    cpkUpper95: 1.062,
+    expectedPpm: 12_345.6,
+    expectedPpmWithin: 2_700.4,
+    observedPpm: 8333.33,
+    ...extra,
+  }
+}
+
+describe('capability formatting', () => {
+  it('shows parts per million legibly at every size', () => {
+    expect(formatPpm(0)).toBe('0')
+    expect(formatPpm(0.0034)).toBe('< 0.01')
+    expect(formatPpm(3.417)).toBe('3.42')
+    expect(formatPpm(63.42)).toBe('63.4')
+    expect(formatPpm(1350.2)).toBe('1\u2009350')
+    expect(formatPpm(66_807.2)).toBe('66\u2009807')
+    expect(formatPpm(1_000_000)).toBe('1\u2009000\u2009000')
+    expect(formatPpm(null)).toBe('—')
+    expect(formatPpm(Number.NaN)).toBe('—')
+  })
+
+  it('gives Cp and Cpk their 95% intervals and every index two decimals', () => {
+    const cells = capabilityIndices(capabilityView())
+    expect(cells.map((c) => c.label)).toEqual([
+      'Cp',
+      'Cpk',
+      'Cpl',
+      'Cpu',
+      'Cpm',
+      'Pp',
+      'Ppk',
+      'Ppl',
+      'Ppu',
+    ])
+    expect(cells.find((c) => c.key === 'cpk')).toMatchObject({
+      value: '0.93',
+      interval: '0.80 to 1.06',
+      missing: null,
+    })
+    expect(cells.find((c) => c.key === 'cp')?.interval).toBe('0.87 to 1.13')
+    expect(cells.find((c) => c.key === 'ppk')).toMatchObject({ value: '0.78', interval: null })
+    expect(formatInterval(null, 1)).toBeNull()
+  })
+
+  it('says why an index the specification does not define is missing', () => {
+    const oneSided = capabilityView({
+      lsl: null,
+      cp: null,
+      cpl: null,
+      pp: null,
+      ppl: null,
+      cpm: null,
+      target: null,
+      cpLower95: null,
+      cpUpper95: null,
+    })
+    const cells = Object.fromEntries(capabilityIndices(oneSided).map((c) => [c.key, c]))
+    expect(cells.cp).toMatchObject({ value: '—', missing: 'needs LSL and USL', interval: null })
+    expect(cells.cpl?.missing).toBe('no LSL')
+    expect(cells.ppl?.missing).toBe('no LSL')
+    expect(cells.cpm?.missing).toBe('needs a target')
+    expect(cells.cpu?.missing).toBeNull()
+    const noWithin = capabilityIndices(capabilityView({ sigmaWithin: null, cpk: null }))
+    expect(noWithin.find((c) => c.key === 'cpk')?.missing).toBe('no within σ')
+  })
+
+  it('reads Cpk against the usual thresholds', () => {
+    expect(capabilityVerdict(1.33)?.capable).toBe(true)
+    expect(capabilityVerdict(1.329)?.words).toMatch(/^marginal/)
+    expect(capabilityVerdict(0.99)?.words).toMatch(/^not capable/)
+    expect(capabilityVerdict(null)).toBeNull()
+  })
+
+  it('says when capability will come, and nothing without a specification', () => {
+    const base = characteristic('x', 'Plant')
+    const spec = { lsl: 9.7, usl: 10.3, target: null }
+    expect(capabilityPending(base)).toBeNull()
+    expect(capabilityPending({ ...base, specLimits: spec })).toBe(
+      'Capability after the baseline, once 25 readings are judged against the frozen limits.',
+    )
+    const frozen = { ...base.chart, control }
+    expect(capabilityPending({ ...base, chart: frozen, specLimits: spec })).toBe(
+      'Capability after 25 readings against the frozen limits.',
+    )
+    expect(
+      capabilityPending({ ...base, chart: frozen, specLimits: spec, capability: capabilityView() }),
+    ).toBeNull()
+    expect(
+      capabilityPending({ ...base, chart: { ...base.chart, type: 'p' }, specLimits: spec }),
+    ).toMatch(/attributes/)
+  })
+
+  it('waits for as many readings as the gateway does', () => {
+    expect(MIN_CAPABILITY_READINGS).toBe(MIN_CAPABILITY_N)
+  })
+})
+
+// ── limit changes ───────────────────────────────────────────────────────────────────────────
+
+describe('limit changes', () => {
+  const collecting = characteristic('x', 'Plant', 'baseline')
+  const frozen = {
+    ...collecting,
+    chart: { ...collecting.chart, control: { ...control, basis: XBAR_CONTROL.basis } },
+  }
+  const given = { ...collecting, chart: { ...collecting.chart, control } }
+
+  it('offers the acts to engineers and admins only', () => {
+    expect(baselineActions(collecting, 'viewer')).toEqual([])
+    expect(baselineActions(collecting, 'operator')).toEqual([])
+    expect(baselineActions(collecting, null)).toEqual([])
+    expect(baselineActions(collecting, 'engineer').map((a) => a.label)).toEqual([
+      'End the baseline now',
+      'Estimate the limits anew',
+    ])
+    expect(baselineActions(frozen, 'admin').map((a) => a.action)).toEqual(['restart'])
+    // Given limits are changed in the configuration, not here.
+    expect(baselineActions(given, 'admin')).toEqual([])
+  })
+
+  it('asks for a reason of at least three characters', () => {
+    expect(reasonProblem('  ab  ')).toMatch(/at least 3/)
+    expect(reasonProblem('')).toMatch(/at least 3/)
+    expect(reasonProblem('new gauge')).toBeNull()
+    expect(reasonProblem('x'.repeat(2001))).toMatch(/2000/)
+  })
+
+  it('sums up the limits before and after, newest change first', () => {
+    expect(limitsSummary(null, 'i', 1)).toBe('none (baseline)')
+    expect(limitsSummary(control, 'i', 1)).toBe('CL 10.0 · UCL 11.5 · LCL 8.5 · σ 0.50')
+    expect(limitsSummary(XBAR_CONTROL, 'r', 2)).toBe('CL 1.16 · UCL 2.46 · σ 0.500')
+    const change = (id: number, ts: number): LimitChangeView => ({
+      id,
+      characteristic: 'x',
+      ts,
+      action: 'restart',
+      reason: 'r',
+      actor: 'engineer',
+      before: null,
+      after: null,
+    })
+    expect(
+      orderLimitChanges([change(1, 10), change(3, 30), change(2, 30)]).map((c) => c.id),
+    ).toEqual([3, 2, 1])
   })
 })

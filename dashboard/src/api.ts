@@ -2,8 +2,10 @@ import type {
   ApiError,
   CharacteristicView,
   ChartView,
+  LimitChangeView,
   NonconformanceSummary,
   NonconformanceView,
+  ReadingsView,
   Session,
 } from '../../gateway/contract.ts'
 import { problemText } from './data/problem.ts'
@@ -40,15 +42,37 @@ type Query = Record<string, string | number | undefined>
  * the dashboard, the API and socket.io on one origin); the token goes in the Authorization header.
  */
 export async function get<T>(path: string, query: Query = {}, signal?: AbortSignal): Promise<T> {
+  return request<T>('GET', path, query, undefined, signal)
+}
+
+/** POST a JSON body to the REST API; the answer is parsed as JSON. */
+export async function post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return request<T>('POST', path, {}, body, signal)
+}
+
+async function request<T>(
+  method: 'GET' | 'POST',
+  path: string,
+  query: Query,
+  body: unknown,
+  signal: AbortSignal | undefined,
+): Promise<T> {
   const url = new URL(`api/${path}`, document.baseURI)
   for (const [k, v] of Object.entries(query))
     if (v !== undefined) url.searchParams.set(k, String(v))
   const headers: Record<string, string> = { accept: 'application/json' }
   const auth = bearer(currentToken())
   if (auth) headers.authorization = auth
+  if (body !== undefined) headers['content-type'] = 'application/json'
   let response: Response
   try {
-    response = await fetch(url, { headers, signal: signal ?? null, cache: 'no-store' })
+    response = await fetch(url, {
+      method,
+      headers,
+      signal: signal ?? null,
+      cache: 'no-store',
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    })
   } catch (e) {
     if (signal?.aborted) throw e
     throw new ApiFailure(0, (e as Error).message)
@@ -72,6 +96,20 @@ export const api = {
     get<CharacteristicView>(`characteristics/${encodeURIComponent(id)}`, {}, signal),
   chart: (id: string, limit: number, signal?: AbortSignal) =>
     get<ChartView>(`characteristics/${encodeURIComponent(id)}/chart`, { limit }, signal),
+  /** The latest `limit` readings, whatever their age. */
+  readings: (id: string, limit: number, signal?: AbortSignal) =>
+    get<ReadingsView>(
+      `characteristics/${encodeURIComponent(id)}/readings`,
+      { limit, from: 0 },
+      signal,
+    ),
+  limitChanges: (id: string, signal?: AbortSignal) =>
+    get<LimitChangeView[]>(`characteristics/${encodeURIComponent(id)}/limit-changes`, {}, signal),
+  changeBaseline: (id: string, action: 'restart' | 'end-baseline', reason: string) =>
+    post<LimitChangeView>(`characteristics/${encodeURIComponent(id)}/baseline`, {
+      action,
+      reason,
+    }),
   nonconformances: (status: 'open' | undefined, signal?: AbortSignal) =>
     get<NonconformanceSummary[]>('nonconformances', { status, limit: 500 }, signal),
   nonconformance: (id: number, signal?: AbortSignal) =>

@@ -251,6 +251,7 @@ export class LwApp extends LitElement {
           .characteristicId=${r.id}
           .live=${this.live}
           .connection=${this.live.state}
+          .role=${this.session?.role ?? null}
         ></lw-characteristic-page>`
       case 'ncs':
         return html`<lw-nc-list .live=${this.live}></lw-nc-list>`

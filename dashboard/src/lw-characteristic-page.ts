@@ -1,7 +1,8 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
-import type { CharacteristicView, ChartPointView } from '../../gateway/contract.ts'
+import type { CharacteristicView, ChartPointView, Role } from '../../gateway/contract.ts'
 import { api, failureText, isAbort } from './api.ts'
 import { ClockController } from './clock-controller.ts'
+import { chartHeader, paneDecimals, paneInfo } from './data/chart-words.ts'
 import { formatAge, formatDateTime, formatQuantity, formatValue } from './data/format.ts'
 import { hierarchyLabel } from './data/hierarchy.ts'
 import { routeHash } from './data/route.ts'
@@ -10,28 +11,46 @@ import { describeRule, statusLabel } from './data/status.ts'
 import type { ConnectionState, LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
 import { pageStyles } from './styles.ts'
+import './lw-capability-panel.ts'
 import './lw-control-chart.ts'
+import './lw-limit-changes.ts'
+
+/** Readings in the capability histogram. */
+const HISTOGRAM_READINGS = 500
+/** Capability and the histogram are refetched at most this often while points arrive. */
+const CAPABILITY_REFRESH_MS = 5000
 
 /**
- * One characteristic: its live control chart and what it is judged against. Fetches the
- * characteristic and its last points, then watches it for live `points` (refetching when the
- * gateway had to drop some) and `limits`.
+ * One characteristic: its live control chart (every pane of its chart type) and what it is judged
+ * against, its process capability with a histogram of the recent readings, and the record of its
+ * limit changes (with the acts that change them, for engineers). Fetches the characteristic and
+ * its last points, then watches it for live `points` (refetching when the gateway had to drop
+ * some) and `limits`; capability is refetched while points arrive, at most every few seconds.
  */
 export class LwCharacteristicPage extends LitElement {
   static override properties = {
     characteristicId: { type: String, attribute: 'characteristic-id' },
     live: { attribute: false },
     connection: { type: String },
+    role: { type: String },
     view: { state: true },
     points: { state: true },
+    readings: { state: true },
+    revision: { state: true },
     problem: { state: true },
   }
 
   declare characteristicId: string
   declare live: LiveController | undefined
   declare connection: ConnectionState
+  /** Role of the session: engineers and admins may change the limits. */
+  declare role: Role | null
   declare view: CharacteristicView | null
   declare points: readonly ChartPointView[]
+  /** Recent readings for the capability histogram (fetched only with specification limits). */
+  declare readings: readonly { ts: number; value: number }[]
+  /** Bumped when the limits may have changed: the record of changes reloads. */
+  declare revision: number
   declare problem: string | null
 
   private abort: AbortController | null = null
@@ -39,13 +58,17 @@ export class LwCharacteristicPage extends LitElement {
   /** Live points that arrived while the chart was being fetched. */
   private pending: ChartPointView[] = []
   private retry: ReturnType<typeof setTimeout> | undefined
+  private capabilityTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor() {
     super()
     this.characteristicId = ''
     this.connection = 'idle'
+    this.role = null
     this.view = null
     this.points = []
+    this.readings = []
+    this.revision = 0
     this.problem = null
     new ClockController(this, 1000)
     new LiveSubscription(
@@ -58,16 +81,28 @@ export class LwCharacteristicPage extends LitElement {
           else this.points = appendPoints(this.points, update.points, MAX_CHART_POINTS)
           // More arrived than the gateway would send in one flush: fill the gap from REST.
           if (update.dropped > 0) void this.loadChart()
+          if (update.points.length > 0) this.scheduleCapability()
         },
         limits: (update) => {
           if (update.characteristic !== this.characteristicId || !this.view) return
           this.view = { ...this.view, chart: { ...this.view.chart, control: update.control } }
+          this.revision++
         },
         tiles: (updates) => {
           const mine = updates.filter((u) => u.id === this.characteristicId).pop()
-          if (mine && this.view) this.view = { ...this.view, state: mine.state }
+          if (!mine || !this.view) return
+          const dropped = mine.state.baseline !== null && this.view.chart.control !== null
+          this.view = { ...this.view, state: mine.state }
+          // The limits were dropped (estimated anew, here or elsewhere): fetch the new state.
+          if (dropped) {
+            this.revision++
+            void this.load()
+          }
         },
-        resync: () => void this.load(),
+        resync: () => {
+          this.revision++
+          void this.load()
+        },
       },
       () => (this.characteristicId ? [this.characteristicId] : []),
     )
@@ -77,12 +112,15 @@ export class LwCharacteristicPage extends LitElement {
     super.disconnectedCallback()
     this.abort?.abort()
     clearTimeout(this.retry)
+    clearTimeout(this.capabilityTimer)
+    this.capabilityTimer = undefined
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('characteristicId')) {
       this.view = null
       this.points = []
+      this.readings = []
       void this.load()
     }
   }
@@ -104,6 +142,10 @@ export class LwCharacteristicPage extends LitElement {
       this.view = view
       this.points = appendPoints(appendPoints([], chart.points), this.pending)
       this.problem = null
+      if (view.specLimits) {
+        const readings = await api.readings(id, HISTOGRAM_READINGS, abort.signal)
+        if (id === this.characteristicId) this.readings = readings.readings
+      }
     } catch (e) {
       if (isAbort(e)) return
       this.problem = failureText(e)
@@ -131,6 +173,36 @@ export class LwCharacteristicPage extends LitElement {
       this.loading = false
       this.pending = []
     }
+  }
+
+  /** Refetches capability and the histogram's readings soon, at most once per interval. */
+  private scheduleCapability(): void {
+    if (!this.view?.specLimits || this.capabilityTimer !== undefined) return
+    this.capabilityTimer = setTimeout(() => {
+      this.capabilityTimer = undefined
+      void this.loadCapability()
+    }, CAPABILITY_REFRESH_MS)
+  }
+
+  private async loadCapability(): Promise<void> {
+    const id = this.characteristicId
+    if (!id || this.loading) return
+    try {
+      const [view, readings] = await Promise.all([
+        api.characteristic(id),
+        api.readings(id, HISTOGRAM_READINGS),
+      ])
+      if (id !== this.characteristicId || !this.view) return
+      this.view = { ...this.view, specLimits: view.specLimits, capability: view.capability }
+      this.readings = readings.readings
+    } catch (e) {
+      this.problem = failureText(e)
+    }
+  }
+
+  /** After a limit change here: the chart, its header and the limits start anew. */
+  private onLimitsChanged(): void {
+    void this.load()
   }
 
   static override styles = [
@@ -183,6 +255,28 @@ export class LwCharacteristicPage extends LitElement {
       .rule {
         font-weight: 700;
       }
+      th.symbol {
+        text-transform: none;
+      }
+      .chart-type {
+        font-size: 1.15em;
+        font-weight: 600;
+        color: var(--lw-text);
+        margin: 0.1em 0 0.2em;
+      }
+      .lower {
+        display: grid;
+        grid-template-columns: minmax(0, 2fr) minmax(0, 3fr);
+        gap: 0 2em;
+      }
+      @media (max-width: 1100px) {
+        .lower {
+          grid-template-columns: minmax(0, 1fr);
+        }
+      }
+      lw-capability-panel {
+        margin-top: 0.4em;
+      }
     `,
   ]
 
@@ -194,7 +288,7 @@ export class LwCharacteristicPage extends LitElement {
     }
     const label = statusLabel(v)
     const now = this.live?.now() ?? Date.now()
-    const control = v.chart.control
+    const primary = v.chart.panes[0] ?? 'i'
     const violations = this.points
       .filter((p) => p.rules.length > 0)
       .slice(-10)
@@ -204,18 +298,10 @@ export class LwCharacteristicPage extends LitElement {
       <div class="head">
         <div>
           <h1>${v.name}</h1>
+          <div class="chart-type" data-part="chart-header">${chartHeader(v)}</div>
           <div class="facts">
             <span>${v.id}</span>
             <span>${v.source.kind === 'mqtt' ? `MQTT ${v.source.topic}` : `OPC-UA ${v.source.server} ${v.source.nodeId}`}</span>
-            <span>I-MR chart · rules ${v.chart.rules.join(', ') || 'none'}</span>
-            ${
-              control
-                ? html`<span>centre ${formatValue(control.center, v.decimals)} · σ ${formatValue(control.sigma, v.decimals + 1)} ·
-                  ${control.basis.kind === 'given' ? 'given' : `estimated from ${control.basis.count} readings`}</span>`
-                : v.state.baseline
-                  ? html`<span>baseline ${v.state.baseline.have}/${v.state.baseline.need} readings</span>`
-                  : nothing
-            }
           </div>
         </div>
         <div class="now">
@@ -229,30 +315,56 @@ export class LwCharacteristicPage extends LitElement {
       ${this.live?.watchError ? html`<p class="problem">Live points refused: ${this.live.watchError}</p>` : nothing}
       <lw-control-chart
         .points=${this.points}
+        .type=${v.chart.type}
+        .panes=${v.chart.panes}
         .alarm=${v.limits}
-        .control=${control}
+        .control=${v.chart.control}
         .decimals=${v.decimals}
         .unit=${v.unit}
       ></lw-control-chart>
-      <h2>Latest rule violations</h2>
-      ${
-        violations.length === 0
-          ? html`<p class="muted">None among the points shown.</p>`
-          : html`<table>
-            <thead><tr><th class="num">Point</th><th>Time</th><th class="num">Value</th><th>Rule</th></tr></thead>
-            <tbody>
-              ${violations.map(
-                (p) => html`<tr>
-                  <td class="num">#${p.index}</td>
-                  <td>${formatDateTime(p.ts)}</td>
-                  <td class="num">${formatQuantity(p.panes.i?.statistic, v.decimals, v.unit)}</td>
-                  <td>${p.rules.map((r) => html`<div class="rule">${describeRule(r)}</div>`)}</td>
-                </tr>`,
-              )}
-            </tbody>
-          </table>`
-      }
+      ${v.specLimits ? html`<lw-capability-panel .characteristic=${v} .readings=${this.readings}></lw-capability-panel>` : nothing}
+      <div class="lower">
+        <section>
+          <h2>Latest rule violations</h2>
+          ${
+            violations.length === 0
+              ? html`<p class="muted">None among the points shown.</p>`
+              : html`<table>
+                <thead><tr><th class="num">Point</th><th>Time</th><th class="num symbol">${primary === 'cusum' ? 'C⁺ · C⁻' : paneInfo(primary).symbol}</th><th>Rule</th></tr></thead>
+                <tbody>
+                  ${violations.map(
+                    (p) => html`<tr>
+                      <td class="num">#${p.index}</td>
+                      <td>${formatDateTime(p.ts)}</td>
+                      <td class="num">${this.primaryValue(p, primary)}</td>
+                      <td>${[...new Set(p.rules)].map((r) => html`<div class="rule" title=${describeRule(r)}>${describeRule(r)}</div>`)}</td>
+                    </tr>`,
+                  )}
+                </tbody>
+              </table>`
+          }
+        </section>
+        <section>
+          <lw-limit-changes
+            .characteristic=${v}
+            .role=${this.role}
+            .revision=${this.revision}
+            @lw-limits-changed=${() => this.onLimitsChanged()}
+          ></lw-limit-changes>
+        </section>
+      </div>
     `
+  }
+
+  /** A flagged point's value on the primary pane: the statistic, or CUSUM's two sums. */
+  private primaryValue(p: ChartPointView, pane: string): string {
+    const v = this.view as CharacteristicView
+    const pp = p.panes[pane]
+    if (pane === 'cusum') return `C⁺ ${formatValue(pp?.upper, 2)} · C⁻ ${formatValue(pp?.lower, 2)}`
+    const d = paneDecimals(v.chart.type, pane, v.decimals)
+    return ['i', 'xbar', 'ewma'].includes(pane)
+      ? formatQuantity(pp?.statistic, d, v.unit)
+      : formatValue(pp?.statistic, d)
   }
 }
 

@@ -1,23 +1,46 @@
 import { css, html, LitElement, nothing, type PropertyValues, unsafeCSS } from 'lit'
 import uPlot from 'uplot'
 import uplotCss from 'uplot/dist/uPlot.min.css?inline'
-import type { AlarmLimits, ChartPointView, ControlLimitsView } from '../../gateway/contract.ts'
+import type {
+  AlarmLimits,
+  ChartPointView,
+  ChartType,
+  ControlLimitsView,
+} from '../../gateway/contract.ts'
+import { labelMarks, paneColumns, paneSeries, shadeBaseline } from './control-chart-draw.ts'
+import {
+  buildChartSeries,
+  type ChartSeries,
+  latestControl,
+  type PaneSeries,
+} from './data/chart-series.ts'
+import { alarmPane, paneDecimals, paneInfo } from './data/chart-words.ts'
 import { formatQuantity, formatTime, formatValue } from './data/format.ts'
-import { buildControlSeries, type ControlSeries, limitLines } from './data/series.ts'
+import { type LimitLine, limitLines } from './data/series.ts'
 import { describeRule } from './data/status.ts'
-import { axes, type ChartColours, chartColours, fontPx, line, markers } from './uplot-theme.ts'
+import { axes, type ChartColours, chartColours, fontPx, pointScale } from './uplot-theme.ts'
 
 let chartCount = 0
 
+type Column = (number | null)[]
+
+/** Panes whose values are in the characteristic's unit (the others are proportions, counts or σ units). */
+const MEASURED = new Set(['i', 'mr', 'xbar', 'r', 's', 'ewma'])
+
 /**
- * A live I-MR control chart drawn with uPlot: the individuals pane with CL, UCL, LCL and the alert
- * and action limits, baseline points hollow on a shaded band, rule violations marked and named;
- * the moving-range pane below, cursor-synchronised. Redraws at most once per animation frame
- * however often its inputs change.
+ * A live control chart of any type, drawn with uPlot: one plot per pane of the chart (primary
+ * first and larger), cursor-synchronised. Each point's own centre line and limits are drawn as
+ * steps (they vary with n on p, u and X̄ charts, with time on EWMA; a null limit leaves a gap);
+ * the alert and action limits only on the pane that plots what they judge. CUSUM plots C⁺ upward
+ * and C⁻ downward against ±h. Baseline points are hollow on a shaded band, flagged points ringed
+ * and named with their rule. Redraws at most once per animation frame however often its inputs
+ * change.
  */
 export class LwControlChart extends LitElement {
   static override properties = {
     points: { attribute: false },
+    type: { type: String },
+    panes: { attribute: false },
     alarm: { attribute: false },
     control: { attribute: false },
     decimals: { type: Number },
@@ -26,6 +49,9 @@ export class LwControlChart extends LitElement {
   }
 
   declare points: readonly ChartPointView[]
+  declare type: ChartType
+  /** The chart's panes, primary first (CharacteristicView.chart.panes). */
+  declare panes: readonly string[]
   declare alarm: AlarmLimits
   declare control: ControlLimitsView | null
   declare decimals: number
@@ -33,10 +59,14 @@ export class LwControlChart extends LitElement {
   /** Point under the cursor (series position), or null for the latest. */
   declare hover: number | null
 
-  private iPlot: uPlot | null = null
-  private mrPlot: uPlot | null = null
-  private series: ControlSeries | null = null
+  private readonly plots = new Map<string, uPlot>()
+  /** The structure the plots were made for; another one makes them anew. */
+  private layout = ''
+  private series: ChartSeries | null = null
+  /** The limits in force at the latest point, for the legend. */
+  private current: ControlLimitsView | null = null
   private frame = 0
+  private resized = false
   private resize: ResizeObserver | null = null
   private readonly syncKey = `lw-chart-${++chartCount}`
   /** Times drawn, for tests and diagnostics. */
@@ -45,6 +75,8 @@ export class LwControlChart extends LitElement {
   constructor() {
     super()
     this.points = []
+    this.type = 'imr'
+    this.panes = ['i', 'mr']
     this.alarm = {}
     this.control = null
     this.decimals = 2
@@ -62,6 +94,7 @@ export class LwControlChart extends LitElement {
       .readout {
         display: flex;
         flex-wrap: wrap;
+        align-items: baseline;
         gap: 0.3em 1.2em;
         min-height: 1.6em;
         font-variant-numeric: tabular-nums;
@@ -79,12 +112,21 @@ export class LwControlChart extends LitElement {
         border-radius: 0.25em;
         font-weight: 700;
       }
+      .pane-head {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: baseline;
+        gap: 0.2em 1.2em;
+        margin: 0.5em 0 0.1em;
+      }
       .pane-label {
-        font-size: 0.85em;
-        color: var(--lw-text-faint);
-        text-transform: uppercase;
-        letter-spacing: 0.06em;
-        margin: 0.4em 0 0.1em;
+        color: var(--lw-text-dim);
+        font-weight: 700;
+      }
+      .pane-lines {
+        font-size: 0.9em;
+        color: var(--lw-text-dim);
+        font-variant-numeric: tabular-nums;
       }
       .plot {
         width: 100%;
@@ -107,10 +149,10 @@ export class LwControlChart extends LitElement {
       .swatch {
         width: 1.8em;
         height: 0;
-        border-top: 2px dashed var(--lw-text-dim);
+        border-top: 2px dashed var(--lw-text);
       }
       .swatch.cl {
-        border-top-style: solid;
+        border-top: 2px solid var(--lw-text-dim);
       }
       .swatch.action-high,
       .swatch.action-low {
@@ -119,6 +161,12 @@ export class LwControlChart extends LitElement {
       .swatch.alert-high,
       .swatch.alert-low {
         border-top: 3px dashed var(--lw-alert);
+      }
+      .swatch.c-plus {
+        border-top: 3px solid var(--lw-text);
+      }
+      .swatch.c-minus {
+        border-top: 3px dashed var(--lw-text-dim);
       }
       .dot {
         width: 0.8em;
@@ -138,7 +186,8 @@ export class LwControlChart extends LitElement {
       .dot.alert {
         background: var(--lw-alert);
       }
-      .none {
+      .none,
+      .note {
         color: var(--lw-text-faint);
       }
     `,
@@ -155,25 +204,41 @@ export class LwControlChart extends LitElement {
     this.resize?.disconnect()
     cancelAnimationFrame(this.frame)
     this.frame = 0
-    this.iPlot?.destroy()
-    this.mrPlot?.destroy()
-    this.iPlot = null
-    this.mrPlot = null
+    this.destroyPlots()
   }
 
-  protected override updated(changed: PropertyValues<this>): void {
-    if (changed.has('decimals') || changed.has('unit')) this.destroyPlots()
+  protected override willUpdate(changed: PropertyValues<this>): void {
     if (
       changed.has('points') ||
       changed.has('alarm') ||
       changed.has('control') ||
-      changed.has('decimals')
+      changed.has('type') ||
+      changed.has('panes') ||
+      !this.series
+    ) {
+      this.series = buildChartSeries(this.points, {
+        type: this.type,
+        panes: this.panes,
+        alarm: this.alarm,
+        control: this.control,
+      })
+      this.current = latestControl(this.control, this.points)
+    }
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    if (
+      changed.has('points') ||
+      changed.has('alarm') ||
+      changed.has('control') ||
+      changed.has('decimals') ||
+      changed.has('type') ||
+      changed.has('panes') ||
+      changed.has('unit')
     ) {
       this.schedule(false)
     }
   }
-
-  private resized = false
 
   /** Draws on the next animation frame; several calls within one frame draw once. */
   private schedule(resized: boolean): void {
@@ -186,126 +251,103 @@ export class LwControlChart extends LitElement {
   }
 
   private destroyPlots(): void {
-    this.iPlot?.destroy()
-    this.mrPlot?.destroy()
-    this.iPlot = null
-    this.mrPlot = null
+    for (const plot of this.plots.values()) plot.destroy()
+    this.plots.clear()
+    this.layout = ''
+  }
+
+  /** What each pane's plot was last given: its series' labels and columns (for tests and diagnostics). */
+  drawn(): Record<string, { labels: string[]; data: Column[] }> {
+    const out: Record<string, { labels: string[]; data: Column[] }> = {}
+    for (const [pane, plot] of this.plots) {
+      out[pane] = {
+        labels: plot.series.map((s) => String(s.label ?? '')),
+        data: plot.data.map((c) => Array.from(c as ArrayLike<number | null>)),
+      }
+    }
+    return out
   }
 
   private draw(): void {
-    const iHost = this.renderRoot.querySelector<HTMLElement>('#i')
-    const mrHost = this.renderRoot.querySelector<HTMLElement>('#mr')
-    if (!iHost || !mrHost) return
-    const width = iHost.clientWidth
+    const hosts = this.panes.map((pane) =>
+      this.renderRoot.querySelector<HTMLElement>(`.plot[data-pane="${pane}"]`),
+    )
+    if (hosts.length === 0 || hosts.some((h) => !h)) return
+    const width = (hosts[0] as HTMLElement).clientWidth
     if (width < 50) return
-    const s = buildControlSeries(this.points, this.alarm, this.control)
-    this.series = s
-    const iData: uPlot.AlignedData = [
-      s.x,
-      s.i.value,
-      s.i.baseline,
-      s.i.monitor,
-      s.i.beyondAlert,
-      s.i.beyondAction,
-      s.i.violation,
-      s.i.cl,
-      s.i.ucl,
-      s.i.lcl,
-      s.i.actionHigh,
-      s.i.alertHigh,
-      s.i.alertLow,
-      s.i.actionLow,
-    ]
-    const mrData: uPlot.AlignedData = [s.x, s.mr.value, s.mr.cl, s.mr.ucl]
-    const vh = window.innerHeight
-    const iHeight = Math.max(240, Math.round(vh * 0.46))
-    const mrHeight = Math.max(130, Math.round(vh * 0.2))
-    if (!this.iPlot || !this.mrPlot) {
+    const s = this.series
+    if (!s) return
+    const layout = [
+      this.type,
+      this.panes.join(','),
+      alarmPane(this.type),
+      this.decimals,
+      this.unit,
+    ].join('|')
+    if (layout !== this.layout) {
       this.destroyPlots()
-      const colours = chartColours(this)
-      const px = fontPx(this)
-      this.iPlot = new uPlot(this.iOptions(colours, px, width, iHeight), iData, iHost)
-      this.mrPlot = new uPlot(this.mrOptions(colours, px, width, mrHeight), mrData, mrHost)
-    } else {
-      if (this.resized) {
-        this.iPlot.setSize({ width, height: iHeight })
-        this.mrPlot.setSize({ width, height: mrHeight })
-      }
-      this.iPlot.setData(iData)
-      this.mrPlot.setData(mrData)
+      this.layout = layout
     }
+    const colours = chartColours(this)
+    const px = fontPx(this)
+    s.panes.forEach((ps, k) => {
+      const host = hosts[k] as HTMLElement
+      const height = this.paneHeight(k)
+      const data = [s.x, ...paneColumns(ps)] as uPlot.AlignedData
+      const plot = this.plots.get(ps.pane)
+      if (!plot) {
+        const options = this.options(ps, k, colours, px, width, height)
+        this.plots.set(ps.pane, new uPlot(options, data, host))
+      } else {
+        if (this.resized) plot.setSize({ width, height })
+        plot.setData(data)
+      }
+    })
     this.resized = false
     this.draws++
     this.dataset.points = String(s.x.length)
     this.dataset.draws = String(this.draws)
+    this.dataset.panes = this.panes.join(' ')
   }
 
-  private cursor(): uPlot.Cursor {
-    return {
-      sync: { key: this.syncKey },
-      drag: { x: false, y: false },
-      points: { size: 9 },
-    }
+  private paneHeight(k: number): number {
+    const vh = window.innerHeight
+    if (k > 0) return Math.max(130, Math.round(vh * 0.2))
+    return this.panes.length > 1
+      ? Math.max(240, Math.round(vh * 0.42))
+      : Math.max(280, Math.round(vh * 0.52))
   }
 
-  private iOptions(c: ChartColours, px: number, width: number, height: number): uPlot.Options {
+  private options(
+    ps: PaneSeries,
+    k: number,
+    c: ChartColours,
+    px: number,
+    width: number,
+    height: number,
+  ): uPlot.Options {
     const timeline = () => this.series ?? { x: [], ts: [] }
+    const last = k === this.panes.length - 1
+    const decimals = paneDecimals(this.type, ps.pane, this.decimals)
     return {
       width,
       height,
-      // Equal paddings keep the two panes' x positions aligned.
-      padding: [px * 1.2, px * 2.5, 0, 0],
+      // Equal side paddings and y-axis sizes keep the panes' x positions aligned.
+      padding: [px * (k === 0 ? 1.4 : 0.7), px * 2.5, 0, 0],
       legend: { show: false },
-      cursor: this.cursor(),
-      scales: { x: { time: false } },
-      axes: axes(c, px, timeline, this.decimals, false),
-      series: [
-        {},
-        { label: 'Individual', stroke: c.dim, width: 1.5, points: { show: false } },
-        markers('Baseline', 8, c.dim, c.bg),
-        markers('Monitor', 5, c.text, c.text, false),
-        markers('Beyond an alert limit', 9, c.alert, c.alert),
-        markers('Beyond an action limit', 9, c.action, c.action),
-        // A ring around the point: its alarm colour, if any, stays visible inside.
-        {
-          label: 'Violation',
-          stroke: c.spc,
-          paths: () => null,
-          points: { show: true, size: 21, width: 3.5, stroke: c.spc, fill: 'transparent' },
-        },
-        line('CL', c.dim, 1.5, []),
-        line('UCL', c.text, 1.5, [10, 5]),
-        line('LCL', c.text, 1.5, [10, 5]),
-        line('Action high', c.action, 2.5, [4, 4]),
-        line('Alert high', c.alert, 2, [4, 4]),
-        line('Alert low', c.alert, 2, [4, 4]),
-        line('Action low', c.action, 2.5, [4, 4]),
-      ],
+      cursor: {
+        sync: { key: this.syncKey },
+        drag: { x: false, y: false },
+        points: { size: 9 },
+      },
+      scales: { x: pointScale },
+      axes: axes(c, px, timeline, decimals, last),
+      series: [{}, ...paneSeries(ps, c, paneInfo(ps.pane).label)],
       hooks: {
-        drawClear: [(u) => this.shadeBaseline(u, c, px)],
-        draw: [(u) => this.labelViolations(u, c, px)],
+        drawClear: [(u) => this.series && shadeBaseline(u, this.series, c, px, k === 0)],
+        draw: [(u) => this.series && labelMarks(u, this.series, ps.pane, c, px)],
         setCursor: [(u) => this.onCursor(u)],
       },
-    }
-  }
-
-  private mrOptions(c: ChartColours, px: number, width: number, height: number): uPlot.Options {
-    const timeline = () => this.series ?? { x: [], ts: [] }
-    return {
-      width,
-      height,
-      padding: [px * 0.6, px * 2.5, 0, 0],
-      legend: { show: false },
-      cursor: this.cursor(),
-      scales: { x: { time: false } },
-      axes: axes(c, px, timeline, this.decimals, true),
-      series: [
-        {},
-        { label: 'Moving range', stroke: c.dim, width: 1.5, points: { show: false } },
-        line('MR CL', c.dim, 1.5, []),
-        line('MR UCL', c.text, 1.5, [10, 5]),
-      ],
-      hooks: { setCursor: [(u) => this.onCursor(u)] },
     }
   }
 
@@ -314,102 +356,100 @@ export class LwControlChart extends LitElement {
     this.hover = idx === null || idx === undefined ? null : idx
   }
 
-  /** A faint band behind the baseline (Phase I) points, labelled. */
-  private shadeBaseline(u: uPlot, c: ChartColours, px: number): void {
-    const s = this.series
-    if (!s) return
-    let first = -1
-    let last = -1
-    s.i.baseline.forEach((v, k) => {
-      if (v !== null) {
-        if (first < 0) first = k
-        last = k
-      }
-    })
-    if (first < 0) return
-    const x0 = u.valToPos((s.x[first] as number) - 0.5, 'x', true)
-    const x1 = u.valToPos((s.x[last] as number) + 0.5, 'x', true)
-    const { top, height, left, width } = u.bbox
-    const a = Math.max(left, x0)
-    const b = Math.min(left + width, x1)
-    if (b <= a) return
-    const ctx = u.ctx
-    ctx.save()
-    ctx.fillStyle = 'rgba(255,255,255,0.045)'
-    ctx.fillRect(a, top, b - a, height)
-    ctx.fillStyle = c.faint
-    ctx.font = `600 ${Math.round(px * 0.8 * devicePixelRatio)}px system-ui, "Liberation Sans", sans-serif`
-    ctx.textBaseline = 'top'
-    ctx.fillText('BASELINE', a + 6 * devicePixelRatio, top + 6 * devicePixelRatio)
-    ctx.restore()
-  }
-
-  /** Names the rules above each violation marker. */
-  private labelViolations(u: uPlot, c: ChartColours, px: number): void {
-    const s = this.series
-    if (!s || s.violations.length === 0) return
-    const ctx = u.ctx
-    const dpr = devicePixelRatio
-    ctx.save()
-    ctx.font = `700 ${Math.round(px * 0.85 * dpr)}px system-ui, "Liberation Sans", sans-serif`
-    ctx.textAlign = 'center'
-    ctx.textBaseline = 'bottom'
-    const { left, width, top } = u.bbox
-    let lastX = Number.NEGATIVE_INFINITY
-    for (const v of s.violations) {
-      if (!v.onset) continue
-      const x = u.valToPos(s.x[v.at] as number, 'x', true)
-      if (x < left || x > left + width) continue
-      // Skip labels that would overlap the previous one; every marker is still drawn.
-      if (x - lastX < px * 2.5 * dpr) continue
-      lastX = x
-      const y = Math.max(top + px * dpr, u.valToPos(v.value, 'y', true) - 11 * dpr)
-      const text = v.rules.join(' ')
-      ctx.lineWidth = 4 * dpr
-      ctx.strokeStyle = c.bg
-      ctx.strokeText(text, x, y)
-      ctx.fillStyle = c.text
-      ctx.fillText(text, x, y)
-    }
-    ctx.restore()
-  }
-
   protected override render() {
-    const s = buildReadoutPoint(this.points, this.hover)
-    const lines = limitLines(this.alarm, this.control)
+    const point = readoutPoint(this.points, this.hover)
+    const primary = this.panes[0] ?? 'i'
+    const onPrimary = alarmPane(this.type) === primary
+    const lines = limitLines(onPrimary ? this.alarm : {}, this.current, primary)
+    const primaryDecimals = paneDecimals(this.type, primary, this.decimals)
+    const varies = this.series?.panes.some((p) => varying(p.ucl) || varying(p.lcl)) ?? false
+    const cusum = this.panes.includes('cusum')
     return html`
-      <div class="readout" aria-live="off">
-        ${
-          s
-            ? html`<span>#${s.index}</span><span>${formatTime(s.ts)}</span>
-                <span>x <b>${formatQuantity(s.panes.i?.statistic, this.decimals, this.unit)}</b></span>
-                <span>MR ${formatValue(s.panes.mr?.statistic, this.decimals)}</span>
-                <span>${s.phase === 'baseline' ? 'baseline' : 'monitoring'}</span>
-                ${s.rules.map((r) => html`<span class="rule" title=${describeRule(r)}>${describeRule(r)}</span>`)}`
-            : html`<span class="none">No points yet.</span>`
-        }
-      </div>
-      <div class="pane-label">Individuals</div>
-      <div class="plot" id="i"></div>
-      <div class="pane-label">Moving range</div>
-      <div class="plot" id="mr"></div>
+      <div class="readout" aria-live="off">${point ? this.readout(point) : html`<span class="none">No points yet.</span>`}</div>
+      ${this.panes.map(
+        (pane, k) => html`
+          <div class="pane-head">
+            <span class="pane-label">${paneInfo(pane).label}</span>
+            ${k > 0 ? html`<span class="pane-lines" data-pane-lines=${pane}>${this.paneLines(pane)}</span>` : nothing}
+          </div>
+          <div class="plot" data-pane=${pane} id=${pane}></div>
+        `,
+      )}
       <ul class="limits" aria-label="Limits">
         ${lines.map(
           (l) => html`<li data-limit=${l.key}>
-            <span class="swatch ${l.key}"></span>${l.label} ${formatValue(l.value, this.decimals)}
+            <span class="swatch ${l.key}"></span>${limitName(l, cusum)} ${formatValue(l.value, primaryDecimals)}
           </li>`,
         )}
-        <li><span class="dot baseline"></span>baseline point</li>
-        <li><span class="dot violation"></span>rule violation</li>
-        <li><span class="dot alert"></span>beyond alert</li>
-        <li><span class="dot action"></span>beyond action</li>
         ${lines.length === 0 ? html`<li class="none">No limits yet.</li>` : nothing}
+        ${varies ? html`<li class="note" data-note="varying">limits vary point by point: the latest are listed</li>` : nothing}
+        ${
+          cusum
+            ? html`<li><span class="swatch c-plus"></span>C⁺ upper sum</li>
+              <li><span class="swatch c-minus"></span>C⁻ lower sum, drawn downward</li>`
+            : html`<li><span class="dot baseline"></span>baseline point</li>`
+        }
+        <li><span class="dot violation"></span>${cusum ? 'CUSUM signal' : 'rule violation'}</li>
+        ${
+          alarmPane(this.type) !== null
+            ? html`<li><span class="dot alert"></span>beyond alert</li>
+              <li><span class="dot action"></span>beyond action</li>`
+            : nothing
+        }
       </ul>
     `
   }
+
+  /** The lines of a secondary pane in words: "UCL 10.6 · CL 5.0 · LCL 0.0". */
+  private paneLines(pane: string): string {
+    const d = paneDecimals(this.type, pane, this.decimals)
+    return limitLines({}, this.current, pane)
+      .map((l) => `${l.label} ${formatValue(l.value, d)}`)
+      .join(' · ')
+  }
+
+  private readout(p: ChartPointView) {
+    const showN = this.type !== 'imr'
+    return html`<span>#${p.index}</span><span>${formatTime(p.ts)}</span>
+      ${showN ? html`<span data-part="n">n ${p.n}</span>` : nothing}
+      ${this.panes.map((pane, k) => {
+        const pp = p.panes[pane]
+        const d = paneDecimals(this.type, pane, this.decimals)
+        if (pane === 'cusum') {
+          return html`<span>standardized ${formatValue(pp?.statistic, 2)}</span>
+            <span>C⁺ <b>${formatValue(pp?.upper, 2)}</b></span>
+            <span>C⁻ <b>${formatValue(pp?.lower, 2)}</b></span>`
+        }
+        const symbol = paneInfo(pane).symbol
+        const value = MEASURED.has(pane)
+          ? formatQuantity(pp?.statistic, d, this.unit)
+          : formatValue(pp?.statistic, d)
+        return k === 0
+          ? html`<span>${symbol} <b>${value}</b></span>`
+          : html`<span>${symbol} ${value}</span>`
+      })}
+      <span>${p.phase === 'baseline' ? 'baseline' : 'monitoring'}</span>
+      ${[...new Set(p.rules)].map((r) => html`<span class="rule" title=${describeRule(r)}>${describeRule(r)}</span>`)}`
+  }
 }
 
-function buildReadoutPoint(
+/** A limit's name in the legend: CUSUM's are ±h. */
+function limitName(l: LimitLine, cusum: boolean): string {
+  if (!cusum) return l.label
+  return l.key === 'ucl' ? '+h' : l.key === 'lcl' ? '−h' : l.key === 'cl' ? 'Centre' : l.label
+}
+
+function varying(column: Column): boolean {
+  let seen: number | null = null
+  for (const v of column) {
+    if (v === null) continue
+    if (seen === null) seen = v
+    else if (Math.abs(v - seen) > 1e-12 * Math.max(1, Math.abs(seen))) return true
+  }
+  return false
+}
+
+function readoutPoint(
   points: readonly ChartPointView[],
   hover: number | null,
 ): ChartPointView | undefined {

@@ -2,9 +2,9 @@ import { css, html, LitElement, nothing } from 'lit'
 import { repeat } from 'lit/directives/repeat.js'
 import type { CharacteristicView } from '../../gateway/contract.ts'
 import type { DeviationEntry } from './data/deviations.ts'
-import { formatQuantity, formatTime, formatValue } from './data/format.ts'
+import { formatTime, formatValue } from './data/format.ts'
 import { routeHash } from './data/route.ts'
-import { causeWords, statusOfCause } from './data/status.ts'
+import { causeValueText, causeWords, statusOfCause } from './data/status.ts'
 import { pageStyles } from './styles.ts'
 
 /** The latest deviations (limit excursions and run-rule onsets), newest first, live. */
@@ -129,7 +129,7 @@ export class LwDeviationStrip extends LitElement {
         }</a
       >
       <span class="what"
-        ><b>${formatQuantity(d.value, decimals, unit)}</b>${
+        ><b>${causeValueText(d.cause, d.value, decimals, unit, d.pane)}</b>${
           d.limit !== null ? html` · limit ${formatValue(d.limit, decimals)}` : nothing
         }${d.count > 1 ? html` · ${d.count} readings, last ${formatValue(d.lastValue, decimals)}` : nothing}</span
       >

@@ -1,10 +1,11 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
-import type { NonconformanceView } from '../../gateway/contract.ts'
+import type { ChartType, NonconformanceView, Subgrouping } from '../../gateway/contract.ts'
 import { api, failureText, isAbort } from './api.ts'
-import { decimalsShown, formatDateTime, formatQuantity, formatValue } from './data/format.ts'
+import { estimateWords, paneInfo } from './data/chart-words.ts'
+import { decimalsShown, formatDateTime, formatValue } from './data/format.ts'
 import { routeHash } from './data/route.ts'
-import { limitLines } from './data/series.ts'
-import { causeWords, describeRule, statusOfCause } from './data/status.ts'
+import { limitLines, readingsLines } from './data/series.ts'
+import { causeValueText, causeWords, describeRule, statusOfCause } from './data/status.ts'
 import type { LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
 import { pageStyles } from './styles.ts'
@@ -26,8 +27,14 @@ export class LwNcDetail extends LitElement {
   declare ncId: number
   declare live: LiveController | undefined
   declare nc: NonconformanceView | null
-  /** Unit and decimals of the characteristic (null until known, or if it left the configuration). */
-  declare measure: { unit: string; decimals: number } | null
+  /** Unit, decimals and chart of the characteristic (null until known, or if it left the configuration). */
+  declare measure: {
+    unit: string
+    decimals: number
+    type: ChartType
+    subgroup: Subgrouping
+    primary: string
+  } | null
   declare problem: string | null
 
   private abort: AbortController | null = null
@@ -74,7 +81,15 @@ export class LwNcDetail extends LitElement {
           if (isAbort(e)) throw e
           return null
         })
-        this.measure = c ? { unit: c.unit, decimals: c.decimals } : null
+        this.measure = c
+          ? {
+              unit: c.unit,
+              decimals: c.decimals,
+              type: c.chart.type,
+              subgroup: c.chart.subgroup,
+              primary: c.chart.panes[0] ?? 'i',
+            }
+          : null
       }
       this.nc = nc
       this.problem = null
@@ -160,7 +175,14 @@ export class LwNcDetail extends LitElement {
       return html`<div class="crumbs">${back}</div>
         ${this.problem ? html`<p class="problem">${this.problem}</p>` : html`<p class="muted">Loading…</p>`}`
     }
-    const lines = limitLines(nc.limitsInForce.alarm, nc.limitsInForce.control)
+    const m = this.measure
+    // Over the readings: what judges a reading. In the table: those and the chart's primary pane.
+    const lines = readingsLines(m?.type ?? null, nc.limitsInForce.alarm, nc.limitsInForce.control)
+    const primary = m?.primary ?? 'i'
+    const symbol = primary === 'i' ? '' : `${paneInfo(primary).symbol} `
+    const tableLines = limitLines(nc.limitsInForce.alarm, nc.limitsInForce.control, primary).map(
+      (l) => (['ucl', 'cl', 'lcl'].includes(l.key) ? { ...l, label: `${symbol}${l.label}` } : l),
+    )
     const decimals =
       this.measure?.decimals ??
       decimalsShown([nc.trigger.value, ...nc.readings.map((r) => r.value)])
@@ -178,7 +200,7 @@ export class LwNcDetail extends LitElement {
         <div class="fact"><div class="k">Occurrences</div><div class="v">${nc.occurrences}</div></div>
         <div class="fact">
           <div class="k">Trigger</div>
-          <div class="v">${formatQuantity(nc.trigger.value, decimals, unit)}${
+          <div class="v">${causeValueText(nc.trigger.rule ?? nc.cause, nc.trigger.value, decimals, unit)}${
             nc.trigger.limit !== null
               ? html` past ${formatValue(nc.trigger.limit, decimals)}`
               : nothing
@@ -199,15 +221,21 @@ export class LwNcDetail extends LitElement {
           ></lw-readings-chart>
           <h2>Limits in force when it opened</h2>
           ${
-            lines.length === 0
+            tableLines.length === 0
               ? html`<p class="muted">None.</p>`
               : html`<table>
                 <tbody>
-                  ${lines.map((l) => html`<tr data-limit=${l.key}><th scope="row">${l.label}</th><td class="num">${formatValue(l.value, decimals)}</td></tr>`)}
+                  ${tableLines.map((l) => html`<tr data-limit=${l.key}><th scope="row">${l.label}</th><td class="num">${formatValue(l.value, decimals)}</td></tr>`)}
                   ${
                     control
                       ? html`<tr><th scope="row">σ</th><td class="num">${formatValue(control.sigma, decimals + 1)}</td></tr>
-                        <tr><th scope="row">Basis</th><td class="num">${control.basis.kind === 'given' ? 'given' : `estimated from ${control.basis.count} readings`}</td></tr>`
+                        <tr><th scope="row">Basis</th><td class="num">${
+                          m
+                            ? estimateWords(m.type, m.subgroup, control, decimals)
+                            : control.basis.kind === 'given'
+                              ? 'given'
+                              : `estimated from ${control.basis.count}`
+                        }</td></tr>`
                       : nothing
                   }
                 </tbody>

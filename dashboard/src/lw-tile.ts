@@ -2,7 +2,7 @@ import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import type { CharacteristicView } from '../../gateway/contract.ts'
 import { formatAge, formatValue } from './data/format.ts'
 import { routeHash } from './data/route.ts'
-import { statusLabel } from './data/status.ts'
+import { describeRule, statusLabel } from './data/status.ts'
 
 /**
  * One characteristic on the wall display: name, latest value with its unit, age of the reading,
@@ -86,11 +86,16 @@ export class LwTile extends LitElement {
       font-size: 1.2em;
       font-weight: 800;
       letter-spacing: 0.03em;
-      white-space: nowrap;
-      overflow: hidden;
-      text-overflow: ellipsis;
       line-height: 1.1;
       min-height: 1.1em;
+      /* A long state (a rule or CUSUM signal) wraps after "OUT OF CONTROL ·" rather than being cut. */
+      display: -webkit-box;
+      -webkit-line-clamp: 2;
+      -webkit-box-orient: vertical;
+      overflow: hidden;
+    }
+    .state .part {
+      white-space: nowrap;
     }
     .value {
       margin-top: auto;
@@ -190,7 +195,13 @@ export class LwTile extends LitElement {
             : nothing
         }
       </div>
-      <div class="state" data-part="state">${label.status === 'normal' ? nothing : label.text}</div>
+      <div class="state" data-part="state" title=${label.status === 'spc' ? c.state.rules.map(describeRule).join('\n') : nothing}>${
+        label.status === 'normal'
+          ? nothing
+          : label.text
+              .split(' · ')
+              .map((part, k) => html`${k > 0 ? ' · ' : ''}<span class="part">${part}</span>`)
+      }</div>
       <div class="value">
         <span class="num ${value.length > 8 ? 'long' : ''}">${value}</span>
         ${c.unit && c.state.last ? html`<span class="unit">${c.unit}</span>` : nothing}

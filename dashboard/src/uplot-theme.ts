@@ -1,5 +1,5 @@
 import type uPlot from 'uplot'
-import { formatTime, formatValue } from './data/format.ts'
+import { formatTime, formatValue, valueSteps } from './data/format.ts'
 import { tsAt } from './data/series.ts'
 
 /** Colours of the charts, read from the page's design tokens (canvas cannot use CSS variables). */
@@ -12,6 +12,7 @@ export interface ChartColours {
   action: string
   alert: string
   spc: string
+  link: string
 }
 
 export function chartColours(el: Element): ChartColours {
@@ -26,6 +27,7 @@ export function chartColours(el: Element): ChartColours {
     action: v('--lw-action', '#d92d2d'),
     alert: v('--lw-alert', '#f2b01e'),
     spc: v('--lw-spc', '#7c4dff'),
+    link: v('--lw-link', '#9cc3ff'),
   }
 }
 
@@ -74,6 +76,7 @@ export function axes(
       ...common,
       space: px * 2.5,
       size: px * 5,
+      incrs: valueSteps(decimals),
       values: (_u, splits) => splits.map((y) => formatValue(y, decimals)),
     },
   ]
@@ -98,4 +101,53 @@ export function markers(
 /** A horizontal reference line (limit). */
 export function line(label: string, stroke: string, width: number, dash: number[]): uPlot.Series {
   return { label, stroke, width, dash, points: { show: false }, spanGaps: false }
+}
+
+/**
+ * Limits that hold point by point: each value is a level from half a point before its x to half a
+ * point after, joined to the next point's level by a vertical step; a null (no limit there) or a
+ * gap in x breaks the line. A constant limit draws as one straight line.
+ */
+export const centredSteps: uPlot.Series.PathBuilder = (u, seriesIdx, idx0, idx1) => {
+  const xs = u.data[0]
+  const ys = u.data[seriesIdx] as (number | null | undefined)[] | undefined
+  const scale = u.series[seriesIdx]?.scale ?? 'y'
+  const stroke = new Path2D()
+  if (!ys) return { stroke, fill: null }
+  let previousX: number | null = null
+  for (let i = idx0; i <= idx1; i++) {
+    const x = xs[i]
+    const y = ys[i]
+    if (x === undefined || y === null || y === undefined) {
+      previousX = null
+      continue
+    }
+    const left = u.valToPos(x - 0.5, 'x', true)
+    const right = u.valToPos(x + 0.5, 'x', true)
+    const level = u.valToPos(y, scale, true)
+    if (previousX !== null && x - previousX === 1) stroke.lineTo(left, level)
+    else stroke.moveTo(left, level)
+    stroke.lineTo(right, level)
+    previousX = x
+  }
+  return { stroke, fill: null }
+}
+
+/** A limit drawn point by point (see centredSteps). */
+export function stepLine(
+  label: string,
+  stroke: string,
+  width: number,
+  dash: number[],
+): uPlot.Series {
+  return { label, stroke, width, dash, points: { show: false }, paths: centredSteps }
+}
+
+/** The x scale of an index-based chart: half a point of room on each side for markers and steps. */
+export const pointScale: uPlot.Scale = {
+  time: false,
+  range: (_u, min, max) =>
+    min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)
+      ? [0, 1]
+      : [min - 0.5, max + 0.5],
 }

@@ -111,6 +111,7 @@ export function createLiveHub(ctx: {
         ts: d.ts,
         value: d.value,
         limit: d.kind === 'limit' ? d.limit : null,
+        pane: d.kind === 'rule' ? d.pane : null,
       })
     }
     const established = evaluation.established

@@ -1,5 +1,12 @@
-import { existsSync } from 'node:fs'
-import { type BrowserContext, type ConsoleMessage, chromium, type Page } from 'playwright-core'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  type BrowserContext,
+  type ConsoleMessage,
+  chromium,
+  type Locator,
+  type Page,
+} from 'playwright-core'
 import { tempDir } from './index.ts'
 
 /** Debian's Chromium; playwright-core drives it (no browser download). */
@@ -74,4 +81,50 @@ export async function launchBrowser(
       }
     },
   }
+}
+
+const ROOT = join(import.meta.dirname, '..', '..')
+
+/** Where browser suites save their screenshots. */
+export const ARTIFACTS = join(ROOT, 'test', 'artifacts')
+
+/** Awaits `promise`, failing after `ms` with what was awaited (every wait in a browser suite is bounded). */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Fails early, saying what to do, when the dashboard was not built or is older than its sources. */
+export function requireFreshBuild(): void {
+  const built = join(ROOT, 'dist', 'dashboard', 'index.html')
+  if (!existsSync(built))
+    throw new Error('dist/dashboard is missing: run `npm run build` first (`npm test` does it)')
+  const newest = (dir: string): number =>
+    Math.max(
+      0,
+      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+      ),
+    )
+  const source = Math.max(
+    newest(join(ROOT, 'dashboard', 'src')),
+    statSync(join(ROOT, 'dashboard', 'index.html')).mtimeMs,
+  )
+  if (statSync(built).mtimeMs < source) {
+    throw new Error(
+      'dist/dashboard is older than dashboard/: run `npm run build` first (`npm test` does it)',
+    )
+  }
+}
+
+/** An element's text, whitespace collapsed (locators reach into open shadow roots). */
+export async function textOf(locator: Locator): Promise<string> {
+  return ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim()
 }

@@ -13,6 +13,8 @@ export interface DeviationEntry {
   ts: number
   value: number
   limit: number | null
+  /** The pane a rule judged (null: a limit excursion, judged on the reading). */
+  pane: string | null
   /** Readings in this deviation so far (1 at onset). */
   count: number
   lastTs: number
@@ -52,6 +54,7 @@ export function pushDeviations(
       ts: d.ts,
       value: d.value,
       limit: d.limit,
+      pane: d.pane,
       count: 1,
       lastTs: d.ts,
       lastValue: d.value,

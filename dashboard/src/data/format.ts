@@ -97,3 +97,16 @@ export function decimalsShown(values: readonly number[], max = 4): number {
   }
   return Math.min(d, max)
 }
+
+/**
+ * Tick steps a value axis may use: 1, 2 and 5 times a power of ten, none finer than the decimals
+ * shown, so that every label is exact (a step of 0.025 shown with two decimals would read 2.02,
+ * 2.05, 2.08).
+ */
+export function valueSteps(decimals: number): number[] {
+  const steps: number[] = []
+  for (let e = -Math.min(9, Math.max(0, Math.trunc(decimals))); e <= 12; e++) {
+    for (const m of [1, 2, 5]) steps.push(Number(`${m}e${e}`))
+  }
+  return steps
+}

@@ -1,28 +1,35 @@
 import type {
   AlarmLimits,
   ChartPointView,
+  ChartType,
   ControlLimitsView,
-  ViolationRule,
 } from '../../../gateway/contract.ts'
 
 /** The live chart keeps at most this many points: enough for a shift at a glance, cheap to redraw. */
 export const MAX_CHART_POINTS = 500
 
+/** Chart order: by time, then by index (after the limits are estimated anew, indices start again at 0). */
+export function comparePoints(a: ChartPointView, b: ChartPointView): number {
+  return a.ts - b.ts || a.index - b.index
+}
+
 /**
- * Adds live points to a chart buffer: in index order, skipping points already held (a refetch and
- * a live flush may overlap), keeping the newest `max`. Returns a new array.
+ * Adds live points to a chart buffer: in chart order, skipping points already held (a refetch and
+ * a live flush may overlap), keeping the newest `max`. A point is new when it comes after the last
+ * one held in index or in time: a restarted stream (indices from 0 again, later times) is new, a
+ * repeat of a held point is not. Returns a new array.
  */
 export function appendPoints(
   buffer: readonly ChartPointView[],
   incoming: readonly ChartPointView[],
   max = MAX_CHART_POINTS,
 ): ChartPointView[] {
-  let last = buffer.length > 0 ? (buffer[buffer.length - 1] as ChartPointView).index : -1
+  let last = buffer[buffer.length - 1]
   const fresh: ChartPointView[] = []
-  for (const p of [...incoming].sort((a, b) => a.index - b.index)) {
-    if (p.index <= last) continue
+  for (const p of [...incoming].sort(comparePoints)) {
+    if (last && p.index <= last.index && p.ts <= last.ts) continue
     fresh.push(p)
-    last = p.index
+    last = p
   }
   if (fresh.length === 0 && buffer.length <= max) return [...buffer]
   const all = buffer.concat(fresh)
@@ -36,8 +43,16 @@ export interface LimitLine {
   value: number
 }
 
-/** The lines in force for the individuals pane, highest first: alarm limits and control limits. */
-export function limitLines(alarm: AlarmLimits, control: ControlLimitsView | null): LimitLine[] {
+/**
+ * The lines in force on a pane, highest first: the alarm limits (pass `{}` for a pane they do not
+ * judge) and the pane's control limits at the latest point. The individuals pane falls back to
+ * the chart's centre.
+ */
+export function limitLines(
+  alarm: AlarmLimits,
+  control: ControlLimitsView | null,
+  pane = 'i',
+): LimitLine[] {
   const lines: LimitLine[] = []
   const add = (key: LimitLine['key'], label: string, value: number | null | undefined) => {
     if (value !== null && value !== undefined && Number.isFinite(value))
@@ -45,123 +60,35 @@ export function limitLines(alarm: AlarmLimits, control: ControlLimitsView | null
   }
   add('action-high', 'Action high', alarm.actionHigh)
   add('alert-high', 'Alert high', alarm.alertHigh)
-  const i = control?.panes.i
-  add('ucl', 'UCL', i?.ucl)
-  add('cl', 'CL', i?.center ?? control?.center)
-  add('lcl', 'LCL', i?.lcl)
+  const own = control?.panes[pane]
+  add('ucl', 'UCL', own?.ucl)
+  add('cl', 'CL', own?.center ?? (pane === 'i' ? control?.center : undefined))
+  add('lcl', 'LCL', own?.lcl)
   add('alert-low', 'Alert low', alarm.alertLow)
   add('action-low', 'Action low', alarm.actionLow)
   return lines.sort((a, b) => b.value - a.value)
 }
 
-type Column = (number | null)[]
-
-/** A point that completed one or more run rules, to mark and name on the chart. */
-export interface ViolationMark {
-  /** Position in the series (x index). */
-  at: number
-  index: number
-  ts: number
-  value: number
-  rules: ViolationRule[]
-  /** First point of a run of points flagged for the same rules: where the rule is named on the chart. */
-  onset: boolean
-}
-
 /**
- * The columns uPlot draws for an I-MR chart. x is the chart point index (points are evenly spaced,
- * as on a paper control chart, whatever the gaps in time); `ts` maps it back to time for the axis.
+ * The lines drawn over raw readings (a nonconformance's readings chart): the alert and action
+ * limits, which judge each reading, and the control limits only where the chart's primary pane
+ * plots the readings themselves (I-MR, np, c). On p and u charts the readings are counts while
+ * the limits judge their proportion or rate: no line fits them. Without the chart type (the
+ * characteristic left the configuration) the individuals' lines, as before chart types existed.
  */
-export interface ControlSeries {
-  x: number[]
-  ts: number[]
-  i: {
-    /** Every individual, joined by a line. */
-    value: Column
-    /** Individuals of the baseline (Phase I), drawn hollow; null elsewhere. */
-    baseline: Column
-    /** Individuals judged against frozen limits (Phase II); null elsewhere. */
-    monitor: Column
-    /** Individuals that completed a run rule; null elsewhere. */
-    violation: Column
-    /** Individuals strictly beyond an action limit; null elsewhere. */
-    beyondAction: Column
-    /** Individuals strictly beyond an alert limit but not an action limit; null elsewhere. */
-    beyondAlert: Column
-    cl: Column
-    ucl: Column
-    lcl: Column
-    actionHigh: Column
-    alertHigh: Column
-    alertLow: Column
-    actionLow: Column
-  }
-  mr: { value: Column; cl: Column; ucl: Column }
-  violations: ViolationMark[]
-}
-
-/**
- * Builds the chart columns. The control lines follow each point's own limits (so a limit change
- * shows where it happened); where a point has none (baseline points, before the limits were
- * frozen) the current limits are drawn so the baseline is read against them, as in a Phase I chart.
- */
-export function buildControlSeries(
-  points: readonly ChartPointView[],
+export function readingsLines(
+  type: ChartType | null,
   alarm: AlarmLimits,
   control: ControlLimitsView | null,
-): ControlSeries {
-  const n = points.length
-  const s: ControlSeries = {
-    x: new Array(n),
-    ts: new Array(n),
-    i: {
-      value: new Array(n),
-      baseline: new Array(n),
-      monitor: new Array(n),
-      violation: new Array(n),
-      beyondAction: new Array(n),
-      beyondAlert: new Array(n),
-      cl: new Array(n),
-      ucl: new Array(n),
-      lcl: new Array(n),
-      actionHigh: constant(n, alarm.actionHigh),
-      alertHigh: constant(n, alarm.alertHigh),
-      alertLow: constant(n, alarm.alertLow),
-      actionLow: constant(n, alarm.actionLow),
-    },
-    mr: { value: new Array(n), cl: new Array(n), ucl: new Array(n) },
-    violations: [],
-  }
-  const ci = control?.panes.i
-  const cmr = control?.panes.mr
-  points.forEach((p, k) => {
-    const i = p.panes.i
-    const mr = p.panes.mr
-    const v = finite(i?.statistic)
-    s.x[k] = p.index
-    s.ts[k] = p.ts
-    s.i.value[k] = v
-    s.i.baseline[k] = p.phase === 'baseline' ? v : null
-    s.i.monitor[k] = p.phase === 'monitor' ? v : null
-    s.i.violation[k] = p.rules.length > 0 ? v : null
-    const zone = v === null ? 'normal' : classify(alarm, v)
-    s.i.beyondAction[k] = zone === 'action' ? v : null
-    s.i.beyondAlert[k] = zone === 'alert' ? v : null
-    s.i.cl[k] = finite(i?.center) ?? finite(ci?.center) ?? finite(control?.center)
-    s.i.ucl[k] = finite(i?.ucl) ?? finite(ci?.ucl)
-    s.i.lcl[k] = finite(i?.lcl) ?? finite(ci?.lcl)
-    s.mr.value[k] = finite(mr?.statistic)
-    s.mr.cl[k] = finite(mr?.center) ?? finite(cmr?.center)
-    s.mr.ucl[k] = finite(mr?.ucl) ?? finite(cmr?.ucl)
-    if (p.rules.length > 0 && v !== null) {
-      const before = points[k - 1]
-      const onset =
-        !before || before.index !== p.index - 1 || before.rules.join() !== p.rules.join()
-      s.violations.push({ at: k, index: p.index, ts: p.ts, value: v, rules: [...p.rules], onset })
-    }
-  })
-  return s
+): LimitLine[] {
+  if (type === null || type === 'imr') return limitLines(alarm, control, 'i')
+  if (type === 'np' || type === 'c') return limitLines(alarm, control, type)
+  if (type === 'p' || type === 'u') return []
+  // X̄, EWMA and CUSUM limits judge subgroup statistics, not single readings.
+  return limitLines(alarm, null)
 }
+
+type Column = (number | null)[]
 
 /** The columns of a small readings chart (a nonconformance's readings around its trigger). */
 export interface ReadingsSeries {
@@ -215,27 +142,6 @@ export function tsAt(
   return series.ts[best] ?? null
 }
 
-/** As rules/alarm-limits.ts classifies: strictly beyond a limit is past it. */
-function classify(l: AlarmLimits, v: number): 'action' | 'alert' | 'normal' {
-  if (
-    (l.actionHigh !== undefined && v > l.actionHigh) ||
-    (l.actionLow !== undefined && v < l.actionLow)
-  )
-    return 'action'
-  if (
-    (l.alertHigh !== undefined && v > l.alertHigh) ||
-    (l.alertLow !== undefined && v < l.alertLow)
-  )
-    return 'alert'
-  return 'normal'
-}
-
-function constant(n: number, value: number | undefined): Column {
-  return new Array<number | null>(n).fill(
-    value !== undefined && Number.isFinite(value) ? value : null,
-  )
-}
-
-function finite(v: number | null | undefined): number | null {
+export function finite(v: number | null | undefined): number | null {
   return v !== null && v !== undefined && Number.isFinite(v) ? v : null
 }

@@ -5,6 +5,7 @@ import type {
   Status,
   ViolationRule,
 } from '../../../gateway/contract.ts'
+import { formatQuantity, formatValue } from './format.ts'
 
 /** Statuses, most severe first (the order of `Status` in rules/characteristic.ts). */
 export const STATUS_ORDER: readonly Status[] = [
@@ -55,7 +56,7 @@ export function statusLabel(view: Pick<CharacteristicView, 'limits' | 'state'>):
         status,
         text:
           view.state.rules.length > 0
-            ? `OUT OF CONTROL · ${view.state.rules.join(' ')}`
+            ? `OUT OF CONTROL · ${rulesShort(view.state.rules)}`
             : 'OUT OF CONTROL',
       }
     case 'baseline':
@@ -88,7 +89,7 @@ function sideOf(
 export const LEGEND: readonly { status: Status; label: string; meaning: string }[] = [
   { status: 'action', label: 'ACTION', meaning: 'past an action limit' },
   { status: 'alert', label: 'ALERT', meaning: 'past an alert limit' },
-  { status: 'spc', label: 'OUT OF CONTROL', meaning: 'a run rule fired' },
+  { status: 'spc', label: 'OUT OF CONTROL', meaning: 'a run rule or CUSUM signal' },
   { status: 'normal', label: 'NORMAL', meaning: 'in control' },
   { status: 'baseline', label: 'BASELINE', meaning: 'limits being estimated' },
   { status: 'no-data', label: 'NO DATA', meaning: 'no reading yet' },
@@ -107,13 +108,33 @@ const RULES: Record<ViolationRule, string> = {
   WE2: 'two of three points beyond 2σ on one side',
   WE3: 'four of five points beyond 1σ on one side',
   WE4: 'eight points in a row on one side of the centre line',
-  'cusum-upper': 'CUSUM C⁺ beyond h: the process shifted up',
-  'cusum-lower': 'CUSUM C⁻ beyond h: the process shifted down',
+  'cusum-upper': 'the upper cumulative sum C⁺ passed h (the mean shifted up)',
+  'cusum-lower': 'the lower cumulative sum C⁻ passed h (the mean shifted down)',
 }
 
-/** What a run rule means, for tooltips: "N1: a point beyond 3σ from the centre line". */
+/** Short names of what a point can be flagged for: the rule id, or "CUSUM up" / "CUSUM down". */
+export function ruleShort(rule: ViolationRule): string {
+  if (rule === 'cusum-upper') return 'CUSUM up'
+  if (rule === 'cusum-lower') return 'CUSUM down'
+  return rule
+}
+
+/**
+ * Several rules in the few words a tile has room for: "N1 N2", "CUSUM up", "CUSUM up/down";
+ * beyond three, the first two and how many more ("N1 N2 +3").
+ */
+export function rulesShort(rules: readonly ViolationRule[]): string {
+  const unique = [...new Set(rules)]
+  const up = unique.includes('cusum-upper')
+  const down = unique.includes('cusum-lower')
+  const words = unique.filter((r) => r !== 'cusum-upper' && r !== 'cusum-lower') as string[]
+  if (up || down) words.unshift(up && down ? 'CUSUM up/down' : up ? 'CUSUM up' : 'CUSUM down')
+  return words.length > 3 ? `${words.slice(0, 2).join(' ')} +${words.length - 2}` : words.join(' ')
+}
+
+/** What a run rule means, for tooltips: "N1: a point beyond 3σ from the centre line", "CUSUM up: …". */
 export function describeRule(rule: ViolationRule): string {
-  return `${rule}: ${RULES[rule] ?? 'run rule'}`
+  return `${ruleShort(rule)}: ${RULES[rule] ?? 'run rule'}`
 }
 
 const CAUSES: Record<Exclude<Cause, ViolationRule>, string> = {
@@ -123,9 +144,9 @@ const CAUSES: Record<Exclude<Cause, ViolationRule>, string> = {
   'alert-low': 'Alert low',
 }
 
-/** A cause in words: "Action high", or for a run rule "N2 (out of control)". */
+/** A cause in words: "Action high", or for a run rule "N2 (out of control)", "CUSUM up (out of control)". */
 export function causeLabel(cause: Cause): string {
-  return isRule(cause) ? `${cause} (out of control)` : CAUSES[cause]
+  return isRule(cause) ? `${ruleShort(cause)} (out of control)` : CAUSES[cause]
 }
 
 /** The status a cause puts a characteristic in. */
@@ -139,10 +160,34 @@ export function isRule(cause: Cause): cause is ViolationRule {
   return !(cause in CAUSES)
 }
 
-/** A deviation's cause in the words of the tiles: "ACTION HIGH", "ALERT LOW", "OUT OF CONTROL · N1". */
+/** A deviation's cause in the words of the tiles: "ACTION HIGH", "ALERT LOW", "OUT OF CONTROL · N1", "OUT OF CONTROL · CUSUM up". */
 export function causeWords(cause: Cause): string {
-  return isRule(cause) ? `OUT OF CONTROL · ${cause}` : cause.replace('-', ' ').toUpperCase()
+  return isRule(cause)
+    ? `OUT OF CONTROL · ${ruleShort(cause)}`
+    : cause.replace('-', ' ').toUpperCase()
 }
+
+/**
+ * The value a deviation or nonconformance reports, in its own terms: a CUSUM signal's is the sum
+ * that passed h, in σ units ("C⁺ 4.52σ"), anything else a value in the characteristic's unit.
+ */
+export function causeValueText(
+  cause: Cause,
+  value: number,
+  decimals: number,
+  unit: string,
+  pane: string | null = null,
+): string {
+  if (cause === 'cusum-upper') return `C⁺ ${formatValue(value, 2)}σ`
+  if (cause === 'cusum-lower') return `C⁻ ${formatValue(value, 2)}σ`
+  // A rule on a pane that does not plot readings (MR, R, S, X̄, EWMA) names the statistic.
+  const symbol = pane && !READING_PANES.has(pane) ? `${STATISTIC[pane] ?? pane} ` : ''
+  return `${symbol}${formatQuantity(value, decimals, unit)}`
+}
+
+/** Panes whose statistic is the reading itself (or its proportion, count, rate). */
+const READING_PANES: ReadonlySet<string> = new Set(['i', 'p', 'np', 'c', 'u'])
+const STATISTIC: Record<string, string> = { mr: 'MR', xbar: 'X̄', r: 'R', s: 'S', ewma: 'z' }
 
 /** How many characteristics are in each status, in STATUS_ORDER, leaving out the statuses with none. */
 export function countStatuses(statuses: Iterable<Status>): { status: Status; count: number }[] {
