@@ -1,6 +1,6 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import type { CharacteristicView, ChartPointView, Role } from '../../gateway/contract.ts'
-import { api, failureText, isAbort } from './api.ts'
+import { api, failureText } from './api.ts'
 import { ClockController } from './clock-controller.ts'
 import { chartHeader, paneDecimals, paneInfo } from './data/chart-words.ts'
 import { formatAge, formatDateTime, formatQuantity, formatValue } from './data/format.ts'
@@ -10,6 +10,7 @@ import { appendPoints, MAX_CHART_POINTS } from './data/series.ts'
 import { describeRule, statusLabel } from './data/status.ts'
 import type { ConnectionState, LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
+import { LoadController } from './load-controller.ts'
 import { pageStyles } from './styles.ts'
 import './lw-capability-panel.ts'
 import './lw-control-chart.ts'
@@ -37,7 +38,6 @@ export class LwCharacteristicPage extends LitElement {
     points: { state: true },
     readings: { state: true },
     revision: { state: true },
-    problem: { state: true },
   }
 
   declare characteristicId: string
@@ -51,13 +51,11 @@ export class LwCharacteristicPage extends LitElement {
   declare readings: readonly { ts: number; value: number }[]
   /** Bumped when the limits may have changed: the record of changes reloads. */
   declare revision: number
-  declare problem: string | null
 
-  private abort: AbortController | null = null
+  private readonly loader: LoadController
   private loading = false
   /** Live points that arrived while the chart was being fetched. */
   private pending: ChartPointView[] = []
-  private retry: ReturnType<typeof setTimeout> | undefined
   private capabilityTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor() {
@@ -69,7 +67,9 @@ export class LwCharacteristicPage extends LitElement {
     this.points = []
     this.readings = []
     this.revision = 0
-    this.problem = null
+    this.loader = new LoadController(this, (signal) => this.fetch(signal), {
+      ready: () => Boolean(this.characteristicId),
+    })
     new ClockController(this, 1000)
     new LiveSubscription(
       this,
@@ -96,12 +96,12 @@ export class LwCharacteristicPage extends LitElement {
           // The limits were dropped (estimated anew, here or elsewhere): fetch the new state.
           if (dropped) {
             this.revision++
-            void this.load()
+            void this.loader.load()
           }
         },
         resync: () => {
           this.revision++
-          void this.load()
+          void this.loader.load()
         },
       },
       () => (this.characteristicId ? [this.characteristicId] : []),
@@ -110,8 +110,6 @@ export class LwCharacteristicPage extends LitElement {
 
   override disconnectedCallback(): void {
     super.disconnectedCallback()
-    this.abort?.abort()
-    clearTimeout(this.retry)
     clearTimeout(this.capabilityTimer)
     this.capabilityTimer = undefined
   }
@@ -121,37 +119,29 @@ export class LwCharacteristicPage extends LitElement {
       this.view = null
       this.points = []
       this.readings = []
-      void this.load()
+      void this.loader.load()
     }
   }
 
-  private async load(): Promise<void> {
+  /** The characteristic and its chart, then the histogram's readings; live points meanwhile wait. */
+  private async fetch(signal: AbortSignal): Promise<void> {
     const id = this.characteristicId
-    if (!id) return
-    this.abort?.abort()
-    clearTimeout(this.retry)
-    const abort = new AbortController()
-    this.abort = abort
     this.loading = true
     this.pending = []
     try {
       const [view, chart] = await Promise.all([
-        api.characteristic(id, abort.signal),
-        api.chart(id, MAX_CHART_POINTS, abort.signal),
+        api.characteristic(id, signal),
+        api.chart(id, MAX_CHART_POINTS, signal),
       ])
       this.view = view
       this.points = appendPoints(appendPoints([], chart.points), this.pending)
-      this.problem = null
+      this.loader.problem = null
       if (view.specLimits) {
-        const readings = await api.readings(id, HISTOGRAM_READINGS, abort.signal)
+        const readings = await api.readings(id, HISTOGRAM_READINGS, signal)
         if (id === this.characteristicId) this.readings = readings.readings
       }
-    } catch (e) {
-      if (isAbort(e)) return
-      this.problem = failureText(e)
-      this.retry = setTimeout(() => void this.load(), 5000)
     } finally {
-      if (this.abort === abort) {
+      if (this.loader.isLatest(signal)) {
         this.loading = false
         this.pending = []
       }
@@ -168,7 +158,7 @@ export class LwCharacteristicPage extends LitElement {
       if (id === this.characteristicId)
         this.points = appendPoints(appendPoints([], chart.points), this.pending)
     } catch (e) {
-      this.problem = failureText(e)
+      this.loader.problem = failureText(e)
     } finally {
       this.loading = false
       this.pending = []
@@ -196,13 +186,13 @@ export class LwCharacteristicPage extends LitElement {
       this.view = { ...this.view, specLimits: view.specLimits, capability: view.capability }
       this.readings = readings.readings
     } catch (e) {
-      this.problem = failureText(e)
+      this.loader.problem = failureText(e)
     }
   }
 
   /** After a limit change here: the chart, its header and the limits start anew. */
   private onLimitsChanged(): void {
-    void this.load()
+    void this.loader.load()
   }
 
   static override styles = [
@@ -282,9 +272,10 @@ export class LwCharacteristicPage extends LitElement {
 
   protected override render() {
     const v = this.view
+    const problem = this.loader.problem
     if (!v) {
       return html`<p><a href=${routeHash({ page: 'overview' })}>← Overview</a></p>
-        ${this.problem ? html`<p class="problem">${this.problem}</p>` : html`<p class="muted">Loading…</p>`}`
+        ${problem ? html`<p class="problem">${problem}</p>` : html`<p class="muted">Loading…</p>`}`
     }
     const label = statusLabel(v)
     const now = this.live?.now() ?? Date.now()
@@ -311,7 +302,7 @@ export class LwCharacteristicPage extends LitElement {
           ${v.state.openNcs > 0 ? html`<a href=${routeHash({ page: 'ncs' })}>${v.state.openNcs} open NC</a>` : nothing}
         </div>
       </div>
-      ${this.problem ? html`<p class="problem">${this.problem}</p>` : nothing}
+      ${problem ? html`<p class="problem">${problem}</p>` : nothing}
       ${this.live?.watchError ? html`<p class="problem">Live points refused: ${this.live.watchError}</p>` : nothing}
       <lw-control-chart
         .points=${this.points}

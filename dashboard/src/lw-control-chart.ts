@@ -18,6 +18,7 @@ import { alarmPane, paneDecimals, paneInfo } from './data/chart-words.ts'
 import { formatQuantity, formatTime, formatValue } from './data/format.ts'
 import { type LimitLine, limitLines } from './data/series.ts'
 import { describeRule } from './data/status.ts'
+import { FrameDrawController } from './frame-draw-controller.ts'
 import { axes, type ChartColours, chartColours, fontPx, pointScale } from './uplot-theme.ts'
 
 let chartCount = 0
@@ -65,9 +66,9 @@ export class LwControlChart extends LitElement {
   private series: ChartSeries | null = null
   /** The limits in force at the latest point, for the legend. */
   private current: ControlLimitsView | null = null
-  private frame = 0
+  private readonly frames: FrameDrawController
+  /** A resize since the last draw: the plots are given the new size. */
   private resized = false
-  private resize: ResizeObserver | null = null
   private readonly syncKey = `lw-chart-${++chartCount}`
   /** Times drawn, for tests and diagnostics. */
   draws = 0
@@ -82,6 +83,13 @@ export class LwControlChart extends LitElement {
     this.decimals = 2
     this.unit = ''
     this.hover = null
+    this.frames = new FrameDrawController(
+      this,
+      () => this.draw(),
+      () => {
+        this.resized = true
+      },
+    )
   }
 
   static override styles = [
@@ -193,17 +201,8 @@ export class LwControlChart extends LitElement {
     `,
   ]
 
-  override connectedCallback(): void {
-    super.connectedCallback()
-    this.resize = new ResizeObserver(() => this.schedule(true))
-    this.resize.observe(this)
-  }
-
   override disconnectedCallback(): void {
     super.disconnectedCallback()
-    this.resize?.disconnect()
-    cancelAnimationFrame(this.frame)
-    this.frame = 0
     this.destroyPlots()
   }
 
@@ -236,18 +235,8 @@ export class LwControlChart extends LitElement {
       changed.has('panes') ||
       changed.has('unit')
     ) {
-      this.schedule(false)
+      this.frames.schedule()
     }
-  }
-
-  /** Draws on the next animation frame; several calls within one frame draw once. */
-  private schedule(resized: boolean): void {
-    this.resized ||= resized
-    if (this.frame) return
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0
-      this.draw()
-    })
   }
 
   private destroyPlots(): void {

@@ -3,6 +3,7 @@ import uPlot from 'uplot'
 import uplotCss from 'uplot/dist/uPlot.min.css?inline'
 import { formatValue, valueSteps } from './data/format.ts'
 import { binReadings, type Histogram, histogramExtent, normalCurve } from './data/histogram.ts'
+import { FrameDrawController } from './frame-draw-controller.ts'
 import { type ChartColours, chartColours, fontPx } from './uplot-theme.ts'
 
 /** The normal model a histogram is read against: the mean and the two σ of capability. */
@@ -41,8 +42,7 @@ export class LwHistogram extends LitElement {
 
   private plot: uPlot | null = null
   private histogram: Histogram | null = null
-  private frame = 0
-  private resize: ResizeObserver | null = null
+  private readonly frames: FrameDrawController
 
   constructor() {
     super()
@@ -51,6 +51,7 @@ export class LwHistogram extends LitElement {
     this.spec = { lsl: null, usl: null, target: null }
     this.decimals = 2
     this.unit = ''
+    this.frames = new FrameDrawController(this, () => this.draw())
   }
 
   static override styles = [
@@ -103,31 +104,14 @@ export class LwHistogram extends LitElement {
     `,
   ]
 
-  override connectedCallback(): void {
-    super.connectedCallback()
-    this.resize = new ResizeObserver(() => this.schedule())
-    this.resize.observe(this)
-  }
-
   override disconnectedCallback(): void {
     super.disconnectedCallback()
-    this.resize?.disconnect()
-    cancelAnimationFrame(this.frame)
-    this.frame = 0
     this.plot?.destroy()
     this.plot = null
   }
 
   protected override updated(_changed: PropertyValues<this>): void {
-    this.schedule()
-  }
-
-  private schedule(): void {
-    if (this.frame) return
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0
-      this.draw()
-    })
+    this.frames.schedule()
   }
 
   private draw(): void {

@@ -1,6 +1,6 @@
 import { css, html, LitElement, nothing } from 'lit'
 import type { CharacteristicView, LimitChangeView, Role } from '../../gateway/contract.ts'
-import { ApiFailure, api, failureText, isAbort } from './api.ts'
+import { ApiFailure, api, failureText } from './api.ts'
 import { paneDecimals } from './data/chart-words.ts'
 import { formatDateTime } from './data/format.ts'
 import {
@@ -11,6 +11,7 @@ import {
   orderLimitChanges,
   reasonProblem,
 } from './data/limit-changes.ts'
+import { LoadController } from './load-controller.ts'
 import { pageStyles } from './styles.ts'
 
 /**
@@ -28,7 +29,6 @@ export class LwLimitChanges extends LitElement {
     role: { type: String },
     revision: { type: Number },
     changes: { state: true },
-    problem: { state: true },
     asking: { state: true },
     formProblem: { state: true },
     busy: { state: true },
@@ -38,13 +38,13 @@ export class LwLimitChanges extends LitElement {
   declare role: Role | null
   declare revision: number
   declare changes: readonly LimitChangeView[] | null
-  declare problem: string | null
   /** The act whose reason is being asked for. */
   declare asking: ActionButton | null
   declare formProblem: string | null
   declare busy: boolean
 
-  private abort: AbortController | null = null
+  /** Not retried: the page bumps `revision` on its next resync or `limits` event. */
+  private readonly loader: LoadController
   private loadedFor = ''
 
   constructor() {
@@ -53,15 +53,23 @@ export class LwLimitChanges extends LitElement {
     this.role = null
     this.revision = 0
     this.changes = null
-    this.problem = null
     this.asking = null
     this.formProblem = null
     this.busy = false
+    this.loader = new LoadController(
+      this,
+      async (signal) => {
+        const id = this.characteristic?.id ?? ''
+        const changes = await api.limitChanges(id, signal)
+        if (this.characteristic?.id !== id) return
+        this.changes = orderLimitChanges(changes)
+      },
+      { retryMs: null },
+    )
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback()
-    this.abort?.abort()
     this.loadedFor = ''
   }
 
@@ -80,22 +88,7 @@ export class LwLimitChanges extends LitElement {
       this.asking = null
     }
     this.loadedFor = key
-    void this.load(id)
-  }
-
-  private async load(id: string): Promise<void> {
-    this.abort?.abort()
-    const abort = new AbortController()
-    this.abort = abort
-    try {
-      const changes = await api.limitChanges(id, abort.signal)
-      if (this.characteristic?.id !== id) return
-      this.changes = orderLimitChanges(changes)
-      this.problem = null
-    } catch (e) {
-      if (isAbort(e)) return
-      this.problem = failureText(e)
-    }
+    void this.loader.load()
   }
 
   private ask(action: ActionButton): void {
@@ -126,7 +119,7 @@ export class LwLimitChanges extends LitElement {
       this.dispatchEvent(
         new CustomEvent('lw-limits-changed', { detail: change, bubbles: true, composed: true }),
       )
-      await this.load(id)
+      await this.loader.load()
     } catch (err) {
       this.formProblem =
         err instanceof ApiFailure && err.status === 409
@@ -238,7 +231,7 @@ export class LwLimitChanges extends LitElement {
           : nothing
       }
       ${this.asking ? this.form(this.asking) : nothing}
-      ${this.problem ? html`<p class="problem">${this.problem}</p>` : nothing}
+      ${this.loader.problem ? html`<p class="problem">${this.loader.problem}</p>` : nothing}
       ${
         this.changes === null
           ? html`<p class="muted">Loading…</p>`

@@ -1,6 +1,6 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import type { ChartType, NonconformanceView, Subgrouping } from '../../gateway/contract.ts'
-import { api, failureText, isAbort } from './api.ts'
+import { api, isAbort } from './api.ts'
 import { estimateWords, paneInfo } from './data/chart-words.ts'
 import { decimalsShown, formatDateTime, formatValue } from './data/format.ts'
 import { routeHash } from './data/route.ts'
@@ -8,6 +8,7 @@ import { limitLines, readingsLines } from './data/series.ts'
 import { causeValueText, causeWords, describeRule, statusOfCause } from './data/status.ts'
 import type { LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
+import { LoadController } from './load-controller.ts'
 import { pageStyles } from './styles.ts'
 import './lw-readings-chart.ts'
 
@@ -21,7 +22,6 @@ export class LwNcDetail extends LitElement {
     live: { attribute: false },
     nc: { state: true },
     measure: { state: true },
-    problem: { state: true },
   }
 
   declare ncId: number
@@ -35,69 +35,52 @@ export class LwNcDetail extends LitElement {
     subgroup: Subgrouping
     primary: string
   } | null
-  declare problem: string | null
 
-  private abort: AbortController | null = null
-  private retry: ReturnType<typeof setTimeout> | undefined
+  private readonly loader: LoadController
 
   constructor() {
     super()
     this.ncId = 0
     this.nc = null
     this.measure = null
-    this.problem = null
+    this.loader = new LoadController(this, (signal) => this.fetch(signal), {
+      ready: () => Boolean(this.ncId),
+    })
     new LiveSubscription(this, () => this.live, {
       nc: (events) => {
-        if (events.some((e) => e.nc.id === this.ncId)) void this.load()
+        if (events.some((e) => e.nc.id === this.ncId)) void this.loader.load()
       },
-      resync: () => void this.load(),
+      resync: () => void this.loader.load(),
     })
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback()
-    this.abort?.abort()
-    clearTimeout(this.retry)
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('ncId')) {
       this.nc = null
       this.measure = null
-      void this.load()
+      void this.loader.load()
     }
   }
 
-  private async load(): Promise<void> {
-    if (!this.ncId) return
-    this.abort?.abort()
-    clearTimeout(this.retry)
-    const abort = new AbortController()
-    this.abort = abort
-    try {
-      const nc = await api.nonconformance(this.ncId, abort.signal)
-      if (!this.measure) {
-        const c = await api.characteristic(nc.characteristic, abort.signal).catch((e: unknown) => {
-          if (isAbort(e)) throw e
-          return null
-        })
-        this.measure = c
-          ? {
-              unit: c.unit,
-              decimals: c.decimals,
-              type: c.chart.type,
-              subgroup: c.chart.subgroup,
-              primary: c.chart.panes[0] ?? 'i',
-            }
-          : null
-      }
-      this.nc = nc
-      this.problem = null
-    } catch (e) {
-      if (isAbort(e)) return
-      this.problem = failureText(e)
-      this.retry = setTimeout(() => void this.load(), 5000)
+  /** The nonconformance and, once, its characteristic's measure: a characteristic gone is no failure. */
+  private async fetch(signal: AbortSignal): Promise<void> {
+    const nc = await api.nonconformance(this.ncId, signal)
+    if (!this.measure) {
+      const c = await api.characteristic(nc.characteristic, signal).catch((e: unknown) => {
+        if (isAbort(e)) throw e
+        return null
+      })
+      this.measure = c
+        ? {
+            unit: c.unit,
+            decimals: c.decimals,
+            type: c.chart.type,
+            subgroup: c.chart.subgroup,
+            primary: c.chart.panes[0] ?? 'i',
+          }
+        : null
     }
+    this.nc = nc
   }
 
   static override styles = [
@@ -170,10 +153,11 @@ export class LwNcDetail extends LitElement {
 
   protected override render() {
     const nc = this.nc
+    const problem = this.loader.problem
     const back = html`<a href=${routeHash({ page: 'ncs' })}>← Nonconformances</a>`
     if (!nc) {
       return html`<div class="crumbs">${back}</div>
-        ${this.problem ? html`<p class="problem">${this.problem}</p>` : html`<p class="muted">Loading…</p>`}`
+        ${problem ? html`<p class="problem">${problem}</p>` : html`<p class="muted">Loading…</p>`}`
     }
     const m = this.measure
     // Over the readings: what judges a reading. In the table: those and the chart's primary pane.
@@ -192,7 +176,7 @@ export class LwNcDetail extends LitElement {
       <div class="crumbs">${back} · <a href=${routeHash({ page: 'characteristic', id: nc.characteristic })}>${nc.characteristicName}</a> · ${nc.path}</div>
       <h1>${nc.number} · ${nc.title}</h1>
       ${nc.causes.map((cause) => html`<span class="chip ${statusOfCause(cause)}">${causeWords(cause)}</span> `)}
-      ${this.problem ? html`<p class="problem">${this.problem}</p>` : nothing}
+      ${problem ? html`<p class="problem">${problem}</p>` : nothing}
       <div class="summary">
         <div class="fact"><div class="k">Status</div><div class="v">${nc.status}</div></div>
         <div class="fact"><div class="k">Opened</div><div class="v">${formatDateTime(nc.openedAt)}</div></div>

@@ -1,13 +1,14 @@
 import { css, html, LitElement, nothing } from 'lit'
 import { repeat } from 'lit/directives/repeat.js'
 import type { NonconformanceSummary } from '../../gateway/contract.ts'
-import { api, failureText, isAbort } from './api.ts'
+import { api } from './api.ts'
 import { formatDateTime } from './data/format.ts'
 import { applyNcEvents, type NcFilter, orderNcs } from './data/nc.ts'
 import { routeHash } from './data/route.ts'
 import { causeWords, statusOfCause } from './data/status.ts'
 import type { LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
+import { LoadController } from './load-controller.ts'
 import { pageStyles } from './styles.ts'
 
 /**
@@ -19,26 +20,26 @@ export class LwNcList extends LitElement {
     live: { attribute: false },
     filter: { type: String },
     ncs: { state: true },
-    problem: { state: true },
     fresh: { state: true },
   }
 
   declare live: LiveController | undefined
   declare filter: NcFilter
   declare ncs: NonconformanceSummary[] | null
-  declare problem: string | null
   /** Ids changed by live events in the last few seconds (highlighted). */
   declare fresh: ReadonlySet<number>
 
-  private abort: AbortController | null = null
-  private retry: ReturnType<typeof setTimeout> | undefined
+  private readonly loader: LoadController
 
   constructor() {
     super()
     this.filter = 'open'
     this.ncs = null
-    this.problem = null
     this.fresh = new Set()
+    this.loader = new LoadController(this, async (signal) => {
+      const list = await api.nonconformances(this.filter === 'open' ? 'open' : undefined, signal)
+      this.ncs = orderNcs(list)
+    })
     new LiveSubscription(this, () => this.live, {
       nc: (events) => {
         if (!this.ncs) return
@@ -51,45 +52,20 @@ export class LwNcList extends LitElement {
           this.fresh = next
         }, 4000)
       },
-      resync: () => void this.load(),
+      resync: () => void this.loader.load(),
     })
   }
 
   override connectedCallback(): void {
     super.connectedCallback()
-    void this.load()
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback()
-    this.abort?.abort()
-    clearTimeout(this.retry)
-  }
-
-  private async load(): Promise<void> {
-    this.abort?.abort()
-    clearTimeout(this.retry)
-    const abort = new AbortController()
-    this.abort = abort
-    try {
-      const list = await api.nonconformances(
-        this.filter === 'open' ? 'open' : undefined,
-        abort.signal,
-      )
-      this.ncs = orderNcs(list)
-      this.problem = null
-    } catch (e) {
-      if (isAbort(e)) return
-      this.problem = failureText(e)
-      this.retry = setTimeout(() => void this.load(), 5000)
-    }
+    void this.loader.load()
   }
 
   private setFilter(filter: NcFilter): void {
     if (filter === this.filter) return
     this.filter = filter
     this.ncs = null
-    void this.load()
+    void this.loader.load()
   }
 
   static override styles = [
@@ -134,6 +110,7 @@ export class LwNcList extends LitElement {
   ]
 
   protected override render() {
+    const problem = this.loader.problem
     return html`
       <div class="head">
         <h1>Nonconformances</h1>
@@ -142,10 +119,10 @@ export class LwNcList extends LitElement {
           <button aria-pressed=${String(this.filter === 'all')} @click=${() => this.setFilter('all')}>All</button>
         </div>
       </div>
-      ${this.problem ? html`<p class="problem">${this.problem}</p>` : nothing}
+      ${problem ? html`<p class="problem">${problem}</p>` : nothing}
       ${
         this.ncs === null
-          ? this.problem
+          ? problem
             ? nothing
             : html`<p class="muted">Loading…</p>`
           : this.ncs.length === 0

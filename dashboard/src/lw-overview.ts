@@ -2,7 +2,7 @@ import { css, html, LitElement, nothing } from 'lit'
 import { repeat } from 'lit/directives/repeat.js'
 import { styleMap } from 'lit/directives/style-map.js'
 import type { CharacteristicView } from '../../gateway/contract.ts'
-import { api, failureText, isAbort } from './api.ts'
+import { api } from './api.ts'
 import { ClockController } from './clock-controller.ts'
 import type { DeviationEntry } from './data/deviations.ts'
 import {
@@ -16,6 +16,7 @@ import { countStatuses, isAbnormal, LEGEND } from './data/status.ts'
 import { applyTiles } from './data/tiles.ts'
 import type { ConnectionState, LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
+import { LoadController } from './load-controller.ts'
 import { pageStyles } from './styles.ts'
 import './lw-deviation-strip.ts'
 import './lw-legend.ts'
@@ -32,60 +33,38 @@ export class LwOverview extends LitElement {
     connection: { type: String },
     deviations: { attribute: false },
     characteristics: { state: true },
-    problem: { state: true },
   }
 
   declare live: LiveController | undefined
   declare connection: ConnectionState
   declare deviations: readonly DeviationEntry[]
   declare characteristics: CharacteristicView[] | null
-  declare problem: string | null
 
-  private abort: AbortController | null = null
-  private retry: ReturnType<typeof setTimeout> | undefined
+  private readonly loader: LoadController
 
   constructor() {
     super()
     this.connection = 'idle'
     this.deviations = []
     this.characteristics = null
-    this.problem = null
+    this.loader = new LoadController(this, async (signal) => {
+      this.characteristics = await api.characteristics(signal)
+    })
     new ClockController(this, 1000)
     new LiveSubscription(this, () => this.live, {
       tiles: (updates) => {
         if (!this.characteristics) return
         const { list, unknown } = applyTiles(this.characteristics, updates)
         this.characteristics = list
-        if (unknown.length > 0) void this.load()
+        if (unknown.length > 0) void this.loader.load()
       },
-      resync: () => void this.load(),
+      resync: () => void this.loader.load(),
     })
   }
 
   override connectedCallback(): void {
     super.connectedCallback()
-    void this.load()
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback()
-    this.abort?.abort()
-    clearTimeout(this.retry)
-  }
-
-  private async load(): Promise<void> {
-    this.abort?.abort()
-    clearTimeout(this.retry)
-    const abort = new AbortController()
-    this.abort = abort
-    try {
-      this.characteristics = await api.characteristics(abort.signal)
-      this.problem = null
-    } catch (e) {
-      if (isAbort(e)) return
-      this.problem = failureText(e)
-      this.retry = setTimeout(() => void this.load(), 5000)
-    }
+    void this.loader.load()
   }
 
   static override styles = [
@@ -232,6 +211,7 @@ export class LwOverview extends LitElement {
 
   protected override render() {
     const list = this.characteristics
+    const problem = this.loader.problem
     // Lost, not merely not yet made: no alarm while the first connection is being opened.
     const stale = this.connection === 'reconnecting' || this.connection === 'refused'
     const byId = new Map((list ?? []).map((c) => [c.id, c]))
@@ -250,12 +230,12 @@ export class LwOverview extends LitElement {
           ? html`<div class="stale" role="alert">Live connection lost: values may be out of date. Reconnecting…</div>`
           : nothing
       }
-      ${this.problem ? html`<p class="problem">${this.problem}</p>` : nothing}
+      ${problem ? html`<p class="problem">${problem}</p>` : nothing}
       <div class="layout">
         <div class="plant">
           ${
             list === null
-              ? html`<p class="empty">${this.problem ? nothing : 'Loading…'}</p>`
+              ? html`<p class="empty">${problem ? nothing : 'Loading…'}</p>`
               : list.length === 0
                 ? html`<p class="empty">No characteristics are configured.</p>`
                 : repeat(

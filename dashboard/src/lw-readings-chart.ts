@@ -3,6 +3,7 @@ import uPlot from 'uplot'
 import uplotCss from 'uplot/dist/uPlot.min.css?inline'
 import type { Status } from '../../gateway/contract.ts'
 import { buildReadingsSeries, type LimitLine, type ReadingsSeries } from './data/series.ts'
+import { FrameDrawController } from './frame-draw-controller.ts'
 import { axes, type ChartColours, chartColours, fontPx, line, markers } from './uplot-theme.ts'
 
 /**
@@ -29,8 +30,7 @@ export class LwReadingsChart extends LitElement {
 
   private plot: uPlot | null = null
   private series: ReadingsSeries | null = null
-  private frame = 0
-  private resize: ResizeObserver | null = null
+  private readonly frames: FrameDrawController
   private lineKeys = ''
 
   constructor() {
@@ -41,6 +41,15 @@ export class LwReadingsChart extends LitElement {
     this.lines = []
     this.decimals = 2
     this.tone = 'action'
+    // A resize drops the plot: the next draw makes it anew at the new width.
+    this.frames = new FrameDrawController(
+      this,
+      () => this.draw(),
+      () => {
+        this.plot?.destroy()
+        this.plot = null
+      },
+    )
   }
 
   static override styles = [
@@ -55,35 +64,14 @@ export class LwReadingsChart extends LitElement {
     `,
   ]
 
-  override connectedCallback(): void {
-    super.connectedCallback()
-    this.resize = new ResizeObserver(() => {
-      this.plot?.destroy()
-      this.plot = null
-      this.schedule()
-    })
-    this.resize.observe(this)
-  }
-
   override disconnectedCallback(): void {
     super.disconnectedCallback()
-    this.resize?.disconnect()
-    cancelAnimationFrame(this.frame)
-    this.frame = 0
     this.plot?.destroy()
     this.plot = null
   }
 
   protected override updated(_changed: PropertyValues<this>): void {
-    this.schedule()
-  }
-
-  private schedule(): void {
-    if (this.frame) return
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0
-      this.draw()
-    })
+    this.frames.schedule()
   }
 
   private draw(): void {
