@@ -8,7 +8,7 @@ import {
   initChart,
   stepChart,
 } from './charts/index.ts'
-import type { ChartSpec, ChartType } from './spec.ts'
+import { ATTRIBUTES_CHARTS, type ChartSpec, type ChartType } from './spec.ts'
 import type { ChartPoint, Observation, ProcessLimits, ViolationRule } from './types.ts'
 
 /**
@@ -37,8 +37,6 @@ import type { ChartPoint, Observation, ProcessLimits, ViolationRule } from './ty
  * of the output rows. Attributes charts have no capability here (null): their "capability" is
  * the defect rate itself, which the chart's centre line already gives (p̄, c̄, ū).
  */
-
-export const ATTRIBUTES_CHARTS: readonly ChartType[] = ['p', 'np', 'c', 'u']
 
 export interface AnalysisOptions extends CapabilitySpec {
   /** Phase II: the limits come from these rows, which precede the analysed ones as in a stream. */
@@ -158,7 +156,7 @@ export function analyse(
   const points = run.judged.filter((p) => p.index >= offset)
 
   const charts: Record<string, PaneAnalysis> = {}
-  const variables = !ATTRIBUTES_CHARTS.includes(spec.type)
+  const variables = !ATTRIBUTES_CHARTS.has(spec.type)
   for (const pane of kind.panes) {
     const out: AnalysisPoint[] = points.map((p) => {
       const drawn = p.panes[pane]

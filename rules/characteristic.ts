@@ -15,7 +15,7 @@ import {
   initChart,
   stepChart,
 } from './charts/index.ts'
-import type { ChartSpec, ChartType } from './spec.ts'
+import { ATTRIBUTES_CHARTS, type ChartSpec, type ChartType } from './spec.ts'
 import type { ChartPoint, Observation, PanePoint, ProcessLimits, ViolationRule } from './types.ts'
 
 /**
@@ -39,8 +39,6 @@ export interface CharacteristicState {
   capability: CapabilityState
 }
 
-const ATTRIBUTES: ReadonlySet<ChartType> = new Set(['p', 'np', 'c', 'u'])
-
 /**
  * Process capability so far: the readings since the chart's limits froze against the chart's
  * within σ; null without specification limits, for attributes charts, or until enough data.
@@ -49,7 +47,7 @@ export function characteristicCapability(
   spec: CharacteristicSpec,
   state: CharacteristicState,
 ): Capability | null {
-  if (!spec.specLimits || ATTRIBUTES.has(spec.chart.type)) return null
+  if (!spec.specLimits || ATTRIBUTES_CHARTS.has(spec.chart.type)) return null
   return capabilityOf(state.capability, state.chart.limits?.sigma ?? null, spec.specLimits)
 }
 
@@ -140,7 +138,7 @@ export function evaluate(
   deviations.push(...judged.deviations)
   // Readings after the limits froze: the one that completed the baseline belongs to the baseline.
   const capability =
-    spec.specLimits && state.chart.limits && !ATTRIBUTES.has(spec.chart.type)
+    spec.specLimits && state.chart.limits && !ATTRIBUTES_CHARTS.has(spec.chart.type)
       ? addToCapability(state.capability, obs.value, spec.specLimits)
       : state.capability
   return finish(
@@ -194,7 +192,8 @@ function judgePoints(points: readonly ChartPoint[], flaggedBefore: ViolationRule
         indices: v.indices,
       })
     }
-    flagged = point.violations.map((v) => v.rule)
+    // A rule judged on two panes (N1 on I and MR) is flagged once.
+    flagged = [...new Set(point.violations.map((v) => v.rule))]
   }
   return { deviations, flagged }
 }

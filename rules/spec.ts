@@ -15,6 +15,15 @@ export const CHART_TYPES: readonly ChartType[] = [
   'u',
 ]
 
+/** Charts of counts against sample sizes: no subgroups of readings, no σ of a measurement, no capability. */
+export const ATTRIBUTES_CHARTS: ReadonlySet<ChartType> = new Set(['p', 'np', 'c', 'u'])
+
+/** Charts whose every observation is one point, whatever the subgrouping says. */
+export const ONE_POINT_PER_OBSERVATION: ReadonlySet<ChartType> = new Set([
+  'imr',
+  ...ATTRIBUTES_CHARTS,
+])
+
 /** How σ is estimated from the baseline (defaults: imr mr, xbar-r rbar, xbar-s sbar). */
 export type SigmaMethod = 'mr' | 'rbar' | 'sbar' | 'pooled'
 

@@ -1,17 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import {
-  type Analysis,
-  AnalysisError,
-  type AnalysisPoint,
-  ATTRIBUTES_CHARTS,
-  analyse,
-} from '../../rules/analysis.ts'
+import { type Analysis, AnalysisError, type AnalysisPoint, analyse } from '../../rules/analysis.ts'
 import { type Capability, capabilitySpecProblems } from '../../rules/capability.ts'
 import { CUSUM_DEFAULTS } from '../../rules/charts/cusum.ts'
 import { EWMA_DEFAULTS } from '../../rules/charts/ewma.ts'
 import { checkObservation, validateChart } from '../../rules/charts/index.ts'
 import {
+  ATTRIBUTES_CHARTS,
   CHART_TYPES,
   type ChartSpec,
   type ChartType,
@@ -207,7 +202,7 @@ Examples:
 /** The whole command: read, check, analyse, format. Throws SpcInputError on bad input. */
 function runSpc(file: string | undefined, opts: SpcOptions): string {
   const type = opts.chart
-  const attributes = ATTRIBUTES_CHARTS.includes(type)
+  const attributes = ATTRIBUTES_CHARTS.has(type)
   optionProblems(type, opts)
 
   const input = readTable(file === undefined || file === '-' ? null : file)
@@ -276,7 +271,7 @@ function runSpc(file: string | undefined, opts: SpcOptions): string {
 
 /** Options that do not fit the chart, or each other. */
 function optionProblems(type: ChartType, opts: SpcOptions): void {
-  const attributes = ATTRIBUTES_CHARTS.includes(type)
+  const attributes = ATTRIBUTES_CHARTS.has(type)
   const problems: string[] = []
   const only = (flags: [keyof SpcOptions, string][], charts: ChartType[]) => {
     for (const [key, flag] of flags) {
@@ -435,7 +430,7 @@ function layoutOf(type: ChartType, table: Table, opts: SpcOptions): Layout {
     }
     return i
   }
-  if (ATTRIBUTES_CHARTS.includes(type)) {
+  if (ATTRIBUTES_CHARTS.has(type)) {
     const count = need('count', `a ${type} chart reads counts`)
     const size =
       type === 'c'

@@ -1,5 +1,5 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import { type Cause, type Deviation, measureOf } from '../../rules/index.ts'
+import type { Cause, Deviation } from '../../rules/index.ts'
 import type {
   ControlLimitsView,
   NcStatus,
@@ -232,9 +232,10 @@ export function createNcService(ctx: {
       bus.on('evaluated', owner, ({ runtime, reading, evaluation }) => {
         const id = runtime.config.id
         const set = reading ? collecting.get(id) : undefined
-        // The measure the limits judge (a p chart's proportion), as the readings before it.
-        if (reading && set)
-          collectAfter({ ...reading, value: measureOf(runtime.spec.chart.type, reading) }, set)
+        // runtime.last holds the measure the limits judge (a p chart's proportion), as the readings before it.
+        if (reading && set && runtime.last)
+          collectAfter({ ...reading, value: runtime.last.value }, set)
+        if (evaluation.deviations.length === 0) return
         const triggered = evaluation.deviations.filter(
           (d) => d.onset && runtime.ncCauses.has(d.cause),
         )

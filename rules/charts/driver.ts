@@ -1,5 +1,5 @@
 import { initialRuleState, type RuleSettings, type RuleState, stepRules } from '../run-rules.ts'
-import type { ChartSpec, ChartType } from '../spec.ts'
+import { type ChartSpec, type ChartType, ONE_POINT_PER_OBSERVATION } from '../spec.ts'
 import {
   addObservation,
   closeDue,
@@ -51,8 +51,6 @@ export interface ChartStep {
 const MAX_EXCLUSION_ROUNDS = 10
 /** The most subgroups a baseline holds: it bounds a characteristic's memory (about 100 bytes each). */
 export const MAX_BASELINE_SUBGROUPS = 10_000
-/** Each subgroup is one point for these charts, whatever the subgrouping says. */
-const ONE_PER_OBSERVATION: ReadonlySet<ChartType> = new Set(['imr', 'p', 'np', 'c', 'u'])
 
 export function initChartState(kind: ChartKind, spec: ChartSpec): ChartState {
   const limits: ProcessLimits | null = spec.given
@@ -77,7 +75,7 @@ export function stepChartState(
   state: ChartState,
   obs: Observation,
 ): ChartStep {
-  if (ONE_PER_OBSERVATION.has(spec.type)) return onSubgroups(kind, spec, state, [single(obs)])
+  if (ONE_POINT_PER_OBSERVATION.has(spec.type)) return onSubgroups(kind, spec, state, [single(obs)])
   const added = addObservation(spec.subgroup, state.subgrouper, obs)
   return onSubgroups(kind, spec, { ...state, subgrouper: added.state }, added.closed)
 }

@@ -1,4 +1,4 @@
-import type { ChartSpec, ChartType } from '../spec.ts'
+import { type ChartSpec, type ChartType, ONE_POINT_PER_OBSERVATION } from '../spec.ts'
 import type { Observation } from '../types.ts'
 import { c, np, p, u } from './attributes.ts'
 import { cusum } from './cusum.ts'
@@ -50,7 +50,7 @@ export function validateChart(spec: ChartSpec): string[] {
 /** Why an observation cannot go into this chart, or null (see ChartKind.checkObservation). */
 export function checkObservation(spec: ChartSpec, obs: Observation): string | null {
   if (!Number.isFinite(obs.value)) return 'the value is not a finite number'
-  if (spec.subgroup.by === 'key' && !['imr', 'p', 'np', 'c', 'u'].includes(spec.type) && !obs.key) {
+  if (spec.subgroup.by === 'key' && !ONE_POINT_PER_OBSERVATION.has(spec.type) && !obs.key) {
     return 'subgroups are formed by key, and this reading has none'
   }
   return chartKind(spec.type).checkObservation(spec, obs)
