@@ -2,9 +2,14 @@
  * SPC engine benchmark: readings per second through `stepChart` for 1,000 characteristics
  * (I-MR with all eight Nelson rules; X̄-R with n = 5), and the bytes of JSON state per
  * characteristic. The bar is a plain loop in the same run doing the same arithmetic on flat
- * typed arrays: the moving range (or the subgroup mean and range), the limits test, and the
- * eight Nelson rules with counters and small windows, but no objects, no state copies, no
- * events. The ratio says what the engine's shape (pure steps, JSON state) costs.
+ * typed arrays: the subgroup statistics, both panes' centre and limits (written out, as the
+ * engine's point holds them), the limits test on both panes, and the eight Nelson rules with
+ * counters and a zone window, but no objects and no events. The ratio says what the engine's
+ * shape (a pure step over plain-JSON state, returning a point) costs.
+ *
+ * Both sides keep their state from round to round (Phase I ends in the warm-up), the rounds
+ * alternate engine and loop, and the medians are compared, so a noisy neighbour on a shared
+ * machine moves both alike.
  */
 import {
   type ChartSpec,
@@ -16,9 +21,19 @@ import {
 
 export interface RulesBenchResult {
   characteristics: number
-  readingsPerCharacteristic: number
-  imr: { engine: number; plain: number; ratio: number; stateBytes: number }
-  xbarR: { engine: number; plain: number; ratio: number; stateBytes: number }
+  readingsPerRound: number
+  rounds: number
+  imr: RulesFigure
+  xbarR: RulesFigure
+}
+
+export interface RulesFigure {
+  /** Readings per second, the median of the rounds. */
+  engine: number
+  plain: number
+  ratio: number
+  /** JSON bytes of the engine's state per characteristic, in Phase II. */
+  stateBytes: number
 }
 
 /** A deterministic noise source (no Math.random: the same numbers in every run). */
@@ -45,158 +60,234 @@ function spec(type: 'imr' | 'xbar-r'): ChartSpec {
   }
 }
 
-/** Readings/s through the engine: round-robin over the characteristics, as a plant's streams interleave. */
-function engine(
-  type: 'imr' | 'xbar-r',
-  n: number,
-  perChar: number,
-  data: Float64Array,
-): { rate: number; stateBytes: number } {
-  const s = spec(type)
-  const states: ChartState[] = Array.from({ length: n }, () => initChart(s))
-  const total = n * perChar
-  const started = performance.now()
-  for (let k = 0; k < total; k++) {
-    const c = k % n
-    states[c] = stepChart(s, states[c] as ChartState, { ts: k, value: data[k] as number }).state
+/** The engine over `n` characteristics, round-robin as a plant's streams interleave; state kept between calls. */
+class Engine {
+  private readonly spec: ChartSpec
+  private readonly states: ChartState[]
+  private readonly n: number
+  private k = 0
+  constructor(type: 'imr' | 'xbar-r', n: number) {
+    this.n = n
+    this.spec = spec(type)
+    this.states = Array.from({ length: n }, () => initChart(this.spec))
   }
-  const seconds = (performance.now() - started) / 1000
-  const stateBytes = states.reduce((sum, st) => sum + Buffer.byteLength(JSON.stringify(st)), 0) / n
-  return { rate: total / seconds, stateBytes }
+  run(data: Float64Array, count: number): number {
+    const { spec: s, states, n } = this
+    const started = performance.now()
+    for (let j = 0; j < count; j++, this.k++) {
+      const c = this.k % n
+      const value = data[this.k % data.length] as number
+      states[c] = stepChart(s, states[c] as ChartState, { ts: this.k, value }).state
+    }
+    return count / ((performance.now() - started) / 1000)
+  }
+  stateBytes(): number {
+    return this.states.reduce((sum, st) => sum + Buffer.byteLength(JSON.stringify(st)), 0) / this.n
+  }
 }
 
 /**
  * The same arithmetic in a plain loop: flat arrays per characteristic, limits from the first
- * 25 points (centre and MR̄ or R̄), then per point the statistic, the limits test and the eight
- * Nelson rules as counters and windows.
+ * 25 points (centre and MR̄ or R̄), then per point what the engine's point holds — both panes'
+ * statistic, centre and limits, written to an output array — the limits test on both panes
+ * and the eight Nelson rules on the first as counters and windows.
  */
-function plain(subgroup: number, n: number, perChar: number, data: Float64Array): number {
-  const d2 = subgroup === 1 ? 1.128 : 2.326
-  const prev = new Float64Array(n)
-  const sum = new Float64Array(n) // baseline sums of the statistic and of the range
-  const rsum = new Float64Array(n)
-  const count = new Int32Array(n)
-  const center = new Float64Array(n)
-  const sigma = new Float64Array(n)
-  const sub = new Float64Array(n) // subgroup accumulation
-  const subMin = new Float64Array(n).fill(Number.POSITIVE_INFINITY)
-  const subMax = new Float64Array(n).fill(Number.NEGATIVE_INFINITY)
-  const subN = new Int32Array(n)
-  const side = new Int8Array(n)
-  const sideRun = new Int32Array(n)
-  const trend = new Int32Array(n)
-  const alt = new Int32Array(n)
-  const lastDiff = new Int8Array(n)
-  const within = new Int32Array(n)
-  const beyond1 = new Int32Array(n)
-  const zones = new Int8Array(n * 5) // last five zone codes per characteristic
-  let flagged = 0
-  const total = n * perChar
-  const started = performance.now()
-  for (let k = 0; k < total; k++) {
-    const c = k % n
-    const v = data[k] as number
-    // Subgroup the readings (n = 1: every reading is a point).
-    sub[c] = (sub[c] as number) + v
-    if (v < (subMin[c] as number)) subMin[c] = v
-    if (v > (subMax[c] as number)) subMax[c] = v
-    subN[c] = (subN[c] as number) + 1
-    if ((subN[c] as number) < subgroup) continue
-    const x = (sub[c] as number) / subgroup
-    const r =
-      subgroup === 1
-        ? Math.abs(x - (prev[c] as number))
-        : (subMax[c] as number) - (subMin[c] as number)
-    sub[c] = 0
-    subN[c] = 0
-    subMin[c] = Number.POSITIVE_INFINITY
-    subMax[c] = Number.NEGATIVE_INFINITY
-    const i = count[c] as number
-    count[c] = i + 1
-    if (i < 25) {
-      sum[c] = (sum[c] as number) + x
-      if (subgroup > 1 || i > 0) rsum[c] = (rsum[c] as number) + r
-      if (i === 24) {
-        center[c] = (sum[c] as number) / 25
-        const rBar = (rsum[c] as number) / (subgroup === 1 ? 24 : 25)
-        sigma[c] = rBar / d2 / Math.sqrt(subgroup)
-      }
-      prev[c] = x
-      continue
-    }
-    const s = sigma[c] as number
-    const z = (x - (center[c] as number)) / s
-    let hit = 0
-    if (z > 3 || z < -3) hit++ // N1
-    const sd = z > 0 ? 1 : z < 0 ? -1 : 0
-    sideRun[c] = sd !== 0 && sd === side[c] ? (sideRun[c] as number) + 1 : sd === 0 ? 0 : 1
-    side[c] = sd
-    if ((sideRun[c] as number) >= 9) hit++ // N2
-    const diff = x > (prev[c] as number) ? 1 : x < (prev[c] as number) ? -1 : 0
-    trend[c] = diff !== 0 && diff === lastDiff[c] ? (trend[c] as number) + 1 : diff === 0 ? 0 : 1
-    if ((trend[c] as number) >= 5) hit++ // N3
-    alt[c] =
-      diff !== 0 && diff === -(lastDiff[c] as number) ? (alt[c] as number) + 1 : diff === 0 ? 0 : 1
-    if ((alt[c] as number) >= 13) hit++ // N4
-    lastDiff[c] = diff
-    const zone = z > 2 ? 3 : z > 1 ? 2 : z >= -1 ? 0 : z >= -2 ? -2 : -3
-    const base = c * 5
-    for (let w = 0; w < 4; w++) zones[base + w] = zones[base + w + 1] as number
-    zones[base + 4] = zone
-    let up2 = 0
-    let down2 = 0
-    let up1 = 0
-    let down1 = 0
-    for (let w = 0; w < 5; w++) {
-      const q = zones[base + w] as number
-      if (w >= 2 && q >= 3) up2++
-      if (w >= 2 && q <= -3) down2++
-      if (q >= 2) up1++
-      if (q <= -2) down1++
-    }
-    if ((zone >= 3 && up2 >= 2) || (zone <= -3 && down2 >= 2)) hit++ // N5
-    if ((zone >= 2 && up1 >= 4) || (zone <= -2 && down1 >= 4)) hit++ // N6
-    within[c] = zone === 0 ? (within[c] as number) + 1 : 0
-    if ((within[c] as number) >= 15) hit++ // N7
-    beyond1[c] = zone !== 0 ? (beyond1[c] as number) + 1 : 0
-    if ((beyond1[c] as number) >= 8) hit++ // N8
-    flagged += hit
-    prev[c] = x
+class PlainLoop {
+  private readonly d2: number
+  private readonly d4: number
+  private readonly out = new Float64Array(9) // the point: both panes' lines, and the flags
+  private readonly prev: Float64Array
+  private readonly sum: Float64Array // baseline sums of the statistic and of the range
+  private readonly rsum: Float64Array
+  private readonly count: Int32Array
+  private readonly center: Float64Array
+  private readonly sigma: Float64Array
+  private readonly sub: Float64Array // subgroup accumulation
+  private readonly subMin: Float64Array
+  private readonly subMax: Float64Array
+  private readonly subN: Int32Array
+  private readonly side: Int8Array
+  private readonly sideRun: Int32Array
+  private readonly trend: Int32Array
+  private readonly alt: Int32Array
+  private readonly lastDiff: Int8Array
+  private readonly within: Int32Array
+  private readonly beyond1: Int32Array
+  private readonly zones: Int8Array // last five zone codes per characteristic
+  private k = 0
+  flagged = 0
+
+  private readonly subgroup: number
+  private readonly n: number
+
+  constructor(subgroup: number, n: number) {
+    this.subgroup = subgroup
+    this.n = n
+    this.d2 = subgroup === 1 ? 1.128 : 2.326
+    this.d4 = subgroup === 1 ? 3.267 : 2.114
+    this.prev = new Float64Array(n)
+    this.sum = new Float64Array(n)
+    this.rsum = new Float64Array(n)
+    this.count = new Int32Array(n)
+    this.center = new Float64Array(n)
+    this.sigma = new Float64Array(n)
+    this.sub = new Float64Array(n)
+    this.subMin = new Float64Array(n).fill(Number.POSITIVE_INFINITY)
+    this.subMax = new Float64Array(n).fill(Number.NEGATIVE_INFINITY)
+    this.subN = new Int32Array(n)
+    this.side = new Int8Array(n)
+    this.sideRun = new Int32Array(n)
+    this.trend = new Int32Array(n)
+    this.alt = new Int32Array(n)
+    this.lastDiff = new Int8Array(n)
+    this.within = new Int32Array(n)
+    this.beyond1 = new Int32Array(n)
+    this.zones = new Int8Array(n * 5)
   }
-  const seconds = (performance.now() - started) / 1000
-  if (flagged < 0) throw new Error('unreachable: keeps the loop from being optimised away')
-  return total / seconds
+
+  run(data: Float64Array, readings: number): number {
+    const { subgroup, n, d2, d4, out, prev, sum, rsum, count, center, sigma } = this
+    const { sub, subMin, subMax, subN, side, sideRun, trend, alt, lastDiff, within, beyond1 } = this
+    const zones = this.zones
+    let flagged = 0
+    const started = performance.now()
+    for (let j = 0; j < readings; j++, this.k++) {
+      const c = this.k % n
+      const v = data[this.k % data.length] as number
+      // Subgroup the readings (n = 1: every reading is a point).
+      sub[c] = (sub[c] as number) + v
+      if (v < (subMin[c] as number)) subMin[c] = v
+      if (v > (subMax[c] as number)) subMax[c] = v
+      subN[c] = (subN[c] as number) + 1
+      if ((subN[c] as number) < subgroup) continue
+      const x = (sub[c] as number) / subgroup
+      const r =
+        subgroup === 1
+          ? Math.abs(x - (prev[c] as number))
+          : (subMax[c] as number) - (subMin[c] as number)
+      sub[c] = 0
+      subN[c] = 0
+      subMin[c] = Number.POSITIVE_INFINITY
+      subMax[c] = Number.NEGATIVE_INFINITY
+      const i = count[c] as number
+      count[c] = i + 1
+      if (i < 25) {
+        sum[c] = (sum[c] as number) + x
+        if (subgroup > 1 || i > 0) rsum[c] = (rsum[c] as number) + r
+        if (i === 24) {
+          center[c] = (sum[c] as number) / 25
+          const rBar = (rsum[c] as number) / (subgroup === 1 ? 24 : 25)
+          sigma[c] = rBar / d2 // σ of one observation
+        }
+        prev[c] = x
+        continue
+      }
+      const s = sigma[c] as number
+      const mu = center[c] as number
+      const sx = s / Math.sqrt(subgroup)
+      const lcl = mu - 3 * sx
+      const ucl = mu + 3 * sx
+      const rCenter = d2 * s
+      const rUcl = d4 * rCenter
+      out[0] = x
+      out[1] = mu
+      out[2] = lcl
+      out[3] = ucl
+      out[4] = r
+      out[5] = rCenter
+      out[6] = 0
+      out[7] = rUcl
+      const z = (x - mu) / sx
+      let hit = 0
+      if (x > ucl || x < lcl) hit++ // N1
+      if (r > rUcl) hit++ // N1 on the MR (R) pane
+      const sd = z > 0 ? 1 : z < 0 ? -1 : 0
+      sideRun[c] = sd !== 0 && sd === side[c] ? (sideRun[c] as number) + 1 : sd === 0 ? 0 : 1
+      side[c] = sd
+      if ((sideRun[c] as number) >= 9) hit++ // N2
+      const diff = x > (prev[c] as number) ? 1 : x < (prev[c] as number) ? -1 : 0
+      trend[c] = diff !== 0 && diff === lastDiff[c] ? (trend[c] as number) + 1 : diff === 0 ? 0 : 1
+      if ((trend[c] as number) >= 5) hit++ // N3
+      alt[c] =
+        diff !== 0 && diff === -(lastDiff[c] as number)
+          ? (alt[c] as number) + 1
+          : diff === 0
+            ? 0
+            : 1
+      if ((alt[c] as number) >= 13) hit++ // N4
+      lastDiff[c] = diff
+      const zone = z > 2 ? 3 : z > 1 ? 2 : z >= -1 ? 0 : z >= -2 ? -2 : -3
+      const base = c * 5
+      for (let w = 0; w < 4; w++) zones[base + w] = zones[base + w + 1] as number
+      zones[base + 4] = zone
+      let up2 = 0
+      let down2 = 0
+      let up1 = 0
+      let down1 = 0
+      for (let w = 0; w < 5; w++) {
+        const q = zones[base + w] as number
+        if (w >= 2 && q >= 3) up2++
+        if (w >= 2 && q <= -3) down2++
+        if (q >= 2) up1++
+        if (q <= -2) down1++
+      }
+      if ((zone >= 3 && up2 >= 2) || (zone <= -3 && down2 >= 2)) hit++ // N5
+      if ((zone >= 2 && up1 >= 4) || (zone <= -2 && down1 >= 4)) hit++ // N6
+      within[c] = zone === 0 ? (within[c] as number) + 1 : 0
+      if ((within[c] as number) >= 15) hit++ // N7
+      beyond1[c] = zone !== 0 ? (beyond1[c] as number) + 1 : 0
+      if ((beyond1[c] as number) >= 8) hit++ // N8
+      out[8] = hit
+      flagged += out[8] as number
+      prev[c] = x
+    }
+    const rate = readings / ((performance.now() - started) / 1000)
+    this.flagged += flagged // kept, so the loop is not optimised away
+    return rate
+  }
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] as number
+}
+
+function compare(
+  type: 'imr' | 'xbar-r',
+  n: number,
+  perRound: number,
+  rounds: number,
+  data: Float64Array,
+): RulesFigure {
+  const subgroup = type === 'imr' ? 1 : 5
+  const engine = new Engine(type, n)
+  const plain = new PlainLoop(subgroup, n)
+  // Warm-up: every chart ends Phase I (25 subgroups), and the JIT settles.
+  const warm = n * 25 * subgroup * 2
+  engine.run(data, warm)
+  plain.run(data, warm)
+  const e: number[] = []
+  const p: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    e.push(engine.run(data, perRound))
+    p.push(plain.run(data, perRound))
+  }
+  const figure = { engine: median(e), plain: median(p) }
+  return { ...figure, ratio: figure.engine / figure.plain, stateBytes: engine.stateBytes() }
 }
 
 export function runRulesBench(options: {
   characteristics: number
-  readingsPerCharacteristic: number
+  readingsPerRound: number
+  rounds: number
 }): RulesBenchResult {
-  const { characteristics: n, readingsPerCharacteristic: perChar } = options
-  const data = values(n * perChar, 42)
-  // Warm both once (JIT), then measure.
-  engine('imr', n, 40, data)
-  plain(1, n, 40, data)
-  const imrEngine = engine('imr', n, perChar, data)
-  const imrPlain = plain(1, n, perChar, data)
-  engine('xbar-r', n, 200, data)
-  plain(5, n, 200, data)
-  const xbarEngine = engine('xbar-r', n, perChar, data)
-  const xbarPlain = plain(5, n, perChar, data)
+  const { characteristics: n, readingsPerRound, rounds } = options
+  const data = values(1 << 20, 42)
   return {
     characteristics: n,
-    readingsPerCharacteristic: perChar,
-    imr: {
-      engine: imrEngine.rate,
-      plain: imrPlain,
-      ratio: imrEngine.rate / imrPlain,
-      stateBytes: imrEngine.stateBytes,
-    },
-    xbarR: {
-      engine: xbarEngine.rate,
-      plain: xbarPlain,
-      ratio: xbarEngine.rate / xbarPlain,
-      stateBytes: xbarEngine.stateBytes,
-    },
+    readingsPerRound,
+    rounds,
+    imr: compare('imr', n, readingsPerRound, rounds, data),
+    xbarR: compare('xbar-r', n, readingsPerRound, rounds, data),
   }
 }

@@ -31,7 +31,11 @@ function table(title: string, rows: string[][], note?: string): void {
 
 let rules: RulesBenchResult | undefined
 if (wants('rules')) {
-  rules = runRulesBench({ characteristics: 1000, readingsPerCharacteristic: quick ? 200 : 1000 })
+  rules = runRulesBench({
+    characteristics: 1000,
+    readingsPerRound: quick ? 50_000 : 200_000,
+    rounds: quick ? 3 : 7,
+  })
   table(
     `SPC engine: stepChart over ${fmt(rules.characteristics)} characteristics (readings/s, one core)`,
     [

@@ -256,7 +256,10 @@ export function initialCapabilityState(): CapabilityState {
   return { n: 0, mean: 0, m2: 0, below: 0, above: 0 }
 }
 
-/** Adds one value. A value that is not a finite number is left out (the state stays valid). */
+/**
+ * Adds one value, updating `state` in place (and returning it). A value that is not a finite
+ * number is left out (the state stays valid).
+ */
 export function addToCapability(
   state: CapabilityState,
   value: number,
@@ -266,13 +269,12 @@ export function addToCapability(
   const n = state.n + 1
   const delta = value - state.mean
   const mean = state.mean + delta / n
-  return {
-    n,
-    mean,
-    m2: state.m2 + delta * (value - mean),
-    below: state.below + (spec.lsl !== undefined && value < spec.lsl ? 1 : 0),
-    above: state.above + (spec.usl !== undefined && value > spec.usl ? 1 : 0),
-  }
+  state.n = n
+  state.mean = mean
+  state.m2 += delta * (value - mean)
+  if (spec.lsl !== undefined && value < spec.lsl) state.below++
+  if (spec.usl !== undefined && value > spec.usl) state.above++
+  return state
 }
 
 /** The capability so far, or null until there is enough data (see MIN_CAPABILITY_N). */

@@ -20,8 +20,9 @@ import type { ChartPoint, Observation, PanePoint, ProcessLimits, ViolationRule }
 
 /**
  * Everything judged about one characteristic: its control chart and its alert/action limits.
- * Pure: `evaluate(spec, state, observation)` returns the next state and what happened;
- * `tick(spec, state, now)` closes the subgroups whose time window has ended.
+ * Pure (no I/O, no clock): `evaluate(spec, state, observation)` updates the state in place and
+ * returns what happened; `tick(spec, state, now)` closes the subgroups whose time window has
+ * ended. The state is plain JSON: serialise it to keep it, parse it to carry on exactly.
  */
 export interface CharacteristicSpec {
   chart: ChartSpec
@@ -37,6 +38,20 @@ export interface CharacteristicState {
   flagged: ViolationRule[]
   /** Readings since the limits froze, for process capability against the chart's σ. */
   capability: CapabilityState
+  /** Deviations under way, one per cause (bounded by the number of causes). */
+  excursions: Excursion[]
+}
+
+/**
+ * A deviation under way: its cause, the time of its onset and of its latest repeat, and how
+ * many readings (limits) or points (rules) showed it. Onsets are events; repeats are counted
+ * here, so what a long violation leaves behind does not grow with its length.
+ */
+export interface Excursion {
+  cause: Cause
+  since: number
+  last: number
+  count: number
 }
 
 /**
@@ -77,15 +92,20 @@ export type Deviation =
       value: number
       index: number
       pane: string
-      /** Chart points that form the pattern. */
+      /** Chart points that form the pattern (bounded: see Violation). */
       indices: number[]
+      /** CUSUM: the first point of the excursion. */
+      since?: number | undefined
     }
 
 export interface Evaluation {
+  /** The state passed in, updated in place. */
   state: CharacteristicState
   /** The chart points this reading completed (none while a subgroup is forming). */
-  points: ChartPoint[]
-  deviations: Deviation[]
+  points: readonly ChartPoint[]
+  deviations: readonly Deviation[]
+  /** Excursions that ended with this reading (or point): their cause, span and count. */
+  ended: readonly Excursion[]
   status: Status
   /** Set when the chart froze its limits (Phase I ended): the limits and the judged baseline. */
   established: Extract<ChartEvent, { type: 'limits-established' }> | null
@@ -99,6 +119,7 @@ export function initialCharacteristicState(spec: CharacteristicSpec): Characteri
     zone: 'normal',
     flagged: [],
     capability: initialCapabilityState(),
+    excursions: [],
   }
 }
 
@@ -114,39 +135,40 @@ const CONTINUES: Record<LimitCause, readonly LimitZone[]> = {
   'alert-high': ['alert-high', 'action-high'],
   'alert-low': ['alert-low', 'action-low'],
 }
+const LIMIT_CAUSES: ReadonlySet<Cause> = new Set(Object.keys(CONTINUES) as LimitCause[])
 
+const NONE: readonly never[] = Object.freeze([])
+
+/** Judges one reading, updating `state` in place (see the module comment). */
 export function evaluate(
   spec: CharacteristicSpec,
   state: CharacteristicState,
   obs: Observation,
 ): Evaluation {
+  // Captured before the step: the reading that completes the baseline belongs to the baseline.
+  const frozenBefore = state.chart.limits !== null
   const charted = stepChart(spec.chart, state.chart, obs)
   const measure = measureOf(spec.chart.type, obs)
   const zone = classifyLimits(spec.limits, measure)
-  const deviations: Deviation[] = []
+  let limit: Deviation[] | null = null
   if (zone !== 'normal') {
-    deviations.push({
-      kind: 'limit',
-      cause: zone,
-      onset: !CONTINUES[zone].includes(state.zone),
-      ts: obs.ts,
-      value: measure,
-      limit: limitOfZone(spec.limits, zone),
-    })
+    limit = [
+      {
+        kind: 'limit',
+        cause: zone,
+        onset: !CONTINUES[zone].includes(state.zone),
+        ts: obs.ts,
+        value: measure,
+        limit: limitOfZone(spec.limits, zone),
+      },
+    ]
   }
-  const judged = judgePoints(charted.points, state.flagged)
-  deviations.push(...judged.deviations)
-  // Readings after the limits froze: the one that completed the baseline belongs to the baseline.
-  const capability =
-    spec.specLimits && state.chart.limits && !ATTRIBUTES_CHARTS.has(spec.chart.type)
-      ? addToCapability(state.capability, obs.value, spec.specLimits)
-      : state.capability
-  return finish(
-    { chart: charted.state, zone, flagged: judged.flagged, capability },
-    charted.points,
-    deviations,
-    charted.events,
-  )
+  state.zone = zone
+  const deviations = judgePoints(charted.points, state.flagged, limit)
+  if (spec.specLimits && frozenBefore && !ATTRIBUTES_CHARTS.has(spec.chart.type))
+    addToCapability(state.capability, obs.value, spec.specLimits)
+  const ended = track(state, deviations, charted.points.length > 0)
+  return finish(state, charted.points, deviations, ended, charted.events)
 }
 
 /** Closes subgroups whose time window ended before `now` (or, with `force`, any open one). */
@@ -157,13 +179,9 @@ export function tick(
   force = false,
 ): Evaluation {
   const closed = closeChart(spec.chart, state.chart, now, force)
-  const judged = judgePoints(closed.points, state.flagged)
-  return finish(
-    { ...state, chart: closed.state, flagged: judged.flagged },
-    closed.points,
-    judged.deviations,
-    closed.events,
-  )
+  const deviations = judgePoints(closed.points, state.flagged, null)
+  const ended = closed.points.length > 0 ? track(state, deviations, true) : NONE
+  return finish(state, closed.points, deviations, ended, closed.events)
 }
 
 /** Ends Phase I now (an explicit act: the baseline collected so far gives the limits). */
@@ -173,15 +191,27 @@ export function endBaseline(
   ts: number,
 ): Evaluation {
   const frozen = freezeChart(spec.chart, state.chart, ts)
-  return finish({ ...state, chart: frozen.state }, [], [], frozen.events)
+  return finish(state, NONE, NONE, NONE, frozen.events)
 }
 
-function judgePoints(points: readonly ChartPoint[], flaggedBefore: ViolationRule[]) {
-  const deviations: Deviation[] = []
-  let flagged = flaggedBefore
+/**
+ * The rule deviations of the points, appended to `deviations`; `flagged` becomes the rules of
+ * the last point, in place. A rule judged on two panes (N1 on I and MR) is flagged once.
+ */
+function judgePoints(
+  points: readonly ChartPoint[],
+  flagged: ViolationRule[],
+  deviations: Deviation[] | null,
+): readonly Deviation[] {
+  let out = deviations
   for (const point of points) {
+    if (point.violations.length === 0) {
+      flagged.length = 0
+      continue
+    }
+    out ??= []
     for (const v of point.violations) {
-      deviations.push({
+      const deviation: Deviation = {
         kind: 'rule',
         cause: v.rule,
         onset: !flagged.includes(v.rule),
@@ -190,14 +220,56 @@ function judgePoints(points: readonly ChartPoint[], flaggedBefore: ViolationRule
         index: point.index,
         pane: v.pane,
         indices: v.indices,
-      })
+      }
+      if (v.since !== undefined) deviation.since = v.since
+      out.push(deviation)
     }
-    // A rule judged on two panes (N1 on I and MR) is flagged once.
-    flagged = [...new Set(point.violations.map((v) => v.rule))]
+    flagged.length = 0
+    for (const v of point.violations) if (!flagged.includes(v.rule)) flagged.push(v.rule)
   }
-  return { deviations, flagged }
+  return out ?? NONE
 }
 
+/**
+ * Counts the deviations into the excursions under way and ends those that stopped: a limit
+ * excursion when a reading no longer continues it, a rule's when a point no longer completes
+ * it (`pointed`: this step judged a point). Returns the ended ones.
+ */
+function track(
+  state: CharacteristicState,
+  deviations: readonly Deviation[],
+  pointed: boolean,
+): readonly Excursion[] {
+  const excursions = state.excursions
+  if (excursions.length === 0 && deviations.length === 0) return NONE
+  for (const d of deviations) {
+    const open = excursions.find((e) => e.cause === d.cause)
+    if (open && !d.onset) {
+      open.count++
+      open.last = d.ts
+    } else if (!open) {
+      excursions.push({ cause: d.cause, since: d.ts, last: d.ts, count: 1 })
+    } else {
+      // An onset while one is recorded under way (a restored or restarted chart): a new one.
+      open.since = d.ts
+      open.last = d.ts
+      open.count = 1
+    }
+  }
+  let ended: Excursion[] | null = null
+  for (let k = excursions.length - 1; k >= 0; k--) {
+    const e = excursions[k] as Excursion
+    const stopped = LIMIT_CAUSES.has(e.cause)
+      ? !CONTINUES[e.cause as LimitCause].includes(state.zone)
+      : pointed && !state.flagged.includes(e.cause as ViolationRule)
+    if (stopped) {
+      ended ??= []
+      ended.unshift(e)
+      excursions.splice(k, 1)
+    }
+  }
+  return ended ?? NONE
+}
 /** The value a rule judged: the pane's statistic, or for CUSUM the larger of C⁺ and C⁻. */
 function judgedValue(pane: PanePoint | undefined): number {
   if (!pane) return Number.NaN
@@ -208,19 +280,25 @@ function judgedValue(pane: PanePoint | undefined): number {
 
 function finish(
   state: CharacteristicState,
-  points: ChartPoint[],
-  deviations: Deviation[],
-  events: ChartEvent[],
+  points: readonly ChartPoint[],
+  deviations: readonly Deviation[],
+  ended: readonly Excursion[],
+  events: readonly ChartEvent[],
 ): Evaluation {
-  const established = events.find((e) => e.type === 'limits-established') ?? null
-  const failed = events.find((e) => e.type === 'estimate-failed')
+  let established: Evaluation['established'] = null
+  let estimateFailed: string | null = null
+  for (const e of events) {
+    if (e.type === 'limits-established') established = e
+    else estimateFailed = e.reason
+  }
   return {
     state,
     points,
     deviations,
+    ended,
     status: statusOf(state.zone, state.flagged, state.chart.limits),
     established,
-    estimateFailed: failed ? failed.reason : null,
+    estimateFailed,
   }
 }
 

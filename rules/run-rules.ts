@@ -62,11 +62,30 @@ export type ZoneCode = -2 | -1 | 0 | 1 | 2 | null
 /** The zones of the last five points, oldest first (the N5/N6 windows are its last 3 and 5). */
 export type ZoneWindow = [ZoneCode, ZoneCode, ZoneCode, ZoneCode, ZoneCode]
 
+const WINDOW_MASK = 0o77777
+
+function zoneCode(zone: ZoneCode): number {
+  return zone === null ? 0 : zone + 3
+}
+
+function zoneAt(window: number, age: number): ZoneCode {
+  const code = (window >> (3 * age)) & 7
+  return code === 0 ? null : ((code - 3) as ZoneCode)
+}
+
+/** The zones of the last five points in a rule state, oldest first. */
+export function zoneWindow(state: RuleState): ZoneWindow {
+  const w = state.window
+  return [zoneAt(w, 4), zoneAt(w, 3), zoneAt(w, 2), zoneAt(w, 1), zoneAt(w, 0)]
+}
+
 export interface RuleState {
   /** Index of the last point judged; null before the first. */
   last: number | null
-  /** Statistic of the last point (N3, N4); null before the first. */
-  previous: number | null
+  /** Statistic of the last point (N3, N4), when `hasPrevious`; always a number (0 otherwise). */
+  previous: number
+  /** The last point had a finite statistic: N3 and N4 compare with `previous`. */
+  hasPrevious: boolean
   /** N2/WE4: side of the centre line of the current run (1 above, -1 below, 0 on it or none). */
   side: -1 | 0 | 1
   /** N2/WE4: the run's length in points. */
@@ -81,8 +100,11 @@ export interface RuleState {
   within: number
   /** N8: points in a row beyond 1σ, either side. */
   beyond: number
-  /** N5/N6: zones of the last five points. */
-  zones: ZoneWindow
+  /**
+   * N5/N6: the zones of the last five points, packed 3 bits each (newest lowest; 0 no zones,
+   * 1…5 the zones −2…2). One number: nothing to shift, nothing to allocate. `zoneWindow` reads it.
+   */
+  window: number
 }
 
 export const DEFAULT_RUN_LENGTHS: Readonly<Partial<Record<RuleId, number>>> = {
@@ -97,7 +119,8 @@ export const DEFAULT_RUN_LENGTHS: Readonly<Partial<Record<RuleId, number>>> = {
 export function initialRuleState(): RuleState {
   return {
     last: null,
-    previous: null,
+    previous: 0,
+    hasPrevious: false,
     side: 0,
     length: 0,
     move: 0,
@@ -105,7 +128,7 @@ export function initialRuleState(): RuleState {
     alternating: 0,
     within: 0,
     beyond: 0,
-    zones: [null, null, null, null, null],
+    window: 0,
   }
 }
 
@@ -120,7 +143,7 @@ export function lowerLimit(center: number, sigma: number, k: number): number {
 }
 
 function runLength(settings: RuleSettings, rule: RuleId): number {
-  const fallback = DEFAULT_RUN_LENGTHS[rule] as number
+  const fallback = DEFAULT_RUN_LENGTHS[rule] ?? 0
   const length = settings.runLengths?.[rule]
   if (length === undefined || !Number.isInteger(length) || length < (rule === 'N4' ? 3 : 2)) {
     return fallback
@@ -128,13 +151,55 @@ function runLength(settings: RuleSettings, rule: RuleId): number {
   return length
 }
 
-function sign(x: number): -1 | 0 | 1 {
-  return x > 0 ? 1 : x < 0 ? -1 : 0
+/** What each rule tests, as a number the hot loop switches on. */
+type Test = number
+const BEYOND = 0
+const SIDE = 1
+const TREND = 2
+const ALTERNATING = 3
+const TWO_OF_THREE = 4
+const FOUR_OF_FIVE = 5
+const WITHIN = 6
+const BEYOND_ONE = 7
+
+const TEST: Record<RuleId, Test> = {
+  N1: BEYOND,
+  WE1: BEYOND,
+  N2: SIDE,
+  WE4: SIDE,
+  N3: TREND,
+  N4: ALTERNATING,
+  N5: TWO_OF_THREE,
+  WE2: TWO_OF_THREE,
+  N6: FOUR_OF_FIVE,
+  WE3: FOUR_OF_FIVE,
+  N7: WITHIN,
+  N8: BEYOND_ONE,
 }
 
+/** Rule settings worked out once: each rule's test and run length, and whether any needs the run counters. */
+export interface CompiledRules {
+  readonly rules: readonly RuleId[]
+  readonly tests: readonly Test[]
+  readonly lengths: readonly number[]
+  /** Only N1/WE1: the counters and zones are not needed (the MR, R and S panes). */
+  readonly limitsOnly: boolean
+}
+
+export function compileRules(settings: RuleSettings): CompiledRules {
+  const tests = settings.rules.map((r) => TEST[r])
+  return {
+    rules: [...settings.rules],
+    tests,
+    lengths: settings.rules.map((r) => runLength(settings, r)),
+    limitsOnly: tests.every((t) => t === BEYOND),
+  }
+}
+
+const compiledCache = new WeakMap<RuleSettings, CompiledRules>()
+
 /** The zone of a point against its own centre ± k·σ lines (strictly beyond a line to be beyond it). */
-function zoneOf(point: RuleInput): ZoneCode {
-  const { statistic: x, center: c, sigma: s } = point
+function zoneOf(x: number, c: number, s: number | null): ZoneCode {
   if (s === null || !(s > 0) || !Number.isFinite(s) || !Number.isFinite(x) || !Number.isFinite(c)) {
     return null
   }
@@ -143,12 +208,41 @@ function zoneOf(point: RuleInput): ZoneCode {
   return 0
 }
 
-/** A state saved before the other rules existed (`{ side, length }`) keeps its N2/WE4 run. */
-function upgrade(state: RuleState): RuleState {
-  const saved: Partial<RuleState> & Pick<RuleState, 'side' | 'length'> = state
-  if (saved.zones !== undefined) return state
-  return { ...initialRuleState(), side: saved.side, length: saved.length }
+/**
+ * A state saved by an earlier version: one from before the other rules existed (`{ side,
+ * length }`) keeps its N2/WE4 run; one with `previous: null` for "none" gets `hasPrevious`.
+ */
+function upgrade(state: RuleState): void {
+  const saved = state as Partial<RuleState> & { previous?: number | null; zones?: ZoneCode[] }
+  if (saved.zones === undefined) {
+    const { side, length } = state
+    reset(state)
+    state.side = side
+    state.length = length
+    return
+  }
+  state.hasPrevious = typeof saved.previous === 'number'
+  state.previous = saved.previous ?? 0
+  state.window = saved.zones.reduce<number>((w, z) => ((w << 3) | zoneCode(z)) & WINDOW_MASK, 0)
+  delete saved.zones
 }
+
+/** Back to the state before the first point, in place. */
+function reset(state: RuleState): void {
+  state.last = null
+  state.previous = 0
+  state.hasPrevious = false
+  state.side = 0
+  state.length = 0
+  state.move = 0
+  state.trendLength = 0
+  state.alternating = 0
+  state.within = 0
+  state.beyond = 0
+  state.window = 0
+}
+
+const NO_VIOLATIONS: readonly Violation[] = Object.freeze([])
 
 /** Advances the rule state by one point and returns the rules that point completes. */
 export function stepRules(
@@ -156,85 +250,109 @@ export function stepRules(
   state: RuleState,
   pane: string,
   point: RuleInput,
-): { state: RuleState; violations: Violation[] } {
-  const prior = upgrade(state)
-  const s = prior.last === null || point.index === prior.last + 1 ? prior : initialRuleState()
-  const x = point.statistic
+): { state: RuleState; violations: readonly Violation[] } {
+  let compiled = compiledCache.get(settings)
+  if (!compiled) {
+    compiled = compileRules(settings)
+    compiledCache.set(settings, compiled)
+  }
+  const { index, statistic, center, sigma, lcl, ucl } = point
+  return {
+    state,
+    violations: advanceRules(compiled, state, pane, index, statistic, center, sigma, lcl, ucl),
+  }
+}
+
+/**
+ * The rules' step, in place: `state` becomes the state after the point (no copy is made), and
+ * the result is the rules the point completes (a shared empty array when none). What
+ * `stepRules` and the chart driver run.
+ */
+export function advanceRules(
+  rules: CompiledRules,
+  state: RuleState,
+  pane: string,
+  // The point as arguments, not a RuleInput object: nothing is allocated per point.
+  index: number,
+  x: number,
+  center: number,
+  sigma: number | null,
+  lcl: number | null,
+  ucl: number | null,
+): readonly Violation[] {
+  // N1 and WE1 need no memory: a pane judged only against its limits keeps no counters.
+  if (rules.limitsOnly) {
+    if (!((ucl !== null && x > ucl) || (lcl !== null && x < lcl))) return NO_VIOLATIONS
+    return rules.rules.map((rule) => ({ rule, pane, indices: [index] }))
+  }
+  if (state.hasPrevious === undefined) upgrade(state)
+  if (state.last !== null && index !== state.last + 1) reset(state)
+  const finite = Number.isFinite(x)
 
   // N2/WE4: same side of the centre line.
-  const side = sign(x - point.center)
-  const length = side === 0 ? 0 : side === s.side ? s.length + 1 : 1
+  const side = x > center ? 1 : x < center ? -1 : 0
+  state.length = side === 0 ? 0 : side === state.side ? state.length + 1 : 1
+  state.side = side
 
   // N3 (trend) and N4 (alternation): the difference from the previous point.
-  const move = s.previous === null || !Number.isFinite(x) ? 0 : sign(x - s.previous)
-  const trendLength = move === 0 ? 1 : move === s.move ? s.trendLength + 1 : 2
-  const alternating = move === 0 ? 1 : s.move === -move ? s.alternating + 1 : 2
+  const previous = state.previous
+  const move = !state.hasPrevious || !finite ? 0 : x > previous ? 1 : x < previous ? -1 : 0
+  state.trendLength = move === 0 ? 1 : move === state.move ? state.trendLength + 1 : 2
+  state.alternating = move === 0 ? 1 : state.move === -move ? state.alternating + 1 : 2
+  state.move = move
 
   // N5–N8: zones of this point.
-  const zone = zoneOf(point)
-  const within = zone === 0 ? s.within + 1 : 0
-  const beyond = zone !== null && zone !== 0 ? s.beyond + 1 : 0
-  const zones: ZoneWindow = [s.zones[1], s.zones[2], s.zones[3], s.zones[4], zone]
+  const zone = zoneOf(x, center, sigma)
+  state.within = zone === 0 ? state.within + 1 : 0
+  state.beyond = zone !== null && zone !== 0 ? state.beyond + 1 : 0
+  const window = ((state.window << 3) | zoneCode(zone)) & WINDOW_MASK
+  state.window = window
 
-  const next: RuleState = {
-    last: point.index,
-    previous: Number.isFinite(x) ? x : null, // JSON has no NaN or ±Infinity
-    side,
-    length,
-    move,
-    trendLength,
-    alternating,
-    within,
-    beyond,
-    zones,
-  }
+  state.last = index
+  // JSON has no NaN or ±Infinity; a number always, so the field stays an unboxed double.
+  state.hasPrevious = finite
+  state.previous = finite ? x : 0
 
-  const violations: Violation[] = []
-  for (const rule of settings.rules) {
-    const indices = completes(rule, settings, point, next)
-    if (indices !== null) violations.push({ rule, pane, indices })
-  }
-  return { state: next, violations }
-}
-
-/** The points of the pattern `rule` that the point completes (`next`: the state after it), or null. */
-function completes(
-  rule: RuleId,
-  settings: RuleSettings,
-  point: RuleInput,
-  next: RuleState,
-): number[] | null {
-  switch (rule) {
-    case 'N1':
-    case 'WE1': {
-      const x = point.statistic
-      const beyond = (point.ucl !== null && x > point.ucl) || (point.lcl !== null && x < point.lcl)
-      return beyond ? [point.index] : null
+  let violations: Violation[] | null = null
+  const { tests, lengths } = rules
+  for (let r = 0; r < tests.length; r++) {
+    let indices: number[] | null = null
+    const length = lengths[r] as number
+    /** The run a counted rule compares with its length (−1: the rule is not a counted run). */
+    let run = -1
+    switch (tests[r]) {
+      case BEYOND:
+        if ((ucl !== null && x > ucl) || (lcl !== null && x < lcl)) indices = [index]
+        break
+      case SIDE:
+        run = state.length
+        break
+      case TREND:
+        run = state.trendLength
+        break
+      case ALTERNATING:
+        run = state.alternating
+        break
+      case TWO_OF_THREE:
+        indices = kOfM(window, 2, 3, 2, index)
+        break
+      case FOUR_OF_FIVE:
+        indices = kOfM(window, 4, 5, 1, index)
+        break
+      case WITHIN:
+        run = state.within
+        break
+      case BEYOND_ONE:
+        run = state.beyond
+        break
     }
-    case 'N2':
-    case 'WE4':
-      return run(settings, rule, next.length, point.index)
-    case 'N3':
-      return run(settings, rule, next.trendLength, point.index)
-    case 'N4':
-      return run(settings, rule, next.alternating, point.index)
-    case 'N5':
-    case 'WE2':
-      return kOfM(next.zones, 2, 3, 2, point.index)
-    case 'N6':
-    case 'WE3':
-      return kOfM(next.zones, 4, 5, 1, point.index)
-    case 'N7':
-      return run(settings, rule, next.within, point.index)
-    case 'N8':
-      return run(settings, rule, next.beyond, point.index)
+    if (run >= 0 && run >= length) indices = range(index - length + 1, index)
+    if (indices !== null) {
+      violations ??= []
+      violations.push({ rule: rules.rules[r] as RuleId, pane, indices })
+    }
   }
-}
-
-/** The latest points of a run of `count` points, when that reaches the rule's length. */
-function run(settings: RuleSettings, rule: RuleId, count: number, index: number): number[] | null {
-  const n = runLength(settings, rule)
-  return count >= n ? range(index - n + 1, index) : null
+  return violations ?? NO_VIOLATIONS
 }
 
 /**
@@ -242,26 +360,20 @@ function run(settings: RuleSettings, rule: RuleId, count: number, index: number)
  * them: the indices of all the window's points beyond on that side, or null (also when the
  * window is not full: a point in it without zones).
  */
-function kOfM(
-  zones: ZoneWindow,
-  k: number,
-  m: number,
-  level: 1 | 2,
-  index: number,
-): number[] | null {
-  const newest = zones[4]
-  if (newest === null || Math.abs(newest) < level) return null
-  const side = newest > 0 ? 1 : -1
+function kOfM(window: number, k: number, m: number, level: 1 | 2, index: number): number[] | null {
+  const newest = window & 7
+  if (newest === 0 || Math.abs(newest - 3) < level) return null
+  const side = newest > 3 ? 1 : -1
   let count = 0
-  for (let j = zones.length - m; j < zones.length; j++) {
-    const z = zones[j] as ZoneCode
-    if (z === null) return null
-    if (z * side >= level) count++
+  for (let age = 0; age < m; age++) {
+    const code = (window >> (3 * age)) & 7
+    if (code === 0) return null
+    if ((code - 3) * side >= level) count++
   }
   if (count < k) return null
   const indices: number[] = []
-  for (let j = zones.length - m; j < zones.length; j++) {
-    if ((zones[j] as number) * side >= level) indices.push(index - (zones.length - 1 - j))
+  for (let age = m - 1; age >= 0; age--) {
+    if ((((window >> (3 * age)) & 7) - 3) * side >= level) indices.push(index - age)
   }
   return indices
 }

@@ -56,19 +56,17 @@ function start(obs: Observation): Subgroup {
   }
 }
 
-function add(s: Subgroup, obs: Observation): Subgroup {
+/** Adds an observation to an open subgroup, in place. */
+function add(s: Subgroup, obs: Observation): void {
   const n = s.n + 1
   const delta = obs.value - s.mean
   const mean = s.mean + delta / n
-  return {
-    ...s,
-    ts: obs.ts,
-    n,
-    mean,
-    m2: s.m2 + delta * (obs.value - mean),
-    min: Math.min(s.min, obs.value),
-    max: Math.max(s.max, obs.value),
-  }
+  s.ts = obs.ts
+  s.n = n
+  s.mean = mean
+  s.m2 += delta * (obs.value - mean)
+  if (obs.value < s.min) s.min = obs.value
+  if (obs.value > s.max) s.max = obs.value
 }
 
 /** A single observation as its own subgroup (I-MR and the attributes charts). */
@@ -76,59 +74,89 @@ export function single(obs: Observation): Subgroup {
   return start(obs)
 }
 
+/** `single`, written into `sg` (a scratch subgroup nothing keeps: Phase II of a one-point chart). */
+export function singleInto(sg: Subgroup, obs: Observation): Subgroup {
+  sg.firstTs = obs.ts
+  sg.ts = obs.ts
+  sg.n = 1
+  sg.mean = obs.value
+  sg.m2 = 0
+  sg.min = obs.value
+  sg.max = obs.value
+  sg.key = obs.key
+  sg.count = obs.size === undefined ? undefined : obs.value
+  sg.size = obs.size
+  return sg
+}
+
+const NONE_CLOSED: readonly Subgroup[] = Object.freeze([])
+
+function pushTo(list: Subgroup[] | null, sg: Subgroup): Subgroup[] {
+  if (list === null) return [sg]
+  list.push(sg)
+  return list
+}
+
 /**
- * Adds an observation; returns the subgroups it closes (none, or the previous one when a key
- * or time window changes, and the new one too when it completes a count).
+ * Adds an observation, updating `state` in place; returns the subgroups it closes (none, or
+ * the previous one when a key or time window changes, and the new one too when it completes a
+ * count). A closed subgroup is handed over and never touched again.
  */
 export function addObservation(
   by: Subgrouping,
   state: SubgrouperState,
   obs: Observation,
-): { state: SubgrouperState; closed: Subgroup[] } {
-  const closed: Subgroup[] = []
-  let { open, windowStart } = state
+): readonly Subgroup[] {
+  let closed: Subgroup[] | null = null
   switch (by.by) {
     case 'count':
-      open = open ? add(open, obs) : start(obs)
-      if (open.n >= by.size) {
-        closed.push(open)
-        open = null
+      if (state.open) add(state.open, obs)
+      else state.open = start(obs)
+      if (state.open.n >= by.size) {
+        closed = pushTo(closed, state.open)
+        state.open = null
       }
       break
     case 'time': {
       const window = Math.floor(obs.ts / by.windowMs) * by.windowMs
-      if (open && window !== windowStart) {
-        closed.push(open)
-        open = null
+      if (state.open && window !== state.windowStart) {
+        closed = pushTo(closed, state.open)
+        state.open = null
       }
-      open = open ? add(open, obs) : start(obs)
-      windowStart = window
+      if (state.open) add(state.open, obs)
+      else state.open = start(obs)
+      state.windowStart = window
       break
     }
     case 'key':
-      if (open && obs.key !== open.key) {
-        closed.push(open)
-        open = null
+      if (state.open && obs.key !== state.open.key) {
+        closed = pushTo(closed, state.open)
+        state.open = null
       }
-      open = open ? add(open, obs) : start(obs)
+      if (state.open) add(state.open, obs)
+      else state.open = start(obs)
       break
   }
-  return { state: { open, windowStart: open ? windowStart : null }, closed }
+  if (!state.open) state.windowStart = null
+  return closed ?? NONE_CLOSED
 }
 
 /**
- * Closes what time has closed: a time window that ended before `now`. With `force`, closes
- * any open subgroup (the end of a file, or a key-based subgroup nothing will follow).
+ * Closes what time has closed, in place: a time window that ended before `now`. With `force`,
+ * closes any open subgroup (the end of a file, or a key-based subgroup nothing will follow).
  */
 export function closeDue(
   by: Subgrouping,
   state: SubgrouperState,
   now: number,
   force = false,
-): { state: SubgrouperState; closed: Subgroup[] } {
+): readonly Subgroup[] {
   const { open, windowStart } = state
-  if (!open) return { state, closed: [] }
+  if (!open) return NONE_CLOSED
   const due =
     force || (by.by === 'time' && windowStart !== null && now >= windowStart + by.windowMs)
-  return due ? { state: initialSubgrouperState(), closed: [open] } : { state, closed: [] }
+  if (!due) return NONE_CLOSED
+  state.open = null
+  state.windowStart = null
+  return [open]
 }

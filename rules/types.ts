@@ -48,11 +48,18 @@ export interface PanePoint {
   lower?: number | undefined
 }
 
-/** A pattern a point completes; `indices` are all the chart points forming it. */
+/**
+ * A pattern a point completes. `indices` are the chart points forming it (at most the longest
+ * run length, 50). A CUSUM signal's pattern can be as long as the shift: its `indices` are only
+ * the signalling point, and `since` is where the excursion began, so a signal's size does not
+ * grow with the length of a violation.
+ */
 export interface Violation {
   rule: ViolationRule
   pane: string
   indices: number[]
+  /** CUSUM: the first point since the signalling side last stood at 0. */
+  since?: number | undefined
 }
 
 /** What a chart emits for each plotted point (one per subgroup). */
@@ -66,7 +73,7 @@ export interface ChartPoint {
   /** `baseline` while the limits are being estimated (Phase I), `monitor` against frozen limits. */
   phase: 'baseline' | 'monitor'
   panes: Record<string, PanePoint>
-  violations: Violation[]
+  violations: readonly Violation[]
   /** Set on a baseline point that was left out of the estimate (it was out of control). */
   excluded?: boolean | undefined
 }

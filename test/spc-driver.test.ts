@@ -36,7 +36,7 @@ const xbarR = (extra: Partial<ChartSpec> = {}): ChartSpec => ({
   ...extra,
 })
 
-/** A chart fed step by step, keeping every output. */
+/** A chart fed step by step, keeping every output (each step with a copy of the state after it: the engine updates it in place). */
 class Feed {
   readonly spec: ChartSpec
   state: ChartState
@@ -50,7 +50,7 @@ class Feed {
     this.state = step.state
     this.points.push(...step.points)
     this.events.push(...step.events)
-    return step
+    return { ...step, state: structuredClone(step.state) }
   }
   step(obs: Observation): ChartStep {
     return this.take(stepChart(this.spec, this.state, obs))

@@ -1,7 +1,12 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { cusum } from '../rules/charts/cusum.ts'
-import { type ChartEvent, type ChartStep, validateChart } from '../rules/charts/index.ts'
+import {
+  type ChartEvent,
+  type ChartStep,
+  type PaneSlots,
+  validateChart,
+} from '../rules/charts/index.ts'
 import type { ChartSpec } from '../rules/spec.ts'
 import type { ChartPoint, Observation, Violation } from '../rules/types.ts'
 import { drawn, run } from './helpers/spc.ts'
@@ -349,22 +354,18 @@ describe('CUSUM: Montgomery, Introduction to SQC, ch. 9, tabular CUSUM (K = 0.5,
     expect(num(pane(points[27], 'cusum').upper).toFixed(2)).toBe('4.47')
     expect(num(pane(points[28], 'cusum').upper).toFixed(2)).toBe('5.28')
     const [signal] = signalsOf(points[28], 'cusum-upper')
-    expect(signal).toEqual({
-      rule: 'cusum-upper',
-      pane: 'cusum',
-      indices: [22, 23, 24, 25, 26, 27, 28],
-    })
-    expect(signal?.indices[0]).toBe(22) // index 22 = period 23, the first after the shift
-    const muHat = 10 + 0.5 + num(pane(points[28], 'cusum').upper) / (signal?.indices.length ?? 0)
+    expect(signal).toEqual({ rule: 'cusum-upper', pane: 'cusum', indices: [28], since: 22 })
+    // index 22 = period 23, the first after the shift; N⁺ = 28 − 22 + 1 = 7
+    const nPlus = 28 - (signal?.since ?? Number.NaN) + 1
+    expect(nPlus).toBe(7)
+    const muHat = 10 + 0.5 + num(pane(points[28], 'cusum').upper) / nPlus
     expect(muHat.toFixed(2)).toBe('11.25')
     expect(points.flatMap((p) => signalsOf(p, 'cusum-lower'))).toEqual([])
   })
 
   it('never reset by a signal: period 30 still signals (C⁺₃₀ = 5.30), its excursion still dating from period 23', () => {
     expect(num(pane(points[29], 'cusum').upper).toFixed(2)).toBe('5.30')
-    expect(signalsOf(points[29], 'cusum-upper')[0]?.indices).toEqual([
-      22, 23, 24, 25, 26, 27, 28, 29,
-    ])
+    expect(signalsOf(points[29], 'cusum-upper')[0]).toMatchObject({ indices: [29], since: 22 })
   })
 
   it('matches the batch maximum-of-partial-sums form at every period; the pane is y, centre 0, limits ∓h', () => {
@@ -389,7 +390,7 @@ describe('CUSUM: head start, reset, signals, Phase I and II', () => {
     expect(points.map((p) => pane(p, 'cusum').upper)).toEqual([1, 2, 3, 4, 5])
     expect(points[3]?.violations).toEqual([])
     expect(points[4]?.violations).toEqual([
-      { rule: 'cusum-upper', pane: 'cusum', indices: [0, 1, 2, 3, 4] },
+      { rule: 'cusum-upper', pane: 'cusum', indices: [4], since: 0 },
     ])
   })
 
@@ -403,7 +404,7 @@ describe('CUSUM: head start, reset, signals, Phase I and II', () => {
     expect(points.map((p) => pane(p, 'cusum').upper)).toEqual([3, 4, 5])
     expect(points.map((p) => pane(p, 'cusum').lower)).toEqual([0, 0, 0])
     expect(points[2]?.violations).toEqual([
-      { rule: 'cusum-upper', pane: 'cusum', indices: [0, 1, 2] },
+      { rule: 'cusum-upper', pane: 'cusum', indices: [2], since: 0 },
     ])
     // In control, the head start decays away: C⁻ from 2 with y = 0 loses k each point.
     const calm = drawn(run(s, obs([0, 0, 0, 0, 0])).steps)
@@ -420,13 +421,7 @@ describe('CUSUM: head start, reset, signals, Phase I and II', () => {
     )
     // Reset to C⁺ = 1 after period 2: 1 + 2.5 = 3.5, + 0 = 3.5, + 2.5 = 6 > 4, a new excursion from period 3.
     expect(on.map((p) => pane(p, 'cusum').upper)).toEqual([3.5, 6, 3.5, 3.5, 6])
-    expect(on.map((p) => p.violations.map((v) => v.indices))).toEqual([
-      [],
-      [[0, 1]],
-      [],
-      [],
-      [[2, 3, 4]],
-    ])
+    expect(on.map((p) => p.violations.map((v) => v.since))).toEqual([[], [0], [], [], [2]])
     const off = drawn(
       run(
         spec({ type: 'cusum', given, cusum: { k: 0.5, h: 4, headStart: 1, resetOnSignal: false } }),
@@ -435,15 +430,15 @@ describe('CUSUM: head start, reset, signals, Phase I and II', () => {
     )
     expect(off.map((p) => pane(p, 'cusum').upper)).toEqual([3.5, 6, 8.5, 8.5, 11])
     expect(off.map((p) => p.violations.length)).toEqual([0, 1, 1, 1, 1])
-    expect(off[4]?.violations[0]?.indices).toEqual([0, 1, 2, 3, 4])
+    expect(off[4]?.violations[0]).toMatchObject({ indices: [4], since: 0 })
   })
 
-  it('cusum-lower: a downward shift, its indices the points since C⁻ last stood at 0', () => {
+  it('cusum-lower: a downward shift, dated by the first point since C⁻ last stood at 0', () => {
     const s = spec({ type: 'cusum', given })
     const points = drawn(run(s, obs([-1, 1, -2, -2, -2])).steps)
     expect(points.map((p) => pane(p, 'cusum').lower)).toEqual([0.5, 0, 1.5, 3, 4.5])
     expect(points[4]?.violations).toEqual([
-      { rule: 'cusum-lower', pane: 'cusum', indices: [2, 3, 4] },
+      { rule: 'cusum-lower', pane: 'cusum', indices: [4], since: 2 },
     ])
   })
 
@@ -511,22 +506,25 @@ describe('CUSUM: head start, reset, signals, Phase I and II', () => {
   it('the kind point: statistic y, centre 0, lcl −h, ucl h, C⁺ as upper, C⁻ as lower, no zones', () => {
     const s = spec({ type: 'cusum', given })
     const limits = { center: 0, sigma: 1, basis: { kind: 'given' as const } }
-    const out = cusum.point(
+    const out: PaneSlots = { panes: [], sigma: [] }
+    const signals = cusum.point(
       s,
       limits,
       cusum.initStream(s, limits),
       { firstTs: 0, ts: 0, n: 1, mean: -2, m2: 0, min: -2, max: -2 },
       0,
+      out,
     )
-    expect(out.panes.cusum).toEqual({
+    expect(signals).toEqual([])
+    expect(out.panes[0]).toEqual({
       statistic: -2,
       center: 0,
       lcl: -4,
       ucl: 4,
       upper: 0,
       lower: 1.5,
-      sigma: null,
     })
+    expect(out.sigma[0]).toBeNull()
   })
 })
 
@@ -617,8 +615,8 @@ describe('properties (fast-check)', () => {
             const sigDown = signalsOf(p, 'cusum-lower')[0]
             if (Math.abs(up - h) > 1e-9 && up > h !== (sigUp !== undefined)) return false
             if (Math.abs(down - h) > 1e-9 && down > h !== (sigDown !== undefined)) return false
-            if (sigUp && sigUp.indices[0] !== since(batch.upper, i)) return false
-            if (sigDown && sigDown.indices[0] !== since(batch.lower, i)) return false
+            if (sigUp && sigUp.since !== since(batch.upper, i)) return false
+            if (sigDown && sigDown.since !== since(batch.lower, i)) return false
             return true
           })
         },

@@ -1,8 +1,8 @@
 import { lowerLimit, upperLimit } from '../run-rules.ts'
 import type { ChartSpec } from '../spec.ts'
 import type { Subgroup } from '../subgroups.ts'
-import type { Observation, ProcessLimits } from '../types.ts'
-import type { ChartKind, Estimate, PaneValue } from './kind.ts'
+import type { Observation, PanePoint, ProcessLimits } from '../types.ts'
+import { type ChartKind, type Estimate, NO_SIGNALS, type PaneSlots } from './kind.ts'
 
 /**
  * The attributes charts (Montgomery, Introduction to SQC, ch. 7; NIST/SEMATECH e-Handbook
@@ -171,24 +171,28 @@ function estimate(
   }
 }
 
-function point(
-  type: AttributeType,
-  limits: ProcessLimits,
-  sg: Subgroup,
-): Record<string, PaneValue> {
+function point(type: AttributeType, limits: ProcessLimits, sg: Subgroup, out: PaneSlots): void {
   const size = sizeOf(type, sg)
-  if (size === null)
-    return { [type]: { statistic: null, center: null, lcl: null, ucl: null, sigma: null } }
-  const l = lines(type, limits.center, size)
-  return {
-    [type]: {
-      statistic: statisticOf(type, countOf(sg), size),
-      center: l.center,
-      lcl: l.lcl,
-      ucl: l.ucl,
-      sigma: l.sigma,
-    },
+  if (size === null) {
+    out.panes[0] = { statistic: null, center: null, lcl: null, ucl: null }
+    out.sigma[0] = null
+    return
   }
+  const l = lines(type, limits.center, size)
+  out.panes[0] = {
+    statistic: statisticOf(type, countOf(sg), size),
+    center: l.center,
+    lcl: l.lcl,
+    ucl: l.ucl,
+  }
+  out.sigma[0] = l.sigma
+}
+
+const RECORDS: Record<AttributeType, ChartKind['record']> = {
+  p: (p) => ({ p: p[0] as PanePoint }),
+  np: (p) => ({ np: p[0] as PanePoint }),
+  c: (p) => ({ c: p[0] as PanePoint }),
+  u: (p) => ({ u: p[0] as PanePoint }),
 }
 
 function attributeKind(type: AttributeType): ChartKind<null> {
@@ -196,6 +200,7 @@ function attributeKind(type: AttributeType): ChartKind<null> {
     panes: [type],
     primary: type,
     rules: 'all',
+    record: RECORDS[type],
     validate: (spec) => validate(type, spec),
     checkObservation: (_spec, obs) => checkObservation(type, obs),
     preview(_spec, sg) {
@@ -204,11 +209,10 @@ function attributeKind(type: AttributeType): ChartKind<null> {
     },
     estimate: (_spec, baseline, included) => estimate(type, baseline, included),
     initStream: () => null,
-    point: (_spec, limits, _stream, sg) => ({
-      stream: null,
-      panes: point(type, limits, sg),
-      signals: [],
-    }),
+    point(_spec, limits, _stream, sg, _index, out) {
+      point(type, limits, sg, out)
+      return NO_SIGNALS
+    },
   }
 }
 

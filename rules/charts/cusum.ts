@@ -1,7 +1,7 @@
 import type { ChartSpec } from '../spec.ts'
-import type { Violation } from '../types.ts'
+import type { PanePoint, Violation } from '../types.ts'
 import { estimateLocationScale, locationScaleProblems } from './ewma.ts'
-import type { ChartKind } from './kind.ts'
+import { type ChartKind, NO_SIGNALS } from './kind.ts'
 
 /**
  * The tabular (Page) CUSUM, two-sided, in σ units (Montgomery, Introduction to SQC, ch. 9), on
@@ -13,8 +13,9 @@ import type { ChartKind } from './kind.ts'
  * A side signals while it is strictly beyond h (exactly h is in control, as N1 treats a point
  * on a limit): `cusum-upper` for C⁺ > h, `cusum-lower` for C⁻ > h, on every point that is
  * beyond, as a run rule flags each point that still completes its pattern. A signal's
- * `indices` are the points since that side last stood at 0 (Montgomery's counters N⁺ and N⁻):
- * the first of them is the first point after the shift, which dates it. A signal never resets
+ * `indices` are the signalling point and its `since` the first point since that side last
+ * stood at 0 (Montgomery's counters: N⁺ = index − since + 1): it dates the shift, and the
+ * signal's size does not grow with the length of the shift. A signal never resets
  * the sums unless `resetOnSignal`: then the side that signalled restarts from the head start
  * after the point (the point still shows the sum that signalled).
  *
@@ -42,12 +43,6 @@ function settings(spec: ChartSpec): {
   return spec.cusum ?? CUSUM_DEFAULTS
 }
 
-function range(from: number, to: number): number[] {
-  const out: number[] = []
-  for (let i = from; i <= to; i++) out.push(i)
-  return out
-}
-
 /** One side's step: the new sum, and the first index of its excursion above 0 (null at 0). */
 function side(
   previous: number,
@@ -64,6 +59,8 @@ export const cusum: ChartKind<CusumStream> = {
   panes: ['cusum'],
   primary: 'cusum',
   rules: 'none',
+
+  record: (p) => ({ cusum: p[0] as PanePoint }),
 
   validate(spec) {
     const problems = locationScaleProblems(spec, 'CUSUM')
@@ -92,51 +89,39 @@ export const cusum: ChartKind<CusumStream> = {
     return { upper: headStart, lower: headStart, upperFrom: null, lowerFrom: null }
   },
 
-  point(spec, limits, stream, sg, index) {
+  point(spec, limits, stream, sg, index, out) {
     const { k, h, headStart, resetOnSignal } = settings(spec)
     const y = (sg.mean - limits.center) / (limits.sigma / Math.sqrt(sg.n))
     // After a head start (or a reset to it) the excursion's first point is the next one.
     const up = side(stream.upper, stream.upperFrom, y - k, index)
     const down = side(stream.lower, stream.lowerFrom, -y - k, index)
-    const signals: Violation[] = []
-    const next: CusumStream = {
-      upper: up.sum,
-      lower: down.sum,
-      upperFrom: up.from,
-      lowerFrom: down.from,
-    }
+    stream.upper = up.sum
+    stream.upperFrom = up.from
+    stream.lower = down.sum
+    stream.lowerFrom = down.from
+    let signals: Violation[] | null = null
     if (up.sum > h) {
-      signals.push({ rule: 'cusum-upper', pane: 'cusum', indices: range(up.from ?? index, index) })
+      signals = [{ rule: 'cusum-upper', pane: 'cusum', indices: [index], since: up.from ?? index }]
       if (resetOnSignal) {
-        next.upper = headStart
-        next.upperFrom = null
+        stream.upper = headStart
+        stream.upperFrom = null
       }
     }
     if (down.sum > h) {
+      signals ??= []
       signals.push({
         rule: 'cusum-lower',
         pane: 'cusum',
-        indices: range(down.from ?? index, index),
+        indices: [index],
+        since: down.from ?? index,
       })
       if (resetOnSignal) {
-        next.lower = headStart
-        next.lowerFrom = null
+        stream.lower = headStart
+        stream.lowerFrom = null
       }
     }
-    return {
-      stream: next,
-      panes: {
-        cusum: {
-          statistic: y,
-          center: 0,
-          lcl: -h,
-          ucl: h,
-          upper: up.sum,
-          lower: down.sum,
-          sigma: null,
-        },
-      },
-      signals,
-    }
+    out.panes[0] = { statistic: y, center: 0, lcl: -h, ucl: h, upper: up.sum, lower: down.sum }
+    out.sigma[0] = null
+    return signals ?? NO_SIGNALS
   },
 }

@@ -1,4 +1,11 @@
-import { initialRuleState, type RuleSettings, type RuleState, stepRules } from '../run-rules.ts'
+import {
+  advanceRules,
+  type CompiledRules,
+  compileRules,
+  initialRuleState,
+  type RuleSettings,
+  type RuleState,
+} from '../run-rules.ts'
 import { type ChartSpec, type ChartType, ONE_POINT_PER_OBSERVATION } from '../spec.ts'
 import {
   addObservation,
@@ -7,9 +14,10 @@ import {
   type Subgroup,
   type SubgrouperState,
   single,
+  singleInto,
 } from '../subgroups.ts'
 import type { ChartPoint, Observation, PanePoint, ProcessLimits, Violation } from '../types.ts'
-import type { ChartKind, PaneValue } from './kind.ts'
+import type { ChartKind, PaneSlots } from './kind.ts'
 
 /**
  * The one driver of every chart: observations → subgroups → points. Phase I collects the
@@ -19,6 +27,11 @@ import type { ChartKind, PaneValue } from './kind.ts'
  * baseline is replayed against them: its points are judged (returned with the
  * `limits-established` event), and the recursions (EWMA, CUSUM, moving range) and the run
  * rules run on through it into Phase II, as a stream does. Pure: `now` and time stamps come in.
+ *
+ * The state is plain JSON and is updated in place: a step makes no copy of it (the returned
+ * `state` is the one passed in). To keep a state as it is at some point — to persist it —
+ * serialise it (`JSON.stringify`) or copy it (`structuredClone`); a parsed copy carries on
+ * exactly as the original would.
  */
 
 export interface ChartState {
@@ -26,25 +39,26 @@ export interface ChartState {
   /** Index the next point gets. */
   count: number
   subgrouper: SubgrouperState
-  /** The last closed subgroup (the moving range of a baseline point needs it). */
+  /** The last subgroup closed in Phase I (the moving range of a baseline preview needs it). */
   previous: Subgroup | null
   /** Baseline subgroups and their point indices, while collecting; empty once frozen. */
   baseline: { sg: Subgroup; index: number }[]
   limits: ProcessLimits | null
   /** The kind's recursion state; null until the limits are frozen. */
   stream: unknown
-  /** Run-rule state per pane. */
-  rules: Record<string, RuleState>
+  /** Run-rule state per pane, in the kind's pane order. */
+  rules: RuleState[]
 }
 
 export type ChartEvent =
   | { type: 'limits-established'; ts: number; limits: ProcessLimits; baseline: ChartPoint[] }
   | { type: 'estimate-failed'; ts: number; reason: string }
 
+/** What a step returns: the state (the one passed in, updated), and the points and events it made. */
 export interface ChartStep {
   state: ChartState
-  points: ChartPoint[]
-  events: ChartEvent[]
+  points: readonly ChartPoint[]
+  events: readonly ChartEvent[]
 }
 
 /** The most times Phase I leaves out-of-control subgroups out and estimates again. */
@@ -64,8 +78,68 @@ export function initChartState(kind: ChartKind, spec: ChartSpec): ChartState {
     baseline: [],
     limits,
     stream: limits ? kind.initStream(spec, limits) : null,
-    rules: Object.fromEntries(kind.panes.map((p) => [p, initialRuleState()])),
+    rules: kind.panes.map(() => initialRuleState()),
   }
+}
+
+const NO_POINTS: readonly ChartPoint[] = Object.freeze([])
+const SCRATCH: Subgroup = single({ ts: 0, value: 0 })
+const NO_EVENTS: readonly ChartEvent[] = Object.freeze([])
+
+/**
+ * What the driver works out once per spec (specs live as long as their chart): the kind,
+ * whether each observation is a point, and the compiled run rules of each pane (the primary
+ * pane the configured rules, the others — MR, R, S — only the test beyond the limits).
+ */
+interface Plan {
+  kind: ChartKind
+  onePoint: boolean
+  rules: CompiledRules[]
+}
+
+const plans = new WeakMap<ChartSpec, Plan>()
+/**
+ * A state remembers the plan it was last stepped with, under a symbol that is not enumerable:
+ * JSON, structuredClone and deep equality do not see it, and a state restored from JSON finds
+ * its plan again on the first step. It saves the WeakMap lookup on every step.
+ */
+const PLAN = Symbol('plan')
+type Planned = ChartState & { [PLAN]?: { spec: ChartSpec; plan: Plan; empty: ChartStep } }
+
+/** The plan of `spec` for `state`, and the step that says nothing happened (shared: it is frozen). */
+function planFor(
+  kind: ChartKind,
+  spec: ChartSpec,
+  state: ChartState,
+): { plan: Plan; empty: ChartStep } {
+  const cached = (state as Planned)[PLAN]
+  if (cached !== undefined && cached.spec === spec && cached.plan.kind === kind) return cached
+  const entry = {
+    spec,
+    plan: planOf(kind, spec),
+    empty: Object.freeze({ state, points: NO_POINTS, events: NO_EVENTS }),
+  }
+  Object.defineProperty(state, PLAN, { value: entry, enumerable: false, writable: true })
+  return entry
+}
+
+function planOf(kind: ChartKind, spec: ChartSpec): Plan {
+  let plan = plans.get(spec)
+  if (plan === undefined || plan.kind !== kind) {
+    const beyondOnly: RuleSettings = { rules: spec.rules.filter((r) => r === 'N1' || r === 'WE1') }
+    const primary: RuleSettings = { rules: spec.rules, runLengths: spec.runLengths }
+    plan = {
+      kind,
+      onePoint: ONE_POINT_PER_OBSERVATION.has(spec.type),
+      rules: kind.panes.map((pane) => {
+        if (kind.rules === 'none') return compileRules({ rules: [] })
+        if (kind.rules === 'limits') return compileRules({ rules: ['N1'] })
+        return compileRules(pane === kind.primary ? primary : beyondOnly)
+      }),
+    }
+    plans.set(spec, plan)
+  }
+  return plan
 }
 
 /** Adds one observation; returns the points of the subgroups it closes. */
@@ -75,9 +149,17 @@ export function stepChartState(
   state: ChartState,
   obs: Observation,
 ): ChartStep {
-  if (ONE_POINT_PER_OBSERVATION.has(spec.type)) return onSubgroups(kind, spec, state, [single(obs)])
-  const added = addObservation(spec.subgroup, state.subgrouper, obs)
-  return onSubgroups(kind, spec, { ...state, subgrouper: added.state }, added.closed)
+  const { plan, empty } = planFor(kind, spec, state)
+  if (plan.onePoint) {
+    // The common case, Phase II: the subgroup is a scratch (nothing keeps it), only the point is new.
+    if (state.limits) {
+      const point = monitor(plan, spec, state, singleInto(SCRATCH, obs))
+      return { state, points: [point], events: NO_EVENTS }
+    }
+    return onSubgroups(plan, spec, state, [single(obs)])
+  }
+  const closed = addObservation(spec.subgroup, state.subgrouper, obs)
+  return closed.length === 0 ? empty : onSubgroups(plan, spec, state, closed)
 }
 
 /** Closes the subgroups time has closed (`force`: any open one, e.g. at the end of a file). */
@@ -88,8 +170,12 @@ export function closeChartState(
   now: number,
   force = false,
 ): ChartStep {
-  const due = closeDue(spec.subgroup, state.subgrouper, now, force)
-  return onSubgroups(kind, spec, { ...state, subgrouper: due.state }, due.closed)
+  return onSubgroups(
+    planOf(kind, spec),
+    spec,
+    state,
+    closeDue(spec.subgroup, state.subgrouper, now, force),
+  )
 }
 
 /**
@@ -103,50 +189,70 @@ export function freezeChartState(
   state: ChartState,
   ts: number,
 ): ChartStep {
-  if (state.limits) return { state, points: [], events: [] }
-  return freeze(kind, spec, state, ts)
+  if (state.limits) return { state, points: NO_POINTS, events: NO_EVENTS }
+  return { state, points: NO_POINTS, events: freeze(planOf(kind, spec), spec, state, ts) }
 }
 
 function onSubgroups(
-  kind: ChartKind,
+  plan: Plan,
   spec: ChartSpec,
   state: ChartState,
-  closed: Subgroup[],
+  closed: readonly Subgroup[],
 ): ChartStep {
+  if (closed.length === 0) return { state, points: NO_POINTS, events: NO_EVENTS }
   const points: ChartPoint[] = []
-  const events: ChartEvent[] = []
-  let s = state
+  let events: ChartEvent[] | null = null
   for (const sg of closed) {
-    const step = onSubgroup(kind, spec, s, sg)
-    s = step.state
-    points.push(...step.points)
-    events.push(...step.events)
+    // A time-range baseline ends with the first subgroup after it. If it cannot give limits,
+    // it is dropped (it cannot grow any more): one `estimate-failed`, not one per later subgroup.
+    if (
+      !state.limits &&
+      'to' in spec.baseline &&
+      sg.ts > spec.baseline.to &&
+      state.baseline.length > 0
+    ) {
+      events = [...(events ?? []), ...freeze(plan, spec, state, sg.ts)] // rare: a baseline ends
+      if (!state.limits) state.baseline = []
+    }
+    if (state.limits) {
+      points.push(monitor(plan, spec, state, sg))
+      continue
+    }
+    const collected = collect(plan, spec, state, sg)
+    points.push(collected.point)
+    if (collected.events.length > 0) events = [...(events ?? []), ...collected.events]
   }
-  return { state: s, points, events }
+  return { state, points, events: events ?? NO_EVENTS }
 }
 
-function onSubgroup(kind: ChartKind, spec: ChartSpec, state: ChartState, sg: Subgroup): ChartStep {
-  const events: ChartEvent[] = []
-  let s = state
-  // A time-range baseline ends with the first subgroup after it. If it cannot give limits, it
-  // is dropped (it cannot grow any more): one `estimate-failed`, not one per later subgroup.
-  if (!s.limits && 'to' in spec.baseline && sg.ts > spec.baseline.to && s.baseline.length > 0) {
-    const frozen = freeze(kind, spec, s, sg.ts)
-    s = frozen.state.limits ? frozen.state : { ...frozen.state, baseline: [] }
-    events.push(...frozen.events)
-  }
-  if (s.limits) {
-    const judged = judge(kind, spec, s.limits, s.stream, s.rules, sg, s.count, 'monitor')
-    return {
-      state: { ...s, count: s.count + 1, previous: sg, stream: judged.stream, rules: judged.rules },
-      points: [judged.point],
-      events,
-    }
-  }
+/** Phase II: the subgroup's point against the frozen limits. */
+function monitor(plan: Plan, spec: ChartSpec, state: ChartState, sg: Subgroup): ChartPoint {
+  const index = state.count
+  const point = judge(
+    plan,
+    spec,
+    state.limits as ProcessLimits,
+    state.stream,
+    state.rules,
+    sg,
+    index,
+    'monitor',
+  )
+  state.count = index + 1
+  // `previous` only serves Phase I's previews: it is not kept (nor copied) in Phase II.
+  return point
+}
 
-  // Phase I: plot without limits; collect the subgroup when it belongs to the baseline.
-  const index = s.count
-  const preview = kind.preview(spec, sg, s.previous)
+/** Phase I: plots the subgroup without limits and collects it when it belongs to the baseline. */
+function collect(
+  plan: Plan,
+  spec: ChartSpec,
+  state: ChartState,
+  sg: Subgroup,
+): { point: ChartPoint; events: readonly ChartEvent[] } {
+  const { kind } = plan
+  const index = state.count
+  const preview = kind.preview(spec, sg, state.previous)
   const panes: Record<string, PanePoint> = {}
   for (const pane of kind.panes)
     panes[pane] = { statistic: preview[pane] ?? null, center: null, lcl: null, ucl: null }
@@ -160,40 +266,38 @@ function onSubgroup(kind: ChartKind, spec: ChartSpec, state: ChartState, sg: Sub
   }
   const inBaseline =
     'subgroups' in spec.baseline || (sg.ts >= spec.baseline.from && sg.ts <= spec.baseline.to)
-  let baseline = inBaseline ? [...s.baseline, { sg, index }] : s.baseline
-  if ('subgroups' in spec.baseline && baseline.length > spec.baseline.subgroups) {
-    baseline = baseline.slice(-spec.baseline.subgroups) // a window that could not give limits slides on
+  if (inBaseline) {
+    state.baseline.push({ sg, index })
+    // A window that could not give limits slides on.
+    if ('subgroups' in spec.baseline && state.baseline.length > spec.baseline.subgroups)
+      state.baseline.splice(0, state.baseline.length - spec.baseline.subgroups)
   }
-  s = { ...s, count: index + 1, previous: sg, baseline }
+  state.count = index + 1
+  state.previous = sg
   // A count baseline is complete; a time-range baseline that reached the cap ends there too.
   const complete =
     'subgroups' in spec.baseline
-      ? baseline.length >= spec.baseline.subgroups
-      : baseline.length >= MAX_BASELINE_SUBGROUPS
-  if (complete) {
-    const frozen = freeze(kind, spec, s, sg.ts)
-    s = frozen.state
-    events.push(...frozen.events)
-  }
-  return { state: s, points: [point], events }
+      ? state.baseline.length >= spec.baseline.subgroups
+      : state.baseline.length >= MAX_BASELINE_SUBGROUPS
+  return { point, events: complete ? freeze(plan, spec, state, sg.ts) : NO_EVENTS }
 }
 
-/** Estimates (with exclusion rounds), freezes, and replays the baseline against the limits. */
-function freeze(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number): ChartStep {
+/**
+ * Estimates (with exclusion rounds), freezes, and replays the baseline against the limits, in
+ * place. Returns the `limits-established` event, or `estimate-failed` (the state unchanged).
+ */
+function freeze(plan: Plan, spec: ChartSpec, state: ChartState, ts: number): readonly ChartEvent[] {
+  const { kind } = plan
   const sgs = state.baseline.map((b) => b.sg)
   const included = sgs.map(() => true)
   let limits: ProcessLimits | null = null
   const exclude = spec.excludeOutOfControl && kind.rules !== 'none'
+  const slots = newSlots()
   // Estimate; leave out what lies beyond the limits and estimate again, at most
   // MAX_EXCLUSION_ROUNDS times. The last estimate is always from the subgroups left in.
   for (let round = 0; ; round++) {
     const estimate = kind.estimate(spec, sgs, included)
-    if (!estimate.ok)
-      return {
-        state,
-        points: [],
-        events: [{ type: 'estimate-failed', ts, reason: estimate.reason }],
-      }
+    if (!estimate.ok) return [{ type: 'estimate-failed', ts, reason: estimate.reason }]
     const first = state.baseline[0] as { sg: Subgroup }
     const last = state.baseline[state.baseline.length - 1] as { sg: Subgroup }
     limits = {
@@ -210,45 +314,36 @@ function freeze(kind: ChartKind, spec: ChartSpec, state: ChartState, ts: number)
     }
     if (!exclude || round === MAX_EXCLUSION_ROUNDS) break
     // Leave out the included subgroups whose point lies beyond a limit on any pane.
-    let stream = kind.initStream(spec, limits)
+    const stream = kind.initStream(spec, limits)
     let excludedNow = 0
     state.baseline.forEach((b, k) => {
-      const p = kind.point(spec, limits as ProcessLimits, stream, b.sg, b.index)
-      stream = p.stream
-      if (included[k] && Object.values(p.panes).some(beyond)) {
+      kind.point(spec, limits as ProcessLimits, stream, b.sg, b.index, slots)
+      if (included[k] && slots.panes.some(beyond)) {
         included[k] = false
         excludedNow++
       }
     })
     if (excludedNow === 0) break
     if (included.filter(Boolean).length < 2) {
-      return {
-        state,
-        points: [],
-        events: [
-          { type: 'estimate-failed', ts, reason: 'fewer than two in-control baseline subgroups' },
-        ],
-      }
+      return [
+        { type: 'estimate-failed', ts, reason: 'fewer than two in-control baseline subgroups' },
+      ]
     }
   }
   const frozen = limits as ProcessLimits
 
   // Replay: the baseline's points judged against the frozen limits; recursions and rules run on.
-  let stream = kind.initStream(spec, frozen)
-  let rules = state.rules
+  const stream = kind.initStream(spec, frozen)
   const judgedBaseline: ChartPoint[] = []
   state.baseline.forEach((b, k) => {
-    const judged = judge(kind, spec, frozen, stream, rules, b.sg, b.index, 'baseline')
-    stream = judged.stream
-    rules = judged.rules
-    if (!included[k]) judged.point.excluded = true
-    judgedBaseline.push(judged.point)
+    const point = judge(plan, spec, frozen, stream, state.rules, b.sg, b.index, 'baseline')
+    if (!included[k]) point.excluded = true
+    judgedBaseline.push(point)
   })
-  return {
-    state: { ...state, baseline: [], limits: frozen, stream, rules },
-    points: [],
-    events: [{ type: 'limits-established', ts, limits: frozen, baseline: judgedBaseline }],
-  }
+  state.baseline = []
+  state.limits = frozen
+  state.stream = stream
+  return [{ type: 'limits-established', ts, limits: frozen, baseline: judgedBaseline }]
 }
 
 /** Observations a point stands for: the sample size of an attributes reading, else the subgroup's count. */
@@ -256,81 +351,72 @@ function pointSize(sg: Subgroup): number {
   return sg.size ?? sg.n
 }
 
-function beyond(p: PaneValue): boolean {
+function beyond(p: PanePoint): boolean {
   return (
     p.statistic !== null &&
     ((p.ucl !== null && p.statistic > p.ucl) || (p.lcl !== null && p.statistic < p.lcl))
   )
 }
 
-/** A subgroup's point against frozen limits, with the run rules of every pane. */
+function newSlots(): PaneSlots {
+  return { panes: [], sigma: [] }
+}
+
+/** Reused by every judged point (the engine is synchronous): no per-point scratch objects. */
+const SLOTS = newSlots()
+
+/** A subgroup's point against frozen limits, with the run rules of every pane; `stream` and `rules` advance in place. */
 function judge(
-  kind: ChartKind,
+  plan: Plan,
   spec: ChartSpec,
   limits: ProcessLimits,
   stream: unknown,
-  rules: Record<string, RuleState>,
+  rules: RuleState[],
   sg: Subgroup,
   index: number,
   phase: ChartPoint['phase'],
-): { point: ChartPoint; stream: unknown; rules: Record<string, RuleState> } {
-  const computed = kind.point(spec, limits, stream, sg, index)
-  const violations: Violation[] = computed.signals.length > 0 ? [...computed.signals] : []
-  const nextRules: Record<string, RuleState> = { ...rules }
-  const panes: Record<string, PanePoint> = {}
-  const settingsByPane = ruleSettings(kind, spec)
-  for (const pane of kind.panes) {
-    const p = computed.panes[pane] as PaneValue
-    // The drawn values, without the σ the zone rules use (plain properties: the hot path).
-    panes[pane] =
-      p.upper === undefined && p.lower === undefined
-        ? { statistic: p.statistic, center: p.center, lcl: p.lcl, ucl: p.ucl }
-        : {
-            statistic: p.statistic,
-            center: p.center,
-            lcl: p.lcl,
-            ucl: p.ucl,
-            upper: p.upper,
-            lower: p.lower,
-          }
-    const settings = settingsByPane[pane] ?? NONE
-    if (settings.rules.length === 0 || p.statistic === null || p.center === null) continue
-    const judged = stepRules(settings, rules[pane] ?? initialRuleState(), pane, {
-      index,
-      statistic: p.statistic,
-      center: p.center,
-      sigma: p.sigma,
-      lcl: p.lcl,
-      ucl: p.ucl,
-    })
-    nextRules[pane] = judged.state
-    for (const v of judged.violations) violations.push(v)
-  }
-  return {
-    point: { index, ts: sg.ts, n: pointSize(sg), phase, panes, violations },
-    stream: computed.stream,
-    rules: nextRules,
-  }
-}
-
-const N1_ONLY: RuleSettings = { rules: ['N1'] }
-const NONE: RuleSettings = { rules: [] }
-/** The settings per pane of a spec, worked out once (specs live as long as their characteristic). */
-const settingsCache = new WeakMap<ChartSpec, Record<string, RuleSettings>>()
-
-/** The primary pane gets the configured rules; the others (MR, R, S) only the test beyond the limits, if configured. */
-function ruleSettings(kind: ChartKind, spec: ChartSpec): Record<string, RuleSettings> {
-  let cached = settingsCache.get(spec)
-  if (!cached) {
-    const beyondOnly: RuleSettings = { rules: spec.rules.filter((r) => r === 'N1' || r === 'WE1') }
-    const primary: RuleSettings = { rules: spec.rules, runLengths: spec.runLengths }
-    cached = {}
-    for (const pane of kind.panes) {
-      if (kind.rules === 'none') cached[pane] = NONE
-      else if (kind.rules === 'limits') cached[pane] = N1_ONLY
-      else cached[pane] = pane === kind.primary ? primary : beyondOnly
+): ChartPoint {
+  const { kind } = plan
+  const signals = kind.point(spec, limits, stream, sg, index, SLOTS)
+  let violations: Violation[] | null = signals.length > 0 ? [...signals] : null
+  const settingsByPane = plan.rules
+  const names = kind.panes
+  for (let k = 0; k < names.length; k++) {
+    const pane = names[k] as string
+    const p = SLOTS.panes[k] as PanePoint
+    const settings = settingsByPane[k] as CompiledRules
+    if (settings.tests.length === 0 || p.statistic === null || p.center === null) continue
+    let state = rules[k]
+    if (!state) {
+      state = initialRuleState()
+      rules[k] = state
     }
-    settingsCache.set(spec, cached)
+    const sigma = SLOTS.sigma[k] ?? null
+    const found = advanceRules(
+      settings,
+      state,
+      pane,
+      index,
+      p.statistic,
+      p.center,
+      sigma,
+      p.lcl,
+      p.ucl,
+    )
+    if (found.length > 0) {
+      violations ??= []
+      for (const v of found) violations.push(v)
+    }
   }
-  return cached
+  const panes = kind.record(SLOTS.panes)
+  return {
+    index,
+    ts: sg.ts,
+    n: pointSize(sg),
+    phase,
+    panes,
+    violations: violations ?? NO_VIOLATIONS,
+  }
 }
+
+const NO_VIOLATIONS: readonly Violation[] = Object.freeze([])

@@ -2,7 +2,8 @@ import { estimateSigma, grandMean } from '../estimate.ts'
 import { lowerLimit, upperLimit } from '../run-rules.ts'
 import type { ChartSpec, SigmaMethod } from '../spec.ts'
 import type { Subgroup } from '../subgroups.ts'
-import type { ChartKind, Estimate } from './kind.ts'
+import type { PanePoint } from '../types.ts'
+import { type ChartKind, type Estimate, NO_SIGNALS } from './kind.ts'
 
 /**
  * The EWMA chart (Roberts 1959; Montgomery, Introduction to SQC, ch. 9) on individuals or on
@@ -101,6 +102,8 @@ export const ewma: ChartKind<EwmaStream> = {
   primary: 'ewma',
   rules: 'limits',
 
+  record: (p) => ({ ewma: p[0] as PanePoint }),
+
   validate(spec) {
     const problems = locationScaleProblems(spec, 'EWMA')
     const { lambda, L } = settings(spec)
@@ -124,23 +127,20 @@ export const ewma: ChartKind<EwmaStream> = {
     return { z: limits.center, i: 0 }
   },
 
-  point(spec, limits, stream, sg) {
+  point(spec, limits, stream, sg, _index, out) {
     const { lambda, L } = settings(spec)
     const i = stream.i + 1
     const z = lambda * sg.mean + (1 - lambda) * stream.z
+    stream.z = z
+    stream.i = i
     const sz = ewmaSigma(limits.sigma, sg.n, lambda, i)
-    return {
-      stream: { z, i },
-      panes: {
-        ewma: {
-          statistic: z,
-          center: limits.center,
-          lcl: lowerLimit(limits.center, sz, L),
-          ucl: upperLimit(limits.center, sz, L),
-          sigma: null,
-        },
-      },
-      signals: [],
+    out.panes[0] = {
+      statistic: z,
+      center: limits.center,
+      lcl: lowerLimit(limits.center, sz, L),
+      ucl: upperLimit(limits.center, sz, L),
     }
+    out.sigma[0] = null
+    return NO_SIGNALS
   },
 }

@@ -3,8 +3,8 @@ import { grandMean, sigmaMr } from '../estimate.ts'
 import { lowerLimit, upperLimit } from '../run-rules.ts'
 import type { ChartSpec } from '../spec.ts'
 import type { Subgroup } from '../subgroups.ts'
-import type { ProcessLimits } from '../types.ts'
-import type { ChartKind, Estimate } from './kind.ts'
+import type { PanePoint, ProcessLimits } from '../types.ts'
+import { type ChartKind, type Estimate, NO_SIGNALS } from './kind.ts'
 
 /**
  * Individuals and moving range (I-MR). Each observation is a point. Phase I: centre = x̄ of the
@@ -44,10 +44,18 @@ export function estimateImr(values: readonly number[]): Estimate {
   )
 }
 
-export const imr: ChartKind<{ previous: number | null }> = {
+/** The moving range's memory: the previous value, when there is one (a number always: an unboxed field). */
+interface ImrStream {
+  previous: number
+  hasPrevious: boolean
+}
+
+export const imr: ChartKind<ImrStream> = {
   panes: ['i', 'mr'],
   primary: 'i',
   rules: 'all',
+
+  record: (p) => ({ i: p[0] as PanePoint, mr: p[1] as PanePoint }),
 
   validate(spec: ChartSpec) {
     return spec.sigmaMethod === undefined || spec.sigmaMethod === 'mr'
@@ -77,20 +85,28 @@ export const imr: ChartKind<{ previous: number | null }> = {
   },
 
   initStream() {
-    return { previous: null }
+    return { previous: 0, hasPrevious: false }
   },
 
-  point(_spec, limits, stream, sg) {
-    const lines = imrPaneLimits(limits)
-    const mr = stream.previous === null ? null : Math.abs(sg.mean - stream.previous)
-    return {
-      stream: { previous: sg.mean },
-      panes: {
-        i: { statistic: sg.mean, ...lines.i, sigma: limits.sigma },
-        // MR's own σ (d3·σ) would give zones; only the limits test applies to it.
-        mr: { statistic: mr, ...lines.mr, sigma: null },
-      },
-      signals: [],
+  point(_spec, limits, stream, sg, _index, out) {
+    // The lines of imrPaneLimits, computed here without its objects (the hot path).
+    const { center, sigma } = limits
+    const mrBar = sigma * (D2[2] as number)
+    // A stream saved by an earlier version said "none" with previous: null.
+    const has = stream.hasPrevious ?? (stream.previous as number | null) !== null
+    const mr = has ? Math.abs(sg.mean - stream.previous) : null
+    stream.previous = sg.mean
+    stream.hasPrevious = true
+    out.panes[0] = {
+      statistic: sg.mean,
+      center,
+      lcl: lowerLimit(center, sigma, 3),
+      ucl: upperLimit(center, sigma, 3),
     }
+    out.sigma[0] = sigma
+    // MR's own σ (d3·σ) would give zones; only the limits test applies to it.
+    out.panes[1] = { statistic: mr, center: mrBar, lcl: 0, ucl: D4_MR * mrBar }
+    out.sigma[1] = null
+    return NO_SIGNALS
   },
 }

@@ -79,4 +79,4 @@ export function freezeChart(spec: ChartSpec, state: ChartState, ts: number): Cha
 
 export type { ChartEvent, ChartState, ChartStep } from './driver.ts'
 export { MAX_BASELINE_SUBGROUPS } from './driver.ts'
-export type { ChartKind, Estimate, PaneValue } from './kind.ts'
+export type { ChartKind, Estimate, PaneSlots } from './kind.ts'

@@ -8,11 +8,6 @@ import type { Observation, PanePoint, ProcessLimits, Violation } from '../types.
  * every chart.
  */
 
-/** A judged pane: the drawn values, and σ of this point's statistic for the zone rules (null: none). */
-export interface PaneValue extends PanePoint {
-  sigma: number | null
-}
-
 export type Estimate =
   | { ok: true; center: number; sigma: number; method: string }
   | { ok: false; reason: string }
@@ -27,6 +22,11 @@ export interface ChartKind<S = unknown> {
    * `none`: only the kind's own signals (CUSUM).
    */
   readonly rules: 'all' | 'limits' | 'none'
+  /**
+   * The panes of a point as a record keyed by pane name, from the slots in `panes` order. Each
+   * kind writes its literal, so that every point of a kind has the same shape (the hot path).
+   */
+  record(panes: readonly PanePoint[]): Record<string, PanePoint>
   /** Problems with a spec for this chart (e.g. X̄-R needs subgroups of 2 to 25); empty when fine. */
   validate(spec: ChartSpec): string[]
   /**
@@ -40,12 +40,26 @@ export interface ChartKind<S = unknown> {
   estimate(spec: ChartSpec, baseline: readonly Subgroup[], included: readonly boolean[]): Estimate
   /** Recursion state at the start of a stream (the previous value of I-MR, EWMA z₀, CUSUM C₀). */
   initStream(spec: ChartSpec, limits: ProcessLimits): S
-  /** The judged point of a subgroup against frozen parameters, and the kind's own signals. */
+  /**
+   * The judged point of a subgroup against frozen parameters. Updates `stream` in place (the
+   * recursion: the previous value of I-MR, EWMA's z, CUSUM's sums), writes each pane, in the
+   * order of `panes`, to `out.panes[k]`, and the σ of its statistic for the zone rules to
+   * `out.sigma[k]` (null: no zones), and returns the kind's own signals (CUSUM).
+   */
   point(
     spec: ChartSpec,
     limits: ProcessLimits,
     stream: S,
     sg: Subgroup,
     index: number,
-  ): { stream: S; panes: Record<string, PaneValue>; signals: Violation[] }
+    out: PaneSlots,
+  ): readonly Violation[]
 }
+
+/** Where `ChartKind.point` writes a point's panes; owned by the caller and reused. */
+export interface PaneSlots {
+  panes: PanePoint[]
+  sigma: (number | null)[]
+}
+
+export const NO_SIGNALS: readonly Violation[] = Object.freeze([])

@@ -3,8 +3,8 @@ import { estimateSigma, grandMean } from '../estimate.ts'
 import { lowerLimit, upperLimit } from '../run-rules.ts'
 import type { ChartSpec, SigmaMethod } from '../spec.ts'
 import { rangeOf, type Subgroup, sdOf } from '../subgroups.ts'
-import type { ProcessLimits } from '../types.ts'
-import type { ChartKind, Estimate, PaneValue } from './kind.ts'
+import type { PanePoint, ProcessLimits } from '../types.ts'
+import { type ChartKind, type Estimate, NO_SIGNALS } from './kind.ts'
 
 /**
  * X̄-R and X̄-S charts (Montgomery, Introduction to SQC, ch. 6), for a fixed or a varying
@@ -79,6 +79,10 @@ function xbarKind(pane: Dispersion): ChartKind<null> {
     panes: ['xbar', pane],
     primary: 'xbar',
     rules: 'all',
+    record:
+      pane === 'r'
+        ? (p) => ({ xbar: p[0] as PanePoint, r: p[1] as PanePoint })
+        : (p) => ({ xbar: p[0] as PanePoint, s: p[1] as PanePoint }),
 
     validate(spec: ChartSpec) {
       const problems: string[] = []
@@ -131,23 +135,19 @@ function xbarKind(pane: Dispersion): ChartKind<null> {
       return null
     },
 
-    point(_spec, limits, stream, sg) {
+    point(_spec, limits, _stream, sg, _index, out) {
       const x = xbarLimits(limits, sg.n)
+      out.panes[0] = { statistic: sg.mean, center: x.center, lcl: x.lcl, ucl: x.ucl }
+      out.sigma[0] = x.sigma
       const lines = dispersionLimits(pane, sg.n, limits.sigma)
       const statistic = dispersionOf(pane, sg)
-      const dispersion: PaneValue =
+      // R and S are skewed: only the limits test judges them, no zones.
+      out.panes[1] =
         statistic === null || lines === null
-          ? { statistic, center: null, lcl: null, ucl: null, sigma: null }
-          : // R and S are skewed: only the limits test judges them, no zones.
-            { statistic, ...lines, sigma: null }
-      return {
-        stream,
-        panes: {
-          xbar: { statistic: sg.mean, center: x.center, lcl: x.lcl, ucl: x.ucl, sigma: x.sigma },
-          [pane]: dispersion,
-        },
-        signals: [],
-      }
+          ? { statistic, center: null, lcl: null, ucl: null }
+          : { statistic, center: lines.center, lcl: lines.lcl, ucl: lines.ucl }
+      out.sigma[1] = null
+      return NO_SIGNALS
     },
   }
 }

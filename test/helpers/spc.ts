@@ -4,7 +4,10 @@ import type { ChartPoint, Observation } from '../../rules/types.ts'
 
 /** Helpers for the chart engine's tests. */
 
-/** Runs a chart; `cut` round-trips the state through JSON before that observation. */
+/**
+ * Runs a chart; `cut` round-trips the state through JSON before that observation. The engine
+ * updates its state in place, so each step is kept with a copy of the state after it.
+ */
 export function run(
   s: ChartSpec,
   input: readonly Observation[],
@@ -16,7 +19,7 @@ export function run(
     if (k === cut) state = JSON.parse(JSON.stringify(state)) as ChartState
     const step = stepChart(s, state, o)
     state = step.state
-    steps.push(step)
+    steps.push({ ...step, state: structuredClone(step.state) })
   })
   return { steps, state }
 }
