@@ -7,6 +7,11 @@ COPY . .
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
+# tini as PID 1: it forwards signals to the gateway (a clean `docker stop` flushes the stores)
+# and reaps zombies; the gateway itself is then not PID 1.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends tini \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/package.json ./
@@ -20,5 +25,5 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 8080 1883
-ENTRYPOINT ["node", "bin/linewatch.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/linewatch.js"]
 CMD ["start", "--config", "docker/linewatch.yaml", "--json-logs"]

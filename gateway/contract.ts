@@ -65,7 +65,19 @@ export interface Health {
   startedAt: string
   sources: SourceStatus[]
   store: StoreStatus
-  counters: { readings: number; rejected: Record<RejectReason, number> }
+  counters: {
+    readings: number
+    rejected: Record<RejectReason, number>
+    /** Dead letters dropped, oldest first, to keep within the caps (deadLetters in the config). */
+    prunedDeadLetters: number
+  }
+  /**
+   * Internal errors (a reading or an event listener that failed): the total since start, and
+   * how many in the last `windowMs`. Only recent errors make the status degraded.
+   */
+  errors: { total: number; recent: number; windowMs: number }
+  /** Live dashboards connected, and those disconnected for not reading (live.maxBufferedBytes). */
+  live?: { clients: number; dropped: number }
 }
 
 export interface Session {
@@ -226,7 +238,14 @@ export interface DeadLetterView {
 }
 
 export interface DeadLettersView {
+  /** Totals per reason, for ever (pruning does not lower them). */
   counts: Record<RejectReason, number>
+  /** Dead letters dropped, oldest first, to keep within the caps. */
+  pruned: number
+  /** What is kept now: dead letters and their payload bytes. */
+  stored: { count: number; bytes: number }
+  /** The caps (config deadLetters). */
+  caps: { maxCount: number; maxBytes: number }
   items: DeadLetterView[]
 }
 

@@ -7,6 +7,7 @@ export const ERRORS = {
   LW_ERR_CONFIG_INVALID: 'The configuration file is invalid; each problem is listed with its line.',
   LW_ERR_SECRET_MISSING: 'An environment variable named in the configuration is not set.',
   LW_ERR_PORT_IN_USE: 'A port the gateway listens on is taken by another program.',
+  LW_ERR_DATA_DIR_LOCKED: 'Another gateway is running on the same data directory.',
   LW_ERR_NODE_VERSION:
     'This Node.js is too old; linewatch needs Node.js 22.13 or later (24 LTS recommended).',
   LW_ERR_SCENARIO_INVALID:

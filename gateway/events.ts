@@ -14,15 +14,25 @@ export interface GatewayEvents {
 
 type Listener<T> = (payload: T) => void
 
+/** Told of each listener that threw: the error and the event it was handling. */
+export type ListenerErrorHandler = (err: unknown, event: keyof GatewayEvents) => void
+
 /**
  * A small typed, synchronous event bus. A listener is registered for an owner and all of an
- * owner's listeners go when it stops, so no service leaves a listener behind.
+ * owner's listeners go when it stops, so no service leaves a listener behind. A listener that
+ * throws does not stop the others: its error is counted (`errors()`) and passed to `onError`.
  */
 export class EventBus {
   private readonly listeners = new Map<
     keyof GatewayEvents,
     Set<{ owner: object; fn: Listener<never> }>
   >()
+  private readonly onError: ListenerErrorHandler | undefined
+  private failures = 0
+
+  constructor(options: { onError?: ListenerErrorHandler } = {}) {
+    this.onError = options.onError
+  }
 
   on<K extends keyof GatewayEvents>(event: K, owner: object, fn: Listener<GatewayEvents[K]>): void {
     let set = this.listeners.get(event)
@@ -36,7 +46,21 @@ export class EventBus {
   emit<K extends keyof GatewayEvents>(event: K, payload: GatewayEvents[K]): void {
     const set = this.listeners.get(event)
     if (!set) return
-    for (const l of set) (l.fn as Listener<GatewayEvents[K]>)(payload)
+    for (const l of set) {
+      try {
+        ;(l.fn as Listener<GatewayEvents[K]>)(payload)
+      } catch (err) {
+        this.failures++
+        try {
+          this.onError?.(err, event)
+        } catch {}
+      }
+    }
+  }
+
+  /** Listener calls that threw, since the bus was made. */
+  errors(): number {
+    return this.failures
   }
 
   removeOwner(owner: object): void {

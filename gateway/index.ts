@@ -13,12 +13,13 @@ import { createLogger, type Logger } from './log.ts'
 import { createNcService } from './nonconformance/index.ts'
 import { dashboardDir, packageVersion } from './paths.ts'
 import { createPipeline } from './pipeline/index.ts'
+import { RecentCounter } from './recent-errors.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
 import { createMqttClientSource } from './sources/mqtt-client.ts'
 import type { Source } from './sources/types.ts'
 import { openRecords } from './store/records.ts'
 import { createSqliteStore } from './store/sqlite.ts'
-import type { TimeSeriesStore } from './store/types.ts'
+import type { Delivery, JournaledStore } from './store/types.ts'
 
 /**
  * The gateway: `await createGateway(config)` starts every part, `await gateway.close()` stops
@@ -67,8 +68,15 @@ export async function createGateway(
     await store.start()
     stops.push(() => store.stop())
 
-    const bus = new EventBus()
-    const pipeline = createPipeline({ config, db, store, bus, log })
+    const recentErrors = new RecentCounter()
+    // A listener that fails does not stop the others; it is logged and counted for health.
+    const bus = new EventBus({
+      onError: (err, event) => {
+        recentErrors.add(Date.now())
+        log.error({ err, event }, 'an event listener failed')
+      },
+    })
+    const pipeline = createPipeline({ config, db, store, bus, log, recentErrors })
     const nc = createNcService({
       db,
       bus,
@@ -77,7 +85,7 @@ export async function createGateway(
     })
     nc.start()
     stops.push(() => nc.stop())
-    pipeline.start()
+    await pipeline.start()
     stops.push(() => pipeline.stop())
     // NC events join the readings, chart points and deviations in the time series.
     const ncEvents = {}
@@ -97,7 +105,8 @@ export async function createGateway(
     )
     stops.push(() => bus.removeOwner(ncEvents))
 
-    const sources = createSources(config, pipeline.sink, log, dataDir, env)
+    const deliveries = await store.deliveries()
+    const sources = createSources(config, pipeline.sink, log, dataDir, env, deliveries)
     const auth = createAuth(config.auth)
     if (config.auth.anonymousRole !== 'none') {
       log.warn(
@@ -124,6 +133,9 @@ export async function createGateway(
       store,
       sources: () => sources,
       dashboardDir: dashboardDir(),
+      recentErrors,
+      // The hub is created next: read when health is asked.
+      live: { clients: () => hub.clients(), dropped: () => hub.dropped() },
     })
     const hub: LiveHub = createLiveHub({
       server: app.server,
@@ -133,6 +145,7 @@ export async function createGateway(
       title: config.title,
       flushIntervalMs: config.live.flushIntervalMs,
       maxPointsPerFlush: config.live.maxPointsPerFlush,
+      maxBufferedBytes: config.live.maxBufferedBytes,
       runtime: (id) => pipeline.runtime(id),
       openNcs: (id) => nc.openCount(id),
       authenticate: (token) => auth.resolve(token)?.role ?? null,
@@ -182,19 +195,30 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
+/**
+ * The time series with its journal. SQLite: one file is both. InfluxDB: the time series goes
+ * there, and the embedded file keeps only the journal the charts recover from.
+ */
 async function createStore(
   config: Config,
   ctx: { log: Logger; dataDir: string; env: NodeJS.ProcessEnv },
-): Promise<TimeSeriesStore> {
+): Promise<JournaledStore> {
+  const path = join(ctx.dataDir, 'timeseries.db')
+  const retention = config.store.sqlite.retention
   if (config.store.timeseries === 'influxdb' && config.store.influxdb) {
     const { createInfluxStore } = await import('./store/influx.ts')
-    return createInfluxStore(config.store.influxdb, {
+    const { journaled } = await import('./store/journaled.ts')
+    const influx = createInfluxStore(config.store.influxdb, {
       log: ctx.log,
       spoolDir: join(ctx.dataDir, 'spool', 'influxdb'),
       env: ctx.env,
     })
+    return journaled(
+      influx,
+      createSqliteStore({ path, log: ctx.log, journalOnly: true, retention }),
+    )
   }
-  return createSqliteStore({ path: join(ctx.dataDir, 'timeseries.db'), log: ctx.log })
+  return createSqliteStore({ path, log: ctx.log, retention })
 }
 
 function createSources(
@@ -203,6 +227,7 @@ function createSources(
   log: Logger,
   dataDir: string,
   env: NodeJS.ProcessEnv,
+  deliveries: readonly Delivery[],
 ): Source[] {
   const sources: Source[] = []
   const topics = new Map<string, string>()
@@ -213,6 +238,7 @@ function createSources(
       createMqttBrokerSource({ ...config.mqtt.broker, ...mqtt }, topics, {
         sink,
         log: log.child({ module: 'mqtt-broker' }),
+        deliveries,
       }),
     )
   }

@@ -3,22 +3,10 @@ import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DeadLettersView, Health, ReadingsView } from '../gateway/contract.ts'
 import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
-import { waitFor } from './helpers/index.ts'
+import { varint, waitFor } from './helpers/index.ts'
 
 const TOPIC = 'plant/area/line/cell/temperature'
 const MAX_PACKET = 2048
-
-/** Remaining Length as MQTT encodes it (variable byte integer). */
-function varint(n: number): number[] {
-  const out: number[] = []
-  do {
-    let byte = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) byte |= 0x80
-    out.push(byte)
-  } while (n > 0)
-  return out
-}
 
 function str(text: string): Buffer {
   const b = Buffer.from(text)
@@ -57,7 +45,7 @@ describe('bad input is refused with its reason, kept, and the gateway stays heal
 
   beforeAll(async () => {
     gw = await startTestGateway(`
-mqtt: { broker: { port: 0 }, maxPacketBytes: ${MAX_PACKET} }
+mqtt: { broker: { port: 0 }, maxPacketBytes: ${MAX_PACKET}, subscribe: [plant/#] }
 characteristics:
   - { id: temp, name: Temperature, path: plant/area/line/cell, source: { mqtt: { topic: ${TOPIC} } }, chart: { baselineCount: 3 } }
 `)

@@ -106,7 +106,13 @@ describe('linewatch CLI', () => {
       { timeoutMs: 20_000 },
     )
 
-    const second = await linewatch(['start', '--config', file])
+    // Another data directory (one gateway per data directory), the same HTTP port.
+    const other = join(dir.path, 'run-other.yaml')
+    await writeFile(
+      other,
+      `dataDir: ${join(dir.path, 'run-data-2')}\nhttp: { host: 127.0.0.1, port: ${port} }\nmqtt: { broker: { host: 127.0.0.1, port: 0 } }\n`,
+    )
+    const second = await linewatch(['start', '--config', other])
     expect(second.code).toBe(1)
     expect(second.stderr).toContain(
       `LW_ERR_PORT_IN_USE: HTTP port ${port} is in use by another program`,

@@ -209,7 +209,24 @@ describe('docker-compose.yml', () => {
     )
     expect(sims?.image).toBe(gateway?.image)
     expect(readFileSync('Dockerfile', 'utf8')).toMatch(
-      /ENTRYPOINT \["node", "bin\/linewatch\.js"\]/,
+      /ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "bin\/linewatch\.js"\]/,
     )
+  })
+
+  it('runs the gateway and the simulators under exactly one init (tini), never as PID 1 themselves', () => {
+    const dockerfile = readFileSync('Dockerfile', 'utf8')
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')) // the final stage
+    expect(runtime).toMatch(/apt-get install -y --no-install-recommends tini\b/)
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(runtime)?.[1] ?? '[]') as string[]
+    const imageInit = entrypoint[0] === '/usr/bin/tini' && entrypoint[1] === '--'
+    const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as {
+      services: Record<string, { image?: string; init?: boolean }>
+    }
+    for (const name of ['gateway', 'simulators']) {
+      const service = compose.services[name]
+      expect(service?.image).toBe('linewatch:latest')
+      // One init: the image's tini, or compose's `init: true`, not both.
+      expect([imageInit, service?.init === true].filter(Boolean)).toHaveLength(1)
+    }
   })
 })

@@ -1,4 +1,16 @@
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { spawn, spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import {
+  mkdir,
+  readdir,
+  readFile,
+  rmdir,
+  stat,
+  truncate,
+  unlink,
+  writeFile,
+} from 'node:fs/promises'
+import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { Point } from '@influxdata/influxdb-client'
 import fc from 'fast-check'
@@ -39,7 +51,14 @@ const newDatabase = (): string => `lw_test_${process.pid}_${++dbCount}`
 async function newStore(
   url: string,
   overrides: Partial<InfluxConfig> = {},
-  ctx: { spoolDir?: string; env?: NodeJS.ProcessEnv } = {},
+  ctx: {
+    spoolDir?: string
+    env?: NodeJS.ProcessEnv
+    /** `default`: the store's own backoff (1 s doubling to 5 s). */
+    retry?: { minMs: number; maxMs: number } | 'default'
+    spoolSegmentBytes?: number
+    timeoutMs?: number
+  } = {},
 ) {
   let spoolDir = ctx.spoolDir
   if (!spoolDir) {
@@ -59,9 +78,10 @@ async function newStore(
   const store: InfluxStore = createInfluxStore(config, {
     log: logs.log,
     spoolDir,
-    retry: { minMs: 50, maxMs: 400 },
-    timeoutMs: 5000,
+    ...(ctx.retry === 'default' ? {} : { retry: ctx.retry ?? { minMs: 50, maxMs: 400 } }),
+    timeoutMs: ctx.timeoutMs ?? 5000,
     ...(ctx.env ? { env: ctx.env } : {}),
+    ...(ctx.spoolSegmentBytes ? { spoolSegmentBytes: ctx.spoolSegmentBytes } : {}),
   })
   cleanups.push(() => store.stop())
   return { store, config, spoolDir, logs }
@@ -109,6 +129,98 @@ function reading(characteristic: string, i: number): SeriesRecord {
   return { kind: 'reading', characteristic, ts: T0 + i, value: i }
 }
 
+interface SpoolFileEntry {
+  records: number
+  text: string
+  /** Where the entry's payload starts and ends in its file. */
+  start: number
+  end: number
+}
+
+/**
+ * The spool's segment files as they are on disk, parsed independently of spool.ts from the
+ * documented layout (`<records> <bytes> <crc32 hex>\n<payload>\n`); a torn tail is left out.
+ */
+function readSpoolFiles(dir: string): { name: string; entries: SpoolFileEntry[] }[] {
+  const names = readdirSync(dir)
+    .filter((n) => /^\d{12}\.seg$/.test(n) && statSync(join(dir, n)).isFile())
+    .sort()
+  return names.map((name) => {
+    const bytes = readFileSync(join(dir, name))
+    const entries: SpoolFileEntry[] = []
+    let offset = 0
+    for (;;) {
+      const eol = bytes.indexOf(0x0a, offset)
+      if (eol < 0) break
+      const header = /^(\d+) (\d+) [0-9a-f]{8}$/.exec(bytes.toString('latin1', offset, eol))
+      if (!header) break
+      const start = eol + 1
+      const end = start + Number(header[2])
+      if (end >= bytes.length) break
+      entries.push({
+        records: Number(header[1]),
+        text: bytes.toString('utf8', start, end),
+        start,
+        end,
+      })
+      offset = end + 1
+    }
+    return { name, entries }
+  })
+}
+
+/** The values of the reading lines in spool entries (line protocol `value=<v>`). */
+function readingValues(entries: SpoolFileEntry[]): number[] {
+  return entries.flatMap((e) =>
+    e.text
+      .split('\n')
+      .filter((l) => l.startsWith('reading,'))
+      .map((l) => Number(/ value=(\S+) /.exec(l)?.[1])),
+  )
+}
+
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
+
+/**
+ * A TCP proxy in front of influxd that can stall: while stalled, what clients send is held
+ * (a network that stopped moving), and it is passed on when the stall ends.
+ */
+async function stallingProxy(port: number) {
+  let stalled = false
+  const held: (() => void)[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1')
+    sockets.add(client).add(upstream)
+    client.on('data', (chunk) => {
+      if (stalled) held.push(() => upstream.write(chunk))
+      else upstream.write(chunk)
+    })
+    upstream.on('data', (chunk) => client.write(chunk))
+    const close = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('close', close).on('error', close)
+    upstream.on('close', close).on('error', close)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    stall: () => {
+      stalled = true
+    },
+    resume: () => {
+      stalled = false
+      for (const send of held.splice(0)) send()
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise((r) => server.close(r))
+    },
+  }
+}
+
 // ---- line protocol: the hand-written encoder against the client library's Point --------------
 
 /** The schema written with the client library's Point: the reference the encoder must equal. */
@@ -132,6 +244,9 @@ function withPoint(record: SeriesRecord): string[] {
           .timestamp(String(Math.floor(record.ts)))
           .toLineProtocol(settings) as string,
       ]
+    case 'snapshot':
+    case 'delivery':
+      return [] // the journal's, not InfluxDB's
     case 'chart': {
       const { point } = record
       const panes = new Set(Object.keys(point.panes))
@@ -174,6 +289,9 @@ const tagsOf = (record: SeriesRecord): string[] => {
         ...Object.keys(record.point.panes),
         ...record.point.violations.map((v) => v.pane),
       ]
+    case 'snapshot':
+    case 'delivery':
+      return []
   }
 }
 
@@ -290,6 +408,23 @@ describe('line protocol encoder', () => {
     ])
   })
 
+  test('a chart snapshot and a delivery record (the journal) encode to no line', () => {
+    const out: string[] = []
+    expect(
+      encodeRecord(
+        { kind: 'snapshot', characteristic: 'c', seq: 3, specHash: 'h', state: '{}' },
+        out,
+      ),
+    ).toBe(0)
+    expect(
+      encodeRecord(
+        { kind: 'delivery', delivery: { client: 'c', messageId: 1, hash: 2, at: T0 } },
+        out,
+      ),
+    ).toBe(0)
+    expect(out).toEqual([])
+  })
+
   test('a non-finite reading, and a tag ending with a backslash, are refused, not mangled', () => {
     expect(() =>
       encodeRecord({ kind: 'reading', characteristic: 'c', ts: 1, value: Number.NaN }, []),
@@ -352,6 +487,37 @@ describe('disk spool', () => {
     expect((await again.head())?.text).toBe('first')
     expect(logs.text()).toContain('torn')
     await again.close()
+  })
+
+  test('a lock naming this very process (a previous run with the same pid: PID 1 in a container) or a dead one is taken over; a live one, or a second open in this process, is refused', async () => {
+    const dir = await tempDir('linewatch-spool-')
+    cleanups.push(dir.remove)
+    const log = createLogger('silent')
+    const lock = join(dir.path, 'lock')
+    const open = () => openSpool({ dir: dir.path, maxBytes: 1 << 20, log })
+
+    await writeFile(lock, String(process.pid))
+    const spool = await open()
+    expect(await readFile(lock, 'utf8')).toBe(String(process.pid))
+    await expect(open()).rejects.toThrow(/in use/)
+    await spool.append('kept', 1)
+    await spool.close()
+
+    // A process that has exited.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(lock, String(dead))
+    const again = await open()
+    expect(again.records).toBe(1)
+    await again.close()
+
+    // A live process that is not this one still holds it.
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'])
+    cleanups.push(async () => {
+      live.kill('SIGKILL')
+    })
+    await writeFile(lock, String(live.pid))
+    await expect(open()).rejects.toThrow(new RegExp(`in use by process ${live.pid}`))
+    expect(await readFile(lock, 'utf8')).toBe(String(live.pid)) // left alone
   })
 
   test('refuses an append that would pass maxBytes', async () => {
@@ -759,6 +925,282 @@ describe('InfluxDB store against a real influxd', () => {
     expect(await countReadings(influxd.url, config.database)).toBe(1200)
   })
 
+  test('whenDurable with influxd down: each callback fires once the spool files hold every record written before it, at once rather than at the interval, with many messages per write', async () => {
+    await influxd.stop()
+    const { store, spoolDir } = await newStore(influxd.url, {
+      flushIntervalMs: 60_000, // the interval never cuts here: the callbacks do
+      batchSize: 1_000_000,
+    })
+    await store.start()
+    const onDisk = () =>
+      sum(readSpoolFiles(spoolDir).map((f) => sum(f.entries.map((e) => e.records))))
+
+    let written = 0
+    const seen: number[] = []
+    const expected: number[] = []
+    for (let round = 0; round < 4; round++) {
+      for (let k = 0; k < 37 * (round + 1); k++) store.write(reading('line1.ack-down', written++))
+      expected.push(written)
+      store.whenDurable(() => seen.push(onDisk())) // what the files hold when it fires
+      await waitFor(`round ${round} acknowledged`, () => seen.length === round + 1, {
+        timeoutMs: 10_000,
+      })
+    }
+    expect(seen).toEqual(expected)
+
+    // Group commit: bursts of messages, one record and one callback each. A batch is only cut
+    // between bursts (a burst runs without yielding), so no burst is split over two writes.
+    const entriesBefore = sum(readSpoolFiles(spoolDir).map((f) => f.entries.length))
+    const bursts = 6
+    const perBurst = 50
+    const acked: { message: number; onDisk: number }[] = []
+    for (let b = 0; b < bursts; b++) {
+      for (let k = 0; k < perBurst; k++) {
+        store.write(reading('line1.ack-down', written++))
+        const message = b * perBurst + k
+        const mustHold = written
+        store.whenDurable(() => {
+          const held = onDisk()
+          acked.push({ message, onDisk: held >= mustHold ? mustHold : held })
+        })
+      }
+      await new Promise((r) => setImmediate(r))
+    }
+    await waitFor('every message acknowledged', () => acked.length === bursts * perBurst, {
+      timeoutMs: 10_000,
+    })
+    const firstOfBurst = expected.at(-1) ?? 0
+    expect(acked).toEqual(
+      Array.from({ length: bursts * perBurst }, (_, m) => ({
+        message: m,
+        onDisk: firstOfBurst + m + 1,
+      })),
+    )
+    const writes = sum(readSpoolFiles(spoolDir).map((f) => f.entries.length)) - entriesBefore
+    expect(writes).toBeGreaterThan(0)
+    expect(writes).toBeLessThanOrEqual(bursts)
+    expect(store.status()).toMatchObject({
+      healthy: false,
+      written: 0,
+      spooled: written,
+      waiting: 0,
+    })
+
+    // And they arrive once influxd is back.
+    await influxd.restart()
+    await waitFor('the spool to drain', () => store.status().written === written, {
+      timeoutMs: 20_000,
+    })
+  })
+
+  test('whenDurable with influxd up: each callback fires once the points are queryable, without waiting for the interval, and nothing goes through the spool', async () => {
+    const { store, config, spoolDir } = await newStore(influxd.url, {
+      flushIntervalMs: 60_000,
+      batchSize: 1_000_000,
+    })
+    await store.start()
+    let written = 0
+    for (let round = 0; round < 4; round++) {
+      for (let k = 0; k < 25 * (round + 1); k++) store.write(reading('line1.ack-up', written++))
+      let fired = false
+      store.whenDurable(() => {
+        fired = true
+      })
+      await waitFor(`round ${round} acknowledged`, () => fired, { timeoutMs: 10_000 })
+      // Nothing was written since the callback fired: the count is what it vouched for.
+      expect(await countReadings(influxd.url, config.database)).toBe(written)
+    }
+
+    // Messages arriving while a write is in flight share the next one.
+    const acked: number[] = []
+    for (let b = 0; b < 5; b++) {
+      for (let k = 0; k < 40; k++) {
+        store.write(reading('line1.ack-up', written++))
+        const message = b * 40 + k
+        store.whenDurable(() => acked.push(message))
+      }
+      await new Promise((r) => setImmediate(r))
+    }
+    await waitFor('every message acknowledged', () => acked.length === 200, { timeoutMs: 10_000 })
+    expect(acked).toEqual(Array.from({ length: 200 }, (_, m) => m))
+    expect(await countReadings(influxd.url, config.database)).toBe(written)
+    expect(store.status()).toMatchObject({ healthy: true, written, spooled: 0, waiting: 0 })
+    expect(readSpoolFiles(spoolDir).flatMap((f) => f.entries)).toEqual([])
+
+    // With nothing pending, a callback still fires.
+    let idle = false
+    store.whenDurable(() => {
+      idle = true
+    })
+    await waitFor('the idle callback', () => idle, { timeoutMs: 5000 })
+  })
+
+  test('whenDurable while a write hangs (the network to influxd stalls): the acknowledgements come from the spool within seconds, not at the request timeout, and nothing arrives twice', async () => {
+    const proxy = await stallingProxy(influxd.port)
+    cleanups.push(proxy.close)
+    const { store, config } = await newStore(proxy.url, {}, { timeoutMs: 30_000 })
+    await store.start()
+    proxy.stall()
+    const acked: number[] = []
+    let written = 0
+    for (let round = 0; round < 3; round++) {
+      for (let k = 0; k < 30; k++) {
+        store.write(reading('line1.stall', written++))
+        const message = written - 1
+        store.whenDurable(() => acked.push(message))
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    await waitFor('the acknowledgements, from the spool', () => acked.length === written, {
+      timeoutMs: 15_000, // well under the request timeout: they did not wait for it
+    })
+    expect(acked).toEqual(Array.from({ length: written }, (_, m) => m))
+    expect(store.status()).toMatchObject({ written: 0, spooled: written, dropped: 0 })
+
+    proxy.resume() // the held request reaches influxd and is answered
+    await waitFor('the spool to drain', () => store.status().spooled === 0, {
+      timeoutMs: 20_000,
+    })
+    expect(store.status()).toMatchObject({ healthy: true, written, dropped: 0, lost: 0 })
+    expect(await countReadings(influxd.url, config.database)).toBe(written)
+  })
+
+  test('spool read errors under the running store: a removed segment and a cut one are skipped and counted as lost, an unreadable one is retried; the store keeps running and delivers the rest', async () => {
+    const rejections: unknown[] = []
+    const onRejection = (e: unknown) => rejections.push(e)
+    process.on('unhandledRejection', onRejection)
+    cleanups.push(async () => {
+      process.off('unhandledRejection', onRejection)
+    })
+    await influxd.stop()
+    const { store, config, spoolDir, logs } = await newStore(
+      influxd.url,
+      { flushIntervalMs: 60_000, batchSize: 1_000_000 },
+      { spoolSegmentBytes: 1500 },
+    )
+    await store.start()
+    let written = 0
+    const writeRound = async () => {
+      for (let k = 0; k < 20; k++) store.write(reading('line1.spool-errors', written++))
+      await new Promise<void>((r) => store.whenDurable(r))
+    }
+    for (let round = 0; round < 9; round++) await writeRound() // the last segment not full: still appended to
+    const files = readSpoolFiles(spoolDir)
+    expect(files.length).toBeGreaterThanOrEqual(5)
+    const [first, removed, unreadable, cut, active] = files as [
+      (typeof files)[0],
+      (typeof files)[0],
+      (typeof files)[0],
+      (typeof files)[0],
+      (typeof files)[0],
+    ]
+    expect(cut.entries.length).toBeGreaterThanOrEqual(2)
+    const later = files.slice(5)
+    const all = readingValues(files.flatMap((f) => f.entries))
+    expect(all.length).toBe(written)
+
+    // Surgery while the store runs (influxd down, so it is not reading).
+    await unlink(join(spoolDir, removed.name))
+    await unlink(join(spoolDir, unreadable.name))
+    await mkdir(join(spoolDir, unreadable.name)) // open succeeds, read fails (EISDIR)
+    const cutEntry = cut.entries[1]!
+    await truncate(join(spoolDir, cut.name), cutEntry.start + 5) // into its second entry
+    await unlink(join(spoolDir, active.name)) // the segment being appended to
+
+    // Appends after that go to a new file, which exists: they are durable again.
+    const before = written
+    await writeRound()
+    const fresh = readSpoolFiles(spoolDir).filter((f) => f.name > active.name)
+    expect(readingValues(fresh.flatMap((f) => f.entries))).toEqual(
+      Array.from({ length: written - before }, (_, k) => before + k),
+    )
+
+    await influxd.restart()
+    const lostFirst = removed.entries.concat(active.entries)
+    const stuck = await waitFor(
+      'the first segment delivered and the unreadable one retried',
+      () => {
+        const s = store.status()
+        return s.written === sum(first.entries.map((e) => e.records)) && s.spoolErrors >= 2 && s
+      },
+      { timeoutMs: 20_000 },
+    )
+    expect(stuck.lost).toBe(sum(lostFirst.map((e) => e.records)))
+    expect(stuck.spooled).toBeGreaterThan(0)
+
+    await rmdir(join(spoolDir, unreadable.name)) // the operator gives up on it: now it is gone
+    const lostEntries = [...lostFirst, ...unreadable.entries, ...cut.entries.slice(1)]
+    const lost = sum(lostEntries.map((e) => e.records))
+    const done = await waitFor(
+      'the rest delivered',
+      () => {
+        const s = store.status()
+        return s.spooled === 0 && s.written + s.lost === written && s
+      },
+      { timeoutMs: 20_000 },
+    )
+    expect(done).toMatchObject({ healthy: true, lost, written: written - lost, dropped: 0 })
+    expect(done.lastError).toMatch(new RegExp(`${lost} spooled records lost`))
+    const kept = readingValues([
+      ...first.entries,
+      cut.entries[0]!,
+      ...later.flatMap((f) => f.entries),
+      ...fresh.flatMap((f) => f.entries),
+    ])
+    expect(kept.length).toBe(written - lost)
+    expect(await countReadings(influxd.url, config.database)).toBe(kept.length)
+    const [total] = await influxql(
+      influxd.url,
+      config.database,
+      'SELECT SUM("value") FROM "reading"',
+    )
+    expect(total?.values[0]?.[1]).toBe(sum(kept))
+    expect(rejections).toEqual([])
+    const errors = logs
+      .entries()
+      .filter((e) => e.level === 50)
+      .map((e) => e.msg)
+    for (const what of [
+      /gone .*appends go to a new segment/,
+      /gone/,
+      /cut short/,
+      /cannot be read/,
+    ]) {
+      expect(errors.some((m) => what.test(m))).toBe(true)
+    }
+  })
+
+  test('while influxd is down the retry backoff stops growing at 5 s (probing /ping), so delivery resumes within seconds of its return', async () => {
+    await influxd.stop()
+    const { store, config } = await newStore(influxd.url, {}, { retry: 'default' })
+    await store.start()
+    for (let i = 0; i < 100; i++) store.write(reading('line1.backoff', i))
+    await store.flush()
+    // Attempts at about 0, 1, 3 and 7 s: after the fourth, an uncapped doubling would wait 8 s.
+    const down = await waitFor(
+      'four failed attempts',
+      () => {
+        const s = store.status()
+        return s.failures >= 4 && s.nextRetryInMs !== undefined && s
+      },
+      { timeoutMs: 20_000, intervalMs: 20 },
+    )
+    expect(down).toMatchObject({ healthy: false, spooled: 100, written: 0 })
+    expect(down.nextRetryInMs).toBeLessThanOrEqual(5000)
+
+    await influxd.restart()
+    const up = await waitFor(
+      'delivery after influxd came back',
+      () => {
+        const s = store.status()
+        return s.written === 100 && s
+      },
+      { timeoutMs: 20_000 },
+    )
+    expect(up).toMatchObject({ healthy: true, spooled: 0, failures: 0, nextRetryInMs: undefined })
+    expect(await countReadings(influxd.url, config.database)).toBe(100)
+  })
+
   test('a 400 (field type conflict) is kept as rejected, not retried, and does not block later batches', async () => {
     const { store, config, spoolDir, logs } = await newStore(influxd.url)
     await store.start()
@@ -774,6 +1216,13 @@ describe('InfluxDB store against a real influxd', () => {
       ).status,
     ).toBe(204)
     store.write({ kind: 'reading', characteristic: 'line1.conflict', ts: old + 1, value: 1.5 })
+    // A refused record is dealt with (kept aside): the acknowledgement waiting on it is released.
+    let released: { rejected: number } | undefined
+    store.whenDurable(() => {
+      released = store.status()
+    })
+    await waitFor('the callback of the refused batch', () => released, { timeoutMs: 10_000 })
+    expect(released).toMatchObject({ rejected: 1, written: 0 })
     await store.flush()
     for (let i = 0; i < 100; i++) store.write(reading('line1.good', i))
     await store.flush()

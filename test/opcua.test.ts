@@ -94,12 +94,22 @@ describe('OPC-UA source against the machine simulator', () => {
       () => sink.readings.find((r) => r.value === 42.4242),
       { timeoutMs: 5000 },
     )
-    expect(reading).toEqual({ characteristic: 'bore', value: 42.4242, ts })
+    expect(reading).toEqual({
+      characteristic: 'bore',
+      value: 42.4242,
+      ts,
+      receivedAt: expect.any(Number),
+    })
 
     // DataChangeTrigger StatusValueTimestamp: the same value measured again is a new reading.
     sim.write(BORE, 42.4242, ts + 1000)
     await waitFor('the repeated value', () => sink.readings.length === 2, { timeoutMs: 5000 })
-    expect(sink.readings[1]).toEqual({ characteristic: 'bore', value: 42.4242, ts: ts + 1000 })
+    expect(sink.readings[1]).toEqual({
+      characteristic: 'bore',
+      value: 42.4242,
+      ts: ts + 1000,
+      receivedAt: expect.any(Number),
+    })
 
     // Before the first write the simulator has no value (BadWaitingForInitialData): that is
     // neither a reading nor bad data from the machine, so it is received but not passed on.

@@ -6,6 +6,7 @@ import type { Health, Role, Session } from '../contract.ts'
 import type { NcService } from '../nonconformance/index.ts'
 import type { Pipeline } from '../pipeline/index.ts'
 import { characteristicView } from '../pipeline/runtime.ts'
+import { RecentCounter } from '../recent-errors.ts'
 import { REJECT_REASONS, type RejectReason, type Source } from '../sources/types.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
 import { type Auth, bearerToken, hasRole, type Principal } from './auth.ts'
@@ -26,6 +27,13 @@ export interface ApiContext {
   store: TimeSeriesStore
   sources: () => Source[]
   dashboardDir: string
+  /**
+   * Internal errors with their times (the pipeline's failed readings, the event bus's failed
+   * listeners). Without it, health times the pipeline's error counter when it sees it rise.
+   */
+  recentErrors?: RecentCounter
+  /** The live hub, for its connected and dropped dashboards. */
+  live?: { clients(): number; dropped(): number }
 }
 
 declare module 'fastify' {
@@ -112,13 +120,22 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
       }
     }
 
+  // Degraded while errors are recent, not for ever after one.
+  const recentErrors = ctx.recentErrors ?? new RecentCounter()
+  let seenErrors = 0
   app.get('/api/health', async (): Promise<Health> => {
+    const now = Date.now()
     const sources = ctx.sources().map((s) => s.status())
     const storeStatus = store.status()
     const counters = pipeline.counters()
+    if (!ctx.recentErrors && counters.errors > seenErrors) {
+      recentErrors.add(now, counters.errors - seenErrors)
+      seenErrors = counters.errors
+    }
+    const recent = recentErrors.count(now)
     return {
       status:
-        storeStatus.healthy && sources.every((s) => s.connected) && counters.errors === 0
+        storeStatus.healthy && sources.every((s) => s.connected) && recent === 0
           ? 'ok'
           : 'degraded',
       version: ctx.version,
@@ -126,7 +143,13 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
       startedAt: new Date(ctx.startedAt).toISOString(),
       sources,
       store: storeStatus,
-      counters: { readings: counters.readings, rejected: counters.rejected },
+      counters: {
+        readings: counters.readings,
+        rejected: counters.rejected,
+        prunedDeadLetters: pipeline.deadLetters.pruned(),
+      },
+      errors: { total: recentErrors.total(), recent, windowMs: recentErrors.windowMs },
+      ...(ctx.live ? { live: { clients: ctx.live.clients(), dropped: ctx.live.dropped() } } : {}),
     }
   })
 

@@ -3,9 +3,11 @@ export type {
   CauseName,
   CharacteristicConfig,
   Config,
+  DeadLettersConfig,
   InfluxConfig,
   OpcuaServerConfig,
   RoleName,
+  SqliteRetentionConfig,
 } from './schema.ts'
 export { ConfigSchema } from './schema.ts'
 export { normaliseSchema } from './yaml-schema.ts'

@@ -399,10 +399,9 @@ export const ConfigSchema = Type.Object(
           ),
         ),
         subscribe: Type.Array(Type.String({ minLength: 1 }), {
-          default: ['#'],
-          minItems: 1,
+          default: [],
           description:
-            'Topic filters consumed; a message on a topic no characteristic maps is dead-lettered.',
+            'Topic filters consumed besides the mapped topics. Empty (the default): the gateway subscribes to exactly the topics the characteristics map, so other traffic on a shared broker is neither received nor kept. Add filters (e.g. `plant/#`) to also see the other topics they match: a message on a topic no characteristic maps is dead-lettered (unknown-topic).',
         }),
         maxPacketBytes: Type.Integer({
           minimum: 64,
@@ -420,8 +419,46 @@ export const ConfigSchema = Type.Object(
           description: 'sqlite: embedded, under dataDir. influxdb: see store.influxdb.',
         }),
         influxdb: Type.Optional(Influx),
+        sqlite: obj(
+          {
+            retention: obj(
+              {
+                maxAgeDays: Type.Number({
+                  exclusiveMinimum: 0,
+                  default: 90,
+                  description:
+                    'Readings, chart points and events older than this (by their time stamp) are deleted.',
+                }),
+                maxBytes: Type.Integer({
+                  minimum: 1,
+                  default: 10737418240,
+                  description:
+                    'Above this size of the time-series database the oldest records are deleted, whatever their age. The default, 10 GiB, bounds the disk a gateway left running uses, so a demo box never fills its disk; size it to the disk for a plant.',
+                }),
+              },
+              'How long the embedded time series keeps records: whichever limit is reached first (age or size) removes the oldest.',
+            ),
+          },
+          'The embedded SQLite time series (store.timeseries: sqlite).',
+        ),
       },
       'Where readings, chart statistics and events are written.',
+    ),
+    deadLetters: obj(
+      {
+        maxCount: Type.Integer({
+          minimum: 0,
+          default: 10000,
+          description: 'Dead letters kept; the oldest go first.',
+        }),
+        maxBytes: Type.Integer({
+          minimum: 0,
+          default: 67108864,
+          description:
+            'Payload bytes kept over all dead letters (64 MiB); the oldest go first. A payload is kept up to 64 KiB (and never more than this).',
+        }),
+      },
+      'Refused messages kept in records.db with their reason (GET /api/dead-letters). Whichever cap is exceeded, the oldest are pruned and counted (counters.prunedDeadLetters in /api/health, pruned in /api/dead-letters); the totals per reason are kept for ever.',
     ),
     spc: obj(
       {
@@ -469,6 +506,12 @@ export const ConfigSchema = Type.Object(
           default: 500,
           description: 'Per characteristic, per flush.',
         }),
+        maxBufferedBytes: Type.Integer({
+          minimum: 1024,
+          default: 4194304,
+          description:
+            "A dashboard that stops reading is disconnected once this much (about 4 MiB by default) is queued for it unsent, so one stalled client cannot hold the gateway's memory; the others keep receiving. The dashboard reconnects and resyncs when it reads again.",
+        }),
       },
       'Live push to dashboards.',
     ),
@@ -485,5 +528,7 @@ export type Config = Static<typeof ConfigSchema>
 export type CharacteristicConfig = Config['characteristics'][number]
 export type OpcuaServerConfig = Config['opcua']['servers'][number]
 export type InfluxConfig = NonNullable<Config['store']['influxdb']>
+export type SqliteRetentionConfig = Config['store']['sqlite']['retention']
+export type DeadLettersConfig = Config['deadLetters']
 export type RoleName = Config['auth']['tokens'][number]['role']
 export type CauseName = NonNullable<CharacteristicConfig['openNcOn']>[number]

@@ -23,12 +23,46 @@ import { type CharacteristicRuntime, controlView, liveState } from '../pipeline/
  *
  * Rooms: `plant` (every dashboard: tiles, deviations, NCs, limits) and `c:<id>` (the chart
  * points of one characteristic, for the dashboards that watch it).
+ *
+ * A dashboard that stops reading (a frozen tab, a stalled network) would make the gateway queue
+ * what it is sent without end: before each flush, a socket with more than `maxBufferedBytes`
+ * queued (engine.io's write buffer plus, on WebSocket, what the socket has not handed to the
+ * kernel) is disconnected at once, logged and counted (`dropped()`); the others are not held up.
  */
 export interface LiveHub {
   start(): void
   close(): Promise<void>
   /** Connected dashboards. */
   clients(): number
+  /** Dashboards disconnected because too much was queued for them unread. */
+  dropped(): number
+}
+
+export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+
+/** The parts of engine.io's connection (and the ws socket under it) that hold unsent data. */
+interface EngineConnection {
+  writeBuffer?: { data?: unknown }[]
+  transport?: { name?: string; socket?: { bufferedAmount?: number; terminate?: () => void } }
+  close(discard?: boolean): void
+}
+
+function byteSize(data: unknown): number {
+  if (typeof data === 'string') return data.length
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength
+  return 0
+}
+
+/** The underlying ws socket, when the connection is on WebSocket. */
+function webSocketOf(conn: EngineConnection) {
+  return conn.transport?.name === 'websocket' ? conn.transport.socket : undefined
+}
+
+/** Bytes queued for a connection and not yet handed to the kernel (string data counted in UTF-16 units). */
+export function queuedBytes(conn: EngineConnection): number {
+  let bytes = webSocketOf(conn)?.bufferedAmount ?? 0
+  for (const packet of conn.writeBuffer ?? []) bytes += byteSize(packet.data)
+  return bytes
 }
 
 const MAX_DEVIATIONS_PER_FLUSH = 200
@@ -41,6 +75,8 @@ export function createLiveHub(ctx: {
   title: string
   flushIntervalMs: number
   maxPointsPerFlush: number
+  /** Queued bytes above which a socket is disconnected (default 4 MiB). */
+  maxBufferedBytes?: number
   runtime(id: string): CharacteristicRuntime | undefined
   openNcs(characteristic: string): number
   /** Resolves a handshake token to a role, or null when it may not connect. */
@@ -60,6 +96,27 @@ export function createLiveHub(ctx: {
   let droppedDeviations = 0
   let ncEvents: NcEvent[] = []
   let timer: NodeJS.Timeout | null = null
+  const maxBufferedBytes = ctx.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
+  let dropped = 0
+
+  /** Disconnects the sockets that have more queued than the limit. */
+  function dropStalled(): void {
+    for (const socket of io.of('/').sockets.values()) {
+      const conn = socket.conn as unknown as EngineConnection
+      const queued = queuedBytes(conn)
+      if (queued <= maxBufferedBytes) continue
+      dropped++
+      log.warn(
+        { socket: socket.id, address: socket.handshake.address, queued, maxBufferedBytes },
+        'live client is not reading: disconnected',
+      )
+      const ws = webSocketOf(conn)
+      // Discard what is queued (a graceful close would wait for it to drain), and cut the TCP
+      // connection rather than wait for a closing handshake the client is not reading.
+      conn.close(true)
+      ws?.terminate?.()
+    }
+  }
 
   function watch(socket: Socket<ClientToServer, ServerToClient>, ids: string[]): void {
     const previous = (socket.data as { watching?: string[] }).watching ?? []
@@ -122,6 +179,7 @@ export function createLiveHub(ctx: {
   }
 
   function flush(): void {
+    dropStalled()
     if (tiles.size > 0) {
       const update: TileUpdate[] = []
       for (const id of tiles) {
@@ -208,5 +266,6 @@ export function createLiveHub(ctx: {
     },
 
     clients: () => io.engine.clientsCount,
+    dropped: () => dropped,
   }
 }

@@ -6,74 +6,84 @@ import {
   type ProcessLimits,
   type Status,
 } from '../../rules/index.ts'
-import { transaction } from '../store/sqlite-db.ts'
+import type { ChartSnapshot } from '../store/types.ts'
 import type { CharacteristicRuntime } from './runtime.ts'
 
-/** What is persisted per characteristic: the chart state (with its frozen limits) and the last reading. */
+/**
+ * What is snapshotted per characteristic: the chart state (with its frozen limits), the last
+ * reading and point, and the recent readings an NC keeps as the data before it.
+ */
 interface Persisted {
   state: CharacteristicState
   status: Status
   last: { ts: number; value: number } | null
   lastPoint: ChartPoint | null
+  recent?: { ts: number; value: number }[]
 }
 
-export interface ChartStates {
-  /** Restores a runtime from the database, unless there is nothing or the chart's configuration changed (then the old limits come back for the record). */
-  restore(rt: CharacteristicRuntime):
-    | { result: 'restored' | 'none' }
-    | {
-        result: 'spec-changed'
-        previous: { limits: ProcessLimits | null; lastPoint: ChartPoint | null }
-      }
-  save(runtimes: Iterable<CharacteristicRuntime>): number
+export type Restored =
+  | { result: 'restored' | 'none' }
+  | {
+      result: 'spec-changed'
+      previous: { limits: ProcessLimits | null; lastPoint: ChartPoint | null }
+    }
+
+/** The runtime's state as JSON text, for a snapshot. */
+export function persist(rt: CharacteristicRuntime): string {
+  const saved: Persisted = {
+    state: rt.state,
+    status: rt.status,
+    last: rt.last,
+    lastPoint: rt.lastPoint,
+    recent: rt.recent.toArray(),
+  }
+  return JSON.stringify(saved)
 }
 
-export function createChartStates(db: DatabaseSync): ChartStates {
+/**
+ * Restores a runtime from a snapshot, unless the chart's configuration changed since (then the
+ * old limits come back for the record of the change).
+ */
+export function restoreSnapshot(rt: CharacteristicRuntime, snapshot: ChartSnapshot): Restored {
+  return restore(rt, snapshot.specHash, snapshot.state)
+}
+
+function restore(rt: CharacteristicRuntime, specHash: string, text: string): Restored {
+  const saved = JSON.parse(text) as Persisted
+  if (specHash !== rt.specHash) {
+    // An older state may have another shape: take only what the record of the change needs.
+    return {
+      result: 'spec-changed',
+      previous: { limits: saved.state?.chart?.limits ?? null, lastPoint: saved.lastPoint ?? null },
+    }
+  }
+  // A state saved before capability was accumulated starts its accumulator now.
+  rt.state = {
+    ...saved.state,
+    capability: saved.state.capability ?? initialCapabilityState(),
+    excursions: saved.state.excursions ?? [],
+  }
+  rt.status = saved.status
+  rt.last = saved.last
+  rt.lastPoint = saved.lastPoint ?? null
+  for (const r of saved.recent ?? []) rt.recent.push(r.ts, r.value)
+  return { result: 'restored' }
+}
+
+/**
+ * Chart states as data directories from before the journal kept them (the records database's
+ * chart_state table): read once, when the journal has no snapshot of the characteristic yet.
+ */
+export interface LegacyChartStates {
+  restore(rt: CharacteristicRuntime): Restored
+}
+
+export function legacyChartStates(db: DatabaseSync): LegacyChartStates {
   const select = db.prepare('SELECT spec_hash, state FROM chart_state WHERE characteristic = ?')
-  const upsert = db.prepare(
-    `INSERT INTO chart_state (characteristic, spec_hash, state, updated_at) VALUES (?, ?, ?, ?)
-     ON CONFLICT (characteristic) DO UPDATE SET spec_hash = excluded.spec_hash, state = excluded.state, updated_at = excluded.updated_at`,
-  )
   return {
     restore(rt) {
       const row = select.get(rt.config.id) as { spec_hash: string; state: string } | undefined
-      if (!row) return { result: 'none' }
-      const saved = JSON.parse(row.state) as Persisted
-      if (row.spec_hash !== rt.specHash) {
-        // An older state may have another shape: take only what the record of the change needs.
-        return {
-          result: 'spec-changed',
-          previous: {
-            limits: saved.state?.chart?.limits ?? null,
-            lastPoint: saved.lastPoint ?? null,
-          },
-        }
-      }
-      // A state saved before capability was accumulated starts its accumulator now.
-      rt.state = { ...saved.state, capability: saved.state.capability ?? initialCapabilityState() }
-      rt.status = saved.status
-      rt.last = saved.last
-      rt.lastPoint = saved.lastPoint ?? null
-      return { result: 'restored' }
-    },
-    save(runtimes) {
-      let n = 0
-      const now = Date.now()
-      transaction(db, () => {
-        for (const rt of runtimes) {
-          if (!rt.dirty) continue
-          const saved: Persisted = {
-            state: rt.state,
-            status: rt.status,
-            last: rt.last,
-            lastPoint: rt.lastPoint,
-          }
-          upsert.run(rt.config.id, rt.specHash, JSON.stringify(saved), now)
-          rt.dirty = false
-          n++
-        }
-      })
-      return n
+      return row ? restore(rt, row.spec_hash, row.state) : { result: 'none' }
     },
   }
 }

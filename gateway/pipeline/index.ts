@@ -12,9 +12,10 @@ import type { Config } from '../config/index.ts'
 import type { LimitChangeView } from '../contract.ts'
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../log.ts'
+import type { RecentCounter } from '../recent-errors.ts'
 import type { Reading, ReadingSink, RejectReason } from '../sources/types.ts'
-import type { TimeSeriesStore } from '../store/types.ts'
-import { type ChartStates, createChartStates } from './chart-states.ts'
+import type { JournaledStore } from '../store/types.ts'
+import { legacyChartStates, persist, restoreSnapshot } from './chart-states.ts'
 import { createDeadLetters, type DeadLetters } from './dead-letters.ts'
 import { createLimitChanges, type LimitChanges } from './limit-changes.ts'
 import { type CharacteristicRuntime, controlView, createRuntime } from './runtime.ts'
@@ -31,7 +32,13 @@ export interface Pipeline {
   readonly limitChanges: LimitChanges
   runtimes(): IterableIterator<CharacteristicRuntime>
   runtime(id: string): CharacteristicRuntime | undefined
-  counters(): { readings: number; rejected: Record<RejectReason, number>; errors: number }
+  counters(): {
+    readings: number
+    rejected: Record<RejectReason, number>
+    errors: number
+    /** Readings replayed from the journal at the last start (the chart state they produced). */
+    replayed: number
+  }
   /**
    * restart: Phase I anew (the next subgroups estimate new limits); end-baseline: freeze the
    * limits now from the baseline collected so far. Recorded with who and why.
@@ -42,35 +49,43 @@ export interface Pipeline {
     reason: string,
     actor: string | null,
   ): LimitChangeView | string
-  start(): void
-  /** Persists chart state and flushes the dead letters. */
+  /** Restores every chart from the journal (snapshot, then the readings after it), then runs. */
+  start(): Promise<void>
+  /** Snapshots chart state and flushes the dead letters. */
   stop(): void
 }
 
-const PERSIST_EVERY_MS = 5000
+/** Chart states are snapshotted this often (a restart replays at most this much). */
+const SNAPSHOT_EVERY_MS = 5000
 /** Time-window subgroups close on a tick as well as on the next reading. */
 const TICK_MS = 1000
 
 export function createPipeline(ctx: {
   config: Config
   db: DatabaseSync
-  store: TimeSeriesStore
+  store: JournaledStore
   bus: EventBus
   /** The root logger: the pipeline and its dead letters each take a child. */
   log: Logger
+  /** Where failures are counted for health (over a recent window). */
+  recentErrors: RecentCounter
 }): Pipeline {
   const { config, store, bus } = ctx
   const log = ctx.log.child({ module: 'pipeline' })
   const runtimes = new Map<string, CharacteristicRuntime>()
   for (const c of config.characteristics) runtimes.set(c.id, createRuntime(config, c))
   const timed = [...runtimes.values()].filter((rt) => rt.spec.chart.subgroup.by === 'time')
-  const deadLetters = createDeadLetters(ctx.db, ctx.log.child({ module: 'dead-letters' }))
-  const chartStates: ChartStates = createChartStates(ctx.db)
+  const deadLetters = createDeadLetters(ctx.db, ctx.log.child({ module: 'dead-letters' }), {
+    maxCount: config.deadLetters.maxCount,
+    maxBytes: config.deadLetters.maxBytes,
+  })
+  const chartStates = legacyChartStates(ctx.db)
   const limitChanges = createLimitChanges(ctx.db)
   /** The last reason Phase I could not end, per characteristic (logged once per reason). */
   const estimateFailures = new Map<string, string>()
   let readings = 0
   let errors = 0
+  let replayed = 0
   const timers: NodeJS.Timeout[] = []
 
   /** A fault in a service must not take a source (and the broker in it) down: it is logged and counted. */
@@ -79,6 +94,7 @@ export function createPipeline(ctx: {
       work()
     } catch (err) {
       errors++
+      ctx.recentErrors.add(Date.now())
       log.error({ err, ...what }, 'reading could not be processed')
     }
   }
@@ -103,28 +119,68 @@ export function createPipeline(ctx: {
       return
     }
     readings++
-    // What the alarm limits judge: the value, or for p and u readings the proportion or rate.
-    const measure = measureOf(rt.spec.chart.type, reading)
-    rt.last = { ts: reading.ts, value: measure }
-    rt.recent.push(reading.ts, measure)
+    rt.seq++
     store.write({
       kind: 'reading',
       characteristic: rt.config.id,
       ts: reading.ts,
       value: reading.value,
+      seq: rt.seq,
+      size: reading.size,
+      key: reading.key,
+      received: reading.receivedAt,
     })
-    apply(rt, evaluate(rt.spec, rt.state, reading), reading)
+    apply(rt, judge(rt, reading), reading)
+  }
+
+  /** The rules' verdict on a reading, with what the runtime keeps of it. */
+  function judge(rt: CharacteristicRuntime, reading: Reading): Evaluation {
+    // What the alarm limits judge: the value, or for p and u readings the proportion or rate.
+    const measure = measureOf(rt.spec.chart.type, reading)
+    rt.last = { ts: reading.ts, value: measure }
+    rt.recent.push(reading.ts, measure)
+    return evaluate(rt.spec, rt.state, reading)
+  }
+
+  /** Takes an evaluation's result into the runtime (also on replay, where nothing is written). */
+  function adopt(rt: CharacteristicRuntime, evaluation: Evaluation): void {
+    rt.state = evaluation.state
+    rt.status = evaluation.status
+    rt.dirty = true
+    rt.lastPoint = evaluation.points.at(-1) ?? rt.lastPoint
+    if (evaluation.established)
+      rt.lastPoint = evaluation.established.baseline.at(-1) ?? rt.lastPoint
+  }
+
+  /**
+   * Writes the chart state after the runtime's latest reading, in that reading's batch: the
+   * state a restart starts from before it replays the readings after it.
+   */
+  function snapshot(rt: CharacteristicRuntime): void {
+    store.write({
+      kind: 'snapshot',
+      characteristic: rt.config.id,
+      seq: rt.seq,
+      specHash: rt.specHash,
+      state: persist(rt),
+    })
+    rt.dirty = false
+  }
+
+  function snapshotAll(): void {
+    for (const rt of runtimes.values()) if (rt.dirty) snapshot(rt)
+    store.checkpoint()
   }
 
   /** Takes an evaluation's result: state, store, events. */
   function apply(rt: CharacteristicRuntime, evaluation: Evaluation, reading: Reading | null): void {
     const id = rt.config.id
-    rt.state = evaluation.state
-    rt.status = evaluation.status
-    rt.dirty = true
+    adopt(rt, evaluation)
     for (const point of evaluation.points) store.write({ kind: 'chart', characteristic: id, point })
-    rt.lastPoint = evaluation.points.at(-1) ?? rt.lastPoint
+    // An excursion is written when it starts and when it ends (with its span and count), not
+    // once per reading it lasts: the record's size does not grow with the violation's length.
     for (const deviation of evaluation.deviations) {
+      if (!deviation.onset) continue
       store.write({
         kind: 'event',
         characteristic: id,
@@ -133,11 +189,20 @@ export function createPipeline(ctx: {
         detail: JSON.stringify(deviation),
       })
     }
+    for (const ended of evaluation.ended) {
+      store.write({
+        kind: 'event',
+        characteristic: id,
+        ts: ended.last,
+        type: 'deviation-end',
+        detail: JSON.stringify(ended),
+      })
+    }
     const established = evaluation.established
+    // Limits frozen, or a subgroup closed by time (not by a reading a replay would see): the
+    // state is snapshotted at once, not at the next periodic snapshot.
+    if (established || reading === null) snapshot(rt)
     if (established) {
-      rt.lastPoint = established.baseline.at(-1) ?? rt.lastPoint
-      // Frozen limits are persisted at once, not at the next periodic save.
-      chartStates.save([rt])
       estimateFailures.delete(id)
       const flagged = established.baseline.filter((p) => p.violations.length > 0 || p.excluded)
       store.write({
@@ -201,12 +266,14 @@ export function createPipeline(ctx: {
     sink: {
       reading: (reading) => guarded(() => ingest(reading), { reading }),
       reject: (r) => deadLetters.add(r),
+      durable: (done) => store.whenDurable(done),
+      remember: (delivery) => store.write({ kind: 'delivery', delivery }),
     },
     deadLetters,
     limitChanges,
     runtimes: () => runtimes.values(),
     runtime: (id) => runtimes.get(id),
-    counters: () => ({ readings, rejected: deadLetters.counts(), errors }),
+    counters: () => ({ readings, rejected: deadLetters.counts(), errors, replayed }),
 
     changeBaseline(id, action, reason, actor) {
       const rt = runtimes.get(id)
@@ -218,8 +285,7 @@ export function createPipeline(ctx: {
         rt.state = initialCharacteristicState(rt.spec)
         rt.status = rt.last ? 'baseline' : 'no-data'
         rt.lastPoint = null
-        rt.dirty = true
-        chartStates.save([rt])
+        snapshot(rt)
       } else {
         if (rt.state.chart.limits) return 'the limits are already frozen'
         const evaluation = endBaseline(rt.spec, rt.state, Date.now())
@@ -229,15 +295,18 @@ export function createPipeline(ctx: {
       return record(rt, action, reason, actor, before)
     },
 
-    start() {
+    async start() {
+      const snapshots = new Map((await store.snapshots()).map((s) => [s.characteristic, s]))
       for (const rt of runtimes.values()) {
-        const restored = chartStates.restore(rt)
+        const saved = snapshots.get(rt.config.id)
+        // A data directory from before the journal: the chart state is in the records database.
+        const restored = saved ? restoreSnapshot(rt, saved) : chartStates.restore(rt)
+        rt.seq = saved?.seq ?? 0
         if (restored.result === 'spec-changed') {
           log.warn(
             { characteristic: rt.config.id },
             'chart configuration changed: limits are estimated anew',
           )
-          rt.dirty = true
           const { limits, lastPoint } = restored.previous
           record(
             rt,
@@ -246,9 +315,28 @@ export function createPipeline(ctx: {
             null,
             controlView(limits, lastPoint),
           )
+          continue
         }
+        // The committed readings after the snapshot: judged again, so the chart continues as
+        // an uninterrupted run would. Their points and events were stored the first time.
+        for (const r of await store.readingsAfter(rt.config.id, saved?.seq ?? 0)) {
+          const reading: Reading = {
+            characteristic: rt.config.id,
+            ts: r.ts,
+            value: r.value,
+            size: r.size ?? undefined,
+            key: r.key ?? undefined,
+          }
+          rt.seq = r.seq
+          replayed++
+          guarded(() => adopt(rt, judge(rt, reading)), { replay: reading })
+        }
+        rt.dirty = true
       }
-      timers.push(setInterval(() => chartStates.save(runtimes.values()), PERSIST_EVERY_MS))
+      if (replayed > 0) log.info({ replayed }, 'chart states recovered from the journal')
+      // Every chart starts with a snapshot: the next restart replays from here at the earliest.
+      snapshotAll()
+      timers.push(setInterval(snapshotAll, SNAPSHOT_EVERY_MS))
       if (timed.length > 0) {
         timers.push(
           setInterval(() => {
@@ -271,7 +359,7 @@ export function createPipeline(ctx: {
     stop() {
       for (const t of timers) clearInterval(t)
       timers.length = 0
-      chartStates.save(runtimes.values())
+      snapshotAll()
       deadLetters.stop()
     },
   }

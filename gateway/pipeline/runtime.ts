@@ -67,7 +67,9 @@ export interface CharacteristicRuntime {
   /** The latest chart point: the limits in force are its panes' (they may vary with n). */
   lastPoint: ChartPoint | null
   readonly recent: ReadingRing
-  /** The state changed since it was last persisted. */
+  /** Readings taken so far: the last one's place in the stream (the journal's `seq`). */
+  seq: number
+  /** The state changed since it was last snapshotted. */
   dirty: boolean
 }
 
@@ -85,6 +87,7 @@ export function createRuntime(config: Config, c: CharacteristicConfig): Characte
     last: null,
     lastPoint: null,
     recent: new ReadingRing(config.nonconformance.readingsBefore),
+    seq: 0,
     dirty: false,
   }
 }

@@ -1,13 +1,19 @@
 import { connect, type MqttClient } from 'mqtt'
 import type { Config } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
-import { createMqttIngest } from './mqtt-ingest.ts'
+import { consumedTopics, createMqttIngest } from './mqtt-ingest.ts'
 import type { Source, SourceContext, SourceStatus } from './types.ts'
 
 /**
  * Consumes from an external broker (Mosquitto, EMQX, HiveMQ…) with mqtt.js. A persistent
  * session (clean: false, fixed client id) and QoS 1 subscriptions let the broker keep what
  * arrives while the gateway is away; mqtt.js reconnects by itself.
+ *
+ * Durable acknowledgement: mqtt.js acknowledges a QoS 1 message as soon as its handler
+ * returns, and takes the next message only after that. The gateway lets it go on at once
+ * but holds the PUBACK itself until the store has committed the message; an acknowledgement
+ * held when the connection drops is not sent on the next one (the broker sends the message
+ * again: at least once, as QoS 1 promises).
  */
 export function createMqttClientSource(
   options: NonNullable<Config['mqtt']['external']> & {
@@ -21,6 +27,9 @@ export function createMqttClientSource(
   let client: MqttClient | null = null
   let received = 0
   let lastError: string | undefined
+  // No filters configured: exactly the mapped topics.
+  const filters = options.subscribe.length > 0 ? options.subscribe : [...topics.keys()]
+  const wanted = consumedTopics(topics, options.subscribe)
   const ingest = createMqttIngest({
     source: 'mqtt-external',
     topics,
@@ -52,6 +61,7 @@ export function createMqttClientSource(
         connectTimeout: 10_000,
       })
       client = c
+      holdAcknowledgements(c, ctx.sink.durable)
       c.on('connect', (connack) => {
         lastError = undefined
         log.info(
@@ -60,13 +70,15 @@ export function createMqttClientSource(
         )
         // A resumed session keeps its subscriptions; subscribing again is harmless and covers a broker that lost it.
         c.subscribe(
-          Object.fromEntries(options.subscribe.map((topic) => [topic, { qos: 1 as const }])),
+          Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const }])),
           (err) => {
             if (err) log.error({ err }, 'subscribing on the external MQTT broker failed')
           },
         )
       })
-      c.on('message', (topic, payload) => ingest(topic, payload))
+      c.on('message', (topic, payload) => {
+        if (wanted(topic)) ingest(topic, payload)
+      })
       c.on('error', (err) => {
         lastError = err.message
         log.warn({ err: err.message, url: options.url }, 'external MQTT broker error')
@@ -91,5 +103,24 @@ export function createMqttClientSource(
       client = null
       if (c) await c.endAsync()
     },
+  }
+}
+
+type SendPacket = (packet: { cmd: string }, cb?: (err?: Error) => void, ...rest: unknown[]) => void
+
+/** Holds mqtt.js's PUBACK / PUBREC until `durable` says the message is stored (see the module comment). */
+function holdAcknowledgements(client: MqttClient, durable: (done: () => void) => void): void {
+  const internal = client as unknown as { _sendPacket: SendPacket }
+  const send = internal._sendPacket.bind(client)
+  let connection = 0
+  client.on('connect', () => connection++)
+  internal._sendPacket = (packet, cb, ...rest) => {
+    if (packet.cmd !== 'puback' && packet.cmd !== 'pubrec') return send(packet, cb, ...rest)
+    const on = connection
+    durable(() => {
+      if (on === connection && client.connected) send(packet, undefined, ...rest)
+    })
+    // mqtt.js takes the next message when this returns: the acknowledgement is ours to send.
+    cb?.()
   }
 }

@@ -52,6 +52,7 @@ export function createMqttIngest(options: {
           value: parsed.value,
           size: parsed.size,
           key: parsed.key,
+          receivedAt: now,
         })
       else
         sink.reject({
@@ -64,4 +65,30 @@ export function createMqttIngest(options: {
         })
     }
   }
+}
+
+/**
+ * Which topics a source takes: the mapped ones, and those the configured filters match (a
+ * message on a topic no characteristic maps is then dead-lettered as unknown-topic).
+ */
+export function consumedTopics(
+  topics: ReadonlyMap<string, string>,
+  filters: readonly string[],
+): (topic: string) => boolean {
+  const split = filters.map((f) => f.split('/'))
+  return (topic) => topics.has(topic) || split.some((f) => topicMatches(f, topic))
+}
+
+/** MQTT topic filter matching, filter given by its levels ([MQTT-4.7]). */
+export function topicMatches(filter: readonly string[], topic: string): boolean {
+  // [MQTT-4.7.2-1] a filter starting with a wildcard does not match a topic starting with $.
+  if (topic.startsWith('$') && (filter[0] === '#' || filter[0] === '+')) return false
+  const levels = topic.split('/')
+  for (let i = 0; i < filter.length; i++) {
+    const f = filter[i]
+    if (f === '#') return true
+    if (i >= levels.length) return false
+    if (f !== '+' && f !== levels[i]) return false
+  }
+  return filter.length === levels.length
 }

@@ -1,4 +1,5 @@
 import { coerceNodeId, DataType, type NodeId, type Variant, VariantArrayType } from 'node-opcua'
+import { checkTimestamp } from './payload.ts'
 import type { RejectReason } from './types.ts'
 
 /** The pure parts of the OPC-UA source: NodeIds in namespace-URI form, and Variants to numbers. */
@@ -68,4 +69,37 @@ export function numberFromVariant(variant: Variant): Converted {
   if (!Number.isFinite(value))
     return { ok: false, reason: 'non-finite', detail: `${type} ${value}` }
   return { ok: true, value }
+}
+
+// --- Timestamps -------------------------------------------------------------------------------
+
+export type Timestamped =
+  | { ok: true; ts: number }
+  | { ok: false; reason: Extract<RejectReason, 'bad-timestamp'>; detail: string }
+
+/**
+ * The time of a DataValue in UTC ms: its source timestamp, else its server timestamp, else the
+ * receive time. A timestamp at or before the epoch is taken as absent (OPC-UA's DateTime
+ * minimum, 1601, decodes below it; so does "no timestamp"), as is an Invalid Date. The one
+ * chosen is range-checked like every other source's (see EARLIEST_TS in payload.ts): a value
+ * outside is refused as `bad-timestamp` (a dead letter), not replaced by the receive time —
+ * a machine whose clock is wrong is a fault to see, and its readings would otherwise be
+ * charted out of order with the ones it stamped correctly.
+ */
+export function timestampOf(
+  dv: { sourceTimestamp?: Date | null | undefined; serverTimestamp?: Date | null | undefined },
+  receivedAt: number,
+): Timestamped {
+  const candidates = [
+    ['source', dv.sourceTimestamp],
+    ['server', dv.serverTimestamp],
+  ] as const
+  for (const [which, date] of candidates) {
+    const ms = date instanceof Date ? date.getTime() : Number.NaN
+    if (!(ms > 0)) continue // absent, the DateTime minimum, or an Invalid Date (NaN)
+    const refused = checkTimestamp(ms, receivedAt)
+    if (refused === null) return { ok: true, ts: ms }
+    return { ok: false, reason: 'bad-timestamp', detail: `${which} timestamp ${refused}` }
+  }
+  return { ok: true, ts: receivedAt }
 }

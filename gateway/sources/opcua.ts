@@ -20,10 +20,10 @@ import {
 } from 'node-opcua'
 import type { OpcuaServerConfig } from '../config/index.ts'
 import type { Logger } from '../log.ts'
-import { numberFromVariant, resolveNsuNodeId } from './opcua-values.ts'
+import { numberFromVariant, resolveNsuNodeId, timestampOf } from './opcua-values.ts'
 import type { RejectReason, Source, SourceContext, SourceStatus } from './types.ts'
 
-export { numberFromVariant, resolveNsuNodeId } from './opcua-values.ts'
+export { numberFromVariant, resolveNsuNodeId, timestampOf } from './opcua-values.ts'
 
 /**
  * OPC-UA source: one client per configured server, one subscription with a monitored item per
@@ -35,15 +35,6 @@ export interface OpcuaBinding {
   characteristic: string
   /** Namespace-URI form, e.g. `nsu=urn:linewatch:sim:machine;s=Cell1.BoreDiameter` (also i=, g=, b=). */
   nodeId: string
-}
-
-/** Source timestamp, else server timestamp, else receive time (UTC ms). */
-function timestampOf(dv: DataValue, receivedAt: number): number {
-  for (const date of [dv.sourceTimestamp, dv.serverTimestamp]) {
-    const ms = date?.getTime()
-    if (ms !== undefined && ms > 0) return ms // DateTime min (1601) decodes below the epoch: absent
-  }
-  return receivedAt
 }
 
 /** A short, bounded text of what arrived, kept with a rejection (dead-letter). */
@@ -335,7 +326,13 @@ export function createOpcuaSource(
         reject(converted.reason, converted.detail, item, dv, receivedAt)
         return
       }
-      const ts = timestampOf(dv, receivedAt)
+      // Source time out of range (before 2000, over a day ahead): a dead letter, see timestampOf.
+      const time = timestampOf(dv, receivedAt)
+      if (!time.ok) {
+        reject(time.reason, time.detail, item, dv, receivedAt)
+        return
+      }
+      const ts = time.ts
       const previous = last.get(item.binding.characteristic)
       if (first && previous?.ts === ts && previous.value === converted.value) {
         log.debug(
@@ -345,7 +342,12 @@ export function createOpcuaSource(
         return
       }
       last.set(item.binding.characteristic, { ts, value: converted.value })
-      ctx.sink.reading({ characteristic: item.binding.characteristic, ts, value: converted.value })
+      ctx.sink.reading({
+        characteristic: item.binding.characteristic,
+        ts,
+        value: converted.value,
+        receivedAt,
+      })
     } catch (err) {
       log.error({ err, nodeId: item.binding.nodeId }, 'sink failed on an OPC-UA value')
     }

@@ -14,10 +14,18 @@ export type ParsedReading =
   | { ok: true; ts: number; value: number; size?: number | undefined; key?: string | undefined }
   | { ok: false; reason: RejectReason; detail: string }
 
-/** Earliest accepted time stamp: anything before is almost always epoch seconds sent as milliseconds. */
+/**
+ * The accepted range of a time stamp, for every source (MQTT payloads, OPC-UA source and
+ * server timestamps): from EARLIEST_TS (2000-01-01T00:00:00Z) to the gateway's receive time
+ * plus MAX_AHEAD_MS (one day), both inclusive. Everything else, including what is not a finite
+ * number and what a JavaScript Date cannot hold (beyond ±8.64e15 ms), is refused as
+ * `bad-timestamp`. Anything before 2000 is almost always epoch seconds sent as milliseconds.
+ */
 export const EARLIEST_TS = Date.UTC(2000, 0, 1)
 /** A reading may be at most this far ahead of the gateway's clock. */
 export const MAX_AHEAD_MS = 24 * 3600 * 1000
+/** The largest time value a Date holds, ±100,000,000 days from the epoch (ECMA-262 21.4.1.1). */
+const MAX_DATE_MS = 8.64e15
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
 const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i
@@ -131,11 +139,25 @@ export function parseTimestamp(ts: unknown, receivedAt: number): number | string
   } else {
     return `"ts" must be an ISO 8601 string or epoch milliseconds, got ${describe(ts)}`
   }
-  if (ms < EARLIEST_TS)
-    return `"ts" ${ms} is before 2000-01-01 (epoch milliseconds expected; seconds?)`
+  const refused = checkTimestamp(ms, receivedAt)
+  return refused === null ? ms : `"ts" ${refused}`
+}
+
+/**
+ * Why a time stamp in UTC ms is outside the accepted range (see EARLIEST_TS), or null when it
+ * is inside. Total: never throws, whatever the number.
+ */
+export function checkTimestamp(ms: number, receivedAt: number): string | null {
+  if (!Number.isFinite(ms)) return `${ms} is not a finite number`
+  if (ms < EARLIEST_TS) return `${ms} is before 2000-01-01 (epoch milliseconds expected; seconds?)`
   if (ms > receivedAt + MAX_AHEAD_MS)
-    return `"ts" ${new Date(ms).toISOString()} is more than a day ahead of the gateway clock`
-  return ms
+    return `${formatTime(ms)} is more than a day ahead of the gateway clock`
+  return null
+}
+
+/** ISO 8601 when a Date can hold the time, else the number itself (toISOString would throw). */
+function formatTime(ms: number): string {
+  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms`
 }
 
 /** UTC ms of an ISO 8601 date-time with a zone (2026-11-22T08:00:00Z, …+01:00), or null. */
@@ -157,7 +179,9 @@ export function parseIsoTime(text: string): number | null {
     second > 59
   )
     return null
-  return Date.parse(text)
+  // The zone is not checked above: Date.parse gives NaN for one it cannot apply (+99:99).
+  const ms = Date.parse(text)
+  return Number.isFinite(ms) ? ms : null
 }
 
 function describe(v: unknown): string {

@@ -10,6 +10,8 @@ export type RejectReason =
   | 'unknown-topic'
   | 'oversize'
   | 'bad-quality'
+  /** An MQTT protocol violation (malformed packet, second CONNECT, …): the connection is closed. */
+  | 'protocol'
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   'malformed-json',
@@ -20,6 +22,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'unknown-topic',
   'oversize',
   'bad-quality',
+  'protocol',
 ]
 
 export interface SourceStatus {

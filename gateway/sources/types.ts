@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts'
+import type { Delivery } from '../store/types.ts'
 import type { RejectReason, SourceStatus } from './status.ts'
 
 export { REJECT_REASONS, type RejectReason, type SourceStatus } from './status.ts'
@@ -6,8 +7,10 @@ export { REJECT_REASONS, type RejectReason, type SourceStatus } from './status.t
 /** One measured value of one characteristic: everything after a source knows only this. */
 export interface Reading {
   characteristic: string
-  /** UTC milliseconds since the epoch. */
+  /** UTC milliseconds since the epoch: the source's time stamp, else the receive time. */
   ts: number
+  /** When the gateway received it, UTC ms (the source's time stamp is `ts`). */
+  receivedAt?: number | undefined
   /** The measurement, or for attributes charts the count (defectives, defects). */
   value: number
   /** Attributes charts: the sample size or number of inspection units. */
@@ -36,6 +39,13 @@ export interface Rejection {
 export interface ReadingSink {
   reading(reading: Reading): void
   reject(rejection: Rejection): void
+  /**
+   * Calls `done` once everything delivered so far is durably stored: a source acknowledges a
+   * message to its sender (MQTT PUBACK) only then.
+   */
+  durable(done: () => void): void
+  /** Keeps a taken QoS 1/2 message with the readings it gave, to know it when it comes again. */
+  remember(delivery: Delivery): void
 }
 
 /** One interface for every source adapter: explicit lifecycle, status for /api/health. */

@@ -5,10 +5,24 @@
  *
  * - records are encoded as they arrive and batched (`batchSize` lines or `flushIntervalMs`),
  *   one request in flight at a time;
+ * - `whenDurable` (group commit): a callback waits on the batch being gathered, which is then
+ *   cut at once (on `setImmediate`) rather than at the interval, or, while a request (or a spool
+ *   write) is in flight, as soon as it ends, so that every message arriving meanwhile shares the
+ *   next write. Callbacks are called in order once their batch and every earlier one is durable:
+ *   answered 2xx by InfluxDB, appended to the spool and fsync'd, or refused for its content
+ *   (kept in rejected.lp). A request slower than SLOW_FLIGHT_MS with callbacks waiting is copied
+ *   to the spool so that the acknowledgements need not wait for its timeout. The callbacks of
+ *   records that are dropped (spool full or unwritable) are never called: those records are not
+ *   stored, so their senders keep them and send them again;
  * - a batch that fails for a network error, a timeout, a 5xx or a configuration problem
- *   (401/403/404…) goes to the disk spool and the store turns unhealthy; it retries with
- *   exponential backoff (1 s doubling to 30 s). While the spool holds anything, new batches
- *   are appended to it too, and it drains oldest first: order is kept and memory stays bounded;
+ *   (401/403/404…) goes to the disk spool at once and the store turns unhealthy. While it is
+ *   unreachable, each retry is a `/ping` probe (no body sent again) with exponential backoff,
+ *   1 s doubling to 5 s: delivery resumes within seconds of InfluxDB's return. While the spool
+ *   holds anything, new batches are appended to it too, and it drains oldest first: order is
+ *   kept and memory stays bounded;
+ * - spool read errors never stop the store: what can no longer be read (a segment removed or cut
+ *   short under the running gateway, a corrupt entry) is skipped and counted as `lost`; any
+ *   other read error is counted (`spoolErrors`), logged and retried with the same backoff;
  * - a batch refused for its content (400, 413, 422) is not retried: it is appended to
  *   `<spoolDir>/rejected.lp` with the server's error text, counted and logged;
  * - when the spool would pass `maxSpoolBytes`, batches are dropped, counted and logged as errors.
@@ -22,7 +36,7 @@ import type { InfluxConfig } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { encodeRecord, influxqlIdent, influxqlString, MEASUREMENT } from './line-protocol.ts'
-import { openSpool, type Spool } from './spool.ts'
+import { openSpool, type Spool, type SpoolEntry } from './spool.ts'
 import type {
   RangeQuery,
   SeriesRecord,
@@ -39,18 +53,30 @@ export interface InfluxStoreContext {
   spoolDir: string
   /** Where `tokenEnv` is looked up (default `process.env`). */
   env?: NodeJS.ProcessEnv
-  /** Backoff while InfluxDB cannot be written to (default 1 s, doubling up to 30 s). */
+  /** Backoff while InfluxDB cannot be written to (default 1 s, doubling up to 5 s). */
   retry?: { minMs: number; maxMs: number }
   /** Per HTTP request (default 10 s). */
   timeoutMs?: number
+  /** Size past which the spool begins a new segment file (default 8 MiB). */
+  spoolSegmentBytes?: number
 }
 
 export interface InfluxStoreStatus extends StoreStatus {
   kind: 'influxdb'
   /** Records InfluxDB refused for their content (kept in rejected.lp), or that line protocol cannot carry. */
   rejected: number
-  /** Records dropped because the spool was full (`maxSpoolBytes`). */
+  /** Records dropped because the spool was full or could not be written (`maxSpoolBytes`). */
   dropped: number
+  /** Spooled records that could not be read back (a segment removed or cut short, a corrupt entry). */
+  lost: number
+  /** Spool read errors since start (each retried with backoff). */
+  spoolErrors: number
+  /** Failed attempts (writes, probes, spool reads) since the last success. */
+  failures: number
+  /** When the next attempt is due, while one is waited for; never more than the backoff cap. */
+  nextRetryInMs: number | undefined
+  /** `whenDurable` callbacks waiting: acknowledgements held back. */
+  waiting: number
 }
 
 export interface InfluxStore extends TimeSeriesStore {
@@ -61,26 +87,36 @@ export interface InfluxStore extends TimeSeriesStore {
 const MAX_OUTBOX = 4
 /** Repeated error logs (unencodable records, drops) are written at most this often. */
 const LOG_EVERY_MS = 10_000
+/** A request in flight this long, with `whenDurable` callbacks waiting, is copied to the spool. */
+const SLOW_FLIGHT_MS = 2000
+/** HTTP statuses that say the server behind a proxy is down, not that InfluxDB answered. */
+const GATEWAY_DOWN = [502, 503, 504]
 
 interface Batch {
   text: string
   records: number
+  /** `whenDurable` callbacks to call once this batch and every earlier one are durable. */
+  waiters: (() => void)[]
+  /** `done`: written, spooled or rejected; `lost`: dropped. */
+  fate: 'pending' | 'done' | 'lost'
   /** Resolves once the batch is written, spooled, rejected or dropped: what `flush` waits for. */
   settled: Promise<void>
-  settle(): void
+  resolve(): void
 }
 
 /** The batch being sent, and whether a copy of it went to the spool while it was in flight. */
 interface Flight {
   batch: Batch
   copy: 'none' | 'refused' | { id: Promise<number> }
+  /** In flight longer than SLOW_FLIGHT_MS. */
+  slow: boolean
 }
 
 type Outcome = { ok: true } | { ok: false; retry: boolean; status?: number; error: string }
 
 export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext): InfluxStore {
   const log = ctx.log.child({ module: 'store-influxdb' })
-  const retry = ctx.retry ?? { minMs: 1000, maxMs: 30_000 }
+  const retry = ctx.retry ?? { minMs: 1000, maxMs: 5000 }
   const rejectedFile = join(ctx.spoolDir, 'rejected.lp')
   const from = (measurement: string): string =>
     config.retentionPolicy
@@ -93,18 +129,27 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
   /** Cleared when `stop` begins: later writes are refused. */
   let accepting = true
 
-  // Records being gathered into the next batch.
+  // Records being gathered into the next batch, and the callbacks waiting on them.
   let lines: string[] = []
   let batchRecords = 0
+  let waiting: (() => void)[] = []
   let flushTimer: NodeJS.Timeout | undefined
+  /** A cut for waiting callbacks is scheduled (setImmediate), or due when the store is idle. */
+  let commitScheduled = false
+  let commitWhenIdle = false
   const outbox: Batch[] = []
-  const unsettled = new Set<Batch>()
+  /** Batches whose callbacks are not released yet, oldest first (they release in order). */
+  const order: Batch[] = []
+  let releasing = false
   let flight: Flight | undefined
+  /** Spool appends of batches (and flight copies) not yet on disk. */
+  let spoolWrites = 0
 
   let healthy = false
   let databaseReady = false
   let failures = 0
   let retryTimer: NodeJS.Timeout | undefined
+  let retryAt = 0
   let pumping: Promise<void> | undefined
 
   /** Woken when the spool drains a batch or the health changes: what `flush` waits on. */
@@ -118,6 +163,7 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
   let rejected = 0
   let dropped = 0
   let dropReason = ''
+  let spoolErrors = 0
   let lastError: string | undefined
   let rejectedBytes = 0
   const lastLogged = new Map<string, number>()
@@ -130,37 +176,57 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
     log.error({ ...fields, rejected, dropped }, message)
   }
 
-  function newBatch(text: string, records: number): Batch {
-    let settle = () => {}
-    const settled = new Promise<void>((resolve) => {
-      settle = resolve
+  function newBatch(text: string, records: number, waiters: (() => void)[]): Batch {
+    let resolve = () => {}
+    const settled = new Promise<void>((r) => {
+      resolve = r
     })
-    const batch: Batch = {
-      text,
-      records,
-      settled,
-      settle: () => {
-        unsettled.delete(batch)
-        settle()
-      },
-    }
-    unsettled.add(batch)
+    const batch: Batch = { text, records, waiters, fate: 'pending', settled, resolve }
+    order.push(batch)
     return batch
+  }
+
+  /** Records a batch's fate (the first one counts) and releases the callbacks now due. */
+  function settle(batch: Batch, fate: 'done' | 'lost'): void {
+    if (batch.fate !== 'pending') return
+    batch.fate = fate
+    batch.resolve()
+    release()
+  }
+
+  /** Calls the callbacks of the settled batches at the head of `order`, oldest first. */
+  function release(): void {
+    if (releasing) return // a callback that wrote: the loop below goes on
+    releasing = true
+    try {
+      while (order[0] !== undefined && order[0].fate !== 'pending') {
+        const batch = order.shift() as Batch
+        // A dropped batch's records are not stored: its callbacks are not called.
+        if (batch.fate === 'done') for (const done of batch.waiters) call(done)
+        batch.waiters = []
+      }
+    } finally {
+      releasing = false
+    }
+  }
+
+  function call(done: () => void): void {
+    try {
+      done()
+    } catch (e) {
+      logThrottled('callback', { err: e }, 'a whenDurable callback threw')
+    }
   }
 
   // ---- batching ------------------------------------------------------------------------------
 
   function write(record: SeriesRecord): void {
     if (!accepting) {
-      logThrottled(
-        'after-stop',
-        { characteristic: record.characteristic },
-        'write after stop: record ignored',
-      )
+      logThrottled('after-stop', { kind: record.kind }, 'write after stop: record ignored')
       return
     }
     try {
-      encodeRecord(record, lines)
+      if (encodeRecord(record, lines) === 0) return // not a time series: the journal's
     } catch (e) {
       rejected += 1
       logThrottled(
@@ -177,28 +243,87 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
     }
   }
 
+  function whenDurable(done: () => void): void {
+    if (batchRecords > 0) {
+      waiting.push(done)
+      groupCommit()
+      return
+    }
+    // Nothing gathered: the newest batch not yet released covers every earlier record.
+    const newest = order.at(-1)
+    if (newest) {
+      newest.waiters.push(done)
+      if (flight?.slow) spill() // it is the request in flight, or queued behind it
+      return
+    }
+    queueMicrotask(() => call(done))
+  }
+
+  /** Where the next batch goes: the spool (InfluxDB down, or the spool not empty) or a request. */
+  const spooling = (): boolean => !healthy || (spool?.entries ?? 0) > 0
+
+  /** A write that the next batch should wait for, so that it gathers more (group commit). */
+  function busy(): boolean {
+    return spooling() ? spoolWrites > 0 : flight !== undefined && !flight.slow
+  }
+
+  /** Cuts the batch with waiting callbacks on the next turn, or when the write in flight ends. */
+  function groupCommit(): void {
+    if (commitScheduled || state !== 'started') return // before start: `start` cuts
+    if (flight?.slow) spill()
+    if (busy()) {
+      commitWhenIdle = true
+      return
+    }
+    commitScheduled = true
+    setImmediate(() => {
+      commitScheduled = false
+      if (waiting.length === 0) return
+      if (busy()) commitWhenIdle = true
+      else cut()
+    })
+  }
+
+  /** A write ended: cuts the batch whose callbacks waited for it. */
+  function idle(): void {
+    if (!commitWhenIdle || busy()) return
+    commitWhenIdle = false
+    if (waiting.length > 0) cut()
+  }
+
   /** Closes the batch being gathered and queues it. */
   function cut(): void {
     clearTimeout(flushTimer)
     flushTimer = undefined
     if (batchRecords === 0 || state === 'new') return
-    const batch = newBatch(lines.join('\n'), batchRecords)
+    const batch = newBatch(lines.join('\n'), batchRecords, waiting)
     lines = []
     batchRecords = 0
+    waiting = []
+    commitWhenIdle = false
     outbox.push(batch)
     // The spool is older than the outbox: once it holds anything, everything goes through it.
-    if (!healthy || spool!.entries > 0 || outbox.length > MAX_OUTBOX) spill()
+    if (spooling() || outbox.length > MAX_OUTBOX || (flight?.slow && batch.waiters.length > 0)) {
+      spill()
+    }
     void pump()
   }
 
   /** Moves the outbox to the spool, after a copy of the batch in flight (it is older). */
   function spill(): void {
     if (flight && flight.copy === 'none') {
-      const id = spool!.append(flight.batch.text, flight.batch.records)
+      const batch = flight.batch
+      const id = spool!.append(batch.text, batch.records)
       if (id) {
         flight.copy = { id }
-        const batch = flight.batch
-        id.then(batch.settle, () => {}) // a failed copy is handled when the flight ends
+        spoolWrites += 1
+        id.then(
+          () => settle(batch, 'done'),
+          () => {}, // a failed copy is handled when the flight ends
+        ).finally(() => {
+          spoolWrites -= 1
+          idle()
+        })
       } else {
         flight.copy = 'refused'
       }
@@ -212,10 +337,18 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
       drop(batch, `the spool is full (maxSpoolBytes ${config.maxSpoolBytes})`)
       return
     }
-    id.then(batch.settle, (e: unknown) => drop(batch, `the spool cannot be written: ${String(e)}`))
+    spoolWrites += 1
+    id.then(
+      () => settle(batch, 'done'),
+      (e: unknown) => drop(batch, `the spool cannot be written: ${String(e)}`),
+    ).finally(() => {
+      spoolWrites -= 1
+      idle()
+    })
   }
 
   function drop(batch: Batch, why: string): void {
+    if (batch.fate !== 'pending') return
     dropped += batch.records
     dropReason = why
     logThrottled(
@@ -223,7 +356,7 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
       { records: batch.records, spoolDir: ctx.spoolDir },
       `records dropped: ${why}`,
     )
-    batch.settle()
+    settle(batch, 'lost')
   }
 
   // ---- delivery ------------------------------------------------------------------------------
@@ -231,9 +364,17 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
   /** Runs the delivery loop unless it is running or waiting out a backoff. */
   function pump(): Promise<void> {
     if (!pumping && retryTimer === undefined && state === 'started') {
-      pumping = deliver().finally(() => {
-        pumping = undefined
-      })
+      pumping = deliver()
+        .catch((e: unknown) => {
+          // Nothing should get here; if anything does, the store goes on after a backoff.
+          logThrottled('deliver', { err: e }, 'delivery failed unexpectedly: retrying')
+          backoff()
+        })
+        .finally(() => {
+          pumping = undefined
+          // Work queued while the loop was ending (after its last look) would wait otherwise.
+          if (outbox.length > 0 || spool!.entries > 0) void pump()
+        })
     }
     return pumping ?? Promise.resolve()
   }
@@ -241,11 +382,22 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
   async function deliver(): Promise<void> {
     // `stop` ends the loop after the request in flight.
     while (state === 'started') {
+      const work = spool!.entries > 0 || outbox.length > 0
+      // Down: a cheap probe before any body is sent again.
+      if (!healthy && work && !(await probe())) return backoff()
       if (!databaseReady && !(await ensureDatabase())) return backoff()
       if (spool!.entries > 0) {
-        const entry = await spool!.head()
+        let entry: SpoolEntry | undefined
+        try {
+          entry = await spool!.head()
+        } catch (e) {
+          spoolError(e)
+          return backoff()
+        } finally {
+          progress() // entries that could not be read were skipped
+        }
         if (!entry) {
-          if (spool!.entries === 0) continue // corrupt entries were skipped
+          if (spool!.entries === 0) continue // what was left could not be read: skipped
           log.error({ entries: spool!.entries }, 'spool count and contents disagree')
           return backoff()
         }
@@ -253,12 +405,30 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
         if (!outcome.ok && outcome.retry) return backoff()
         if (outcome.ok) written += entry.records
         else await reject(entry.text, entry.records, outcome)
-        await spool!.ack(entry.id)
+        try {
+          await spool!.ack(entry.id)
+        } catch (e) {
+          spoolError(e)
+          return backoff()
+        }
         progress()
       } else if (outbox.length > 0) {
-        const current: Flight = { batch: outbox.shift()!, copy: 'none' }
+        const current: Flight = { batch: outbox.shift()!, copy: 'none', slow: false }
         flight = current
+        const slowTimer = setTimeout(() => {
+          current.slow = true
+          if (flight !== current) return
+          const waited =
+            waiting.length > 0 ||
+            current.batch.waiters.length > 0 ||
+            outbox.some((b) => b.waiters.length > 0)
+          if (waited) {
+            spill()
+            if (waiting.length > 0) cut()
+          }
+        }, SLOW_FLIGHT_MS)
         const outcome = await send(current.batch.text)
+        clearTimeout(slowTimer)
         flight = undefined
         const { batch, copy } = current
         if (!outcome.ok && outcome.retry) {
@@ -267,6 +437,7 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
           else if (copy === 'refused')
             drop(batch, `the spool is full (maxSpoolBytes ${config.maxSpoolBytes})`)
           spill()
+          idle()
           if (typeof copy === 'object' && (await copy.id.catch(() => undefined)) === undefined) {
             drop(batch, 'the spool cannot be written')
           }
@@ -274,67 +445,94 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
         }
         if (outcome.ok) written += batch.records
         else await reject(batch.text, batch.records, outcome)
+        settle(batch, 'done')
+        idle() // the batch gathered meanwhile goes next
         if (typeof copy === 'object') {
           const id = await copy.id.catch(() => undefined)
-          if (id !== undefined) await spool!.ack(id) // the copy is the head of the spool
+          try {
+            if (id !== undefined) await spool!.ack(id) // the copy is the head of the spool
+          } catch (e) {
+            spoolError(e)
+            return backoff()
+          }
         }
-        batch.settle()
       } else if (!healthy) {
         // Nothing to deliver: probe, so that the status recovers.
-        const outcome = await request('/ping', '', 'GET')
-        if (!outcome.ok) return backoff()
+        if (!(await probe())) return backoff()
+        reachable()
       } else {
         return
       }
     }
   }
 
+  function spoolError(e: unknown): void {
+    spoolErrors += 1
+    lastError = `the spool cannot be read: ${String(e)}`
+    logThrottled(
+      'spool-read',
+      { err: e, spoolDir: ctx.spoolDir, spoolErrors },
+      'the spool cannot be read: retrying',
+    )
+  }
+
   function backoff(): void {
     if (state !== 'started') return
     failures += 1
-    const delay =
-      Math.min(retry.maxMs, retry.minMs * 2 ** (failures - 1)) * (1 + Math.random() * 0.1)
+    const base = retry.minMs * 2 ** Math.min(failures - 1, 30)
+    const delay = Math.min(retry.maxMs, base * (1 + Math.random() * 0.1))
     progress() // unhealthy: a flush need not wait for the spool to drain
+    retryAt = Date.now() + delay
     retryTimer = setTimeout(() => {
       retryTimer = undefined
       void pump()
     }, delay)
   }
 
+  function reachable(): void {
+    if (!healthy) log.info({ spooled: spool!.records }, 'InfluxDB is reachable: delivering')
+    healthy = true
+    failures = 0
+  }
+
+  function unreachable(error: string): void {
+    if (healthy || lastError !== error) {
+      log.warn({ error, spooled: spool!.records }, 'InfluxDB cannot be written to: spooling')
+    }
+    healthy = false
+    lastError = error
+  }
+
+  /**
+   * `GET /ping`: whether the server answers at all. Any answer but a proxy's 502/503/504 counts
+   * (a server that wants auth for `/ping` is up); the write that follows tells the rest.
+   */
+  async function probe(): Promise<boolean> {
+    try {
+      await transport!.request('/ping', '', { method: 'GET' })
+      return true
+    } catch (e) {
+      if (e instanceof HttpError && !GATEWAY_DOWN.includes(e.statusCode)) return true
+      unreachable(classify(e).error)
+      return false
+    }
+  }
+
   async function send(text: string): Promise<Outcome> {
     const query = new URLSearchParams({ db: config.database, precision: 'ms' })
     if (config.retentionPolicy) query.set('rp', config.retentionPolicy)
-    const outcome = await request(`/write?${query}`, text, 'POST')
-    // The database was dropped, or could not be created at start: create it before the retry.
-    if (!outcome.ok && outcome.status === 404) databaseReady = false
-    return outcome
-  }
-
-  /** One HTTP request; records the outcome in the health status. */
-  async function request(path: string, body: string, method: 'GET' | 'POST'): Promise<Outcome> {
     try {
-      await transport!.request(path, body, {
-        method,
+      await transport!.request(`/write?${query}`, text, {
+        method: 'POST',
         headers: { 'content-type': 'text/plain; charset=utf-8' },
       })
-      if (!healthy) {
-        log.info({ spooled: spool!.records }, 'InfluxDB is reachable: delivering')
-        healthy = true
-      }
-      failures = 0
+      reachable()
       return { ok: true }
     } catch (e) {
       const outcome = classify(e)
-      if (outcome.retry) {
-        if (healthy || lastError !== outcome.error) {
-          log.warn(
-            { error: outcome.error, spooled: spool!.records },
-            'InfluxDB cannot be written to: spooling',
-          )
-        }
-        healthy = false
-        lastError = outcome.error
-      }
+      if (outcome.retry) unreachable(outcome.error)
+      // The database was dropped, or could not be created at start: create it before the retry.
+      if (outcome.status === 404) databaseReady = false
       return outcome
     }
   }
@@ -386,9 +584,8 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
         )
     } catch (e) {
       const outcome = classify(e)
-      const unreachable =
-        !(e instanceof HttpError) || [429, 500, 502, 503, 504].includes(e.statusCode)
-      if (unreachable) {
+      const down = !(e instanceof HttpError) || [429, 500, 502, 503, 504].includes(e.statusCode)
+      if (down) {
         if (healthy || lastError !== outcome.error)
           log.warn({ error: outcome.error }, 'InfluxDB is not reachable')
         healthy = false
@@ -401,9 +598,7 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
       )
     }
     databaseReady = true
-    if (!healthy) log.info({ spooled: spool!.records }, 'InfluxDB is reachable: delivering')
-    healthy = true
-    failures = 0
+    reachable()
     return true
   }
 
@@ -534,7 +729,12 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
       }
       transport = new InfluxDB({ url: config.url, token, timeout: ctx.timeoutMs ?? 10_000 })
         .transport
-      spool = await openSpool({ dir: ctx.spoolDir, maxBytes: config.maxSpoolBytes, log })
+      spool = await openSpool({
+        dir: ctx.spoolDir,
+        maxBytes: config.maxSpoolBytes,
+        log,
+        ...(ctx.spoolSegmentBytes ? { segmentBytes: ctx.spoolSegmentBytes } : {}),
+      })
       rejectedBytes = (await stat(rejectedFile).catch(() => undefined))?.size ?? 0
       state = 'started'
       // Down at start is not an error: the store starts unhealthy and buffers.
@@ -544,14 +744,20 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
     },
 
     write,
+    whenDurable,
 
     async flush() {
       cut()
       const target = spool?.appended ?? 0
-      await Promise.all([...unsettled].map((b) => b.settled))
+      await Promise.all(order.map((b) => b.settled))
       // What went through the spool while InfluxDB is up is delivered before flush resolves;
-      // during an outage, spooled is enough.
-      while (healthy && state === 'started' && spool!.removed < target) {
+      // during an outage (or while the spool cannot be read), spooled is enough.
+      while (
+        healthy &&
+        retryTimer === undefined &&
+        state === 'started' &&
+        spool!.removed < target
+      ) {
         await new Promise<void>((wake) => progressWaiters.add(wake))
       }
     },
@@ -569,6 +775,9 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
         lastError,
         rejected > 0 ? `${rejected} records rejected (see ${rejectedFile})` : undefined,
         dropped > 0 ? `${dropped} records dropped: ${dropReason}` : undefined,
+        (spool?.lost ?? 0) > 0
+          ? `${spool?.lost} spooled records lost (their spool file was removed, cut short or corrupt)`
+          : undefined,
       ].filter((n) => n !== undefined)
       return {
         kind: 'influxdb',
@@ -579,6 +788,11 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
         lastError: notes.length > 0 ? notes.join('; ') : undefined,
         rejected,
         dropped,
+        lost: spool?.lost ?? 0,
+        spoolErrors,
+        failures,
+        nextRetryInMs: retryTimer === undefined ? undefined : Math.max(0, retryAt - Date.now()),
+        waiting: waiting.length + order.reduce((n, b) => n + b.waiters.length, 0),
       }
     },
 
@@ -586,7 +800,7 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
       if (state !== 'started') return
       accepting = false
       cut()
-      await Promise.all([...unsettled].map((b) => b.settled))
+      await Promise.all(order.map((b) => b.settled))
       state = 'stopping'
       progress()
       clearTimeout(retryTimer)

@@ -6,6 +6,10 @@
  *   one line per pane; a null is omitted; `rules` only on the pane whose rules the point completed.
  * - `event,characteristic=<id>,type=<type> detail="<json>" <ts>`
  *
+ * A chart snapshot and a delivery record are not time series: they belong to the journal,
+ * which InfluxDB does not keep, so they encode to no line. A reading's journal fields (`seq`, `size`, `key`, `received`)
+ * are not written either: the schema above is what InfluxDB holds.
+ *
  * Hand-written rather than built with the client's `Point` because it is several times faster
  * on the hot path; test/influx.test.ts proves that it produces exactly what
  * `Point.toLineProtocol()` produces (keys sorted, same escaping).
@@ -78,7 +82,7 @@ function rulesByPane(point: ChartPoint): ReadonlyMap<string, string> {
 
 /**
  * Appends the lines of one record to `out` and returns how many (one per pane for a chart
- * point). Throws UnencodableError, appending nothing, for a record that cannot be written
+ * point, none for a snapshot or a delivery). Throws UnencodableError, appending nothing, for a record that cannot be written
  * faithfully (a non-finite reading, a bad tag value, a bad time stamp).
  */
 export function encodeRecord(record: SeriesRecord, out: string[]): number {
@@ -100,6 +104,10 @@ export function encodeRecord(record: SeriesRecord, out: string[]): number {
           `detail=${quoteString(record.detail)} ${timestamp(record.ts)}`,
       )
       return 1
+    case 'snapshot':
+    case 'delivery':
+      // The gateway's journal, not the time series.
+      return 0
   }
 }
 

@@ -9,11 +9,21 @@
  *   acknowledged;
  * - `cursor`: `{"seq":n,"offset":n}`, where the oldest unacknowledged entry starts, so a restart
  *   does not deliver acknowledged entries again;
- * - `lock`: the pid of the process that has the spool open.
+ * - `lock`: the pid of the process that has the spool open. A lock naming a process that is gone
+ *   is taken over, and so is one naming this very process (in a container the gateway has the
+ *   same pid, often 1, after every restart: a pid that is ours belongs to no other live holder);
+ *   a second open of a directory within one process is refused by an in-process registry.
  *
- * Appends are coalesced into one write and one fdatasync. A torn entry at the end of a segment
- * (a crash while appending, before the append was reported durable) is ignored at open with a
- * warning; an entry whose checksum does not match when read is skipped with an error.
+ * Appends are coalesced into one write and one fdatasync (and an fsync of the directory when
+ * they begin a segment), and reported only then: an append that resolved survives a crash. A
+ * torn entry at the end of a segment (a crash while appending, before the append was reported
+ * durable) is ignored at open with a warning.
+ *
+ * Read errors never take the process down. What can no longer be read is skipped and its records
+ * are counted in `lost` (logged as errors): an entry whose checksum does not match, the rest of a
+ * segment cut short, a segment file removed under the running spool (and appends to a removed
+ * segment begin a new one, so they are durable again). Any other read error (EACCES, EIO, …)
+ * rejects `head()`, keeps the entry, and the caller retries later.
  */
 import { Buffer } from 'node:buffer'
 import {
@@ -26,7 +36,7 @@ import {
   unlink,
   writeFile,
 } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { Logger } from '../log.ts'
 
@@ -58,13 +68,25 @@ export interface Spool {
   /** Bytes held on disk by unacknowledged entries (with appends still being written). */
   readonly bytes: number
   /**
+   * Records that could not be read back and were skipped: a corrupt entry, a segment cut short
+   * or removed under the running spool. Counted, never silent.
+   */
+  readonly lost: number
+  /**
    * Queues a batch. Returns a promise of the entry's id once it is on disk (fdatasync'd), or
    * `undefined` if it would take the spool past `maxBytes` (nothing is then queued).
    */
   append(text: string, records: number): Promise<number> | undefined
-  /** The oldest entry, after every append made before the call is on disk; undefined if empty. */
+  /**
+   * The oldest entry, after every append made before the call is on disk; undefined if empty.
+   * Skips (and counts in `lost`) what can no longer be read; rejects for any other read error,
+   * keeping the entry for the next call.
+   */
   head(): Promise<SpoolEntry | undefined>
-  /** Drops the oldest entry, which must be `id`. */
+  /**
+   * Drops the oldest entry, which must be `id` (an id already gone, skipped as lost, is ignored).
+   * A failure to persist the cursor is logged, not thrown: it can only deliver an entry twice.
+   */
   ack(id: number): Promise<void>
   close(): Promise<void>
 }
@@ -99,10 +121,23 @@ interface PendingAppend {
 const SEGMENT_NAME = /^(\d{12})\.seg$/
 const HEADER = /^(\d+) (\d+) ([0-9a-f]{8})$/
 const NEWLINE = Buffer.from('\n')
+/** Repeated errors (cursor writes) are logged at most this often. */
+const LOG_EVERY_MS = 10_000
+
+/**
+ * The spool directories this process has open (resolved paths): the lock file cannot tell a
+ * second open in this process from a stale lock of a previous incarnation with the same pid.
+ */
+const openHere = new Set<string>()
 
 export async function openSpool(options: SpoolOptions): Promise<Spool> {
   const spool = new DiskSpool(options)
-  await spool.load()
+  try {
+    await spool.load()
+  } catch (e) {
+    await spool.unlock()
+    throw e
+  }
   return spool
 }
 
@@ -111,6 +146,7 @@ class DiskSpool implements Spool {
   bytes = 0
   appended = 0
   removed = 0
+  lost = 0
 
   private readonly dir: string
   private readonly maxBytes: number
@@ -125,6 +161,9 @@ class DiskSpool implements Spool {
   /** Every file operation runs in this chain, one at a time, in call order. */
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** Whether this instance holds the lock (its directory is in `openHere`). */
+  private locked = false
+  private lastCursorError = 0
 
   constructor(options: SpoolOptions) {
     this.dir = options.dir
@@ -147,7 +186,7 @@ class DiskSpool implements Spool {
       const path = join(this.dir, name)
       this.nextSeq = Math.max(this.nextSeq, seq + 1)
       if (cursor && seq < cursor.seq) {
-        await unlink(path) // fully acknowledged before a crash
+        await unlink(path).catch(ignoreMissing) // fully acknowledged before a crash
         continue
       }
       const segment = await this.scanSegment(
@@ -155,8 +194,9 @@ class DiskSpool implements Spool {
         path,
         cursor && seq === cursor.seq ? cursor.offset : 0,
       )
+      if (!segment) continue // removed since readdir
       if (segment.entries.length > 0) this.segments.push(segment)
-      else await unlink(path)
+      else await unlink(path).catch(ignoreMissing)
     }
     if (this.entries > 0) {
       this.log.info(
@@ -181,7 +221,7 @@ class DiskSpool implements Spool {
     const written = new Promise<number>((resolve, reject) => {
       this.pending.push({ header, payload, records, crc, resolve, reject })
     })
-    void this.run(() => this.writePending())
+    void this.run(() => this.writePending()).catch(() => {}) // failures reject `written`
     return written
   }
 
@@ -199,11 +239,33 @@ class DiskSpool implements Spool {
           continue
         }
         const payload = Buffer.alloc(entry.payloadLength)
-        const handle = await open(segment.path, 'r')
+        let bytesRead: number
         try {
-          await handle.read(payload, 0, payload.length, entry.offset + entry.headerLength)
-        } finally {
-          await handle.close()
+          const handle = await open(segment.path, 'r')
+          try {
+            ;({ bytesRead } = await handle.read(
+              payload,
+              0,
+              payload.length,
+              entry.offset + entry.headerLength,
+            ))
+          } finally {
+            await handle.close()
+          }
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e // kept: retried later
+          await this.loseSegment(
+            segment,
+            'spool segment file is gone (removed under the running gateway): its records are lost',
+          )
+          continue
+        }
+        if (bytesRead < payload.length) {
+          await this.loseSegment(
+            segment,
+            'spool segment file is cut short (truncated under the running gateway): the records past the cut are lost',
+          )
+          continue
         }
         if (crc32(payload) === entry.crc) {
           return { id: entry.id, text: payload.toString('utf8'), records: entry.records }
@@ -212,15 +274,16 @@ class DiskSpool implements Spool {
           { file: segment.path, offset: entry.offset, records: entry.records },
           'spool entry is corrupt (checksum mismatch): its records are skipped',
         )
-        await this.dropHead()
+        await this.dropHead(true)
       }
     })
   }
 
   ack(id: number): Promise<void> {
     return this.run(async () => {
-      const entry = this.segments[0]?.entries[0]
-      if (entry?.id !== id) throw new Error(`spool: ack of ${id}, which is not the oldest entry`)
+      const entry = this.oldest()
+      if (entry === undefined || id < entry.id) return // skipped as lost meanwhile
+      if (entry.id !== id) throw new Error(`spool: ack of ${id}, which is not the oldest entry`)
       await this.dropHead()
     })
   }
@@ -229,10 +292,45 @@ class DiskSpool implements Spool {
     if (this.closed) return
     this.closed = true
     await this.run(async () => {
-      await this.active?.handle.close()
+      await this.active?.handle.close().catch(() => {})
       this.active = undefined
-      await unlink(join(this.dir, 'lock')).catch(() => {})
+      await this.unlock()
     })
+  }
+
+  /** Releases the lock if this instance holds it. */
+  async unlock(): Promise<void> {
+    if (!this.locked) return
+    this.locked = false
+    openHere.delete(resolve(this.dir))
+    await unlink(join(this.dir, 'lock')).catch(() => {})
+  }
+
+  /** The oldest entry still held (skipping empty segments). */
+  private oldest(): IndexEntry | undefined {
+    for (const segment of this.segments) if (segment.entries.length > 0) return segment.entries[0]
+    return undefined
+  }
+
+  /**
+   * Gives up the rest of the oldest segment, which can no longer be read: its records are
+   * counted as lost, the cursor moves past it.
+   */
+  private async loseSegment(segment: Segment, message: string): Promise<void> {
+    const entries = segment.entries.splice(0)
+    for (const e of entries) this.forget(e, true)
+    const records = entries.reduce((n, e) => n + e.records, 0)
+    this.log.error(
+      { file: segment.path, entries: entries.length, records, lost: this.lost },
+      message,
+    )
+    await this.persistCursor(segment.seq, segment.size)
+    if (this.active?.segment === segment) {
+      await this.active.handle.close().catch(() => {})
+      this.active = undefined
+    }
+    this.segments = this.segments.filter((s) => s !== segment)
+    await unlink(segment.path).catch(() => {})
   }
 
   private run<T>(op: () => Promise<T>): Promise<T> {
@@ -246,7 +344,21 @@ class DiskSpool implements Spool {
     const batch = this.pending.splice(0)
     if (batch.length === 0) return
     try {
-      const { segment, handle } = await this.activeSegment()
+      let { segment, handle } = await this.activeSegment()
+      if ((await handle.stat()).nlink === 0) {
+        // Removed under us: appending to it would fsync into a file no restart can find.
+        const gone = segment
+        await handle.close().catch(() => {})
+        this.active = undefined
+        this.segments = this.segments.filter((s) => s !== gone)
+        const records = gone.entries.reduce((n, e) => n + e.records, 0)
+        for (const e of gone.entries.splice(0)) this.forget(e, true)
+        this.log.error(
+          { file: gone.path, records, lost: this.lost },
+          'spool segment file is gone (removed under the running gateway): its records are lost; appends go to a new segment',
+        )
+        ;({ segment, handle } = await this.activeSegment())
+      }
       const buffers = batch.flatMap((b) => [b.header, b.payload, NEWLINE])
       const total = buffers.reduce((n, b) => n + b.length, 0)
       const { bytesWritten } = await handle.writev(buffers)
@@ -284,43 +396,85 @@ class DiskSpool implements Spool {
   private async activeSegment(): Promise<{ segment: Segment; handle: FileHandle }> {
     if (this.active && this.active.segment.size < this.segmentBytes) return this.active
     if (this.active) {
-      await this.active.handle.close()
+      await this.active.handle.close().catch(() => {})
       this.active = undefined
     }
     const seq = this.nextSeq++
     const path = join(this.dir, `${String(seq).padStart(12, '0')}.seg`)
     const handle = await open(path, 'ax')
-    await syncDir(this.dir) // the new file's name must survive a crash too
+    try {
+      await syncDir(this.dir) // the new file's name must survive a crash too
+    } catch (e) {
+      await handle.close().catch(() => {})
+      throw e
+    }
     const segment: Segment = { seq, path, entries: [], size: 0 }
     this.segments.push(segment)
     this.active = { segment, handle }
     return this.active
   }
 
-  private async dropHead(): Promise<void> {
-    const segment = this.segments[0]
-    const entry = segment?.entries.shift()
-    if (!segment || !entry) return
+  private forget(entry: IndexEntry, lost: boolean): void {
     this.records -= entry.records
     this.removed += 1
     this.bytes -= entry.headerLength + entry.payloadLength + 1
+    if (lost) this.lost += entry.records
+  }
+
+  /**
+   * Drops the oldest entry; `lost` if it was skipped rather than delivered. The index is updated
+   * first; the cursor and the unlink of a finished segment are best effort: failing them only
+   * means an entry delivered twice after a restart, so they are logged, not thrown.
+   */
+  private async dropHead(lost = false): Promise<void> {
+    const segment = this.segments[0]
+    const entry = segment?.entries.shift()
+    if (!segment || !entry) return
+    this.forget(entry, lost)
     const next = segment.entries[0]
     if (next) {
-      await this.writeCursor(segment.seq, next.offset)
+      await this.persistCursor(segment.seq, next.offset)
       return
     }
-    await this.writeCursor(segment.seq, segment.size)
+    await this.persistCursor(segment.seq, segment.size)
     if (this.active?.segment === segment) {
-      await this.active.handle.close()
+      await this.active.handle.close().catch(() => {})
       this.active = undefined
     }
     this.segments.shift()
-    await unlink(segment.path)
+    await unlink(segment.path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') this.cursorError(e, segment.path)
+    })
   }
 
-  private async scanSegment(seq: number, path: string, from: number): Promise<Segment> {
+  private async persistCursor(seq: number, offset: number): Promise<void> {
+    try {
+      await this.writeCursor(seq, offset)
+    } catch (e) {
+      this.cursorError(e, join(this.dir, 'cursor'))
+    }
+  }
+
+  private cursorError(e: unknown, file: string): void {
+    const now = Date.now()
+    if (now - this.lastCursorError < LOG_EVERY_MS) return
+    this.lastCursorError = now
+    this.log.warn(
+      { err: e, file },
+      'spool bookkeeping cannot be written: acknowledged entries may be delivered again after a restart',
+    )
+  }
+
+  /** The segment's entries from `from` on; undefined if the file is gone. */
+  private async scanSegment(seq: number, path: string, from: number): Promise<Segment | undefined> {
     const segment: Segment = { seq, path, entries: [], size: 0 }
-    const handle = await open(path, 'r')
+    let handle: FileHandle
+    try {
+      handle = await open(path, 'r')
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw e
+    }
     try {
       const { size } = await handle.stat()
       segment.size = size
@@ -376,22 +530,45 @@ class DiskSpool implements Spool {
     await rename(`${path}.tmp`, path)
   }
 
-  /** One process per spool directory: a second one would interleave its appends and acks. */
+  /**
+   * One process per spool directory: a second one would interleave its appends and acks. A lock
+   * naming a live process other than this one is refused; one naming a process that is gone, or
+   * this process (a previous incarnation with the same pid, as PID 1 in a container), is taken
+   * over. Within this process, `openHere` refuses a second open.
+   */
   private async lock(): Promise<void> {
     const path = join(this.dir, 'lock')
+    const key = resolve(this.dir)
+    if (openHere.has(key)) {
+      throw new Error(`spool ${this.dir} is in use by this process (opened twice)`)
+    }
+    openHere.add(key)
+    this.locked = true
     try {
       await writeFile(path, String(process.pid), { flag: 'wx' })
       return
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        this.locked = false
+        openHere.delete(key)
+        throw e
+      }
     }
     const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      this.locked = false
+      openHere.delete(key)
       throw new Error(
         `spool ${this.dir} is in use by process ${holder} (delete ${path} if that is not a linewatch process)`,
       )
     }
-    await writeFile(path, String(process.pid)) // left by a process that is gone
+    this.log.info(
+      { dir: this.dir, holder: holder || undefined },
+      holder === process.pid
+        ? 'spool lock names this process id: left by a previous run with the same pid, taken over'
+        : 'spool lock left by a process that is gone: taken over',
+    )
+    await writeFile(path, String(process.pid))
   }
 }
 
@@ -408,6 +585,10 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+function ignoreMissing(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'ENOENT') throw e
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -1,18 +1,42 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import { LinewatchError } from '../errors.ts'
 
 /**
- * Opens a SQLite file for a gateway store: WAL (readers don't block the writer), NORMAL sync
- * (a crash may lose the last transaction, never corrupt), and schema migrations by
- * `user_version`: migration i brings the file from version i to i + 1.
+ * Opens a SQLite file for a gateway store: WAL (readers don't block the writer), FULL sync (a
+ * committed transaction is on disk: what the gateway acknowledges survives a power cut), and
+ * schema migrations by `user_version`: migration i brings the file from version i to i + 1.
+ *
+ * `exclusive`: the file is locked for this connection (SQLite's own lock, which the OS drops
+ * with the process: a crashed gateway never leaves a stale lock behind). A second opener gets
+ * LW_ERR_DATA_DIR_LOCKED. `autoVacuum`: freed pages can be given back (set on a new file).
  */
-export function openDatabase(path: string, migrations: readonly string[]): DatabaseSync {
+export function openDatabase(
+  path: string,
+  migrations: readonly string[],
+  options: { exclusive?: boolean; autoVacuum?: boolean } = {},
+): DatabaseSync {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const db = new DatabaseSync(path)
-  db.exec(
-    'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON',
-  )
+  try {
+    if (options.exclusive) db.exec('PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE')
+    // Before the first table: only a new file takes the auto-vacuum mode.
+    if (options.autoVacuum) db.exec('PRAGMA auto_vacuum = INCREMENTAL')
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON')
+    // The exclusive lock is taken by the first write: take it now.
+    if (options.exclusive) db.exec('BEGIN IMMEDIATE; COMMIT')
+    else db.exec('PRAGMA busy_timeout = 5000')
+  } catch (e) {
+    db.close()
+    if (options.exclusive && /locked|busy/i.test((e as Error).message)) {
+      throw new LinewatchError(
+        'LW_ERR_DATA_DIR_LOCKED',
+        `${path} is in use by another linewatch gateway: one gateway per data directory`,
+      )
+    }
+    throw e
+  }
   const { user_version: version } = db.prepare('PRAGMA user_version').get() as {
     user_version: number
   }

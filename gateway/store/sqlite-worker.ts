@@ -1,26 +1,64 @@
 /**
- * The SQLite time-series writer, on its own thread so that inserts (about 13 µs a reading with
- * its chart point) never hold up ingest. It owns the database: it commits each batch it is
- * sent in one transaction, answers queries in order (so a query sees every batch posted
- * before it), and acknowledges every batch so the sender can resend what was not committed.
+ * The SQLite time-series writer, on its own thread so that inserts never hold up ingest. It
+ * owns the database file (locked for it: one gateway per data directory): it commits each
+ * batch it is sent in one transaction (FULL sync: committed means on disk), answers queries
+ * in order (so a query sees every batch posted before it), acknowledges every batch so the
+ * sender can release the acknowledgements that waited on it, and enforces retention.
+ *
+ * The journal (see types.ts `Journal`): readings carry their place in their characteristic's
+ * stream (`seq`); chart snapshots are upserted in the transaction of their last reading; a
+ * checkpoint record says "every chart state is snapshotted up to here" and stores the last
+ * reading rowid. Recovery replays the readings after the checkpoint that come after their
+ * chart's snapshot.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { PanePoint, ViolationRule } from '../../rules/index.ts'
+import { DELIVERY_MEMORY_MS } from '../sources/deliveries.ts'
 import { openDatabase, transaction } from './sqlite-db.ts'
-import type { RangeQuery, SeriesRecord, StoredChartPoint } from './types.ts'
+import type {
+  ChartSnapshot,
+  Delivery,
+  JournalReading,
+  RangeQuery,
+  SeriesRecord,
+  StoredChartPoint,
+} from './types.ts'
 
+/** A batch: the records, then whether a checkpoint follows them. */
 export type ToWorker =
-  | { type: 'write'; seq: number; records: SeriesRecord[] }
+  | { type: 'write'; seq: number; records: SeriesRecord[]; checkpoint: boolean }
   | { type: 'query'; id: number; what: 'readings' | 'chartPoints' | 'events'; query: RangeQuery }
+  | { type: 'recover'; id: number }
   | { type: 'stop' }
+
+export interface Recovered {
+  snapshots: ChartSnapshot[]
+  deliveries: Delivery[]
+  /** Per characteristic, the readings to replay after its snapshot, in order. */
+  readings: Record<string, JournalReading[]>
+}
 
 export type FromWorker =
   | { type: 'committed'; seq: number }
   | { type: 'failed'; seq: number; error: string }
-  | { type: 'answer'; id: number; rows: unknown[] }
+  | { type: 'answer'; id: number; rows: unknown }
   | { type: 'query-failed'; id: number; error: string }
+  | { type: 'retention'; deleted: number; bytes: number }
+  | { type: 'retention-failed'; error: string }
+  | { type: 'ready' }
+  | { type: 'open-failed'; error: string; code: string | undefined }
   | { type: 'stopped' }
+
+export interface WorkerOptions {
+  path: string
+  /**
+   * Journal only (InfluxDB holds the time series): readings and snapshots are kept until a
+   * checkpoint covers them; chart points and events are not written here.
+   */
+  journalOnly: boolean
+  retention: { maxAgeDays: number; maxBytes: number }
+}
 
 const MIGRATIONS = [
   `CREATE TABLE series (id INTEGER PRIMARY KEY, characteristic TEXT NOT NULL UNIQUE);
@@ -33,21 +71,51 @@ const MIGRATIONS = [
    CREATE INDEX event_series_ts ON event (series, ts);`,
   // The SPC engine's subgroups: how many observations each chart point stands for.
   'ALTER TABLE chart_point ADD COLUMN n INTEGER NOT NULL DEFAULT 1',
+  // The journal: what a reading was (for replay) and when it arrived; chart snapshots; the checkpoint.
+  `ALTER TABLE reading ADD COLUMN seq INTEGER;
+   ALTER TABLE reading ADD COLUMN size REAL;
+   ALTER TABLE reading ADD COLUMN key TEXT;
+   ALTER TABLE reading ADD COLUMN received INTEGER;
+   CREATE TABLE chart_snapshot (series INTEGER PRIMARY KEY, seq INTEGER NOT NULL,
+     spec_hash TEXT NOT NULL, state TEXT NOT NULL);
+   CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), reading_rowid INTEGER NOT NULL);
+   CREATE TABLE delivery (client TEXT NOT NULL, message_id INTEGER NOT NULL, hash INTEGER NOT NULL,
+     at INTEGER NOT NULL, PRIMARY KEY (client, message_id)) WITHOUT ROWID;`,
 ]
 
-function serve(
+/** Rows deleted per retention statement: short transactions, so a batch never waits long. */
+const RETENTION_CHUNK = 5000
+const DAY_MS = 86_400_000
+const TABLES = ['reading', 'chart_point', 'event'] as const
+
+export function serve(
   db: DatabaseSync,
+  options: WorkerOptions,
   post: (message: FromWorker) => void,
-): (message: ToWorker) => boolean {
+): { handle(message: ToWorker): boolean; retain(): void } {
   const seriesIds = new Map<string, number>()
   const insert = {
-    reading: db.prepare('INSERT INTO reading (series, ts, value) VALUES (?, ?, ?)'),
+    reading: db.prepare(
+      'INSERT INTO reading (series, ts, value, seq, size, key, received) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
     chart: db.prepare(
       'INSERT INTO chart_point (series, ts, idx, phase, panes, rules, n) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
     event: db.prepare('INSERT INTO event (series, ts, type, detail) VALUES (?, ?, ?, ?)'),
     series: db.prepare(
       'INSERT INTO series (characteristic) VALUES (?) ON CONFLICT (characteristic) DO UPDATE SET characteristic = excluded.characteristic RETURNING id',
+    ),
+    snapshot: db.prepare(
+      `INSERT INTO chart_snapshot (series, seq, spec_hash, state) VALUES (?, ?, ?, ?)
+       ON CONFLICT (series) DO UPDATE SET seq = excluded.seq, spec_hash = excluded.spec_hash, state = excluded.state`,
+    ),
+    delivery: db.prepare(
+      `INSERT INTO delivery (client, message_id, hash, at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (client, message_id) DO UPDATE SET hash = excluded.hash, at = excluded.at`,
+    ),
+    checkpoint: db.prepare(
+      `INSERT INTO checkpoint (id, reading_rowid) VALUES (1, (SELECT coalesce(max(rowid), 0) FROM reading))
+       ON CONFLICT (id) DO UPDATE SET reading_rowid = excluded.reading_rowid`,
     ),
   }
   const findSeries = db.prepare('SELECT id FROM series WHERE characteristic = ?')
@@ -62,6 +130,28 @@ function serve(
       'SELECT ts, type, detail FROM event WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
     ),
   }
+  const checkpointRowid = db.prepare('SELECT reading_rowid FROM checkpoint WHERE id = 1')
+  const oldest = Object.fromEntries(
+    TABLES.map((t) => [
+      t,
+      db.prepare(
+        `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} ORDER BY rowid LIMIT ${RETENTION_CHUNK})`,
+      ),
+    ]),
+  ) as Record<(typeof TABLES)[number], StatementSync>
+  // Readings no checkpoint covers yet are kept whatever their age or the size (replay needs them).
+  const olderThan = Object.fromEntries(
+    TABLES.map((t) => [
+      t,
+      db.prepare(
+        `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} ORDER BY rowid LIMIT ${RETENTION_CHUNK}) AND ts < ? AND rowid <= ?`,
+      ),
+    ]),
+  ) as Record<(typeof TABLES)[number], StatementSync>
+  const oldestReadings = db.prepare(
+    `DELETE FROM reading WHERE rowid IN (SELECT rowid FROM reading WHERE rowid <= ? ORDER BY rowid LIMIT ${RETENTION_CHUNK})`,
+  )
+  const coveredReadings = db.prepare('DELETE FROM reading WHERE rowid <= ?')
 
   const seriesId = (characteristic: string): number => {
     let id = seriesIds.get(characteristic)
@@ -72,14 +162,31 @@ function serve(
     return id
   }
 
-  const write = (records: SeriesRecord[]): void => {
+  const write = (records: SeriesRecord[], checkpoint: boolean): void => {
     transaction(db, () => {
       for (const r of records) {
         switch (r.kind) {
           case 'reading':
-            insert.reading.run(seriesId(r.characteristic), r.ts, r.value)
+            insert.reading.run(
+              seriesId(r.characteristic),
+              r.ts,
+              r.value,
+              r.seq ?? null,
+              r.size ?? null,
+              r.key ?? null,
+              r.received ?? null,
+            )
             break
+          case 'snapshot':
+            insert.snapshot.run(seriesId(r.characteristic), r.seq, r.specHash, r.state)
+            break
+          case 'delivery': {
+            const d = r.delivery
+            insert.delivery.run(d.client, d.messageId, d.hash, d.at)
+            break
+          }
           case 'chart': {
+            if (options.journalOnly) break
             const p = r.point
             const rules = p.violations.map((v) => v.rule).join(',')
             insert.chart.run(
@@ -94,11 +201,100 @@ function serve(
             break
           }
           case 'event':
+            if (options.journalOnly) break
             insert.event.run(seriesId(r.characteristic), r.ts, r.type, r.detail)
             break
         }
       }
+      if (checkpoint) {
+        insert.checkpoint.run()
+        // InfluxDB keeps the time series: the journal needs nothing a checkpoint covers.
+        if (options.journalOnly) coveredReadings.run(covered())
+      }
     })
+  }
+
+  /** The last reading rowid every chart snapshot covers (0: none yet). */
+  const covered = (): number =>
+    (checkpointRowid.get() as { reading_rowid: number } | undefined)?.reading_rowid ?? 0
+
+  const recover = (): Recovered => {
+    const names = new Map<number, string>()
+    for (const row of db.prepare('SELECT id, characteristic FROM series').all() as {
+      id: number
+      characteristic: string
+    }[])
+      names.set(row.id, row.characteristic)
+    const snapshots: ChartSnapshot[] = []
+    const after = new Map<number, number>()
+    for (const row of db
+      .prepare('SELECT series, seq, spec_hash, state FROM chart_snapshot')
+      .all() as { series: number; seq: number; spec_hash: string; state: string }[]) {
+      const characteristic = names.get(row.series)
+      if (characteristic === undefined) continue
+      snapshots.push({ characteristic, seq: row.seq, specHash: row.spec_hash, state: row.state })
+      after.set(row.series, row.seq)
+    }
+    const readings: Record<string, JournalReading[]> = {}
+    const rows = db
+      .prepare(
+        'SELECT series, seq, ts, value, size, key FROM reading WHERE rowid > ? AND seq IS NOT NULL ORDER BY rowid',
+      )
+      .iterate(covered()) as Iterable<JournalReading & { series: number }>
+    for (const row of rows) {
+      const characteristic = names.get(row.series)
+      if (characteristic === undefined || row.seq <= (after.get(row.series) ?? 0)) continue
+      const list = readings[characteristic] ?? []
+      readings[characteristic] = list
+      list.push({ seq: row.seq, ts: row.ts, value: row.value, size: row.size, key: row.key })
+    }
+    const deliveries = db
+      .prepare(
+        'SELECT client, message_id AS messageId, hash, at FROM delivery WHERE at >= ? ORDER BY at',
+      )
+      .all(Date.now() - DELIVERY_MEMORY_MS) as unknown as Delivery[]
+    return { snapshots, deliveries, readings }
+  }
+
+  const bytes = (): number => {
+    const pragma = (name: string) =>
+      Object.values(db.prepare(`PRAGMA ${name}`).get() as Record<string, number>)[0] as number
+    return (pragma('page_count') - pragma('freelist_count')) * pragma('page_size')
+  }
+
+  /**
+   * Retention: rows older than maxAgeDays go, oldest first by arrival; while the file holds
+   * more than maxBytes, the oldest rows go regardless of age. Readings no checkpoint covers yet
+   * are never deleted (a restart replays them). Returns the rows deleted.
+   */
+  const retain = (now: number): number => {
+    let deleted = 0
+    db.prepare('DELETE FROM delivery WHERE at < ?').run(now - DELIVERY_MEMORY_MS)
+    const limit = covered()
+    const cutoff = now - options.retention.maxAgeDays * DAY_MS
+    for (const t of TABLES) {
+      for (;;) {
+        const n = Number(
+          olderThan[t].run(cutoff, t === 'reading' ? limit : Number.MAX_SAFE_INTEGER).changes,
+        )
+        deleted += n
+        if (n < RETENTION_CHUNK) break
+      }
+    }
+    for (let round = 0; bytes() > options.retention.maxBytes && round < 1000; round++) {
+      let n = 0
+      for (const t of TABLES) {
+        n += Number((t === 'reading' ? oldestReadings.run(limit) : oldest[t].run()).changes)
+      }
+      deleted += n
+      if (n === 0) break
+      db.exec('PRAGMA incremental_vacuum')
+    }
+    if (deleted > 0) {
+      db.exec('PRAGMA incremental_vacuum')
+      post({ type: 'retention', deleted, bytes: bytes() })
+    }
+    return deleted
   }
 
   const query = (what: 'readings' | 'chartPoints' | 'events', q: RangeQuery): unknown[] => {
@@ -132,23 +328,32 @@ function serve(
     return rows
   }
 
-  return (message) => {
+  const answer = (id: number, work: () => unknown): void => {
+    try {
+      post({ type: 'answer', id, rows: work() })
+    } catch (e) {
+      post({ type: 'query-failed', id, error: (e as Error).message })
+    }
+  }
+
+  const handle = (message: ToWorker): boolean => {
     switch (message.type) {
       case 'write':
         try {
-          write(message.records)
+          write(message.records, message.checkpoint)
           post({ type: 'committed', seq: message.seq })
+          // After the commit (its acknowledgements are out): retention runs with each checkpoint.
+          if (message.checkpoint) runRetention()
         } catch (e) {
           seriesIds.clear() // ids inserted in the rolled-back transaction are gone
           post({ type: 'failed', seq: message.seq, error: (e as Error).message })
         }
         return true
       case 'query':
-        try {
-          post({ type: 'answer', id: message.id, rows: query(message.what, message.query) })
-        } catch (e) {
-          post({ type: 'query-failed', id: message.id, error: (e as Error).message })
-        }
+        answer(message.id, () => query(message.what, message.query))
+        return true
+      case 'recover':
+        answer(message.id, recover)
         return true
       case 'stop':
         db.close()
@@ -156,13 +361,41 @@ function serve(
         return false
     }
   }
+  const runRetention = (): void => {
+    try {
+      retain(Date.now())
+    } catch (e) {
+      post({ type: 'retention-failed', error: (e as Error).message })
+    }
+  }
+
+  return { handle, retain: runRetention }
+}
+
+export function openTimeSeries(path: string): DatabaseSync {
+  const db = openDatabase(path, MIGRATIONS, { exclusive: true, autoVacuum: true })
+  // The WAL is truncated back to this after a checkpoint: it does not keep a peak's size.
+  db.exec('PRAGMA journal_size_limit = 67108864')
+  return db
 }
 
 if (parentPort) {
   const port = parentPort
-  const db = openDatabase((workerData as { path: string }).path, MIGRATIONS)
-  const handle = serve(db, (m) => port.postMessage(m))
-  port.on('message', (message: ToWorker) => {
-    if (!handle(message)) port.close()
-  })
+  const options = workerData as WorkerOptions
+  try {
+    const db = openTimeSeries(options.path)
+    const server = serve(db, options, (m) => port.postMessage(m))
+    port.postMessage({ type: 'ready' } satisfies FromWorker)
+    port.on('message', (message: ToWorker) => {
+      if (!server.handle(message)) port.close()
+    })
+    server.retain()
+  } catch (e) {
+    const err = e as Error & { code?: string }
+    port.postMessage({
+      type: 'open-failed',
+      error: err.message,
+      code: err.code,
+    } satisfies FromWorker)
+  }
 }

@@ -1,9 +1,12 @@
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { type ErrorCode, LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import type { FromWorker, ToWorker } from './sqlite-worker.ts'
+import type { FromWorker, Recovered, ToWorker, WorkerOptions } from './sqlite-worker.ts'
 import type {
+  ChartSnapshot,
+  JournaledStore,
   RangeQuery,
   SeriesRecord,
   StoredChartPoint,
@@ -18,6 +21,10 @@ import type {
  * batched on the ingest thread and committed by a writer thread (sqlite-worker.ts). A batch is
  * kept until the writer confirms its commit: a failed commit, or a writer that dies, gets it
  * sent again, so nothing is lost while memory lasts (`maxPending`, then refused and counted).
+ *
+ * Group commit: `whenDurable` callbacks wait on the batch being formed; while one waits, the
+ * batch is cut as soon as the writer is idle (not at the next interval), so at a high rate
+ * many acknowledgements share one fsync, and at a low one each waits a single commit.
  */
 export interface SqliteStoreOptions {
   path: string
@@ -26,15 +33,31 @@ export interface SqliteStoreOptions {
   batchSize?: number
   flushIntervalMs?: number
   maxPending?: number
+  journalOnly?: boolean
+  retention?: { maxAgeDays: number; maxBytes: number }
 }
+
+/** The checkpoint is recorded with the batch it cuts (see the journal in sqlite-worker.ts). */
+export type SqliteStore = JournaledStore
 
 const RETRY_MS = 1000
 
-export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore {
+interface Batch {
+  records: SeriesRecord[]
+  waiting: (() => void)[]
+  checkpoint: boolean
+}
+
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { log } = options
   const batchSize = options.batchSize ?? 5000
   const flushIntervalMs = options.flushIntervalMs ?? 200
   const maxPending = options.maxPending ?? 2_000_000
+  const workerOptions: WorkerOptions = {
+    path: options.path,
+    journalOnly: options.journalOnly ?? false,
+    retention: options.retention ?? { maxAgeDays: 90, maxBytes: 10 * 1024 ** 3 },
+  }
   // The writer runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
   const workerUrl = new URL(
     `./sqlite-worker${extname(fileURLToPath(import.meta.url))}`,
@@ -42,20 +65,22 @@ export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore 
   )
 
   let worker: Worker | null = null
-  let buffer: SeriesRecord[] = []
+  let buffer: Batch = { records: [], waiting: [], checkpoint: false }
   /** Batches posted and not yet committed, by sequence number (oldest first). */
-  const unconfirmed = new Map<number, SeriesRecord[]>()
+  const unconfirmed = new Map<number, Batch>()
   let unconfirmedRecords = 0
   let seq = 0
   let written = 0
   let dropped = 0
+  let retentionDeleted = 0
   let lastError: string | undefined
   let timer: NodeJS.Timeout | null = null
+  let cutScheduled = false
   let stopping = false
   let nextQuery = 0
   const queries = new Map<
     number,
-    { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }
+    { resolve: (rows: unknown) => void; reject: (e: Error) => void }
   >()
   /** Resolved when no batch is unconfirmed. */
   let drained: { promise: Promise<void>; resolve: () => void } | null = null
@@ -64,18 +89,29 @@ export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore 
     worker?.postMessage(message)
   }
 
-  function sendBuffer(): void {
-    if (buffer.length === 0 || !worker) return
-    const records = buffer
-    buffer = []
+  function sendBuffer(checkpoint = false): void {
+    if ((buffer.records.length === 0 && !checkpoint) || !worker) return
+    const batch = buffer
+    batch.checkpoint ||= checkpoint
+    buffer = { records: [], waiting: [], checkpoint: false }
     seq++
-    unconfirmed.set(seq, records)
-    unconfirmedRecords += records.length
-    post({ type: 'write', seq, records })
+    unconfirmed.set(seq, batch)
+    unconfirmedRecords += batch.records.length
+    post({ type: 'write', seq, records: batch.records, checkpoint: batch.checkpoint })
+  }
+
+  /** Acknowledgements wait: cut the batch once the writer has nothing in flight. */
+  function scheduleCut(): void {
+    if (cutScheduled) return
+    cutScheduled = true
+    setImmediate(() => {
+      cutScheduled = false
+      if (unconfirmed.size === 0) sendBuffer()
+    })
   }
 
   function settleDrained(): void {
-    if (unconfirmed.size === 0 && buffer.length === 0 && drained) {
+    if (unconfirmed.size === 0 && buffer.records.length === 0 && drained) {
       drained.resolve()
       drained = null
     }
@@ -84,11 +120,15 @@ export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore 
   function onMessage(message: FromWorker): void {
     switch (message.type) {
       case 'committed': {
-        const records = unconfirmed.get(message.seq)
+        const batch = unconfirmed.get(message.seq)
         unconfirmed.delete(message.seq)
-        unconfirmedRecords -= records?.length ?? 0
-        written += records?.length ?? 0
+        if (batch) {
+          unconfirmedRecords -= batch.records.length
+          written += batch.records.length
+          for (const done of batch.waiting) done()
+        }
         lastError = undefined
+        if (unconfirmed.size === 0 && buffer.waiting.length > 0) sendBuffer()
         settleDrained()
         break
       }
@@ -98,8 +138,7 @@ export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore 
           { error: message.error, unconfirmed: unconfirmedRecords },
           'time-series commit failed; the batch is kept and sent again',
         )
-        const records = unconfirmed.get(message.seq)
-        if (records) setTimeout(() => resend(message.seq), RETRY_MS).unref()
+        if (unconfirmed.has(message.seq)) setTimeout(() => resend(message.seq), RETRY_MS).unref()
         break
       }
       case 'answer':
@@ -110,19 +149,44 @@ export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore 
         else q?.reject(new Error(message.error))
         break
       }
+      case 'retention':
+        retentionDeleted += message.deleted
+        log.info(
+          { deleted: message.deleted, bytes: message.bytes },
+          'time-series retention deleted old rows',
+        )
+        break
+      case 'retention-failed':
+        log.error({ error: message.error }, 'time-series retention failed; it runs again later')
+        break
+      case 'ready':
+      case 'open-failed':
       case 'stopped':
         break
     }
   }
 
   function resend(s: number): void {
-    const records = unconfirmed.get(s)
-    if (records && worker) post({ type: 'write', seq: s, records })
+    const batch = unconfirmed.get(s)
+    if (batch && worker)
+      post({ type: 'write', seq: s, records: batch.records, checkpoint: batch.checkpoint })
   }
 
   function startWorker(): Promise<void> {
-    const w = new Worker(workerUrl, { workerData: { path: options.path } })
+    const w = new Worker(workerUrl, { workerData: workerOptions })
     worker = w
+    const opened = new Promise<void>((resolve, reject) => {
+      const first = (message: FromWorker) => {
+        if (message.type === 'ready') resolve()
+        else if (message.type === 'open-failed') {
+          const code = message.code as ErrorCode | undefined
+          reject(code ? new LinewatchError(code, message.error) : new Error(message.error))
+        } else return
+        w.off('message', first)
+      }
+      w.on('message', first)
+      w.once('error', reject)
+    })
     w.on('message', onMessage)
     w.on('error', (err) => {
       lastError = err.message
@@ -148,30 +212,41 @@ export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore 
         )
       }, RETRY_MS).unref()
     })
-    return new Promise((resolve, reject) => {
-      w.once('online', () => resolve())
-      w.once('error', reject)
-    })
+    return opened.then(
+      () => undefined,
+      async (err: unknown) => {
+        stopping = true
+        await w.terminate()
+        throw err
+      },
+    )
   }
 
-  function ask<T>(what: 'readings' | 'chartPoints' | 'events', query: RangeQuery): Promise<T[]> {
+  function ask<T>(message: (id: number) => ToWorker): Promise<T> {
     sendBuffer() // a query sees everything written before it
     if (!worker) return Promise.reject(new Error('the time-series store is not running'))
     const id = ++nextQuery
-    return new Promise<T[]>((resolve, reject) => {
-      queries.set(id, { resolve: resolve as (rows: unknown[]) => void, reject })
-      post({ type: 'query', id, what, query })
+    return new Promise<T>((resolve, reject) => {
+      queries.set(id, { resolve: resolve as (rows: unknown) => void, reject })
+      post(message(id))
     })
+  }
+  const range = <T>(what: 'readings' | 'chartPoints' | 'events', query: RangeQuery) =>
+    ask<T[]>((id) => ({ type: 'query', id, what, query }))
+  let recovered: Promise<Recovered> | null = null
+  const recover = () => {
+    recovered ??= ask<Recovered>((id) => ({ type: 'recover', id }))
+    return recovered
   }
 
   return {
     async start() {
       await startWorker()
-      timer = setInterval(sendBuffer, flushIntervalMs)
+      timer = setInterval(() => sendBuffer(), flushIntervalMs)
     },
 
     write(record) {
-      if (buffer.length + unconfirmedRecords >= maxPending) {
+      if (buffer.records.length + unconfirmedRecords >= maxPending) {
         dropped++
         if (dropped === 1 || dropped % 10_000 === 0) {
           log.error(
@@ -182,8 +257,25 @@ export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore 
         lastError = `buffer full: ${dropped} records refused`
         return
       }
-      buffer.push(record)
-      if (buffer.length >= batchSize) sendBuffer()
+      buffer.records.push(record)
+      if (buffer.records.length >= batchSize) sendBuffer()
+    },
+
+    whenDurable(done) {
+      if (buffer.records.length > 0) {
+        buffer.waiting.push(done)
+        scheduleCut()
+        return
+      }
+      // Nothing is being formed: wait on the latest batch in flight, or nothing at all.
+      let last: Batch | undefined
+      for (const b of unconfirmed.values()) last = b
+      if (last) last.waiting.push(done)
+      else done()
+    },
+
+    checkpoint() {
+      sendBuffer(true)
     },
 
     flush() {
@@ -199,18 +291,30 @@ export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore 
       return drained.promise
     },
 
-    readings: (q) => ask<StoredReading>('readings', q),
-    chartPoints: (q) => ask<StoredChartPoint>('chartPoints', q),
-    events: (q) => ask<StoredEvent>('events', q),
+    readings: (q) => range<StoredReading>('readings', q),
+    chartPoints: (q) => range<StoredChartPoint>('chartPoints', q),
+    events: (q) => range<StoredEvent>('events', q),
+
+    async snapshots(): Promise<ChartSnapshot[]> {
+      return (await recover()).snapshots
+    },
+    async deliveries() {
+      return (await recover()).deliveries
+    },
+    async readingsAfter(characteristic, after) {
+      const list = (await recover()).readings[characteristic] ?? []
+      return list.filter((r) => r.seq > after)
+    },
 
     status(): StoreStatus {
       return {
         kind: 'sqlite',
         healthy: lastError === undefined,
-        pending: buffer.length + unconfirmedRecords,
+        pending: buffer.records.length + unconfirmedRecords,
         spooled: 0,
         written,
         dropped,
+        retentionDeleted,
         lastError,
       }
     },
@@ -223,9 +327,9 @@ export function createSqliteStore(options: SqliteStoreOptions): TimeSeriesStore 
       // Give the writer a bounded time to commit what is left; report what could not be.
       await Promise.race([this.flush(), new Promise((r) => setTimeout(r, 10_000))])
       stopping = true
-      if (unconfirmedRecords + buffer.length > 0) {
+      if (unconfirmedRecords + buffer.records.length > 0) {
         log.error(
-          { lost: unconfirmedRecords + buffer.length },
+          { lost: unconfirmedRecords + buffer.records.length },
           'time-series records could not be written before stopping',
         )
       }

@@ -2,7 +2,40 @@ import type { ChartPoint, PanePoint, ViolationRule } from '../../rules/index.ts'
 
 /** What the pipeline writes to the time-series store: every reading, chart statistic and event. */
 export type SeriesRecord =
-  | { kind: 'reading'; characteristic: string; ts: number; value: number }
+  | {
+      kind: 'reading'
+      characteristic: string
+      /** Source time, UTC ms. */
+      ts: number
+      value: number
+      /**
+       * The reading's place in its characteristic's stream (1, 2, …): what replay starts
+       * after. A reading without one is not replayed.
+       */
+      seq?: number | undefined
+      /** Attributes charts: the sample size. */
+      size?: number | undefined
+      /** The subgroup key, for subgroups formed by key. */
+      key?: string | undefined
+      /** When the gateway received it, UTC ms. */
+      received?: number | undefined
+    }
+  | {
+      /**
+       * A QoS 1/2 message the embedded broker took, kept for a few minutes with the readings
+       * it gave: a message sent again after a crash or a lost PUBACK is known (see Delivery).
+       */
+      kind: 'delivery'
+      delivery: Delivery
+    }
+  | {
+      /** The chart state after reading `seq` (JSON), stored in the same transaction as that reading. */
+      kind: 'snapshot'
+      characteristic: string
+      seq: number
+      specHash: string
+      state: string
+    }
   | { kind: 'chart'; characteristic: string; point: ChartPoint }
   | {
       kind: 'event'
@@ -39,6 +72,44 @@ export interface StoredChartPoint {
   rules: ViolationRule[]
 }
 
+/** An MQTT client's message, by its packet id and a checksum of its topic and payload. */
+export interface Delivery {
+  client: string
+  messageId: number
+  hash: number
+  /** When it was taken, UTC ms. */
+  at: number
+}
+
+/** A reading as the journal keeps it for replay after a restart. */
+export interface JournalReading {
+  seq: number
+  ts: number
+  value: number
+  size: number | null
+  key: string | null
+}
+
+export interface ChartSnapshot {
+  characteristic: string
+  seq: number
+  specHash: string
+  state: string
+}
+
+/**
+ * The journal: where the chart state that committed readings produced is recovered from. A
+ * snapshot is stored now and then (in the transaction of its last reading); after a restart
+ * the readings after it are replayed, so the chart continues as an uninterrupted run would.
+ */
+export interface Journal {
+  snapshots(): Promise<ChartSnapshot[]>
+  /** The deliveries taken in the last minutes before the start. */
+  deliveries(): Promise<Delivery[]>
+  /** The readings of a characteristic after `seq`, in order. */
+  readingsAfter(characteristic: string, seq: number): Promise<JournalReading[]>
+}
+
 export interface StoredEvent {
   ts: number
   characteristic: string
@@ -60,6 +131,8 @@ export interface StoreStatus {
   rejected?: number | undefined
   /** Records lost because the buffer and spool were full (an outage outlasted the disk kept for it). */
   dropped?: number | undefined
+  /** Rows deleted by retention (age or size) since start. */
+  retentionDeleted?: number | undefined
   lastError?: string | undefined
 }
 
@@ -71,6 +144,14 @@ export interface StoreStatus {
 export interface TimeSeriesStore {
   start(): Promise<void>
   write(record: SeriesRecord): void
+  /**
+   * Calls `done` once every record written before the call is durable: committed (SQLite), or
+   * accepted by InfluxDB or written to the disk spool with fsync (InfluxDB). Cheap to call per
+   * message: callbacks wait on the batch they belong to, and a waiting callback makes the store
+   * cut its batch at once (group commit) instead of at the next interval. Never throws; while
+   * the store can do neither, `done` waits (the caller holds an acknowledgement back).
+   */
+  whenDurable(done: () => void): void
   /** Resolves when everything written before the call is stored (or spooled during an outage). */
   flush(): Promise<void>
   readings(query: RangeQuery): Promise<StoredReading[]>
@@ -78,4 +159,10 @@ export interface TimeSeriesStore {
   events(query: RangeQuery): Promise<StoredEvent[]>
   status(): StoreStatus
   stop(): Promise<void>
+}
+
+/** The store the pipeline writes to: the time series, with the journal its charts recover from. */
+export interface JournaledStore extends TimeSeriesStore, Journal {
+  /** Cuts the batch now: every chart state is snapshotted up to the records written so far. */
+  checkpoint(): void
 }

@@ -104,3 +104,15 @@ export function startProcess(
     },
   }
 }
+
+/** Remaining Length as MQTT encodes it (variable byte integer). */
+export function varint(n: number): number[] {
+  const out: number[] = []
+  do {
+    let byte = n % 128
+    n = Math.floor(n / 128)
+    if (n > 0) byte |= 0x80
+    out.push(byte)
+  } while (n > 0)
+  return out
+}

@@ -19,7 +19,8 @@ export async function startMosquitto(): Promise<Mosquitto> {
   const conf = join(dir.path, 'mosquitto.conf')
   await writeFile(
     conf,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`,
+    // Queued QoS 1 messages for a persistent session that is away: more than a test sends.
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nmax_queued_messages 100000\n`,
   )
   const proc = startProcess(program, ['-c', conf])
   await waitFor(

@@ -1,0 +1,175 @@
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { connectAsync, type MqttClient } from 'mqtt'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Health, ReadingsView } from '../gateway/contract.ts'
+import { LinewatchError } from '../gateway/errors.ts'
+import { startTestGateway } from './helpers/gateway.ts'
+import { tempDir, waitFor } from './helpers/index.ts'
+
+const DAY = 86_400_000
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size
+  }
+  return total
+}
+
+/** Publishes at QoS 1 in order, 100 unacknowledged at most. */
+async function publishMany(mqtt: MqttClient, topic: string, payloads: string[]): Promise<void> {
+  for (let i = 0; i < payloads.length; i += 100) {
+    await Promise.all(
+      payloads.slice(i, i + 100).map((p) => mqtt.publishAsync(topic, p, { qos: 1 })),
+    )
+  }
+}
+
+/** A deterministic noise in [-0.5, 0.5). */
+const noise = (i: number) => (((i * 7919) % 1000) / 1000 - 0.5) * 1
+
+describe('records do not grow with the length of a violation', () => {
+  let dir: { path: string; remove(): Promise<void> }
+  beforeAll(async () => {
+    dir = await tempDir()
+  })
+  afterAll(() => dir?.remove())
+
+  it('a 1σ CUSUM shift over 20,000 readings: the data directory grows by the same bytes per reading; one onset, one record', async () => {
+    const config = `
+mqtt: { broker: { port: 0 } }
+characteristics:
+  - id: fill
+    name: Fill weight
+    path: p/a/l/c
+    source: { mqtt: { topic: b/fill } }
+    chart: { type: cusum, given: { center: 10, sigma: 1 } }
+`
+    const t0 = Date.now() - 30 * DAY
+    const phases = [4000, 8000, 8000]
+    const sizes: number[] = []
+    let seq = 0
+    for (const n of phases) {
+      const gw = await startTestGateway(config, { dataDir: dir.path })
+      try {
+        const mqtt = await connectAsync(gw.gateway.urls.mqtt as string)
+        const payloads = Array.from({ length: n }, () => {
+          seq++
+          return JSON.stringify({ value: 11 + noise(seq), ts: t0 + seq * 1000 })
+        })
+        await publishMany(mqtt, 'b/fill', payloads)
+        await mqtt.endAsync()
+      } finally {
+        await gw.close()
+      }
+      sizes.push(await dirBytes(dir.path))
+    }
+    const first = ((sizes[1] as number) - (sizes[0] as number)) / 8000
+    const second = ((sizes[2] as number) - (sizes[1] as number)) / 8000
+    // Linear growth: the second 8,000 readings cost what the first did (pages round it a little).
+    expect(second / first).toBeGreaterThan(0.8)
+    expect(second / first).toBeLessThan(1.25)
+    const db = new DatabaseSync(join(dir.path, 'timeseries.db'), { readOnly: true })
+    try {
+      const events = db
+        .prepare("SELECT type, length(detail) AS bytes FROM event WHERE type LIKE 'deviation%'")
+        .all() as { type: string; bytes: number }[]
+      // C⁺ leaves 0 with the shift and never returns: one onset, written once, of bounded size.
+      expect(events.filter((e) => e.type === 'deviation')).toHaveLength(1)
+      expect(Math.max(...events.map((e) => e.bytes))).toBeLessThan(1000)
+      const readings = db.prepare('SELECT count(*) AS n FROM reading').get() as { n: number }
+      expect(readings.n).toBe(20_000)
+    } finally {
+      db.close()
+    }
+  }, 240_000)
+})
+
+describe('retention of the embedded time series', () => {
+  it('rows older than maxAgeDays go at the next checkpoint; above maxBytes the oldest go, the newest stay', async () => {
+    const gw = await startTestGateway(`
+mqtt: { broker: { port: 0 } }
+store: { sqlite: { retention: { maxAgeDays: 30, maxBytes: 1048576 } } }
+characteristics:
+  - { id: t, name: T, path: p/a/l/c, source: { mqtt: { topic: r/t } } }
+`)
+    try {
+      const now = Date.now()
+      const mqtt = await connectAsync(gw.gateway.urls.mqtt as string)
+      const old = Array.from({ length: 200 }, (_, i) =>
+        JSON.stringify({ value: 1, ts: now - 40 * DAY + i * 1000 }),
+      )
+      const recent = Array.from({ length: 200 }, (_, i) =>
+        JSON.stringify({ value: 2, ts: now - DAY + i * 1000 }),
+      )
+      await publishMany(mqtt, 'r/t', [...old, ...recent])
+      const range = (from: number, to: number) =>
+        gw.get<ReadingsView>(`/api/characteristics/t/readings?from=${from}&to=${to}&limit=10000`)
+      // Checkpoints come every 5 s: wait for one.
+      await waitFor(
+        'the old readings to go',
+        async () => (await range(now - 41 * DAY, now - 39 * DAY)).body.readings.length === 0,
+        { timeoutMs: 30_000 },
+      )
+      expect((await range(now - 2 * DAY, now)).body.readings).toHaveLength(200)
+
+      // Far more than 1 MiB of readings, chart points and events.
+      const many = Array.from({ length: 20_000 }, (_, i) =>
+        JSON.stringify({ value: 2 + noise(i), ts: now - DAY / 2 + i * 1000 }),
+      )
+      await publishMany(mqtt, 'r/t', many)
+      await mqtt.endAsync()
+      const health = await waitFor(
+        'retention by size',
+        async () => {
+          const h = (await gw.get<Health>('/api/health')).body
+          return (h.store.retentionDeleted ?? 0) > 400 ? h : undefined
+        },
+        { timeoutMs: 30_000 },
+      )
+      expect(health.store.retentionDeleted).toBeGreaterThan(400)
+      // The newest reading is there; the first recent ones (the oldest) are gone.
+      const last = now - DAY / 2 + 19_999 * 1000
+      expect((await range(last, last)).body.readings).toEqual([
+        { ts: last, value: 2 + noise(19_999) },
+      ])
+      expect((await range(now - 2 * DAY, now - DAY + 200_000)).body.readings).toHaveLength(0)
+    } finally {
+      await gw.close()
+    }
+    const file = await stat(join(gw.dataDir, 'timeseries.db'))
+    // The cap, and what one retention round may leave above it until the next checkpoint.
+    expect(file.size).toBeLessThan(3 * 1048576)
+    await gw.removeDataDir()
+  }, 120_000)
+})
+
+describe('one gateway per data directory', () => {
+  it('a second gateway on the same data directory is refused with LW_ERR_DATA_DIR_LOCKED; after the first stops it starts', async () => {
+    const config = `
+mqtt: { broker: { port: 0 } }
+characteristics:
+  - { id: t, name: T, path: p/a/l/c, source: { mqtt: { topic: l/t } } }
+`
+    const first = await startTestGateway(config)
+    try {
+      const refused = await startTestGateway(config, { dataDir: first.dataDir }).then(
+        async (gw) => {
+          await gw.close()
+          return null
+        },
+        (err: unknown) => err,
+      )
+      expect(refused).toBeInstanceOf(LinewatchError)
+      expect((refused as LinewatchError).code).toBe('LW_ERR_DATA_DIR_LOCKED')
+      expect((await first.get<Health>('/api/health')).status).toBe(200)
+    } finally {
+      await first.close()
+    }
+    const again = await startTestGateway(config, { dataDir: first.dataDir })
+    await again.close()
+    await first.removeDataDir()
+  }, 60_000)
+})
