@@ -1,59 +1,194 @@
 /**
- * Pipeline benchmark: publishers (a child process) → embedded broker → the full pipeline
- * (SPC, SQLite store, live push) for 1,000 characteristics, against the bare broker (aedes
- * with an in-process subscriber that does nothing) measured in the same run. Throughput is
- * taken with the publishers going flat out; latency (publish → socket.io event, or → the bare
- * subscriber) at a fixed paced rate, so it measures the path rather than a queue.
+ * Pipeline benchmark (issue 6, point 4). Three kinds of process, so that none measures itself:
+ *
+ * - this one, the conductor: generates the configuration, starts the others, polls the
+ *   gateway's /api/health, holds the socket.io client for latency, and does the arithmetic;
+ * - a target (target.ts), one fresh process per configuration: the bare broker (aedes with an
+ *   in-process subscriber that only counts), or the whole gateway (parse, I-MR with Nelson
+ *   N1–N8 per characteristic, SQLite store with durable QoS 1 acknowledgement, NC service,
+ *   live hub);
+ * - publishers (publisher.ts), a fresh process per phase, writing pre-encoded MQTT packets
+ *   on raw TCP sockets (QoS 1 with a window of unacknowledged messages per connection).
+ *
+ * Every figure has its baseline in the same run: the bare broker at the same QoS and with
+ * the same messages. A phase's time runs from the publisher's first byte to: QoS 0, the
+ * moment the target has taken every reading (the gateway: counted by the pipeline and nothing
+ * left uncommitted in the store); QoS 1, the last PUBACK (for the gateway that is after the
+ * commit of every reading). Throughput phases are repeated and the median taken.
  */
-import { fork } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { type ChildProcess, fork } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Aedes } from 'aedes'
-import { io } from 'socket.io-client'
+import { extname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { io, type Socket } from 'socket.io-client'
 import { sha256Hex } from '../gateway/api/auth.ts'
 import { parseConfig } from '../gateway/config/index.ts'
 import type { ClientToServer, Health, ServerToClient } from '../gateway/contract.ts'
-import { createGateway } from '../gateway/index.ts'
-import { createLogger } from '../gateway/log.ts'
+import { parsePayload } from '../gateway/sources/payload.ts'
+import { characteristicId, gatewayConfigYaml, TOKEN } from './fixture.ts'
+import type { PublishDone, PublishJob, PublishReady } from './publisher.ts'
+import type { Memory, StartTarget, TargetReady } from './target.ts'
 
 export interface PipelineBenchOptions {
   characteristics: number
-  /** Readings per throughput phase. */
-  total: number
-  /** Readings per second in the latency phase, and its length. */
-  pacedRate: number
-  pacedSeconds: number
   connections: number
+  /** Unacknowledged QoS 1 messages per publisher connection. */
+  window: number
+  /** Throughput measurements per figure (the median is reported). */
+  repeats: number
+  /** Readings per message in the batch phases. */
+  batchSize: number
+  /** Messages per throughput measurement (the bare broker is faster: more, for a long enough phase). */
+  messages: {
+    bare: { single: number; batch: number }
+    pipeline: { single: number; batch: number }
+  }
+  /** The latency phase: one reading per message, QoS 0, at `rate` readings/s. */
+  paced: { rate: number; seconds: number }
+  /** Characteristics per scaling point, and the readings of its (QoS 0, single) measurement. */
+  scaling: { characteristics: number[]; readings: number }
+  /** Write a V8 CPU profile of every gateway target here (node --cpu-prof). */
+  cpuProfileDir?: string | undefined
 }
 
-export interface Rate {
-  readingsPerSecond: number
+export interface Phase {
+  qos: 0 | 1
+  batch: number
+  messages: number
+  readings: number
   seconds: number
+  messagesPerSecond: number
+  readingsPerSecond: number
+  /** Until the publisher had written its last byte (close to `seconds`: the broker set the pace). */
+  publisherSeconds: number
+  encodeMs: number
+}
+
+export interface Figure {
+  /** Medians over the repeats. */
+  messagesPerSecond: number
+  readingsPerSecond: number
+  runs: Phase[]
 }
 
 export interface Latency {
   samples: number
   p50Ms: number
   p99Ms: number
+  maxMs: number
+}
+
+export interface Throughputs {
+  qos0: Figure
+  qos1: Figure
+  qos0Batch: Figure
+  qos1Batch: Figure
+}
+
+export interface TargetResult {
+  startMs: number
+  throughput: Throughputs
+  latency: Latency
+  memory: { before: Memory; started: Memory; after: Memory }
+}
+
+export interface GatewayCounters {
+  readings: number
+  rejected: number
+  errors: number
+  storeWritten: number
+  storeDropped: number
+  storePending: number
+  liveClients: number
+  liveDropped: number
+  /**
+   * Nonconformances the run opened and the occurrences added to them: each is a synchronous
+   * write to records.db on the main thread (GET /api/nonconformances, at most 10,000 listed).
+   */
+  nonconformances: { listed: number; occurrences: number; truncated: boolean }
+}
+
+/**
+ * One row of the scaling table: the same charts with given limits (fixture.ts), so that every
+ * row, 100,000 characteristics included, measures charts past Phase I without 25 readings
+ * each first; warm-up 2 readings per characteristic in one message, then single readings.
+ */
+export interface ScalingPoint {
+  characteristics: number
+  limits: 'given'
+  warmupReadings: number
+  readings: number
+  readingsPerCharacteristic: number
+  readingsPerSecond: number
+  seconds: number
+  /** Parsing the generated YAML (in the conductor, not the target: see target.ts). */
+  configParseMs: number
+  startMs: number
+  warmupSeconds: number
+  memory: { before: Memory; started: Memory; after: Memory }
+  rssMiB: number
+  heapUsedMiB: number
+  /** (heap used after the run − before the gateway was created) / characteristics, after GC. */
+  heapBytesPerCharacteristic: number
+  /** Heap growth per added characteristic from the previous point (null for the first). */
+  marginalHeapBytesPerCharacteristic: number | null
+  counters: GatewayCounters
 }
 
 export interface PipelineBenchResult {
   options: PipelineBenchOptions
-  broker: { throughput: Rate; latency: Latency }
-  pipeline: {
-    throughput: Rate
-    latency: Latency
-    storeWritten: number
-    rssMiB: number
+  config: {
+    characteristics: number
+    chart: string
+    rules: string[]
+    baselineCount: number
+    store: string
     flushIntervalMs: number
+    openNcOn: string[]
   }
-  ratios: { throughput: number; latencyP50: number; latencyP99: number }
+  /** The publisher into a TCP sink that reads and discards: what it can send at most. */
+  publisherCeiling: { messages: number; messagesPerSecond: number; seconds: number }
+  /** One core, in this process: readings/s of JSON.parse, and of the gateway's parsePayload. */
+  parseCeiling: {
+    jsonParse: { single: number; batch: number }
+    parsePayload: { single: number; batch: number }
+  }
+  bare: TargetResult
+  pipeline: TargetResult & { counters: GatewayCounters }
+  ratios: {
+    qos0: number
+    qos1: number
+    /** Pipeline readings/s ÷ (bare broker messages/s with the same 50-reading messages × 50). */
+    qos0Batch: number
+    qos1Batch: number
+    /** Pipeline readings/s ÷ (bare broker messages/s with one-reading messages × 50). */
+    qos0BatchVsSingleMessageRate: number
+    qos1BatchVsSingleMessageRate: number
+    latencyP50: number | null
+    latencyP99: number | null
+  }
+  goals: {
+    qos0: { goal: number; met: boolean }
+    qos1: { goal: number; met: boolean }
+    qos0Batch: { goal: number; met: boolean }
+    latencyP99: { goalMs: number; met: boolean }
+    heapPerCharacteristic: { goalBytes: number; marginalBytes: number | null; met: boolean }
+    rss100k: { goalMiB: number; rssMiB: number | null; met: boolean }
+  }
+  scaling: ScalingPoint[]
 }
 
-const PREFIX = 'bench'
-const TOKEN = 'benchmark-viewer-token-0123456789abcdefghijkl'
+const here = (name: string) =>
+  fileURLToPath(new URL(`./${name}${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+const PHASE_TIMEOUT_MS = 240_000
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
@@ -62,148 +197,317 @@ function percentile(sorted: number[], p: number): number {
 
 function latency(samples: number[]): Latency {
   const sorted = [...samples].sort((a, b) => a - b)
-  return { samples: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) }
-}
-
-/** Runs the publisher child for one phase; resolves with the epoch ms at which it started publishing. */
-function publish(
-  url: string,
-  o: PipelineBenchOptions,
-  total: number,
-  rate: number,
-): Promise<{ started: number; done: Promise<void> }> {
-  const child = fork(join(import.meta.dirname, 'publisher.js'), [], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  return new Promise((resolve, reject) => {
-    const done = new Promise<void>((ok, fail) =>
-      child.on('exit', (code) =>
-        code === 0 ? ok() : fail(new Error(`publisher exited with ${code}`)),
-      ),
-    )
-    child.on('message', (m: { started?: number }) => {
-      if (m.started) resolve({ started: m.started, done })
-    })
-    child.on('error', reject)
-    child.send({
-      start: {
-        url,
-        connections: o.connections,
-        total,
-        rate,
-        characteristics: o.characteristics,
-        topicPrefix: PREFIX,
-      },
-    })
-  })
-}
-
-async function waitUntil(
-  check: () => Promise<boolean> | boolean,
-  timeoutMs: number,
-): Promise<number> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('benchmark phase timed out')
-    await new Promise((r) => setTimeout(r, 10))
+  return {
+    samples: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.at(-1) ?? Number.NaN,
   }
-  return Date.now()
+}
+
+/** A child that answers requests by id (target.ts). */
+class Target {
+  readonly kind: StartTarget['kind']
+  private readonly child: ChildProcess
+  private nextId = 0
+  private readonly waiting = new Map<number, (reply: Record<string, unknown>) => void>()
+  private exited: string | null = null
+  ready!: TargetReady
+
+  constructor(kind: StartTarget['kind'], execArgv: string[]) {
+    this.kind = kind
+    this.child = fork(here('target'), [], {
+      execArgv: ['--expose-gc', ...execArgv],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    this.child.on('message', (m: { id: number } & Record<string, unknown>) => {
+      this.waiting.get(m.id)?.(m)
+      this.waiting.delete(m.id)
+    })
+    this.child.on('exit', (code, signal) => {
+      this.exited = `the ${kind} target exited (code ${code}, signal ${signal})`
+      for (const w of this.waiting.values()) w({ error: this.exited })
+      this.waiting.clear()
+    })
+  }
+
+  async ask<T>(request: Record<string, unknown>): Promise<T> {
+    if (this.exited) throw new Error(this.exited)
+    const id = ++this.nextId
+    const reply = await new Promise<Record<string, unknown>>((resolve) => {
+      this.waiting.set(id, resolve)
+      this.child.send({ id, ...request })
+    })
+    if (reply.error) throw new Error(String(reply.error))
+    return reply as T
+  }
+
+  async start(start: StartTarget): Promise<TargetReady> {
+    this.ready = (await this.ask<{ ready: TargetReady }>({ start })).ready
+    return this.ready
+  }
+
+  async health(): Promise<Health> {
+    return (await (await fetch(`${this.ready.http}/api/health`)).json()) as Health
+  }
+
+  /** Broker: messages delivered; gateway: readings taken, and store records not yet committed. */
+  async processed(): Promise<{ count: number; pending: number }> {
+    if (this.kind === 'broker')
+      return { count: (await this.ask<{ count: number }>({ count: true })).count, pending: 0 }
+    const h = await this.health()
+    return { count: h.counters.readings, pending: h.store.pending }
+  }
+
+  async counters(): Promise<GatewayCounters> {
+    const h = await this.health()
+    const ncs = (await (
+      await fetch(`${this.ready.http}/api/nonconformances?limit=10000`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+    ).json()) as { occurrences: number }[]
+    return {
+      readings: h.counters.readings,
+      rejected: Object.values(h.counters.rejected).reduce((a, b) => a + b, 0),
+      errors: h.errors.total,
+      storeWritten: h.store.written,
+      storeDropped: h.store.dropped ?? 0,
+      storePending: h.store.pending,
+      liveClients: h.live?.clients ?? 0,
+      liveDropped: h.live?.dropped ?? 0,
+      nonconformances: {
+        listed: ncs.length,
+        occurrences: ncs.reduce((sum, nc) => sum + nc.occurrences, 0),
+        truncated: ncs.length >= 10_000,
+      },
+    }
+  }
+
+  async memory(): Promise<Memory> {
+    return (await this.ask<{ memory: Memory }>({ memory: true })).memory
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return
+    const exit = new Promise<void>((r) => this.child.once('exit', () => r()))
+    await this.ask({ stop: true }).catch(() => {})
+    await exit
+  }
+}
+
+/** One publisher process for one phase. */
+class Publisher {
+  private readonly child: ChildProcess
+  readonly ready: Promise<PublishReady>
+  private readonly started: Promise<number>
+  readonly done: Promise<PublishDone>
+  private readonly exit: Promise<number | null>
+
+  constructor(job: PublishJob) {
+    this.child = fork(here('publisher'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.exit = new Promise((r) => this.child.once('exit', (code) => r(code)))
+    const failed = this.exit.then((code) => {
+      throw new Error(`the publisher exited with code ${code} before it was done`)
+    })
+    const next = <T>(key: string) =>
+      Promise.race([
+        new Promise<T>((resolve) => {
+          const on = (m: Record<string, unknown>) => {
+            if (!(key in m)) return
+            this.child.off('message', on)
+            resolve(m[key] as T)
+          }
+          this.child.on('message', on)
+        }),
+        failed,
+      ])
+    this.ready = next<PublishReady>('ready')
+    this.started = next<number>('started')
+    this.done = next<PublishDone>('done')
+    // Settled later or never; a rejection here is reported by whoever awaits it.
+    for (const p of [this.ready, this.started, this.done]) p.catch(() => {})
+    this.child.send({ prepare: job })
+  }
+
+  async go(): Promise<number> {
+    await this.ready
+    this.child.send({ go: true })
+    return this.started
+  }
+
+  async close(): Promise<void> {
+    this.child.send({ close: true })
+    await this.exit
+  }
+}
+
+let phaseCounter = 0
+
+/** One publishing phase against a target; the time is taken as the module comment says. */
+async function runPhase(
+  target: Target,
+  o: PipelineBenchOptions,
+  spec: { qos: 0 | 1; batch: number; messages: number; rate?: number },
+  characteristics: number,
+): Promise<Phase> {
+  const n = ++phaseCounter
+  const readings = spec.messages * spec.batch
+  const expected = target.kind === 'broker' ? spec.messages : readings
+  const before = await target.processed()
+  const publisher = new Publisher({
+    host: target.ready.mqtt.host,
+    port: target.ready.mqtt.port,
+    connections: o.connections,
+    qos: spec.qos,
+    batch: spec.batch,
+    messages: spec.messages,
+    rate: spec.rate ?? 0,
+    characteristics,
+    first: (n * 7919) % characteristics,
+    window: o.window,
+    clientPrefix: `bench-${process.pid}-${n}`,
+    seed: n,
+  })
+  const { encodeMs } = await publisher.ready
+  const started = await publisher.go()
+  const deadline = Date.now() + PHASE_TIMEOUT_MS
+  let reachedAt = 0
+  let last = before
+  const pubDone = publisher.done.then((d) => d)
+  let published: PublishDone | null = null
+  let failed: unknown = null
+  pubDone.then(
+    (d) => {
+      published = d
+    },
+    (err: unknown) => {
+      failed = err
+    },
+  )
+  for (;;) {
+    // A publisher that died (the broker closed its connection) ends the phase with its error.
+    if (failed) throw failed
+    last = await target.processed()
+    if (last.count >= before.count + expected && last.pending === 0) {
+      reachedAt = Date.now()
+      break
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${target.kind} phase (QoS ${spec.qos}, ${spec.batch} per message, ${spec.messages} messages) timed out after ${PHASE_TIMEOUT_MS / 1000} s: taken ${last.count - before.count} of ${expected}, ${last.pending} store records pending, publisher ${published ? `done, ${(published as PublishDone).acked} acknowledged` : 'not done'}`,
+      )
+    }
+    await sleep(10)
+  }
+  const done = await pubDone
+  await publisher.close()
+  const end = spec.qos === 1 ? (done.ackedAt ?? reachedAt) : reachedAt
+  const seconds = (end - started) / 1000
+  return {
+    qos: spec.qos,
+    batch: spec.batch,
+    messages: spec.messages,
+    readings,
+    seconds,
+    messagesPerSecond: spec.messages / seconds,
+    readingsPerSecond: readings / seconds,
+    publisherSeconds: (done.writtenAt - started) / 1000,
+    encodeMs,
+  }
+}
+
+function figure(runs: Phase[]): Figure {
+  return {
+    messagesPerSecond: median(runs.map((r) => r.messagesPerSecond)),
+    readingsPerSecond: median(runs.map((r) => r.readingsPerSecond)),
+    runs,
+  }
 }
 
 /**
- * The three phases, the same for the bare broker and the pipeline: a warm-up (every chart
- * collects its baseline and freezes its limits; the JIT warms up), flat out for throughput,
- * then paced for latency. `processed` counts the readings taken so far.
+ * Every chart gets `perCharacteristic` readings in one message (30: it collects its baseline,
+ * spc.baselineCount 25, and freezes its limits), then single readings so the JIT has seen
+ * every path measured later.
  */
-async function phases(
-  url: string,
+async function warmUp(
+  target: Target,
   o: PipelineBenchOptions,
-  processed: () => number | Promise<number>,
-  startSampling: () => void,
-  /** Resolves when the work behind `processed` has caught up (e.g. the store's writer). */
-  settle: () => Promise<void> = async () => {},
-): Promise<Rate> {
-  const run = async (count: number, rate: number): Promise<number> => {
-    const target = (await processed()) + count
-    const started = await publish(url, o, count, rate)
-    await waitUntil(async () => (await processed()) >= target, 300_000)
-    // Sustained means everything stored too, not a backlog left behind.
-    await settle()
-    const end = Date.now()
-    await started.done
-    return (end - started.started) / 1000
-  }
-  await run(o.characteristics * 30, 0)
-  const seconds = await run(o.total, 0)
-  startSampling()
-  await run(o.pacedRate * o.pacedSeconds, o.pacedRate)
-  return { readingsPerSecond: o.total / seconds, seconds }
-}
-
-async function benchBroker(
-  o: PipelineBenchOptions,
-): Promise<{ throughput: Rate; latency: Latency }> {
-  const broker = await Aedes.createBroker()
-  let delivered = 0
-  let sampling = false
-  const samples: number[] = []
-  broker.subscribe(
-    `${PREFIX}/#`,
-    (packet, done) => {
-      delivered++
-      if (sampling) {
-        const ts = Number(/"ts":(\d+)/.exec(packet.payload.toString())?.[1])
-        samples.push(Date.now() - ts)
-      }
-      done()
-    },
-    () => {},
+  characteristics: number,
+  perCharacteristic = 30,
+) {
+  await runPhase(
+    target,
+    o,
+    { qos: 0, batch: perCharacteristic, messages: characteristics },
+    characteristics,
   )
-  const server = createServer((socket) => broker.handle(socket))
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
-  try {
-    const throughput = await phases(
-      url,
-      o,
-      () => delivered,
-      () => {
-        sampling = true
-      },
-    )
-    return { throughput, latency: latency(samples) }
-  } finally {
-    await new Promise<void>((r) => server.close(() => r()))
-    await new Promise<void>((r) => broker.close(() => r()))
+  await runPhase(
+    target,
+    o,
+    { qos: 0, batch: 1, messages: Math.min(50_000, characteristics * 10) },
+    characteristics,
+  )
+}
+
+async function throughputs(
+  target: Target,
+  o: PipelineBenchOptions,
+  messages: { single: number; batch: number },
+  log: (line: string) => void,
+): Promise<Throughputs> {
+  const n = o.characteristics
+  await warmUp(target, o, n)
+  await runPhase(target, o, { qos: 1, batch: 1, messages: Math.round(messages.single / 4) }, n)
+  await runPhase(
+    target,
+    o,
+    { qos: 0, batch: o.batchSize, messages: Math.round(messages.batch / 4) },
+    n,
+  )
+  const runs: Record<keyof Throughputs, Phase[]> = {
+    qos0: [],
+    qos1: [],
+    qos0Batch: [],
+    qos1Batch: [],
+  }
+  for (let r = 0; r < o.repeats; r++) {
+    for (const [key, spec] of [
+      ['qos0', { qos: 0, batch: 1, messages: messages.single }],
+      ['qos1', { qos: 1, batch: 1, messages: messages.single }],
+      ['qos0Batch', { qos: 0, batch: o.batchSize, messages: messages.batch }],
+      ['qos1Batch', { qos: 1, batch: o.batchSize, messages: messages.batch }],
+    ] as const) {
+      const phase = await runPhase(target, o, spec, n)
+      runs[key].push(phase)
+      log(
+        `  ${target.kind} ${key} #${r + 1}: ${Math.round(phase.readingsPerSecond).toLocaleString('en-US')} readings/s (${phase.seconds.toFixed(2)} s)`,
+      )
+    }
+  }
+  return {
+    qos0: figure(runs.qos0),
+    qos1: figure(runs.qos1),
+    qos0Batch: figure(runs.qos0Batch),
+    qos1Batch: figure(runs.qos1Batch),
   }
 }
 
-function benchConfigYaml(o: PipelineBenchOptions, dataDir: string): string {
-  const lines = [
-    `dataDir: ${JSON.stringify(dataDir)}`,
-    'log: { level: silent }',
-    'http: { host: 127.0.0.1, port: 0 }',
-    `auth: { tokens: [{ id: bench, role: viewer, sha256: ${sha256Hex(TOKEN)} }] }`,
-    'mqtt: { broker: { host: 127.0.0.1, port: 0 } }',
-    'characteristics:',
-  ]
-  for (let i = 0; i < o.characteristics; i++) {
-    const id = `c${String(i).padStart(4, '0')}`
-    lines.push(
-      `  - { id: ${id}, name: Characteristic ${i}, path: bench/area-${i % 10}/line-${i % 50}/cell-${i}, source: { mqtt: { topic: ${PREFIX}/${id} } }, limits: { alertHigh: 120, actionHigh: 150 } }`,
-    )
-  }
-  return lines.join('\n')
+/** The gateway's configuration for `n` characteristics, parsed here and handed over as JSON. */
+function writeConfig(n: number, dataDir: string, limits: 'estimated' | 'given' = 'estimated') {
+  const t0 = performance.now()
+  const config = parseConfig(gatewayConfigYaml(n, dataDir, sha256Hex(TOKEN), limits), 'bench.yaml')
+  const configParseMs = performance.now() - t0
+  const file = join(dataDir, 'config.json')
+  writeFileSync(file, JSON.stringify(config))
+  return { file, config, configParseMs }
 }
 
-async function benchPipeline(o: PipelineBenchOptions) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'linewatch-bench-'))
-  const config = parseConfig(benchConfigYaml(o, dataDir), 'bench.yaml')
-  const gateway = await createGateway(config, { log: createLogger('silent') })
-  const url = gateway.urls.mqtt as string
-  const health = async () =>
-    (await (await fetch(`${gateway.urls.http}/api/health`)).json()) as Health
-  const socket = io(gateway.urls.http, { auth: { token: TOKEN }, transports: ['websocket'] })
+/** A socket.io client watching ten characteristics, as a dashboard would. */
+async function dashboard(http: string, n: number) {
+  const socket: Socket<ServerToClient, ClientToServer> = io(http, {
+    auth: { token: TOKEN },
+    transports: ['websocket'],
+  })
   const samples: number[] = []
   let sampling = false
   socket.on('points', (update) => {
@@ -211,50 +515,286 @@ async function benchPipeline(o: PipelineBenchOptions) {
     const now = Date.now()
     for (const p of update.points) samples.push(now - p.ts)
   })
-  try {
-    await waitUntil(() => socket.connected, 10_000)
-    const watched = Array.from({ length: 10 }, (_, i) => `c${String(i * 100).padStart(4, '0')}`)
-    const ack = await (
-      socket as unknown as import('socket.io-client').Socket<ServerToClient, ClientToServer>
-    ).emitWithAck('watch', watched)
-    if (!ack.ok) throw new Error(ack.error)
-
-    const throughput = await phases(
-      url,
-      o,
-      async () => (await health()).counters.readings,
-      () => {
-        sampling = true
-      },
-      () => waitUntil(async () => (await health()).store.pending === 0, 300_000).then(() => {}),
-    )
-    await new Promise((r) => setTimeout(r, config.live.flushIntervalMs * 3))
-    const h = await health()
-    return {
-      throughput,
-      latency: latency(samples),
-      storeWritten: h.store.written,
-      rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
-      flushIntervalMs: config.live.flushIntervalMs,
-    }
-  } finally {
-    socket.close()
-    await gateway.close()
-    await rm(dataDir, { recursive: true, force: true })
+  const deadline = Date.now() + 10_000
+  while (!socket.connected) {
+    if (Date.now() > deadline) throw new Error('socket.io client could not connect')
+    await sleep(10)
+  }
+  const watched = Array.from({ length: 10 }, (_, i) => characteristicId(Math.floor((i * n) / 10)))
+  const ack = await socket.emitWithAck('watch', watched)
+  if (!ack.ok) throw new Error(ack.error)
+  return {
+    samples,
+    sample: (on: boolean) => {
+      sampling = on
+    },
+    close: () => socket.close(),
   }
 }
 
-export async function runPipelineBench(o: PipelineBenchOptions): Promise<PipelineBenchResult> {
-  const broker = await benchBroker(o)
-  const pipeline = await benchPipeline(o)
+function profileArgs(o: PipelineBenchOptions, name: string): string[] {
+  return o.cpuProfileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
+    : []
+}
+
+async function benchBare(o: PipelineBenchOptions, log: (l: string) => void): Promise<TargetResult> {
+  const target = new Target('broker', [])
+  try {
+    const ready = await target.start({ kind: 'broker' })
+    const throughput = await throughputs(target, o, o.messages.bare, log)
+    await target.ask({ sampling: true })
+    await runPhase(
+      target,
+      o,
+      { qos: 0, batch: 1, messages: o.paced.rate * o.paced.seconds, rate: o.paced.rate },
+      o.characteristics,
+    )
+    const { samples } = await target.ask<{ samples: number[] }>({ samples: true })
+    const after = await target.memory()
+    return {
+      startMs: ready.startMs,
+      throughput,
+      latency: latency(samples),
+      memory: { before: ready.before, started: ready.started, after },
+    }
+  } finally {
+    await target.stop()
+  }
+}
+
+async function benchGateway(
+  o: PipelineBenchOptions,
+  log: (l: string) => void,
+): Promise<PipelineBenchResult['pipeline'] & { flushIntervalMs: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'linewatch-bench-'))
+  const { file, config } = writeConfig(o.characteristics, dataDir)
+  const target = new Target('gateway', profileArgs(o, `gateway-${o.characteristics}`))
+  try {
+    const ready = await target.start({ kind: 'gateway', configFile: file })
+    const client = await dashboard(ready.http as string, o.characteristics)
+    try {
+      const throughput = await throughputs(target, o, o.messages.pipeline, log)
+      client.sample(true)
+      await runPhase(
+        target,
+        o,
+        { qos: 0, batch: 1, messages: o.paced.rate * o.paced.seconds, rate: o.paced.rate },
+        o.characteristics,
+      )
+      // The last points arrive up to one coalescing interval later.
+      await sleep(config.live.flushIntervalMs * 3)
+      client.sample(false)
+      const counters = await target.counters()
+      const after = await target.memory()
+      return {
+        startMs: ready.startMs,
+        throughput,
+        latency: latency(client.samples),
+        memory: { before: ready.before, started: ready.started, after },
+        counters,
+        flushIntervalMs: config.live.flushIntervalMs,
+      }
+    } finally {
+      client.close()
+    }
+  } finally {
+    await target.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+async function scalingPoint(
+  o: PipelineBenchOptions,
+  n: number,
+  previous: ScalingPoint | undefined,
+): Promise<ScalingPoint> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'linewatch-bench-'))
+  const { file, configParseMs } = writeConfig(n, dataDir, 'given')
+  const target = new Target('gateway', profileArgs(o, `gateway-scaling-${n}`))
+  try {
+    const ready = await target.start({ kind: 'gateway', configFile: file })
+    const client = await dashboard(ready.http as string, n)
+    try {
+      const t0 = Date.now()
+      await warmUp(target, o, n, 2)
+      const warmupSeconds = (Date.now() - t0) / 1000
+      const messages = Math.max(o.scaling.readings, n)
+      const phase = await runPhase(target, o, { qos: 0, batch: 1, messages }, n)
+      const counters = await target.counters()
+      const after = await target.memory()
+      const heap = after.heapUsed - ready.before.heapUsed
+      return {
+        characteristics: n,
+        limits: 'given',
+        warmupReadings: 2 * n + Math.min(50_000, n * 10),
+        readings: messages,
+        readingsPerCharacteristic: messages / n,
+        readingsPerSecond: phase.readingsPerSecond,
+        seconds: phase.seconds,
+        configParseMs,
+        startMs: ready.startMs,
+        warmupSeconds,
+        memory: { before: ready.before, started: ready.started, after },
+        rssMiB: after.rss / 2 ** 20,
+        heapUsedMiB: after.heapUsed / 2 ** 20,
+        heapBytesPerCharacteristic: heap / n,
+        marginalHeapBytesPerCharacteristic: previous
+          ? (after.heapUsed - previous.memory.after.heapUsed) / (n - previous.characteristics)
+          : null,
+        counters,
+      }
+    } finally {
+      client.close()
+    }
+  } finally {
+    await target.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+/** The publisher into a sink that reads and discards (CONNACKs, nothing else). */
+async function publisherCeiling(o: PipelineBenchOptions, messages: number) {
+  let bytes = 0
+  const server = createServer((socket) => {
+    let first = true
+    socket.on('data', (chunk) => {
+      if (first) socket.write(Buffer.from([0x20, 2, 0, 0]))
+      first = false
+      bytes += chunk.length
+    })
+    socket.on('error', () => {})
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  try {
+    const port = (server.address() as { port: number }).port
+    const publisher = new Publisher({
+      host: '127.0.0.1',
+      port,
+      connections: o.connections,
+      qos: 0,
+      batch: 1,
+      messages,
+      rate: 0,
+      characteristics: o.characteristics,
+      first: 0,
+      window: o.window,
+      clientPrefix: `bench-sink-${process.pid}`,
+      seed: 0,
+    })
+    const ready = await publisher.ready
+    const base = bytes
+    const started = await publisher.go()
+    while (bytes - base < ready.bytes) await sleep(1)
+    const seconds = (Date.now() - started) / 1000
+    await publisher.done
+    await publisher.close()
+    return { messages, messagesPerSecond: messages / seconds, seconds }
+  } finally {
+    server.close()
+  }
+}
+
+/** Readings/s of JSON.parse alone, and of the gateway's parser, over payloads like the publisher's. */
+function parseCeiling(batchSize: number) {
+  const reading = (i: number) =>
+    `{"value":${(100 + Math.sin(i) * 2).toFixed(3)},"ts":${Date.now()}}`
+  const single = Array.from({ length: 1000 }, (_, i) => Buffer.from(reading(i)))
+  const batch = Array.from({ length: 100 }, (_, i) =>
+    Buffer.from(
+      `[${Array.from({ length: batchSize }, (_, j) => reading(i * batchSize + j)).join(',')}]`,
+    ),
+  )
+  const rate = (payloads: Buffer[], per: number, parse: (b: Buffer) => number) => {
+    let sink = 0
+    for (let i = 0; i < 3000; i++) sink += parse(payloads[i % payloads.length] as Buffer)
+    let count = 0
+    const t0 = performance.now()
+    while (performance.now() - t0 < 400) {
+      for (const p of payloads) sink += parse(p)
+      count += payloads.length
+    }
+    if (sink === -1) console.log(sink)
+    return (count * per) / ((performance.now() - t0) / 1000)
+  }
+  const json = (b: Buffer) => {
+    const v = JSON.parse(b.toString()) as { value: number } | { value: number }[]
+    return Array.isArray(v) ? v.length : v.value
+  }
+  const gateway = (b: Buffer) => parsePayload(b, Date.now()).length
+  return {
+    jsonParse: { single: rate(single, 1, json), batch: rate(batch, batchSize, json) },
+    parsePayload: { single: rate(single, 1, gateway), batch: rate(batch, batchSize, gateway) },
+  }
+}
+
+export async function runPipelineBench(
+  o: PipelineBenchOptions,
+  log: (line: string) => void = () => {},
+): Promise<PipelineBenchResult> {
+  const parse = parseCeiling(o.batchSize)
+  const ceiling = await publisherCeiling(o, o.messages.bare.single)
+  log(`  publisher into a discarding sink: ${Math.round(ceiling.messagesPerSecond)} msg/s`)
+  const bare = await benchBare(o, log)
+  const { flushIntervalMs, ...pipeline } = await benchGateway(o, log)
+  const scaling: ScalingPoint[] = []
+  for (const n of o.scaling.characteristics) {
+    const point = await scalingPoint(o, n, scaling.at(-1))
+    log(
+      `  scaling ${n}: ${Math.round(point.readingsPerSecond)} readings/s, RSS ${Math.round(point.rssMiB)} MiB`,
+    )
+    scaling.push(point)
+  }
+  const sample = parseConfig(gatewayConfigYaml(1, tmpdir(), sha256Hex(TOKEN)), 'bench.yaml')
+  const ratio = (a: Figure, b: Figure) => a.readingsPerSecond / b.readingsPerSecond
+  const batchRatio = (a: Figure, b: Figure) =>
+    a.readingsPerSecond / (b.messagesPerSecond * o.batchSize)
+  const p = pipeline.throughput
+  const b = bare.throughput
+  const marginal = scaling.at(-1)?.marginalHeapBytesPerCharacteristic ?? null
+  const rss100k = scaling.find((s) => s.characteristics === 100_000)?.rssMiB ?? null
+  const ratios = {
+    qos0: ratio(p.qos0, b.qos0),
+    qos1: ratio(p.qos1, b.qos1),
+    qos0Batch: batchRatio(p.qos0Batch, b.qos0Batch),
+    qos1Batch: batchRatio(p.qos1Batch, b.qos1Batch),
+    qos0BatchVsSingleMessageRate: batchRatio(p.qos0Batch, b.qos0),
+    qos1BatchVsSingleMessageRate: batchRatio(p.qos1Batch, b.qos1),
+    // null when the bare broker's figure rounds to 0 ms (latency has millisecond resolution).
+    latencyP50: bare.latency.p50Ms > 0 ? pipeline.latency.p50Ms / bare.latency.p50Ms : null,
+    latencyP99: bare.latency.p99Ms > 0 ? pipeline.latency.p99Ms / bare.latency.p99Ms : null,
+  }
   return {
     options: o,
-    broker,
-    pipeline,
-    ratios: {
-      throughput: pipeline.throughput.readingsPerSecond / broker.throughput.readingsPerSecond,
-      latencyP50: pipeline.latency.p50Ms / broker.latency.p50Ms,
-      latencyP99: pipeline.latency.p99Ms / broker.latency.p99Ms,
+    config: {
+      characteristics: o.characteristics,
+      chart: sample.characteristics[0]?.chart.type ?? 'imr',
+      rules: sample.spc.rules,
+      baselineCount: sample.spc.baselineCount,
+      store: sample.store.timeseries,
+      flushIntervalMs,
+      openNcOn: sample.nonconformance.openOn,
     },
+    publisherCeiling: ceiling,
+    parseCeiling: parse,
+    bare,
+    pipeline,
+    ratios,
+    goals: {
+      qos0: { goal: 0.6, met: ratios.qos0 >= 0.6 },
+      qos1: { goal: 0.4, met: ratios.qos1 >= 0.4 },
+      qos0Batch: { goal: 0.5, met: ratios.qos0Batch >= 0.5 },
+      latencyP99: {
+        goalMs: flushIntervalMs + 20,
+        met: pipeline.latency.p99Ms < flushIntervalMs + 20,
+      },
+      heapPerCharacteristic: {
+        goalBytes: 1024,
+        marginalBytes: marginal,
+        met: marginal !== null && marginal <= 1024,
+      },
+      rss100k: { goalMiB: 300, rssMiB: rss100k, met: rss100k !== null && rss100k < 300 },
+    },
+    scaling,
   }
 }

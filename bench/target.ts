@@ -1,0 +1,138 @@
+/**
+ * The system under test, a child process of its own for every configuration (so one run's
+ * memory does not show in the next one's RSS), started with --expose-gc:
+ *
+ * - `broker`: the bare broker, aedes on a TCP port with an in-process subscriber to
+ *   `bench/#` that counts messages and, while sampling, takes publish → delivery latencies
+ *   from their `ts`. Its QoS 1 PUBACK goes as soon as aedes has delivered the message.
+ * - `gateway`: the whole gateway (createGateway) from a configuration the parent has parsed
+ *   and written as JSON (a YAML file of 100,000 characteristics takes seconds and a GiB to
+ *   parse, which would stay in this process's RSS).
+ *
+ * Requests from the parent carry an `id`; the answer has the same `id`:
+ *   {start: StartTarget} → {ready: TargetReady}; {count} → {count: messages} (broker);
+ *   {sampling: boolean}; {samples} → {samples: ms[]} (broker); {memory} → {memory} after a
+ *   full GC; {stop} → closes and exits.
+ */
+import { readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { Aedes } from 'aedes'
+import type { Config } from '../gateway/config/index.ts'
+import { createGateway, type Gateway } from '../gateway/index.ts'
+import { createLogger } from '../gateway/log.ts'
+import { PREFIX } from './fixture.ts'
+
+export type StartTarget = { kind: 'broker' } | { kind: 'gateway'; configFile: string }
+
+export interface Memory {
+  rss: number
+  heapUsed: number
+  heapTotal: number
+  external: number
+  arrayBuffers: number
+}
+
+export interface TargetReady {
+  mqtt: { host: string; port: number }
+  http: string | null
+  /** After a full GC: before the gateway (or broker) is created, and once it runs. */
+  before: Memory
+  started: Memory
+  /** Time to create and start it (for the gateway: runtimes, store, recovery, listeners). */
+  startMs: number
+}
+
+type Request = { id: number } & (
+  | { start: StartTarget }
+  | { count: true }
+  | { sampling: boolean }
+  | { samples: true }
+  | { memory: true }
+  | { stop: true }
+)
+
+function memory(): Memory {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  gc?.()
+  const m = process.memoryUsage()
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+  }
+}
+
+let delivered = 0
+let sampling = false
+const samples: number[] = []
+let stop: () => Promise<void> = async () => {}
+
+async function startBroker(): Promise<Omit<TargetReady, 'before' | 'started' | 'startMs'>> {
+  const broker = await Aedes.createBroker()
+  broker.subscribe(
+    `${PREFIX}/#`,
+    (packet, done) => {
+      delivered++
+      if (sampling) {
+        const ts = Number(/"ts":(\d+)/.exec(packet.payload.toString())?.[1])
+        samples.push(Date.now() - ts)
+      }
+      done()
+    },
+    () => {},
+  )
+  const server: Server = createServer((socket) => broker.handle(socket))
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  stop = async () => {
+    await new Promise<void>((r) => server.close(() => r()))
+    await new Promise<void>((r) => broker.close(() => r()))
+  }
+  const port = (server.address() as { port: number }).port
+  return { mqtt: { host: '127.0.0.1', port }, http: null }
+}
+
+async function startGateway(
+  configFile: string,
+): Promise<Omit<TargetReady, 'before' | 'started' | 'startMs'>> {
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as Config
+  const gateway: Gateway = await createGateway(config, { log: createLogger('silent') })
+  stop = () => gateway.close()
+  const mqtt = new URL(gateway.urls.mqtt as string)
+  return { mqtt: { host: mqtt.hostname, port: Number(mqtt.port) }, http: gateway.urls.http }
+}
+
+async function answer(req: Request): Promise<Record<string, unknown>> {
+  if ('start' in req) {
+    const before = memory()
+    const t0 = performance.now()
+    const urls =
+      req.start.kind === 'broker' ? await startBroker() : await startGateway(req.start.configFile)
+    const startMs = performance.now() - t0
+    return { ready: { ...urls, before, started: memory(), startMs } satisfies TargetReady }
+  }
+  if ('count' in req) return { count: delivered }
+  if ('sampling' in req) {
+    sampling = req.sampling
+    return {}
+  }
+  if ('samples' in req) return { samples }
+  if ('memory' in req) return { memory: memory() }
+  await stop()
+  return { stopped: true }
+}
+
+process.on('message', (req: Request) => {
+  answer(req).then(
+    (reply) => {
+      process.send?.({ id: req.id, ...reply }, () => {
+        if ('stop' in req) process.exit(0)
+      })
+    },
+    (err: unknown) => {
+      process.send?.({ id: req.id, error: (err as Error).stack ?? String(err) })
+    },
+  )
+})
