@@ -131,25 +131,22 @@ export function serve(
     ),
   }
   const checkpointRowid = db.prepare('SELECT reading_rowid FROM checkpoint WHERE id = 1')
-  const oldest = Object.fromEntries(
+  /**
+   * Deletes the oldest rows of a table (up to RETENTION_CHUNK, by arrival) that are at or below a
+   * rowid and older than a time stamp. Readings are bounded by the checkpoint: those no checkpoint
+   * covers yet are kept whatever their age or the size (replay needs them).
+   */
+  const deleteOldest = Object.fromEntries(
     TABLES.map((t) => [
       t,
       db.prepare(
-        `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} ORDER BY rowid LIMIT ${RETENTION_CHUNK})`,
+        `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE rowid <= ? ORDER BY rowid LIMIT ${RETENTION_CHUNK}) AND ts < ?`,
       ),
     ]),
   ) as Record<(typeof TABLES)[number], StatementSync>
-  // Readings no checkpoint covers yet are kept whatever their age or the size (replay needs them).
-  const olderThan = Object.fromEntries(
-    TABLES.map((t) => [
-      t,
-      db.prepare(
-        `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} ORDER BY rowid LIMIT ${RETENTION_CHUNK}) AND ts < ? AND rowid <= ?`,
-      ),
-    ]),
-  ) as Record<(typeof TABLES)[number], StatementSync>
-  const oldestReadings = db.prepare(
-    `DELETE FROM reading WHERE rowid IN (SELECT rowid FROM reading WHERE rowid <= ? ORDER BY rowid LIMIT ${RETENTION_CHUNK})`,
+  const forgetDeliveries = db.prepare('DELETE FROM delivery WHERE at < ?')
+  const pageCounts = ['page_count', 'freelist_count', 'page_size'].map((name) =>
+    db.prepare(`PRAGMA ${name}`),
   )
   const coveredReadings = db.prepare('DELETE FROM reading WHERE rowid <= ?')
 
@@ -257,9 +254,10 @@ export function serve(
   }
 
   const bytes = (): number => {
-    const pragma = (name: string) =>
-      Object.values(db.prepare(`PRAGMA ${name}`).get() as Record<string, number>)[0] as number
-    return (pragma('page_count') - pragma('freelist_count')) * pragma('page_size')
+    const [pages, free, size] = pageCounts.map(
+      (p) => Object.values(p.get() as Record<string, number>)[0] as number,
+    ) as [number, number, number]
+    return (pages - free) * size
   }
 
   /**
@@ -269,23 +267,22 @@ export function serve(
    */
   const retain = (now: number): number => {
     let deleted = 0
-    db.prepare('DELETE FROM delivery WHERE at < ?').run(now - DELIVERY_MEMORY_MS)
-    const limit = covered()
+    forgetDeliveries.run(now - DELIVERY_MEMORY_MS)
+    const covers = covered()
+    const bound = (t: (typeof TABLES)[number]) =>
+      t === 'reading' ? covers : Number.MAX_SAFE_INTEGER
     const cutoff = now - options.retention.maxAgeDays * DAY_MS
     for (const t of TABLES) {
       for (;;) {
-        const n = Number(
-          olderThan[t].run(cutoff, t === 'reading' ? limit : Number.MAX_SAFE_INTEGER).changes,
-        )
+        const n = Number(deleteOldest[t].run(bound(t), cutoff).changes)
         deleted += n
         if (n < RETENTION_CHUNK) break
       }
     }
+    // Above the size, the oldest go whatever their age.
     for (let round = 0; bytes() > options.retention.maxBytes && round < 1000; round++) {
       let n = 0
-      for (const t of TABLES) {
-        n += Number((t === 'reading' ? oldestReadings.run(limit) : oldest[t].run()).changes)
-      }
+      for (const t of TABLES) n += Number(deleteOldest[t].run(bound(t), Number.MAX_VALUE).changes)
       deleted += n
       if (n === 0) break
       db.exec('PRAGMA incremental_vacuum')
