@@ -16,8 +16,9 @@ import { createPipeline } from './pipeline/index.ts'
 import { RecentCounter } from './recent-errors.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
 import { createMqttClientSource } from './sources/mqtt-client.ts'
-import type { Source } from './sources/types.ts'
+import type { ReadingSink, Source } from './sources/types.ts'
 import { openRecords } from './store/records.ts'
+import { whenAll } from './store/records-writer.ts'
 import { createSqliteStore } from './store/sqlite.ts'
 import type { Delivery, JournaledStore } from './store/types.ts'
 
@@ -61,7 +62,8 @@ export async function createGateway(
   }
 
   try {
-    const db = openRecords(join(dataDir, 'records.db'))
+    const recordsPath = join(dataDir, 'records.db')
+    const db = openRecords(recordsPath)
     stops.push(() => db.close())
 
     const store = await createStore(config, { log: log.child({ module: 'store' }), dataDir, env })
@@ -79,11 +81,12 @@ export async function createGateway(
     const pipeline = createPipeline({ config, db, store, bus, log, recentErrors })
     const nc = createNcService({
       db,
+      path: recordsPath,
       bus,
       log: log.child({ module: 'nonconformance' }),
       readingsAfter: config.nonconformance.readingsAfter,
     })
-    nc.start()
+    await nc.start()
     stops.push(() => nc.stop())
     await pipeline.start()
     stops.push(() => pipeline.stop())
@@ -106,7 +109,12 @@ export async function createGateway(
     stops.push(() => bus.removeOwner(ncEvents))
 
     const deliveries = await store.deliveries()
-    const sources = createSources(config, pipeline.sink, log, dataDir, env, deliveries)
+    // An acknowledgement waits for what its reading produced in the records too (an NC it opened).
+    const sink: ReadingSink = {
+      ...pipeline.sink,
+      durable: (done) => whenAll([pipeline.sink.durable, nc.whenDurable], done),
+    }
+    const sources = createSources(config, sink, log, dataDir, env, deliveries)
     const auth = createAuth(config.auth)
     if (config.auth.anonymousRole !== 'none') {
       log.warn(
@@ -223,7 +231,7 @@ async function createStore(
 
 function createSources(
   config: Config,
-  sink: import('./sources/types.ts').ReadingSink,
+  sink: ReadingSink,
   log: Logger,
   dataDir: string,
   env: NodeJS.ProcessEnv,

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { connect, type MqttClient } from 'mqtt'
+import { connect, connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { characteristicSpec, parseConfig } from '../gateway/config/index.ts'
 import { evaluate, initialCharacteristicState } from '../rules/index.ts'
@@ -239,6 +239,51 @@ describe('kill -9 while a device publishes at QoS 1', () => {
     expect(readings.map((r) => r.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1))
     expect(points).toEqual(uninterrupted(readings))
   }, 240_000)
+
+  it('a nonconformance its reading opened survives a kill right after the PUBACK', async () => {
+    const run: Run = {
+      dataDir: join(dir.path, 'nc'),
+      httpPort: await freePort(),
+      mqttPort: await freePort(),
+      extra: '',
+    }
+    await mkdir(run.dataDir, { recursive: true })
+    await writeFile(
+      join(run.dataDir, 'gw.yaml'),
+      `dataDir: ${JSON.stringify(join(run.dataDir, 'data'))}
+log: { level: warn }
+auth: { anonymousRole: viewer }
+http: { host: 127.0.0.1, port: ${run.httpPort} }
+mqtt: { broker: { host: 127.0.0.1, port: ${run.mqttPort} } }
+characteristics:
+  - id: fill
+    name: Fill
+    path: p/a/l/c
+    source: { mqtt: { topic: crash/fill } }
+    limits: { actionHigh: 506 }
+    openNcOn: [action-high]
+`,
+    )
+    let gw = startGateway(run)
+    await healthy(run, gw)
+    const client = await connectAsync(`mqtt://127.0.0.1:${run.mqttPort}`, { reconnectPeriod: 0 })
+    client.on('error', () => {})
+    // The PUBACK says the reading, and the NC it opened, are on disk: killed at once, both stay.
+    await client.publishAsync('crash/fill', JSON.stringify({ value: 507.5, ts: T0 }), { qos: 1 })
+    await kill(gw.child)
+    await client.endAsync(true)
+    gw = startGateway(run)
+    try {
+      await healthy(run, gw)
+      const res = await fetch(`http://127.0.0.1:${run.httpPort}/api/nonconformances`)
+      const ncs = (await res.json()) as { cause: string; trigger: { value: number; ts: number } }[]
+      expect(ncs.map((n) => [n.cause, n.trigger.value, n.trigger.ts])).toEqual([
+        ['action-high', 507.5, T0],
+      ])
+    } finally {
+      await kill(gw.child)
+    }
+  }, 120_000)
 
   it('external broker (Mosquitto): the PUBACK waits for the commit, so a kill loses nothing the broker was told', async () => {
     const mosquitto = await startMosquitto()

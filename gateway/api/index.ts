@@ -234,7 +234,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
     },
     async (request, reply) => {
       const { id } = request.params as { id: string }
-      const found = nc.get(Number(id.replace(/^NC-/, '')))
+      const found = await nc.get(Number(id.replace(/^NC-/, '')))
       return found ?? notFound(reply, `no nonconformance ${id}`)
     },
   )

@@ -10,6 +10,7 @@ import type { EventBus } from '../events.ts'
 import type { Logger } from '../log.ts'
 import { type CharacteristicRuntime, controlView } from '../pipeline/runtime.ts'
 import type { Reading } from '../sources/types.ts'
+import { createRecordsWriter, type RecordsWriter } from '../store/records-writer.ts'
 import { ncNumber, ncTitle } from './titles.ts'
 
 /**
@@ -19,29 +20,52 @@ import { ncNumber, ncTitle } from './titles.ts'
  * per cause. Causes one reading triggers together (a spike past the action limit is also
  * beyond 3σ) are one event and go to one NC, titled by the most severe. The NC keeps the
  * readings before the trigger, collects those after it, and the limits in force.
+ *
+ * The open NCs live in memory (the hot path never reads the database); what changes is
+ * written by the records writer (records-writer.ts), off the ingest thread, once per event-loop
+ * turn whatever the number of occurrences in it. `whenDurable` lets an acknowledgement wait
+ * for the NC its reading opened or added to. Reads (`list`, `get`) see every write before them.
  */
 export interface NcService {
-  start(): void
-  stop(): void
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Calls `done` once every NC change made so far is committed. */
+  whenDurable(done: () => void): void
   openCount(characteristic: string): number
   list(filter: {
     status?: NcStatus | undefined
     characteristic?: string | undefined
     limit: number
-  }): NonconformanceSummary[]
-  get(id: number): NonconformanceView | undefined
+  }): Promise<NonconformanceSummary[]>
+  get(id: number): Promise<NonconformanceView | undefined>
 }
 
 const MAX_HISTORY = 100
 
+/** The statements the records writer runs for the NC service (idempotent: a batch may go twice). */
+const STATEMENTS = {
+  insert: `INSERT INTO nonconformance (id, characteristic, characteristic_name, path, cause, title, status,
+             opened_at, last_at, occurrences, trigger, limits, readings, history)
+           VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+  insertCause:
+    'INSERT OR IGNORE INTO nonconformance_cause (nonconformance, characteristic, cause, open) VALUES (?, ?, ?, 1)',
+  occurrence: 'UPDATE nonconformance SET last_at = ?, occurrences = ?, history = ? WHERE id = ?',
+  readings: 'UPDATE nonconformance SET readings = ? WHERE id = ?',
+}
+
 interface OpenNc {
-  id: number
+  readonly summary: Omit<NonconformanceSummary, 'number' | 'causes' | 'status'>
+  readonly limits: string
   causes: Cause[]
-  occurrences: number
   history: { ts: number; value: number }[]
   readings: { ts: number; value: number }[]
   /** Readings still to be added after the trigger. */
   awaiting: number
+  /** What the database has of it: whether the row is there, how many causes, and what is stale. */
+  inserted: boolean
+  causesSaved: number
+  historyStale: boolean
+  readingsStale: boolean
 }
 
 interface Row {
@@ -63,30 +87,40 @@ interface Row {
 
 export function createNcService(ctx: {
   db: DatabaseSync
+  /** records.db, for the writer's own connection. */
+  path: string
   bus: EventBus
   log: Logger
   readingsAfter: number
 }): NcService {
   const { db, bus, log } = ctx
+  const writer: RecordsWriter = createRecordsWriter({
+    path: ctx.path,
+    statements: STATEMENTS,
+    log: log.child({ module: 'records-writer' }),
+  })
+  const run = (statement: keyof typeof STATEMENTS, ...params: (string | number)[]) =>
+    writer.run(statement, params)
   /** Open NCs by `characteristic \0 cause`: the hot path looks here, not in the database. */
   const open = new Map<string, OpenNc>()
   const openPerCharacteristic = new Map<string, number>()
   /** Characteristics with an open NC still collecting readings after its trigger. */
   const collecting = new Map<string, Set<OpenNc>>()
-  let sql: Record<
-    'insert' | 'insertCause' | 'occurrence' | 'readings' | 'byId' | 'causesOf',
-    StatementSync
-  > | null = null
+  /** NCs changed since they were last handed to the writer, and acknowledgements waiting on them. */
+  const stale = new Set<OpenNc>()
+  let waiting: (() => void)[] = []
+  let saveScheduled = false
+  let nextId = 1
+  let causesOfRow: StatementSync | null = null
   const owner = {}
 
   const key = (characteristic: string, cause: Cause) => `${characteristic}\u0000${cause}`
 
   function causesOf(id: number): Cause[] {
-    return ((sql?.causesOf.all(id) ?? []) as { cause: Cause }[]).map((r) => r.cause)
+    return ((causesOfRow?.all(id) ?? []) as { cause: Cause }[]).map((r) => r.cause)
   }
 
-  function summary(row: Row): NonconformanceSummary {
-    const trigger = JSON.parse(row.trigger) as NonconformanceSummary['trigger']
+  function rowSummary(row: Row): NonconformanceSummary {
     return {
       id: row.id,
       number: ncNumber(row.id),
@@ -100,69 +134,126 @@ export function createNcService(ctx: {
       openedAt: row.opened_at,
       lastAt: row.last_at,
       occurrences: row.occurrences,
-      trigger,
+      trigger: JSON.parse(row.trigger) as NonconformanceSummary['trigger'],
     }
   }
 
-  function emit(type: 'opened' | 'updated', id: number): void {
-    const row = sql?.byId.get(id) as Row | undefined
-    if (row) bus.emit('nc', { type, nc: summary(row) })
+  function summary(nc: OpenNc): NonconformanceSummary {
+    return {
+      ...nc.summary,
+      number: ncNumber(nc.summary.id),
+      causes: [...nc.causes],
+      status: 'open',
+    }
+  }
+
+  /** Hands what changed to the writer: once per turn, however many occurrences the turn had. */
+  function save(): void {
+    saveScheduled = false
+    for (const nc of stale) {
+      const s = nc.summary
+      if (!nc.inserted) {
+        run(
+          'insert',
+          s.id,
+          s.characteristic,
+          s.characteristicName,
+          s.path,
+          s.cause,
+          s.title,
+          s.openedAt,
+          s.lastAt,
+          s.occurrences,
+          JSON.stringify(s.trigger),
+          nc.limits,
+          JSON.stringify(nc.readings),
+          JSON.stringify(nc.history),
+        )
+        nc.inserted = true
+      } else {
+        if (nc.historyStale)
+          run('occurrence', s.lastAt, s.occurrences, JSON.stringify(nc.history), s.id)
+        if (nc.readingsStale) run('readings', JSON.stringify(nc.readings), s.id)
+      }
+      for (; nc.causesSaved < nc.causes.length; nc.causesSaved++)
+        run('insertCause', s.id, s.characteristic, nc.causes[nc.causesSaved] as Cause)
+      nc.historyStale = false
+      nc.readingsStale = false
+    }
+    stale.clear()
+    const acks = waiting
+    waiting = []
+    for (const done of acks) writer.whenDurable(done)
+  }
+
+  function changed(nc: OpenNc, what: 'history' | 'readings' | null): void {
+    if (what === 'history') nc.historyStale = true
+    if (what === 'readings') nc.readingsStale = true
+    stale.add(nc)
+    if (saveScheduled) return
+    saveScheduled = true
+    setImmediate(save)
+  }
+
+  function emit(type: 'opened' | 'updated', nc: OpenNc): void {
+    bus.emit('nc', { type, nc: summary(nc) })
   }
 
   function openNc(rt: CharacteristicRuntime, d: Deviation, causes: Cause[]): void {
     const c = rt.config
-    const readings = rt.recent.toArray()
     const control: ControlLimitsView | null = controlView(rt.state.chart.limits, rt.lastPoint)
-    const trigger = {
-      ts: d.ts,
-      value: d.value,
-      limit: d.kind === 'limit' ? d.limit : null,
-      rule: d.kind === 'rule' ? d.cause : null,
-    }
-    const history = [{ ts: d.ts, value: d.value }]
-    const result = sql?.insert.get(
-      c.id,
-      c.name,
-      c.path,
-      d.cause,
-      ncTitle(c.name, d.cause),
-      d.ts,
-      d.ts,
-      JSON.stringify(trigger),
-      JSON.stringify({ alarm: c.limits, control }),
-      JSON.stringify(readings),
-      JSON.stringify(history),
-    ) as { id: number }
     const nc: OpenNc = {
-      id: result.id,
+      summary: {
+        id: nextId++,
+        characteristic: c.id,
+        characteristicName: c.name,
+        path: c.path,
+        cause: d.cause,
+        title: ncTitle(c.name, d.cause),
+        openedAt: d.ts,
+        lastAt: d.ts,
+        occurrences: 1,
+        trigger: {
+          ts: d.ts,
+          value: d.value,
+          limit: d.kind === 'limit' ? d.limit : null,
+          rule: d.kind === 'rule' ? d.cause : null,
+        },
+      },
+      limits: JSON.stringify({ alarm: c.limits, control }),
       causes: [],
-      occurrences: 1,
-      history,
-      readings,
+      history: [{ ts: d.ts, value: d.value }],
+      readings: rt.recent.toArray(),
       awaiting: ctx.readingsAfter,
+      inserted: false,
+      causesSaved: 0,
+      historyStale: false,
+      readingsStale: false,
     }
     for (const cause of causes) attachCause(c.id, nc, cause)
     openPerCharacteristic.set(c.id, (openPerCharacteristic.get(c.id) ?? 0) + 1)
     if (nc.awaiting > 0) addCollecting(c.id, nc)
+    changed(nc, null)
     log.info(
-      { nc: ncNumber(nc.id), characteristic: c.id, cause: d.cause, value: d.value },
+      { nc: ncNumber(nc.summary.id), characteristic: c.id, cause: d.cause, value: d.value },
       'nonconformance opened',
     )
-    emit('opened', nc.id)
+    emit('opened', nc)
   }
 
   function attachCause(characteristic: string, nc: OpenNc, cause: Cause): void {
-    sql?.insertCause.run(nc.id, characteristic, cause)
     nc.causes.push(cause)
     open.set(key(characteristic, cause), nc)
+    changed(nc, null)
   }
 
   function addOccurrence(nc: OpenNc, d: Deviation): void {
-    nc.occurrences++
+    nc.summary.occurrences++
+    nc.summary.lastAt = d.ts
     nc.history.push({ ts: d.ts, value: d.value })
     if (nc.history.length > MAX_HISTORY) nc.history.splice(0, nc.history.length - MAX_HISTORY)
-    sql?.occurrence.run(d.ts, nc.occurrences, JSON.stringify(nc.history), nc.id)
-    emit('updated', nc.id)
+    changed(nc, 'history')
+    emit('updated', nc)
   }
 
   function addCollecting(characteristic: string, nc: OpenNc): void {
@@ -180,47 +271,37 @@ export function createNcService(ctx: {
       nc.awaiting--
       // Written once complete (or at stop), not at every reading.
       if (nc.awaiting <= 0) {
-        saveReadings(nc)
+        changed(nc, 'readings')
         set.delete(nc)
       }
     }
     if (set.size === 0) collecting.delete(reading.characteristic)
   }
 
-  function saveReadings(nc: OpenNc): void {
-    sql?.readings.run(JSON.stringify(nc.readings), nc.id)
-  }
-
   return {
-    start() {
-      sql = {
-        insert: db.prepare(
-          `INSERT INTO nonconformance (characteristic, characteristic_name, path, cause, title, status, opened_at, last_at,
-             occurrences, trigger, limits, readings, history)
-           VALUES (?, ?, ?, ?, ?, 'open', ?, ?, 1, ?, ?, ?, ?) RETURNING id`,
-        ),
-        occurrence: db.prepare(
-          'UPDATE nonconformance SET last_at = ?, occurrences = ?, history = ? WHERE id = ?',
-        ),
-        readings: db.prepare('UPDATE nonconformance SET readings = ? WHERE id = ?'),
-        byId: db.prepare('SELECT * FROM nonconformance WHERE id = ?'),
-        insertCause: db.prepare(
-          'INSERT INTO nonconformance_cause (nonconformance, characteristic, cause, open) VALUES (?, ?, ?, 1)',
-        ),
-        causesOf: db.prepare(
-          'SELECT cause FROM nonconformance_cause WHERE nonconformance = ? ORDER BY rowid',
-        ),
+    async start() {
+      causesOfRow = db.prepare(
+        'SELECT cause FROM nonconformance_cause WHERE nonconformance = ? ORDER BY rowid',
+      )
+      const last = db.prepare('SELECT coalesce(max(id), 0) AS id FROM nonconformance').get() as {
+        id: number
       }
+      nextId = last.id + 1
       for (const row of db
         .prepare("SELECT * FROM nonconformance WHERE status = 'open'")
         .all() as unknown as Row[]) {
+        const { number: _, causes, status: __, ...rest } = rowSummary(row)
         const nc: OpenNc = {
-          id: row.id,
-          causes: causesOf(row.id),
-          occurrences: row.occurrences,
+          summary: rest,
+          limits: row.limits,
+          causes,
           history: JSON.parse(row.history),
           readings: JSON.parse(row.readings),
           awaiting: 0, // readings after a restart would not follow the trigger: collection ends
+          inserted: true,
+          causesSaved: causes.length,
+          historyStale: false,
+          readingsStale: false,
         }
         for (const cause of nc.causes) open.set(key(row.characteristic, cause), nc)
         openPerCharacteristic.set(
@@ -228,6 +309,7 @@ export function createNcService(ctx: {
           (openPerCharacteristic.get(row.characteristic) ?? 0) + 1,
         )
       }
+      await writer.start()
 
       bus.on('evaluated', owner, ({ runtime, reading, evaluation }) => {
         const id = runtime.config.id
@@ -257,16 +339,24 @@ export function createNcService(ctx: {
       })
     },
 
-    stop() {
+    async stop() {
       bus.removeOwner(owner)
-      for (const set of collecting.values()) for (const nc of set) saveReadings(nc)
+      // What was collected after a trigger is kept, even if fewer than asked for.
+      for (const set of collecting.values()) for (const nc of set) changed(nc, 'readings')
       collecting.clear()
-      sql = null
+      save()
+      await writer.stop()
+    },
+
+    whenDurable(done) {
+      if (stale.size > 0) waiting.push(done)
+      else writer.whenDurable(done)
     },
 
     openCount: (characteristic) => openPerCharacteristic.get(characteristic) ?? 0,
 
-    list({ status, characteristic, limit }) {
+    async list({ status, characteristic, limit }) {
+      await flushed()
       const where: string[] = []
       const params: (string | number)[] = []
       if (status) {
@@ -282,22 +372,31 @@ export function createNcService(ctx: {
           `SELECT * FROM nonconformance ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
         )
         .all(...params, limit) as unknown as Row[]
-      return rows.map(summary)
+      return rows.map(rowSummary)
     },
 
-    get(id) {
+    async get(id) {
+      await flushed()
       const row = db.prepare('SELECT * FROM nonconformance WHERE id = ?').get(id) as Row | undefined
       if (!row) return undefined
       const limits = JSON.parse(row.limits) as NonconformanceView['limitsInForce']
       // Readings after the trigger are written once complete: while collecting, memory has them.
       const live = collecting.get(row.characteristic)
-      const collected = live ? [...live].find((nc) => nc.id === id)?.readings : undefined
+      const collected = live ? [...live].find((nc) => nc.summary.id === id)?.readings : undefined
       return {
-        ...summary(row),
+        ...rowSummary(row),
         limitsInForce: limits,
         readings: collected ? [...collected] : JSON.parse(row.readings),
         history: JSON.parse(row.history),
       }
     },
+  }
+
+  /** Resolves once every change made so far is committed: a read sees what came before it. */
+  function flushed(): Promise<void> {
+    return new Promise((resolve) => {
+      if (stale.size > 0) save()
+      writer.whenDurable(resolve)
+    })
   }
 }

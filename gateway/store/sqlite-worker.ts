@@ -15,6 +15,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { PanePoint, ViolationRule } from '../../rules/index.ts'
 import { DELIVERY_MEMORY_MS } from '../sources/deliveries.ts'
+import { CHART_STRIDE, type ColumnBatch, nullable, READING_STRIDE } from './columns.ts'
 import { openDatabase, transaction } from './sqlite-db.ts'
 import type {
   ChartSnapshot,
@@ -27,7 +28,14 @@ import type {
 
 /** A batch: the records, then whether a checkpoint follows them. */
 export type ToWorker =
-  | { type: 'write'; seq: number; records: SeriesRecord[]; checkpoint: boolean }
+  | {
+      type: 'write'
+      seq: number
+      records: SeriesRecord[]
+      columns?: ColumnBatch | undefined
+      checkpoint: boolean
+    }
+  | { type: 'names'; from: number; names: string[] }
   | { type: 'query'; id: number; what: 'readings' | 'chartPoints' | 'events'; query: RangeQuery }
   | { type: 'recover'; id: number }
   | { type: 'stop' }
@@ -159,8 +167,53 @@ export function serve(
     return id
   }
 
-  const write = (records: SeriesRecord[], checkpoint: boolean): void => {
+  /** The sender's numbering of characteristics (see columns.ts). */
+  const names: string[] = []
+  const setNames = (from: number, list: readonly string[]): void => {
+    for (let k = 0; k < list.length; k++) names[from + k] = list[k] as string
+  }
+  const nameOf = (i: number): string => {
+    const name = names[i]
+    if (name === undefined) throw new Error(`column batch names characteristic #${i}, not sent`)
+    return name
+  }
+
+  const writeColumns = (c: ColumnBatch): void => {
+    setNames(c.namesFrom, c.names)
+    const r = c.readings
+    for (let i = 0; i < r.length; i += READING_STRIDE) {
+      insert.reading.run(
+        seriesId(nameOf(r[i] as number)),
+        r[i + 1] as number,
+        r[i + 2] as number,
+        nullable(r[i + 3] as number),
+        nullable(r[i + 4] as number),
+        c.keys?.[i / READING_STRIDE] ?? null,
+        nullable(r[i + 5] as number),
+      )
+    }
+    if (options.journalOnly) return
+    const p = c.charts
+    for (let i = 0, k = 0; i < p.length; i += CHART_STRIDE, k++) {
+      insert.chart.run(
+        seriesId(nameOf(p[i] as number)),
+        p[i + 1] as number,
+        p[i + 2] as number,
+        p[i + 4] === 1 ? 'monitor' : 'baseline',
+        c.panes[k] as string,
+        c.rules[k] as string,
+        p[i + 3] as number,
+      )
+    }
+  }
+
+  const write = (
+    records: SeriesRecord[],
+    columns: ColumnBatch | undefined,
+    checkpoint: boolean,
+  ): void => {
     transaction(db, () => {
+      if (columns) writeColumns(columns)
       for (const r of records) {
         switch (r.kind) {
           case 'reading':
@@ -337,7 +390,7 @@ export function serve(
     switch (message.type) {
       case 'write':
         try {
-          write(message.records, message.checkpoint)
+          write(message.records, message.columns, message.checkpoint)
           post({ type: 'committed', seq: message.seq })
           // After the commit (its acknowledgements are out): retention runs with each checkpoint.
           if (message.checkpoint) runRetention()
@@ -345,6 +398,9 @@ export function serve(
           seriesIds.clear() // ids inserted in the rolled-back transaction are gone
           post({ type: 'failed', seq: message.seq, error: (e as Error).message })
         }
+        return true
+      case 'names':
+        setNames(message.from, message.names)
         return true
       case 'query':
         answer(message.id, () => query(message.what, message.query))
@@ -373,6 +429,9 @@ export function openTimeSeries(path: string): DatabaseSync {
   const db = openDatabase(path, MIGRATIONS, { exclusive: true, autoVacuum: true })
   // The WAL is truncated back to this after a checkpoint: it does not keep a peak's size.
   db.exec('PRAGMA journal_size_limit = 67108864')
+  // Every batch touches an index leaf per characteristic: a page cache that holds them (32 MiB,
+  // a bound on the writer's memory) keeps a commit from reading them back from disk.
+  db.exec('PRAGMA cache_size = -32768')
   return db
 }
 

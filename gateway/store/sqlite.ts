@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { type ErrorCode, LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import { type ColumnBatch, ColumnBuilder, Names } from './columns.ts'
 import type { FromWorker, Recovered, ToWorker, WorkerOptions } from './sqlite-worker.ts'
 import type {
   ChartSnapshot,
@@ -13,7 +14,6 @@ import type {
   StoredEvent,
   StoredReading,
   StoreStatus,
-  TimeSeriesStore,
 } from './types.ts'
 
 /**
@@ -43,14 +43,21 @@ export type SqliteStore = JournaledStore
 const RETRY_MS = 1000
 
 interface Batch {
+  /** Readings and chart points, in columns; the other records as they are. */
+  columns: ColumnBuilder
   records: SeriesRecord[]
   waiting: (() => void)[]
   checkpoint: boolean
+  /** How many records (of every kind). */
+  size: number
+  /** Built once when the batch is cut: sent again as it was after a failed commit. */
+  posted: ColumnBatch | null
 }
 
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { log } = options
-  const batchSize = options.batchSize ?? 5000
+  // Large batches: a commit writes each characteristic's index pages once, however many rows it has.
+  const batchSize = options.batchSize ?? 50_000
   const flushIntervalMs = options.flushIntervalMs ?? 200
   const maxPending = options.maxPending ?? 2_000_000
   const workerOptions: WorkerOptions = {
@@ -65,7 +72,16 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   )
 
   let worker: Worker | null = null
-  let buffer: Batch = { records: [], waiting: [], checkpoint: false }
+  const names = new Names()
+  const newBatch = (): Batch => ({
+    columns: new ColumnBuilder(names),
+    records: [],
+    waiting: [],
+    checkpoint: false,
+    size: 0,
+    posted: null,
+  })
+  let buffer: Batch = newBatch()
   /** Batches posted and not yet committed, by sequence number (oldest first). */
   const unconfirmed = new Map<number, Batch>()
   let unconfirmedRecords = 0
@@ -89,15 +105,26 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     worker?.postMessage(message)
   }
 
+  function postBatch(s: number, batch: Batch): void {
+    batch.posted ??= batch.columns.build()
+    post({
+      type: 'write',
+      seq: s,
+      records: batch.records,
+      columns: batch.posted,
+      checkpoint: batch.checkpoint,
+    })
+  }
+
   function sendBuffer(checkpoint = false): void {
-    if ((buffer.records.length === 0 && !checkpoint) || !worker) return
+    if ((buffer.size === 0 && !checkpoint) || !worker) return
     const batch = buffer
     batch.checkpoint ||= checkpoint
-    buffer = { records: [], waiting: [], checkpoint: false }
+    buffer = newBatch()
     seq++
     unconfirmed.set(seq, batch)
-    unconfirmedRecords += batch.records.length
-    post({ type: 'write', seq, records: batch.records, checkpoint: batch.checkpoint })
+    unconfirmedRecords += batch.size
+    postBatch(seq, batch)
   }
 
   /** Acknowledgements wait: cut the batch once the writer has nothing in flight. */
@@ -111,7 +138,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   function settleDrained(): void {
-    if (unconfirmed.size === 0 && buffer.records.length === 0 && drained) {
+    if (unconfirmed.size === 0 && buffer.size === 0 && drained) {
       drained.resolve()
       drained = null
     }
@@ -123,8 +150,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         const batch = unconfirmed.get(message.seq)
         unconfirmed.delete(message.seq)
         if (batch) {
-          unconfirmedRecords -= batch.records.length
-          written += batch.records.length
+          unconfirmedRecords -= batch.size
+          written += batch.size
           for (const done of batch.waiting) done()
         }
         lastError = undefined
@@ -168,8 +195,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   function resend(s: number): void {
     const batch = unconfirmed.get(s)
-    if (batch && worker)
-      post({ type: 'write', seq: s, records: batch.records, checkpoint: batch.checkpoint })
+    if (batch && worker) postBatch(s, batch)
   }
 
   function startWorker(): Promise<void> {
@@ -206,6 +232,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       setTimeout(() => {
         startWorker().then(
           () => {
+            // A new writer knows no characteristic names: all of them go before the batches.
+            post({ type: 'names', from: 0, names: [...names.all()] })
             for (const s of unconfirmed.keys()) resend(s)
           },
           (err: unknown) => log.error({ err }, 'time-series writer could not restart'),
@@ -246,7 +274,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
 
     write(record) {
-      if (buffer.records.length + unconfirmedRecords >= maxPending) {
+      if (buffer.size + unconfirmedRecords >= maxPending) {
         dropped++
         if (dropped === 1 || dropped % 10_000 === 0) {
           log.error(
@@ -257,12 +285,24 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         lastError = `buffer full: ${dropped} records refused`
         return
       }
-      buffer.records.push(record)
-      if (buffer.records.length >= batchSize) sendBuffer()
+      const b = buffer
+      if (record.kind === 'reading') {
+        b.columns.reading(
+          record.characteristic,
+          record.ts,
+          record.value,
+          record.seq,
+          record.size,
+          record.key,
+          record.received,
+        )
+      } else if (record.kind === 'chart') b.columns.chart(record.characteristic, record.point)
+      else b.records.push(record)
+      if (++b.size >= batchSize) sendBuffer()
     },
 
     whenDurable(done) {
-      if (buffer.records.length > 0) {
+      if (buffer.size > 0) {
         buffer.waiting.push(done)
         scheduleCut()
         return
@@ -310,7 +350,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return {
         kind: 'sqlite',
         healthy: lastError === undefined,
-        pending: buffer.records.length + unconfirmedRecords,
+        pending: buffer.size + unconfirmedRecords,
         spooled: 0,
         written,
         dropped,
@@ -327,9 +367,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       // Give the writer a bounded time to commit what is left; report what could not be.
       await Promise.race([this.flush(), new Promise((r) => setTimeout(r, 10_000))])
       stopping = true
-      if (unconfirmedRecords + buffer.records.length > 0) {
+      if (unconfirmedRecords + buffer.size > 0) {
         log.error(
-          { lost: unconfirmedRecords + buffer.records.length },
+          { lost: unconfirmedRecords + buffer.size },
           'time-series records could not be written before stopping',
         )
       }

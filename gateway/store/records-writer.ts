@@ -1,0 +1,202 @@
+import { extname } from 'node:path'
+import type { SQLInputValue } from 'node:sqlite'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { Logger } from '../log.ts'
+import type {
+  FromRecordsWorker,
+  RecordOp,
+  RecordsWorkerOptions,
+  ToRecordsWorker,
+} from './records-writer-worker.ts'
+
+/**
+ * Writes to the records database that the ingest path causes (a nonconformance opened, an
+ * occurrence added) leave the ingest thread: `run` queues a statement, and a writer thread
+ * (records-writer-worker.ts) commits what is queued in one transaction (FULL sync). Group
+ * commit: one batch is in flight at a time; what is queued meanwhile goes in the next, so at a
+ * high rate many writes share one fsync, and at a low one each waits a single commit.
+ *
+ * A batch is kept until its commit is confirmed: a failed commit, or a writer that dies, gets
+ * it sent again (statements must be idempotent: absolute values, inserts that ignore a row
+ * already there). Queued writes are bounded (`maxPending`, then refused, counted, logged).
+ * Readers on other connections see a write once committed: `flush()` first to read your own.
+ */
+export interface RecordsWriter {
+  start(): Promise<void>
+  /** Queues one run of a named statement; runs are committed in the order they were queued. */
+  run(statement: string, params: SQLInputValue[]): void
+  /** Calls `done` once everything queued so far is committed. */
+  whenDurable(done: () => void): void
+  /** Resolves once everything queued so far is committed. */
+  flush(): Promise<void>
+  status(): { pending: number; committed: number; dropped: number; lastError: string | undefined }
+  /** Commits what is queued (waiting at most `timeoutMs`), then stops the thread. */
+  stop(timeoutMs?: number): Promise<void>
+}
+
+export const DEFAULT_MAX_PENDING_RECORDS = 100_000
+const RETRY_MS = 1000
+
+interface Batch {
+  ops: RecordOp[]
+  waiting: (() => void)[]
+}
+
+export function createRecordsWriter(options: {
+  path: string
+  statements: Record<string, string>
+  log: Logger
+  maxPending?: number
+}): RecordsWriter {
+  const { log } = options
+  const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING_RECORDS
+  const workerData: RecordsWorkerOptions = { path: options.path, statements: options.statements }
+  // Runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
+  const workerUrl = new URL(
+    `./records-writer-worker${extname(fileURLToPath(import.meta.url))}`,
+    import.meta.url,
+  )
+  let worker: Worker | null = null
+  let stopping = false
+  let queued: Batch = { ops: [], waiting: [] }
+  let inFlight: { seq: number; batch: Batch } | null = null
+  let seq = 0
+  let committed = 0
+  let dropped = 0
+  let lastError: string | undefined
+  let cutScheduled = false
+
+  function post(message: ToRecordsWorker): void {
+    worker?.postMessage(message)
+  }
+
+  function send(): void {
+    if (inFlight || !worker || (queued.ops.length === 0 && queued.waiting.length === 0)) return
+    const batch = queued
+    queued = { ops: [], waiting: [] }
+    inFlight = { seq: ++seq, batch }
+    post({ type: 'write', seq: inFlight.seq, ops: batch.ops })
+  }
+
+  function scheduleCut(): void {
+    if (cutScheduled) return
+    cutScheduled = true
+    setImmediate(() => {
+      cutScheduled = false
+      send()
+    })
+  }
+
+  function resend(): void {
+    if (inFlight && worker) post({ type: 'write', seq: inFlight.seq, ops: inFlight.batch.ops })
+  }
+
+  function onMessage(message: FromRecordsWorker): void {
+    if (message.type === 'committed' && inFlight?.seq === message.seq) {
+      const { batch } = inFlight
+      inFlight = null
+      committed += batch.ops.length
+      lastError = undefined
+      for (const done of batch.waiting) done()
+      send()
+    } else if (message.type === 'failed' && inFlight?.seq === message.seq) {
+      lastError = message.error
+      log.error(
+        { error: message.error, ops: inFlight.batch.ops.length },
+        'records commit failed; the batch is kept and sent again',
+      )
+      setTimeout(resend, RETRY_MS).unref()
+    }
+  }
+
+  function startWorker(): Promise<void> {
+    const w = new Worker(workerUrl, { workerData })
+    worker = w
+    const ready = new Promise<void>((resolve, reject) => {
+      const first = (message: FromRecordsWorker) => {
+        if (message.type === 'ready') resolve()
+        else if (message.type === 'open-failed') reject(new Error(message.error))
+        else return
+        w.off('message', first)
+      }
+      w.on('message', first)
+      w.once('error', reject)
+    })
+    w.on('message', onMessage)
+    w.on('error', (err) => {
+      lastError = err.message
+      log.error({ err }, 'records writer failed')
+    })
+    w.on('exit', (code) => {
+      if (worker !== w) return
+      worker = null
+      if (stopping) return
+      log.error({ code }, 'records writer exited; starting a new one')
+      setTimeout(() => {
+        startWorker().then(resend, (err: unknown) =>
+          log.error({ err }, 'records writer could not restart'),
+        )
+      }, RETRY_MS).unref()
+    })
+    return ready
+  }
+
+  const pending = () => queued.ops.length + (inFlight?.batch.ops.length ?? 0)
+
+  const writer: RecordsWriter = {
+    async start() {
+      stopping = false
+      await startWorker()
+    },
+
+    run(statement, params) {
+      if (pending() >= maxPending) {
+        dropped++
+        if (dropped === 1 || dropped % 10_000 === 0)
+          log.error({ dropped }, 'records writes are failing and the queue is full: refusing')
+        lastError = `queue full: ${dropped} record writes refused`
+        return
+      }
+      queued.ops.push({ statement, params })
+      scheduleCut()
+    },
+
+    whenDurable(done) {
+      if (queued.ops.length > 0) queued.waiting.push(done)
+      else if (inFlight) inFlight.batch.waiting.push(done)
+      else done()
+    },
+
+    flush: () => new Promise<void>((resolve) => writer.whenDurable(resolve)),
+
+    status: () => ({ pending: pending(), committed, dropped, lastError }),
+
+    async stop(timeoutMs = 10_000) {
+      const w = worker
+      if (!w) return
+      await Promise.race([writer.flush(), new Promise((r) => setTimeout(r, timeoutMs))])
+      stopping = true
+      if (pending() > 0)
+        log.error({ lost: pending() }, 'records writes could not be committed before stopping')
+      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()))
+      post({ type: 'stop' })
+      await exited
+      worker = null
+    },
+  }
+  return writer
+}
+
+/** Calls `done` once every one of `waits` has called back. */
+export function whenAll(waits: ((done: () => void) => void)[], done: () => void): void {
+  let left = waits.length
+  if (left === 0) {
+    done()
+    return
+  }
+  for (const wait of waits)
+    wait(() => {
+      if (--left === 0) done()
+    })
+}

@@ -1,0 +1,138 @@
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { parseConfig } from '../gateway/config/index.ts'
+import { EventBus } from '../gateway/events.ts'
+import { createLogger } from '../gateway/log.ts'
+import { createNcService, type NcService } from '../gateway/nonconformance/index.ts'
+import { createRuntime } from '../gateway/pipeline/runtime.ts'
+import { openRecords } from '../gateway/store/records.ts'
+import { createRecordsWriter } from '../gateway/store/records-writer.ts'
+import { evaluate } from '../rules/index.ts'
+import { tempDir } from './helpers/index.ts'
+
+/**
+ * The records writer takes the NC service's writes off the ingest thread. What the service
+ * promises: `whenDurable` calls back only once what came before it is committed (read here on
+ * a connection of its own, as after a crash), reads see every write before them, and a
+ * batch whose commit fails is kept and committed later.
+ */
+const log = createLogger('silent')
+const T0 = Date.UTC(2026, 11, 3, 6)
+const config = parseConfig(
+  `characteristics:
+  - id: fill
+    name: Fill
+    path: p/a/l/c
+    source: { mqtt: { topic: fill } }
+    limits: { actionHigh: 506 }
+    openNcOn: [action-high]
+`,
+  'test.yaml',
+)
+
+function committedNcs(path: string): { cause: string; occurrences: number; history: string }[] {
+  const db = new DatabaseSync(path, { readOnly: true })
+  try {
+    return db
+      .prepare('SELECT cause, occurrences, history FROM nonconformance ORDER BY id')
+      .all() as never
+  } finally {
+    db.close()
+  }
+}
+
+describe('records writer and the NC service', () => {
+  let dir: { path: string; remove(): Promise<void> }
+  let path: string
+  let db: DatabaseSync
+  let nc: NcService | null = null
+  const bus = new EventBus()
+  let rt = createRuntime(config, config.characteristics[0] as never)
+
+  function judge(value: number, ts: number): void {
+    const reading = { characteristic: 'fill', ts, value }
+    rt.last = { ts, value }
+    rt.recent.push(ts, value)
+    const evaluation = evaluate(rt.spec, rt.state, reading)
+    bus.emit('evaluated', { runtime: rt, reading, evaluation })
+  }
+
+  beforeEach(async () => {
+    rt = createRuntime(config, config.characteristics[0] as never)
+    dir = await tempDir()
+    path = join(dir.path, 'records.db')
+    db = openRecords(path)
+  })
+  afterEach(async () => {
+    await nc?.stop()
+    nc = null
+    db.close()
+    await dir.remove()
+  })
+
+  it('calls an acknowledgement back only once the NC its reading opened is committed', async () => {
+    nc = createNcService({ db, path, bus, log, readingsAfter: 0 })
+    await nc.start()
+    judge(507.5, T0)
+    // Not yet on disk when the reading is judged: the write waits for the end of the turn.
+    expect(committedNcs(path)).toEqual([])
+    const seen = await new Promise<ReturnType<typeof committedNcs>>((resolve) =>
+      nc?.whenDurable(() => resolve(committedNcs(path))),
+    )
+    expect(seen.map((n) => [n.cause, n.occurrences])).toEqual([['action-high', 1]])
+  })
+
+  it('writes a burst of occurrences as the NC they add up to; reads see them at once', async () => {
+    nc = createNcService({ db, path, bus, log, readingsAfter: 0 })
+    await nc.start()
+    // Each excursion above 506 is an onset (a reading at 500 in between ends the previous one).
+    for (let i = 0; i < 300; i++) {
+      judge(507 + (i % 3), T0 + 2 * i * 1000)
+      judge(500, T0 + (2 * i + 1) * 1000)
+    }
+    const listed = await nc.list({ limit: 10 })
+    expect(listed.map((n) => [n.cause, n.occurrences, n.openedAt, n.lastAt])).toEqual([
+      ['action-high', 300, T0, T0 + 598_000],
+    ])
+    const view = await nc.get(listed[0]?.id ?? 0)
+    // The history keeps the last 100 occurrences.
+    expect(view?.history.length).toBe(100)
+    expect(view?.history[99]).toEqual({ ts: T0 + 598_000, value: 507 + (299 % 3) })
+  })
+
+  it('keeps a batch whose commit fails and commits it once the database can be written', async () => {
+    const writer = createRecordsWriter({
+      path,
+      log,
+      statements: {
+        note: 'INSERT INTO limit_change (characteristic, ts, action, reason) VALUES (?, ?, ?, ?)',
+      },
+    })
+    await writer.start()
+    try {
+      // Another connection holds the write lock past the writer's busy timeout (5 s).
+      const blocker = new DatabaseSync(path)
+      blocker.exec('BEGIN IMMEDIATE')
+      writer.run('note', ['fill', T0, 'restart', 'first'])
+      let durable = false
+      writer.whenDurable(() => {
+        durable = true
+      })
+      const failed = async () => {
+        while (writer.status().lastError === undefined) await new Promise((r) => setTimeout(r, 50))
+      }
+      await failed()
+      expect(durable).toBe(false)
+      blocker.exec('ROLLBACK')
+      blocker.close()
+      await writer.flush()
+      expect(durable).toBe(true)
+      const rows = db.prepare('SELECT reason FROM limit_change').all() as { reason: string }[]
+      expect(rows.map((r) => r.reason)).toEqual(['first'])
+      expect(writer.status()).toMatchObject({ pending: 0, committed: 1, dropped: 0 })
+    } finally {
+      await writer.stop()
+    }
+  }, 60_000)
+})
