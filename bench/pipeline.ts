@@ -206,7 +206,7 @@ function latency(samples: number[]): Latency {
 }
 
 /** A child that answers requests by id (target.ts). */
-class Target {
+export class Target {
   readonly kind: StartTarget['kind']
   private readonly child: ChildProcess
   private nextId = 0
@@ -296,7 +296,7 @@ class Target {
 }
 
 /** One publisher process for one phase. */
-class Publisher {
+export class Publisher {
   private readonly child: ChildProcess
   readonly ready: Promise<PublishReady>
   private readonly started: Promise<number>
@@ -344,7 +344,7 @@ class Publisher {
 let phaseCounter = 0
 
 /** One publishing phase against a target; the time is taken as the module comment says. */
-async function runPhase(
+export async function runPhase(
   target: Target,
   o: PipelineBenchOptions,
   spec: { qos: 0 | 1; batch: number; messages: number; rate?: number },
@@ -429,7 +429,7 @@ function figure(runs: Phase[]): Figure {
  * spc.baselineCount 25, and freezes its limits), then single readings so the JIT has seen
  * every path measured later.
  */
-async function warmUp(
+export async function warmUp(
   target: Target,
   o: PipelineBenchOptions,
   characteristics: number,
@@ -493,7 +493,7 @@ async function throughputs(
 }
 
 /** The gateway's configuration for `n` characteristics, parsed here and handed over as JSON. */
-function writeConfig(n: number, dataDir: string, limits: 'estimated' | 'given' = 'estimated') {
+export function writeConfig(n: number, dataDir: string, limits: 'estimated' | 'given' = 'estimated') {
   const t0 = performance.now()
   const config = parseConfig(gatewayConfigYaml(n, dataDir, sha256Hex(TOKEN), limits), 'bench.yaml')
   const configParseMs = performance.now() - t0
@@ -532,10 +532,9 @@ async function dashboard(http: string, n: number) {
   }
 }
 
+/** One folder per target: a profile per thread (the main thread, the store writers). */
 function profileArgs(o: PipelineBenchOptions, name: string): string[] {
-  return o.cpuProfileDir
-    ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
-    : []
+  return o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProfileDir, name)}`] : []
 }
 
 async function benchBare(o: PipelineBenchOptions, log: (l: string) => void): Promise<TargetResult> {

@@ -1,13 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DatabaseSync } from 'node:sqlite'
 import { connect, connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { characteristicSpec, parseConfig } from '../gateway/config/index.ts'
-import { evaluate, initialCharacteristicState } from '../rules/index.ts'
+import type { StoredChartPoint } from '../gateway/store/types.ts'
+import {
+  evaluate,
+  initialCharacteristicState,
+  NELSON_RULES,
+  type ViolationRule,
+  WESTERN_ELECTRIC_RULES,
+} from '../rules/index.ts'
 import { freePort, tempDir, waitFor } from './helpers/index.ts'
 import { startMosquitto } from './helpers/mosquitto.ts'
+import { storedSeries } from './helpers/timeseries.ts'
 
 /**
  * Nothing acknowledged is lost: the gateway runs as its own process and is killed with
@@ -23,6 +30,13 @@ const KILLS_AT = [300, 700, 1100]
 const T0 = Date.UTC(2026, 11, 1, 6)
 /** A deterministic value with a shift at 900, so rules fire across a kill. */
 const valueAt = (seq: number) => 12 + ((seq * 37) % 17) / 100 + (seq > 900 ? 0.3 : 0)
+
+const ALL_RULES: ViolationRule[] = [
+  ...NELSON_RULES,
+  ...WESTERN_ELECTRIC_RULES,
+  'cusum-upper',
+  'cusum-lower',
+]
 
 const characteristics = `
 characteristics:
@@ -173,38 +187,24 @@ async function readingCount(run: Run): Promise<number> {
 }
 
 /** What the journal holds: the readings (in arrival order) and chart points of `bore`. */
-function stored(dataDir: string) {
-  const db = new DatabaseSync(join(dataDir, 'data', 'timeseries.db'), { readOnly: true })
-  try {
-    const readings = db
-      .prepare(
-        'SELECT r.seq, r.ts, r.value FROM reading r JOIN series s ON s.id = r.series WHERE s.characteristic = ? ORDER BY r.rowid',
-      )
-      .all('bore') as { seq: number; ts: number; value: number }[]
-    const points = db
-      .prepare(
-        'SELECT c.idx, c.ts, c.panes, c.rules FROM chart_point c JOIN series s ON s.id = c.series WHERE s.characteristic = ? ORDER BY c.rowid',
-      )
-      .all('bore') as { idx: number; ts: number; panes: string; rules: string }[]
-    return { readings, points }
-  } finally {
-    db.close()
-  }
-}
+const stored = (dataDir: string) => storedSeries(join(dataDir, 'data'), 'bore')
 
 /** The chart points an uninterrupted run of the rules gives over these readings. */
 function uninterrupted(readings: { ts: number; value: number }[]) {
   const config = parseConfig(characteristics, 'test.yaml')
   const spec = characteristicSpec(config, config.characteristics[0] as never)
   const state = initialCharacteristicState(spec)
-  const points: { idx: number; ts: number; panes: string; rules: string }[] = []
+  const points: StoredChartPoint[] = []
   for (const r of readings) {
     for (const p of evaluate(spec, state, { ts: r.ts, value: r.value }).points) {
       points.push({
-        idx: p.index,
+        index: p.index,
         ts: p.ts,
-        panes: JSON.stringify(p.panes),
-        rules: p.violations.map((v) => v.rule).join(','),
+        phase: p.phase,
+        n: p.n,
+        panes: p.panes,
+        // Each rule once, in the order N1…N8, WE1…WE4 (a rule judged on two panes is one).
+        rules: ALL_RULES.filter((rule) => p.violations.some((v) => v.rule === rule)),
       })
     }
   }

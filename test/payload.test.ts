@@ -2,7 +2,12 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMqttIngest } from '../gateway/sources/mqtt-ingest.ts'
 import { createOpcuaSource, timestampOf } from '../gateway/sources/opcua.ts'
-import { parsePayload, parseTimestamp } from '../gateway/sources/payload.ts'
+import {
+  ParsedReadings,
+  parsePayload,
+  parseSimple,
+  parseTimestamp,
+} from '../gateway/sources/payload.ts'
 import { startMachineSimulator } from '../simulators/machine.ts'
 import { freePort, tempDir, waitFor } from './helpers/index.ts'
 import { capturedLog, collectingSink, opcuaScenario } from './helpers/opcua.ts'
@@ -206,5 +211,163 @@ describe('OPC-UA timestamps are range-checked', () => {
     expect(reading.ts).toBe(stamped)
     expect(reading.receivedAt).toBeGreaterThan(stamped)
     expect(sink.readings.some((r) => r.value === 11.5)).toBe(false)
+  })
+})
+
+describe('the fast path reads what devices send most, and agrees with the full parser', () => {
+  const enc = (text: string) => new TextEncoder().encode(text)
+  const simple = (text: string) => {
+    const out = new ParsedReadings()
+    if (!parseSimple(enc(text), NOW, out)) return null
+    return Array.from({ length: out.count }, (_, i) => ({
+      ts: out.ts[i],
+      value: out.value[i],
+      size: Number.isNaN(out.size[i]) ? undefined : out.size[i],
+      key: out.key[i],
+    }))
+  }
+  /** What parsePayload makes of it, when every reading in it is good. */
+  const full = (text: string) => {
+    const parsed = parsePayload(enc(text), NOW)
+    if (!parsed.every((p) => p.ok)) return null
+    return parsed.map((p) => (p.ok ? { ts: p.ts, value: p.value, size: p.size, key: p.key } : p))
+  }
+
+  it.each([
+    ['{"value":101.234,"ts":1795000000000}', [{ ts: 1795000000000, value: 101.234 }]],
+    [
+      ' { "value" : -0.5 , "ts" : "2026-11-18T10:00:00.250Z" } ',
+      [{ ts: Date.UTC(2026, 10, 18, 10, 0, 0, 250), value: -0.5 }],
+    ],
+    [
+      '{"count":3,"size":200,"subgroup":"LOT-4711"}',
+      [{ ts: NOW, value: 3, size: 200, key: 'LOT-4711' }],
+    ],
+    ['{"value":1e2,"subgroup":4711}', [{ ts: NOW, value: 100, key: '4711' }]],
+    // More digits than one step converts exactly: the full conversion, still the fast path.
+    ['{"value":0.1234567890123456789}', [{ ts: NOW, value: Number('0.1234567890123456789') }]],
+    [
+      '[{"value":1},{"value":2.5e-3,"ts":1795000000001}]',
+      [
+        { ts: NOW, value: 1 },
+        { ts: 1795000000001, value: 0.0025 },
+      ],
+    ],
+  ])('%s', (text, expected) => {
+    expect(simple(text)).toEqual(expected.map((r) => ({ size: undefined, key: undefined, ...r })))
+  })
+
+  it.each([
+    '{"value":"12.3"}',
+    '{"value":1,"count":2}',
+    '{"value":1,"ts":1e16}',
+    '{"value":1,"unit":"g"}',
+    '{"value":1,"value":2}',
+    '{"value":1,"subgroup":"L\\u0031"}',
+    '{"value":01}',
+    '[]',
+    '[{"value":1},{"value":"x"}]',
+    '12.5',
+    '\ufeff{"value":1}',
+  ])('%s is left to the full parser', (text) => {
+    expect(simple(text)).toBeNull()
+  })
+
+  /** A JSON number written any way JSON allows. */
+  const numberText = fc
+    .tuple(
+      fc.boolean(),
+      fc.oneof(fc.constant('0'), fc.stringMatching(/^[1-9][0-9]{0,20}$/)),
+      fc.option(fc.stringMatching(/^[0-9]{1,20}$/), { nil: undefined }),
+      fc.option(
+        fc.tuple(
+          fc.constantFrom('e', 'E'),
+          fc.constantFrom('', '+', '-'),
+          fc.stringMatching(/^[0-9]{1,3}$/),
+        ),
+        { nil: undefined },
+      ),
+    )
+    .map(
+      ([neg, int, frac, exp]) =>
+        `${neg ? '-' : ''}${int}${frac === undefined ? '' : `.${frac}`}${exp ? exp.join('') : ''}`,
+    )
+  const space = fc.constantFrom('', ' ', '\n', '\t ', '\r\n')
+  const tsText = fc.oneof(
+    fc.integer({ min: Y2000 - 5, max: NOW + DAY + 5 }).map(String),
+    numberText,
+    fc
+      .date({
+        min: new Date('1999-12-31T23:00:00Z'),
+        max: new Date(NOW + 2 * DAY),
+        noInvalidDate: true,
+      })
+      .map((d) => JSON.stringify(d.toISOString())),
+    fc.constantFrom(
+      '"2026-02-30T00:00:00Z"',
+      '"2026-11-18T10:00:00+01:00"',
+      '"2026-11-18T10:00:00"',
+      'null',
+      'true',
+    ),
+  )
+  const field = fc.oneof(
+    numberText.map((n) => `"value":${n}`),
+    numberText.map((n) => `"count":${n}`),
+    numberText.map((n) => `"size":${n}`),
+    tsText.map((t) => `"ts":${t}`),
+    fc
+      .oneof(
+        numberText,
+        fc.string().map((s) => JSON.stringify(s)),
+      )
+      .map((v) => `"subgroup":${v}`),
+    fc.constantFrom('"unit":"g"', '"value":"1"', '"ts":{}'),
+  )
+  const object = fc
+    .tuple(fc.array(fc.tuple(space, field, space), { minLength: 0, maxLength: 5 }), space)
+    .map(([fields, s]) => `{${s}${fields.map(([a, f, b]) => `${a}${f}${b}`).join(',')}}`)
+  const payload = fc.oneof(
+    object,
+    fc.array(object, { minLength: 0, maxLength: 4 }).map((os) => `[${os.join(', ')}]`),
+    fc.tuple(space, object, space).map((parts) => parts.join('')),
+  )
+
+  it('whatever it reads, it reads as parsePayload does (values bit for bit); it reads the common forms', () => {
+    let taken = 0
+    fc.assert(
+      fc.property(payload, (text) => {
+        const fast = simple(text)
+        if (fast === null) return
+        taken++
+        const slow = full(text)
+        expect(slow).not.toBeNull()
+        expect(fast.length).toBe(slow?.length)
+        fast.forEach((r, i) => {
+          const s = slow?.[i] as typeof r
+          expect(
+            Object.is(r.ts, s.ts) && Object.is(r.value, s.value) && Object.is(r.size, s.size),
+          ).toBe(true)
+          expect(r.key).toBe(s.key)
+        })
+      }),
+      { numRuns: 5000 },
+    )
+    // The generator makes good readings often enough for the fast path to be exercised.
+    expect(taken).toBeGreaterThan(100)
+  })
+
+  it('never throws, and never reads arbitrary bytes as readings parsePayload would not give', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const out = new ParsedReadings()
+        if (!parseSimple(bytes, NOW, out)) return
+        const slow = parsePayload(bytes, NOW)
+        expect(slow.every((p) => p.ok)).toBe(true)
+        expect(slow.map((p) => (p.ok ? p.value : null))).toEqual(
+          Array.from(out.value.subarray(0, out.count)),
+        )
+      }),
+    )
   })
 })

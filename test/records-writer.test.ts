@@ -31,11 +31,14 @@ const config = parseConfig(
   'test.yaml',
 )
 
-function committedNcs(path: string): { cause: string; occurrences: number; history: string }[] {
+function committedNcs(path: string): { cause: string; occurrences: number; rows: number }[] {
   const db = new DatabaseSync(path, { readOnly: true })
   try {
     return db
-      .prepare('SELECT cause, occurrences, history FROM nonconformance ORDER BY id')
+      .prepare(
+        `SELECT cause, occurrences, (SELECT count(*) FROM nonconformance_occurrence o
+           WHERE o.nonconformance = n.id) AS rows FROM nonconformance n ORDER BY id`,
+      )
       .all() as never
   } finally {
     db.close()
@@ -80,7 +83,7 @@ describe('records writer and the NC service', () => {
     const seen = await new Promise<ReturnType<typeof committedNcs>>((resolve) =>
       nc?.whenDurable(() => resolve(committedNcs(path))),
     )
-    expect(seen.map((n) => [n.cause, n.occurrences])).toEqual([['action-high', 1]])
+    expect(seen.map((n) => [n.cause, n.occurrences, n.rows])).toEqual([['action-high', 1, 1]])
   })
 
   it('writes a burst of occurrences as the NC they add up to; reads see them at once', async () => {
@@ -96,9 +99,14 @@ describe('records writer and the NC service', () => {
       ['action-high', 300, T0, T0 + 598_000],
     ])
     const view = await nc.get(listed[0]?.id ?? 0)
-    // The history keeps the last 100 occurrences.
-    expect(view?.history.length).toBe(100)
-    expect(view?.history[99]).toEqual({ ts: T0 + 598_000, value: 507 + (299 % 3) })
+    // The history keeps the last 100 occurrences, on disk too.
+    expect(view?.history).toEqual(
+      Array.from({ length: 100 }, (_, k) => {
+        const i = 200 + k
+        return { ts: T0 + 2 * i * 1000, value: 507 + (i % 3) }
+      }),
+    )
+    expect(committedNcs(path).map((n) => n.rows)).toEqual([100])
   })
 
   it('keeps a batch whose commit fails and commits it once the database can be written', async () => {
@@ -135,4 +143,54 @@ describe('records writer and the NC service', () => {
       await writer.stop()
     }
   }, 60_000)
+})
+
+describe('records written before occurrences were rows', () => {
+  it('an NC history kept as JSON becomes numbered occurrence rows', async () => {
+    const dir = await tempDir()
+    try {
+      const path = join(dir.path, 'records.db')
+      const old = new DatabaseSync(path)
+      // The first two migrations, as an older linewatch left them.
+      old.exec(`CREATE TABLE chart_state (characteristic TEXT PRIMARY KEY, spec_hash TEXT NOT NULL,
+          state TEXT NOT NULL, updated_at INTEGER NOT NULL);
+        CREATE TABLE nonconformance (id INTEGER PRIMARY KEY AUTOINCREMENT, characteristic TEXT NOT NULL,
+          characteristic_name TEXT NOT NULL, path TEXT NOT NULL, cause TEXT NOT NULL, title TEXT NOT NULL,
+          status TEXT NOT NULL, opened_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
+          occurrences INTEGER NOT NULL, trigger TEXT NOT NULL, limits TEXT NOT NULL,
+          readings TEXT NOT NULL, history TEXT NOT NULL);
+        CREATE TABLE nonconformance_cause (nonconformance INTEGER NOT NULL REFERENCES nonconformance (id),
+          characteristic TEXT NOT NULL, cause TEXT NOT NULL, open INTEGER NOT NULL);
+        CREATE TABLE dead_letter (id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,
+          source TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, address TEXT,
+          size INTEGER NOT NULL, payload BLOB NOT NULL);
+        CREATE TABLE dead_letter_count (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
+        CREATE TABLE limit_change (id INTEGER PRIMARY KEY AUTOINCREMENT, characteristic TEXT NOT NULL,
+          ts INTEGER NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL, actor TEXT, before TEXT, after TEXT);
+        PRAGMA user_version = 2;`)
+      // 150 occurrences, of which the JSON kept the last 100 (numbers 51 to 150).
+      const history = Array.from({ length: 100 }, (_, k) => ({
+        ts: T0 + (50 + k) * 1000,
+        value: k,
+      }))
+      old
+        .prepare(
+          `INSERT INTO nonconformance VALUES (1, 'fill', 'Fill', 'p/a/l/c', 'action-high', 't', 'open',
+            ?, ?, 150, '{}', '{}', '[]', ?)`,
+        )
+        .run(T0, T0 + 149_000, JSON.stringify(history))
+      old.close()
+      const db = openRecords(path)
+      try {
+        const rows = db
+          .prepare('SELECT number, ts, value FROM nonconformance_occurrence ORDER BY number')
+          .all() as { number: number; ts: number; value: number }[]
+        expect(rows).toEqual(history.map((h, k) => ({ number: 51 + k, ...h })))
+      } finally {
+        db.close()
+      }
+    } finally {
+      await dir.remove()
+    }
+  })
 })

@@ -13,6 +13,7 @@ import type {
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../log.ts'
 import { type CharacteristicRuntime, controlView, liveState } from '../pipeline/runtime.ts'
+import { ruleMask, rulesOf } from '../store/columns.ts'
 
 /**
  * The live hub: pushes what dashboards show over socket.io, coalesced. Readings can arrive
@@ -150,7 +151,8 @@ export function createLiveHub(ctx: {
             phase: p.phase,
             n: p.n,
             panes: p.panes,
-            rules: p.violations.map((v) => v.rule),
+            // Each rule once, in a fixed order: as the store gives the point back.
+            rules: rulesOf(ruleMask(p.violations)),
           })
         } else pending.dropped++
       }

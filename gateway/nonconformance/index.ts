@@ -46,10 +46,13 @@ const MAX_HISTORY = 100
 const STATEMENTS = {
   insert: `INSERT INTO nonconformance (id, characteristic, characteristic_name, path, cause, title, status,
              opened_at, last_at, occurrences, trigger, limits, readings, history)
-           VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+           VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, '[]') ON CONFLICT (id) DO NOTHING`,
   insertCause:
     'INSERT OR IGNORE INTO nonconformance_cause (nonconformance, characteristic, cause, open) VALUES (?, ?, ?, 1)',
-  occurrence: 'UPDATE nonconformance SET last_at = ?, occurrences = ?, history = ? WHERE id = ?',
+  count: 'UPDATE nonconformance SET last_at = ?, occurrences = ? WHERE id = ?',
+  occurrence:
+    'INSERT OR IGNORE INTO nonconformance_occurrence (nonconformance, number, ts, value) VALUES (?, ?, ?, ?)',
+  forget: 'DELETE FROM nonconformance_occurrence WHERE nonconformance = ? AND number <= ?',
   readings: 'UPDATE nonconformance SET readings = ? WHERE id = ?',
 }
 
@@ -57,14 +60,14 @@ interface OpenNc {
   readonly summary: Omit<NonconformanceSummary, 'number' | 'causes' | 'status'>
   readonly limits: string
   causes: Cause[]
-  history: { ts: number; value: number }[]
+  /** Occurrences not written yet, numbered from 1 (the trigger). */
+  unsaved: { number: number; ts: number; value: number }[]
   readings: { ts: number; value: number }[]
   /** Readings still to be added after the trigger. */
   awaiting: number
   /** What the database has of it: whether the row is there, how many causes, and what is stale. */
   inserted: boolean
   causesSaved: number
-  historyStale: boolean
   readingsStale: boolean
 }
 
@@ -112,6 +115,7 @@ export function createNcService(ctx: {
   let saveScheduled = false
   let nextId = 1
   let causesOfRow: StatementSync | null = null
+  let historyOf: StatementSync | null = null
   const owner = {}
 
   const key = (characteristic: string, cause: Cause) => `${characteristic}\u0000${cause}`
@@ -167,17 +171,19 @@ export function createNcService(ctx: {
           JSON.stringify(s.trigger),
           nc.limits,
           JSON.stringify(nc.readings),
-          JSON.stringify(nc.history),
         )
         nc.inserted = true
       } else {
-        if (nc.historyStale)
-          run('occurrence', s.lastAt, s.occurrences, JSON.stringify(nc.history), s.id)
+        if (nc.unsaved.length > 0) run('count', s.lastAt, s.occurrences, s.id)
         if (nc.readingsStale) run('readings', JSON.stringify(nc.readings), s.id)
       }
+      // Each occurrence is a row (what is written does not grow with the number before it).
+      for (const o of nc.unsaved) run('occurrence', s.id, o.number, o.ts, o.value)
+      if (nc.unsaved.length > 0 && s.occurrences > MAX_HISTORY)
+        run('forget', s.id, s.occurrences - MAX_HISTORY)
+      nc.unsaved.length = 0
       for (; nc.causesSaved < nc.causes.length; nc.causesSaved++)
         run('insertCause', s.id, s.characteristic, nc.causes[nc.causesSaved] as Cause)
-      nc.historyStale = false
       nc.readingsStale = false
     }
     stale.clear()
@@ -186,8 +192,7 @@ export function createNcService(ctx: {
     for (const done of acks) writer.whenDurable(done)
   }
 
-  function changed(nc: OpenNc, what: 'history' | 'readings' | null): void {
-    if (what === 'history') nc.historyStale = true
+  function changed(nc: OpenNc, what: 'readings' | null): void {
     if (what === 'readings') nc.readingsStale = true
     stale.add(nc)
     if (saveScheduled) return
@@ -222,12 +227,11 @@ export function createNcService(ctx: {
       },
       limits: JSON.stringify({ alarm: c.limits, control }),
       causes: [],
-      history: [{ ts: d.ts, value: d.value }],
+      unsaved: [{ number: 1, ts: d.ts, value: d.value }],
       readings: rt.recent.toArray(),
       awaiting: ctx.readingsAfter,
       inserted: false,
       causesSaved: 0,
-      historyStale: false,
       readingsStale: false,
     }
     for (const cause of causes) attachCause(c.id, nc, cause)
@@ -250,9 +254,10 @@ export function createNcService(ctx: {
   function addOccurrence(nc: OpenNc, d: Deviation): void {
     nc.summary.occurrences++
     nc.summary.lastAt = d.ts
-    nc.history.push({ ts: d.ts, value: d.value })
-    if (nc.history.length > MAX_HISTORY) nc.history.splice(0, nc.history.length - MAX_HISTORY)
-    changed(nc, 'history')
+    nc.unsaved.push({ number: nc.summary.occurrences, ts: d.ts, value: d.value })
+    // Bounded while the writer cannot keep up: only the latest MAX_HISTORY are kept anyway.
+    if (nc.unsaved.length > MAX_HISTORY) nc.unsaved.splice(0, nc.unsaved.length - MAX_HISTORY)
+    changed(nc, null)
     emit('updated', nc)
   }
 
@@ -283,6 +288,10 @@ export function createNcService(ctx: {
       causesOfRow = db.prepare(
         'SELECT cause FROM nonconformance_cause WHERE nonconformance = ? ORDER BY rowid',
       )
+      historyOf = db.prepare(
+        `SELECT ts, value FROM nonconformance_occurrence WHERE nonconformance = ?
+         ORDER BY number DESC LIMIT ${MAX_HISTORY}`,
+      )
       const last = db.prepare('SELECT coalesce(max(id), 0) AS id FROM nonconformance').get() as {
         id: number
       }
@@ -295,12 +304,11 @@ export function createNcService(ctx: {
           summary: rest,
           limits: row.limits,
           causes,
-          history: JSON.parse(row.history),
+          unsaved: [],
           readings: JSON.parse(row.readings),
           awaiting: 0, // readings after a restart would not follow the trigger: collection ends
           inserted: true,
           causesSaved: causes.length,
-          historyStale: false,
           readingsStale: false,
         }
         for (const cause of nc.causes) open.set(key(row.characteristic, cause), nc)
@@ -387,7 +395,9 @@ export function createNcService(ctx: {
         ...rowSummary(row),
         limitsInForce: limits,
         readings: collected ? [...collected] : JSON.parse(row.readings),
-        history: JSON.parse(row.history),
+        history: (
+          (historyOf as StatementSync).all(id) as { ts: number; value: number }[]
+        ).reverse(),
       }
     },
   }

@@ -89,13 +89,16 @@ export function createPipeline(ctx: {
   const timers: NodeJS.Timeout[] = []
 
   /** A fault in a service must not take a source (and the broker in it) down: it is logged and counted. */
+  function failed(err: unknown, what: object): void {
+    errors++
+    ctx.recentErrors.add(Date.now())
+    log.error({ err, ...what }, 'reading could not be processed')
+  }
   function guarded(work: () => void, what: object): void {
     try {
       work()
     } catch (err) {
-      errors++
-      ctx.recentErrors.add(Date.now())
-      log.error({ err, ...what }, 'reading could not be processed')
+      failed(err, what)
     }
   }
 
@@ -137,7 +140,11 @@ export function createPipeline(ctx: {
   function judge(rt: CharacteristicRuntime, reading: Reading): Evaluation {
     // What the alarm limits judge: the value, or for p and u readings the proportion or rate.
     const measure = measureOf(rt.spec.chart.type, reading)
-    rt.last = { ts: reading.ts, value: measure }
+    // In place: nothing keeps it (the live hub and snapshots copy it when they send it).
+    if (rt.last) {
+      rt.last.ts = reading.ts
+      rt.last.value = measure
+    } else rt.last = { ts: reading.ts, value: measure }
     rt.recent.push(reading.ts, measure)
     return evaluate(rt.spec, rt.state, reading)
   }
@@ -264,7 +271,14 @@ export function createPipeline(ctx: {
 
   return {
     sink: {
-      reading: (reading) => guarded(() => ingest(reading), { reading }),
+      // The hot path: no closure per reading.
+      reading(reading) {
+        try {
+          ingest(reading)
+        } catch (err) {
+          failed(err, { reading })
+        }
+      },
       reject: (r) => deadLetters.add(r),
       durable: (done) => store.whenDurable(done),
       remember: (delivery) => store.write({ kind: 'delivery', delivery }),

@@ -63,6 +63,7 @@ export interface CharacteristicRuntime {
   readonly ncCauses: ReadonlySet<Cause>
   state: CharacteristicState
   status: Status
+  /** The latest reading's time and measure (updated in place: copy it to keep it). */
   last: { ts: number; value: number } | null
   /** The latest chart point: the limits in force are its panes' (they may vary with n). */
   lastPoint: ChartPoint | null
@@ -110,7 +111,7 @@ export function liveState(rt: CharacteristicRuntime, openNcs: number): LiveState
   return {
     status: rt.status,
     rules: [...rt.state.flagged],
-    last: rt.last,
+    last: rt.last ? { ts: rt.last.ts, value: rt.last.value } : null, // updated in place
     baseline: chart.limits
       ? null
       : {

@@ -1,9 +1,10 @@
-import { parsePayload } from './payload.ts'
+import { ParsedReadings, parsePayload, parseSimple } from './payload.ts'
 import type { ReadingSink } from './types.ts'
 
 /**
  * From an MQTT message to readings: the topic names the characteristic (exact match, O(1)),
- * the payload gives one or more readings. Anything refused goes to the sink's dead letters.
+ * the payload gives one or more readings (the common forms by a fast path that reads the bytes,
+ * everything else by the full parser). Anything refused goes to the sink's dead letters.
  * Shared by the embedded broker and the external-broker client.
  */
 export type MqttIngest = (topic: string, payload: Buffer) => void
@@ -16,6 +17,7 @@ export function createMqttIngest(options: {
   onMessage: () => void
 }): MqttIngest {
   const { source, topics, sink, maxPacketBytes } = options
+  const simple = new ParsedReadings()
   return (topic, payload) => {
     options.onMessage()
     const now = Date.now()
@@ -42,6 +44,20 @@ export function createMqttIngest(options: {
         size: payload.length,
         ts: now,
       })
+      return
+    }
+    if (parseSimple(payload, now, simple)) {
+      for (let i = 0; i < simple.count; i++) {
+        const size = simple.size[i] as number
+        sink.reading({
+          characteristic,
+          ts: simple.ts[i] as number,
+          value: simple.value[i] as number,
+          size: Number.isNaN(size) ? undefined : size,
+          key: simple.key[i],
+          receivedAt: now,
+        })
+      }
       return
     }
     for (const parsed of parsePayload(payload, now)) {

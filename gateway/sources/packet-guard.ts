@@ -239,6 +239,20 @@ export class GuardedConnection extends Duplex {
     this.socket.write(chunk, callback)
   }
 
+  // What the broker wrote while corked (mqtt-packet corks for each packet; a commit releases
+  // thousands of PUBACKs in one turn) goes to the socket as one write, not one per packet.
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.socket.write(
+      chunks.length === 1
+        ? (chunks[0] as { chunk: Buffer }).chunk
+        : Buffer.concat(chunks.map((c) => c.chunk)),
+      callback,
+    )
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
     this.socket.end(callback)
   }

@@ -195,3 +195,276 @@ function describe(v: unknown): string {
 function clip(text: string, max = 60): string {
   return text.length > max ? `${text.slice(0, max)}…` : text
 }
+
+/**
+ * Readings a message gave, in columns reused from message to message (the fast path allocates
+ * nothing per reading). Valid until the next parse.
+ */
+export class ParsedReadings {
+  count = 0
+  ts = new Float64Array(16)
+  value = new Float64Array(16)
+  /** NaN: none. */
+  size = new Float64Array(16)
+  key: (string | undefined)[] = []
+
+  /** Room for one more; returns its index. */
+  add(): number {
+    if (this.count === this.ts.length) {
+      const grow = (a: Float64Array) => {
+        const b = new Float64Array(a.length * 2)
+        b.set(a)
+        return b
+      }
+      this.ts = grow(this.ts)
+      this.value = grow(this.value)
+      this.size = grow(this.size)
+    }
+    return this.count++
+  }
+}
+
+/** The bytes the fast path reads. */
+const Byte = {
+  Tab: 0x09,
+  Newline: 0x0a,
+  Return: 0x0d,
+  Space: 0x20,
+  Quote: 0x22,
+  Plus: 0x2b,
+  Comma: 0x2c,
+  Minus: 0x2d,
+  Dot: 0x2e,
+  Zero: 0x30,
+  Nine: 0x39,
+  Colon: 0x3a,
+  Open: 0x5b,
+  Backslash: 0x5c,
+  Close: 0x5d,
+  E: 0x45,
+  LowerE: 0x65,
+  Brace: 0x7b,
+  CloseBrace: 0x7d,
+} as const
+
+/** Powers of ten a double holds exactly (10^0 … 10^22): one multiplication rounds correctly. */
+const EXACT_POWERS = Array.from({ length: 23 }, (_, k) => 10 ** k)
+/** Significant digits an integer mantissa holds exactly (below 2^53). */
+const EXACT_DIGITS = 15
+
+/** Field bits of the fast path's object (each at most once). */
+const VALUE = 1
+const COUNT = 2
+const TS = 4
+const SIZE = 8
+const SUBGROUP = 16
+
+/**
+ * The fast path for the payloads devices send most: a JSON object, or an array of them, whose
+ * fields are `value` or `count`, `ts`, `size` and `subgroup`, with plain numbers and ASCII
+ * strings, read straight from the bytes (no text is decoded, no JSON object is built). It
+ * accepts only what `parsePayload` takes as good readings and gives the same values; for
+ * anything else (a field it does not know, an escape, a number it cannot convert exactly in one
+ * step, anything `parsePayload` would refuse) it returns false, having added nothing, and the
+ * message takes `parsePayload`. A property test holds the two to each other.
+ */
+export function parseSimple(payload: Uint8Array, receivedAt: number, out: ParsedReadings): boolean {
+  out.count = 0
+  const end = payload.length
+  let p = skipSpace(payload, 0)
+  if (p >= end) return false
+  const array = payload[p] === Byte.Open
+  if (array) p = skipSpace(payload, p + 1)
+  for (;;) {
+    p = simpleObject(payload, p, receivedAt, out)
+    if (p < 0) return fail()
+    p = skipSpace(payload, p)
+    if (!array) break
+    if (payload[p] === Byte.Comma) {
+      p = skipSpace(payload, p + 1)
+      continue
+    }
+    if (payload[p] !== Byte.Close) return fail()
+    p = skipSpace(payload, p + 1)
+    break
+  }
+  return p === end || fail()
+
+  function fail(): false {
+    out.count = 0
+    return false
+  }
+}
+
+function skipSpace(b: Uint8Array, p: number): number {
+  while (p < b.length) {
+    const c = b[p]
+    if (c !== Byte.Space && c !== Byte.Newline && c !== Byte.Return && c !== Byte.Tab) break
+    p++
+  }
+  return p
+}
+
+/** The key at `p` (after its opening quote) as a field bit, or 0 for any other key. */
+function fieldAt(b: Uint8Array, p: number): { field: number; next: number } {
+  let q = p
+  while (q < b.length && b[q] !== Byte.Quote) {
+    if (b[q] === Byte.Backslash || (b[q] as number) >= 0x80) return { field: 0, next: -1 }
+    q++
+  }
+  if (q >= b.length) return { field: 0, next: -1 }
+  const n = q - p
+  const is = (word: string) => {
+    if (n !== word.length) return false
+    for (let k = 0; k < n; k++) if (b[p + k] !== word.charCodeAt(k)) return false
+    return true
+  }
+  const field = is('value')
+    ? VALUE
+    : is('ts')
+      ? TS
+      : is('count')
+        ? COUNT
+        : is('size')
+          ? SIZE
+          : is('subgroup')
+            ? SUBGROUP
+            : 0
+  return { field, next: q + 1 }
+}
+
+let numberEnd = 0
+
+/**
+ * A JSON number at `p`: its value (NaN when it is not one, or cannot be converted exactly in
+ * one step), its end in `numberEnd`.
+ */
+function numberAt(b: Uint8Array, p: number): number {
+  const start = p
+  const negative = b[p] === Byte.Minus
+  if (negative) p++
+  let mantissa = 0
+  let digits = 0
+  let scale = 0
+  const first = b[p] as number
+  if (first === Byte.Zero) p++
+  else if (first > Byte.Zero && first <= Byte.Nine) {
+    while (p < b.length && (b[p] as number) >= Byte.Zero && (b[p] as number) <= Byte.Nine) {
+      mantissa = mantissa * 10 + ((b[p] as number) - Byte.Zero)
+      digits++
+      p++
+    }
+  } else return Number.NaN
+  if (b[p] === Byte.Dot) {
+    p++
+    const from = p
+    while (p < b.length && (b[p] as number) >= Byte.Zero && (b[p] as number) <= Byte.Nine) {
+      const d = (b[p] as number) - Byte.Zero
+      if (mantissa !== 0 || d !== 0) digits++
+      mantissa = mantissa * 10 + d
+      scale--
+      p++
+    }
+    if (p === from) return Number.NaN
+  }
+  if (b[p] === Byte.E || b[p] === Byte.LowerE) {
+    p++
+    let sign = 1
+    if (b[p] === Byte.Plus || b[p] === Byte.Minus) sign = b[p++] === Byte.Minus ? -1 : 1
+    const from = p
+    let exponent = 0
+    while (p < b.length && (b[p] as number) >= Byte.Zero && (b[p] as number) <= Byte.Nine) {
+      exponent = Math.min(exponent * 10 + ((b[p] as number) - Byte.Zero), 1e6)
+      p++
+    }
+    if (p === from) return Number.NaN
+    scale += sign * exponent
+  }
+  numberEnd = p
+  if (digits > EXACT_DIGITS || Math.abs(scale) > 22) {
+    // Beyond the one-step conversion: the full one, on the number's text.
+    let text = ''
+    for (let k = start; k < p; k++) text += String.fromCharCode(b[k] as number)
+    const v = Number(text)
+    return Number.isFinite(v) ? v : Number.NaN
+  }
+  const magnitude =
+    scale >= 0
+      ? mantissa * (EXACT_POWERS[scale] as number)
+      : mantissa / (EXACT_POWERS[-scale] as number)
+  return negative ? -magnitude : magnitude
+}
+
+let stringEnd = 0
+
+/** A JSON string at `p` (its opening quote) of printable ASCII without escapes, or null. */
+function stringAt(b: Uint8Array, p: number): string | null {
+  if (b[p] !== Byte.Quote) return null
+  let text = ''
+  for (let q = p + 1; q < b.length; q++) {
+    const c = b[q] as number
+    if (c === Byte.Quote) {
+      stringEnd = q + 1
+      return text
+    }
+    if (c < Byte.Space || c >= 0x7f || c === Byte.Backslash) return null
+    text += String.fromCharCode(c)
+  }
+  return null
+}
+
+/** One reading object at `p`, added to `out`; the position after it, or -1. */
+function simpleObject(b: Uint8Array, p: number, receivedAt: number, out: ParsedReadings): number {
+  if (b[p] !== Byte.Brace) return -1
+  p = skipSpace(b, p + 1)
+  let seen = 0
+  let value = Number.NaN
+  let size = Number.NaN
+  let ts = receivedAt
+  let key: string | undefined
+  for (;;) {
+    if (b[p] !== Byte.Quote) return -1
+    const { field, next } = fieldAt(b, p + 1)
+    if (field === 0 || (seen & field) !== 0) return -1
+    seen |= field
+    p = skipSpace(b, next)
+    if (b[p] !== Byte.Colon) return -1
+    p = skipSpace(b, p + 1)
+    if (b[p] === Byte.Quote) {
+      // A string: a subgroup, or a time stamp in ISO 8601.
+      const text = stringAt(b, p)
+      if (text === null || (field !== TS && field !== SUBGROUP)) return -1
+      p = stringEnd
+      if (field === SUBGROUP) key = text
+      else {
+        const parsed = parseIsoTime(text)
+        if (parsed === null) return -1
+        ts = parsed
+      }
+    } else {
+      const n = numberAt(b, p)
+      if (Number.isNaN(n)) return -1
+      p = numberEnd
+      if (field === VALUE || field === COUNT) value = n
+      else if (field === SIZE) size = n
+      else if (field === TS) ts = n
+      else key = String(n)
+    }
+    p = skipSpace(b, p)
+    if (b[p] === Byte.Comma) {
+      p = skipSpace(b, p + 1)
+      continue
+    }
+    if (b[p] !== Byte.CloseBrace) return -1
+    break
+  }
+  // Exactly one of value and count, and a time stamp in range: else parsePayload says why not.
+  if ((seen & (VALUE | COUNT)) === 0 || (seen & VALUE && seen & COUNT)) return -1
+  if (checkTimestamp(ts, receivedAt) !== null) return -1
+  const i = out.add()
+  out.ts[i] = ts
+  out.value[i] = value
+  out.size[i] = size
+  out.key[i] = key
+  return p + 1
+}

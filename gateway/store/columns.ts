@@ -1,63 +1,143 @@
-import type { ChartPoint } from '../../rules/index.ts'
+import type { ChartPoint, PanePoint, ViolationRule } from '../../rules/index.ts'
+import type { Delivery } from './types.ts'
 
 /**
- * Readings and chart points on their way to the SQLite writer thread, in columns: numbers in
- * one Float64Array per kind, strings beside them. Posting an object per record costs about a
- * microsecond to clone on each thread; a typed array is copied at memory speed. A column batch
- * is immutable once posted (it may be posted again after a failed commit).
+ * Readings, chart points and deliveries on their way to the SQLite writer thread, in columns:
+ * numbers in one Float64Array per kind, a few strings beside them. Posting an object per
+ * record costs about a microsecond to clone on each thread; a typed array is copied at memory
+ * speed. Nothing is serialised on the ingest thread (a chart point's panes are numbers, its
+ * rules a bit mask). A column batch is immutable once posted (it may be posted again after a
+ * failed commit).
  *
  * Characteristics are numbered in the order the sender first saw them (`Names`); a batch
- * carries the names new since the batch before, and the writer keeps the list.
+ * carries the names (and the pane names of their charts) new since the batch before, and the
+ * writer keeps the list.
  */
 export interface ColumnBatch {
   /** Names numbered `namesFrom`, `namesFrom + 1`, … (the writer sets them; idempotent). */
   namesFrom: number
   names: string[]
+  /** The panes of a characteristic's chart points, in column order, for those new since the batch before. */
+  layouts: [number, string[]][]
   /** READING_STRIDE numbers per reading: name, ts, value, seq, size, received (NaN: none). */
   readings: Float64Array
   /** The subgroup key of reading i, when any reading of the batch has one. */
   keys: (string | undefined)[] | null
-  /** CHART_STRIDE numbers per chart point: name, ts, index, n, phase (0 baseline, 1 monitor). */
+  /**
+   * CHART_STRIDE numbers per chart point: name, ts, index, n, phase (0 baseline, 1 monitor),
+   * the rules it completed (bits of RULE_BITS), then PANE_FIELDS for each of MAX_PANES panes.
+   */
   charts: Float64Array
-  /** Per chart point: its panes as JSON, and its rules joined by commas. */
-  panes: string[]
-  rules: string[]
+  /** DELIVERY_STRIDE numbers per delivery: client (index into `clients`), message id, hash, at. */
+  deliveries: Float64Array
+  clients: string[]
 }
 
 export const READING_STRIDE = 6
-export const CHART_STRIDE = 5
+/** Where each reading field is in its row, after the name. */
+export const READING_FIELDS = { ts: 1, value: 2, seq: 3, size: 4, received: 5 } as const
 
-/** The sender's numbering of characteristics. */
+/** A pane's numbers in a chart row, in this order (NaN: null, or absent for upper and lower). */
+export const PANE_FIELDS = ['statistic', 'center', 'lcl', 'ucl', 'upper', 'lower'] as const
+/** The most panes a chart has (I-MR, X̄-R, X̄-S: two). */
+export const MAX_PANES = 2
+const POINT_HEAD = 6
+export const CHART_STRIDE = POINT_HEAD + MAX_PANES * PANE_FIELDS.length
+/** Where each point field is in its row, after the name; the panes follow from PANES_AT. */
+export const POINT_FIELDS = { ts: 1, index: 2, n: 3, phase: 4, rules: 5 } as const
+export const PANES_AT = POINT_HEAD
+
+export const DELIVERY_STRIDE = 4
+
+/**
+ * The rules a point completed, one bit each. Stored on disk: append only, never reorder.
+ */
+export const RULE_BITS: readonly ViolationRule[] = [
+  'N1',
+  'N2',
+  'N3',
+  'N4',
+  'N5',
+  'N6',
+  'N7',
+  'N8',
+  'WE1',
+  'WE2',
+  'WE3',
+  'WE4',
+  'cusum-upper',
+  'cusum-lower',
+]
+const BIT_OF = new Map(RULE_BITS.map((rule, bit) => [rule, 1 << bit]))
+
+/** The rules a point completed as a bit mask (a rule judged on two panes is one bit). */
+export function ruleMask(violations: readonly { rule: ViolationRule }[]): number {
+  let mask = 0
+  for (const v of violations) mask |= BIT_OF.get(v.rule) ?? 0
+  return mask
+}
+
+/** The rules of a bit mask, each once, in RULE_BITS order: how stored and live points name them. */
+export function rulesOf(mask: number): ViolationRule[] {
+  return RULE_BITS.filter((_, bit) => (mask & (1 << bit)) !== 0)
+}
+
+/** The sender's numbering of characteristics, with the pane names of each one's chart. */
 export class Names {
   private readonly index = new Map<string, number>()
   private readonly list: string[] = []
+  private readonly layouts: (string[] | undefined)[] = []
   /** Names the next batch must carry from here on. */
-  unsent = 0
+  private unsent = 0
+  /** Layouts not sent yet. */
+  private unsentLayouts: number[] = []
+
+  /** The last name asked for: a reading and its chart point come one after the other. */
+  private lastName = ''
+  private lastIndex = -1
 
   of(name: string): number {
+    if (name === this.lastName) return this.lastIndex
     let i = this.index.get(name)
     if (i === undefined) {
       i = this.list.length
       this.index.set(name, i)
       this.list.push(name)
     }
+    this.lastName = name
+    this.lastIndex = i
     return i
   }
 
-  /** The names since `from`, and marks them sent. */
-  take(): { from: number; names: string[] } {
-    const from = this.unsent
+  /** The panes of characteristic `i`'s points, learnt from its first point (a kind's panes never change). */
+  layout(i: number, point: ChartPoint): readonly string[] {
+    let panes = this.layouts[i]
+    if (panes === undefined) {
+      panes = Object.keys(point.panes)
+      if (panes.length > MAX_PANES)
+        throw new Error(`a chart point has ${panes.length} panes; the store holds ${MAX_PANES}`)
+      this.layouts[i] = panes
+      this.unsentLayouts.push(i)
+    }
+    return panes
+  }
+
+  /** The names and layouts new since the last call, marked sent. */
+  take(): Pick<ColumnBatch, 'namesFrom' | 'names' | 'layouts'> {
+    const namesFrom = this.unsent
     this.unsent = this.list.length
-    return { from, names: this.list.slice(from) }
+    const layouts = this.unsentLayouts.map((i): [number, string[]] => [i, this.layouts[i] ?? []])
+    this.unsentLayouts = []
+    return { namesFrom, names: this.list.slice(namesFrom), layouts }
   }
 
-  /** Every name goes again with the next batch (a new writer knows none). */
-  resendAll(): void {
-    this.unsent = 0
-  }
-
-  all(): readonly string[] {
-    return this.list
+  /** Every name and layout, for a new writer that knows none. */
+  all(): Pick<ColumnBatch, 'namesFrom' | 'names' | 'layouts'> {
+    const layouts: [number, string[]][] = []
+    this.layouts.forEach((panes, i) => {
+      if (panes) layouts.push([i, panes])
+    })
+    return { namesFrom: 0, names: [...this.list], layouts }
   }
 }
 
@@ -80,18 +160,24 @@ class NumberColumn {
     this.length += n
     return at
   }
+
+  take(): Float64Array {
+    return this.data.slice(0, this.length)
+  }
 }
 
-const orNaN = (n: number | undefined) => (n === undefined ? Number.NaN : n)
+const orNaN = (n: number | null | undefined) => (n === undefined || n === null ? Number.NaN : n)
 
-/** Collects one batch's readings and chart points. */
+/** Collects one batch's readings, chart points and deliveries. */
 export class ColumnBuilder {
   private readonly names: Names
-  private readonly readingColumn = new NumberColumn(1024 * READING_STRIDE)
-  private readonly chartColumn = new NumberColumn(1024 * CHART_STRIDE)
+  private readonly readingColumn = new NumberColumn(256 * READING_STRIDE)
+  private readonly chartColumn = new NumberColumn(256 * CHART_STRIDE)
+  private readonly deliveryColumn = new NumberColumn(0)
   private keys: (string | undefined)[] | null = null
-  private readonly panes: string[] = []
-  private readonly rules: string[] = []
+  /** Client ids numbered per batch (a batch-local table: the ids ever seen are not kept). */
+  private readonly clientIndex = new Map<string, number>()
+  private readonly clients: string[] = []
   count = 0
 
   constructor(names: Names) {
@@ -123,34 +209,55 @@ export class ColumnBuilder {
   }
 
   chart(characteristic: string, p: ChartPoint): void {
+    const name = this.names.of(characteristic)
+    const panes = this.names.layout(name, p)
     const i = this.chartColumn.reserve(CHART_STRIDE)
     const d = this.chartColumn.data
-    d[i] = this.names.of(characteristic)
+    d[i] = name
     d[i + 1] = p.ts
     d[i + 2] = p.index
     d[i + 3] = p.n
     d[i + 4] = p.phase === 'monitor' ? 1 : 0
-    this.panes.push(JSON.stringify(p.panes))
-    let rules = ''
-    for (const v of p.violations) rules = rules === '' ? v.rule : `${rules},${v.rule}`
-    this.rules.push(rules)
+    d[i + 5] = ruleMask(p.violations)
+    let o = i + PANES_AT
+    for (let k = 0; k < MAX_PANES; k++) {
+      const pane: PanePoint | undefined = k < panes.length ? p.panes[panes[k] as string] : undefined
+      d[o] = orNaN(pane?.statistic)
+      d[o + 1] = orNaN(pane?.center)
+      d[o + 2] = orNaN(pane?.lcl)
+      d[o + 3] = orNaN(pane?.ucl)
+      d[o + 4] = orNaN(pane?.upper)
+      d[o + 5] = orNaN(pane?.lower)
+      o += PANE_FIELDS.length
+    }
+    this.count++
+  }
+
+  delivery(delivery: Delivery): void {
+    let client = this.clientIndex.get(delivery.client)
+    if (client === undefined) {
+      client = this.clients.length
+      this.clientIndex.set(delivery.client, client)
+      this.clients.push(delivery.client)
+    }
+    const i = this.deliveryColumn.reserve(DELIVERY_STRIDE)
+    const d = this.deliveryColumn.data
+    d[i] = client
+    d[i + 1] = delivery.messageId
+    d[i + 2] = delivery.hash
+    d[i + 3] = delivery.at
     this.count++
   }
 
   /** The batch as posted (the names it needs are taken now). */
   build(): ColumnBatch {
-    const { from, names } = this.names.take()
     return {
-      namesFrom: from,
-      names,
-      readings: this.readingColumn.data.slice(0, this.readingColumn.length),
+      ...this.names.take(),
+      readings: this.readingColumn.take(),
       keys: this.keys,
-      charts: this.chartColumn.data.slice(0, this.chartColumn.length),
-      panes: this.panes,
-      rules: this.rules,
+      charts: this.chartColumn.take(),
+      deliveries: this.deliveryColumn.take(),
+      clients: this.clients,
     }
   }
 }
-
-/** A number column's value back as SQL: NaN is NULL. */
-export const nullable = (n: number): number | null => (Number.isNaN(n) ? null : n)

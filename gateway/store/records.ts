@@ -62,6 +62,20 @@ const MIGRATIONS = [
      before TEXT,
      after TEXT);
    CREATE INDEX limit_change_characteristic ON limit_change (characteristic, id);`,
+
+  // An NC's occurrences as rows (numbered from 1, the trigger), not a JSON history written
+  // again at every occurrence; the latest 100 are kept.
+  `CREATE TABLE nonconformance_occurrence (
+     nonconformance INTEGER NOT NULL REFERENCES nonconformance (id),
+     number INTEGER NOT NULL,
+     ts INTEGER NOT NULL,
+     value REAL NOT NULL,
+     PRIMARY KEY (nonconformance, number)) WITHOUT ROWID;
+   INSERT INTO nonconformance_occurrence (nonconformance, number, ts, value)
+     SELECT n.id, n.occurrences - json_array_length(n.history) + 1 + h.key,
+            json_extract(h.value, '$.ts'), json_extract(h.value, '$.value')
+     FROM nonconformance n, json_each(n.history) h;
+   UPDATE nonconformance SET history = '[]';`,
 ]
 
 export function openRecords(path: string): DatabaseSync {

@@ -6,15 +6,18 @@ import { LinewatchError } from '../errors.ts'
 /**
  * Opens a SQLite file for a gateway store: WAL (readers don't block the writer), FULL sync (a
  * committed transaction is on disk: what the gateway acknowledges survives a power cut), and
- * schema migrations by `user_version`: migration i brings the file from version i to i + 1.
+ * schema migrations by `user_version`: migration i brings the file from version i to i + 1 (SQL, or
+ * a function for what SQL alone cannot do, in the same transaction).
  *
  * `exclusive`: the file is locked for this connection (SQLite's own lock, which the OS drops
  * with the process: a crashed gateway never leaves a stale lock behind). A second opener gets
  * LW_ERR_DATA_DIR_LOCKED. `autoVacuum`: freed pages can be given back (set on a new file).
  */
+export type Migration = string | ((db: DatabaseSync) => void)
+
 export function openDatabase(
   path: string,
-  migrations: readonly string[],
+  migrations: readonly Migration[],
   options: { exclusive?: boolean; autoVacuum?: boolean } = {},
 ): DatabaseSync {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
@@ -47,7 +50,9 @@ export function openDatabase(
   }
   for (let v = version; v < migrations.length; v++) {
     transaction(db, () => {
-      db.exec(migrations[v] as string)
+      const migration = migrations[v] as Migration
+      if (typeof migration === 'string') db.exec(migration)
+      else migration(db)
       db.exec(`PRAGMA user_version = ${v + 1}`)
     })
   }

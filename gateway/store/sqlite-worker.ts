@@ -5,25 +5,29 @@
  * in order (so a query sees every batch posted before it), acknowledges every batch so the
  * sender can release the acknowledgements that waited on it, and enforces retention.
  *
+ * Readings and chart points are stored in blocks (block-store.ts): a batch is a few rows, the
+ * recent blocks are the journal, and after each checkpoint they are compacted into blocks per
+ * characteristic. Events and chart snapshots stay rows (they are rare).
+ *
  * The journal (see types.ts `Journal`): readings carry their place in their characteristic's
  * stream (`seq`); chart snapshots are upserted in the transaction of their last reading; a
- * checkpoint record says "every chart state is snapshotted up to here" and stores the last
- * reading rowid. Recovery replays the readings after the checkpoint that come after their
- * chart's snapshot.
+ * checkpoint batch snapshots every chart that changed, so after it commits no recent reading
+ * is needed for a replay. Recovery replays the recent readings beyond their chart's snapshot.
  */
-import type { DatabaseSync, StatementSync } from 'node:sqlite'
+import type { DatabaseSync } from 'node:sqlite'
 import { parentPort, workerData } from 'node:worker_threads'
-import type { PanePoint, ViolationRule } from '../../rules/index.ts'
 import { DELIVERY_MEMORY_MS } from '../sources/deliveries.ts'
-import { CHART_STRIDE, type ColumnBatch, nullable, READING_STRIDE } from './columns.ts'
-import { openDatabase, transaction } from './sqlite-db.ts'
+import { BLOCK_SCHEMA, BlockStore, RETAINED_TABLES, type RetainedTable } from './block-store.ts'
+import { CHART_STRIDE, type ColumnBatch, READING_STRIDE } from './columns.ts'
+import { type Migration, openDatabase, transaction } from './sqlite-db.ts'
+import { migrateRowsToBlocks } from './sqlite-migrate.ts'
 import type {
   ChartSnapshot,
   Delivery,
   JournalReading,
   RangeQuery,
   SeriesRecord,
-  StoredChartPoint,
+  StoredEvent,
 } from './types.ts'
 
 /** A batch: the records, then whether a checkpoint follows them. */
@@ -31,11 +35,12 @@ export type ToWorker =
   | {
       type: 'write'
       seq: number
+      /** Snapshots and events; readings, chart points and deliveries come in `columns`. */
       records: SeriesRecord[]
       columns?: ColumnBatch | undefined
       checkpoint: boolean
     }
-  | { type: 'names'; from: number; names: string[] }
+  | ({ type: 'names' } & Pick<ColumnBatch, 'namesFrom' | 'names' | 'layouts'>)
   | { type: 'query'; id: number; what: 'readings' | 'chartPoints' | 'events'; query: RangeQuery }
   | { type: 'recover'; id: number }
   | { type: 'stop' }
@@ -68,7 +73,7 @@ export interface WorkerOptions {
   retention: { maxAgeDays: number; maxBytes: number }
 }
 
-const MIGRATIONS = [
+const MIGRATIONS: Migration[] = [
   `CREATE TABLE series (id INTEGER PRIMARY KEY, characteristic TEXT NOT NULL UNIQUE);
    CREATE TABLE reading (series INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
    CREATE INDEX reading_series_ts ON reading (series, ts);
@@ -89,26 +94,25 @@ const MIGRATIONS = [
    CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), reading_rowid INTEGER NOT NULL);
    CREATE TABLE delivery (client TEXT NOT NULL, message_id INTEGER NOT NULL, hash INTEGER NOT NULL,
      at INTEGER NOT NULL, PRIMARY KEY (client, message_id)) WITHOUT ROWID;`,
+  // Rows become blocks; the recent blocks are the journal (no checkpoint row is needed).
+  (db) => {
+    db.exec(BLOCK_SCHEMA)
+    migrateRowsToBlocks(db, new BlockStore(db))
+    db.exec(
+      'DROP TABLE reading; DROP TABLE chart_point; DROP TABLE delivery; DROP TABLE checkpoint',
+    )
+  },
 ]
 
-/** Rows deleted per retention statement: short transactions, so a batch never waits long. */
-const RETENTION_CHUNK = 5000
 const DAY_MS = 86_400_000
-const TABLES = ['reading', 'chart_point', 'event'] as const
 
 export function serve(
   db: DatabaseSync,
   options: WorkerOptions,
   post: (message: FromWorker) => void,
 ): { handle(message: ToWorker): boolean; retain(): void } {
-  const seriesIds = new Map<string, number>()
+  const blocks = new BlockStore(db)
   const insert = {
-    reading: db.prepare(
-      'INSERT INTO reading (series, ts, value, seq, size, key, received) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ),
-    chart: db.prepare(
-      'INSERT INTO chart_point (series, ts, idx, phase, panes, rules, n) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ),
     event: db.prepare('INSERT INTO event (series, ts, type, detail) VALUES (?, ?, ?, ?)'),
     series: db.prepare(
       'INSERT INTO series (characteristic) VALUES (?) ON CONFLICT (characteristic) DO UPDATE SET characteristic = excluded.characteristic RETURNING id',
@@ -117,47 +121,16 @@ export function serve(
       `INSERT INTO chart_snapshot (series, seq, spec_hash, state) VALUES (?, ?, ?, ?)
        ON CONFLICT (series) DO UPDATE SET seq = excluded.seq, spec_hash = excluded.spec_hash, state = excluded.state`,
     ),
-    delivery: db.prepare(
-      `INSERT INTO delivery (client, message_id, hash, at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (client, message_id) DO UPDATE SET hash = excluded.hash, at = excluded.at`,
-    ),
-    checkpoint: db.prepare(
-      `INSERT INTO checkpoint (id, reading_rowid) VALUES (1, (SELECT coalesce(max(rowid), 0) FROM reading))
-       ON CONFLICT (id) DO UPDATE SET reading_rowid = excluded.reading_rowid`,
-    ),
   }
   const findSeries = db.prepare('SELECT id FROM series WHERE characteristic = ?')
-  const select: Record<'readings' | 'chartPoints' | 'events', StatementSync> = {
-    readings: db.prepare(
-      'SELECT ts, value FROM reading WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
-    ),
-    chartPoints: db.prepare(
-      'SELECT idx, ts, phase, panes, rules, n FROM chart_point WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
-    ),
-    events: db.prepare(
-      'SELECT ts, type, detail FROM event WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
-    ),
-  }
-  const checkpointRowid = db.prepare('SELECT reading_rowid FROM checkpoint WHERE id = 1')
-  /**
-   * Deletes the oldest rows of a table (up to RETENTION_CHUNK, by arrival) that are at or below a
-   * rowid and older than a time stamp. Readings are bounded by the checkpoint: those no checkpoint
-   * covers yet are kept whatever their age or the size (replay needs them).
-   */
-  const deleteOldest = Object.fromEntries(
-    TABLES.map((t) => [
-      t,
-      db.prepare(
-        `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE rowid <= ? ORDER BY rowid LIMIT ${RETENTION_CHUNK}) AND ts < ?`,
-      ),
-    ]),
-  ) as Record<(typeof TABLES)[number], StatementSync>
-  const forgetDeliveries = db.prepare('DELETE FROM delivery WHERE at < ?')
+  const selectEvents = db.prepare(
+    'SELECT ts, type, detail FROM event WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
+  )
   const pageCounts = ['page_count', 'freelist_count', 'page_size'].map((name) =>
     db.prepare(`PRAGMA ${name}`),
   )
-  const coveredReadings = db.prepare('DELETE FROM reading WHERE rowid <= ?')
 
+  const seriesIds = new Map<string, number>()
   const seriesId = (characteristic: string): number => {
     let id = seriesIds.get(characteristic)
     if (id === undefined) {
@@ -167,143 +140,101 @@ export function serve(
     return id
   }
 
-  /** The sender's numbering of characteristics (see columns.ts). */
+  /** The sender's numbering of characteristics, and their charts' panes (see columns.ts). */
   const names: string[] = []
-  const setNames = (from: number, list: readonly string[]): void => {
-    for (let k = 0; k < list.length; k++) names[from + k] = list[k] as string
+  const layouts: string[] = []
+  /** The series id of each name number (looked up once). */
+  let seriesOfName: number[] = []
+  const setNames = (batch: Pick<ColumnBatch, 'namesFrom' | 'names' | 'layouts'>): void => {
+    for (let k = 0; k < batch.names.length; k++)
+      names[batch.namesFrom + k] = batch.names[k] as string
+    for (const [i, panes] of batch.layouts) layouts[i] = panes.join(',')
   }
-  const nameOf = (i: number): string => {
-    const name = names[i]
-    if (name === undefined) throw new Error(`column batch names characteristic #${i}, not sent`)
-    return name
+  const seriesOf = (name: number): number => {
+    let id = seriesOfName[name]
+    if (id === undefined) {
+      const characteristic = names[name]
+      if (characteristic === undefined)
+        throw new Error(`column batch names characteristic #${name}, not sent`)
+      id = seriesId(characteristic)
+      seriesOfName[name] = id
+    }
+    return id
+  }
+  /** A copy of column rows with the series id in place of the sender's name number. */
+  const bySeries = (data: Float64Array, stride: number): Float64Array => {
+    const out = data.slice()
+    for (let o = 0; o < out.length; o += stride) out[o] = seriesOf(out[o] as number)
+    return out
   }
 
   const writeColumns = (c: ColumnBatch): void => {
-    setNames(c.namesFrom, c.names)
-    const r = c.readings
-    for (let i = 0; i < r.length; i += READING_STRIDE) {
-      insert.reading.run(
-        seriesId(nameOf(r[i] as number)),
-        r[i + 1] as number,
-        r[i + 2] as number,
-        nullable(r[i + 3] as number),
-        nullable(r[i + 4] as number),
-        c.keys?.[i / READING_STRIDE] ?? null,
-        nullable(r[i + 5] as number),
-      )
+    setNames(c)
+    blocks.addReadings(bySeries(c.readings, READING_STRIDE), c.keys)
+    if (!options.journalOnly && c.charts.length > 0) {
+      const panes: Record<number, string> = {}
+      for (let o = 0; o < c.charts.length; o += CHART_STRIDE) {
+        const name = c.charts[o] as number
+        const layout = layouts[name]
+        if (layout === undefined)
+          throw new Error(`column batch has points of characteristic #${name}, no panes`)
+        panes[seriesOf(name)] = layout
+      }
+      blocks.addPoints(bySeries(c.charts, CHART_STRIDE), panes)
     }
-    if (options.journalOnly) return
-    const p = c.charts
-    for (let i = 0, k = 0; i < p.length; i += CHART_STRIDE, k++) {
-      insert.chart.run(
-        seriesId(nameOf(p[i] as number)),
-        p[i + 1] as number,
-        p[i + 2] as number,
-        p[i + 4] === 1 ? 'monitor' : 'baseline',
-        c.panes[k] as string,
-        c.rules[k] as string,
-        p[i + 3] as number,
-      )
-    }
+    blocks.addDeliveries(c.deliveries, c.clients)
   }
 
-  const write = (
-    records: SeriesRecord[],
-    columns: ColumnBatch | undefined,
-    checkpoint: boolean,
-  ): void => {
+  const write = (records: SeriesRecord[], columns: ColumnBatch | undefined): void => {
     transaction(db, () => {
       if (columns) writeColumns(columns)
       for (const r of records) {
         switch (r.kind) {
-          case 'reading':
-            insert.reading.run(
-              seriesId(r.characteristic),
-              r.ts,
-              r.value,
-              r.seq ?? null,
-              r.size ?? null,
-              r.key ?? null,
-              r.received ?? null,
-            )
-            break
           case 'snapshot':
             insert.snapshot.run(seriesId(r.characteristic), r.seq, r.specHash, r.state)
             break
-          case 'delivery': {
-            const d = r.delivery
-            insert.delivery.run(d.client, d.messageId, d.hash, d.at)
-            break
-          }
-          case 'chart': {
-            if (options.journalOnly) break
-            const p = r.point
-            const rules = p.violations.map((v) => v.rule).join(',')
-            insert.chart.run(
-              seriesId(r.characteristic),
-              p.ts,
-              p.index,
-              p.phase,
-              JSON.stringify(p.panes),
-              rules,
-              p.n,
-            )
-            break
-          }
           case 'event':
             if (options.journalOnly) break
             insert.event.run(seriesId(r.characteristic), r.ts, r.type, r.detail)
             break
+          default:
+            throw new Error(`a ${r.kind} record is posted in columns`)
         }
-      }
-      if (checkpoint) {
-        insert.checkpoint.run()
-        // InfluxDB keeps the time series: the journal needs nothing a checkpoint covers.
-        if (options.journalOnly) coveredReadings.run(covered())
       }
     })
   }
 
-  /** The last reading rowid every chart snapshot covers (0: none yet). */
-  const covered = (): number =>
-    (checkpointRowid.get() as { reading_rowid: number } | undefined)?.reading_rowid ?? 0
-
   const recover = (): Recovered => {
-    const names = new Map<number, string>()
+    const seriesNames = new Map<number, string>()
     for (const row of db.prepare('SELECT id, characteristic FROM series').all() as {
       id: number
       characteristic: string
     }[])
-      names.set(row.id, row.characteristic)
+      seriesNames.set(row.id, row.characteristic)
     const snapshots: ChartSnapshot[] = []
     const after = new Map<number, number>()
     for (const row of db
       .prepare('SELECT series, seq, spec_hash, state FROM chart_snapshot')
       .all() as { series: number; seq: number; spec_hash: string; state: string }[]) {
-      const characteristic = names.get(row.series)
+      const characteristic = seriesNames.get(row.series)
       if (characteristic === undefined) continue
       snapshots.push({ characteristic, seq: row.seq, specHash: row.spec_hash, state: row.state })
       after.set(row.series, row.seq)
     }
     const readings: Record<string, JournalReading[]> = {}
-    const rows = db
-      .prepare(
-        'SELECT series, seq, ts, value, size, key FROM reading WHERE rowid > ? AND seq IS NOT NULL ORDER BY rowid',
-      )
-      .iterate(covered()) as Iterable<JournalReading & { series: number }>
-    for (const row of rows) {
-      const characteristic = names.get(row.series)
-      if (characteristic === undefined || row.seq <= (after.get(row.series) ?? 0)) continue
+    for (const { series, reading } of blocks.recentReadings()) {
+      const characteristic = seriesNames.get(series)
+      // A reading its chart's snapshot covers, or one without a place in a stream, is not replayed.
+      if (characteristic === undefined || !(reading.seq > (after.get(series) ?? 0))) continue
       const list = readings[characteristic] ?? []
       readings[characteristic] = list
-      list.push({ seq: row.seq, ts: row.ts, value: row.value, size: row.size, key: row.key })
+      list.push(reading)
     }
-    const deliveries = db
-      .prepare(
-        'SELECT client, message_id AS messageId, hash, at FROM delivery WHERE at >= ? ORDER BY at',
-      )
-      .all(Date.now() - DELIVERY_MEMORY_MS) as unknown as Delivery[]
-    return { snapshots, deliveries, readings }
+    return {
+      snapshots,
+      deliveries: blocks.deliveriesSince(Date.now() - DELIVERY_MEMORY_MS),
+      readings,
+    }
   }
 
   const bytes = (): number => {
@@ -314,30 +245,26 @@ export function serve(
   }
 
   /**
-   * Retention: rows older than maxAgeDays go, oldest first by arrival; while the file holds
-   * more than maxBytes, the oldest rows go regardless of age. Readings no checkpoint covers yet
-   * are never deleted (a restart replays them). Returns the rows deleted.
+   * Retention: blocks and events older than maxAgeDays go, oldest first by arrival; while the
+   * file holds more than maxBytes, the oldest go regardless of age. The recent blocks (the
+   * journal) are never deleted. Returns the records deleted.
    */
   const retain = (now: number): number => {
     let deleted = 0
-    forgetDeliveries.run(now - DELIVERY_MEMORY_MS)
-    const covers = covered()
-    const bound = (t: (typeof TABLES)[number]) =>
-      t === 'reading' ? covers : Number.MAX_SAFE_INTEGER
+    blocks.forgetDeliveries(now - DELIVERY_MEMORY_MS)
     const cutoff = now - options.retention.maxAgeDays * DAY_MS
-    for (const t of TABLES) {
-      for (;;) {
-        const n = Number(deleteOldest[t].run(bound(t), cutoff).changes)
-        deleted += n
-        if (n < RETENTION_CHUNK) break
-      }
+    const purge = (t: RetainedTable, limit: number, before: number) => {
+      const gone = blocks.purgeOldest(t, limit, before)
+      deleted += gone.records
+      return gone.blocks
     }
-    // Above the size, the oldest go whatever their age.
+    // Short statements (a batch waiting behind retention does not wait long).
+    for (const t of RETAINED_TABLES) while (purge(t, 500, cutoff) > 0);
+    // Above the size, the oldest go whatever their age, a few blocks (or 100 events) at a time.
     for (let round = 0; bytes() > options.retention.maxBytes && round < 1000; round++) {
-      let n = 0
-      for (const t of TABLES) n += Number(deleteOldest[t].run(bound(t), Number.MAX_VALUE).changes)
-      deleted += n
-      if (n === 0) break
+      let gone = 0
+      for (const t of RETAINED_TABLES) gone += purge(t, t === 'event' ? 100 : 4, Number.MAX_VALUE)
+      if (gone === 0) break
       db.exec('PRAGMA incremental_vacuum')
     }
     if (deleted > 0) {
@@ -351,31 +278,14 @@ export function serve(
     const id =
       seriesIds.get(q.characteristic) ??
       (findSeries.get(q.characteristic) as { id: number } | undefined)?.id
-    if (id === undefined) return []
-    const rows = select[what].all(id, q.from, q.to, q.limit).reverse()
-    if (what === 'events') return rows.map((e) => ({ ...e, characteristic: q.characteristic }))
-    if (what === 'chartPoints') {
-      return (
-        rows as unknown as {
-          idx: number
-          ts: number
-          phase: string
-          n: number
-          panes: string
-          rules: string
-        }[]
-      ).map(
-        (r): StoredChartPoint => ({
-          index: r.idx,
-          ts: r.ts,
-          phase: r.phase as StoredChartPoint['phase'],
-          n: r.n,
-          panes: JSON.parse(r.panes) as Record<string, PanePoint>,
-          rules: r.rules === '' ? [] : (r.rules.split(',') as ViolationRule[]),
-        }),
-      )
-    }
-    return rows
+    if (id === undefined || q.limit <= 0) return []
+    if (what === 'readings') return blocks.readings(id, q)
+    if (what === 'chartPoints') return blocks.points(id, q)
+    const events = selectEvents.all(id, q.from, q.to, q.limit) as unknown as Omit<
+      StoredEvent,
+      'characteristic'
+    >[]
+    return events.reverse().map((e): StoredEvent => ({ ...e, characteristic: q.characteristic }))
   }
 
   const answer = (id: number, work: () => unknown): void => {
@@ -390,17 +300,28 @@ export function serve(
     switch (message.type) {
       case 'write':
         try {
-          write(message.records, message.columns, message.checkpoint)
+          write(message.records, message.columns)
           post({ type: 'committed', seq: message.seq })
-          // After the commit (its acknowledgements are out): retention runs with each checkpoint.
-          if (message.checkpoint) runRetention()
         } catch (e) {
-          seriesIds.clear() // ids inserted in the rolled-back transaction are gone
+          // Ids inserted in a rolled-back transaction are gone.
+          seriesIds.clear()
+          seriesOfName = []
           post({ type: 'failed', seq: message.seq, error: (e as Error).message })
+          return true
+        }
+        // After the commit (its acknowledgements are out): every chart's state is on disk up
+        // to here, so the recent readings are compacted; then retention.
+        if (message.checkpoint) {
+          try {
+            blocks.compact(options.journalOnly)
+          } catch (e) {
+            post({ type: 'retention-failed', error: `compaction: ${(e as Error).message}` })
+          }
+          runRetention()
         }
         return true
       case 'names':
-        setNames(message.from, message.names)
+        setNames(message)
         return true
       case 'query':
         answer(message.id, () => query(message.what, message.query))
@@ -429,8 +350,8 @@ export function openTimeSeries(path: string): DatabaseSync {
   const db = openDatabase(path, MIGRATIONS, { exclusive: true, autoVacuum: true })
   // The WAL is truncated back to this after a checkpoint: it does not keep a peak's size.
   db.exec('PRAGMA journal_size_limit = 67108864')
-  // Every batch touches an index leaf per characteristic: a page cache that holds them (32 MiB,
-  // a bound on the writer's memory) keeps a commit from reading them back from disk.
+  // A page cache that holds the index pages compaction touches (32 MiB, a bound on the
+  // writer's memory) keeps it from reading them back from disk.
   db.exec('PRAGMA cache_size = -32768')
   return db
 }

@@ -43,7 +43,7 @@ export type SqliteStore = JournaledStore
 const RETRY_MS = 1000
 
 interface Batch {
-  /** Readings and chart points, in columns; the other records as they are. */
+  /** Readings, chart points and deliveries, in columns; snapshots and events as they are. */
   columns: ColumnBuilder
   records: SeriesRecord[]
   waiting: (() => void)[]
@@ -233,7 +233,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         startWorker().then(
           () => {
             // A new writer knows no characteristic names: all of them go before the batches.
-            post({ type: 'names', from: 0, names: [...names.all()] })
+            post({ type: 'names', ...names.all() })
             for (const s of unconfirmed.keys()) resend(s)
           },
           (err: unknown) => log.error({ err }, 'time-series writer could not restart'),
@@ -297,6 +297,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           record.received,
         )
       } else if (record.kind === 'chart') b.columns.chart(record.characteristic, record.point)
+      else if (record.kind === 'delivery') b.columns.delivery(record.delivery)
       else b.records.push(record)
       if (++b.size >= batchSize) sendBuffer()
     },

@@ -1,0 +1,501 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
+import {
+  type Block,
+  decodeBlock,
+  encodeBlock,
+  journalReading,
+  storedPoint,
+  storedReading,
+} from './blocks.ts'
+import {
+  CHART_STRIDE,
+  DELIVERY_STRIDE,
+  POINT_FIELDS,
+  READING_FIELDS,
+  READING_STRIDE,
+} from './columns.ts'
+import { transaction } from './sqlite-db.ts'
+import type {
+  Delivery,
+  JournalReading,
+  RangeQuery,
+  StoredChartPoint,
+  StoredReading,
+} from './types.ts'
+
+/**
+ * Where the embedded time series keeps its blocks (blocks.ts), and how they move.
+ *
+ * Each committed batch adds one `recent_reading` and one `recent_point` block holding every
+ * characteristic of the batch: a few inserts per commit whatever the number of
+ * characteristics, which is what lets every QoS 1 acknowledgement wait for a commit at
+ * broker speed. The recent blocks are the journal: after a crash, the readings in them that
+ * are beyond their chart's snapshot are judged again. After a checkpoint (every chart
+ * snapshotted, so no recent reading is needed for a replay any more) they are compacted into
+ * blocks per characteristic (`reading_block`, `point_block`), which range queries find by an
+ * index on the series and time stamps and which retention deletes, oldest first.
+ */
+export const BLOCK_SCHEMA = `
+  CREATE TABLE recent_reading (count INTEGER NOT NULL, keys TEXT, data BLOB NOT NULL);
+  -- panes: JSON, the pane names of each series in the block ({"3": "i,mr"}).
+  CREATE TABLE recent_point (count INTEGER NOT NULL, panes TEXT NOT NULL, data BLOB NOT NULL);
+  -- min_ts/max_ts bound the rows' time stamps (which need not arrive in order).
+  CREATE TABLE reading_block (series INTEGER NOT NULL, min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL,
+    count INTEGER NOT NULL, keys TEXT, data BLOB NOT NULL);
+  CREATE INDEX reading_block_series ON reading_block (series, max_ts, min_ts);
+  CREATE TABLE point_block (series INTEGER NOT NULL, min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL,
+    count INTEGER NOT NULL, panes TEXT NOT NULL, data BLOB NOT NULL);
+  CREATE INDEX point_block_series ON point_block (series, max_ts, min_ts);
+  -- QoS 1/2 messages taken, per batch: a resend after a crash is known (sources/deliveries.ts).
+  CREATE TABLE delivery_block (at INTEGER NOT NULL, clients TEXT NOT NULL, data BLOB NOT NULL);`
+
+/** Recent records compacted per transaction: bounds the writer's memory while it compacts (~15 MB). */
+const COMPACT_RECORDS = 100_000
+export const RETAINED_TABLES = ['reading_block', 'point_block', 'event'] as const
+export type RetainedTable = (typeof RETAINED_TABLES)[number]
+/** Time stamps are at the same place in reading and point rows. */
+const TS = READING_FIELDS.ts
+const HOUR_MS = 3_600_000
+/** Recent rows sort after every compacted block in arrival order. */
+const RECENT = 2 ** 40
+
+/** A row of a block with where it arrived: block order, then its place in the block. */
+interface Placed<T> {
+  row: T
+  block: number
+  at: number
+}
+
+/**
+ * Rows grouped by a dense key (counting sort): `rows[starts[g]..starts[g + 1])` are the rows
+ * of group g, in their original order.
+ */
+export function groupRows(
+  keys: Int32Array,
+  groups: number,
+): { rows: Int32Array; starts: Int32Array } {
+  const starts = new Int32Array(groups + 1)
+  for (const g of keys) starts[g + 1] = (starts[g + 1] as number) + 1
+  for (let g = 1; g <= groups; g++) starts[g] = (starts[g] as number) + (starts[g - 1] as number)
+  const next = starts.slice(0, groups)
+  const rows = new Int32Array(keys.length)
+  keys.forEach((g, r) => {
+    const at = next[g] as number
+    rows[at] = r
+    next[g] = at + 1
+  })
+  return { rows, starts }
+}
+
+/** The smallest and largest of field `f` over rows[from..to) (NaN ignored; NaN when all are). */
+function bounds(
+  data: Float64Array,
+  stride: number,
+  rows: Int32Array,
+  from: number,
+  to: number,
+  f: number,
+) {
+  let min = Number.NaN
+  let max = Number.NaN
+  for (let k = from; k < to; k++) {
+    const v = data[(rows[k] as number) * stride + f] as number
+    if (Number.isNaN(v)) continue
+    if (!(v >= min)) min = v
+    if (!(v <= max)) max = v
+  }
+  return { min, max }
+}
+
+export class BlockStore {
+  private readonly db: DatabaseSync
+  private readonly statements: Record<
+    | 'recentReading'
+    | 'recentPoint'
+    | 'readingBlock'
+    | 'pointBlock'
+    | 'delivery'
+    | 'deliveriesSince'
+    | 'forgetDeliveries'
+    | 'recentReadings'
+    | 'recentPoints'
+    | 'readingBlocks'
+    | 'pointBlocks',
+    StatementSync
+  >
+  private readonly purge: Record<RetainedTable, StatementSync>
+
+  constructor(db: DatabaseSync) {
+    this.db = db
+    const p = (sql: string) => db.prepare(sql)
+    this.statements = {
+      recentReading: p('INSERT INTO recent_reading (count, keys, data) VALUES (?, ?, ?)'),
+      recentPoint: p('INSERT INTO recent_point (count, panes, data) VALUES (?, ?, ?)'),
+      readingBlock: p(
+        'INSERT INTO reading_block (series, min_ts, max_ts, count, keys, data) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      pointBlock: p(
+        'INSERT INTO point_block (series, min_ts, max_ts, count, panes, data) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      delivery: p('INSERT INTO delivery_block (at, clients, data) VALUES (?, ?, ?)'),
+      deliveriesSince: p('SELECT clients, data FROM delivery_block WHERE at >= ? ORDER BY rowid'),
+      forgetDeliveries: p('DELETE FROM delivery_block WHERE at < ?'),
+      recentReadings: p('SELECT rowid, count, keys, data FROM recent_reading ORDER BY rowid'),
+      recentPoints: p('SELECT rowid, count, panes, data FROM recent_point ORDER BY rowid'),
+      // Newest first by their latest time stamp: a range query stops once it has its rows.
+      readingBlocks: p(
+        'SELECT rowid, max_ts, keys, data FROM reading_block WHERE series = ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC, rowid DESC',
+      ),
+      pointBlocks: p(
+        'SELECT rowid, max_ts, panes, data FROM point_block WHERE series = ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC, rowid DESC',
+      ),
+    }
+    this.purge = Object.fromEntries(
+      RETAINED_TABLES.map((t) => [
+        t,
+        p(
+          `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} ORDER BY rowid LIMIT ?) AND ${t === 'event' ? 'ts' : 'max_ts'} < ? RETURNING ${t === 'event' ? '1' : 'count'} AS records`,
+        ),
+      ]),
+    ) as Record<RetainedTable, StatementSync>
+  }
+
+  // ---- a batch (in the caller's transaction) ----
+
+  /** A batch's readings (READING_STRIDE rows, series ids in field 0) and their subgroup keys. */
+  addReadings(data: Float64Array, keys: readonly (string | null | undefined)[] | null): void {
+    const count = data.length / READING_STRIDE
+    if (count === 0) return
+    const keyed = keys?.some((k) => k !== undefined && k !== null)
+      ? Array.from({ length: count }, (_, r) => keys[r] ?? null)
+      : null
+    this.statements.recentReading.run(
+      count,
+      keyed ? JSON.stringify(keyed) : null,
+      encodeBlock(data, READING_STRIDE, identity(count), 0, count),
+    )
+  }
+
+  /** A batch's chart points (CHART_STRIDE rows, series ids in field 0), with each series' panes. */
+  addPoints(data: Float64Array, panes: Record<number, string>): void {
+    const count = data.length / CHART_STRIDE
+    if (count === 0) return
+    this.statements.recentPoint.run(
+      count,
+      JSON.stringify(panes),
+      encodeBlock(data, CHART_STRIDE, identity(count), 0, count),
+    )
+  }
+
+  /** A batch's deliveries (DELIVERY_STRIDE rows: client index, message id, hash, at). */
+  addDeliveries(data: Float64Array, clients: readonly string[]): void {
+    const count = data.length / DELIVERY_STRIDE
+    if (count === 0) return
+    const rows = identity(count)
+    this.statements.delivery.run(
+      bounds(data, DELIVERY_STRIDE, rows, 0, count, 3).max,
+      JSON.stringify(clients),
+      encodeBlock(data, DELIVERY_STRIDE, rows, 0, count),
+    )
+  }
+
+  /** One series' readings, rows[from..to) of `data` (series id in field 0), as a block. */
+  writeReadingBlock(
+    series: number,
+    data: Float64Array,
+    rows: Int32Array,
+    from: number,
+    to: number,
+    keys: readonly (string | null)[] | null,
+  ): void {
+    const ts = bounds(data, READING_STRIDE, rows, from, to, READING_FIELDS.ts)
+    let keyed: (string | null)[] | null = null
+    if (keys) {
+      for (let k = from; k < to; k++) {
+        const key = keys[rows[k] as number] ?? null
+        if (key === null) continue
+        keyed ??= Array.from({ length: to - from }, () => null)
+        keyed[k - from] = key
+      }
+    }
+    this.statements.readingBlock.run(
+      series,
+      ts.min,
+      ts.max,
+      to - from,
+      keyed ? JSON.stringify(keyed) : null,
+      encodeBlock(data, READING_STRIDE, rows, from, to),
+    )
+  }
+
+  /** One series' chart points, rows[from..to) of `data`, with its panes (comma-separated). */
+  writePointBlock(
+    series: number,
+    data: Float64Array,
+    rows: Int32Array,
+    from: number,
+    to: number,
+    panes: string,
+  ): void {
+    const ts = bounds(data, CHART_STRIDE, rows, from, to, POINT_FIELDS.ts)
+    this.statements.pointBlock.run(
+      series,
+      ts.min,
+      ts.max,
+      to - from,
+      panes,
+      encodeBlock(data, CHART_STRIDE, rows, from, to),
+    )
+  }
+
+  // ---- after a checkpoint ----
+
+  /**
+   * Moves the recent blocks into blocks per characteristic (with `discardReadings`, the
+   * journal of an InfluxDB gateway, the readings are dropped instead: InfluxDB has them), in
+   * transactions of about COMPACT_RECORDS records. Returns the records moved.
+   */
+  compact(discardReadings: boolean): number {
+    let moved = 0
+    if (discardReadings) this.db.exec('DELETE FROM recent_reading')
+    else {
+      while (this.compactChunk('reading')) moved += this.lastChunk
+    }
+    while (this.compactChunk('point')) moved += this.lastChunk
+    return moved
+  }
+
+  private lastChunk = 0
+
+  /** Compacts the oldest recent blocks of a kind (about COMPACT_RECORDS records); false when none were left. */
+  private compactChunk(kind: 'reading' | 'point'): boolean {
+    const stride = kind === 'reading' ? READING_STRIDE : CHART_STRIDE
+    const blocks: { rowid: number; block: Block; keys: string | null; panes: string | null }[] = []
+    let count = 0
+    const select =
+      kind === 'reading' ? this.statements.recentReadings : this.statements.recentPoints
+    for (const b of select.iterate() as Iterable<{
+      rowid: number
+      count: number
+      keys?: string | null
+      panes?: string
+      data: Uint8Array
+    }>) {
+      blocks.push({
+        rowid: b.rowid,
+        block: decodeBlock(b.data),
+        keys: b.keys ?? null,
+        panes: b.panes ?? null,
+      })
+      count += b.count
+      if (count >= COMPACT_RECORDS) break
+    }
+    if (blocks.length === 0) return false
+    // All the chunk's rows in one array; a group per series (and, for points, per pane layout).
+    const data = new Float64Array(count * stride)
+    const keys: (string | null)[] | null = kind === 'reading' ? [] : null
+    const groupOf = new Int32Array(count)
+    const groups: { series: number; panes: string }[] = []
+    // By series and hour (a number, no string per row); a pane layout other than the group's
+    // (the chart type changed across a restart) makes a group of its own.
+    const groupIndex = new Map<number, number>()
+    const otherLayouts = new Map<string, number>()
+    const groupFor = (series: number, hour: number, panes: string): number => {
+      const key = series * 2 ** 22 + hour
+      let g = groupIndex.get(key)
+      if (g !== undefined && (groups[g] as { panes: string }).panes === panes) return g
+      const other = `${key}:${panes}`
+      g = g === undefined ? undefined : otherLayouts.get(other)
+      if (g !== undefined) return g
+      g = groups.length
+      groups.push({ series, panes })
+      if (!groupIndex.has(key)) groupIndex.set(key, g)
+      else otherLayouts.set(other, g)
+      return g
+    }
+    let row = 0
+    for (const { block, keys: keysText, panes } of blocks) {
+      data.set(block.data, row * stride)
+      const blockKeys = keysText ? (JSON.parse(keysText) as (string | null)[]) : null
+      const layouts = panes ? (JSON.parse(panes) as Record<string, string>) : {}
+      for (let r = 0; r < block.count; r++, row++) {
+        const series = block.data[r * stride] as number
+        // A block spans at most an hour of time stamps (backfilled data arrives with new):
+        // retention by age deletes whole blocks.
+        const hour = Math.floor((block.data[r * stride + TS] as number) / HOUR_MS)
+        const g = groupFor(series, hour, layouts[series] ?? '')
+        groupOf[row] = g
+        keys?.push(blockKeys?.[r] ?? null)
+      }
+    }
+    const { rows, starts } = groupRows(groupOf, groups.length)
+    const last = (blocks.at(-1) as { rowid: number }).rowid
+    transaction(this.db, () => {
+      groups.forEach(({ series, panes }, g) => {
+        const from = starts[g] as number
+        const to = starts[g + 1] as number
+        if (kind === 'reading') this.writeReadingBlock(series, data, rows, from, to, keys)
+        else this.writePointBlock(series, data, rows, from, to, panes)
+      })
+      this.db.prepare(`DELETE FROM recent_${kind} WHERE rowid <= ?`).run(last)
+    })
+    this.lastChunk = count
+    return true
+  }
+
+  // ---- reading ----
+
+  /** Every reading of the recent blocks, per series, in arrival order (what a replay looks at). */
+  *recentReadings(): Generator<{ series: number; reading: JournalReading }> {
+    for (const b of this.statements.recentReadings.iterate() as Iterable<{
+      keys: string | null
+      data: Uint8Array
+    }>) {
+      const block = decodeBlock(b.data)
+      const keys = b.keys ? (JSON.parse(b.keys) as (string | null)[]) : null
+      for (let r = 0; r < block.count; r++) {
+        yield {
+          series: block.data[r * block.stride] as number,
+          reading: journalReading(block, r, keys?.[r] ?? null),
+        }
+      }
+    }
+  }
+
+  /** The latest `limit` readings of a series in [from, to], oldest first. */
+  readings(series: number, q: RangeQuery): StoredReading[] {
+    const recent: Placed<StoredReading>[] = []
+    for (const b of this.statements.recentReadings.iterate() as Iterable<{
+      rowid: number
+      data: Uint8Array
+    }>) {
+      const block = decodeBlock(b.data)
+      for (let r = 0; r < block.count; r++) {
+        if (block.data[r * block.stride] !== series) continue
+        const reading = storedReading(block, r)
+        if (reading.ts >= q.from && reading.ts <= q.to)
+          recent.push({ row: reading, block: RECENT + b.rowid, at: r })
+      }
+    }
+    const blocks = this.statements.readingBlocks.iterate(series, q.from, q.to) as Iterable<{
+      rowid: number
+      max_ts: number
+      data: Uint8Array
+    }>
+    return latest(recent, blocks, q, (b) => {
+      const block = decodeBlock(b.data)
+      return Array.from({ length: block.count }, (_, r) => storedReading(block, r))
+    })
+  }
+
+  /** The latest `limit` chart points of a series in [from, to], oldest first. */
+  points(series: number, q: RangeQuery): StoredChartPoint[] {
+    const recent: Placed<StoredChartPoint>[] = []
+    for (const b of this.statements.recentPoints.iterate() as Iterable<{
+      rowid: number
+      panes: string
+      data: Uint8Array
+    }>) {
+      const layout = (JSON.parse(b.panes) as Record<string, string>)[series]
+      if (layout === undefined) continue
+      const panes = layout === '' ? [] : layout.split(',')
+      const block = decodeBlock(b.data)
+      for (let r = 0; r < block.count; r++) {
+        if (block.data[r * block.stride] !== series) continue
+        const ts = block.data[r * block.stride + POINT_FIELDS.ts] as number
+        if (ts >= q.from && ts <= q.to)
+          recent.push({ row: storedPoint(block, r, panes), block: RECENT + b.rowid, at: r })
+      }
+    }
+    const blocks = this.statements.pointBlocks.iterate(series, q.from, q.to) as Iterable<{
+      rowid: number
+      max_ts: number
+      panes: string
+      data: Uint8Array
+    }>
+    return latest(recent, blocks, q, (b) => {
+      const block = decodeBlock(b.data)
+      const panes = b.panes === '' ? [] : b.panes.split(',')
+      return Array.from({ length: block.count }, (_, r) => storedPoint(block, r, panes))
+    })
+  }
+
+  /** The deliveries taken since `since`, in the order taken (a later one of a packet id wins). */
+  deliveriesSince(since: number): Delivery[] {
+    const out: Delivery[] = []
+    for (const b of this.statements.deliveriesSince.all(since) as {
+      clients: string
+      data: Uint8Array
+    }[]) {
+      const clients = JSON.parse(b.clients) as string[]
+      const { count, stride, data } = decodeBlock(b.data)
+      for (let r = 0; r < count; r++) {
+        const at = data[r * stride + 3] as number
+        if (at < since) continue
+        out.push({
+          client: clients[data[r * stride] as number] as string,
+          messageId: data[r * stride + 1] as number,
+          hash: data[r * stride + 2] as number,
+          at,
+        })
+      }
+    }
+    return out
+  }
+
+  // ---- retention ----
+
+  forgetDeliveries(before: number): void {
+    this.statements.forgetDeliveries.run(before)
+  }
+
+  /**
+   * Deletes the oldest blocks (or events) of a table, up to `limit` by arrival, among those
+   * whose latest time stamp is before `before`: the blocks and the records they held.
+   */
+  purgeOldest(
+    table: RetainedTable,
+    limit: number,
+    before: number,
+  ): { blocks: number; records: number } {
+    const rows = this.purge[table].all(limit, before) as { records: number }[]
+    return { blocks: rows.length, records: rows.reduce((sum, r) => sum + r.records, 0) }
+  }
+}
+
+const identity = (n: number) => Int32Array.from({ length: n }, (_, k) => k)
+
+/**
+ * The latest `limit` rows in [from, to] (by time stamp, then arrival), oldest first: the
+ * recent rows, and the blocks in the order they come (newest first by their latest time
+ * stamp). Once `limit` rows are held, a block whose latest time stamp is older than all of
+ * them cannot add one, and the blocks after it neither.
+ */
+function latest<T extends { ts: number }, B extends { rowid: number; max_ts: number }>(
+  recent: Placed<T>[],
+  blocks: Iterable<B>,
+  q: RangeQuery,
+  rowsOf: (block: B) => T[],
+): T[] {
+  const newestFirst = (a: Placed<T>, b: Placed<T>) =>
+    b.row.ts - a.row.ts || b.block - a.block || b.at - a.at
+  let kept = recent
+  const trim = () => {
+    if (kept.length < q.limit) return Number.NEGATIVE_INFINITY
+    kept = kept.sort(newestFirst).slice(0, q.limit)
+    return (kept.at(-1) as Placed<T>).row.ts
+  }
+  let floor = trim()
+  for (const block of blocks) {
+    if (block.max_ts < floor) break
+    rowsOf(block).forEach((row, at) => {
+      if (row.ts >= q.from && row.ts <= q.to) kept.push({ row, block: block.rowid, at })
+    })
+    floor = trim()
+  }
+  return kept
+    .sort(newestFirst)
+    .slice(0, q.limit)
+    .reverse()
+    .map((k) => k.row)
+}

@@ -1,0 +1,347 @@
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import fc from 'fast-check'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { decodeBlock, encodeBlock } from '../gateway/store/blocks.ts'
+import { ColumnBuilder, Names } from '../gateway/store/columns.ts'
+import type { Recovered } from '../gateway/store/sqlite-worker.ts'
+import {
+  type FromWorker,
+  openTimeSeries,
+  serve,
+  type ToWorker,
+} from '../gateway/store/sqlite-worker.ts'
+import type { SeriesRecord } from '../gateway/store/types.ts'
+import type { ChartPoint } from '../rules/index.ts'
+import { tempDir } from './helpers/index.ts'
+
+/** Any double, with the ones a naive encoder gets wrong made likely: −0, NaN, ±Infinity, repeats. */
+const number = fc.oneof(
+  fc.double(),
+  fc.constantFrom(0, -0, Number.NaN, Number.POSITIVE_INFINITY, 1e300, -1e-300),
+)
+
+describe('block encoding', () => {
+  it('gives back every value bit for bit, whatever the columns hold', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(number, { minLength: 1, maxLength: 300 }),
+        fc.constantFrom('raw', 'constant', 'linear'),
+        (rows, stride, pool, shape) => {
+          const data = new Float64Array(rows * stride)
+          for (let i = 0; i < data.length; i++) {
+            const row = Math.floor(i / stride)
+            data[i] =
+              shape === 'constant'
+                ? (pool[i % stride] as number)
+                : shape === 'linear'
+                  ? (pool[0] as number) + row * (pool[1 % pool.length] as number)
+                  : (pool[i % pool.length] as number)
+          }
+          const order = Int32Array.from({ length: rows }, (_, k) => rows - 1 - k) // any row order
+          const block = decodeBlock(encodeBlock(data, stride, order, 0, rows))
+          expect([block.count, block.stride]).toEqual([rows, stride])
+          for (let k = 0; k < rows; k++) {
+            for (let f = 0; f < stride; f++) {
+              const expected = data[(order[k] as number) * stride + f] as number
+              expect(Object.is(block.data[k * stride + f], expected)).toBe(true)
+            }
+          }
+        },
+      ),
+    )
+  })
+
+  it('stores a constant column as one value and an exact arithmetic one as two', () => {
+    const rows = 1000
+    const data = new Float64Array(rows * 3)
+    for (let r = 0; r < rows; r++) data.set([42.5, 7 + r, Math.sin(r)], r * 3)
+    const order = Int32Array.from({ length: rows }, (_, k) => k)
+    const blob = encodeBlock(data, 3, order, 0, rows)
+    // Header (3 words), constant (code + value), linear (code + first + step), raw (code + 1000).
+    expect(blob.byteLength).toBe(8 * (3 + 2 + 3 + 1 + rows))
+  })
+
+  it('decodes a block from any byte offset (SQLite need not align a BLOB)', () => {
+    const data = Float64Array.from([1.5, 2.5, 4])
+    const blob = encodeBlock(data, 1, Int32Array.from([0, 1, 2]), 0, 3)
+    const shifted = new Uint8Array(blob.byteLength + 1)
+    shifted.set(blob, 1)
+    expect([...decodeBlock(shifted.subarray(1)).data]).toEqual([1.5, 2.5, 4])
+  })
+})
+
+/** The writer thread's logic, in this thread: batches in, answers out. */
+function writer(path: string, journalOnly = false) {
+  const db = openTimeSeries(path)
+  const out: FromWorker[] = []
+  const server = serve(
+    db,
+    { path, journalOnly, retention: { maxAgeDays: 1e6, maxBytes: 2 ** 40 } },
+    (m) => out.push(m),
+  )
+  let id = 0
+  const ask = <T>(message: (id: number) => ToWorker): T => {
+    const asked = ++id
+    server.handle(message(asked))
+    const answer = out.find((m) => m.type === 'answer' && m.id === asked)
+    if (answer?.type !== 'answer') throw new Error(JSON.stringify(out.at(-1)))
+    return answer.rows as T
+  }
+  return {
+    db,
+    out,
+    write(columns: ColumnBuilder, checkpoint = false, records: SeriesRecord[] = []) {
+      const seq = ++id
+      server.handle({ type: 'write', seq, records, columns: columns.build(), checkpoint })
+      expect(out).toContainEqual({ type: 'committed', seq })
+    },
+    readings: (characteristic: string, from: number, to: number, limit: number) =>
+      ask<{ ts: number; value: number }[]>((i) => ({
+        type: 'query',
+        id: i,
+        what: 'readings',
+        query: { characteristic, from, to, limit },
+      })),
+    points: (characteristic: string, limit: number) =>
+      ask<unknown[]>((i) => ({
+        type: 'query',
+        id: i,
+        what: 'chartPoints',
+        query: { characteristic, from: 0, to: Number.MAX_SAFE_INTEGER, limit },
+      })),
+    recover: () => ask<Recovered>((i) => ({ type: 'recover', id: i })),
+    close: () => server.handle({ type: 'stop' }),
+  }
+}
+
+describe('the block store', () => {
+  let dir: { path: string; remove(): Promise<void> }
+  beforeEach(async () => {
+    dir = await tempDir()
+  })
+  afterEach(() => dir.remove())
+
+  it('a range query gives the latest rows by time stamp (then arrival), whatever block they are in', () => {
+    const w = writer(join(dir.path, 'ts.db'))
+    const names = new Names()
+    // Three batches; time stamps out of order across and within them, one repeated.
+    const batches = [
+      [50, 10, 30],
+      [20, 60],
+      [40, 30, 5],
+    ]
+    let value = 0
+    const all: { ts: number; value: number; order: number }[] = []
+    for (const batch of batches) {
+      const b = new ColumnBuilder(names)
+      for (const ts of batch) {
+        value++
+        b.reading('x', ts, value, value, undefined, undefined, ts + 1)
+        all.push({ ts, value, order: value })
+      }
+      w.write(b)
+    }
+    const expected = (from: number, to: number, limit: number) =>
+      all
+        .filter((r) => r.ts >= from && r.ts <= to)
+        .sort((a, b) => a.ts - b.ts || a.order - b.order)
+        .slice(-limit)
+        .map(({ ts, value }) => ({ ts, value }))
+    for (const [from, to, limit] of [
+      [0, 100, 100],
+      [0, 100, 3],
+      [0, 100, 1],
+      [25, 45, 10],
+      [25, 45, 2],
+      [30, 30, 1],
+      [61, 100, 5],
+    ] as const) {
+      expect(w.readings('x', from, to, limit)).toEqual(expected(from, to, limit))
+    }
+    expect(w.readings('unknown', 0, 100, 10)).toEqual([])
+    w.close()
+  })
+
+  it('chart points come back with every pane, its limits, the CUSUM sums and the rules', () => {
+    const w = writer(join(dir.path, 'ts.db'))
+    const b = new ColumnBuilder(new Names())
+    const point = (index: number, lcl: number | null): ChartPoint => ({
+      index,
+      ts: 1000 + index,
+      n: 1,
+      phase: index < 2 ? 'baseline' : 'monitor',
+      panes: {
+        i: { statistic: 10 + index, center: 10, lcl, ucl: 13 },
+        mr: { statistic: index === 0 ? null : 1, center: 1.128, lcl: 0, ucl: 3.686 },
+      },
+      violations:
+        index === 3
+          ? [
+              { rule: 'N1', pane: 'i', indices: [3] },
+              { rule: 'N1', pane: 'mr', indices: [3] },
+              { rule: 'N5', pane: 'i', indices: [2, 3] },
+            ]
+          : [],
+    })
+    const cusum: ChartPoint = {
+      index: 0,
+      ts: 5,
+      n: 1,
+      phase: 'monitor',
+      panes: { cusum: { statistic: null, center: 0, lcl: -4, ucl: 4, upper: 4.5, lower: 0 } },
+      violations: [{ rule: 'cusum-upper', pane: 'cusum', indices: [0], since: 0 }],
+    }
+    const points = [point(0, null), point(1, 7), point(2, 7), point(3, 7)]
+    for (const p of points) b.chart('imr', p)
+    b.chart('cu', cusum)
+    w.write(b)
+    expect(w.points('imr', 10)).toEqual(
+      points.map((p) => ({
+        index: p.index,
+        ts: p.ts,
+        phase: p.phase,
+        n: p.n,
+        panes: p.panes,
+        rules: p.index === 3 ? ['N1', 'N5'] : [],
+      })),
+    )
+    expect(w.points('cu', 10)).toEqual([
+      { index: 0, ts: 5, phase: 'monitor', n: 1, panes: cusum.panes, rules: ['cusum-upper'] },
+    ])
+    w.close()
+  })
+
+  it('recovery replays the readings after the checkpoint that are beyond their snapshot', () => {
+    const path = join(dir.path, 'ts.db')
+    const w = writer(path)
+    const names = new Names()
+    const batch = (from: number, to: number) => {
+      const b = new ColumnBuilder(names)
+      for (let seq = from; seq <= to; seq++)
+        b.reading('x', 1000 + seq, seq / 10, seq, undefined, seq % 2 ? `lot-${seq}` : undefined, 0)
+      return b
+    }
+    // The chart snapshotted after reading 5, and a checkpoint: 1 to 5 are compacted.
+    w.write(batch(1, 5), true, [
+      { kind: 'snapshot', characteristic: 'x', seq: 5, specHash: 'h', state: '{}' },
+    ])
+    w.write(batch(6, 9))
+    expect(w.db.prepare('SELECT sum(count) AS n FROM reading_block').get()).toEqual({ n: 5 })
+    expect(w.readings('x', 0, 2e12, 100).map((r) => r.ts)).toEqual(
+      Array.from({ length: 9 }, (_, k) => 1001 + k),
+    )
+    w.close()
+    const again = writer(path)
+    const recovered = again.recover()
+    expect(recovered.readings.x?.map((r) => [r.seq, r.ts, r.value, r.key])).toEqual([
+      [6, 1006, 0.6, null],
+      [7, 1007, 0.7, 'lot-7'],
+      [8, 1008, 0.8, null],
+      [9, 1009, 0.9, 'lot-9'],
+    ])
+    again.close()
+  })
+})
+
+describe('a data directory written with one row per reading (schema 3)', () => {
+  let dir: { path: string; remove(): Promise<void> }
+  beforeEach(async () => {
+    dir = await tempDir()
+  })
+  afterEach(() => dir.remove())
+
+  it('is converted to blocks at start: readings, points, deliveries and the checkpoint kept', () => {
+    const path = join(dir.path, 'timeseries.db')
+    const old = new DatabaseSync(path)
+    // The schema as linewatch wrote it before blocks (migrations 1 to 3).
+    old.exec(`
+      CREATE TABLE series (id INTEGER PRIMARY KEY, characteristic TEXT NOT NULL UNIQUE);
+      CREATE TABLE reading (series INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+        seq INTEGER, size REAL, key TEXT, received INTEGER);
+      CREATE TABLE chart_point (series INTEGER NOT NULL, ts INTEGER NOT NULL, idx INTEGER NOT NULL,
+        phase TEXT NOT NULL, panes TEXT NOT NULL, rules TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 1);
+      CREATE TABLE event (series INTEGER NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, detail TEXT NOT NULL);
+      CREATE TABLE chart_snapshot (series INTEGER PRIMARY KEY, seq INTEGER NOT NULL,
+        spec_hash TEXT NOT NULL, state TEXT NOT NULL);
+      CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), reading_rowid INTEGER NOT NULL);
+      CREATE TABLE delivery (client TEXT NOT NULL, message_id INTEGER NOT NULL, hash INTEGER NOT NULL,
+        at INTEGER NOT NULL, PRIMARY KEY (client, message_id)) WITHOUT ROWID;
+      INSERT INTO series (id, characteristic) VALUES (1, 'a'), (2, 'b');
+      PRAGMA user_version = 3;`)
+    const insert = old.prepare(
+      'INSERT INTO reading (series, ts, value, seq, size, key, received) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    )
+    // Interleaved characteristics; the checkpoint after the sixth row.
+    for (let k = 1; k <= 10; k++)
+      insert.run(
+        k % 2 ? 1 : 2,
+        100 + k,
+        k * 1.5,
+        Math.ceil(k / 2),
+        null,
+        k === 3 ? 'L' : null,
+        200 + k,
+      )
+    old.exec('INSERT INTO checkpoint (id, reading_rowid) VALUES (1, 6)')
+    old.exec(`INSERT INTO chart_snapshot VALUES (1, 3, 'h', '{}'), (2, 3, 'h', '{}')`)
+    old
+      .prepare(
+        'INSERT INTO chart_point (series, ts, idx, phase, panes, rules, n) VALUES (1, ?, ?, ?, ?, ?, 1)',
+      )
+      .run(
+        101,
+        0,
+        'monitor',
+        JSON.stringify({
+          i: { statistic: 1.5, center: 1, lcl: null, ucl: 2 },
+          mr: { statistic: null, center: 0.5, lcl: 0, ucl: 1.6 },
+        }),
+        'N1,N1',
+      )
+    old.exec(`INSERT INTO event VALUES (1, 101, 'deviation', '{}')`)
+    const now = Date.now()
+    old.prepare('INSERT INTO delivery VALUES (?, ?, ?, ?)').run('dev-1', 7, 1234, now)
+    old.close()
+
+    const w = writer(path)
+    // Every reading, in arrival order, with what it carried.
+    expect(w.readings('a', 0, 1000, 100)).toEqual(
+      [1, 3, 5, 7, 9].map((k) => ({ ts: 100 + k, value: k * 1.5 })),
+    )
+    expect(w.points('a', 10)).toEqual([
+      {
+        index: 0,
+        ts: 101,
+        phase: 'monitor',
+        n: 1,
+        panes: {
+          i: { statistic: 1.5, center: 1, lcl: null, ucl: 2 },
+          mr: { statistic: null, center: 0.5, lcl: 0, ucl: 1.6 },
+        },
+        rules: ['N1'],
+      },
+    ])
+    // Replay after the checkpoint and beyond the snapshots (seq > 3): rows 7 to 10.
+    const recovered = w.recover()
+    expect(recovered.readings.a?.map((r) => [r.seq, r.ts])).toEqual([
+      [4, 107],
+      [5, 109],
+    ])
+    expect(recovered.readings.b?.map((r) => [r.seq, r.ts])).toEqual([
+      [4, 108],
+      [5, 110],
+    ])
+    expect(recovered.deliveries).toEqual([{ client: 'dev-1', messageId: 7, hash: 1234, at: now }])
+    const tables = (
+      w.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+        name: string
+      }[]
+    ).map((t) => t.name)
+    expect(tables).not.toContain('reading')
+    expect(tables).not.toContain('chart_point')
+    w.close()
+  })
+})
