@@ -26,6 +26,7 @@ import { io, type Socket } from 'socket.io-client'
 import { sha256Hex } from '../gateway/api/auth.ts'
 import { parseConfig } from '../gateway/config/index.ts'
 import type { ClientToServer, Health, ServerToClient } from '../gateway/contract.ts'
+import { NODE_FLAGS } from '../gateway/node-flags.ts'
 import { parsePayload } from '../gateway/sources/payload.ts'
 import { characteristicId, gatewayConfigYaml, TOKEN } from './fixture.ts'
 import type { PublishDone, PublishJob, PublishReady } from './publisher.ts'
@@ -217,7 +218,8 @@ export class Target {
   constructor(kind: StartTarget['kind'], execArgv: string[]) {
     this.kind = kind
     this.child = fork(here('target'), [], {
-      execArgv: ['--expose-gc', ...execArgv],
+      // The flags the gateway runs with (bin/linewatch.js), for the bare broker too: the same conditions.
+      execArgv: ['--expose-gc', ...NODE_FLAGS, ...execArgv],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     this.child.on('message', (m: { id: number } & Record<string, unknown>) => {
@@ -493,7 +495,11 @@ async function throughputs(
 }
 
 /** The gateway's configuration for `n` characteristics, parsed here and handed over as JSON. */
-export function writeConfig(n: number, dataDir: string, limits: 'estimated' | 'given' = 'estimated') {
+export function writeConfig(
+  n: number,
+  dataDir: string,
+  limits: 'estimated' | 'given' = 'estimated',
+) {
   const t0 = performance.now()
   const config = parseConfig(gatewayConfigYaml(n, dataDir, sha256Hex(TOKEN), limits), 'bench.yaml')
   const configParseMs = performance.now() - t0

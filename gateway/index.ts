@@ -15,8 +15,7 @@ import { dashboardDir, packageVersion } from './paths.ts'
 import { createPipeline } from './pipeline/index.ts'
 import { RecentCounter } from './recent-errors.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
-import { createMqttClientSource } from './sources/mqtt-client.ts'
-import type { ReadingSink, Source } from './sources/types.ts'
+import type { ReadingSink, Source, SourceStatus } from './sources/types.ts'
 import { openRecords } from './store/records.ts'
 import { whenAll } from './store/records-writer.ts'
 import { createSqliteStore } from './store/sqlite.ts'
@@ -250,12 +249,16 @@ function createSources(
       }),
     )
   }
-  if (config.mqtt.external) {
+  const external = config.mqtt.external
+  if (external) {
     sources.push(
-      createMqttClientSource({ ...config.mqtt.external, ...mqtt }, topics, {
-        sink,
-        log: log.child({ module: 'mqtt-client' }),
-        env,
+      lazySource('mqtt-external', 'mqtt-client', async () => {
+        const { createMqttClientSource } = await import('./sources/mqtt-client.ts')
+        return createMqttClientSource({ ...external, ...mqtt }, topics, {
+          sink,
+          log: log.child({ module: 'mqtt-client' }),
+          env,
+        })
       }),
     )
   }
@@ -266,39 +269,33 @@ function createSources(
         : [],
     )
     sources.push(
-      lazyOpcuaSource(server, bindings, {
-        sink,
-        log: log.child({ module: 'opcua', server: server.id }),
-        pkiDir: join(dataDir, 'pki', 'opcua-client'),
+      lazySource(`opcua:${server.id}`, 'opcua', async () => {
+        const { createOpcuaSource } = await import('./sources/opcua.ts')
+        return createOpcuaSource(server, bindings, {
+          sink,
+          log: log.child({ module: 'opcua', server: server.id }),
+          pkiDir: join(dataDir, 'pki', 'opcua-client'),
+        })
       }),
     )
   }
   return sources
 }
 
-/** node-opcua takes a second or two to load: only a gateway with OPC-UA servers loads it. */
-function lazyOpcuaSource(
-  server: Config['opcua']['servers'][number],
-  bindings: { characteristic: string; nodeId: string }[],
-  ctx: import('./sources/types.ts').SourceContext & { pkiDir: string },
-): Source {
+/**
+ * A source whose library is loaded when it starts: node-opcua takes a second or two and tens
+ * of MiB, mqtt.js tens of MiB; a gateway that does not use them does not load them.
+ */
+function lazySource(name: string, kind: SourceStatus['kind'], load: () => Promise<Source>): Source {
   let inner: Source | null = null
-  const name = `opcua:${server.id}`
   return {
     name,
     async start() {
-      const { createOpcuaSource } = await import('./sources/opcua.ts')
-      inner = createOpcuaSource(server, bindings, ctx)
+      inner = await load()
       await inner.start()
     },
     status: () =>
-      inner?.status() ?? {
-        name,
-        kind: 'opcua',
-        connected: false,
-        detail: 'not started',
-        received: 0,
-      },
+      inner?.status() ?? { name, kind, connected: false, detail: 'not started', received: 0 },
     async stop() {
       await inner?.stop()
     },

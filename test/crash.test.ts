@@ -145,7 +145,7 @@ ${characteristics}`,
       await healthy(run, gw)
     }
     await done
-    if (run.mqtt) await allTaken(run)
+    if (run.mqtt) await allTaken(run, gw)
   } finally {
     await client.endAsync()
   }
@@ -155,7 +155,7 @@ ${characteristics}`,
   await exited
 }
 
-async function allTaken(run: Run): Promise<void> {
+async function allTaken(run: Run, gw: { output(): string }): Promise<void> {
   // Through an external broker the device's acknowledgements are the broker's: wait until
   // the gateway has taken every reading before stopping it.
   await waitFor(
@@ -169,8 +169,16 @@ async function allTaken(run: Run): Promise<void> {
     },
     { timeoutMs: 60_000 },
   )
-  await waitFor('every reading', async () => (await readingCount(run)) >= N, {
-    timeoutMs: 60_000,
+  let seen = 0
+  await waitFor(
+    'every reading',
+    async () => {
+      seen = await readingCount(run)
+      return seen >= N
+    },
+    { timeoutMs: 60_000 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}: ${seen} of ${N} distinct readings stored\n${gw.output()}`)
   })
 }
 

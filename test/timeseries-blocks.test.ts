@@ -113,6 +113,7 @@ function writer(path: string, journalOnly = false) {
         query: { characteristic, from: 0, to: Number.MAX_SAFE_INTEGER, limit },
       })),
     recover: () => ask<Recovered>((i) => ({ type: 'recover', id: i })),
+    handle: (message: ToWorker) => server.handle(message),
     close: () => server.handle({ type: 'stop' }),
   }
 }
@@ -214,25 +215,43 @@ describe('the block store', () => {
     w.close()
   })
 
-  it('recovery replays the readings after the checkpoint that are beyond their snapshot', () => {
+  it('a checkpoint compacts only what a snapshot covers; recovery replays the rest in stream order', () => {
     const path = join(dir.path, 'ts.db')
     const w = writer(path)
     const names = new Names()
-    const batch = (from: number, to: number) => {
+    const batch = (characteristic: string, from: number, to: number) => {
       const b = new ColumnBuilder(names)
       for (let seq = from; seq <= to; seq++)
-        b.reading('x', 1000 + seq, seq / 10, seq, undefined, seq % 2 ? `lot-${seq}` : undefined, 0)
+        b.reading(
+          characteristic,
+          1000 + seq,
+          seq / 10,
+          seq,
+          undefined,
+          seq % 2 ? `lot-${seq}` : undefined,
+          0,
+        )
       return b
     }
-    // The chart snapshotted after reading 5, and a checkpoint: 1 to 5 are compacted.
-    w.write(batch(1, 5), true, [
-      { kind: 'snapshot', characteristic: 'x', seq: 5, specHash: 'h', state: '{}' },
-    ])
-    w.write(batch(6, 9))
-    expect(w.db.prepare('SELECT sum(count) AS n FROM reading_block').get()).toEqual({ n: 5 })
+    const snapshot = (characteristic: string, seq: number): SeriesRecord => ({
+      kind: 'snapshot',
+      characteristic,
+      seq,
+      specHash: 'h',
+      state: '{}',
+    })
+    const compacted = () =>
+      (w.db.prepare('SELECT sum(count) AS n FROM reading_block').get() as { n: number | null }).n
+    // x snapshotted after reading 5 of 9; y (not snapshotted) has readings too.
+    w.write(batch('x', 1, 5), false, [snapshot('x', 5)])
+    w.write(batch('x', 6, 9))
+    w.write(batch('y', 1, 3), true)
+    expect(compacted()).toBe(5)
+    // Nothing was lost on the way: every reading is found, in time order.
     expect(w.readings('x', 0, 2e12, 100).map((r) => r.ts)).toEqual(
       Array.from({ length: 9 }, (_, k) => 1001 + k),
     )
+    expect(w.readings('y', 0, 2e12, 100).map((r) => r.ts)).toEqual([1001, 1002, 1003])
     w.close()
     const again = writer(path)
     const recovered = again.recover()
@@ -242,7 +261,45 @@ describe('the block store', () => {
       [8, 1008, 0.8, null],
       [9, 1009, 0.9, 'lot-9'],
     ])
+    expect(recovered.readings.y?.map((r) => r.seq)).toEqual([1, 2, 3])
+    // Once snapshots cover them, the next checkpoint compacts them too.
+    again.write(new ColumnBuilder(names), true, [snapshot('x', 9), snapshot('y', 3)])
+    expect(again.recover().readings).toEqual({})
+    expect(
+      (again.db.prepare('SELECT sum(count) AS n FROM reading_block').get() as { n: number }).n,
+    ).toBe(12)
     again.close()
+  })
+
+  it('a batch that fails is committed before any batch after it', () => {
+    const w = writer(join(dir.path, 'ts.db'))
+    const names = new Names()
+    const one = (seq: number) => {
+      const b = new ColumnBuilder(names)
+      b.reading('x', 1000 + seq, seq, seq, undefined, undefined, 0)
+      return b.build()
+    }
+    const batches = [one(1), one(2), one(3)]
+    const post = (seq: number) =>
+      w.handle({ type: 'write', seq, records: [], columns: batches[seq - 1], checkpoint: false })
+    post(1)
+    w.db.exec('PRAGMA query_only = ON') // the disk refuses writes
+    post(2)
+    w.db.exec('PRAGMA query_only = OFF')
+    post(3) // already on its way when 2 failed: refused until 2 is in
+    expect(w.out.filter((m) => m.type !== 'retention')).toEqual([
+      { type: 'committed', seq: 1 },
+      { type: 'failed', seq: 2, error: expect.stringMatching(/readonly|read-only|query_only/i) },
+      { type: 'failed', seq: 3, error: 'batch 2 has to be committed first' },
+    ])
+    post(2)
+    post(3)
+    expect(w.out.slice(-2)).toEqual([
+      { type: 'committed', seq: 2 },
+      { type: 'committed', seq: 3 },
+    ])
+    expect(w.readings('x', 0, 2e12, 10).map((r) => r.value)).toEqual([1, 2, 3])
+    w.close()
   })
 })
 

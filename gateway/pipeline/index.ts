@@ -18,7 +18,7 @@ import type { JournaledStore } from '../store/types.ts'
 import { legacyChartStates, persist, restoreSnapshot } from './chart-states.ts'
 import { createDeadLetters, type DeadLetters } from './dead-letters.ts'
 import { createLimitChanges, type LimitChanges } from './limit-changes.ts'
-import { type CharacteristicRuntime, controlView, createRuntime } from './runtime.ts'
+import { type CharacteristicRuntime, controlView, createRuntimes } from './runtime.ts'
 
 /**
  * The pipeline: every reading from every source is judged by the pure rules, written to the
@@ -55,8 +55,17 @@ export interface Pipeline {
   stop(): void
 }
 
-/** Chart states are snapshotted this often (a restart replays at most this much). */
-const SNAPSHOT_EVERY_MS = 5000
+/**
+ * A chart that changed is snapshotted about this long after it changed (once, however many
+ * readings it took meanwhile): what a restart replays. At most SNAPSHOTS_PER_SECOND are
+ * written (a plant of 100,000 charts is snapshotted over 20 s, not in one burst); beyond that
+ * the delay grows.
+ */
+const SNAPSHOT_AFTER_MS = 5000
+const SNAPSHOTS_PER_SECOND = 5000
+const SNAPSHOT_TICK_MS = 250
+/** The journal's covered readings are compacted this often. */
+const CHECKPOINT_EVERY_MS = 5000
 /** Time-window subgroups close on a tick as well as on the next reading. */
 const TICK_MS = 1000
 
@@ -72,8 +81,7 @@ export function createPipeline(ctx: {
 }): Pipeline {
   const { config, store, bus } = ctx
   const log = ctx.log.child({ module: 'pipeline' })
-  const runtimes = new Map<string, CharacteristicRuntime>()
-  for (const c of config.characteristics) runtimes.set(c.id, createRuntime(config, c))
+  const runtimes = createRuntimes(config)
   const timed = [...runtimes.values()].filter((rt) => rt.spec.chart.subgroup.by === 'time')
   const deadLetters = createDeadLetters(ctx.db, ctx.log.child({ module: 'dead-letters' }), {
     maxCount: config.deadLetters.maxCount,
@@ -87,6 +95,11 @@ export function createPipeline(ctx: {
   let errors = 0
   let replayed = 0
   const timers: NodeJS.Timeout[] = []
+  /** Charts that changed, in the order they did (a chart snapshotted since is skipped). */
+  let changed: CharacteristicRuntime[] = []
+  let changedHead = 0
+  /** The time of the last snapshot tick: when a chart changed, to a tick (no clock per reading). */
+  let clock = Date.now()
 
   /** A fault in a service must not take a source (and the broker in it) down: it is logged and counted. */
   function failed(err: unknown, what: object): void {
@@ -153,7 +166,11 @@ export function createPipeline(ctx: {
   function adopt(rt: CharacteristicRuntime, evaluation: Evaluation): void {
     rt.state = evaluation.state
     rt.status = evaluation.status
-    rt.dirty = true
+    if (!rt.dirty) {
+      rt.dirty = true
+      rt.changedAt = clock
+      changed.push(rt)
+    }
     rt.lastPoint = evaluation.points.at(-1) ?? rt.lastPoint
     if (evaluation.established)
       rt.lastPoint = evaluation.established.baseline.at(-1) ?? rt.lastPoint
@@ -174,8 +191,29 @@ export function createPipeline(ctx: {
     rt.dirty = false
   }
 
+  /** Snapshots the charts that changed SNAPSHOT_AFTER_MS ago or earlier, oldest first, within the tick's share. */
+  function snapshotDue(): void {
+    clock = Date.now()
+    let budget = (SNAPSHOTS_PER_SECOND * SNAPSHOT_TICK_MS) / 1000
+    while (changedHead < changed.length && budget > 0) {
+      const rt = changed[changedHead] as CharacteristicRuntime
+      if (rt.changedAt > clock - SNAPSHOT_AFTER_MS) break
+      changedHead++
+      if (rt.dirty) {
+        snapshot(rt)
+        budget--
+      }
+    }
+    if (changedHead > 1024 && changedHead * 2 > changed.length) {
+      changed = changed.slice(changedHead)
+      changedHead = 0
+    }
+  }
+
   function snapshotAll(): void {
     for (const rt of runtimes.values()) if (rt.dirty) snapshot(rt)
+    changed = []
+    changedHead = 0
     store.checkpoint()
   }
 
@@ -329,6 +367,8 @@ export function createPipeline(ctx: {
             null,
             controlView(limits, lastPoint),
           )
+          // The new chart starts here: the readings after the old snapshot are not replayed.
+          snapshot(rt)
           continue
         }
         // The committed readings after the snapshot: judged again, so the chart continues as
@@ -345,12 +385,10 @@ export function createPipeline(ctx: {
           replayed++
           guarded(() => adopt(rt, judge(rt, reading)), { replay: reading })
         }
-        rt.dirty = true
       }
       if (replayed > 0) log.info({ replayed }, 'chart states recovered from the journal')
-      // Every chart starts with a snapshot: the next restart replays from here at the earliest.
-      snapshotAll()
-      timers.push(setInterval(snapshotAll, SNAPSHOT_EVERY_MS))
+      timers.push(setInterval(snapshotDue, SNAPSHOT_TICK_MS))
+      timers.push(setInterval(() => store.checkpoint(), CHECKPOINT_EVERY_MS))
       if (timed.length > 0) {
         timers.push(
           setInterval(() => {

@@ -18,24 +18,30 @@ import {
 } from '../config/index.ts'
 import type { CharacteristicView, ControlLimitsView, Hierarchy, LiveState } from '../contract.ts'
 
-/** A fixed-size ring of the latest readings (kept with an NC as the data before it). */
+/**
+ * A fixed-size ring of the latest readings (kept with an NC as the data before it). The rings
+ * of a pipeline share one buffer (`RingSlab`): a Float64Array per ring would cost several
+ * hundred bytes of object and allocation overhead per characteristic.
+ */
 export class ReadingRing {
-  private readonly ts: Float64Array
-  private readonly values: Float64Array
+  /** [ts, value] pairs from `at`, `capacity` of them. */
+  private readonly data: Float64Array
+  private readonly at: number
   private next = 0
   private size = 0
   readonly capacity: number
 
-  constructor(capacity: number) {
+  constructor(capacity: number, slab?: { data: Float64Array; at: number }) {
     this.capacity = capacity
-    this.ts = new Float64Array(capacity)
-    this.values = new Float64Array(capacity)
+    this.data = slab?.data ?? new Float64Array(2 * capacity)
+    this.at = slab?.at ?? 0
   }
 
   push(ts: number, value: number): void {
     if (this.capacity === 0) return
-    this.ts[this.next] = ts
-    this.values[this.next] = value
+    const o = this.at + 2 * this.next
+    this.data[o] = ts
+    this.data[o + 1] = value
     this.next = (this.next + 1) % this.capacity
     if (this.size < this.capacity) this.size++
   }
@@ -45,8 +51,8 @@ export class ReadingRing {
     const out: { ts: number; value: number }[] = []
     const start = (this.next - this.size + this.capacity) % Math.max(this.capacity, 1)
     for (let k = 0; k < this.size; k++) {
-      const i = (start + k) % this.capacity
-      out.push({ ts: this.ts[i] as number, value: this.values[i] as number })
+      const o = this.at + 2 * ((start + k) % this.capacity)
+      out.push({ ts: this.data[o] as number, value: this.data[o + 1] as number })
     }
     return out
   }
@@ -58,7 +64,6 @@ export interface CharacteristicRuntime {
   readonly spec: CharacteristicSpec
   /** Changes when the chart's configuration changes; a stored state with another hash is not restored. */
   readonly specHash: string
-  readonly hierarchy: Hierarchy
   /** Causes that open a nonconformance. */
   readonly ncCauses: ReadonlySet<Cause>
   state: CharacteristicState
@@ -70,27 +75,92 @@ export interface CharacteristicRuntime {
   readonly recent: ReadingRing
   /** Readings taken so far: the last one's place in the stream (the journal's `seq`). */
   seq: number
-  /** The state changed since it was last snapshotted. */
+  /** The state changed since it was last snapshotted (and since when, to a snapshot tick). */
   dirty: boolean
+  changedAt: number
 }
 
-export function createRuntime(config: Config, c: CharacteristicConfig): CharacteristicRuntime {
-  const spec = characteristicSpec(config, c)
-  const [site = c.path, area = null, line = null, cell = null] = c.path.split('/')
+/**
+ * The runtimes of a configuration. What characteristics have alike is one object for all of
+ * them: a chart specification (and so the rules engine's compiled plan), its hash, the NC
+ * causes; the reading rings share one buffer. With 100,000 characteristics this is most of
+ * the difference between a few hundred bytes per characteristic and a few kilobytes.
+ */
+export function createRuntimes(config: Config): Map<string, CharacteristicRuntime> {
+  const shared = sharing(config)
+  const runtimes = new Map<string, CharacteristicRuntime>()
+  for (const c of config.characteristics) runtimes.set(c.id, createRuntime(config, c, shared))
+  return runtimes
+}
+
+interface Shared {
+  chart(chart: CharacteristicSpec['chart']): { chart: CharacteristicSpec['chart']; hash: string }
+  causes(list: readonly string[]): ReadonlySet<Cause>
+  ring(): ReadingRing
+}
+
+function sharing(config: Config): Shared {
+  const charts = new Map<string, { chart: CharacteristicSpec['chart']; hash: string }>()
+  const causes = new Map<string, ReadonlySet<Cause>>()
+  const capacity = config.nonconformance.readingsBefore
+  const slab = new Float64Array(2 * capacity * Math.max(config.characteristics.length, 1))
+  let rings = 0
+  return {
+    chart(chart) {
+      const json = JSON.stringify(chart)
+      let entry = charts.get(json)
+      if (!entry) {
+        entry = { chart, hash: createHash('sha256').update(json).digest('hex').slice(0, 16) }
+        charts.set(json, entry)
+      }
+      return entry
+    },
+    causes(list) {
+      const key = list.join(',')
+      let set = causes.get(key)
+      if (!set) {
+        set = new Set(list as Cause[])
+        causes.set(key, set)
+      }
+      return set
+    },
+    ring() {
+      const at = 2 * capacity * rings++
+      return at + 2 * capacity <= slab.length
+        ? new ReadingRing(capacity, { data: slab, at })
+        : new ReadingRing(capacity)
+    },
+  }
+}
+
+export function createRuntime(
+  config: Config,
+  c: CharacteristicConfig,
+  shared: Shared = sharing({ ...config, characteristics: [c] }),
+): CharacteristicRuntime {
+  const own = characteristicSpec(config, c)
+  const { chart, hash } = shared.chart(own.chart)
+  const spec: CharacteristicSpec = { chart, limits: own.limits, specLimits: own.specLimits }
   return {
     config: c,
     spec,
-    specHash: createHash('sha256').update(JSON.stringify(spec.chart)).digest('hex').slice(0, 16),
-    hierarchy: { site, area, line, cell },
-    ncCauses: ncCauses(config, c),
+    specHash: hash,
+    ncCauses: shared.causes([...ncCauses(config, c)]),
     state: initialCharacteristicState(spec),
     status: 'no-data',
     last: null,
     lastPoint: null,
-    recent: new ReadingRing(config.nonconformance.readingsBefore),
+    recent: shared.ring(),
     seq: 0,
     dirty: false,
+    changedAt: 0,
   }
+}
+
+/** Where a characteristic sits in the ISA-95 hierarchy (site/area/line/cell), from its path. */
+export function hierarchyOf(path: string): Hierarchy {
+  const [site = path, area = null, line = null, cell = null] = path.split('/')
+  return { site, area, line, cell }
 }
 
 /** Control limits of the chart as the dashboard draws them: the parameters and the lines at the latest point. */
@@ -129,7 +199,7 @@ export function characteristicView(rt: CharacteristicRuntime, openNcs: number): 
     id: c.id,
     name: c.name,
     path: c.path,
-    hierarchy: rt.hierarchy,
+    hierarchy: hierarchyOf(c.path),
     unit: c.unit,
     decimals: c.decimals,
     source: c.source.mqtt

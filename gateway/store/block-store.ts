@@ -36,18 +36,24 @@ import type {
  * index on the series and time stamps and which retention deletes, oldest first.
  */
 export const BLOCK_SCHEMA = `
-  CREATE TABLE recent_reading (count INTEGER NOT NULL, keys TEXT, data BLOB NOT NULL);
+  -- Ids only grow (AUTOINCREMENT: never reused after a delete): they are the order of arrival.
+  CREATE TABLE recent_reading (id INTEGER PRIMARY KEY AUTOINCREMENT, count INTEGER NOT NULL,
+    keys TEXT, data BLOB NOT NULL);
   -- panes: JSON, the pane names of each series in the block ({"3": "i,mr"}).
-  CREATE TABLE recent_point (count INTEGER NOT NULL, panes TEXT NOT NULL, data BLOB NOT NULL);
+  CREATE TABLE recent_point (id INTEGER PRIMARY KEY AUTOINCREMENT, count INTEGER NOT NULL,
+    panes TEXT NOT NULL, data BLOB NOT NULL);
   -- min_ts/max_ts bound the rows' time stamps (which need not arrive in order).
-  CREATE TABLE reading_block (series INTEGER NOT NULL, min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL,
-    count INTEGER NOT NULL, keys TEXT, data BLOB NOT NULL);
+  CREATE TABLE reading_block (id INTEGER PRIMARY KEY AUTOINCREMENT, series INTEGER NOT NULL,
+    min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, count INTEGER NOT NULL, keys TEXT,
+    data BLOB NOT NULL);
   CREATE INDEX reading_block_series ON reading_block (series, max_ts, min_ts);
-  CREATE TABLE point_block (series INTEGER NOT NULL, min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL,
-    count INTEGER NOT NULL, panes TEXT NOT NULL, data BLOB NOT NULL);
+  CREATE TABLE point_block (id INTEGER PRIMARY KEY AUTOINCREMENT, series INTEGER NOT NULL,
+    min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, count INTEGER NOT NULL,
+    panes TEXT NOT NULL, data BLOB NOT NULL);
   CREATE INDEX point_block_series ON point_block (series, max_ts, min_ts);
   -- QoS 1/2 messages taken, per batch: a resend after a crash is known (sources/deliveries.ts).
-  CREATE TABLE delivery_block (at INTEGER NOT NULL, clients TEXT NOT NULL, data BLOB NOT NULL);`
+  CREATE TABLE delivery_block (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+    clients TEXT NOT NULL, data BLOB NOT NULL);`
 
 /** Recent records compacted per transaction: bounds the writer's memory while it compacts (~15 MB). */
 const COMPACT_RECORDS = 100_000
@@ -138,16 +144,16 @@ export class BlockStore {
         'INSERT INTO point_block (series, min_ts, max_ts, count, panes, data) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       delivery: p('INSERT INTO delivery_block (at, clients, data) VALUES (?, ?, ?)'),
-      deliveriesSince: p('SELECT clients, data FROM delivery_block WHERE at >= ? ORDER BY rowid'),
+      deliveriesSince: p('SELECT clients, data FROM delivery_block WHERE at >= ? ORDER BY id'),
       forgetDeliveries: p('DELETE FROM delivery_block WHERE at < ?'),
-      recentReadings: p('SELECT rowid, count, keys, data FROM recent_reading ORDER BY rowid'),
-      recentPoints: p('SELECT rowid, count, panes, data FROM recent_point ORDER BY rowid'),
+      recentReadings: p('SELECT id, count, keys, data FROM recent_reading ORDER BY id'),
+      recentPoints: p('SELECT id, count, panes, data FROM recent_point ORDER BY id'),
       // Newest first by their latest time stamp: a range query stops once it has its rows.
       readingBlocks: p(
-        'SELECT rowid, max_ts, keys, data FROM reading_block WHERE series = ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC, rowid DESC',
+        'SELECT id, max_ts, keys, data FROM reading_block WHERE series = ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC, id DESC',
       ),
       pointBlocks: p(
-        'SELECT rowid, max_ts, panes, data FROM point_block WHERE series = ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC, rowid DESC',
+        'SELECT id, max_ts, panes, data FROM point_block WHERE series = ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC, id DESC',
       ),
     }
     this.purge = Object.fromEntries(
@@ -248,70 +254,93 @@ export class BlockStore {
     )
   }
 
-  // ---- after a checkpoint ----
+  // ---- compaction ----
 
   /**
-   * Moves the recent blocks into blocks per characteristic (with `discardReadings`, the
-   * journal of an InfluxDB gateway, the readings are dropped instead: InfluxDB has them), in
-   * transactions of about COMPACT_RECORDS records. Returns the records moved.
+   * Moves the recent blocks there are now into blocks per characteristic and hour, in
+   * transactions of about COMPACT_RECORDS records. A recent reading moves only once
+   * `covered(series, seq)` says its chart's snapshot covers it (a replay no longer needs it);
+   * the others are written back as a recent block of their own. With `discardReadings` (the
+   * journal of an InfluxDB gateway, which has the readings) covered readings are dropped
+   * instead. Chart points always move. Returns the records moved or dropped.
    */
-  compact(discardReadings: boolean): number {
+  compact(covered: (series: number, seq: number) => boolean, discardReadings: boolean): number {
+    const last = (table: string) =>
+      (
+        this.db.prepare(`SELECT coalesce(max(id), 0) AS last FROM ${table}`).get() as {
+          last: number
+        }
+      ).last
+    const upTo = { reading: last('recent_reading'), point: last('recent_point') }
     let moved = 0
-    if (discardReadings) this.db.exec('DELETE FROM recent_reading')
-    else {
-      while (this.compactChunk('reading')) moved += this.lastChunk
+    for (const kind of ['reading', 'point'] as const) {
+      for (;;) {
+        const n = this.compactChunk(
+          kind,
+          upTo[kind],
+          kind === 'reading' ? covered : () => true,
+          kind === 'reading' && discardReadings,
+        )
+        if (n < 0) break
+        moved += n
+      }
     }
-    while (this.compactChunk('point')) moved += this.lastChunk
     return moved
   }
 
-  private lastChunk = 0
-
-  /** Compacts the oldest recent blocks of a kind (about COMPACT_RECORDS records); false when none were left. */
-  private compactChunk(kind: 'reading' | 'point'): boolean {
+  /**
+   * Compacts the oldest recent blocks of a kind up to id `upTo` (about COMPACT_RECORDS
+   * records): the records moved, or -1 when there was none left.
+   */
+  private compactChunk(
+    kind: 'reading' | 'point',
+    upTo: number,
+    covered: (series: number, seq: number) => boolean,
+    discard: boolean,
+  ): number {
     const stride = kind === 'reading' ? READING_STRIDE : CHART_STRIDE
-    const blocks: { rowid: number; block: Block; keys: string | null; panes: string | null }[] = []
+    const blocks: { block: Block; keys: string | null; panes: string | null }[] = []
     let count = 0
+    let last = 0
     const select =
       kind === 'reading' ? this.statements.recentReadings : this.statements.recentPoints
     for (const b of select.iterate() as Iterable<{
-      rowid: number
+      id: number
       count: number
       keys?: string | null
       panes?: string
       data: Uint8Array
     }>) {
-      blocks.push({
-        rowid: b.rowid,
-        block: decodeBlock(b.data),
-        keys: b.keys ?? null,
-        panes: b.panes ?? null,
-      })
+      if (b.id > upTo) break
+      blocks.push({ block: decodeBlock(b.data), keys: b.keys ?? null, panes: b.panes ?? null })
+      last = b.id
       count += b.count
       if (count >= COMPACT_RECORDS) break
     }
-    if (blocks.length === 0) return false
-    // All the chunk's rows in one array; a group per series (and, for points, per pane layout).
+    if (blocks.length === 0) return -1
+    // All the chunk's rows in one array; the covered ones in a group per series and hour (and,
+    // for points, per pane layout), the others kept.
     const data = new Float64Array(count * stride)
     const keys: (string | null)[] | null = kind === 'reading' ? [] : null
+    const moving = new Int32Array(count)
     const groupOf = new Int32Array(count)
+    let moves = 0
+    const kept: number[] = []
     const groups: { series: number; panes: string }[] = []
-    // By series and hour (a number, no string per row); a pane layout other than the group's
+    // By series and hour (a number, no string per row). A pane layout other than the group's
     // (the chart type changed across a restart) makes a group of its own.
     const groupIndex = new Map<number, number>()
     const otherLayouts = new Map<string, number>()
     const groupFor = (series: number, hour: number, panes: string): number => {
       const key = series * 2 ** 22 + hour
-      let g = groupIndex.get(key)
+      const g = groupIndex.get(key)
       if (g !== undefined && (groups[g] as { panes: string }).panes === panes) return g
-      const other = `${key}:${panes}`
-      g = g === undefined ? undefined : otherLayouts.get(other)
-      if (g !== undefined) return g
-      g = groups.length
+      const other = g === undefined ? undefined : otherLayouts.get(`${key}:${panes}`)
+      if (other !== undefined) return other
       groups.push({ series, panes })
-      if (!groupIndex.has(key)) groupIndex.set(key, g)
-      else otherLayouts.set(other, g)
-      return g
+      if (g === undefined) groupIndex.set(key, groups.length - 1)
+      else otherLayouts.set(`${key}:${panes}`, groups.length - 1)
+      return groups.length - 1
     }
     let row = 0
     for (const { block, keys: keysText, panes } of blocks) {
@@ -319,33 +348,47 @@ export class BlockStore {
       const blockKeys = keysText ? (JSON.parse(keysText) as (string | null)[]) : null
       const layouts = panes ? (JSON.parse(panes) as Record<string, string>) : {}
       for (let r = 0; r < block.count; r++, row++) {
-        const series = block.data[r * stride] as number
+        const o = r * stride
+        const series = block.data[o] as number
+        keys?.push(blockKeys?.[r] ?? null)
+        if (!covered(series, block.data[o + READING_FIELDS.seq] as number)) {
+          kept.push(row)
+          continue
+        }
         // A block spans at most an hour of time stamps (backfilled data arrives with new):
         // retention by age deletes whole blocks.
-        const hour = Math.floor((block.data[r * stride + TS] as number) / HOUR_MS)
-        const g = groupFor(series, hour, layouts[series] ?? '')
-        groupOf[row] = g
-        keys?.push(blockKeys?.[r] ?? null)
+        const hour = Math.floor((block.data[o + TS] as number) / HOUR_MS)
+        moving[moves] = row
+        groupOf[moves++] = groupFor(series, hour, layouts[series] ?? '')
       }
     }
-    const { rows, starts } = groupRows(groupOf, groups.length)
-    const last = (blocks.at(-1) as { rowid: number }).rowid
+    const grouped = groupRows(groupOf.subarray(0, moves), groups.length)
+    const rows = grouped.rows.map((k) => moving[k] as number)
     transaction(this.db, () => {
-      groups.forEach(({ series, panes }, g) => {
-        const from = starts[g] as number
-        const to = starts[g + 1] as number
-        if (kind === 'reading') this.writeReadingBlock(series, data, rows, from, to, keys)
-        else this.writePointBlock(series, data, rows, from, to, panes)
-      })
-      this.db.prepare(`DELETE FROM recent_${kind} WHERE rowid <= ?`).run(last)
+      if (!discard) {
+        groups.forEach(({ series, panes }, g) => {
+          const from = grouped.starts[g] as number
+          const to = grouped.starts[g + 1] as number
+          if (kind === 'reading') this.writeReadingBlock(series, data, rows, from, to, keys)
+          else this.writePointBlock(series, data, rows, from, to, panes)
+        })
+      }
+      this.db.prepare(`DELETE FROM recent_${kind} WHERE id <= ?`).run(last)
+      if (kept.length > 0) {
+        // Readings a replay may still need stay recent (in a block of their own, after the others).
+        const rest = new Float64Array(kept.length * stride)
+        kept.forEach((r, k) => {
+          rest.set(data.subarray(r * stride, (r + 1) * stride), k * stride)
+        })
+        this.addReadings(rest, keys ? kept.map((r) => keys[r] ?? null) : null)
+      }
     })
-    this.lastChunk = count
-    return true
+    return moves
   }
 
   // ---- reading ----
 
-  /** Every reading of the recent blocks, per series, in arrival order (what a replay looks at). */
+  /** Every reading of the recent blocks (what a replay looks at; a series' readings by `seq`). */
   *recentReadings(): Generator<{ series: number; reading: JournalReading }> {
     for (const b of this.statements.recentReadings.iterate() as Iterable<{
       keys: string | null
@@ -366,7 +409,7 @@ export class BlockStore {
   readings(series: number, q: RangeQuery): StoredReading[] {
     const recent: Placed<StoredReading>[] = []
     for (const b of this.statements.recentReadings.iterate() as Iterable<{
-      rowid: number
+      id: number
       data: Uint8Array
     }>) {
       const block = decodeBlock(b.data)
@@ -374,11 +417,11 @@ export class BlockStore {
         if (block.data[r * block.stride] !== series) continue
         const reading = storedReading(block, r)
         if (reading.ts >= q.from && reading.ts <= q.to)
-          recent.push({ row: reading, block: RECENT + b.rowid, at: r })
+          recent.push({ row: reading, block: RECENT + b.id, at: r })
       }
     }
     const blocks = this.statements.readingBlocks.iterate(series, q.from, q.to) as Iterable<{
-      rowid: number
+      id: number
       max_ts: number
       data: Uint8Array
     }>
@@ -392,7 +435,7 @@ export class BlockStore {
   points(series: number, q: RangeQuery): StoredChartPoint[] {
     const recent: Placed<StoredChartPoint>[] = []
     for (const b of this.statements.recentPoints.iterate() as Iterable<{
-      rowid: number
+      id: number
       panes: string
       data: Uint8Array
     }>) {
@@ -404,11 +447,11 @@ export class BlockStore {
         if (block.data[r * block.stride] !== series) continue
         const ts = block.data[r * block.stride + POINT_FIELDS.ts] as number
         if (ts >= q.from && ts <= q.to)
-          recent.push({ row: storedPoint(block, r, panes), block: RECENT + b.rowid, at: r })
+          recent.push({ row: storedPoint(block, r, panes), block: RECENT + b.id, at: r })
       }
     }
     const blocks = this.statements.pointBlocks.iterate(series, q.from, q.to) as Iterable<{
-      rowid: number
+      id: number
       max_ts: number
       panes: string
       data: Uint8Array
@@ -471,7 +514,7 @@ const identity = (n: number) => Int32Array.from({ length: n }, (_, k) => k)
  * stamp). Once `limit` rows are held, a block whose latest time stamp is older than all of
  * them cannot add one, and the blocks after it neither.
  */
-function latest<T extends { ts: number }, B extends { rowid: number; max_ts: number }>(
+function latest<T extends { ts: number }, B extends { id: number; max_ts: number }>(
   recent: Placed<T>[],
   blocks: Iterable<B>,
   q: RangeQuery,
@@ -489,7 +532,7 @@ function latest<T extends { ts: number }, B extends { rowid: number; max_ts: num
   for (const block of blocks) {
     if (block.max_ts < floor) break
     rowsOf(block).forEach((row, at) => {
-      if (row.ts >= q.from && row.ts <= q.to) kept.push({ row, block: block.rowid, at })
+      if (row.ts >= q.from && row.ts <= q.to) kept.push({ row, block: block.id, at })
     })
     floor = trim()
   }

@@ -185,14 +185,28 @@ export function serve(
     blocks.addDeliveries(c.deliveries, c.clients)
   }
 
+  /** Each series' latest snapshot: the readings it covers are needed by no replay. */
+  const snapshotSeq = new Map<number, number>()
+  for (const row of db.prepare('SELECT series, seq FROM chart_snapshot').all() as {
+    series: number
+    seq: number
+  }[])
+    snapshotSeq.set(row.series, row.seq)
+  /** A reading without a place in a stream (NaN) is never replayed. */
+  const covered = (series: number, seq: number): boolean => !(seq > (snapshotSeq.get(series) ?? 0))
+
   const write = (records: SeriesRecord[], columns: ColumnBatch | undefined): void => {
+    const snapshotted: [number, number][] = []
     transaction(db, () => {
       if (columns) writeColumns(columns)
       for (const r of records) {
         switch (r.kind) {
-          case 'snapshot':
-            insert.snapshot.run(seriesId(r.characteristic), r.seq, r.specHash, r.state)
+          case 'snapshot': {
+            const series = seriesId(r.characteristic)
+            insert.snapshot.run(series, r.seq, r.specHash, r.state)
+            snapshotted.push([series, r.seq])
             break
+          }
           case 'event':
             if (options.journalOnly) break
             insert.event.run(seriesId(r.characteristic), r.ts, r.type, r.detail)
@@ -202,6 +216,7 @@ export function serve(
         }
       }
     })
+    for (const [series, seq] of snapshotted) snapshotSeq.set(series, seq)
   }
 
   const recover = (): Recovered => {
@@ -230,6 +245,8 @@ export function serve(
       readings[characteristic] = list
       list.push(reading)
     }
+    // Compaction writes the readings it keeps after the others: the stream order is `seq`.
+    for (const list of Object.values(readings)) list.sort((a, b) => a.seq - b.seq)
     return {
       snapshots,
       deliveries: blocks.deliveriesSince(Date.now() - DELIVERY_MEMORY_MS),
@@ -296,24 +313,31 @@ export function serve(
     }
   }
 
+  /** The first batch whose commit failed, until it commits. */
+  let blocked: number | null = null
   const handle = (message: ToWorker): boolean => {
     switch (message.type) {
       case 'write':
         try {
+          // In order: after a batch failed, none after it commits before it does.
+          if (blocked !== null && message.seq > blocked)
+            throw new Error(`batch ${blocked} has to be committed first`)
           write(message.records, message.columns)
+          if (blocked === message.seq) blocked = null
           post({ type: 'committed', seq: message.seq })
         } catch (e) {
           // Ids inserted in a rolled-back transaction are gone.
           seriesIds.clear()
           seriesOfName = []
+          if (blocked === null || message.seq < blocked) blocked = message.seq
           post({ type: 'failed', seq: message.seq, error: (e as Error).message })
           return true
         }
-        // After the commit (its acknowledgements are out): every chart's state is on disk up
-        // to here, so the recent readings are compacted; then retention.
+        // After the commit (its acknowledgements are out): the recent readings their charts'
+        // snapshots cover are compacted, then retention runs.
         if (message.checkpoint) {
           try {
-            blocks.compact(options.journalOnly)
+            blocks.compact(covered, options.journalOnly)
           } catch (e) {
             post({ type: 'retention-failed', error: `compaction: ${(e as Error).message}` })
           }

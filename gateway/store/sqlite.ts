@@ -56,7 +56,7 @@ interface Batch {
 
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { log } = options
-  // Large batches: a commit writes each characteristic's index pages once, however many rows it has.
+  // A batch is a few rows whatever its size (block-store.ts): large ones cost the writer little.
   const batchSize = options.batchSize ?? 50_000
   const flushIntervalMs = options.flushIntervalMs ?? 200
   const maxPending = options.maxPending ?? 2_000_000
@@ -92,6 +92,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let lastError: string | undefined
   let timer: NodeJS.Timeout | null = null
   let cutScheduled = false
+  /** Batches whose commit failed, until they commit. */
+  const failing = new Set<number>()
   let stopping = false
   let nextQuery = 0
   const queries = new Map<
@@ -117,7 +119,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   function sendBuffer(checkpoint = false): void {
-    if ((buffer.size === 0 && !checkpoint) || !worker) return
+    // Batches commit in order: none goes while one that failed waits to be sent again (a
+    // snapshot must never be on disk before the readings it covers).
+    if ((buffer.size === 0 && !checkpoint) || !worker || failing.size > 0) return
     const batch = buffer
     batch.checkpoint ||= checkpoint
     buffer = newBatch()
@@ -147,6 +151,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   function onMessage(message: FromWorker): void {
     switch (message.type) {
       case 'committed': {
+        failing.delete(message.seq)
         const batch = unconfirmed.get(message.seq)
         unconfirmed.delete(message.seq)
         if (batch) {
@@ -165,7 +170,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           { error: message.error, unconfirmed: unconfirmedRecords },
           'time-series commit failed; the batch is kept and sent again',
         )
-        if (unconfirmed.has(message.seq)) setTimeout(() => resend(message.seq), RETRY_MS).unref()
+        if (unconfirmed.has(message.seq)) {
+          failing.add(message.seq)
+          setTimeout(() => resend(message.seq), RETRY_MS).unref()
+        }
         break
       }
       case 'answer':
