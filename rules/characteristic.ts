@@ -204,9 +204,12 @@ function judgePoints(
   deviations: Deviation[] | null,
 ): readonly Deviation[] {
   let out = deviations
-  for (const point of points) {
+  // Indexed loops, and no write to `flagged` when it is empty: the common case (a point that
+  // completes nothing, or no point) stays cheap whatever arrays come in (frozen empty ones too).
+  for (let i = 0; i < points.length; i++) {
+    const point = points[i] as ChartPoint
     if (point.violations.length === 0) {
-      flagged.length = 0
+      if (flagged.length > 0) flagged.length = 0
       continue
     }
     out ??= []
@@ -287,7 +290,8 @@ function finish(
 ): Evaluation {
   let established: Evaluation['established'] = null
   let estimateFailed: string | null = null
-  for (const e of events) {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as ChartEvent
     if (e.type === 'limits-established') established = e
     else estimateFailed = e.reason
   }

@@ -184,28 +184,64 @@ export interface CompiledRules {
   readonly lengths: readonly number[]
   /** Only N1/WE1: the counters and zones are not needed (the MR, R and S panes). */
   readonly limitsOnly: boolean
+  /*
+   * What the quick test of a point looks at (most points complete nothing): whether a limits
+   * test is configured, the k-of-m tests configured, and the shortest length of each counted
+   * run (Infinity: no rule counts that run).
+   */
+  readonly beyond: boolean
+  /** The bits of `K_OF_M` to test: 1 for 2 of 3 beyond 2σ (N5, WE2), 2 for 4 of 5 beyond 1σ (N6, WE3). */
+  readonly kOfM: number
+  readonly side: number
+  readonly trend: number
+  readonly alternating: number
+  readonly within: number
+  readonly beyondOne: number
 }
 
 export function compileRules(settings: RuleSettings): CompiledRules {
   const tests = settings.rules.map((r) => TEST[r])
+  const lengths = settings.rules.map((r) => runLength(settings, r))
+  const shortest = (test: Test) =>
+    Math.min(...lengths.filter((_, r) => tests[r] === test), Number.POSITIVE_INFINITY)
   return {
     rules: [...settings.rules],
     tests,
-    lengths: settings.rules.map((r) => runLength(settings, r)),
+    lengths,
     limitsOnly: tests.every((t) => t === BEYOND),
+    beyond: tests.includes(BEYOND),
+    kOfM: (tests.includes(TWO_OF_THREE) ? 1 : 0) | (tests.includes(FOUR_OF_FIVE) ? 2 : 0),
+    side: shortest(SIDE),
+    trend: shortest(TREND),
+    alternating: shortest(ALTERNATING),
+    within: shortest(WITHIN),
+    beyondOne: shortest(BEYOND_ONE),
   }
 }
 
 const compiledCache = new WeakMap<RuleSettings, CompiledRules>()
 
-/** The zone of a point against its own centre ± k·σ lines (strictly beyond a line to be beyond it). */
-function zoneOf(x: number, c: number, s: number | null): ZoneCode {
+/**
+ * The zone of a point against its own centre ± k·σ lines (strictly beyond a line to be beyond
+ * it), as the window codes it: 3 within 1σ, plus one beyond +1σ and one more beyond +2σ, minus
+ * the same below; 0 when the point has no zones. No branch on where x lies (see `advanceRules`).
+ */
+function zoneCodeOf(x: number, c: number, s: number | null): number {
   if (s === null || !(s > 0) || !Number.isFinite(s) || !Number.isFinite(x) || !Number.isFinite(c)) {
-    return null
+    return 0
   }
-  if (x > upperLimit(c, s, 1)) return x > upperLimit(c, s, 2) ? 2 : 1
-  if (x < lowerLimit(c, s, 1)) return x < lowerLimit(c, s, 2) ? -2 : -1
-  return 0
+  return (
+    3 +
+    Number(x > upperLimit(c, s, 1)) +
+    Number(x > upperLimit(c, s, 2)) -
+    Number(x < lowerLimit(c, s, 1)) -
+    Number(x < lowerLimit(c, s, 2))
+  )
+}
+
+/** 1, −1 or 0 as a is above b, below it, or neither (equal, or NaN), without a branch. */
+function compare(a: number, b: number): -1 | 0 | 1 {
+  return (Number(a > b) - Number(a < b)) as -1 | 0 | 1
 }
 
 /**
@@ -288,24 +324,33 @@ export function advanceRules(
   if (state.hasPrevious === undefined) upgrade(state)
   if (state.last !== null && index !== state.last + 1) reset(state)
   const finite = Number.isFinite(x)
+  // The counters are worked out with Number(condition) (0 or 1), not with branches: with noisy
+  // data a branch on the side, the move or the zone is mispredicted about half the time, and
+  // that was most of a point's cost.
 
-  // N2/WE4: same side of the centre line.
-  const side = x > center ? 1 : x < center ? -1 : 0
-  state.length = side === 0 ? 0 : side === state.side ? state.length + 1 : 1
+  // N2/WE4: same side of the centre line (on it: no side, no run).
+  const side = compare(x, center)
+  const length = Number(side !== 0) * (Number(side === state.side) * state.length + 1)
+  state.length = length
   state.side = side
 
-  // N3 (trend) and N4 (alternation): the difference from the previous point.
-  const previous = state.previous
-  const move = !state.hasPrevious || !finite ? 0 : x > previous ? 1 : x < previous ? -1 : 0
-  state.trendLength = move === 0 ? 1 : move === state.move ? state.trendLength + 1 : 2
-  state.alternating = move === 0 ? 1 : state.move === -move ? state.alternating + 1 : 2
+  // N3 (trend) and N4 (alternation): the direction from the previous point (none: 0). A run
+  // has 1 point when there is no move, 2 when the move starts one, one more when it goes on.
+  const move = state.hasPrevious && finite ? compare(x, state.previous) : 0
+  const moved = Number(move !== 0)
+  const trendLength = moved * (Number(move === state.move) * (state.trendLength - 1) + 1) + 1
+  const alternating = moved * (Number(move + state.move === 0) * (state.alternating - 1) + 1) + 1
+  state.trendLength = trendLength
+  state.alternating = alternating
   state.move = move
 
-  // N5–N8: zones of this point.
-  const zone = zoneOf(x, center, sigma)
-  state.within = zone === 0 ? state.within + 1 : 0
-  state.beyond = zone !== null && zone !== 0 ? state.beyond + 1 : 0
-  const window = ((state.window << 3) | zoneCode(zone)) & WINDOW_MASK
+  // N5–N8: the zone of this point, as the window codes it (0 no zones, 3 within 1σ).
+  const code = zoneCodeOf(x, center, sigma)
+  const within = Number(code === 3) * (state.within + 1)
+  const beyond = Number(code !== 0) * Number(code !== 3) * (state.beyond + 1)
+  const window = ((state.window << 3) | code) & WINDOW_MASK
+  state.within = within
+  state.beyond = beyond
   state.window = window
 
   state.last = index
@@ -313,8 +358,34 @@ export function advanceRules(
   state.hasPrevious = finite
   state.previous = finite ? x : 0
 
-  let violations: Violation[] | null = null
+  // Most points complete nothing: say so without going through the rules one by one.
+  if (
+    length < rules.side &&
+    trendLength < rules.trend &&
+    alternating < rules.alternating &&
+    within < rules.within &&
+    beyond < rules.beyondOne &&
+    ((K_OF_M[window] as number) & rules.kOfM) === 0 &&
+    !(rules.beyond && ((ucl !== null && x > ucl) || (lcl !== null && x < lcl)))
+  ) {
+    return NO_VIOLATIONS
+  }
+  return completed(rules, state, pane, index, x, lcl, ucl)
+}
+
+/** The rules a point completes, in the order configured (`state` is the state after the point). */
+function completed(
+  rules: CompiledRules,
+  state: RuleState,
+  pane: string,
+  index: number,
+  x: number,
+  lcl: number | null,
+  ucl: number | null,
+): readonly Violation[] {
+  const violations: Violation[] = []
   const { tests, lengths } = rules
+  const window = state.window
   for (let r = 0; r < tests.length; r++) {
     let indices: number[] | null = null
     const length = lengths[r] as number
@@ -347,12 +418,9 @@ export function advanceRules(
         break
     }
     if (run >= 0 && run >= length) indices = range(index - length + 1, index)
-    if (indices !== null) {
-      violations ??= []
-      violations.push({ rule: rules.rules[r] as RuleId, pane, indices })
-    }
+    if (indices !== null) violations.push({ rule: rules.rules[r] as RuleId, pane, indices })
   }
-  return violations ?? NO_VIOLATIONS
+  return violations.length > 0 ? violations : NO_VIOLATIONS
 }
 
 /**
@@ -361,22 +429,34 @@ export function advanceRules(
  * window is not full: a point in it without zones).
  */
 function kOfM(window: number, k: number, m: number, level: 1 | 2, index: number): number[] | null {
-  const newest = window & 7
-  if (newest === 0 || Math.abs(newest - 3) < level) return null
-  const side = newest > 3 ? 1 : -1
-  let count = 0
-  for (let age = 0; age < m; age++) {
-    const code = (window >> (3 * age)) & 7
-    if (code === 0) return null
-    if ((code - 3) * side >= level) count++
-  }
-  if (count < k) return null
+  if (!kOfMHolds(window, k, m, level)) return null
+  const side = (window & 7) > 3 ? 1 : -1
   const indices: number[] = []
   for (let age = m - 1; age >= 0; age--) {
     if ((((window >> (3 * age)) & 7) - 3) * side >= level) indices.push(index - age)
   }
   return indices
 }
+
+/** Whether k of the last m points are beyond `level`σ on the newest point's side, the newest among them (a full window). */
+function kOfMHolds(window: number, k: number, m: number, level: 1 | 2): boolean {
+  const newest = window & 7
+  if (newest === 0 || Math.abs(newest - 3) < level) return false
+  const side = newest > 3 ? 1 : -1
+  let count = 0
+  for (let age = 0; age < m; age++) {
+    const code = (window >> (3 * age)) & 7
+    if (code === 0) return false
+    if ((code - 3) * side >= level) count++
+  }
+  return count >= k
+}
+
+/** Whether each k-of-m test holds, for every window (2¹⁵ of them): one load per point, no loops. */
+const K_OF_M = Uint8Array.from(
+  { length: WINDOW_MASK + 1 },
+  (_, w) => (kOfMHolds(w, 2, 3, 2) ? 1 : 0) | (kOfMHolds(w, 4, 5, 1) ? 2 : 0),
+)
 
 function range(from: number, to: number): number[] {
   const out: number[] = []

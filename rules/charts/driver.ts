@@ -6,15 +6,19 @@ import {
   type RuleSettings,
   type RuleState,
 } from '../run-rules.ts'
-import { type ChartSpec, type ChartType, ONE_POINT_PER_OBSERVATION } from '../spec.ts'
 import {
-  addObservation,
+  type ChartSpec,
+  type ChartType,
+  ONE_POINT_PER_OBSERVATION,
+  type Subgrouping,
+} from '../spec.ts'
+import {
+  addToSubgroup,
   closeDue,
   initialSubgrouperState,
+  recycleSubgroup,
   type Subgroup,
   type SubgrouperState,
-  single,
-  singleInto,
 } from '../subgroups.ts'
 import type { ChartPoint, Observation, PanePoint, ProcessLimits, Violation } from '../types.ts'
 import type { ChartKind, PaneSlots } from './kind.ts'
@@ -66,24 +70,7 @@ const MAX_EXCLUSION_ROUNDS = 10
 /** The most subgroups a baseline holds: it bounds a characteristic's memory (about 100 bytes each). */
 export const MAX_BASELINE_SUBGROUPS = 10_000
 
-export function initChartState(kind: ChartKind, spec: ChartSpec): ChartState {
-  const limits: ProcessLimits | null = spec.given
-    ? { center: spec.given.center, sigma: spec.given.sigma ?? 0, basis: { kind: 'given' } }
-    : null
-  return {
-    type: spec.type,
-    count: 0,
-    subgrouper: initialSubgrouperState(),
-    previous: null,
-    baseline: [],
-    limits,
-    stream: limits ? kind.initStream(spec, limits) : null,
-    rules: kind.panes.map(() => initialRuleState()),
-  }
-}
-
 const NO_POINTS: readonly ChartPoint[] = Object.freeze([])
-const SCRATCH: Subgroup = single({ ts: 0, value: 0 })
 const NO_EVENTS: readonly ChartEvent[] = Object.freeze([])
 
 /**
@@ -92,6 +79,9 @@ const NO_EVENTS: readonly ChartEvent[] = Object.freeze([])
  * pane the configured rules, the others — MR, R, S — only the test beyond the limits).
  */
 interface Plan {
+  spec: ChartSpec
+  /** `spec.type` when the plan was made (a spec whose type changed gets a new plan). */
+  type: ChartType
   kind: ChartKind
   onePoint: boolean
   rules: CompiledRules[]
@@ -99,36 +89,44 @@ interface Plan {
 
 const plans = new WeakMap<ChartSpec, Plan>()
 /**
- * A state remembers the plan it was last stepped with, under a symbol that is not enumerable:
- * JSON, structuredClone and deep equality do not see it, and a state restored from JSON finds
- * its plan again on the first step. It saves the WeakMap lookup on every step.
+ * A state keeps, under symbols that are not enumerable (JSON, structuredClone and deep equality
+ * do not see them), the plan it was last stepped with and the step that says nothing happened
+ * (shared: it is frozen), so that a step needs no lookup and an observation that closes no
+ * subgroup allocates nothing. A state restored from JSON gets them again on its first step.
  */
 const PLAN = Symbol('plan')
-type Planned = ChartState & { [PLAN]?: { spec: ChartSpec; plan: Plan; empty: ChartStep } }
+const NOTHING = Symbol('nothing')
+type Kept = ChartState & { [PLAN]?: Plan; [NOTHING]?: ChartStep }
 
-/** The plan of `spec` for `state`, and the step that says nothing happened (shared: it is frozen). */
-function planFor(
-  kind: ChartKind,
-  spec: ChartSpec,
-  state: ChartState,
-): { plan: Plan; empty: ChartStep } {
-  const cached = (state as Planned)[PLAN]
-  if (cached !== undefined && cached.spec === spec && cached.plan.kind === kind) return cached
-  const entry = {
-    spec,
-    plan: planOf(kind, spec),
-    empty: Object.freeze({ state, points: NO_POINTS, events: NO_EVENTS }),
-  }
-  Object.defineProperty(state, PLAN, { value: entry, enumerable: false, writable: true })
-  return entry
+function nothingHappened(state: ChartState): ChartStep {
+  return Object.freeze({ state, points: NO_POINTS, events: NO_EVENTS })
+}
+
+/**
+ * The plan of `spec` for `state`: the one the state keeps, or (the first step, or another spec)
+ * a new one, with the kind `kindOf` gives.
+ */
+function planFor(kindOf: KindOf, spec: ChartSpec, state: ChartState): Plan {
+  const kept = (state as Kept)[PLAN]
+  if (kept !== undefined && kept.spec === spec && kept.type === spec.type) return kept
+  return keep(planOf(kindOf(spec.type), spec), state)
+}
+
+function keep(plan: Plan, state: ChartState): Plan {
+  Object.defineProperty(state, PLAN, { value: plan, enumerable: false, writable: true })
+  if (!Object.hasOwn(state, NOTHING))
+    Object.defineProperty(state, NOTHING, { value: nothingHappened(state), enumerable: false })
+  return plan
 }
 
 function planOf(kind: ChartKind, spec: ChartSpec): Plan {
   let plan = plans.get(spec)
-  if (plan === undefined || plan.kind !== kind) {
+  if (plan === undefined || plan.kind !== kind || plan.type !== spec.type) {
     const beyondOnly: RuleSettings = { rules: spec.rules.filter((r) => r === 'N1' || r === 'WE1') }
     const primary: RuleSettings = { rules: spec.rules, runLengths: spec.runLengths }
     plan = {
+      spec,
+      type: spec.type,
       kind,
       onePoint: ONE_POINT_PER_OBSERVATION.has(spec.type),
       rules: kind.panes.map((pane) => {
@@ -142,24 +140,58 @@ function planOf(kind: ChartKind, spec: ChartSpec): Plan {
   return plan
 }
 
-/** Adds one observation; returns the points of the subgroups it closes. */
+export function initChartState(kind: ChartKind, spec: ChartSpec): ChartState {
+  const limits: ProcessLimits | null = spec.given
+    ? { center: spec.given.center, sigma: spec.given.sigma ?? 0, basis: { kind: 'given' } }
+    : null
+  const state: Kept = {
+    type: spec.type,
+    count: 0,
+    subgrouper: initialSubgrouperState(),
+    previous: null,
+    baseline: [],
+    limits,
+    stream: limits ? kind.initStream(spec, limits) : null,
+    rules: kind.panes.map(() => initialRuleState()),
+    // Made now, in the object itself (see PLAN): a step finds them without a lookup.
+    [PLAN]: planOf(kind, spec),
+    [NOTHING]: undefined,
+  }
+  state[NOTHING] = nothingHappened(state)
+  Object.defineProperty(state, PLAN, { enumerable: false })
+  Object.defineProperty(state, NOTHING, { enumerable: false })
+  return state
+}
+
+/** The kind of a chart type (`chartKind`). */
+export type KindOf = (type: ChartType) => ChartKind
+
+/**
+ * The subgrouping of a chart whose every observation is a point (I-MR, attributes), whatever
+ * the spec says: a subgroup of one, closed as it opens. One path for every chart, so that a
+ * process running charts of both kinds compiles one step, not two.
+ */
+const EACH: Subgrouping = { by: 'count', size: 1 }
+
+/**
+ * Adds one observation; returns the points of the subgroups it closes. The kind is looked up
+ * with `kindOf` only when the state has no plan for `spec` yet: not on every step.
+ */
 export function stepChartState(
-  kind: ChartKind,
+  kindOf: KindOf,
   spec: ChartSpec,
   state: ChartState,
   obs: Observation,
 ): ChartStep {
-  const { plan, empty } = planFor(kind, spec, state)
-  if (plan.onePoint) {
-    // The common case, Phase II: the subgroup is a scratch (nothing keeps it), only the point is new.
-    if (state.limits) {
-      const point = monitor(plan, spec, state, singleInto(SCRATCH, obs))
-      return { state, points: [point], events: NO_EVENTS }
-    }
-    return onSubgroups(plan, spec, state, [single(obs)])
-  }
-  const closed = addObservation(spec.subgroup, state.subgrouper, obs)
-  return closed.length === 0 ? empty : onSubgroups(plan, spec, state, closed)
+  const plan = planFor(kindOf, spec, state)
+  // Most observations only join the open subgroup (4 in 5 with subgroups of 5): nothing else.
+  const closed = addToSubgroup(plan.onePoint ? EACH : spec.subgroup, state.subgrouper, obs)
+  if (closed === null) return (state as Kept)[NOTHING] as ChartStep
+  if (!state.limits) return onSubgroups(plan, spec, state, [closed])
+  const point = monitor(plan, spec, state, closed)
+  // Judged, and nothing keeps it: the next subgroup opens in it (no new object).
+  recycleSubgroup(state.subgrouper, closed)
+  return { state, points: [point], events: NO_EVENTS }
 }
 
 /** Closes the subgroups time has closed (`force`: any open one, e.g. at the end of a file). */
@@ -292,7 +324,7 @@ function freeze(plan: Plan, spec: ChartSpec, state: ChartState, ts: number): rea
   const included = sgs.map(() => true)
   let limits: ProcessLimits | null = null
   const exclude = spec.excludeOutOfControl && kind.rules !== 'none'
-  const slots = newSlots()
+  const slots = newSlots(kind.panes.length)
   // Estimate; leave out what lies beyond the limits and estimate again, at most
   // MAX_EXCLUSION_ROUNDS times. The last estimate is always from the subgroups left in.
   for (let round = 0; ; round++) {
@@ -358,12 +390,14 @@ function beyond(p: PanePoint): boolean {
   )
 }
 
-function newSlots(): PaneSlots {
-  return { panes: [], sigma: [] }
+/**
+ * Scratch for a kind's point, made for each point: young like the panes written to it, so the
+ * writes need no write barrier (a scratch kept for good lives in the old generation, and each
+ * store of a new pane into it costs a call).
+ */
+function newSlots(size: number): PaneSlots {
+  return { panes: new Array(size), sigma: new Array(size) }
 }
-
-/** Reused by every judged point (the engine is synchronous): no per-point scratch objects. */
-const SLOTS = newSlots()
 
 /** A subgroup's point against frozen limits, with the run rules of every pane; `stream` and `rules` advance in place. */
 function judge(
@@ -377,21 +411,26 @@ function judge(
   phase: ChartPoint['phase'],
 ): ChartPoint {
   const { kind } = plan
-  const signals = kind.point(spec, limits, stream, sg, index, SLOTS)
+  const slots = newSlots(kind.panes.length)
+  const signals = kind.point(spec, limits, stream, sg, index, slots)
   let violations: Violation[] | null = signals.length > 0 ? [...signals] : null
   const settingsByPane = plan.rules
   const names = kind.panes
   for (let k = 0; k < names.length; k++) {
     const pane = names[k] as string
-    const p = SLOTS.panes[k] as PanePoint
+    const p = slots.panes[k] as PanePoint
     const settings = settingsByPane[k] as CompiledRules
     if (settings.tests.length === 0 || p.statistic === null || p.center === null) continue
+    // Compared with undefined, not tested for truth: that does not read the object (for a pane
+    // judged only against its limits, nothing else does).
     let state = rules[k]
-    if (!state) {
+    if (state === undefined) {
       state = initialRuleState()
       rules[k] = state
     }
-    const sigma = SLOTS.sigma[k] ?? null
+    // A pane judged only against its limits (MR, R, S) flags nothing while within them: no call.
+    if (settings.limitsOnly && !beyond(p)) continue
+    const sigma = slots.sigma[k] ?? null
     const found = advanceRules(
       settings,
       state,
@@ -408,7 +447,7 @@ function judge(
       for (const v of found) violations.push(v)
     }
   }
-  const panes = kind.record(SLOTS.panes)
+  const panes = kind.record(slots.panes)
   return {
     index,
     ts: sg.ts,

@@ -61,7 +61,7 @@ export function initChart(spec: ChartSpec): ChartState {
 }
 
 export function stepChart(spec: ChartSpec, state: ChartState, obs: Observation): ChartStep {
-  return stepChartState(chartKind(spec.type), spec, state, obs)
+  return stepChartState(chartKind, spec, state, obs)
 }
 
 export function closeChart(

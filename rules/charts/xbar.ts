@@ -34,18 +34,39 @@ export function dispersionLimits(
   n: number,
   sigma: number,
 ): { center: number; lcl: number; ucl: number } | null {
+  const p = dispersionPoint(pane, n, null, sigma)
+  return p.center === null ? null : { center: p.center, lcl: p.lcl as number, ucl: p.ucl as number }
+}
+
+/** d2, D3 and D4 by n (2…25), looked up once per point with no object made (the hot path). */
+const RANGE_FACTORS: readonly ({ d2: number; D3: number; D4: number } | undefined)[] = Array.from(
+  { length: RANGE_SIZES.max + 1 },
+  (_, n) => (hasRangeConstants(n) ? { d2: d2(n), ...rangeLimitFactors(n) } : undefined),
+)
+
+/**
+ * The point of the dispersion pane: `statistic` with the lines for nᵢ and σ, or null lines where
+ * they are not defined. R: R̄ᵢ = d2σ, limits D3·R̄ᵢ and D4·R̄ᵢ with the printed factors (see
+ * constants.ts); S: c4σ ± 3σ√(1 − c4²), LCL ≥ 0.
+ */
+function dispersionPoint(
+  pane: Dispersion,
+  n: number,
+  statistic: number | null,
+  sigma: number,
+): PanePoint {
   if (pane === 'r') {
-    if (!hasRangeConstants(n)) return null
-    // R̄ᵢ = d2σ; the limits D3·R̄ᵢ and D4·R̄ᵢ with the printed factors (see constants.ts).
-    const center = d2(n) * sigma
-    const { D3, D4 } = rangeLimitFactors(n)
-    return { center, lcl: D3 * center, ucl: D4 * center }
+    const f = Number.isInteger(n) ? RANGE_FACTORS[n] : undefined
+    if (f === undefined) return { statistic, center: null, lcl: null, ucl: null }
+    const center = f.d2 * sigma
+    return { statistic, center, lcl: f.D3 * center, ucl: f.D4 * center }
   }
-  if (n < 2) return null
+  if (n < 2) return { statistic, center: null, lcl: null, ucl: null }
   const c = c4(n)
   const center = c * sigma
   const spread = Math.sqrt(1 - c * c) * sigma
   return {
+    statistic,
     center,
     lcl: Math.max(0, lowerLimit(center, spread, 3)),
     ucl: upperLimit(center, spread, 3),
@@ -136,16 +157,22 @@ function xbarKind(pane: Dispersion): ChartKind<null> {
     },
 
     point(_spec, limits, _stream, sg, _index, out) {
-      const x = xbarLimits(limits, sg.n)
-      out.panes[0] = { statistic: sg.mean, center: x.center, lcl: x.lcl, ucl: x.ucl }
-      out.sigma[0] = x.sigma
-      const lines = dispersionLimits(pane, sg.n, limits.sigma)
+      // The lines of xbarLimits, computed here without its object (the hot path).
+      const { center } = limits
+      const sigma = limits.sigma / Math.sqrt(sg.n)
+      out.panes[0] = {
+        statistic: sg.mean,
+        center,
+        lcl: lowerLimit(center, sigma, 3),
+        ucl: upperLimit(center, sigma, 3),
+      }
+      out.sigma[0] = sigma
+      // R and S are skewed: only the limits test judges them, no zones. No statistic, no lines.
       const statistic = dispersionOf(pane, sg)
-      // R and S are skewed: only the limits test judges them, no zones.
       out.panes[1] =
-        statistic === null || lines === null
+        statistic === null
           ? { statistic, center: null, lcl: null, ucl: null }
-          : { statistic, center: lines.center, lcl: lines.lcl, ucl: lines.ucl }
+          : dispersionPoint(pane, sg.n, statistic, limits.sigma)
       out.sigma[1] = null
       return NO_SIGNALS
     },
