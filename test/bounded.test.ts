@@ -101,10 +101,12 @@ characteristics:
 })
 
 describe('retention of the embedded time series', () => {
+  /** Well below what 20,000 readings with their chart points take (about 1 MiB in blocks). */
+  const CAP = 262_144
   it('rows older than maxAgeDays go at the next checkpoint; above maxBytes the oldest go, the newest stay', async () => {
     const gw = await startTestGateway(`
 mqtt: { broker: { port: 0 } }
-store: { sqlite: { retention: { maxAgeDays: 30, maxBytes: 1048576 } } }
+store: { sqlite: { retention: { maxAgeDays: 30, maxBytes: ${CAP} } } }
 characteristics:
   - { id: t, name: T, path: p/a/l/c, source: { mqtt: { topic: r/t } } }
 `)
@@ -128,7 +130,7 @@ characteristics:
       )
       expect((await range(now - 2 * DAY, now)).body.readings).toHaveLength(200)
 
-      // Far more than 1 MiB of readings, chart points and events.
+      // Far more than CAP of readings, chart points and events.
       const many = Array.from({ length: 20_000 }, (_, i) =>
         JSON.stringify({ value: 2 + noise(i), ts: now - DAY / 2 + i * 1000 }),
       )
@@ -154,7 +156,7 @@ characteristics:
     }
     const file = await stat(join(gw.dataDir, 'timeseries.db'))
     // The cap, and what one retention round may leave above it until the next checkpoint.
-    expect(file.size).toBeLessThan(3 * 1048576)
+    expect(file.size).toBeLessThan(3 * CAP)
     await gw.removeDataDir()
   }, 120_000)
 })

@@ -427,7 +427,7 @@ export const ConfigSchema = Type.Object(
                   exclusiveMinimum: 0,
                   default: 90,
                   description:
-                    'Readings, chart points and events older than this (by their time stamp) are deleted.',
+                    'Readings, chart points and events older than this (by their time stamp) are deleted. They are stored in blocks of at most an hour of time stamps, and a block goes when its newest record is this old: a record may outlive the limit by up to an hour.',
                 }),
                 maxBytes: Type.Integer({
                   minimum: 1,

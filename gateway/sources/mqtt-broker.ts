@@ -4,6 +4,7 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes'
 import type { Config } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
 import type { Delivery } from '../store/types.ts'
+import { receiveTime } from './clock.ts'
 import { verifyPassword } from './credentials.ts'
 import { RecentDeliveries } from './deliveries.ts'
 import { consumedTopics, createMqttIngest } from './mqtt-ingest.ts'
@@ -98,7 +99,7 @@ export function createMqttBrokerSource(
     }
     const id = packet.messageId
     if (client && id !== undefined) {
-      const now = Date.now()
+      const now = receiveTime()
       const hash = crc32(payload, crc32(packet.topic))
       // Already stored: acknowledged again once what it was stored with is durable.
       if (deliveries.take(client.id, id, hash, now)) return ctx.sink.durable(() => done(null))

@@ -1,3 +1,4 @@
+import { receiveTime } from './clock.ts'
 import { ParsedReadings, parsePayload, parseSimple } from './payload.ts'
 import type { ReadingSink } from './types.ts'
 
@@ -20,7 +21,7 @@ export function createMqttIngest(options: {
   const simple = new ParsedReadings()
   return (topic, payload) => {
     options.onMessage()
-    const now = Date.now()
+    const now = receiveTime()
     const characteristic = topics.get(topic)
     if (characteristic === undefined) {
       sink.reject({
