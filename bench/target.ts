@@ -11,7 +11,8 @@
  *
  * Requests from the parent carry an `id`; the answer has the same `id`:
  *   {start: StartTarget} → {ready: TargetReady}; {count} → {count: messages} (broker);
- *   {sampling: boolean}; {samples} → {samples: ms[]} (broker); {memory} → {memory} after a
+ *   {sampling: boolean}; {samples} → {samples: ms[]} (broker); {parse: boolean} → the
+ *   broker's subscriber parses each payload's JSON, or not; {memory} → {memory} after a
  *   full GC; {stop} → closes and exits.
  */
 import { readFileSync } from 'node:fs'
@@ -46,6 +47,7 @@ type Request = { id: number } & (
   | { start: StartTarget }
   | { count: true }
   | { sampling: boolean }
+  | { parse: boolean }
   | { samples: true }
   | { memory: true }
   | { stop: true }
@@ -66,8 +68,13 @@ function memory(): Memory {
 }
 
 let delivered = 0
-let sampling = false
+/** Sampling since (ms): only messages published since then are the paced phase's. */
+let since: number | null = null
 const samples: number[] = []
+/** The subscriber parses each payload's JSON (the baseline for batches: what any consumer must do). */
+let parse = false
+/** Kept, so that the parse is not optimised away. */
+let parsed = 0
 let stop: () => Promise<void> = async () => {}
 
 async function startBroker(): Promise<Omit<TargetReady, 'before' | 'started' | 'startMs'>> {
@@ -76,9 +83,10 @@ async function startBroker(): Promise<Omit<TargetReady, 'before' | 'started' | '
     `${PREFIX}/#`,
     (packet, done) => {
       delivered++
-      if (sampling) {
+      if (parse) parsed += (JSON.parse(packet.payload.toString()) as unknown[]).length
+      if (since !== null) {
         const ts = Number(/"ts":(\d+)/.exec(packet.payload.toString())?.[1])
-        samples.push(Date.now() - ts)
+        if (ts >= since) samples.push(Date.now() - ts)
       }
       done()
     },
@@ -115,10 +123,14 @@ async function answer(req: Request): Promise<Record<string, unknown>> {
   }
   if ('count' in req) return { count: delivered }
   if ('sampling' in req) {
-    sampling = req.sampling
+    since = req.sampling ? Date.now() : null
     return {}
   }
   if ('samples' in req) return { samples }
+  if ('parse' in req) {
+    parse = req.parse
+    return { parsed }
+  }
   if ('memory' in req) return { memory: memory() }
   await stop()
   return { stopped: true }

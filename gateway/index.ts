@@ -160,6 +160,11 @@ export async function createGateway(
     hub.start()
     stops.push(() => app.close())
     stops.push(() => hub.close())
+    // The sources first: a gateway that answers /api/health takes readings.
+    for (const source of sources) {
+      await source.start()
+      stops.push(() => source.stop())
+    }
     try {
       await app.listen({ host: config.http.host, port: config.http.port })
     } catch (err) {
@@ -170,11 +175,6 @@ export async function createGateway(
         )
       }
       throw err
-    }
-
-    for (const source of sources) {
-      await source.start()
-      stops.push(() => source.stop())
     }
 
     const httpPort = (app.server.address() as AddressInfo).port

@@ -341,7 +341,9 @@ describe('the live accumulator', () => {
       const spec: CapabilitySpec = {
         lsl: sides === 'usl' ? undefined : lsl,
         usl: sides === 'lsl' ? undefined : usl,
-        target: t === undefined || sides !== 'both' ? undefined : lsl + t * (usl - lsl),
+        // Clamped: lsl + 1 · (usl − lsl) can round above usl, which a specification refuses.
+        target:
+          t === undefined || sides !== 'both' ? undefined : Math.min(usl, lsl + t * (usl - lsl)),
       }
       return { values: xs.map((x) => x / 1000), spec, sigmaWithin }
     })

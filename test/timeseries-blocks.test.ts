@@ -28,8 +28,9 @@ describe('block encoding', () => {
         fc.integer({ min: 1, max: 40 }),
         fc.integer({ min: 1, max: 6 }),
         fc.array(number, { minLength: 1, maxLength: 300 }),
-        fc.constantFrom('raw', 'constant', 'linear'),
-        (rows, stride, pool, shape) => {
+        fc.constantFrom('raw', 'constant', 'linear', 'runs'),
+        fc.integer({ min: 1, max: 7 }),
+        (rows, stride, pool, shape, run) => {
           const data = new Float64Array(rows * stride)
           for (let i = 0; i < data.length; i++) {
             const row = Math.floor(i / stride)
@@ -38,7 +39,9 @@ describe('block encoding', () => {
                 ? (pool[i % stride] as number)
                 : shape === 'linear'
                   ? (pool[0] as number) + row * (pool[1 % pool.length] as number)
-                  : (pool[i % pool.length] as number)
+                  : shape === 'runs'
+                    ? (pool[Math.floor(row / run) % pool.length] as number)
+                    : (pool[i % pool.length] as number)
           }
           const order = Int32Array.from({ length: rows }, (_, k) => rows - 1 - k) // any row order
           const block = decodeBlock(encodeBlock(data, stride, order, 0, rows))
@@ -51,17 +54,19 @@ describe('block encoding', () => {
           }
         },
       ),
+      { numRuns: 2000 },
     )
   })
 
-  it('stores a constant column as one value and an exact arithmetic one as two', () => {
+  it('stores a constant column as one value, an exact arithmetic one as two, runs as their lengths and values', () => {
     const rows = 1000
-    const data = new Float64Array(rows * 3)
-    for (let r = 0; r < rows; r++) data.set([42.5, 7 + r, Math.sin(r)], r * 3)
+    const data = new Float64Array(rows * 4)
+    for (let r = 0; r < rows; r++) data.set([42.5, 7 + r, Math.sin(r), Math.floor(r / 100)], r * 4)
     const order = Int32Array.from({ length: rows }, (_, k) => k)
-    const blob = encodeBlock(data, 3, order, 0, rows)
-    // Header (3 words), constant (code + value), linear (code + first + step), raw (code + 1000).
-    expect(blob.byteLength).toBe(8 * (3 + 2 + 3 + 1 + rows))
+    const blob = encodeBlock(data, 4, order, 0, rows)
+    // Header (3 words); constant: code + value; linear: code + first + step; raw: code + 1000;
+    // runs: code + count + 10 × (length, value).
+    expect(blob.byteLength).toBe(8 * (3 + 2 + 3 + (1 + rows) + (2 + 20)))
   })
 
   it('decodes a block from any byte offset (SQLite need not align a BLOB)', () => {

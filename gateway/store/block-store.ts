@@ -3,6 +3,7 @@ import {
   type Block,
   decodeBlock,
   encodeBlock,
+  identity,
   journalReading,
   storedPoint,
   storedReading,
@@ -93,6 +94,22 @@ export function groupRows(
   return { rows, starts }
 }
 
+/** The rows grouped by series (field 0), each series' rows in their order. */
+function seriesOrder(data: Float64Array, stride: number, count: number): Int32Array {
+  const group = new Map<number, number>()
+  const groupOf = new Int32Array(count)
+  for (let r = 0; r < count; r++) {
+    const series = data[r * stride] as number
+    let g = group.get(series)
+    if (g === undefined) {
+      g = group.size
+      group.set(series, g)
+    }
+    groupOf[r] = g
+  }
+  return groupRows(groupOf, group.size).rows
+}
+
 /** The smallest and largest of field `f` over rows[from..to) (NaN ignored; NaN when all are). */
 function bounds(
   data: Float64Array,
@@ -168,28 +185,33 @@ export class BlockStore {
 
   // ---- a batch (in the caller's transaction) ----
 
-  /** A batch's readings (READING_STRIDE rows, series ids in field 0) and their subgroup keys. */
+  /**
+   * A batch's readings (READING_STRIDE rows, series ids in field 0) and their subgroup keys,
+   * as a recent block, the rows of each series together (in their order): the series and
+   * whatever is constant per series then encode as runs.
+   */
   addReadings(data: Float64Array, keys: readonly (string | null | undefined)[] | null): void {
     const count = data.length / READING_STRIDE
     if (count === 0) return
+    const rows = seriesOrder(data, READING_STRIDE, count)
     const keyed = keys?.some((k) => k !== undefined && k !== null)
-      ? Array.from({ length: count }, (_, r) => keys[r] ?? null)
+      ? Array.from(rows, (r) => keys[r] ?? null)
       : null
     this.statements.recentReading.run(
       count,
       keyed ? JSON.stringify(keyed) : null,
-      encodeBlock(data, READING_STRIDE, identity(count), 0, count),
+      encodeBlock(data, READING_STRIDE, rows, 0, count),
     )
   }
 
-  /** A batch's chart points (CHART_STRIDE rows, series ids in field 0), with each series' panes. */
+  /** A batch's chart points (CHART_STRIDE rows, series ids in field 0), grouped as readings are, with each series' panes. */
   addPoints(data: Float64Array, panes: Record<number, string>): void {
     const count = data.length / CHART_STRIDE
     if (count === 0) return
     this.statements.recentPoint.run(
       count,
       JSON.stringify(panes),
-      encodeBlock(data, CHART_STRIDE, identity(count), 0, count),
+      encodeBlock(data, CHART_STRIDE, seriesOrder(data, CHART_STRIDE, count), 0, count),
     )
   }
 
@@ -347,6 +369,11 @@ export class BlockStore {
       data.set(block.data, row * stride)
       const blockKeys = keysText ? (JSON.parse(keysText) as (string | null)[]) : null
       const layouts = panes ? (JSON.parse(panes) as Record<string, string>) : {}
+      // A block holds each series' rows together: what is looked up per series and hour is
+      // looked up once per run of them.
+      let runSeries = Number.NaN
+      let runHour = Number.NaN
+      let runGroup = -1
       for (let r = 0; r < block.count; r++, row++) {
         const o = r * stride
         const series = block.data[o] as number
@@ -358,8 +385,13 @@ export class BlockStore {
         // A block spans at most an hour of time stamps (backfilled data arrives with new):
         // retention by age deletes whole blocks.
         const hour = Math.floor((block.data[o + TS] as number) / HOUR_MS)
+        if (series !== runSeries || hour !== runHour) {
+          runSeries = series
+          runHour = hour
+          runGroup = groupFor(series, hour, layouts[series] ?? '')
+        }
         moving[moves] = row
-        groupOf[moves++] = groupFor(series, hour, layouts[series] ?? '')
+        groupOf[moves++] = runGroup
       }
     }
     const grouped = groupRows(groupOf.subarray(0, moves), groups.length)
@@ -505,8 +537,6 @@ export class BlockStore {
     return { blocks: rows.length, records: rows.reduce((sum, r) => sum + r.records, 0) }
   }
 }
-
-const identity = (n: number) => Int32Array.from({ length: n }, (_, k) => k)
 
 /**
  * The latest `limit` rows in [from, to] (by time stamp, then arrival), oldest first: the

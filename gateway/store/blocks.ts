@@ -6,10 +6,11 @@
  *
  * A block holds rows of `stride` numbers, the rows of a ColumnBatch (columns.ts) with the
  * series id in place of the sender's name number. It is a Float64Array: `[FORMAT, count,
- * stride]`, then each field as its encoding code and payload: CONSTANT (one value for every
- * row: the series, limits in Phase II, a sample size, `null`), LINEAR (first value and step,
- * exactly: point indices, stream numbers) or RAW (every value). NaN stands for `null`. Values
- * come back bit for bit (−0 stays −0).
+ * stride]`, then each field as its encoding code and payload, whichever is shortest: CONSTANT
+ * (one value for every row: limits in Phase II, a sample size, `null`), LINEAR (first value and
+ * step, exactly: point indices, stream numbers), RUNS (a count of runs, then each run's length
+ * and value: the series and its limits in a block of many series, grouped) or RAW (every
+ * value). NaN stands for `null`. Values come back bit for bit (−0 stays −0).
  */
 
 import type { PanePoint } from '../../rules/index.ts'
@@ -20,10 +21,31 @@ export const BLOCK_FORMAT = 1
 const CONSTANT = 0
 const LINEAR = 1
 const RAW = 2
+const RUNS = 3
 
 /** The same number: NaN equals NaN, −0 differs from 0 (a block gives back what it was given). */
 function same(a: number, b: number): boolean {
   return a === b ? a !== 0 || 1 / a === 1 / b : Number.isNaN(a) && Number.isNaN(b)
+}
+
+/** One column of the rows being encoded, gathered (reused: a block is encoded at a time). */
+let column = new Float64Array(1024)
+
+/** How a gathered column of `count` values encodes best: its code and its length in words. */
+function analyse(count: number): { code: number; words: number; runs: number } {
+  const c = column
+  let runs = 1
+  for (let k = 1; k < count; k++) if (!same(c[k] as number, c[k - 1] as number)) runs++
+  if (runs === 1) return { code: CONSTANT, words: 2, runs }
+  const first = c[0] as number
+  const step = (c[1] as number) - first
+  let linear = Number.isFinite(step)
+  // Every value as the decoder computes it, the first too (−0 + 0 is 0; rounding).
+  for (let k = 0; k < count && linear; k++) linear = same(c[k] as number, first + k * step)
+  if (linear) return { code: LINEAR, words: 3, runs }
+  return 2 + 2 * runs < 1 + count
+    ? { code: RUNS, words: 2 + 2 * runs, runs }
+    : { code: RAW, words: 1 + count, runs }
 }
 
 /** Encodes the rows `rows[from..to)` of `data` (rows of `stride` numbers) as one block. */
@@ -35,24 +57,18 @@ export function encodeBlock(
   to: number,
 ): Uint8Array {
   const count = to - from
-  const codes = new Uint8Array(stride)
-  const at = (k: number, f: number) => data[(rows[k] as number) * stride + f] as number
+  if (column.length < count) column = new Float64Array(count * 2)
+  const gather = (f: number) => {
+    for (let k = 0; k < count; k++)
+      column[k] = data[(rows[from + k] as number) * stride + f] as number
+  }
+  const plans = []
   let size = 3
   for (let f = 0; f < stride; f++) {
-    const first = at(from, f)
-    let constant = true
-    for (let k = from + 1; k < to && constant; k++) constant = same(at(k, f), first)
-    if (constant) {
-      codes[f] = CONSTANT
-      size += 2
-      continue
-    }
-    const step = at(from + 1, f) - first
-    let linear = Number.isFinite(step)
-    // From the second row: first + step need not give it back (−0, rounding).
-    for (let k = from + 1; k < to && linear; k++) linear = same(at(k, f), first + (k - from) * step)
-    codes[f] = linear ? LINEAR : RAW
-    size += linear ? 3 : 1 + count
+    gather(f)
+    const plan = analyse(count)
+    plans.push(plan)
+    size += plan.words
   }
   const out = new Float64Array(size)
   out[0] = BLOCK_FORMAT
@@ -60,15 +76,35 @@ export function encodeBlock(
   out[2] = stride
   let o = 3
   for (let f = 0; f < stride; f++) {
-    const code = codes[f] as number
+    const { code, runs } = plans[f] as { code: number; runs: number }
+    gather(f)
     out[o++] = code
-    if (code === CONSTANT) out[o++] = at(from, f)
+    if (code === CONSTANT) out[o++] = column[0] as number
     else if (code === LINEAR) {
-      out[o++] = at(from, f)
-      out[o++] = at(from + 1, f) - at(from, f)
-    } else for (let k = from; k < to; k++) out[o++] = at(k, f)
+      out[o++] = column[0] as number
+      out[o++] = (column[1] as number) - (column[0] as number)
+    } else if (code === RUNS) {
+      out[o++] = runs
+      let start = 0
+      for (let k = 1; k <= count; k++) {
+        if (k < count && same(column[k] as number, column[k - 1] as number)) continue
+        out[o++] = k - start
+        out[o++] = column[start] as number
+        start = k
+      }
+    } else {
+      out.set(column.subarray(0, count), o)
+      o += count
+    }
   }
   return new Uint8Array(out.buffer)
+}
+
+/** The rows 0…n−1 in order. */
+export function identity(n: number): Int32Array {
+  const rows = new Int32Array(n)
+  for (let k = 0; k < n; k++) rows[k] = k
+  return rows
 }
 
 /** A decoded block: `count` rows of `stride` numbers. */
@@ -84,9 +120,9 @@ export function decodeBlock(blob: Uint8Array): Block {
     blob.byteOffset % 8 === 0
       ? new Float64Array(blob.buffer, blob.byteOffset, blob.byteLength / 8)
       : new Float64Array(blob.slice().buffer)
-  if (words[0] !== BLOCK_FORMAT) throw new Error(`unknown block format ${words[0]}`)
   const count = words[1] as number
   const stride = words[2] as number
+  if (words[0] !== BLOCK_FORMAT) throw new Error(`unknown block format ${words[0]}`)
   const data = new Float64Array(count * stride)
   let o = 3
   for (let f = 0; f < stride; f++) {
@@ -98,6 +134,14 @@ export function decodeBlock(blob: Uint8Array): Block {
       const first = words[o++] as number
       const step = words[o++] as number
       for (let k = 0; k < count; k++) data[k * stride + f] = first + k * step
+    } else if (code === RUNS) {
+      const runs = words[o++] as number
+      let k = 0
+      for (let r = 0; r < runs; r++) {
+        const length = words[o++] as number
+        const v = words[o++] as number
+        for (const end = k + length; k < end; k++) data[k * stride + f] = v
+      }
     } else {
       for (let k = 0; k < count; k++) data[k * stride + f] = words[o++] as number
     }

@@ -161,8 +161,11 @@ class NumberColumn {
     return at
   }
 
+  /** What was collected (a copy), and empty again. */
   take(): Float64Array {
-    return this.data.slice(0, this.length)
+    const taken = this.data.slice(0, this.length)
+    this.length = 0
+    return taken
   }
 }
 
@@ -177,7 +180,7 @@ export class ColumnBuilder {
   private keys: (string | undefined)[] | null = null
   /** Client ids numbered per batch (a batch-local table: the ids ever seen are not kept). */
   private readonly clientIndex = new Map<string, number>()
-  private readonly clients: string[] = []
+  private clients: string[] = []
   count = 0
 
   constructor(names: Names) {
@@ -250,8 +253,12 @@ export class ColumnBuilder {
   }
 
   /** The batch as posted (the names it needs are taken now). */
+  /**
+   * The batch as posted (the names it needs are taken now). The builder is empty afterwards
+   * and collects the next batch in the buffers it has grown (no reallocation per batch).
+   */
   build(): ColumnBatch {
-    return {
+    const batch = {
       ...this.names.take(),
       readings: this.readingColumn.take(),
       keys: this.keys,
@@ -259,5 +266,10 @@ export class ColumnBuilder {
       deliveries: this.deliveryColumn.take(),
       clients: this.clients,
     }
+    this.keys = null
+    this.clientIndex.clear()
+    this.clients = []
+    this.count = 0
+    return batch
   }
 }

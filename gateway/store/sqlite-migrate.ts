@@ -1,6 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite'
 import type { PanePoint, ViolationRule } from '../../rules/index.ts'
 import type { BlockStore } from './block-store.ts'
+import { identity } from './blocks.ts'
 import {
   CHART_STRIDE,
   DELIVERY_STRIDE,
@@ -14,7 +15,6 @@ import {
 /** Rows per block when old rows are converted. */
 const CHUNK = 4096
 const nan = (v: number | null | undefined) => (v === null || v === undefined ? Number.NaN : v)
-const identity = (n: number) => Int32Array.from({ length: n }, (_, k) => k)
 
 interface ReadingRow {
   series: number

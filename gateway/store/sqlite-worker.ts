@@ -192,8 +192,16 @@ export function serve(
     seq: number
   }[])
     snapshotSeq.set(row.series, row.seq)
-  /** A reading without a place in a stream (NaN) is never replayed. */
-  const covered = (series: number, seq: number): boolean => !(seq > (snapshotSeq.get(series) ?? 0))
+  /** A reading without a place in a stream (NaN) is never replayed. Asked per row, in runs of a series. */
+  let coveredSeries = Number.NaN
+  let coveredUpTo = 0
+  const covered = (series: number, seq: number): boolean => {
+    if (series !== coveredSeries) {
+      coveredSeries = series
+      coveredUpTo = snapshotSeq.get(series) ?? 0
+    }
+    return !(seq > coveredUpTo)
+  }
 
   const write = (records: SeriesRecord[], columns: ColumnBatch | undefined): void => {
     const snapshotted: [number, number][] = []
@@ -217,6 +225,7 @@ export function serve(
       }
     })
     for (const [series, seq] of snapshotted) snapshotSeq.set(series, seq)
+    coveredSeries = Number.NaN
   }
 
   const recover = (): Recovered => {

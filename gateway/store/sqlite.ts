@@ -43,14 +43,13 @@ export type SqliteStore = JournaledStore
 const RETRY_MS = 1000
 
 interface Batch {
-  /** Readings, chart points and deliveries, in columns; snapshots and events as they are. */
-  columns: ColumnBuilder
+  /** Snapshots and events (readings, chart points and deliveries go to the column builder). */
   records: SeriesRecord[]
   waiting: (() => void)[]
   checkpoint: boolean
   /** How many records (of every kind). */
   size: number
-  /** Built once when the batch is cut: sent again as it was after a failed commit. */
+  /** The columns, built when the batch is cut: sent again as they are after a failed commit. */
   posted: ColumnBatch | null
 }
 
@@ -73,8 +72,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   let worker: Worker | null = null
   const names = new Names()
+  /** One builder for every batch: a batch's columns are built (copied out) when it is cut. */
+  const columns = new ColumnBuilder(names)
   const newBatch = (): Batch => ({
-    columns: new ColumnBuilder(names),
     records: [],
     waiting: [],
     checkpoint: false,
@@ -108,12 +108,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   function postBatch(s: number, batch: Batch): void {
-    batch.posted ??= batch.columns.build()
     post({
       type: 'write',
       seq: s,
       records: batch.records,
-      columns: batch.posted,
+      columns: batch.posted ?? undefined,
       checkpoint: batch.checkpoint,
     })
   }
@@ -124,6 +123,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     if ((buffer.size === 0 && !checkpoint) || !worker || failing.size > 0) return
     const batch = buffer
     batch.checkpoint ||= checkpoint
+    batch.posted = columns.build()
     buffer = newBatch()
     seq++
     unconfirmed.set(seq, batch)
@@ -295,7 +295,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
       const b = buffer
       if (record.kind === 'reading') {
-        b.columns.reading(
+        columns.reading(
           record.characteristic,
           record.ts,
           record.value,
@@ -304,8 +304,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           record.key,
           record.received,
         )
-      } else if (record.kind === 'chart') b.columns.chart(record.characteristic, record.point)
-      else if (record.kind === 'delivery') b.columns.delivery(record.delivery)
+      } else if (record.kind === 'chart') columns.chart(record.characteristic, record.point)
+      else if (record.kind === 'delivery') columns.delivery(record.delivery)
       else b.records.push(record)
       if (++b.size >= batchSize) sendBuffer()
     },
