@@ -107,13 +107,12 @@ export async function createGateway(
     )
     stops.push(() => bus.removeOwner(ncEvents))
 
-    const deliveries = await store.deliveries()
     // An acknowledgement waits for what its reading produced in the records too (an NC it opened).
     const sink: ReadingSink = {
       ...pipeline.sink,
       durable: (done) => whenAll([pipeline.sink.durable, nc.whenDurable], done),
     }
-    const sources = createSources(config, sink, log, dataDir, env, deliveries)
+    const sources = createSources(config, sink, log, dataDir, env, () => store.deliveries())
     const auth = createAuth(config.auth)
     if (config.auth.anonymousRole !== 'none') {
       log.warn(
@@ -234,7 +233,7 @@ function createSources(
   log: Logger,
   dataDir: string,
   env: NodeJS.ProcessEnv,
-  deliveries: readonly Delivery[],
+  deliveries: () => Promise<Delivery[]>,
 ): Source[] {
   const sources: Source[] = []
   const topics = new Map<string, string>()

@@ -118,6 +118,7 @@ function writer(path: string, journalOnly = false) {
         query: { characteristic, from: 0, to: Number.MAX_SAFE_INTEGER, limit },
       })),
     recover: () => ask<Recovered>((i) => ({ type: 'recover', id: i })),
+    deliveries: () => ask<unknown[]>((i) => ({ type: 'deliveries', id: i })),
     handle: (message: ToWorker) => server.handle(message),
     close: () => server.handle({ type: 'stop' }),
   }
@@ -396,7 +397,7 @@ describe('a data directory written with one row per reading (schema 3)', () => {
       [4, 108],
       [5, 110],
     ])
-    expect(recovered.deliveries).toEqual([{ client: 'dev-1', messageId: 7, hash: 1234, at: now }])
+    expect(w.deliveries()).toEqual([{ client: 'dev-1', messageId: 7, hash: 1234, at: now }])
     const tables = (
       w.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
         name: string

@@ -10,7 +10,6 @@ import {
   type FromBroker,
   type ToBroker,
 } from './broker-thread.ts'
-import { DELIVERY_MEMORY_MS } from './deliveries.ts'
 import type { Source, SourceContext, SourceStatus } from './types.ts'
 
 /**
@@ -21,8 +20,8 @@ import type { Source, SourceContext, SourceStatus } from './types.ts'
  * it when a batch is durably stored, so that the PUBACKs waiting on it go out.
  *
  * A broker thread that dies is started again (its connections are gone: devices reconnect and
- * send again what was not acknowledged; the messages taken in the last minutes are handed to
- * the new thread so that a resend is known).
+ * send again what was not acknowledged; the messages the journal has from the last minutes
+ * are handed to the new thread so that a resend is known).
  */
 export interface MqttBrokerSource extends Source {
   /** The port listened on (useful with port 0). */
@@ -34,7 +33,8 @@ const RESTART_MS = 1000
 export function createMqttBrokerSource(
   options: BrokerOptions,
   topics: ReadonlyMap<string, string>,
-  ctx: SourceContext & { deliveries: readonly Delivery[] },
+  /** `deliveries`: the QoS 1/2 messages the journal has from the last minutes (a resend is known). */
+  ctx: SourceContext & { deliveries(): Promise<Delivery[]> },
 ): MqttBrokerSource {
   const { log, sink } = ctx
   // Characteristics go to the broker thread as numbers; their ids stay here.
@@ -54,8 +54,6 @@ export function createMqttBrokerSource(
   let listeningOn = options.port
   let listening = false
   let totals = { received: 0, clients: 0, resends: 0 }
-  /** The messages taken recently, for a broker thread started again. */
-  let recent: Delivery[] = [...ctx.deliveries]
 
   function post(message: ToBroker): void {
     worker?.postMessage(message)
@@ -76,10 +74,7 @@ export function createMqttBrokerSource(
       })
     }
     for (const rejection of batch.rejections) sink.reject(rejection)
-    for (const delivery of batch.deliveries) {
-      sink.remember(delivery)
-      recent.push(delivery)
-    }
+    for (const delivery of batch.deliveries) sink.remember(delivery)
     if (batch.ack > 0) {
       const ack = batch.ack
       sink.durable(() => post({ type: 'durable', ack }))
@@ -98,13 +93,11 @@ export function createMqttBrokerSource(
     }
   }
 
-  function startWorker(): Promise<void> {
-    const since = Date.now() - DELIVERY_MEMORY_MS
-    recent = recent.filter((d) => d.at >= since)
+  async function startWorker(): Promise<void> {
     const data: BrokerThreadData = {
       options,
       topics: numbered,
-      deliveries: recent,
+      deliveries: await ctx.deliveries(),
       logLevel: log.level,
     }
     const w = new Worker(workerUrl, { workerData: data })

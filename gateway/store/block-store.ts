@@ -31,10 +31,10 @@ import type {
  * characteristic of the batch: a few inserts per commit whatever the number of
  * characteristics, which is what lets every QoS 1 acknowledgement wait for a commit at
  * broker speed. The recent blocks are the journal: after a crash, the readings in them that
- * are beyond their chart's snapshot are judged again. After a checkpoint (every chart
- * snapshotted, so no recent reading is needed for a replay any more) they are compacted into
- * blocks per characteristic (`reading_block`, `point_block`), which range queries find by an
- * index on the series and time stamps and which retention deletes, oldest first.
+ * are beyond their chart's snapshot are judged again. At each checkpoint the recent readings a
+ * snapshot covers (and all recent chart points) are compacted into blocks per characteristic
+ * and hour (`reading_block`, `point_block`), which range queries find by an index on the series
+ * and time stamps and which retention deletes, oldest first.
  */
 export const BLOCK_SCHEMA = `
   -- Ids only grow (AUTOINCREMENT: never reused after a delete): they are the order of arrival.

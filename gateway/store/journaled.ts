@@ -2,7 +2,7 @@ import type { JournaledStore, SeriesRecord, TimeSeriesStore } from './types.ts'
 
 /**
  * InfluxDB keeps the time series; the embedded SQLite journal keeps what the charts recover
- * from (readings and snapshots, until a checkpoint covers them). A record is durable when
+ * from (the readings a snapshot does not cover yet, and the snapshots). A record is durable when
  * both have it: an acknowledgement waits for the journal's commit and InfluxDB's acceptance
  * (or its spool's fsync). Queries go to InfluxDB.
  */

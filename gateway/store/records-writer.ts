@@ -111,7 +111,8 @@ export function createRecordsWriter(options: {
   }
 
   function startWorker(): Promise<void> {
-    const w = new Worker(workerUrl, { workerData })
+    // Few and small allocations: a small young generation keeps its memory down at no cost.
+    const w = new Worker(workerUrl, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
     worker = w
     const ready = new Promise<void>((resolve, reject) => {
       const first = (message: FromRecordsWorker) => {

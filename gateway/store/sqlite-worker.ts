@@ -6,13 +6,12 @@
  * sender can release the acknowledgements that waited on it, and enforces retention.
  *
  * Readings and chart points are stored in blocks (block-store.ts): a batch is a few rows, the
- * recent blocks are the journal, and after each checkpoint they are compacted into blocks per
- * characteristic. Events and chart snapshots stay rows (they are rare).
+ * recent blocks are the journal, and at each checkpoint what snapshots cover is compacted into
+ * blocks per characteristic. Events and chart snapshots stay rows (they are rare).
  *
  * The journal (see types.ts `Journal`): readings carry their place in their characteristic's
- * stream (`seq`); chart snapshots are upserted in the transaction of their last reading; a
- * checkpoint batch snapshots every chart that changed, so after it commits no recent reading
- * is needed for a replay. Recovery replays the recent readings beyond their chart's snapshot.
+ * stream (`seq`); a chart snapshot is upserted in a batch after the readings it covers, and
+ * batches commit in order. Recovery replays the recent readings beyond their chart's snapshot.
  */
 import type { DatabaseSync } from 'node:sqlite'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -23,14 +22,13 @@ import { type Migration, openDatabase, transaction } from './sqlite-db.ts'
 import { migrateRowsToBlocks } from './sqlite-migrate.ts'
 import type {
   ChartSnapshot,
-  Delivery,
   JournalReading,
   RangeQuery,
   SeriesRecord,
   StoredEvent,
 } from './types.ts'
 
-/** A batch: the records, then whether a checkpoint follows them. */
+/** A batch: the records, then whether a checkpoint (compaction, retention) follows its commit. */
 export type ToWorker =
   | {
       type: 'write'
@@ -43,11 +41,11 @@ export type ToWorker =
   | ({ type: 'names' } & Pick<ColumnBatch, 'namesFrom' | 'names' | 'layouts'>)
   | { type: 'query'; id: number; what: 'readings' | 'chartPoints' | 'events'; query: RangeQuery }
   | { type: 'recover'; id: number }
+  | { type: 'deliveries'; id: number }
   | { type: 'stop' }
 
 export interface Recovered {
   snapshots: ChartSnapshot[]
-  deliveries: Delivery[]
   /** Per characteristic, the readings to replay after its snapshot, in order. */
   readings: Record<string, JournalReading[]>
 }
@@ -66,8 +64,8 @@ export type FromWorker =
 export interface WorkerOptions {
   path: string
   /**
-   * Journal only (InfluxDB holds the time series): readings and snapshots are kept until a
-   * checkpoint covers them; chart points and events are not written here.
+   * Journal only (InfluxDB holds the time series): readings are kept until a snapshot covers
+   * them, and the snapshots; chart points and events are not written here.
    */
   journalOnly: boolean
   retention: { maxAgeDays: number; maxBytes: number }
@@ -256,11 +254,7 @@ export function serve(
     }
     // Compaction writes the readings it keeps after the others: the stream order is `seq`.
     for (const list of Object.values(readings)) list.sort((a, b) => a.seq - b.seq)
-    return {
-      snapshots,
-      deliveries: blocks.deliveriesSince(Date.now() - DELIVERY_MEMORY_MS),
-      readings,
-    }
+    return { snapshots, readings }
   }
 
   const bytes = (): number => {
@@ -361,6 +355,9 @@ export function serve(
         return true
       case 'recover':
         answer(message.id, recover)
+        return true
+      case 'deliveries':
+        answer(message.id, () => blocks.deliveriesSince(Date.now() - DELIVERY_MEMORY_MS))
         return true
       case 'stop':
         db.close()

@@ -7,6 +7,7 @@ import { type ColumnBatch, ColumnBuilder, Names } from './columns.ts'
 import type { FromWorker, Recovered, ToWorker, WorkerOptions } from './sqlite-worker.ts'
 import type {
   ChartSnapshot,
+  Delivery,
   JournaledStore,
   RangeQuery,
   SeriesRecord,
@@ -37,7 +38,6 @@ export interface SqliteStoreOptions {
   retention?: { maxAgeDays: number; maxBytes: number }
 }
 
-/** The checkpoint is recorded with the batch it cuts (see the journal in sqlite-worker.ts). */
 export type SqliteStore = JournaledStore
 
 const RETRY_MS = 1000
@@ -207,7 +207,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   function startWorker(): Promise<void> {
-    const w = new Worker(workerUrl, { workerData: workerOptions })
+    // Its allocations are typed arrays (off the heap) and short-lived blocks: a small young
+    // generation (V8 would grow it to 64 MiB per semi-space) keeps its memory down at no cost.
+    const w = new Worker(workerUrl, {
+      workerData: workerOptions,
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
+    })
     worker = w
     const opened = new Promise<void>((resolve, reject) => {
       const first = (message: FromWorker) => {
@@ -347,9 +352,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async snapshots(): Promise<ChartSnapshot[]> {
       return (await recover()).snapshots
     },
-    async deliveries() {
-      return (await recover()).deliveries
-    },
+    deliveries: () => ask<Delivery[]>((id) => ({ type: 'deliveries', id })),
     async readingsAfter(characteristic, after) {
       const list = (await recover()).readings[characteristic] ?? []
       return list.filter((r) => r.seq > after)

@@ -29,7 +29,7 @@ export type SeriesRecord =
       delivery: Delivery
     }
   | {
-      /** The chart state after reading `seq` (JSON), stored in the same transaction as that reading. */
+      /** The chart state after reading `seq` (JSON), stored in a batch after that reading's. */
       kind: 'snapshot'
       characteristic: string
       seq: number
@@ -99,12 +99,12 @@ export interface ChartSnapshot {
 
 /**
  * The journal: where the chart state that committed readings produced is recovered from. A
- * snapshot is stored now and then (in the transaction of its last reading); after a restart
- * the readings after it are replayed, so the chart continues as an uninterrupted run would.
+ * snapshot is stored now and then (after the readings it covers); after a restart the
+ * readings after it are replayed, so the chart continues as an uninterrupted run would.
  */
 export interface Journal {
   snapshots(): Promise<ChartSnapshot[]>
-  /** The deliveries taken in the last minutes before the start. */
+  /** The QoS 1/2 messages taken in the last minutes (DELIVERY_MEMORY_MS), as stored now. */
   deliveries(): Promise<Delivery[]>
   /** The readings of a characteristic after `seq`, in order. */
   readingsAfter(characteristic: string, seq: number): Promise<JournalReading[]>
@@ -163,6 +163,9 @@ export interface TimeSeriesStore {
 
 /** The store the pipeline writes to: the time series, with the journal its charts recover from. */
 export interface JournaledStore extends TimeSeriesStore, Journal {
-  /** Cuts the batch now: every chart state is snapshotted up to the records written so far. */
+  /**
+   * Cuts the batch now; after its commit the journal drops (or, SQLite, compacts) the readings
+   * the snapshots written so far cover, and retention runs.
+   */
   checkpoint(): void
 }
