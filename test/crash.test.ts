@@ -84,6 +84,7 @@ async function healthy(run: Run, gw: { output(): string }): Promise<void> {
 }
 
 async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise((r) => child.once('exit', r))
   child.kill('SIGKILL')
   await exited
@@ -128,7 +129,10 @@ ${run.extra}
 ${characteristics}`,
   )
   let gw = startGateway(run)
-  await healthy(run, gw)
+  await healthy(run, gw).catch(async (err: unknown) => {
+    await kill(gw.child)
+    throw err
+  })
   const client = connect(`mqtt://127.0.0.1:${run.mqttPort}`, {
     clientId: 'seq-publisher',
     reconnectPeriod: 100,
@@ -146,6 +150,10 @@ ${characteristics}`,
     }
     await done
     if (run.mqtt) await allTaken(run, gw)
+  } catch (err) {
+    // A failed run leaves no gateway behind.
+    await kill(gw.child)
+    throw err
   } finally {
     await client.endAsync()
   }

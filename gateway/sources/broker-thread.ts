@@ -44,6 +44,13 @@ export interface BrokerThreadData {
   logLevel: string
 }
 
+/**
+ * A batch goes at the end of the turn, or as soon as it holds this many readings: the judging
+ * thread (and the commit an acknowledgement waits for) starts on the first part of a burst
+ * while this thread takes the rest.
+ */
+const FLUSH_AT = 512
+
 /** Readings per row: characteristic number, ts, value, size (NaN: none), receive time. */
 export const BROKER_READING_STRIDE = 5
 
@@ -149,7 +156,8 @@ class Outbox {
           this.keys[this.count] = r.key
         }
         this.count++
-        this.schedule()
+        if (this.count >= FLUSH_AT) this.flush()
+        else this.schedule()
       },
       reject: (rejection) => {
         this.rejections.push(rejection)
@@ -169,11 +177,20 @@ class Outbox {
   private schedule(): void {
     if (this.scheduled) return
     this.scheduled = true
-    setImmediate(() => this.flush())
+    setImmediate(() => {
+      this.scheduled = false
+      this.flush()
+    })
   }
 
   private flush(): void {
-    this.scheduled = false
+    if (
+      this.count === 0 &&
+      this.rejections.length === 0 &&
+      this.deliveries.length === 0 &&
+      this.ack === 0
+    )
+      return
     this.post({
       type: 'batch',
       readings: this.readings.slice(0, this.count * BROKER_READING_STRIDE),
