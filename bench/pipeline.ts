@@ -532,6 +532,11 @@ async function dashboard(http: string, n: number) {
   const watched = Array.from({ length: 10 }, (_, i) => characteristicId(Math.floor((i * n) / 10)))
   const ack = await socket.emitWithAck('watch', watched)
   if (!ack.ok) throw new Error(ack.error)
+  // As a dashboard does: after a reconnect (the gateway drops a client that falls behind while
+  // this process is busy driving the publishers), it watches again.
+  socket.io.on('reconnect', () => {
+    socket.emit('watch', watched, () => {})
+  })
   return {
     samples,
     sample: (on: boolean) => {
