@@ -23,6 +23,7 @@
 import type {
   AlarmLimits,
   Capability,
+  CapabilityVerdict,
   Cause,
   ChartType,
   PanePoint,
@@ -37,6 +38,7 @@ import type { StoreStatus } from './store/types.ts'
 
 export type {
   AlarmLimits,
+  CapabilityVerdict,
   Cause,
   ChartType,
   PanePoint,
@@ -108,7 +110,14 @@ export interface ControlLimitsView {
   center: number
   sigma: number
   basis: ProcessLimits['basis']
-  panes: Record<string, { center: number; lcl: number | null; ucl: number | null }>
+  /**
+   * Each pane's lines at the latest point, and the σ they use (null: none; absent in the
+   * limits an NC recorded before panes reported it).
+   */
+  panes: Record<
+    string,
+    { center: number; lcl: number | null; ucl: number | null; sigma?: number | null }
+  >
 }
 
 export interface LiveState {
@@ -144,6 +153,13 @@ export interface CharacteristicView {
   specLimits: { lsl: number | null; usl: number | null; target: number | null } | null
   /** Process capability once enough data exists (see CapabilityView), else null. */
   capability: CapabilityView | null
+  /**
+   * Whether the indices may be read as a prediction (with specification limits; else null):
+   * "capable" needs a chart that has not signalled since its limits froze, Cpk and Ppk ≥ the
+   * threshold and enough readings; a chart that signalled is "not in statistical control —
+   * capability indices are not a prediction".
+   */
+  capabilityVerdict: CapabilityVerdict | null
   state: LiveState
 }
 
@@ -212,7 +228,19 @@ export interface NonconformanceSummary {
   lastAt: number
   /** Excursions or rule onsets recorded in this NC; a repeat adds to the open NC. */
   occurrences: number
-  trigger: { ts: number; value: number; limit: number | null; rule: ViolationRule | null }
+  /**
+   * What opened it: the value judged (a rule's: the statistic of the pane it judged, e.g. an
+   * EWMA's z), the limit it was beyond (alarm limit; for N1/WE1 and CUSUM the pane's control
+   * limit), the rule and pane, and a CUSUM signal's run length (points since its side left 0).
+   */
+  trigger: {
+    ts: number
+    value: number
+    limit: number | null
+    rule: ViolationRule | null
+    pane: string | null
+    runLength: number | null
+  }
 }
 
 export interface NonconformanceView extends NonconformanceSummary {

@@ -1,4 +1,13 @@
-import { type Capability, type CapabilitySpec, capability, outOfSpec } from './capability.ts'
+import {
+  type Capability,
+  type CapabilityPolicy,
+  type CapabilitySpec,
+  type CapabilityVerdict,
+  capability,
+  capabilityVerdict,
+  DEFAULT_CAPABILITY_POLICY,
+  outOfSpec,
+} from './capability.ts'
 import {
   type ChartState,
   type ChartStep,
@@ -8,7 +17,12 @@ import {
   initChart,
   stepChart,
 } from './charts/index.ts'
-import { ATTRIBUTES_CHARTS, type ChartSpec, type ChartType } from './spec.ts'
+import {
+  ATTRIBUTES_CHARTS,
+  type ChartSpec,
+  type ChartType,
+  ONE_POINT_PER_OBSERVATION,
+} from './spec.ts'
 import type { ChartPoint, Observation, ProcessLimits, ViolationRule } from './types.ts'
 
 /**
@@ -27,27 +41,39 @@ import type { ChartPoint, Observation, ProcessLimits, ViolationRule } from './ty
  * - Given parameters (`spec.given`): no estimate; every point is judged as it comes (after any
  *   calibration rows, which then only warm up the recursions and rules).
  *
- * Pane summaries: `center`, `lcl` and `ucl` are numbers when they are exactly the same (===) on
- * every output point of the pane, and null when they vary (EWMA's exact limits, p and u charts
- * with varying sizes) or are undefined. `sigma` is the process σ (σ of one observation) of a
- * variables chart; null for the attributes charts, whose σ follows from the centre and the size.
+ * Pane summaries: `center`, `sigma`, `lcl` and `ucl` are numbers when they are exactly the same
+ * (===) on every output point of the pane, and null when they vary (EWMA's exact limits, p and
+ * u charts or X̄ with varying sizes) or are undefined. A point's `sigma` is the σ of its
+ * statistic that its limits use (PanePoint); the process σ (of one observation) is
+ * `limits.sigma`.
+ *
+ * Each point carries the id of its subgroup (`subgroup`): the `key` of its observations (a
+ * subgroup by key; the observation itself for I-MR and attributes charts), null without keys.
  *
  * Capability (variables charts, when a specification limit is given): σ within = the chart's σ;
  * μ, σ overall (sample standard deviation) and the out-of-spec count from the individual values
- * of the output rows. Attributes charts have no capability here (null): their "capability" is
- * the defect rate itself, which the chart's centre line already gives (p̄, c̄, ū).
+ * of the output rows. Its verdict (`capabilityVerdict`) takes the output points as the
+ * capability window: a point that completed a rule or a CUSUM signal makes it "not in
+ * statistical control". Attributes charts have no capability here (null): their "capability"
+ * is the defect rate itself, which the chart's centre line already gives (p̄, c̄, ū).
  */
 
 export interface AnalysisOptions extends CapabilitySpec {
   /** Phase II: the limits come from these rows, which precede the analysed ones as in a stream. */
   calibration?: readonly Observation[] | undefined
+  /** The capability verdict's threshold and minimum of readings (default DEFAULT_CAPABILITY_POLICY). */
+  capabilityPolicy?: CapabilityPolicy | undefined
 }
 
 export interface AnalysisPoint {
   /** Index among the output points, from 0. */
   index: number
+  /** The id of the point's subgroup (its observations' key), or null. */
+  subgroup: string | null
   statistic: number | null
   center: number | null
+  /** σ of the statistic, which the limits use (see PanePoint). */
+  sigma: number | null
   lcl: number | null
   ucl: number | null
   /** Rules the point completes on this pane (CUSUM: `upper`, `lower`). */
@@ -57,8 +83,10 @@ export interface AnalysisPoint {
   lower?: number | undefined
 }
 
+/** A pane's points, and its lines where every point has the same (see the module comment). */
 export interface PaneAnalysis {
   center: number | null
+  /** The pane's σ (of its statistic), not the process σ (`Analysis.limits.sigma`). */
   sigma: number | null
   lcl: number | null
   ucl: number | null
@@ -72,6 +100,8 @@ export interface Analysis {
   /** Output points per pane, in the chart's pane order. */
   charts: Record<string, PaneAnalysis>
   capability: Capability | null
+  /** The verdict on `capability` (null with it). */
+  verdict: CapabilityVerdict | null
 }
 
 /** Why the analysis cannot be made (no data, limits that cannot be estimated). */
@@ -157,13 +187,17 @@ export function analyse(
 
   const charts: Record<string, PaneAnalysis> = {}
   const variables = !ATTRIBUTES_CHARTS.has(spec.type)
+  const labels = subgroupIds(spec, rows)
   for (const pane of kind.panes) {
     const out: AnalysisPoint[] = points.map((p) => {
       const drawn = p.panes[pane]
+      const index = p.index - offset
       const point: AnalysisPoint = {
-        index: p.index - offset,
+        index,
+        subgroup: labels[index] ?? null,
         statistic: drawn?.statistic ?? null,
         center: drawn?.center ?? null,
+        sigma: drawn?.sigma ?? null,
         lcl: drawn?.lcl ?? null,
         ucl: drawn?.ucl ?? null,
         violations: [
@@ -176,7 +210,7 @@ export function analyse(
     })
     charts[pane] = {
       center: constant(out, 'center'),
-      sigma: variables ? limits.sigma : null,
+      sigma: constant(out, 'sigma'),
       lcl: constant(out, 'lcl'),
       ucl: constant(out, 'ucl'),
       points: out,
@@ -184,16 +218,38 @@ export function analyse(
   }
 
   const wantCapability = variables && (options.lsl !== undefined || options.usl !== undefined)
-  return {
-    chart: spec.type,
-    limits,
-    charts,
-    capability: wantCapability ? capabilityOfRows(rows, limits.sigma, options) : null,
-  }
+  const capabilityFound = wantCapability ? capabilityOfRows(rows, limits.sigma, options) : null
+  const verdict =
+    capabilityFound === null
+      ? null
+      : capabilityVerdict(
+          capabilityFound,
+          { signalled: points.some((p) => p.violations.length > 0), n: capabilityFound.n },
+          options.capabilityPolicy ?? DEFAULT_CAPABILITY_POLICY,
+        )
+  return { chart: spec.type, limits, charts, capability: capabilityFound, verdict }
+}
+
+/**
+ * The subgroup id of each output point, in order: the key of each observation of a chart with
+ * a point per observation, the key of each run of equal keys when subgroups are formed by key;
+ * none otherwise (null ids).
+ */
+function subgroupIds(spec: ChartSpec, rows: readonly Observation[]): (string | null)[] {
+  if (ONE_POINT_PER_OBSERVATION.has(spec.type)) return rows.map((r) => r.key ?? null)
+  if (spec.subgroup.by !== 'key') return []
+  const ids: (string | null)[] = []
+  rows.forEach((r, i) => {
+    if (i === 0 || r.key !== rows[i - 1]?.key) ids.push(r.key ?? null)
+  })
+  return ids
 }
 
 /** The value every point has, or null when it varies or is undefined somewhere. */
-function constant(points: readonly AnalysisPoint[], key: 'center' | 'lcl' | 'ucl'): number | null {
+function constant(
+  points: readonly AnalysisPoint[],
+  key: 'center' | 'sigma' | 'lcl' | 'ucl',
+): number | null {
   const first = points[0]?.[key] ?? null
   if (first === null) return null
   return points.every((p) => p[key] === first) ? first : null

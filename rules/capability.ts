@@ -230,9 +230,11 @@ export function outOfSpec(value: number, spec: CapabilitySpec): boolean {
 }
 
 /**
- * The live accumulator of a characteristic: O(1) per value, plain JSON. Welford's mean and sum
- * of squared deviations of every value added, and the out-of-spec counts. The counts are judged
- * against the spec in force when each value was added: start a new state when the spec changes.
+ * The live accumulator of a characteristic over its capability window (the readings since the
+ * chart's limits froze): O(1) per value, plain JSON. Welford's mean and sum of squared
+ * deviations of every value added, the out-of-spec counts, and the chart's signals in the
+ * window. The counts are judged against the spec in force when each value was added: start a
+ * new state when the spec changes (or the limits do).
  */
 export interface CapabilityState {
   n: number
@@ -242,18 +244,53 @@ export interface CapabilityState {
   /** Values below LSL and above USL. */
   below: number
   above: number
+  /**
+   * Chart points judged against the frozen limits in the window that completed a run rule or a
+   * CUSUM signal. Absent in states saved before it was kept: read it with `signalsOf` (0).
+   */
+  signals?: number | undefined
+  /** The latest of them: its time and chart index; null (or absent) when there was none. */
+  lastSignal?: { ts: number; index: number } | null | undefined
+}
+
+/** The signals counted in the window (0 for a state saved before they were counted). */
+export function signalsOf(state: CapabilityState): number {
+  return state.signals ?? 0
+}
+
+/** Counts a signalling point (judged against the frozen limits) into the window, in place. */
+export function recordSignal(state: CapabilityState, ts: number, index: number): void {
+  state.signals = (state.signals ?? 0) + 1
+  state.lastSignal = { ts, index }
+}
+
+/** When the verdict "capable" may be given (see `capabilityVerdict`). */
+export interface CapabilityPolicy {
+  /** Cpk and Ppk must both reach it. */
+  threshold: number
+  /** Readings in the window before any verdict on the indices. */
+  minReadings: number
 }
 
 /**
- * "Enough data" for live capability: at least this many values (the size of a usual Phase I
- * baseline of individuals; fewer give confidence intervals too wide to act on: Ĉp's 95%
- * interval is about ±28% at n = 25), a within σ (the chart's limits are frozen), and a
- * specification limit.
+ * Threshold 1.33, the benchmark most industries use (the mean 4σ from the nearer limit; the one
+ * Minitab's Assistant compares Cpk with), and the readings of a usual Phase I baseline of
+ * individuals: Ĉp's 95% interval is about ±28% at n = 25, too wide to act on below it.
  */
-export const MIN_CAPABILITY_N = 25
+export const DEFAULT_CAPABILITY_POLICY: Readonly<CapabilityPolicy> = Object.freeze({
+  threshold: 1.33,
+  minReadings: 25,
+})
+
+/**
+ * "Enough data" for live capability by default: at least this many values (see
+ * DEFAULT_CAPABILITY_POLICY), a within σ (the chart's limits are frozen), and a specification
+ * limit.
+ */
+export const MIN_CAPABILITY_N = DEFAULT_CAPABILITY_POLICY.minReadings
 
 export function initialCapabilityState(): CapabilityState {
-  return { n: 0, mean: 0, m2: 0, below: 0, above: 0 }
+  return { n: 0, mean: 0, m2: 0, below: 0, above: 0, signals: 0, lastSignal: null }
 }
 
 /**
@@ -277,13 +314,14 @@ export function addToCapability(
   return state
 }
 
-/** The capability so far, or null until there is enough data (see MIN_CAPABILITY_N). */
+/** The capability so far, or null until there are `minReadings` values (default MIN_CAPABILITY_N). */
 export function capabilityOf(
   state: CapabilityState,
   sigmaWithin: number | null,
   spec: CapabilitySpec,
+  minReadings: number = MIN_CAPABILITY_N,
 ): Capability | null {
-  if (state.n < MIN_CAPABILITY_N || usable(sigmaWithin) === null) return null
+  if (state.n < Math.max(2, minReadings) || usable(sigmaWithin) === null) return null
   if (spec.lsl === undefined && spec.usl === undefined) return null
   return capability(
     {
@@ -295,4 +333,61 @@ export function capabilityOf(
     },
     spec,
   )
+}
+
+/** The verdict on a capability, with what it was judged by. */
+export interface CapabilityVerdict {
+  verdict: 'capable' | 'not-capable' | 'not-in-control' | 'too-few-readings'
+  /** What to print: the words of the verdict (for `not-in-control`, exactly NOT_IN_CONTROL_WORDS). */
+  words: string
+  threshold: number
+  minReadings: number
+  /** The chart signalled in the capability window. */
+  signalled: boolean
+}
+
+/** The caveat of a process that is not stable: its indices describe the readings, they predict nothing. */
+export const NOT_IN_CONTROL_WORDS =
+  'not in statistical control — capability indices are not a prediction'
+
+/** An index as the verdict's words give it: two decimals (a dash when undefined). */
+function index2(x: number | null): string {
+  return x === null ? '—' : x.toFixed(2)
+}
+
+/**
+ * Whether the process is capable, by AIAG and Minitab practice: capability indices predict
+ * only for a process in statistical control, so
+ *
+ * 1. the chart signalled (a run rule or CUSUM, against the frozen limits) within the
+ *    capability window → `not-in-control` (the indices are still reported, as a description);
+ * 2. else fewer than `minReadings` readings, or no capability yet → `too-few-readings`;
+ * 3. else `capable` when Cpk ≥ threshold and Ppk ≥ threshold (the within and the overall
+ *    spread both fit), otherwise `not-capable` (an index that is undefined does not reach it).
+ *
+ * `facts.n` is the readings in the window (the capability's n when there is one).
+ */
+export function capabilityVerdict(
+  capability: Capability | null,
+  facts: { signalled: boolean; n: number },
+  policy: { threshold: number; minReadings: number },
+): CapabilityVerdict {
+  const { threshold, minReadings } = policy
+  const base = { threshold, minReadings, signalled: facts.signalled }
+  if (facts.signalled) return { verdict: 'not-in-control', words: NOT_IN_CONTROL_WORDS, ...base }
+  if (capability === null || facts.n < minReadings) {
+    return {
+      verdict: 'too-few-readings',
+      words: `too few readings for a verdict: ${facts.n} of ${minReadings}`,
+      ...base,
+    }
+  }
+  const { cpk, ppk } = capability
+  if (cpk !== null && ppk !== null && cpk >= threshold && ppk >= threshold)
+    return { verdict: 'capable', words: `capable (Cpk and Ppk ≥ ${threshold})`, ...base }
+  return {
+    verdict: 'not-capable',
+    words: `not capable (Cpk ${index2(cpk)}, Ppk ${index2(ppk)}; both must reach ${threshold})`,
+    ...base,
+  }
 }

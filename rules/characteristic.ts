@@ -2,10 +2,16 @@ import { type AlarmLimits, classifyLimits, type LimitZone, limitOfZone } from '.
 import {
   addToCapability,
   type Capability,
+  type CapabilityPolicy,
   type CapabilitySpec,
   type CapabilityState,
+  type CapabilityVerdict,
   capabilityOf,
+  capabilityVerdict,
+  DEFAULT_CAPABILITY_POLICY,
   initialCapabilityState,
+  recordSignal,
+  signalsOf,
 } from './capability.ts'
 import {
   type ChartEvent,
@@ -29,6 +35,11 @@ export interface CharacteristicSpec {
   limits: AlarmLimits
   /** Specification limits: capability is computed against them (variables charts). */
   specLimits?: CapabilitySpec | undefined
+  /**
+   * When capability is reported and called capable (default DEFAULT_CAPABILITY_POLICY):
+   * `minReadings` readings in the window before any index, Cpk and Ppk ≥ `threshold`.
+   */
+  capability?: CapabilityPolicy | undefined
 }
 
 export interface CharacteristicState {
@@ -36,7 +47,10 @@ export interface CharacteristicState {
   zone: LimitZone
   /** Rules the latest chart point completed: the onset of a violation is a rule not flagged before. */
   flagged: ViolationRule[]
-  /** Readings since the limits froze, for process capability against the chart's σ. */
+  /**
+   * The capability window: the readings since the limits froze, for process capability against
+   * the chart's σ, and the points in it that signalled (see CapabilityState).
+   */
   capability: CapabilityState
   /** Deviations under way, one per cause (bounded by the number of causes). */
   excursions: Excursion[]
@@ -63,7 +77,29 @@ export function characteristicCapability(
   state: CharacteristicState,
 ): Capability | null {
   if (!spec.specLimits || ATTRIBUTES_CHARTS.has(spec.chart.type)) return null
-  return capabilityOf(state.capability, state.chart.limits?.sigma ?? null, spec.specLimits)
+  return capabilityOf(
+    state.capability,
+    state.chart.limits?.sigma ?? null,
+    spec.specLimits,
+    (spec.capability ?? DEFAULT_CAPABILITY_POLICY).minReadings,
+  )
+}
+
+/**
+ * The verdict on the characteristic's capability (see `capabilityVerdict`): `not-in-control`
+ * when the chart signalled in the capability window. Null where there is no capability (no
+ * specification limits, an attributes chart).
+ */
+export function characteristicVerdict(
+  spec: CharacteristicSpec,
+  state: CharacteristicState,
+): CapabilityVerdict | null {
+  if (!spec.specLimits || ATTRIBUTES_CHARTS.has(spec.chart.type)) return null
+  return capabilityVerdict(
+    characteristicCapability(spec, state),
+    { signalled: signalsOf(state.capability) > 0, n: state.capability.n },
+    spec.capability ?? DEFAULT_CAPABILITY_POLICY,
+  )
 }
 
 /** Tile colour of a characteristic, most severe first. */
@@ -164,7 +200,7 @@ export function evaluate(
     ]
   }
   state.zone = zone
-  const deviations = judgePoints(charted.points, state.flagged, limit)
+  const deviations = judgePoints(charted.points, state, limit)
   if (spec.specLimits && frozenBefore && !ATTRIBUTES_CHARTS.has(spec.chart.type))
     addToCapability(state.capability, obs.value, spec.specLimits)
   const ended = track(state, deviations, charted.points.length > 0)
@@ -179,7 +215,7 @@ export function tick(
   force = false,
 ): Evaluation {
   const closed = closeChart(spec.chart, state.chart, now, force)
-  const deviations = judgePoints(closed.points, state.flagged, null)
+  const deviations = judgePoints(closed.points, state, null)
   const ended = closed.points.length > 0 ? track(state, deviations, true) : NONE
   return finish(state, closed.points, deviations, ended, closed.events)
 }
@@ -195,14 +231,17 @@ export function endBaseline(
 }
 
 /**
- * The rule deviations of the points, appended to `deviations`; `flagged` becomes the rules of
- * the last point, in place. A rule judged on two panes (N1 on I and MR) is flagged once.
+ * The rule deviations of the points, appended to `deviations`; `state.flagged` becomes the rules
+ * of the last point, in place, and a point judged against the frozen limits that signals is
+ * counted into the capability window. A rule judged on two panes (N1 on I and MR) is flagged
+ * once.
  */
 function judgePoints(
   points: readonly ChartPoint[],
-  flagged: ViolationRule[],
+  state: CharacteristicState,
   deviations: Deviation[] | null,
 ): readonly Deviation[] {
+  const flagged = state.flagged
   let out = deviations
   // Indexed loops, and no write to `flagged` when it is empty: the common case (a point that
   // completes nothing, or no point) stays cheap whatever arrays come in (frozen empty ones too).
@@ -212,6 +251,8 @@ function judgePoints(
       if (flagged.length > 0) flagged.length = 0
       continue
     }
+    // Baseline points are judged only when the limits freeze (the event), never here.
+    if (point.phase === 'monitor') recordSignal(state.capability, point.ts, point.index)
     out ??= []
     for (const v of point.violations) {
       const deviation: Deviation = {

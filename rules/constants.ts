@@ -1,187 +1,194 @@
-import { logGamma } from './stats.ts'
+import { logGamma, normalCdf } from './stats.ts'
 
 /**
- * Control chart constants.
+ * Control chart constants, computed exactly (to about 1e-12), never read from a printed table.
  *
- * d2(n) and d3(n), the mean and the standard deviation of the relative range W = R/σ of n
- * normal observations, for n = 2…25, as Minitab tabulates them ("Unbiasing constants d2(),
- * d3(), and d4()"): d2 to three decimals, the same digits as every other table (Montgomery,
- * Introduction to Statistical Quality Control, Appendix VI; ASTM E2587), and d3 to four.
- * c4(n) = √(2/(n−1))·Γ(n/2)/Γ((n−1)/2) is computed, for any n ≥ 2. D3(n) and D4(n), the R
- * chart's limit factors, are Appendix VI's, as printed.
+ * d2(n) and d3(n) are the mean and the standard deviation of the relative range W = R/σ of n
+ * independent standard normals (Tippett 1925; Harter 1960), L and U their smallest and largest:
  *
- * Precision, chosen so that the numbers come out as in the published worked examples:
- * - σ is R̄/d2 (MR̄/d2(2)) with the three-decimal d2, as the worked examples divide: with the
- *   exact d2(2) = 2/√π = 1.12838 the I chart of Montgomery's mortgage-loan example would read
- *   UCL 321.21, not the printed 321.22.
- * - R and MR limits are D3(n)·R̄ and D4(n)·R̄ with R̄ = d2(n)σ the centre line, and D3, D4 the
- *   printed three-decimal factors (D4(2) = 3.267): the worked examples multiply by them. The
- *   printed factors are not 1 ∓ 3·d3/d2 of any one table (that gives D4(2) = 3.269 from
- *   Appendix VI's d2 and d3, 3.2673 from Minitab's, 3.2665 from the exact values), and only
- *   3.267 reproduces both Montgomery's MR UCL 25.45 (MR̄ = 148/19: needs 3.26655 ≤ D4 < 3.26784)
- *   and NIST/SEMATECH's 6.13 (e-Handbook 6.3.2.2, MR̄ = 16.9/9: needs D4 < 3.26716).
- * - X̄ limits are μ ± 3σ/√n and S limits c4σ ± 3σ√(1 − c4²), with the exact c4.
+ *   d2 = E[W]  = ∫ P(L < x < U) dx          = ∫ [1 − Φ(x)ⁿ − (1 − Φ(x))ⁿ] dx
+ *   E[W²]      = 2 ∬_{x<y} P(L < x, U > y)  = 2 ∫₀^∞ ∫ [1 − (1 − Φ(x))ⁿ − Φ(x + w)ⁿ + (Φ(x + w) − Φ(x))ⁿ] dx dw
+ *   d3 = √(E[W²] − d2²)
  *
- * The factors of the textbook formulas (UCL = x̄̄ + A2·R̄ …) are in `chartFactors`; the engine
- * draws every limit from σ and uses only D3 and D4 of them.
+ * (the second because (U − L)²/2 is the area of {L < x < y < U}). The integrands in x are
+ * entire and fall off like a normal density, so the trapezoidal rule on a uniform grid converges
+ * faster than any power of the step (its error is about e^(−2π²/(n·h²))); in w the range has an
+ * end at 0, so the trapezoidal sums with steps h, 2h, 4h, 8h are extrapolated (Romberg) to
+ * O(h⁸). With h = 1/20 the error is about 1e-12 for n = 2…100 (against the closed forms of n = 2
+ * and 3, and an adaptive quadrature of another form of E[W²]; test/spc-variables.test.ts). Choosing w on the x grid makes Φ(x + w) a
+ * lookup: one table of Φ serves every n. Each n is integrated once, on first use, and cached.
+ *
+ * c4(n) = √(2/(n − 1))·Γ(n/2)/Γ((n − 1)/2) = E[s]/σ, from the gamma function.
+ *
+ * The textbook factors all follow from d2, d3 and c4 (`chartFactors`). The engine itself draws
+ * every line as centre ± 3·σ of the plotted statistic (d3σ for R, σ√(1 − c4²) for S), which is
+ * what these factors amount to.
  */
 
-/** The subgroup sizes d2 and d3 are tabulated for (X̄-R charts; X̄-S beyond). */
-export const RANGE_SIZES = { min: 2, max: 25 } as const
+/** The subgroup sizes d2 and d3 are computed for (X̄-R charts; X̄-S beyond). */
+export const RANGE_SIZES = { min: 2, max: 100 } as const
 
-/** d2(n) for n = 2…25, three decimals (the table is named after the constant: this is d2). */
-export const D2: Readonly<Record<number, number>> = {
-  2: 1.128,
-  3: 1.693,
-  4: 2.059,
-  5: 2.326,
-  6: 2.534,
-  7: 2.704,
-  8: 2.847,
-  9: 2.97,
-  10: 3.078,
-  11: 3.173,
-  12: 3.258,
-  13: 3.336,
-  14: 3.407,
-  15: 3.472,
-  16: 3.532,
-  17: 3.588,
-  18: 3.64,
-  19: 3.689,
-  20: 3.735,
-  21: 3.778,
-  22: 3.819,
-  23: 3.858,
-  24: 3.895,
-  25: 3.931,
-}
-
-/** d3(n) for n = 2…25, four decimals (this is d3, not the R-chart factor D3 of `chartFactors`). */
-export const D3: Readonly<Record<number, number>> = {
-  2: 0.8525,
-  3: 0.8884,
-  4: 0.8798,
-  5: 0.8641,
-  6: 0.848,
-  7: 0.8332,
-  8: 0.8198,
-  9: 0.8078,
-  10: 0.7971,
-  11: 0.7873,
-  12: 0.7785,
-  13: 0.7704,
-  14: 0.763,
-  15: 0.7562,
-  16: 0.7499,
-  17: 0.7441,
-  18: 0.7386,
-  19: 0.7335,
-  20: 0.7287,
-  21: 0.7242,
-  22: 0.7199,
-  23: 0.7159,
-  24: 0.7121,
-  25: 0.7084,
-}
-
-/** Whether d2(n) and d3(n) exist: n a whole number of 2…25. */
+/** Whether d2(n) and d3(n) exist: n a whole number of 2…100. */
 export function hasRangeConstants(n: number): boolean {
   return Number.isInteger(n) && n >= RANGE_SIZES.min && n <= RANGE_SIZES.max
 }
 
-function tabulated(table: Readonly<Record<number, number>>, name: string, n: number): number {
-  const value = hasRangeConstants(n) ? table[n] : undefined
-  if (value === undefined) throw new RangeError(`${name}(${n}) is tabulated for n = 2…25 only`)
-  return value
+/** d2(n), d3(n) of one n. */
+export interface RangeConstants {
+  readonly d2: number
+  readonly d3: number
 }
 
-/** d2(n), n = 2…25 (a RangeError otherwise: check with `hasRangeConstants`). */
+/** Grid step of both integrals, and the half-width of the x range (P(L < −9) ≤ 100·Φ(−9) ≈ 1e-17). */
+const STEP = 1 / 20
+const HALF_WIDTH = 9
+/** Points of the x grid, and steps of the finest w grid: w up to 19.2 (a multiple of 8 steps). */
+const POINTS = 2 * HALF_WIDTH * 20 + 1
+const W_STEPS = 384
+
+/** Φ on the x grid; made on first use (one table for every n). */
+let phiTable: Float64Array | null = null
+
+function phiOnGrid(): Float64Array {
+  if (phiTable === null) {
+    phiTable = new Float64Array(POINTS)
+    for (let i = 0; i < POINTS; i++) phiTable[i] = normalCdf(-HALF_WIDTH + i * STEP)
+  }
+  return phiTable
+}
+
+/** d2(n) and d3(n) by the integrals above (the slow path: once per n). */
+function integrateRange(n: number): RangeConstants {
+  const phi = phiOnGrid()
+  const up = new Float64Array(POINTS) // Φ(x)ⁿ
+  const down = new Float64Array(POINTS) // (1 − Φ(x))ⁿ, as Φ(−x)ⁿ: exact in the upper tail
+  for (let i = 0; i < POINTS; i++) {
+    up[i] = (phi[i] as number) ** n
+    down[i] = (phi[POINTS - 1 - i] as number) ** n
+  }
+  let mean = 0
+  for (let i = 0; i < POINTS; i++) mean += 1 - (up[i] as number) - (down[i] as number)
+  mean *= STEP
+
+  // inner[j]: the x integral at w = j·h. Beyond the grid Φ(x + w) is 1 and the integrand 0.
+  const inner = new Float64Array(W_STEPS + 1)
+  for (let j = 0; j <= W_STEPS; j++) {
+    let sum = 0
+    for (let i = 0; i + j < POINTS; i++) {
+      const a = phi[i] as number
+      const b = phi[i + j] as number
+      sum += 1 - (down[i] as number) - (up[i + j] as number) + (b - a) ** n
+    }
+    inner[j] = sum * STEP
+  }
+  // Romberg over the trapezoidal sums with steps h, 2h, 4h, 8h.
+  const levels = 4
+  const sums: number[] = []
+  for (let level = 0; level < levels; level++) {
+    const stride = 2 ** level
+    let sum = ((inner[0] as number) + (inner[W_STEPS] as number)) / 2
+    for (let j = stride; j < W_STEPS; j += stride) sum += inner[j] as number
+    sums.push(sum * stride * STEP)
+  }
+  for (let k = 1; k < levels; k++) {
+    const factor = 4 ** k
+    for (let level = 0; level < levels - k; level++) {
+      const fine = sums[level] as number
+      sums[level] = fine + (fine - (sums[level + 1] as number)) / (factor - 1)
+    }
+  }
+  const squared = 2 * (sums[0] as number)
+  return Object.freeze({ d2: mean, d3: Math.sqrt(squared - mean * mean) })
+}
+
+/** Cached d2, d3 by n (index n), filled as sizes are first used. */
+const RANGE_CACHE: (RangeConstants | undefined)[] = []
+
+/**
+ * d2(n) and d3(n) together, cached (a RangeError outside 2…100: check with `hasRangeConstants`).
+ * The hot path reads `rangeConstants(n)` per point: after the first call it is an array load.
+ */
+export function rangeConstants(n: number): RangeConstants {
+  const cached = RANGE_CACHE[n]
+  if (cached !== undefined) return cached
+  if (!hasRangeConstants(n))
+    throw new RangeError(
+      `d2(${n}) and d3(${n}) are computed for whole n of ${RANGE_SIZES.min}…${RANGE_SIZES.max}`,
+    )
+  const computed = integrateRange(n)
+  RANGE_CACHE[n] = computed
+  return computed
+}
+
+/** d2(n) = E[R/σ], n = 2…100 (a RangeError otherwise: check with `hasRangeConstants`). */
 export function d2(n: number): number {
-  return tabulated(D2, 'd2', n)
+  return rangeConstants(n).d2
 }
 
-/** d3(n), n = 2…25 (a RangeError otherwise: check with `hasRangeConstants`). */
+/** d3(n) = SD[R/σ], n = 2…100 (a RangeError otherwise: check with `hasRangeConstants`). */
 export function d3(n: number): number {
-  return tabulated(D3, 'd3', n)
+  return rangeConstants(n).d3
 }
+
+/** c4 for whole n below this is cached (the S pane reads it per point). */
+const C4_CACHE_SIZE = 1024
+const C4_CACHE: (number | undefined)[] = []
 
 /** c4(n) = √(2/(n−1))·Γ(n/2)/Γ((n−1)/2): the mean of s/σ for n normal observations, n ≥ 2. */
 export function c4(n: number): number {
+  const cached = C4_CACHE[n]
+  if (cached !== undefined) return cached
   if (!(n >= 2 && Number.isFinite(n))) throw new RangeError(`c4(${n}) needs n ≥ 2`)
-  return Math.sqrt(2 / (n - 1)) * Math.exp(logGamma(n / 2) - logGamma((n - 1) / 2))
+  const value = Math.sqrt(2 / (n - 1)) * Math.exp(logGamma(n / 2) - logGamma((n - 1) / 2))
+  if (Number.isInteger(n) && n < C4_CACHE_SIZE) C4_CACHE[n] = value
+  return value
 }
 
-/** Appendix VI's D3(n), D4(n) as printed: the R chart's limits are D3·R̄ and D4·R̄. */
-const RANGE_LIMIT_FACTORS: Readonly<Record<number, readonly [number, number]>> = {
-  2: [0, 3.267],
-  3: [0, 2.574],
-  4: [0, 2.282],
-  5: [0, 2.114],
-  6: [0, 2.004],
-  7: [0.076, 1.924],
-  8: [0.136, 1.864],
-  9: [0.184, 1.816],
-  10: [0.223, 1.777],
-  11: [0.256, 1.744],
-  12: [0.283, 1.717],
-  13: [0.307, 1.693],
-  14: [0.328, 1.672],
-  15: [0.347, 1.653],
-  16: [0.363, 1.637],
-  17: [0.378, 1.622],
-  18: [0.391, 1.608],
-  19: [0.403, 1.597],
-  20: [0.415, 1.585],
-  21: [0.425, 1.575],
-  // biome-ignore lint/suspicious/noApproximativeNumericConstant: D3(22) as printed, not log10(e)
-  22: [0.434, 1.566],
-  23: [0.443, 1.557],
-  24: [0.451, 1.548],
-  25: [0.459, 1.541],
-}
-
-/** D3(n) and D4(n), n = 2…25: the R chart's LCL = D3·R̄ and UCL = D4·R̄ (printed factors). */
-export function rangeLimitFactors(n: number): { D3: number; D4: number } {
-  const factors = hasRangeConstants(n) ? RANGE_LIMIT_FACTORS[n] : undefined
-  if (factors === undefined)
-    throw new RangeError(`D3(${n}) and D4(${n}) are tabulated for n = 2…25 only`)
-  return { D3: factors[0], D4: factors[1] }
-}
-
-/** D4(2) = 3.267: the upper limit of a moving range of two, as a multiple of MR̄. */
-export const D4_MR = 3.267
-
-/** The factors of the textbook formulas for subgroups of n. */
+/** The factors of the textbook formulas for subgroups of n, all derived from d2, d3 and c4. */
 export interface ChartFactors {
-  /** X̄ limits from R̄: x̄̄ ± A2·R̄. */
+  d2: number
+  d3: number
+  c4: number
+  /** X̄ limits from R̄: x̄̄ ± A2·R̄, A2 = 3/(d2√n). */
   A2: number
-  /** X̄ limits from s̄: x̄̄ ± A3·s̄. */
+  /** X̄ limits from s̄: x̄̄ ± A3·s̄, A3 = 3/(c4√n). */
   A3: number
-  /** S limits from s̄: B3·s̄, B4·s̄. */
+  /** S limits from s̄: B3·s̄, B4·s̄; B3, B4 = max(0, 1 ∓ 3√(1 − c4²)/c4). */
   B3: number
   B4: number
-  /** R limits from R̄: D3·R̄, D4·R̄. */
+  /** S limits from σ: B5·σ, B6·σ; B5, B6 = max(0, c4 ∓ 3√(1 − c4²)). */
+  B5: number
+  B6: number
+  /** R limits from σ: D1·σ, D2·σ; D1, D2 = max(0, d2 ∓ 3d3). */
+  D1: number
+  D2: number
+  /** R limits from R̄: D3·R̄, D4·R̄; D3, D4 = max(0, 1 ∓ 3d3/d2). */
   D3: number
   D4: number
+  /** Individuals limits from the mean moving range of span n: x̄ ± E2·MR̄, E2 = 3/d2 (I-MR: n = 2). */
+  E2: number
 }
 
-/**
- * The textbook factors for n = 2…25. Derived: A2 = 3/(d2√n), A3 = 3/(c4√n) and
- * B3, B4 = 1 ∓ 3√(1 − c4²)/c4 (B3 ≥ 0), which are what the engine's X̄ and S limits amount to
- * for σ = R̄/d2 or s̄/c4; rounded to three decimals they are Appendix VI's, except A2(2) = 1.881
- * (printed 1.880, from the exact d2(2) = 1.12838; the engine divides by 1.128, as the worked
- * examples do). D3 and D4: as printed (see `rangeLimitFactors`).
- */
+/** The textbook factors for n = 2…100 (see `ChartFactors`). */
 export function chartFactors(n: number): ChartFactors {
-  const rootN = Math.sqrt(n)
+  const { d2, d3 } = rangeConstants(n)
   const c = c4(n)
-  const sSpread = (3 * Math.sqrt(1 - c * c)) / c
+  const rootN = Math.sqrt(n)
+  const spreadS = 3 * Math.sqrt(1 - c * c)
   return {
-    A2: 3 / (d2(n) * rootN),
+    d2,
+    d3,
+    c4: c,
+    A2: 3 / (d2 * rootN),
     A3: 3 / (c * rootN),
-    B3: Math.max(0, 1 - sSpread),
-    B4: 1 + sSpread,
-    ...rangeLimitFactors(n),
+    B3: Math.max(0, 1 - spreadS / c),
+    B4: 1 + spreadS / c,
+    B5: Math.max(0, c - spreadS),
+    B6: c + spreadS,
+    D1: Math.max(0, d2 - 3 * d3),
+    D2: d2 + 3 * d3,
+    D3: Math.max(0, 1 - (3 * d3) / d2),
+    D4: 1 + (3 * d3) / d2,
+    E2: 3 / d2,
   }
 }

@@ -60,3 +60,42 @@ export interface ChartSpec {
   /** k and h in σ units; headStart is C⁺₀ = C⁻₀ (fast initial response), in σ units. */
   cusum?: { k: number; h: number; headStart: number; resetOnSignal: boolean } | undefined
 }
+
+/** Where each rule goes in a canonical rule list: N1…N8, then WE1…WE4. */
+const RULE_ORDER: Readonly<Record<RuleId, number>> = {
+  N1: 0,
+  N2: 1,
+  N3: 2,
+  N4: 3,
+  N5: 4,
+  N6: 5,
+  N7: 6,
+  N8: 7,
+  WE1: 8,
+  WE2: 9,
+  WE3: 10,
+  WE4: 11,
+}
+
+/** A JSON value with object keys sorted (recursively) and undefined fields left out. */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys)
+  if (value === null || typeof value !== 'object') return value
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value).sort()) {
+    const v = (value as Record<string, unknown>)[key]
+    if (v !== undefined) out[key] = sortedKeys(v)
+  }
+  return out
+}
+
+/**
+ * The identity of a chart spec as text: canonical JSON with every object's keys sorted, the rule
+ * list in the order N1…N8, WE1…WE4 (each rule once), and no undefined fields. Two specs that
+ * differ only in the order of YAML keys or of the rules have the same identity, so reordering a
+ * configuration does not reset frozen limits; any change of a value does.
+ */
+export function canonicalChartSpec(chart: ChartSpec): string {
+  const rules = [...new Set(chart.rules)].sort((a, b) => RULE_ORDER[a] - RULE_ORDER[b])
+  return JSON.stringify(sortedKeys({ ...chart, rules }))
+}

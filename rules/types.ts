@@ -37,10 +37,27 @@ export const WESTERN_ELECTRIC_RULES: readonly RuleId[] = ['WE1', 'WE2', 'WE3', '
 /** Everything a point can be flagged for: a run rule, or a CUSUM signal (C⁺ or C⁻ beyond h). */
 export type ViolationRule = RuleId | 'cusum-upper' | 'cusum-lower'
 
-/** One pane of a chart point (I-MR has the panes `i` and `mr`). `null` where not (yet) defined. */
+/**
+ * One pane of a chart point (I-MR has the panes `i` and `mr`). `null` where not (yet) defined.
+ *
+ * `sigma` is the σ of the plotted statistic that the pane's limits use: lcl and ucl are
+ * center ∓ L·sigma, L = 3 for the Shewhart and attributes panes and EWMA's L for the EWMA pane,
+ * and a statistic that cannot be negative has LCL max(0, center − 3·sigma) (p ≤ 1 and np ≤ n
+ * bound the UCL too). Per pane, σ the process σ of one observation:
+ *
+ *   I σ;  X̄ σ/√nᵢ;  MR d3(2)·σ;  R d3(nᵢ)·σ;  S σ√(1 − c4(nᵢ)²);
+ *   EWMA σ_z,i = σ/√nᵢ·√(λ/(2 − λ)·(1 − (1 − λ)^2i)) (it varies from point to point);
+ *   p √(p̄(1 − p̄)/nᵢ);  np √(nᵢp̄(1 − p̄));  c √c̄;  u √(ū/nᵢ);
+ *   CUSUM 1: the pane is in σ units (yᵢ and C± are multiples of σ/√nᵢ) and its limits are
+ *   ±h = 0 ± h·1, so there L = h.
+ *
+ * null where the pane has no limits (Phase I previews, a subgroup of one's R or S, a point
+ * without a size). The zone rules (N5–N8) judge the primary pane against center ± k·sigma.
+ */
 export interface PanePoint {
   statistic: number | null
   center: number | null
+  sigma: number | null
   lcl: number | null
   ucl: number | null
   /** CUSUM only: C⁺ and C⁻ (both ≥ 0, in σ units). */
@@ -58,7 +75,11 @@ export interface Violation {
   rule: ViolationRule
   pane: string
   indices: number[]
-  /** CUSUM: the first point since the signalling side last stood at 0. */
+  /**
+   * CUSUM: the first point of the excursion that signals, the first point since that side last
+   * stood at 0 or was reset (after a signal with `resetOnSignal`, or at the head start). The
+   * signal's run length is index − since + 1 (Montgomery's N⁺, N⁻ counters).
+   */
   since?: number | undefined
 }
 

@@ -4,10 +4,15 @@ import { connectAsync, type MqttClient } from 'mqtt'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { formatPpm } from '../dashboard/src/data/capability.ts'
+import { sigmaWords } from '../dashboard/src/data/chart-words.ts'
+import { cusumRange } from '../dashboard/src/data/cusum-range.ts'
+import { formatValue } from '../dashboard/src/data/format.ts'
 import type {
   CharacteristicView,
   ChartView,
   LimitChangeView,
+  NonconformanceSummary,
+  NonconformanceView,
   ReadingsView,
 } from '../gateway/contract.ts'
 import {
@@ -77,6 +82,38 @@ characteristics:
     source: { mqtt: { topic: spc/torque } }
     chart: { baselineCount: 5 }
     specLimits: { lsl: 1.8, usl: 2.2 }
+  - id: feed
+    name: Feed force
+    path: Plant/Machining/Line 3/Boring
+    unit: N
+    decimals: 1
+    source: { mqtt: { topic: spc/feed } }
+    chart: { type: cusum, given: { center: 100, sigma: 2 }, cusum: { k: 0.5, h: 4, resetOnSignal: false } }
+    openNcOn: [cusum-upper]
+  - id: shaft
+    name: Shaft diameter
+    path: Plant/Machining/Line 3/Turning
+    unit: mm
+    decimals: 3
+    source: { mqtt: { topic: spc/shaft } }
+    chart: { given: { center: 20, sigma: 0.01 } }
+    specLimits: { lsl: 19.95, usl: 20.05 }
+  - id: bush
+    name: Bushing bore
+    path: Plant/Machining/Line 3/Turning
+    unit: mm
+    decimals: 3
+    source: { mqtt: { topic: spc/bush } }
+    chart: { given: { center: 8, sigma: 0.01 } }
+    specLimits: { lsl: 7.95, usl: 8.05 }
+    capability: { threshold: 1.5, minReadings: 40 }
+  - id: gap
+    name: Seal gap
+    path: Plant/Machining/Line 3/Turning
+    unit: mm
+    decimals: 2
+    source: { mqtt: { topic: spc/gap } }
+    chart: { given: { center: 10, sigma: 0.1 } }
 `
 
 /** A deterministic N(0, 1) stream (mulberry32 and Box-Muller): the same data at every run. */
@@ -95,7 +132,16 @@ function normals(seed: number): () => number {
 /** The little of the chart element the test reads in the page (the Node-side tsconfig has no DOM types). */
 interface ChartElement {
   drawn(): Record<string, { labels: string[]; data: (number | null)[][] }>
+  offScalePoints(pane: string): { index: number; value: number; side: 'up' | 'down' }[]
+  yRange(pane: string): [number, number] | null
 }
+
+/** The same of a readings chart. */
+interface ReadingsChartElement {
+  drawn(): { labels: string[]; data: (number | null)[][]; time: boolean } | null
+}
+
+type Plot = { labels: string[]; data: (number | null)[][] }
 
 describe('charts of every type, capability and limit changes in a real browser', () => {
   let gw: (TestGateway & { removeDataDir(): Promise<void> }) | null = null
@@ -166,6 +212,54 @@ describe('charts of every type, capability and limit changes in a real browser',
     })
   }
 
+  /** The NC of a characteristic that `pick` chooses, once the gateway has opened it. */
+  async function ncOf(
+    id: string,
+    pick: (nc: NonconformanceSummary) => boolean,
+  ): Promise<NonconformanceSummary> {
+    return waitFor(
+      `an NC of ${id}`,
+      async () =>
+        (await api<NonconformanceSummary[]>(`nonconformances?characteristic=${id}`)).find(pick),
+      { timeoutMs: WAIT },
+    )
+  }
+
+  async function openNc(nc: { id: number; number: string }): Promise<void> {
+    await page.goto(`${base}/#/nc/${nc.id}`)
+    await page.locator('lw-nc-detail h1', { hasText: nc.number }).waitFor()
+    await page.locator('lw-nc-detail lw-readings-chart canvas').waitFor()
+  }
+
+  /** The chart's points over an NC's readings (what its chart plots when the rule judged a pane). */
+  async function chartAround(nc: NonconformanceView): Promise<ChartView['points']> {
+    const ts = [nc.trigger.ts, ...nc.readings.map((r) => r.ts)]
+    const from = Math.min(...ts)
+    const to = Math.max(...ts)
+    return (
+      await api<ChartView>(
+        `characteristics/${nc.characteristic}/chart?from=${from}&to=${to}&limit=2000`,
+      )
+    ).points
+  }
+
+  /** What the NC's chart drew, once it drew. */
+  async function ncPlot(): Promise<Plot & { time: boolean }> {
+    const el = page.locator('lw-nc-detail lw-readings-chart')
+    expect(await el.getAttribute('data-axis')).toBe('time')
+    const plot = await el.evaluate((e) => (e as unknown as ReadingsChartElement).drawn())
+    if (!plot) throw new Error('the NC chart should be drawn')
+    return plot
+  }
+
+  /** The x (time) and value of the one ringed trigger of a readings chart. */
+  function triggerAt(plot: Plot): [number, number] | null {
+    const ring = column(plot, 'Trigger')
+    const at = ring.flatMap((v, k) => (v === null ? [] : [k]))
+    if (at.length !== 1) return null
+    return [plot.data[0]?.[at[0] as number] as number, ring[at[0] as number] as number]
+  }
+
   beforeAll(async () => {
     requireFreshBuild()
     mkdirSync(ARTIFACTS, { recursive: true })
@@ -193,6 +287,18 @@ describe('charts of every type, capability and limit changes in a real browser',
     }
     await publish('spc/rejects', { count: 30, size: 150 })
     for (const v of [2.01, 1.98, 2.03, 1.99, 2.02, 2.0]) await publish('spc/torque', { value: v })
+    // CUSUM that keeps accumulating: in control, then a lasting shift of +3σ (C⁺ climbs to ~75σ).
+    for (let k = 0; k < 10; k++) await publish('spc/feed', { value: 100 + 1.2 * z() })
+    for (let k = 0; k < 30; k++) await publish('spc/feed', { value: 106 + 0.6 * z() })
+    // Capability of a chart that signalled: 30 readings in control, then one beyond 3σ (N1), in spec.
+    for (let k = 0; k < 30; k++) await publish('spc/shaft', { value: 20 + 0.006 * z() })
+    await publish('spc/shaft', { value: 20.045 })
+    // Capability with a configured minimum of 40 readings and threshold 1.5: 30 readings, in control
+    // (alternating sides within 0.6σ: neither N1 nor N2, nor the moving range's N1).
+    for (let k = 0; k < 30; k++)
+      await publish('spc/bush', { value: 8 + (k % 2 ? 1 : -1) * 0.002 * (1 + (k % 3)) })
+    // A moving range beyond its limit (D4·d2·σ = 0.369) with every reading inside the individuals' limits.
+    for (const v of [10.0, 9.98, 10.02, 9.99, 9.78, 10.2]) await publish('spc/gap', { value: v })
     await points('bore', 38)
     await points('rejects', 31)
     browser = await launchBrowser({ width: 1920, height: 1080 })
@@ -249,9 +355,6 @@ describe('charts of every type, capability and limit changes in a real browser',
     const r = control.panes.r as { center: number; lcl: number; ucl: number }
     expect(await text(chart().locator('li[data-limit="ucl"]'))).toBe(`UCL ${xbar.ucl.toFixed(3)}`)
     expect(await text(chart().locator('li[data-limit="lcl"]'))).toBe(`LCL ${xbar.lcl.toFixed(3)}`)
-    expect(await text(chart().locator('[data-pane-lines="r"]'))).toBe(
-      `UCL ${r.ucl.toFixed(3)} · CL ${r.center.toFixed(3)} · LCL ${r.lcl.toFixed(3)}`,
-    )
     await expect.poll(async () => Number(await chart().getAttribute('data-points'))).toBe(38)
     // What uPlot draws is the API's: each point's X̄ and its limits, the ranges on their own pane.
     const api_ = await points('bore', 38)
@@ -268,6 +371,20 @@ describe('charts of every type, capability and limit changes in a real browser',
     // Alarm limits judge single readings: not drawn on X̄ or R.
     expect((plots.xbar as { labels: string[] }).labels).not.toContain('Action high')
     expect(await text(chart().locator('.readout'))).toMatch(/n 5.*X̄ [\d.]+ mm.*R [\d.]+ mm/)
+    // Issue 7 §4: each pane says the σ its limits use, the latest point's, and the limits are CL ± 3σ.
+    const last = api_.at(-1)
+    const sx = last?.panes.xbar?.sigma
+    const sr = last?.panes.r?.sigma
+    if (typeof sx !== 'number' || typeof sr !== 'number')
+      throw new Error('each pane should report σ')
+    expect(await text(chart().locator('li[data-sigma="xbar"]'))).toBe(
+      sigmaWords('xbar-r', 'xbar', sx, 3),
+    )
+    expect(await text(chart().locator('[data-pane-lines="r"]'))).toBe(
+      `UCL ${r.ucl.toFixed(3)} · CL ${r.center.toFixed(3)} · LCL ${r.lcl.toFixed(3)} · ${sigmaWords('xbar-r', 'r', sr, 3)}`,
+    )
+    expect(xbar.ucl - xbar.center).toBeCloseTo(3 * sx, 9)
+    expect(r.ucl - r.center).toBeCloseTo(3 * sr, 9)
     await page.screenshot({ path: join(ARTIFACTS, 'chart-xbar-r.png') })
   })
 
@@ -294,6 +411,18 @@ describe('charts of every type, capability and limit changes in a real browser',
     expect(await text(panel.locator('[data-index="ppk"] .v'))).toBe((cap.ppk as number).toFixed(2))
     expect(await text(panel.locator('[data-part="ppm-observed"]'))).toBe(formatPpm(cap.observedPpm))
     expect(await text(panel.locator('[data-part="ppm-expected"]'))).toBe(formatPpm(cap.expectedPpm))
+    // The verdict is the gateway's, with its threshold (issue 7 §5), whatever Cpk alone would say.
+    const verdict = (await api<CharacteristicView>('characteristics/bore')).capabilityVerdict
+    if (!verdict)
+      throw new Error('a characteristic with specification limits should have a verdict')
+    expect(await text(panel.locator('[data-part="verdict"]'))).toBe(verdict.words)
+    expect(await text(panel.locator('[data-part="criteria"]'))).toContain(
+      `Cpk and Ppk ≥ ${verdict.threshold.toFixed(2)}`,
+    )
+    const caveat = verdict.verdict === 'not-in-control' || verdict.verdict === 'too-few-readings'
+    expect(await panel.locator('[data-part="indices"]').getAttribute('data-greyed')).toBe(
+      String(caveat),
+    )
     const readings = await api<ReadingsView>('characteristics/bore/readings?from=0&limit=500')
     const histogram = panel.locator('lw-histogram')
     await histogram.locator('canvas').waitFor()
@@ -304,6 +433,71 @@ describe('charts of every type, capability and limit changes in a real browser',
     expect(await histogram.getAttribute('data-curves')).toBe('2')
     await panel.scrollIntoViewIfNeeded()
     await page.screenshot({ path: join(ARTIFACTS, 'capability.png') })
+  })
+
+  it('AIAG/Minitab: a chart that signalled gets "not in statistical control", its indices greyed but shown', async () => {
+    const view = await waitFor(
+      'the verdict on shaft',
+      async () => {
+        const v = await api<CharacteristicView>('characteristics/shaft')
+        return v.capability !== null && v.capabilityVerdict?.verdict === 'not-in-control'
+          ? v
+          : undefined
+      },
+      { timeoutMs: WAIT },
+    )
+    const cap = view.capability as NonNullable<CharacteristicView['capability']>
+    const verdict = view.capabilityVerdict as NonNullable<CharacteristicView['capabilityVerdict']>
+    expect(verdict.words).toBe(
+      'not in statistical control — capability indices are not a prediction',
+    )
+    await open('shaft')
+    const panel = page.locator('lw-capability-panel')
+    await panel.locator('[data-index="cpk"]').waitFor()
+    expect(await text(panel.locator('[data-part="verdict"]'))).toBe(verdict.words)
+    const indices = panel.locator('[data-part="indices"]')
+    expect(await indices.getAttribute('data-greyed')).toBe('true')
+    // Still shown, visibly de-emphasised, and the reason is their accessible description and tooltip.
+    expect(await text(panel.locator('[data-index="cpk"] .v'))).toBe((cap.cpk as number).toFixed(2))
+    expect(await indices.getAttribute('aria-describedby')).toBe('verdict-hint')
+    const hint = await text(panel.locator('#verdict-hint'))
+    expect(hint).toMatch(/^Greyed: the chart signalled/)
+    expect(await indices.getAttribute('title')).toBe(hint)
+    const colour = (sel: string) =>
+      panel
+        .locator(sel)
+        .evaluate(
+          (el) =>
+            (
+              globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }
+            ).getComputedStyle(el).color,
+        )
+    expect(await colour('[data-index="cpk"] .v')).toBe('rgb(111, 118, 127)') // --lw-text-faint
+    expect(await colour('[data-part="mean"]')).toBe('rgb(236, 238, 241)') // facts are not greyed
+    await panel.scrollIntoViewIfNeeded()
+    await page.screenshot({ path: join(ARTIFACTS, 'capability-not-in-control.png') })
+  })
+
+  it('too few readings for the configured minimum: says how many are needed, the gateway’s words', async () => {
+    const view = await waitFor(
+      'the verdict on bush',
+      async () => {
+        const v = await api<CharacteristicView>('characteristics/bush')
+        return v.state.last !== null && v.capabilityVerdict?.words.includes('30 of') ? v : undefined
+      },
+      { timeoutMs: WAIT },
+    )
+    expect(view.capabilityVerdict).toMatchObject({
+      verdict: 'too-few-readings',
+      threshold: 1.5,
+      minReadings: 40,
+    })
+    await open('bush')
+    const panel = page.locator('lw-capability-panel')
+    expect(await text(panel.locator('[data-part="pending"]'))).toBe(
+      'Capability after 40 readings against the frozen limits.',
+    )
+    expect(await text(panel.locator('[data-part="verdict"]'))).toBe(view.capabilityVerdict?.words)
   })
 
   it('draws a CUSUM chart: C⁺ upward, C⁻ downward, ±h, and marks the signal', async () => {
@@ -342,6 +536,41 @@ describe('charts of every type, capability and limit changes in a real browser',
     await page.screenshot({ path: join(ARTIFACTS, 'chart-cusum-down.png') })
   })
 
+  it('keeps ±h legible when C⁺ climbs after a lasting shift: off-scale points marked at the edge', async () => {
+    await open('feed')
+    await chart().locator('#cusum canvas').waitFor()
+    const api_ = await points('feed', 40)
+    await expect.poll(async () => Number(await chart().getAttribute('data-points'))).toBe(40)
+    const upper = api_.map((p) => p.panes.cusum?.upper ?? null)
+    const lower = api_.map((p) => (p.panes.cusum?.lower ? -p.panes.cusum.lower : 0))
+    const top = Math.max(...upper.map((v) => v ?? 0))
+    expect(top).toBeGreaterThan(40) // the sum kept accumulating (no reset)
+    // The range drawn is the pure function's: ±h and 0 in view, the far sums beyond it listed.
+    const expected = cusumRange(upper, lower, 4)
+    const range = await chart().evaluate((el) => (el as unknown as ChartElement).yRange('cusum'))
+    expect(range?.[0]).toBeCloseTo(expected.min, 9)
+    expect(range?.[1]).toBeCloseTo(expected.max, 9)
+    expect(8 / (expected.max - expected.min)).toBeGreaterThan(1 / 3)
+    const off = await chart().evaluate((el) =>
+      (el as unknown as ChartElement).offScalePoints('cusum'),
+    )
+    expect(off.map((o) => o.index)).toEqual(expected.offScale.map((o) => api_[o.at]?.index))
+    expect(off.every((o) => o.side === 'up')).toBe(true)
+    // One arrow per off-scale point, at the top edge, its value in the title; the latest one written.
+    const arrows = chart().locator('.off.up')
+    await expect.poll(() => arrows.count()).toBe(off.length)
+    const lastTitle = await arrows.last().getAttribute('title')
+    expect(lastTitle).toBe(
+      `#${api_.at(-1)?.index} C⁺ ${formatValue(top, 2)}σ: off scale (the scale stops at ${formatValue(expected.max, 2)}σ)`,
+    )
+    expect(await text(arrows.last())).toBe(`C⁺ ${formatValue(top, 2)}σ`)
+    expect(await chart().getAttribute('data-off-scale')).toBe(String(off.length))
+    // The data drawn are still the API's (only the scale is clipped).
+    const plot = (await drawn()).cusum as Plot
+    expect(column(plot, 'C⁺')).toEqual(upper)
+    await page.screenshot({ path: join(ARTIFACTS, 'chart-cusum-off-scale.png') })
+  })
+
   it('draws the per-point limits of a p chart with varying sample sizes, and its alarm limits', async () => {
     await open('rejects')
     await chart().locator('#p canvas').waitFor()
@@ -378,13 +607,160 @@ describe('charts of every type, capability and limit changes in a real browser',
     expect((column(plot, 'UCL')[0] as number) < (column(plot, 'UCL')[29] as number)).toBe(true)
     expect(plot.labels).not.toContain('Action high')
     await chart().locator('[data-note="varying"]').waitFor()
+    // Issue 7 §7: under the z chart, the raw readings against the alert and action limits.
+    const raw = page.locator('[data-part="raw-readings"] lw-readings-chart')
+    await raw.locator('canvas').waitFor()
+    const readings = (
+      await api<ReadingsView>(`characteristics/level/readings?from=${api_[0]?.ts}&limit=5000`)
+    ).readings
+    expect(readings.length).toBe(30)
+    await expect.poll(async () => Number(await raw.getAttribute('data-points'))).toBe(30)
+    const under = await raw.evaluate((el) => (el as unknown as ReadingsChartElement).drawn())
+    if (!under) throw new Error('the readings under the EWMA chart should be drawn')
+    expect(under.time).toBe(false) // evenly spaced, as the z chart above
+    expect(column(under, 'Reading')).toEqual(readings.map((r) => r.value))
+    expect(column(under, 'Action high').every((v) => v === 406)).toBe(true)
+    expect(column(under, 'Alert high').every((v) => v === 404)).toBe(true)
+    expect(under.labels).not.toContain('UCL') // the EWMA's limits judge z, not a reading
+    // Readings past an alarm limit are marked in its hue, as on an individuals chart.
+    expect(column(under, 'Beyond an alert limit')).toEqual(
+      readings.map((r) => (r.value > 404 && r.value <= 406 ? r.value : null)),
+    )
+    expect(column(under, 'Beyond an action limit')).toEqual(
+      readings.map((r) => (r.value > 406 ? r.value : null)),
+    )
+    expect(await text(raw.locator('li[data-limit="action-high"]'))).toBe('Action high 406.0')
+    expect(await text(raw.locator('li[data-limit="alert-high"]'))).toBe('Alert high 404.0')
     await page.screenshot({ path: join(ARTIFACTS, 'chart-ewma.png') })
   })
 
-  it('says when capability will come while there are too few readings', async () => {
+  it('an NC of a rule on the moving range is drawn on the moving ranges, time-proportional, its trigger ringed', async () => {
+    const summary = await ncOf('gap', (n) => n.trigger.pane === 'mr')
+    const nc = await api<NonconformanceView>(`nonconformances/${summary.id}`)
+    expect(nc.trigger).toMatchObject({ rule: 'N1', pane: 'mr' })
+    expect(nc.trigger.value).toBeCloseTo(0.42, 9)
+    const mr = nc.limitsInForce.control?.panes.mr
+    if (!mr?.ucl) throw new Error('the MR limits should be in force')
+    await openNc(nc)
+    const detail = page.locator('lw-nc-detail')
+    expect(await text(detail.locator('[data-part="chart-heading"]'))).toBe(
+      'Moving range around the trigger',
+    )
+    expect(await text(detail.locator('[data-part="trigger-value"]'))).toBe(
+      `MR 0.42 mm past ${formatValue(mr.ucl, 2)}`,
+    )
+    const points = await chartAround(nc)
+    const plot = await ncPlot()
+    expect(plot.time).toBe(true)
+    // x is each point's time: time-proportional, not the point's position.
+    const withMr = points.filter((p) => typeof p.panes.mr?.statistic === 'number')
+    expect(plot.data[0]).toEqual(withMr.map((p) => p.ts))
+    expect(column(plot, 'Reading')).toEqual(withMr.map((p) => p.panes.mr?.statistic))
+    expect(column(plot, 'UCL').every((v) => v === mr.ucl)).toBe(true)
+    expect(plot.labels).not.toContain('Action high')
+    expect(triggerAt(plot)).toEqual([nc.trigger.ts, nc.trigger.value])
+    const row = detail.locator('tr[data-limit="ucl"]', { hasText: 'MR' })
+    expect(await text(row.locator('th'))).toBe('MR UCL')
+    expect(await text(row.locator('td'))).toBe(formatValue(mr.ucl, 2))
+    await page.screenshot({ path: join(ARTIFACTS, 'nc-mr.png') })
+  })
+
+  it('an EWMA NC: titled by its z, drawn on z against the EWMA’s limits, the trigger ringed', async () => {
+    for (let k = 0; k < 8; k++) await publish('spc/level', { value: 403.5 })
+    const summary = await ncOf('level', (n) => n.trigger.pane === 'ewma')
+    const nc = await api<NonconformanceView>(`nonconformances/${summary.id}`)
+    expect(nc.title).toBe('Tank level EWMA z beyond its limit (N1)')
+    const ewma = nc.limitsInForce.control?.panes.ewma
+    if (!ewma?.ucl) throw new Error('the EWMA limits should be in force')
+    expect(nc.trigger.limit).toBeCloseTo(ewma.ucl, 9)
+    await openNc(nc)
+    const detail = page.locator('lw-nc-detail')
+    expect(await text(detail.locator('[data-part="chart-heading"]'))).toBe(
+      'Exponentially weighted moving average (EWMA) around the trigger',
+    )
+    expect(await text(detail.locator('[data-part="trigger-value"]'))).toBe(
+      `z ${formatValue(nc.trigger.value, 1)} L past ${formatValue(ewma.ucl, 1)}`,
+    )
+    // Not "beyond 3σ of the centre line": the rule is named on the EWMA's z.
+    expect(await text(detail.locator('[data-part="trigger-rule"]'))).toMatch(
+      /· N1: the EWMA z beyond its limit$/,
+    )
+    const points = await chartAround(nc)
+    const plot = await ncPlot()
+    expect(plot.time).toBe(true)
+    expect(column(plot, 'Reading')).toEqual(points.map((p) => p.panes.ewma?.statistic))
+    expect(column(plot, 'UCL').every((v) => v === ewma.ucl)).toBe(true)
+    expect(column(plot, 'LCL').every((v) => v === ewma.lcl)).toBe(true)
+    expect(triggerAt(plot)).toEqual([nc.trigger.ts, nc.trigger.value])
+    await page.screenshot({ path: join(ARTIFACTS, 'nc-ewma.png') })
+  })
+
+  it('a CUSUM NC says its run length and draws its side’s sum against h', async () => {
+    const summary = await ncOf('feed', (n) => n.cause === 'cusum-upper')
+    const nc = await api<NonconformanceView>(`nonconformances/${summary.id}`)
+    const run = nc.trigger.runLength
+    expect(nc.trigger.pane).toBe('cusum')
+    if (run === null) throw new Error('a CUSUM trigger should carry its run length')
+    await openNc(nc)
+    const detail = page.locator('lw-nc-detail')
+    expect(await text(detail.locator('[data-part="run-length"]'))).toBe(
+      `run of ${run} ${run === 1 ? 'point' : 'points'} since C⁺ left 0`,
+    )
+    expect(await text(detail.locator('[data-part="trigger-value"]'))).toBe(
+      `C⁺ ${formatValue(nc.trigger.value, 2)}σ past h = 4.00σ`,
+    )
+    expect(await text(detail.locator('[data-part="chart-heading"]'))).toBe(
+      'C⁺ (in σ) around the signal',
+    )
+    expect(await text(detail.locator('[data-part="history-value"]'))).toBe('C⁺ (σ)')
+    const points = await chartAround(nc)
+    const plot = await ncPlot()
+    expect(column(plot, 'Reading')).toEqual(points.map((p) => p.panes.cusum?.upper))
+    expect(column(plot, 'h').every((v) => v === 4)).toBe(true)
+    expect(triggerAt(plot)).toEqual([nc.trigger.ts, nc.trigger.value])
+    await page.screenshot({ path: join(ARTIFACTS, 'nc-cusum.png') })
+  })
+
+  it('keeps the chart pages legible on a 1280×720 display', async () => {
+    await page.setViewportSize({ width: 1280, height: 720 })
+    try {
+      const overflow = () =>
+        page.evaluate(() => {
+          const d = (
+            globalThis as unknown as {
+              document: { scrollingElement: { scrollWidth: number; clientWidth: number } }
+            }
+          ).document.scrollingElement
+          return d.scrollWidth - d.clientWidth
+        })
+      await open('bore')
+      await chart().locator('#r canvas').waitFor()
+      expect(await overflow()).toBeLessThanOrEqual(0)
+      expect(await clipped(chart().locator('li[data-sigma="xbar"]'))).toBe(false)
+      expect(await clipped(chart().locator('[data-pane-lines="r"]'))).toBe(false)
+      await page.screenshot({ path: join(ARTIFACTS, 'chart-xbar-r-720p.png') })
+      await open('feed')
+      await chart().locator('.off.up').first().waitFor()
+      expect(await overflow()).toBeLessThanOrEqual(0)
+      await page.screenshot({ path: join(ARTIFACTS, 'chart-cusum-off-scale-720p.png') })
+      await open('level')
+      await page.locator('[data-part="raw-readings"] lw-readings-chart canvas').waitFor()
+      expect(await overflow()).toBeLessThanOrEqual(0)
+      await page.screenshot({ path: join(ARTIFACTS, 'chart-ewma-720p.png'), fullPage: true })
+      const summary = await ncOf('feed', (n) => n.cause === 'cusum-upper')
+      await openNc(summary)
+      expect(await overflow()).toBeLessThanOrEqual(0)
+      await page.screenshot({ path: join(ARTIFACTS, 'nc-cusum-720p.png') })
+    } finally {
+      await page.setViewportSize({ width: 1920, height: 1080 })
+    }
+  })
+
+  it('says when capability will come while there are too few readings, with the gateway’s minimum', async () => {
+    const view = await api<CharacteristicView>('characteristics/torque')
     await open('torque')
     expect(await text(page.locator('lw-capability-panel [data-part="pending"]'))).toBe(
-      'Capability after 25 readings against the frozen limits.',
+      `Capability after ${view.capabilityVerdict?.minReadings ?? 25} readings against the frozen limits.`,
     )
   })
 

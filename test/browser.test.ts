@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { connectAsync, type MqttClient } from 'mqtt'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { NonconformanceView } from '../gateway/contract.ts'
 import {
   ARTIFACTS,
   type Browser,
@@ -297,6 +298,31 @@ describe('dashboard in a real browser against a real gateway', () => {
     await page.locator('lw-nc-detail lw-readings-chart canvas').first().waitFor()
     expect(await text(page.locator('lw-nc-detail tr[data-limit="action-high"]'))).toMatch(
       /Action high\s*505\.0/,
+    )
+    // Issue 7 §7: the readings at their times (a time-proportional axis), the trigger ringed.
+    const id = Number(page.url().split('/').pop())
+    const nc = (await (gw as TestGateway).get<NonconformanceView>(`/api/nonconformances/${id}`))
+      .body
+    const chart = page.locator('lw-nc-detail lw-readings-chart')
+    expect(await chart.getAttribute('data-axis')).toBe('time')
+    expect(await chart.getAttribute('data-source')).toBe('readings')
+    const plot = await chart.evaluate((el) =>
+      (
+        el as unknown as {
+          drawn(): { labels: string[]; data: (number | null)[][]; time: boolean } | null
+        }
+      ).drawn(),
+    )
+    if (!plot) throw new Error('the NC chart should be drawn')
+    expect(plot.time).toBe(true)
+    const readings = [...nc.readings].sort((a, b) => a.ts - b.ts)
+    expect(plot.data[0]).toEqual(readings.map((r) => r.ts))
+    const ring = plot.data[plot.labels.indexOf('Trigger')] as (number | null)[]
+    expect(ring.filter((v) => v !== null)).toEqual([506.5])
+    expect(plot.data[0]?.[ring.indexOf(506.5)]).toBe(nc.trigger.ts)
+    expect(plot.labels).toEqual(expect.arrayContaining(['Action high', 'Alert high', 'UCL']))
+    expect(await text(page.locator('lw-nc-detail [data-part="chart-heading"]'))).toBe(
+      'Readings around the trigger',
     )
     await page.screenshot({ path: join(ARTIFACTS, 'nc-detail.png') })
   })

@@ -9,12 +9,15 @@ import {
   capability,
   capabilityOf,
   capabilitySpecProblems,
+  capabilityVerdict,
   cpBounds95,
   cpkBounds95,
+  DEFAULT_CAPABILITY_POLICY,
   initialCapabilityState,
   MIN_CAPABILITY_N,
+  recordSignal,
+  signalsOf,
 } from '../rules/capability.ts'
-import { D2 } from '../rules/constants.ts'
 import { chiSquareQuantile, normalCdf, normalQuantile } from '../rules/stats.ts'
 
 /**
@@ -30,7 +33,7 @@ function ofProcess(mean: number, sigma: number, spec: CapabilitySpec, n = 100): 
 
 describe('Cp, Cpk, Cpl, Cpu against worked textbook examples', () => {
   it('Montgomery ch. 6, hard-bake flow width: R̄ = 0.32521, n = 5, σ̂ = R̄/d2 = 0.1398, specs 1.00 to 2.00: Cp = 1.192', () => {
-    const sigma = 0.32521 / (D2[5] as number)
+    const sigma = 0.32521 / 2.326 // the book's d2(5), as it divides
     expect(sigma).toBeCloseTo(0.1398, 4)
     const c = ofProcess(1.5056, sigma, { lsl: 1, usl: 2 })
     expect(c.cp).toBeCloseTo(1.192, 3)
@@ -39,7 +42,7 @@ describe('Cp, Cpk, Cpl, Cpu against worked textbook examples', () => {
   })
 
   it('Montgomery ch. 6, piston rings: R̄ = 0.023, n = 5, specs 74.000 ± 0.05: σ̂ = 0.0099, Cp = 1.68', () => {
-    const sigma = 0.023 / (D2[5] as number)
+    const sigma = 0.023 / 2.326 // the book's d2(5), as it divides
     expect(sigma).toBeCloseTo(0.0099, 4)
     const c = ofProcess(74.001, sigma, { lsl: 73.95, usl: 74.05 })
     // The book divides by the rounded σ̂ = 0.0099 (1.684); unrounded σ̂ gives 1.6855.
@@ -409,5 +412,117 @@ describe('the live accumulator', () => {
     const s = fold([1, 2, 3], { lsl: 0 })
     expect(addToCapability(s, Number.NaN, { lsl: 0 })).toBe(s)
     expect(addToCapability(s, Number.POSITIVE_INFINITY, { lsl: 0 })).toBe(s)
+  })
+})
+
+describe('issue 7: the capability verdict, only for a stable process (AIAG, Minitab)', () => {
+  /** A capability with the given Cpk and Ppk (σ within 1, σ overall `so`, spec 0…12). */
+  function withIndices(mean: number, so: number, n = 50): Capability {
+    return capability(
+      { n, mean, sigmaWithin: 1, sigmaOverall: so, outOfSpec: 0 },
+      { lsl: 0, usl: 12 },
+    )
+  }
+  const policy = { threshold: 1.33, minReadings: 25 }
+  const NOT_IN_CONTROL = 'not in statistical control — capability indices are not a prediction'
+
+  it('defaults: threshold 1.33, 25 readings (MIN_CAPABILITY_N the same)', () => {
+    expect(DEFAULT_CAPABILITY_POLICY).toEqual({ threshold: 1.33, minReadings: 25 })
+    expect(MIN_CAPABILITY_N).toBe(25)
+  })
+
+  it('a chart that signalled in the window: "not in statistical control", whatever the indices (the demo’s bore: Cpk ≥ 1.33, Ppk 0.67, CUSUM signalling)', () => {
+    // μ 6, σw 1: Cpk = 6/3 = 2; σo 3: Ppk = 6/9 = 0.67.
+    const c = withIndices(6, 3)
+    expect(c.cpk).toBeCloseTo(2, 12)
+    expect(c.ppk).toBeCloseTo(2 / 3, 12)
+    expect(capabilityVerdict(c, { signalled: true, n: 50 }, policy)).toEqual({
+      verdict: 'not-in-control',
+      words: NOT_IN_CONTROL,
+      threshold: 1.33,
+      minReadings: 25,
+      signalled: true,
+    })
+    // Even with indices that would pass, and with too few readings: the signal comes first.
+    const good = withIndices(6, 1)
+    expect(capabilityVerdict(good, { signalled: true, n: 50 }, policy).verdict).toBe(
+      'not-in-control',
+    )
+    expect(capabilityVerdict(null, { signalled: true, n: 3 }, policy).verdict).toBe(
+      'not-in-control',
+    )
+  })
+
+  it('stable but fewer than minReadings, or no capability yet: too-few-readings', () => {
+    const c = withIndices(6, 1, 24)
+    const v = capabilityVerdict(c, { signalled: false, n: 24 }, policy)
+    expect(v).toMatchObject({ verdict: 'too-few-readings', signalled: false, minReadings: 25 })
+    expect(v.words).toContain('24 of 25')
+    expect(capabilityVerdict(null, { signalled: false, n: 0 }, policy).verdict).toBe(
+      'too-few-readings',
+    )
+  })
+
+  it('stable, enough readings: capable only if Cpk ≥ threshold and Ppk ≥ threshold', () => {
+    // Cpk = Ppk = 2 (μ 6, σ 1).
+    expect(capabilityVerdict(withIndices(6, 1), { signalled: false, n: 50 }, policy)).toMatchObject(
+      { verdict: 'capable', signalled: false, threshold: 1.33 },
+    )
+    // Exactly at the threshold is capable: μ 3.99, σ 1 → Cpk = 1.33; σo 1 → Ppk = 1.33.
+    const edge = withIndices(3.99, 1)
+    expect(edge.cpk).toBeCloseTo(1.33, 12)
+    expect(
+      capabilityVerdict(
+        edge,
+        { signalled: false, n: 50 },
+        { threshold: edge.cpk as number, minReadings: 25 },
+      ).verdict,
+    ).toBe('capable')
+    // Cpk 2 but Ppk 0.67: not capable (the overall spread does not fit); and Cpk 1 (μ 3).
+    const wide = capabilityVerdict(withIndices(6, 3), { signalled: false, n: 50 }, policy)
+    expect(wide.verdict).toBe('not-capable')
+    expect(wide.words).toContain('0.67')
+    expect(capabilityVerdict(withIndices(3, 1), { signalled: false, n: 50 }, policy).verdict).toBe(
+      'not-capable',
+    )
+    // A higher threshold (1.67, PPAP's preliminary) turns Cpk = Ppk = 1.5 into not capable.
+    const c15 = withIndices(4.5, 1)
+    expect(capabilityVerdict(c15, { signalled: false, n: 50 }, policy).verdict).toBe('capable')
+    expect(
+      capabilityVerdict(c15, { signalled: false, n: 50 }, { threshold: 1.67, minReadings: 25 })
+        .verdict,
+    ).toBe('not-capable')
+  })
+
+  it('an undefined index (no within σ) never reaches the threshold', () => {
+    const c = capability(
+      { n: 50, mean: 6, sigmaWithin: null, sigmaOverall: 1, outOfSpec: 0 },
+      { lsl: 0, usl: 12 },
+    )
+    expect(c.cpk).toBeNull()
+    expect(capabilityVerdict(c, { signalled: false, n: 50 }, policy).verdict).toBe('not-capable')
+  })
+
+  it('the window’s signals: a count and the latest (time, index); a state saved without them reads 0', () => {
+    const state = initialCapabilityState()
+    expect(signalsOf(state)).toBe(0)
+    expect(state.lastSignal).toBeNull()
+    recordSignal(state, 5000, 12)
+    recordSignal(state, 9000, 20)
+    expect(signalsOf(state)).toBe(2)
+    expect(state.lastSignal).toEqual({ ts: 9000, index: 20 })
+    const old = { n: 30, mean: 5, m2: 12, below: 0, above: 1 } as CapabilityState
+    expect(signalsOf(old)).toBe(0)
+    recordSignal(old, 1, 2)
+    expect(signalsOf(old)).toBe(1)
+  })
+
+  it('capabilityOf takes the minimum of readings (characteristic’s policy) instead of MIN_CAPABILITY_N', () => {
+    const spec = { lsl: 0, usl: 10 }
+    const values = Array.from({ length: 10 }, (_, i) => 5 + Math.sin(i))
+    const state = values.reduce((s, v) => addToCapability(s, v, spec), initialCapabilityState())
+    expect(capabilityOf(state, 1, spec)).toBeNull()
+    expect(capabilityOf(state, 1, spec, 10)?.n).toBe(10)
+    expect(capabilityOf(state, 1, spec, 11)).toBeNull()
   })
 })

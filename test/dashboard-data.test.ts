@@ -2,14 +2,18 @@ import { describe, expect, it } from 'vitest'
 import {
   capabilityIndices,
   capabilityPending,
-  capabilityVerdict,
   formatInterval,
   formatPpm,
   MIN_CAPABILITY_READINGS,
+  readingsNeeded,
+  type Verdict,
+  verdictDisplay,
 } from '../dashboard/src/data/capability.ts'
 import {
+  alarmMarks,
   buildChartSeries,
   latestControl,
+  latestSigmas,
   markLabel,
   type PaneSeries,
   panesOfRule,
@@ -21,8 +25,16 @@ import {
   durationWords,
   paneInfo,
   rulesList,
+  sigmaDecimals,
+  sigmaWords,
   subgroupWords,
 } from '../dashboard/src/data/chart-words.ts'
+import {
+  CUSUM_CLIP_H,
+  CUSUM_MARGIN,
+  cusumRange,
+  latestH,
+} from '../dashboard/src/data/cusum-range.ts'
 import { pushDeviations } from '../dashboard/src/data/deviations.ts'
 import {
   decimalsShown,
@@ -30,6 +42,7 @@ import {
   formatDateTime,
   formatQuantity,
   formatTime,
+  formatTimeTick,
   formatValue,
   valueSteps,
 } from '../dashboard/src/data/format.ts'
@@ -48,6 +61,18 @@ import {
   reasonProblem,
 } from '../dashboard/src/data/limit-changes.ts'
 import { applyNcEvents, openNcCounts, orderNcs } from '../dashboard/src/data/nc.ts'
+import {
+  cusumSide,
+  isTriggerReading,
+  judgesStatistic,
+  ncChartPlan,
+  ncWindow,
+  occurrenceHeading,
+  paneValues,
+  runSpan,
+  runWords,
+  triggerLimitWords,
+} from '../dashboard/src/data/nc-chart.ts'
 import { problemText } from '../dashboard/src/data/problem.ts'
 import { parseRoute, routeHash } from '../dashboard/src/data/route.ts'
 import {
@@ -55,6 +80,7 @@ import {
   buildReadingsSeries,
   limitLines,
   readingsLines,
+  timeRange,
   tsAt,
 } from '../dashboard/src/data/series.ts'
 import {
@@ -63,6 +89,7 @@ import {
   causeWords,
   countStatuses,
   describeRule,
+  describeRuleOn,
   isAbnormal,
   ruleShort,
   rulesShort,
@@ -83,6 +110,7 @@ import type {
   LiveState,
   NcEvent,
   NonconformanceSummary,
+  NonconformanceView,
   PanePoint,
   Status,
 } from '../gateway/contract.ts'
@@ -123,6 +151,7 @@ function characteristic(
     },
     specLimits: null,
     capability: null,
+    capabilityVerdict: null,
     state: state(status),
     ...extra,
   }
@@ -140,12 +169,13 @@ function point(
     phase: opts.phase ?? 'monitor',
     n: opts.n ?? 1,
     panes: opts.panes ?? {
-      i: { statistic: value, center, lcl, ucl },
+      i: { statistic: value, center, lcl, ucl, sigma: center === null ? null : 0.5 },
       mr: {
         statistic: index === 0 ? null : 0.5,
         center: center === null ? null : 0.4,
         lcl: null,
         ucl: center === null ? null : 1.3,
+        sigma: center === null ? null : 0.3,
       },
     },
     rules: opts.rules ?? [],
@@ -170,7 +200,7 @@ function nc(
     openedAt: lastAt - 1000,
     lastAt,
     occurrences: 1,
-    trigger: { ts: lastAt, value: 13, limit: 12.5, rule: null },
+    trigger: { ts: lastAt, value: 13, limit: 12.5, rule: null, pane: null, runLength: null },
     ...extra,
   }
 }
@@ -545,8 +575,47 @@ describe('control chart series', () => {
       [{ ts: 30, value: 13 }],
     )
     expect(r.ts).toEqual([10, 20, 30, 40])
+    expect(r.x).toEqual([0, 1, 2, 3])
     expect(r.occurrence).toEqual([null, 12.9, 13, null])
     expect(r.trigger).toBe(1)
+    expect(r.triggerMark).toEqual([null, 12.9, null, null])
+  })
+
+  it('puts the readings at their times on a time axis (an NC chart is time-proportional)', () => {
+    const readings = [
+      { ts: 1000, value: 1 },
+      { ts: 1010, value: 2 },
+      { ts: 5000, value: 3 },
+    ]
+    const r = buildReadingsSeries(readings, { ts: 5000, value: 3 }, [], 'time')
+    expect(r.x).toEqual([1000, 1010, 5000])
+    expect(r.trigger).toBe(2)
+    // A rule's trigger value is the statistic it judged: the reading of its time is the trigger.
+    const rule = buildReadingsSeries(readings, { ts: 1010, value: 4.8 }, [], 'time')
+    expect(rule.trigger).toBe(1)
+    expect(rule.triggerMark).toEqual([null, 2, null])
+    // No trigger (the readings under an EWMA chart): nothing ringed.
+    const none = buildReadingsSeries(readings, null)
+    expect(none.trigger).toBe(-1)
+    expect(none.triggerMark).toEqual([null, null, null])
+  })
+
+  it('gives a time axis its data’s span with a little room, and a single time two seconds', () => {
+    expect(timeRange(1000, 2000)).toEqual([970, 2030])
+    // Whole milliseconds: uPlot's time ticks fall a millisecond early from a fractional minimum.
+    expect(timeRange(1_765_033_500_000, 1_765_033_503_003)).toEqual([
+      1_765_033_499_909, 1_765_033_503_094,
+    ])
+    expect(timeRange(5000, 5000)).toEqual([4000, 6000])
+    expect(timeRange(null, null)).toEqual([0, 1000])
+  })
+
+  it('labels time ticks with milliseconds when closer than a second, the date when a day apart', () => {
+    const ts = Date.UTC(2025, 2, 14, 9, 26, 53, 250)
+    expect(formatTimeTick(ts, 5000, 'UTC')).toBe('09:26:53')
+    expect(formatTimeTick(ts, 200, 'UTC')).toBe('09:26:53.250')
+    expect(formatTimeTick(ts, 86_400_000, 'UTC')).toBe('2025-03-14')
+    expect(formatTimeTick(Number.NaN, 200)).toBe('—')
   })
 })
 
@@ -748,7 +817,7 @@ function pane(
   extra: Partial<PanePoint> = {},
 ): PanePoint {
   const [lcl, center, ucl] = limits
-  return { statistic, lcl, center, ucl, ...extra }
+  return { statistic, lcl, center, ucl, sigma: null, ...extra }
 }
 
 function chartPoint(
@@ -1134,6 +1203,15 @@ describe('rules and CUSUM signals in words', () => {
     expect(causeValueText('N2', 500.4, 1, 'g', 'i')).toBe('500.4 g')
   })
 
+  it('names the statistic a limits test judged on an EWMA, MR, R or S pane (issue 7 §7)', () => {
+    expect(describeRuleOn('N1', 'ewma')).toBe('N1: the EWMA z beyond its limit')
+    expect(describeRuleOn('WE1', 'mr')).toBe('WE1: a moving range beyond its limit')
+    expect(describeRuleOn('N1', 'i')).toBe('N1: a point beyond 3σ from the centre line')
+    expect(describeRuleOn('N2', 'ewma')).toBe(describeRule('N2'))
+    expect(describeRuleOn('cusum-upper', 'cusum')).toMatch(/^CUSUM up: /)
+    expect(describeRuleOn('N1', null)).toBe(describeRule('N1'))
+  })
+
   it('says what every rule and signal means', () => {
     const meanings = ALL.map(describeRule)
     for (const [k, m] of meanings.entries()) {
@@ -1324,11 +1402,53 @@ describe('capability formatting', () => {
     expect(noWithin.find((c) => c.key === 'cpk')?.missing).toBe('no within σ')
   })
 
-  it('reads Cpk against the usual thresholds', () => {
-    expect(capabilityVerdict(1.33)?.capable).toBe(true)
-    expect(capabilityVerdict(1.329)?.words).toMatch(/^marginal/)
-    expect(capabilityVerdict(0.99)?.words).toMatch(/^not capable/)
-    expect(capabilityVerdict(null)).toBeNull()
+  const verdict = (
+    v: Verdict['verdict'],
+    words: string,
+    extra: Partial<Verdict> = {},
+  ): Verdict => ({
+    verdict: v,
+    words,
+    threshold: 1.33,
+    minReadings: 25,
+    signalled: false,
+    ...extra,
+  })
+
+  it('shows the gateway’s verdict and threshold, never one of its own from Cpk', () => {
+    // Cpk 0.93 in the view, yet the gateway says capable (against its threshold of 0.9): its word counts.
+    const capable = verdictDisplay(verdict('capable', 'capable', { threshold: 0.9 }), 120)
+    expect(capable).toMatchObject({
+      verdict: 'capable',
+      words: 'capable',
+      tone: 'capable',
+      greyed: false,
+      hint: null,
+    })
+    expect(capable?.criteria).toBe(
+      'Capable needs a chart in statistical control, Cpk and Ppk ≥ 0.90 and at least 25 readings.',
+    )
+    const not = verdictDisplay(verdict('not-capable', 'not capable', { threshold: 1.67 }), 120)
+    expect(not).toMatchObject({ tone: 'not-capable', greyed: false })
+    expect(not?.criteria).toContain('≥ 1.67')
+    expect(verdictDisplay(null, 120)).toBeNull()
+  })
+
+  it('AIAG/Minitab: a chart that signalled greys the indices and says they are not a prediction', () => {
+    const words = 'not in statistical control — capability indices are not a prediction'
+    const d = verdictDisplay(verdict('not-in-control', words, { signalled: true }), 120)
+    expect(d).toMatchObject({ verdict: 'not-in-control', words, tone: 'caveat', greyed: true })
+    expect(d?.hint).toMatch(/^Greyed: the chart signalled .*predict nothing\.$/)
+  })
+
+  it('too few readings: greyed, saying how many are needed and how many are in', () => {
+    const d = verdictDisplay(
+      verdict('too-few-readings', 'too few readings', { minReadings: 50 }),
+      30,
+    )
+    expect(d).toMatchObject({ tone: 'caveat', greyed: true })
+    expect(d?.hint).toBe('Greyed: 50 readings against the frozen limits are needed, 30 so far.')
+    expect(readingsNeeded(1, null)).toBe('1 reading against the frozen limits is needed.')
   })
 
   it('says when capability will come, and nothing without a specification', () => {
@@ -1350,8 +1470,23 @@ describe('capability formatting', () => {
     ).toMatch(/attributes/)
   })
 
-  it('waits for as many readings as the gateway does', () => {
+  it('waits for as many readings as the gateway does, its configured minimum first', () => {
     expect(MIN_CAPABILITY_READINGS).toBe(MIN_CAPABILITY_N)
+    const base = characteristic('x', 'Plant')
+    const frozen = { ...base.chart, control }
+    const v = {
+      ...base,
+      chart: frozen,
+      specLimits: { lsl: 9.7, usl: 10.3, target: null },
+      capabilityVerdict: {
+        verdict: 'too-few-readings' as const,
+        words: 'too few readings',
+        threshold: 1.33,
+        minReadings: 60,
+        signalled: false,
+      },
+    }
+    expect(capabilityPending(v)).toBe('Capability after 60 readings against the frozen limits.')
   })
 })
 
@@ -1402,5 +1537,265 @@ describe('limit changes', () => {
     expect(
       orderLimitChanges([change(1, 10), change(3, 30), change(2, 30)]).map((c) => c.id),
     ).toEqual([3, 2, 1])
+  })
+})
+
+// ── issue 7: σ per pane, CUSUM range, NC chart ──────────────────────────────────────────────
+
+describe('σ of each pane (issue 7 §4: every pane reports the σ its limits use)', () => {
+  it('takes each pane’s σ from the latest judged point of the latest stream', () => {
+    const points = [
+      chartPoint(0, { xbar: pane(10.1, [9, 10, 11], { sigma: 0.9 }), r: pane(1) }),
+      chartPoint(1, {
+        xbar: pane(10, [9.4, 10, 10.6], { sigma: 0.2 }),
+        r: pane(1.2, [null, 1.16, 2.46], { sigma: 0.43 }),
+      }),
+      chartPoint(2, { xbar: pane(10.2), r: pane(0.9) }, { phase: 'baseline' }),
+    ]
+    expect(latestSigmas(points, ['xbar', 'r'])).toEqual({ xbar: 0.2, r: 0.43 })
+    // Limits estimated anew: the σ before the restart is no longer in force.
+    const restarted = [
+      ...points.slice(0, 2),
+      chartPoint(0, { xbar: pane(10), r: pane(1) }, { phase: 'baseline' }),
+    ]
+    expect(latestSigmas(restarted, ['xbar', 'r'])).toEqual({ xbar: null, r: null })
+    expect(latestSigmas([], ['i', 'mr'])).toEqual({ i: null, mr: null })
+  })
+
+  it('limits are centre ± L·σ: a p chart’s σ varies with n like its limits, the latest is shown', () => {
+    // p̄ = 0.05: σ = √(p̄(1 − p̄)/n), limits p̄ ± 3σ.
+    const sigma = (n: number) => Math.sqrt((0.05 * 0.95) / n)
+    const at = (index: number, n: number) =>
+      chartPoint(
+        index,
+        {
+          p: pane(0.04, [Math.max(0, 0.05 - 3 * sigma(n)), 0.05, 0.05 + 3 * sigma(n)], {
+            sigma: sigma(n),
+          }),
+        },
+        { n },
+      )
+    const points = [at(0, 80), at(1, 200)]
+    const got = latestSigmas(points, ['p'])
+    expect(got.p).toBeCloseTo(0.015411, 6)
+    const last = points[1]?.panes.p as PanePoint
+    expect((last.ucl as number) - (last.center as number)).toBeCloseTo(3 * (got.p as number), 12)
+    expect(sigmaWords('p', 'p', got.p, 2)).toBe('σ 0.015')
+  })
+
+  it('words a σ with the pane’s decimals, and at least two significant digits', () => {
+    expect(sigmaWords('xbar-r', 'xbar', 0.0213, 3)).toBe('σ 0.021')
+    expect(sigmaWords('xbar-r', 'r', 0.0042, 3)).toBe('σ 0.0042')
+    expect(sigmaWords('imr', 'i', 1.234, 1)).toBe('σ 1.2')
+    expect(sigmaWords('cusum', 'cusum', 1, 1)).toBe('σ 1.00')
+    // CUSUM is in σ units: its σ is 1, said with what one σ (of a mean of n) is in the unit.
+    expect(sigmaWords('cusum', 'cusum', 1, 2, { sigma: 0.2, n: 1, unit: '°C' })).toBe(
+      'σ 1.00 = 0.200 °C',
+    )
+    expect(sigmaWords('cusum', 'cusum', 1, 1, { sigma: 2, n: 4, unit: '' })).toBe('σ 1.00 = 1.00')
+    expect(sigmaWords('imr', 'i', null, 2)).toBeNull()
+    expect(sigmaDecimals('imr', 'i', 1e-12, 2)).toBe(9)
+  })
+})
+
+describe('readings against the alarm limits (issue 7 §7: the EWMA page)', () => {
+  it('marks readings strictly beyond an alert or an action limit, as the rules classify them', () => {
+    const alarm: AlarmLimits = { alertHigh: 404, actionHigh: 406, alertLow: 396 }
+    expect(alarmMarks([400, 404, 404.1, 406, 406.5, 395, null], alarm)).toEqual({
+      beyondAlert: [null, null, 404.1, 406, null, 395, null],
+      beyondAction: [null, null, null, null, 406.5, null, null],
+    })
+    expect(alarmMarks([1, 2], {})).toEqual({
+      beyondAlert: [null, null],
+      beyondAction: [null, null],
+    })
+  })
+})
+
+describe('CUSUM y-range (issue 7 §6: ±h stays legible, off-scale points marked)', () => {
+  const margin = (lo: number, hi: number) => CUSUM_MARGIN * (hi - lo)
+
+  it('always holds 0 and ±h, with a margin, when the sums are small', () => {
+    const r = cusumRange([0, 0.5, 1.2, 0], [0, -0.3, 0, -2], 4)
+    expect(r.max).toBeCloseTo(4 + margin(-4, 4), 12)
+    expect(r.min).toBeCloseTo(-4 - margin(-4, 4), 12)
+    expect(r.clipped).toBe(false)
+    expect(r.offScale).toEqual([])
+  })
+
+  it('follows the data beyond h up to the clip', () => {
+    const r = cusumRange([0, 5, 9.5], [0, 0, -1], 4)
+    expect(r.max).toBeCloseTo(9.5 + margin(-4, 9.5), 12)
+    expect(r.min).toBeCloseTo(-4 - margin(-4, 9.5), 12)
+    expect(r.offScale).toEqual([])
+  })
+
+  it('clips a sum that climbs after a lasting shift (C⁺ to 285σ) and lists each point off scale', () => {
+    const upper = [0, 3, 8, 20, 60, 285]
+    const lower = [0, 0, 0, 0, 0, 0]
+    const r = cusumRange(upper, lower, 4)
+    const hi = CUSUM_CLIP_H * 4
+    expect(r.max).toBeCloseTo(hi + margin(-4, hi), 12)
+    // ±h keeps at least a third of the height drawn.
+    expect(8 / (r.max - r.min)).toBeGreaterThan(1 / 3)
+    expect(r.clipped).toBe(true)
+    expect(r.offScale).toEqual([
+      { at: 3, value: 20, side: 'up' },
+      { at: 4, value: 60, side: 'up' },
+      { at: 5, value: 285, side: 'up' },
+    ])
+  })
+
+  it('clips C⁻ drawn downward the same way, each side on its own', () => {
+    const r = cusumRange([0, 1, 2], [0, -30, -7], 5)
+    expect(r.min).toBeCloseTo(-15 - margin(-15, 5), 12)
+    expect(r.max).toBeCloseTo(5 + margin(-15, 5), 12)
+    expect(r.offScale).toEqual([{ at: 1, value: -30, side: 'down' }])
+  })
+
+  it('without h (no limits yet) the range is the data’s and nothing is clipped', () => {
+    const r = cusumRange([0, 50], [0, -1], null)
+    expect(r.max).toBeCloseTo(50 + margin(-1, 50), 12)
+    expect(r.offScale).toEqual([])
+    expect(cusumRange([], [], null)).toMatchObject({ min: -1 - 0.16, max: 1 + 0.16 })
+    expect(latestH([4, 4, null])).toBe(4)
+    expect(latestH([null])).toBeNull()
+  })
+})
+
+describe('nonconformance chart (issue 7 §7: the judged pane, its trigger, time-proportional)', () => {
+  const T = 1_700_000_000_000
+  const imrControl: ControlLimitsView = {
+    center: 500,
+    sigma: 1,
+    basis: { kind: 'given' },
+    panes: { i: { center: 500, lcl: 497, ucl: 503 }, mr: { center: 1.128, lcl: null, ucl: 3.686 } },
+  }
+  const alarm: AlarmLimits = { alertHigh: 503, actionHigh: 505 }
+  function view(
+    trigger: Partial<NonconformanceView['trigger']>,
+    control: ControlLimitsView | null = imrControl,
+  ): NonconformanceView {
+    return {
+      ...nc(1, T),
+      trigger: {
+        ts: T,
+        value: 506,
+        limit: 505,
+        rule: null,
+        pane: null,
+        runLength: null,
+        ...trigger,
+      },
+      limitsInForce: { alarm, control },
+      readings: [
+        { ts: T - 2000, value: 500 },
+        { ts: T, value: 506 },
+        { ts: T + 5000, value: 501 },
+      ],
+      history: [],
+    }
+  }
+
+  it('an alarm-limit trigger is read on the readings, against the lines that judge a reading', () => {
+    const plan = ncChartPlan(view({}), 'imr', 1)
+    expect(plan.source).toBe('readings')
+    expect(plan.heading).toBe('Readings around the trigger')
+    expect(plan.lines.map((l) => l.key)).toEqual(['action-high', 'alert-high', 'ucl', 'cl', 'lcl'])
+    expect(judgesStatistic(view({}).trigger)).toBe(false)
+    // N2 on the individuals judged the readings themselves.
+    expect(ncChartPlan(view({ rule: 'N2', pane: 'i', limit: null }), 'imr', 1).source).toBe(
+      'readings',
+    )
+  })
+
+  it('a rule on the moving range draws the moving ranges against the MR limits', () => {
+    const v = view({ rule: 'N1', pane: 'mr', value: 4.8, limit: 3.686 })
+    const plan = ncChartPlan(v, 'imr', 1)
+    expect(plan).toMatchObject({
+      source: 'pane',
+      pane: 'mr',
+      heading: 'Moving range around the trigger',
+    })
+    expect(plan.lines).toEqual([
+      { key: 'ucl', label: 'UCL', value: 3.686 },
+      { key: 'cl', label: 'CL', value: 1.128 },
+    ])
+    expect(triggerLimitWords(v.trigger, 1)).toBe('past 3.7')
+  })
+
+  it('an EWMA trigger without the pane’s limits in force falls back to the trigger’s limit', () => {
+    const v = view({ rule: 'N1', pane: 'ewma', value: 402.9, limit: 402.4 }, null)
+    const plan = ncChartPlan(v, 'ewma', 1)
+    expect(plan.source).toBe('pane')
+    expect(plan.heading).toBe('Exponentially weighted moving average (EWMA) around the trigger')
+    expect(plan.lines).toEqual([{ key: 'ucl', label: 'UCL', value: 402.4 }])
+    const below = ncChartPlan(
+      view({ rule: 'N1', pane: 'ewma', value: 397, limit: 397.6 }, null),
+      'ewma',
+      1,
+    )
+    expect(below.lines).toEqual([{ key: 'lcl', label: 'LCL', value: 397.6 }])
+  })
+
+  it('a CUSUM signal plots its side’s sum against h, with its run', () => {
+    const control: ControlLimitsView = {
+      center: 50,
+      sigma: 1,
+      basis: { kind: 'given' },
+      panes: { cusum: { center: 0, lcl: -4, ucl: 4 } },
+    }
+    const v = view(
+      { rule: 'cusum-lower', pane: 'cusum', value: 4.6, limit: 4, runLength: 3 },
+      control,
+    )
+    const plan = ncChartPlan(v, 'cusum', 1)
+    expect(plan).toMatchObject({ source: 'pane', pane: 'cusum', decimals: 2 })
+    expect(plan.heading).toBe('C⁻ (in σ) around the signal')
+    expect(plan.lines).toEqual([{ key: 'ucl', label: 'h', value: 4 }])
+    expect(cusumSide('cusum-upper')).toBe('C⁺')
+    expect(triggerLimitWords(v.trigger, 1)).toBe('past h = 4.00σ')
+    expect(runWords(v.trigger)).toBe('run of 3 points since C⁻ left 0')
+    expect(runWords(view({}).trigger)).toBeNull()
+    const points = [0, 1, 2, 3, 4].map((k) =>
+      chartPoint(
+        10 + k,
+        { cusum: pane(-1.5, [-4, 0, 4], { upper: 0, lower: [0, 0.8, 2.1, 3.2, 4.6][k] }) },
+        { ts: T - 4000 + k * 1000 },
+      ),
+    )
+    expect(paneValues(points, 'cusum', 'cusum-lower').map((p) => p.value)).toEqual([
+      0, 0.8, 2.1, 3.2, 4.6,
+    ])
+    expect(paneValues(points, 'cusum', 'cusum-upper').map((p) => p.value)).toEqual([0, 0, 0, 0, 0])
+    // Three points ending at the trigger's: from index 12 to 14.
+    expect(runSpan(points, v.trigger)).toEqual({ from: T - 2000, to: T })
+    expect(runSpan(points, { ts: T, runLength: null })).toBeNull()
+  })
+
+  it('heads the occurrences with what the trigger judged', () => {
+    expect(occurrenceHeading({ rule: null, pane: null }, 'g')).toEqual({ name: 'Value', unit: 'g' })
+    expect(occurrenceHeading({ rule: 'N2', pane: 'i' }, 'g')).toEqual({ name: 'Value', unit: 'g' })
+    expect(occurrenceHeading({ rule: 'N1', pane: 'ewma' }, 'L')).toEqual({ name: 'z', unit: 'L' })
+    expect(occurrenceHeading({ rule: 'N1', pane: 'mr' }, 'mm')).toEqual({ name: 'MR', unit: 'mm' })
+    expect(occurrenceHeading({ rule: 'N1', pane: 'p' }, '')).toEqual({ name: 'p', unit: '' })
+    expect(occurrenceHeading({ rule: 'cusum-lower', pane: 'cusum' }, 'N')).toEqual({
+      name: 'C⁻',
+      unit: 'σ',
+    })
+  })
+
+  it('fetches the chart over the readings’ span and rings the reading that completed the point', () => {
+    expect(ncWindow(view({}))).toEqual({ from: T - 2000, to: T + 5000 })
+    const rule = view({ rule: 'N1', pane: 'mr', value: 4.8 }).trigger
+    expect(isTriggerReading({ ts: T, value: 506 }, rule)).toBe(true)
+    expect(isTriggerReading({ ts: T + 1, value: 506 }, rule)).toBe(false)
+    const limit = view({}).trigger
+    expect(isTriggerReading({ ts: T, value: 506 }, limit)).toBe(true)
+    expect(isTriggerReading({ ts: T, value: 505.9 }, limit)).toBe(false)
+    // Statistics without a value (the first moving range) are left out.
+    expect(paneValues([point(0, 500), point(1, 503)], 'mr', 'N1')).toEqual([
+      { ts: 1_700_000_001_000, value: 0.5 },
+    ])
   })
 })

@@ -82,10 +82,11 @@ describe('the SPC engine in the gateway', () => {
       const v = await view(gw, 'bore')
       return v.capability ? v : undefined
     })
-    // Within σ: MR̄/d2 of the baseline; overall σ and mean: the 25 readings after it.
+    // Within σ: MR̄/d2(2) of the baseline, d2(2) = 2/√π exactly (the mean range of two
+    // standard normals); overall σ and mean: the 25 readings after it.
     const mrBar =
       baseline.slice(1).reduce((s, x, i) => s + Math.abs(x - (baseline[i] as number)), 0) / 4
-    const sigmaWithin = mrBar / 1.128
+    const sigmaWithin = mrBar / (2 / Math.sqrt(Math.PI))
     const mean = after.reduce((s, x) => s + x, 0) / after.length
     const sdOverall = Math.sqrt(after.reduce((s, x) => s + (x - mean) ** 2, 0) / (after.length - 1))
     expect(c.capability?.n).toBe(25)

@@ -259,7 +259,15 @@ function withPoint(record: SeriesRecord): string[] {
           .intField('n', point.n)
           .stringField('phase', point.phase)
         const values = point.panes[pane]
-        for (const key of ['statistic', 'center', 'lcl', 'ucl', 'upper', 'lower'] as const) {
+        for (const key of [
+          'statistic',
+          'center',
+          'lcl',
+          'ucl',
+          'sigma',
+          'upper',
+          'lower',
+        ] as const) {
           const v = values?.[key]
           if (v !== null && v !== undefined) p.floatField(key, v)
         }
@@ -328,10 +336,11 @@ const pane = fc.record(
     center: nullable,
     lcl: nullable,
     ucl: nullable,
+    sigma: nullable,
     upper: finite,
     lower: finite,
   },
-  { requiredKeys: ['statistic', 'center', 'lcl', 'ucl'] },
+  { requiredKeys: ['statistic', 'center', 'lcl', 'ucl', 'sigma'] },
 )
 const recordArb: fc.Arbitrary<SeriesRecord> = fc.oneof(
   fc.record({ kind: fc.constant('reading' as const), characteristic: text, ts, value: finite }),
@@ -574,8 +583,8 @@ describe('InfluxDB store against a real influxd', () => {
         phase: 'baseline',
         n: 1,
         panes: {
-          i: { statistic: 10, center: null, lcl: null, ucl: null },
-          mr: { statistic: null, center: null, lcl: null, ucl: null },
+          i: { statistic: 10, center: null, lcl: null, ucl: null, sigma: null },
+          mr: { statistic: null, center: null, lcl: null, ucl: null, sigma: null },
         },
         violations: [],
       },
@@ -585,8 +594,8 @@ describe('InfluxDB store against a real influxd', () => {
         phase: 'monitor',
         n: 1,
         panes: {
-          i: { statistic: 12.5, center: 10, lcl: 7, ucl: 13 },
-          mr: { statistic: 2.5, center: 1.128, lcl: 0, ucl: 3.686 },
+          i: { statistic: 12.5, center: 10, lcl: 7, ucl: 13, sigma: 1 },
+          mr: { statistic: 2.5, center: 1.128, lcl: 0, ucl: 3.686, sigma: 0.8525 },
         },
         violations: [
           { rule: 'N2', pane: 'i', indices: [1] },
@@ -599,8 +608,8 @@ describe('InfluxDB store against a real influxd', () => {
         phase: 'monitor',
         n: 1,
         panes: {
-          i: { statistic: null, center: 10, lcl: 7, ucl: 13 }, // no statistic, still written: it has limits
-          mr: { statistic: 4, center: 1.128, lcl: 0, ucl: 3.686 },
+          i: { statistic: null, center: 10, lcl: 7, ucl: 13, sigma: 1 }, // no statistic, still written: it has limits
+          mr: { statistic: 4, center: 1.128, lcl: 0, ucl: 3.686, sigma: 0.8525 },
         },
         violations: [{ rule: 'N1', pane: 'mr', indices: [2] }],
       },
@@ -677,6 +686,7 @@ describe('InfluxDB store against a real influxd', () => {
       n: 'integer',
       phase: 'string',
       rules: 'string',
+      sigma: 'float',
       statistic: 'float',
       ucl: 'float',
     })
@@ -775,8 +785,20 @@ describe('InfluxDB store against a real influxd', () => {
       phase: 'monitor',
       n: 1,
       panes: {
-        'pane, with = "odd" \\ name': { statistic: 1e-7, center: 1e21, lcl: -0.5, ucl: null },
-        toString: { statistic: Number.MAX_VALUE, center: null, lcl: Number.MIN_VALUE, ucl: 3 },
+        'pane, with = "odd" \\ name': {
+          statistic: 1e-7,
+          center: 1e21,
+          lcl: -0.5,
+          ucl: null,
+          sigma: 2.5e-8,
+        },
+        toString: {
+          statistic: Number.MAX_VALUE,
+          center: null,
+          lcl: Number.MIN_VALUE,
+          ucl: 3,
+          sigma: null,
+        },
       },
       violations: [{ rule: 'N1', pane: 'toString', indices: [3] }],
     }

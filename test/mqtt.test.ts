@@ -76,8 +76,8 @@ characteristics:
       return view.chart.control ? view : undefined
     })
     expect(c.chart.control?.center).toBeCloseTo(500, 10)
-    // MR̄ = (1 + 2 + 1.5 + 1) / 4 = 1.375; σ = MR̄ / 1.128
-    expect(c.chart.control?.sigma).toBeCloseTo(1.375 / 1.128, 10)
+    // MR̄ = (1 + 2 + 1.5 + 1) / 4 = 1.375; σ = MR̄ / d2(2), d2(2) = 2/√π exactly
+    expect(c.chart.control?.sigma).toBeCloseTo(1.375 / (2 / Math.sqrt(Math.PI)), 10)
     expect(c.state.last).toEqual({ ts: t0 + 4000, value: 499.5 })
     expect(c.state.status).toBe('normal')
 

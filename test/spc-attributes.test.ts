@@ -316,9 +316,9 @@ describe('p chart with varying n: each point against its own limits and zones', 
       size,
     })
     const zoneSigma = (kind: typeof pKind, n: number) => {
-      const out: PaneSlots = { panes: [], sigma: [] }
+      const out: PaneSlots = { panes: [] }
       kind.point(s, limits, null, sg(3, n), 0, out)
-      return out.sigma[0] ?? undefined
+      return out.panes[0]?.sigma ?? undefined
     }
     for (const n of [25, 100, 400]) {
       expect(close(zoneSigma(pKind, n), Math.sqrt(0.09 / n))).toBe(true)
@@ -440,7 +440,13 @@ describe('truncation of the limits', () => {
 describe('Phase I, observations and validation', () => {
   it('Phase I shows p̂, the count or u without limits (the preview)', () => {
     const first = (type: Attr) => run(spec(type), samples([3], 4)).steps[0]?.points[0]
-    expect(pane(first('p'), 'p')).toEqual({ statistic: 0.75, center: null, lcl: null, ucl: null })
+    expect(pane(first('p'), 'p')).toEqual({
+      statistic: 0.75,
+      center: null,
+      sigma: null,
+      lcl: null,
+      ucl: null,
+    })
     expect(pane(first('np'), 'np').statistic).toBe(3)
     expect(pane(first('c'), 'c').statistic).toBe(3)
     expect(pane(first('u'), 'u').statistic).toBe(0.75)

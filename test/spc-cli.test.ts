@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { analyse } from '../rules/analysis.ts'
 import { closeChart, initChart, stepChart } from '../rules/charts/index.ts'
-import { c4, chartFactors, D2, D4_MR, d2 } from '../rules/constants.ts'
+import { c4, chartFactors, d2 } from '../rules/constants.ts'
 import type { ChartSpec } from '../rules/spec.ts'
 import { type ChartPoint, NELSON_RULES, type Observation } from '../rules/types.ts'
 import { tempDir } from './helpers/index.ts'
@@ -13,8 +13,14 @@ import { tempDir } from './helpers/index.ts'
 /**
  * `linewatch spc`, run as a user runs it: the built CLI (`npm run build` first), spawned with
  * this Node. Textbook data sets live in test/fixtures/spc; the figures cited are the books';
- * every other expectation is computed here from the definitions.
+ * every other expectation is computed here from the definitions (with d2(2) = 2/√π and
+ * d3(2) = √(2 − 4/π) in closed form; other sizes from rules/constants.ts, which
+ * test/spc-variables.test.ts checks against the published tables).
  */
+
+/** d2(2), d3(2) in closed form (issue 7: the engine's constants are exact, not 1.128 and 3.267). */
+const D2_2 = 2 / Math.sqrt(Math.PI)
+const D3_2 = Math.sqrt(2 - 4 / Math.PI)
 
 const ROOT = join(import.meta.dirname, '..')
 const BIN = join(ROOT, 'bin', 'linewatch.js')
@@ -42,8 +48,10 @@ function spc(args: string[], options: { input?: string } = {}): Promise<Run> {
 
 interface JsonPoint {
   index: number
+  subgroup: string | null
   statistic: number | null
   center: number | null
+  sigma: number | null
   lcl: number | null
   ucl: number | null
   violations: string[]
@@ -57,16 +65,29 @@ interface JsonPane {
   ucl: number | null
   points: JsonPoint[]
 }
+interface JsonVerdict {
+  verdict: string
+  words: string
+  threshold: number
+  minReadings: number
+  signalled: boolean
+}
 interface JsonOutput {
   chart: string
+  process: { center: number; sigma: number | null; method: string }
+  notes: string[]
   charts: Record<string, JsonPane>
   capability: Record<string, number | null> | null
+  capabilityVerdict: JsonVerdict | null
 }
 
-/** Runs with --format json, expects success, returns the parsed object. */
-async function json(args: string[], options: { input?: string } = {}): Promise<JsonOutput> {
+/** Runs with --format json, expects success (and no notes unless `notes`), returns the parsed object. */
+async function json(
+  args: string[],
+  options: { input?: string; notes?: boolean } = {},
+): Promise<JsonOutput> {
   const run = await spc([...args, '--format', 'json'], options)
-  expect(run.stderr).toBe('')
+  if (!options.notes) expect(run.stderr).toBe('')
   expect(run.code).toBe(0)
   return JSON.parse(run.stdout) as JsonOutput
 }
@@ -124,10 +145,13 @@ describe.concurrent('linewatch spc', () => {
       '--k ',
       '--h ',
       '--head-start',
+      '--reset-on-signal',
       '--rules',
       '--lsl',
       '--usl',
       '--target',
+      '--capability-threshold',
+      '--min-readings',
       '--format',
     ]) {
       expect(stdout).toContain(option)
@@ -138,10 +162,19 @@ describe.concurrent('linewatch spc', () => {
   describe.concurrent('I-MR', () => {
     it('NIST/SEMATECH e-Handbook 6.3.2.2: x̄ = 50.81, MR̄ = 1.8778, UCL 55.80, LCL 45.82, MR UCL 6.13; the JSON contract', async () => {
       const out = await json([fixture('nist-individuals.csv'), '--chart', 'imr'])
-      expect(Object.keys(out)).toEqual(['chart', 'charts', 'capability'])
+      expect(Object.keys(out)).toEqual([
+        'chart',
+        'process',
+        'notes',
+        'charts',
+        'capability',
+        'capabilityVerdict',
+      ])
       expect(out.chart).toBe('imr')
       expect(Object.keys(out.charts)).toEqual(['i', 'mr'])
       expect(out.capability).toBeNull()
+      expect(out.capabilityVerdict).toBeNull()
+      expect(out.notes).toEqual([])
       const i = pane(out, 'i')
       const mr = pane(out, 'mr')
       expect(Object.keys(i)).toEqual(['center', 'sigma', 'lcl', 'ucl', 'points'])
@@ -149,18 +182,26 @@ describe.concurrent('linewatch spc', () => {
       expect(i.ucl).toBeCloseTo(55.8, 2)
       expect(i.lcl).toBeCloseTo(45.82, 2)
       expect(mr.center).toBeCloseTo(1.8778, 4)
-      // MR UCL = D4(2)·MR̄ with the tabulated D4 = 3.267, as NIST prints it: 6.13.
-      expect(mr.ucl).toBeCloseTo(D4_MR * (mr.center as number), 12)
-      expect(mr.ucl).toBeCloseTo(6.13, 2)
+      // MR UCL = (1 + 3·d3/d2)·MR̄ with the exact constants: 6.1339; NIST prints 6.13 (D4 = 3.267).
+      expect(mr.ucl).toBeCloseTo((1 + (3 * D3_2) / D2_2) * (mr.center as number), 12)
+      expect(Math.abs((mr.ucl as number) - 6.13)).toBeLessThanOrEqual(0.005 + 0.0005 * (16.9 / 9))
       expect(mr.lcl).toBe(0)
-      // σ = MR̄/d2(2), the process σ on both panes.
-      expect(i.sigma).toBeCloseTo(16.9 / 9 / (D2[2] as number), 12)
-      expect(mr.sigma).toBe(i.sigma)
+      // σ̂ = MR̄/d2(2), the process σ; the I pane's σ is it, the MR pane's d3(2)·σ̂ (issue 7).
+      const sigma = 16.9 / 9 / D2_2
+      expect(out.process).toEqual({
+        center: i.center,
+        sigma: expect.closeTo(sigma, 12),
+        method: 'mr',
+      })
+      expect(i.sigma).toBeCloseTo(sigma, 12)
+      expect(mr.sigma).toBeCloseTo(D3_2 * sigma, 12)
       expect(i.points).toHaveLength(10)
       expect(Object.keys(i.points[0] as object)).toEqual([
         'index',
+        'subgroup',
         'statistic',
         'center',
+        'sigma',
         'lcl',
         'ucl',
         'violations',
@@ -168,8 +209,10 @@ describe.concurrent('linewatch spc', () => {
       expect(i.points.map((p) => p.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
       expect(i.points[8]).toEqual({
         index: 8,
+        subgroup: null,
         statistic: 53.6,
         center: i.center,
+        sigma: i.sigma,
         lcl: i.lcl,
         ucl: i.ucl,
         violations: [],
@@ -192,9 +235,16 @@ describe.concurrent('linewatch spc', () => {
       const i = pane(out, 'i')
       expect(i.center).toBeCloseTo(300.5, 10)
       expect(pane(out, 'mr').center).toBeCloseTo(148 / 19, 10)
-      expect(i.ucl).toBeCloseTo(321.22, 2)
-      expect(i.lcl).toBeCloseTo(279.78, 2)
-      expect(pane(out, 'mr').ucl).toBeCloseTo(25.45, 2)
+      // The book's 321.22, 279.78 and 25.45 come from d2 = 1.128 and D4 = 3.267 rounded to three
+      // decimals: the exact constants give 321.21, 279.79 and 25.44, within half a unit of the
+      // print plus what that rounding (±0.0005) moves them (see test/spc-variables.test.ts).
+      const mrBar = 148 / 19
+      const iTolerance = 0.005 + (3 * mrBar * 0.0005) / (1.128 * 1.1275)
+      expect(Math.abs((i.ucl as number) - 321.22)).toBeLessThanOrEqual(iTolerance)
+      expect(Math.abs((i.lcl as number) - 279.78)).toBeLessThanOrEqual(iTolerance)
+      expect(Math.abs((pane(out, 'mr').ucl as number) - 25.45)).toBeLessThanOrEqual(
+        0.005 + 0.0005 * mrBar,
+      )
       expect(flagged(i)).toEqual({})
 
       const c = out.capability as Record<string, number | null>
@@ -215,7 +265,7 @@ describe.concurrent('linewatch spc', () => {
       ]) {
         expect(c, key).toHaveProperty(key)
       }
-      const sw = 148 / 19 / (D2[2] as number)
+      const sw = 148 / 19 / D2_2
       const so = sampleSd(MORTGAGE)
       expect(c.sigmaWithin).toBeCloseTo(sw, 12)
       expect(c.sigmaOverall).toBeCloseTo(so, 12)
@@ -228,6 +278,94 @@ describe.concurrent('linewatch spc', () => {
       expect(c.ppk).toBeCloseTo(10.5 / (3 * so), 12)
       expect(c.observedPpm).toBe(50_000) // 288 of 20 values is below 290
       expect(c.expectedPpm).toBeGreaterThan(0)
+      // 20 readings, fewer than the default 25: no verdict on the indices yet.
+      expect(out.capabilityVerdict).toEqual({
+        verdict: 'too-few-readings',
+        words: 'too few readings for a verdict: 20 of 25',
+        threshold: 1.33,
+        minReadings: 25,
+        signalled: false,
+      })
+    })
+
+    it('issue 7: the capability verdict, --min-readings and --capability-threshold (JSON, table, CSV)', async () => {
+      const args = [fixture('mortgage-costs.csv'), '--chart', 'imr', '--lsl', '290', '--usl', '320']
+      // 20 readings are enough with --min-readings 20; Cpk = 10.5/(3σw) = 0.51 < 1.33.
+      const out = await json([...args, '--min-readings', '20'])
+      expect(out.capabilityVerdict).toMatchObject({
+        verdict: 'not-capable',
+        minReadings: 20,
+        threshold: 1.33,
+        signalled: false,
+      })
+      // A threshold the indices reach (Cpk 0.507, Ppk 0.531): capable.
+      const low = await json([...args, '--min-readings', '20', '--capability-threshold', '0.5'])
+      expect(low.capabilityVerdict).toMatchObject({ verdict: 'capable', threshold: 0.5 })
+      const table = await spc([...args, '--min-readings', '20', '--capability-threshold', '0.5'])
+      expect(table.stdout).toContain('Verdict: capable (Cpk and Ppk ≥ 0.5)')
+      const csv = await spc([...args, '--format', 'csv'])
+      const blocks = csv.stdout.split('\r\n\r\n')
+      expect(blocks).toHaveLength(2)
+      const [head, row] = (blocks[1] as string).split('\r\n')
+      expect(head?.split(',').slice(0, 7)).toEqual([
+        'verdict',
+        'words',
+        'threshold',
+        'minReadings',
+        'signalled',
+        'cp',
+        'cpk',
+      ])
+      expect(row?.split(',').slice(0, 5)).toEqual([
+        'too-few-readings',
+        'too few readings for a verdict: 20 of 25',
+        '1.33',
+        '25',
+        'false',
+      ])
+      // Without a specification limit the options have nothing to judge.
+      const refused = await spc([
+        fixture('mortgage-costs.csv'),
+        '--chart',
+        'imr',
+        '--min-readings',
+        '5',
+      ])
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toMatch(/--min-readings needs a specification limit/)
+    })
+
+    it('issue 7: a chart that signalled is "not in statistical control — capability indices are not a prediction", in every format', async () => {
+      // Known μ 10, σ 1: the fifth reading (6) is beyond the LCL 7; 30 readings, all in spec.
+      const values = [
+        10,
+        10.5,
+        9.6,
+        10.2,
+        6,
+        ...Array.from({ length: 25 }, (_, k) => 10 + ((k % 5) - 2) / 10),
+      ]
+      const input = `value\n${values.join('\n')}\n`
+      const args = ['--chart', 'imr', '--mean', '10', '--sigma', '1', '--lsl', '4', '--usl', '16']
+      const words = 'not in statistical control — capability indices are not a prediction'
+      const out = await json(args, { input })
+      expect(out.capabilityVerdict).toEqual({
+        verdict: 'not-in-control',
+        words,
+        threshold: 1.33,
+        minReadings: 25,
+        signalled: true,
+      })
+      // The indices are still given: Cpk = min(16 − x̄, x̄ − 4)/3 with σw = 1.
+      const m = values.reduce((a, b) => a + b, 0) / values.length
+      expect(out.capability?.cpk).toBeCloseTo(Math.min(16 - m, m - 4) / 3, 12)
+      const table = await spc(args, { input })
+      expect(table.stdout).toContain(`Verdict: ${words}`)
+      // Numbered from 1: the fifth reading (N1 on I and MR), the MR of the sixth, and more
+      // (the calm readings hug the centre: N7).
+      expect(table.stdout).toMatch(/the chart signalled at \d+ points: #5, 6, /)
+      const csv = await spc([...args, '--format', 'csv'], { input })
+      expect(csv.stdout).toContain(`\r\nnot-in-control,${words},1.33,25,true,`)
     })
 
     it('known mean and sigma: limits from them, beyond-limit points flagged on both panes', async () => {
@@ -237,8 +375,10 @@ describe.concurrent('linewatch spc', () => {
       const i = pane(out, 'i')
       const mr = pane(out, 'mr')
       expect([i.center, i.lcl, i.ucl, i.sigma]).toEqual([10, 7, 13, 1])
-      expect(mr.center).toBeCloseTo(D2[2] as number, 12)
-      expect(mr.ucl).toBeCloseTo(D4_MR * (D2[2] as number), 12)
+      expect(out.process).toEqual({ center: 10, sigma: 1, method: 'given' })
+      expect(mr.center).toBeCloseTo(D2_2, 12)
+      expect(mr.sigma).toBeCloseTo(D3_2, 12)
+      expect(mr.ucl).toBeCloseTo(D2_2 + 3 * D3_2, 12)
       expect(flagged(i)).toEqual({ 2: ['N5'], 4: ['N1'] })
       expect(flagged(mr)).toEqual({ 4: ['N1'] })
     })
@@ -271,7 +411,7 @@ describe.concurrent('linewatch spc', () => {
       ])
       const i = pane(out, 'i')
       expect(i.center).toBeCloseTo(300.5, 10)
-      expect(i.ucl).toBeCloseTo(321.22, 2)
+      expect(i.ucl).toBeCloseTo(300.5 + (3 * 148) / 19 / D2_2, 10) // the book's 321.22 with d2 = 1.128
       expect(i.points.map((p) => p.index)).toEqual([0, 1, 2, 3, 4, 5])
       expect(i.points.map((p) => p.statistic)).toEqual([302, 303, 302, 304, 302, 303])
       expect(flagged(i)).toEqual({ 5: ['N2'] })
@@ -304,14 +444,21 @@ describe.concurrent('linewatch spc', () => {
       })
       expect(run.code).toBe(0)
       const lines = run.stdout.split('\r\n')
-      expect(lines[0]).toBe('pane,index,statistic,center,lcl,ucl,violations')
+      expect(lines[0]).toBe('pane,index,subgroup,statistic,center,sigma,lcl,ucl,violations')
       expect(lines.at(-1)).toBe('')
       expect(lines).toHaveLength(1 + 2 * 5 + 1)
-      expect(lines[1]).toBe('i,0,10,10,7,13,')
-      expect(lines[3]).toBe('i,2,12.6,10,7,13,N5')
-      expect(lines[5]).toBe('i,4,6,10,7,13,N1')
-      expect(lines[6]).toBe(`mr,0,,${D2[2]},0,${D4_MR * (D2[2] as number)},`)
-      expect(lines[10]).toMatch(/^mr,4,4,[^,]+,0,[^,]+,N1$/)
+      expect(lines[1]).toBe('i,0,,10,10,1,7,13,')
+      expect(lines[3]).toBe('i,2,,12.6,10,1,7,13,N5')
+      expect(lines[5]).toBe('i,4,,6,10,1,7,13,N1')
+      const [pane0, index0, id0, statistic0, ...lines0] = (lines[6] as string).split(',')
+      expect([pane0, index0, id0, statistic0]).toEqual(['mr', '0', '', ''])
+      const [center, sigma, lcl, ucl, violations] = lines0.map((x) => (x === '' ? x : Number(x)))
+      expect(center).toBeCloseTo(D2_2, 12)
+      expect(sigma).toBeCloseTo(D3_2, 12)
+      expect(lcl).toBe(0)
+      expect(ucl).toBeCloseTo(D2_2 + 3 * D3_2, 12)
+      expect(violations).toBe('')
+      expect(lines[10]).toMatch(/^mr,4,,4,[^,]+,[^,]+,0,[^,]+,N1$/)
     })
 
     it('--format table: aligned columns, flagged points marked, a summary line per pane, capability', async () => {
@@ -323,16 +470,24 @@ describe.concurrent('linewatch spc', () => {
       )
       expect(run.code).toBe(0)
       const lines = run.stdout.split('\n')
-      expect(lines[0]).toBe('I-MR chart: 5 points; limits from the given parameters; rules: nelson')
-      expect(run.stdout).toContain('i: center 10, LCL 7, UCL 13, σ 1; 2 of 5 points flagged')
-      expect(run.stdout).toMatch(
-        /mr: center 1\.128, LCL 0, UCL 3\.68\d*, σ 1; 1 of 5 points flagged/,
+      expect(lines[0]).toBe(
+        'I-MR chart: 5 points; limits from the given parameters: μ 10, σ 1; rules: nelson',
       )
-      const row = (index: number) =>
-        lines.find((l) => new RegExp(`^\\s+${index}\\s+\\d`).test(l)) as string
-      expect(row(2)).toMatch(/\*\s+N5$/)
-      expect(row(4)).toMatch(/\*\s+N1$/)
-      expect(row(0)).not.toContain('*')
+      expect(run.stdout).toContain('i: center 10, LCL 7, UCL 13, σ 1; 2 of 5 points flagged')
+      // MR: centre d2(2), UCL d2 + 3d3, σ d3(2), to six significant digits.
+      const six = (x: number) => String(Number(x.toPrecision(6)))
+      expect(run.stdout).toContain(
+        `mr: center ${six(D2_2)}, LCL 0, UCL ${six(D2_2 + 3 * D3_2)}, σ ${six(D3_2)}; 1 of 5 points flagged`,
+      )
+      // Points numbered from 1, as textbooks number them: the third (12.6) completes N5.
+      expect(lines.find((l) => l.trim().startsWith('#'))).toMatch(/^\s+#\s+statistic/)
+      const row = (number: number) =>
+        lines.find((l) => new RegExp(`^\\s+${number}\\s+\\d`).test(l)) as string
+      expect(row(3)).toMatch(/^\s+3\s+12\.6\s/)
+      expect(row(3)).toMatch(/\*\s+N5$/)
+      expect(row(5)).toMatch(/\*\s+N1$/)
+      expect(row(1)).not.toContain('*')
+      expect(lines.some((l) => /^\s+0\s+\d/.test(l))).toBe(false)
       // Columns line up: every row of the i pane has the same width up to the marks.
       const iRows = lines.slice(
         lines.indexOf('i: Individuals') + 1,
@@ -343,6 +498,32 @@ describe.concurrent('linewatch spc', () => {
       expect(run.stdout).toMatch(/Capability: n 5, mean 10\.22; LSL 6\.5, USL 13\.5, target 10/)
       expect(run.stdout).toContain('Cp 1.16667')
       expect(run.stdout).toMatch(/observed 200000/)
+      expect(run.stdout).toContain(
+        'Verdict: not in statistical control — capability indices are not a prediction',
+      )
+      expect(run.stdout).toContain('the chart signalled at 2 points: #3, 5')
+    })
+
+    it('issue 7: with a subgroup column, imr says on stderr (and in the JSON notes) that it charts each row; the ids label the points in every format', async () => {
+      const input = 'subgroup,value\nA,10\nB,11\nC,14\nD,10.5\nE,10.2\n'
+      const note =
+        '<stdin>: an I-MR chart takes each row as a point: the "subgroup" column does not form subgroups (its ids only label the points); for subgroups use --chart xbar-r or xbar-s'
+      const out = await json(['--chart', 'imr'], { input, notes: true })
+      expect(out.notes).toEqual([note])
+      expect(pane(out, 'i').points.map((p) => p.subgroup)).toEqual(['A', 'B', 'C', 'D', 'E'])
+      expect(pane(out, 'mr').points.map((p) => p.subgroup)).toEqual(['A', 'B', 'C', 'D', 'E'])
+      const text = await spc(['--chart', 'imr'], { input })
+      expect(text.code).toBe(0)
+      expect(text.stderr).toBe(`linewatch spc: note: ${note}\n`)
+      expect(text.stdout).toMatch(/^\s+#\s+subgroup\s+statistic/m)
+      expect(text.stdout).toMatch(/^\s+3\s+C\s+14\s/m)
+      const csv = await spc(['--chart', 'imr', '--format', 'csv'], { input })
+      expect(csv.stderr).toBe(`linewatch spc: note: ${note}\n`)
+      expect(csv.stdout.split('\r\n')[3]).toMatch(/^i,2,C,14,/)
+      // Without the column: no note, null ids.
+      const plain = await json(['--chart', 'imr'], { input: 'value\n10\n11\n12\n' })
+      expect(plain.notes).toEqual([])
+      expect(pane(plain, 'i').points.map((p) => p.subgroup)).toEqual([null, null, null])
     })
   })
 
@@ -377,14 +558,29 @@ describe.concurrent('linewatch spc', () => {
       const rBar = mean(SUBGROUPS.map((g) => Math.max(...g) - Math.min(...g)))
       const sigma = rBar / d2(4)
       expect(xbar.center).toBeCloseTo(mean(all), 12)
-      expect(xbar.sigma).toBeCloseTo(sigma, 12)
+      expect(out.process.sigma).toBeCloseTo(sigma, 12)
+      expect(out.process.method).toBe('rbar')
+      expect(xbar.sigma).toBeCloseTo(sigma / 2, 12) // σ/√4, the X̄ pane's σ
       expect(xbar.ucl).toBeCloseTo(mean(all) + (3 * sigma) / 2, 12)
       expect(xbar.lcl).toBeCloseTo(mean(all) - (3 * sigma) / 2, 12)
       // The textbook factors give the same lines: x̄̄ ± A2·R̄, D4·R̄.
       expect(xbar.ucl).toBeCloseTo(mean(all) + chartFactors(4).A2 * rBar, 12)
       expect(r.center).toBeCloseTo(rBar, 12)
       expect(r.ucl).toBeCloseTo(chartFactors(4).D4 * rBar, 12)
+      expect(r.sigma).toBeCloseTo(chartFactors(4).d3 * sigma, 12)
       expect(r.lcl).toBe(0)
+      // Each point carries its subgroup id (the CSV's subgroup column).
+      const ids = [
+        ...new Set(
+          readFileSync(fixture('subgroups.csv'), 'utf8')
+            .trim()
+            .split('\n')
+            .slice(1)
+            .map((l) => l.split(',')[0]),
+        ),
+      ]
+      expect(xbar.points.map((p) => p.subgroup)).toEqual(ids)
+      expect(r.points.map((p) => p.subgroup)).toEqual(ids)
       expect(xbar.points.map((p) => p.statistic)).toEqual(
         SUBGROUPS.map(mean).map((m) => expect.closeTo(m, 12)),
       )
@@ -401,7 +597,11 @@ describe.concurrent('linewatch spc', () => {
       const input = `value\n${all.join('\n')}\n`
       const bySize = await json(['--chart', 'xbar-r', '--subgroup-size', '4'], { input })
       const byKey = await json([fixture('subgroups.csv'), '--chart', 'xbar-r'])
-      expect(bySize).toEqual(byKey)
+      // The same chart; only the ids differ (by size there are none).
+      const withoutIds = (o: JsonOutput) =>
+        JSON.parse(JSON.stringify(o, (k, v) => (k === 'subgroup' ? undefined : v)))
+      expect(withoutIds(bySize)).toEqual(withoutIds(byKey))
+      expect(pane(bySize, 'xbar').points.every((p) => p.subgroup === null)).toBe(true)
     })
 
     it('X̄-S: σ = s̄/c4(4), S limits c4σ ± 3σ√(1 − c4²); --sigma-method pooled', async () => {
@@ -410,7 +610,7 @@ describe.concurrent('linewatch spc', () => {
       const sBar = mean(SUBGROUPS.map(sampleSd))
       const sigma = sBar / c4(4)
       const s = pane(out, 's')
-      expect(pane(out, 'xbar').sigma).toBeCloseTo(sigma, 12)
+      expect(out.process.sigma).toBeCloseTo(sigma, 12)
       expect(pane(out, 'xbar').ucl).toBeCloseTo(mean(all) + chartFactors(4).A3 * sBar, 12)
       expect(s.center).toBeCloseTo(sBar, 12)
       expect(s.ucl).toBeCloseTo(chartFactors(4).B4 * sBar, 12)
@@ -425,7 +625,13 @@ describe.concurrent('linewatch spc', () => {
         'pooled',
       ])
       const ss = SUBGROUPS.reduce((a, g) => a + (g.length - 1) * sampleSd(g) ** 2, 0)
-      expect(pane(pooled, 'xbar').sigma).toBeCloseTo(Math.sqrt(ss / 24) / c4(25), 12)
+      const sp = Math.sqrt(ss / 24) / c4(25)
+      expect(pooled.process).toMatchObject({ sigma: expect.closeTo(sp, 12), method: 'pooled' })
+      // Minitab (issue 7): the S chart's centre and limits follow from the pooled σ̂, not s̄.
+      const ps = pane(pooled, 's')
+      expect(ps.center).toBeCloseTo(c4(4) * sp, 12)
+      expect(ps.sigma).toBeCloseTo(sp * Math.sqrt(1 - c4(4) ** 2), 12)
+      expect(ps.ucl).toBeCloseTo(c4(4) * sp + 3 * sp * Math.sqrt(1 - c4(4) ** 2), 12)
     })
 
     it('X̄-R with known μ and σ and --calibration', async () => {
@@ -486,7 +692,8 @@ describe.concurrent('linewatch spc', () => {
       ])
       expect(Object.keys(out.charts)).toEqual(['ewma'])
       const e = pane(out, 'ewma')
-      expect([e.center, e.sigma, e.lcl, e.ucl]).toEqual([10, 1, null, null]) // the limits vary
+      expect([e.center, e.sigma, e.lcl, e.ucl]).toEqual([10, null, null, null]) // σ_z and the limits vary
+      expect(out.process.sigma).toBe(1)
       let z = 10
       const flags: number[] = []
       TABLE_9_1.forEach((x, i) => {
@@ -494,6 +701,7 @@ describe.concurrent('linewatch spc', () => {
         const w = 2.7 * Math.sqrt((0.1 / 1.9) * (1 - 0.9 ** (2 * (i + 1))))
         const p = e.points[i] as JsonPoint
         expect(p.statistic).toBeCloseTo(z, 12)
+        expect(p.sigma).toBeCloseTo(w / 2.7, 12)
         expect(p.ucl).toBeCloseTo(10 + w, 12)
         expect(p.lcl).toBeCloseTo(10 - w, 12)
         if (z > 10 + w || z < 10 - w) flags.push(i)
@@ -507,7 +715,7 @@ describe.concurrent('linewatch spc', () => {
       const out = await json([fixture('mortgage-costs.csv'), '--chart', 'ewma'])
       const e = pane(out, 'ewma')
       expect(e.center).toBeCloseTo(300.5, 10)
-      expect(e.sigma).toBeCloseTo(148 / 19 / (D2[2] as number), 12)
+      expect(out.process.sigma).toBeCloseTo(148 / 19 / D2_2, 12)
       expect(e.points[0]?.statistic).toBeCloseTo(0.2 * 310 + 0.8 * 300.5, 12) // λ 0.2 by default
     })
 
@@ -545,11 +753,23 @@ describe.concurrent('linewatch spc', () => {
         'index',
         'lcl',
         'lower',
+        'sigma',
         'statistic',
+        'subgroup',
         'ucl',
         'upper',
         'violations',
       ])
+    })
+
+    it('CUSUM --reset-on-signal (Minitab’s "reset after each signal"): C⁺ back to 0 after period 29, so period 30 does not signal', async () => {
+      const args = [fixture('montgomery-table-9-1.csv'), '--chart', 'cusum', '--mean', '10']
+      const out = await json([...args, '--sigma', '1', '--h', '5', '--reset-on-signal'])
+      const c = pane(out, 'cusum')
+      expect(c.points[28]?.upper).toBeCloseTo(5.28, 10)
+      // Period 30 after the reset: max(0, 0 + (10.52 − 10) − 0.5) = 0.02.
+      expect(c.points[29]?.upper).toBeCloseTo(0.02, 10)
+      expect(flagged(c)).toEqual({ 28: ['upper'] })
     })
 
     it('CUSUM default h (4) and a head start', async () => {
@@ -576,7 +796,9 @@ describe.concurrent('linewatch spc', () => {
       expect(p.center).toBeCloseTo(347 / 1500, 12)
       expect(p.ucl).toBeCloseTo(0.4102, 4)
       expect(p.lcl).toBeCloseTo(0.0524, 4)
-      expect(p.sigma).toBeNull()
+      // Every sample has 50 units: one σ, √(p̄(1 − p̄)/50); no process σ of a measurement.
+      expect(p.sigma).toBeCloseTo(Math.sqrt(((347 / 1500) * (1 - 347 / 1500)) / 50), 12)
+      expect(out.process).toEqual({ center: p.center, sigma: null, method: 'pbar' })
       expect(out.capability).toBeNull()
       const n1 = Object.entries(flagged(p))
         .filter(([, v]) => v.includes('N1'))
@@ -590,6 +812,7 @@ describe.concurrent('linewatch spc', () => {
       expect(np.center).toBeCloseTo(347 / 30, 10)
       expect(np.ucl).toBeCloseTo(20.51, 2)
       expect(np.lcl).toBeCloseTo(2.62, 2)
+      expect(np.sigma).toBeCloseTo(Math.sqrt(50 * (347 / 1500) * (1 - 347 / 1500)), 12)
       expect(np.points[14]?.violations).toContain('N1')
       expect(np.points[22]?.violations).toContain('N1')
     })
@@ -601,6 +824,7 @@ describe.concurrent('linewatch spc', () => {
       expect(c.ucl).toBeCloseTo(516 / 26 + 3 * Math.sqrt(516 / 26), 12)
       expect(Math.abs((c.ucl as number) - 33.22)).toBeLessThan(0.015) // the book rounds c̄ to 19.85
       expect(c.lcl).toBeCloseTo(6.48, 2)
+      expect(c.sigma).toBeCloseTo(Math.sqrt(516 / 26), 12)
       const n1 = Object.entries(flagged(c))
         .filter(([, v]) => v.includes('N1'))
         .map(([k]) => Number(k))
@@ -624,7 +848,8 @@ describe.concurrent('linewatch spc', () => {
       const u = pane(out, 'u')
       const ubar = 33 / 13
       expect(u.center).toBeCloseTo(ubar, 12)
-      expect([u.lcl, u.ucl]).toEqual([null, null])
+      expect([u.lcl, u.ucl, u.sigma]).toEqual([null, null, null])
+      expect(u.points[1]?.sigma).toBeCloseTo(Math.sqrt(ubar / 3), 12)
       expect(u.points[1]?.ucl).toBeCloseTo(ubar + 3 * Math.sqrt(ubar / 3), 12)
     })
 

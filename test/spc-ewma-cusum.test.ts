@@ -170,12 +170,12 @@ describe('EWMA: Phase I and Phase II', () => {
     const s = spec({ type: 'ewma', ewma: { lambda: 0.1, L: 2.7 } })
     const steps = run(s, obs(MONTGOMERY_9_1)).steps
     const established = establishedOf(steps)
-    // Batch estimate: μ̂ = mean of the 20 baseline values, σ̂ = MR̄/d2(2) (d2(2) = 1.128).
+    // Batch estimate: μ̂ = mean of the 20 baseline values, σ̂ = MR̄/d2(2) (d2(2) = 2/√π exactly).
     const base = MONTGOMERY_9_1.slice(0, 20)
     const mu = base.reduce((a, b) => a + b, 0) / 20
     let mr = 0
     for (let i = 1; i < 20; i++) mr += Math.abs((base[i] as number) - (base[i - 1] as number))
-    const sigma = mr / 19 / 1.128
+    const sigma = mr / 19 / (2 / Math.sqrt(Math.PI))
     expect(close(established.limits.center, mu)).toBe(true)
     expect(close(established.limits.sigma, sigma)).toBe(true)
     expect(established.limits.basis).toMatchObject({
@@ -202,7 +202,13 @@ describe('EWMA: Phase I and Phase II', () => {
     const s = spec({ type: 'ewma' })
     const first = run(s, obs([1, 2, 3])).steps[0]?.points[0]
     expect(first?.phase).toBe('baseline')
-    expect(pane(first, 'ewma')).toEqual({ statistic: null, center: null, lcl: null, ucl: null })
+    expect(pane(first, 'ewma')).toEqual({
+      statistic: null,
+      center: null,
+      sigma: null,
+      lcl: null,
+      ucl: null,
+    })
   })
 
   describe('subgroup means (n = 3), σ per sigmaMethod (batch estimates written out here)', () => {
@@ -224,8 +230,11 @@ describe('EWMA: Phase I and Phase II', () => {
     }
     const sqrtPi = Math.sqrt(Math.PI)
     const sigmas = {
-      // R̄/d2(3), d2(3) = 1.693
-      rbar: base.map((g) => Math.max(...g) - Math.min(...g)).reduce((a, b) => a + b, 0) / 4 / 1.693,
+      // R̄/d2(3), d2(3) = 3/√π (one subgroup size: the weights are equal)
+      rbar:
+        base.map((g) => Math.max(...g) - Math.min(...g)).reduce((a, b) => a + b, 0) /
+        4 /
+        (3 / sqrtPi),
       // s̄/c4(3), c4(3) = Γ(3/2)/Γ(1) = √π/2
       sbar: base.map(sd).reduce((a, b) => a + b, 0) / 4 / (sqrtPi / 2),
       // s_p/c4(d + 1), d = 8: c4(9) = √(2/8)·Γ(9/2)/Γ(4) = 105√π/192
@@ -433,6 +442,84 @@ describe('CUSUM: head start, reset, signals, Phase I and II', () => {
     expect(off[4]?.violations[0]).toMatchObject({ indices: [4], since: 0 })
   })
 
+  it('issue 7, Minitab’s "Reset after each signal" (the CUSUMs go back to their initial values): a lasting 2σ shift signals every third point, each signal with its run length index − since + 1 = 3', () => {
+    // By hand, k = 0.5, h = 4, C₀ = 0, yᵢ = 2: C⁺ = 1.5, 3, 4.5 > 4 (signal), reset to 0; again.
+    const xs = [2, 2, 2, 2, 2, 2, 2, 2, 2]
+    const reset = drawn(
+      run(
+        spec({ type: 'cusum', given, cusum: { k: 0.5, h: 4, headStart: 0, resetOnSignal: true } }),
+        obs(xs),
+      ).steps,
+    )
+    expect(reset.map((p) => pane(p, 'cusum').upper)).toEqual([
+      1.5, 3, 4.5, 1.5, 3, 4.5, 1.5, 3, 4.5,
+    ])
+    const signals = reset.flatMap((p) => signalsOf(p, 'cusum-upper'))
+    expect(signals).toEqual([
+      { rule: 'cusum-upper', pane: 'cusum', indices: [2], since: 0 },
+      { rule: 'cusum-upper', pane: 'cusum', indices: [5], since: 3 },
+      { rule: 'cusum-upper', pane: 'cusum', indices: [8], since: 6 },
+    ])
+    expect(signals.map((v) => (v.indices[0] as number) - (v.since as number) + 1)).toEqual([
+      3, 3, 3,
+    ])
+    // Without the reset the sum climbs (1.5 a point) and every point from the third signals, the
+    // run length growing with the shift.
+    const kept = drawn(
+      run(
+        spec({ type: 'cusum', given, cusum: { k: 0.5, h: 4, headStart: 0, resetOnSignal: false } }),
+        obs(xs),
+      ).steps,
+    )
+    expect(kept.map((p) => pane(p, 'cusum').upper)).toEqual([
+      1.5, 3, 4.5, 6, 7.5, 9, 10.5, 12, 13.5,
+    ])
+    const runLengths = kept
+      .flatMap((p) => signalsOf(p, 'cusum-upper'))
+      .map((v) => (v.indices[0] as number) - (v.since as number) + 1)
+    expect(runLengths).toEqual([3, 4, 5, 6, 7, 8, 9])
+  })
+
+  it('issue 7, reset with a head start (FIR, C₀ = 2): back to 2 after each signal, the run length counted from the first point after the reset', () => {
+    // By hand: C⁺ = 2 + 1.5 = 3.5, 5 > 4 (signal, since 0), reset to 2: 3.5, 5 (signal, since 2).
+    const points = drawn(
+      run(
+        spec({ type: 'cusum', given, cusum: { k: 0.5, h: 4, headStart: 2, resetOnSignal: true } }),
+        obs([2, 2, 2, 2, 0]),
+      ).steps,
+    )
+    expect(points.map((p) => pane(p, 'cusum').upper)).toEqual([3.5, 5, 3.5, 5, 1.5])
+    expect(points.map((p) => p.violations)).toEqual([
+      [],
+      [{ rule: 'cusum-upper', pane: 'cusum', indices: [1], since: 0 }],
+      [],
+      [{ rule: 'cusum-upper', pane: 'cusum', indices: [3], since: 2 }],
+      [],
+    ])
+    // The other side is not reset by the upper side's signal: C⁻ from 2 loses 2.5 a point.
+    expect(points.map((p) => pane(p, 'cusum').lower)).toEqual([0, 0, 0, 0, 0])
+  })
+
+  it('issue 7, Montgomery’s Table 9.1 with the reset: the signal at period 29 (C⁺ = 5.28, run length 7) is followed by C⁺₃₀ = 0.02, no signal', () => {
+    const points = drawn(
+      run(
+        spec({
+          type: 'cusum',
+          given: { center: 10, sigma: 1 },
+          cusum: { k: 0.5, h: 5, headStart: 0, resetOnSignal: true },
+        }),
+        obs(MONTGOMERY_9_1),
+      ).steps,
+    )
+    expect(num(pane(points[28], 'cusum').upper).toFixed(2)).toBe('5.28')
+    expect(signalsOf(points[28], 'cusum-upper')).toEqual([
+      { rule: 'cusum-upper', pane: 'cusum', indices: [28], since: 22 },
+    ])
+    // Period 30: y = 10.52 − 10 = 0.52, C⁺ = max(0, 0 + 0.52 − 0.5) = 0.02.
+    expect(num(pane(points[29], 'cusum').upper)).toBeCloseTo(0.02, 12)
+    expect(points[29]?.violations).toEqual([])
+  })
+
   it('cusum-lower: a downward shift, dated by the first point since C⁻ last stood at 0', () => {
     const s = spec({ type: 'cusum', given })
     const points = drawn(run(s, obs([-1, 1, -2, -2, -2])).steps)
@@ -469,7 +556,7 @@ describe('CUSUM: head start, reset, signals, Phase I and II', () => {
     const mu = base.reduce((a, b) => a + b, 0) / 20
     let mr = 0
     for (let i = 1; i < 20; i++) mr += Math.abs((base[i] as number) - (base[i - 1] as number))
-    const sigma = mr / 19 / 1.128
+    const sigma = mr / 19 / (2 / Math.sqrt(Math.PI))
     const batch = batchCusum(
       MONTGOMERY_9_1.map((x) => (x - mu) / sigma),
       0.5,
@@ -503,10 +590,10 @@ describe('CUSUM: head start, reset, signals, Phase I and II', () => {
     )
   })
 
-  it('the kind point: statistic y, centre 0, lcl −h, ucl h, C⁺ as upper, C⁻ as lower, no zones', () => {
+  it('the kind point: statistic y, centre 0, σ 1 (the pane is in σ units), lcl −h, ucl h, C⁺ as upper, C⁻ as lower', () => {
     const s = spec({ type: 'cusum', given })
     const limits = { center: 0, sigma: 1, basis: { kind: 'given' as const } }
-    const out: PaneSlots = { panes: [], sigma: [] }
+    const out: PaneSlots = { panes: [] }
     const signals = cusum.point(
       s,
       limits,
@@ -519,12 +606,12 @@ describe('CUSUM: head start, reset, signals, Phase I and II', () => {
     expect(out.panes[0]).toEqual({
       statistic: -2,
       center: 0,
+      sigma: 1,
       lcl: -4,
       ucl: 4,
       upper: 0,
       lower: 1.5,
     })
-    expect(out.sigma[0]).toBeNull()
   })
 })
 
@@ -559,7 +646,7 @@ describe('properties (fast-check)', () => {
     )
   })
 
-  it('EWMA with an estimated baseline equals the batch: μ̂, σ̂ = MR̄/1.128, closed-form z through baseline and Phase II', () => {
+  it('EWMA with an estimated baseline equals the batch: μ̂, σ̂ = MR̄/d2(2) = MR̄·√π/2, closed-form z through baseline and Phase II', () => {
     fc.assert(
       fc.property(values, fc.integer({ min: 2, max: 10 }), lambda, (xs, m, lam) => {
         fc.pre(xs.length >= m && new Set(xs.slice(0, m)).size > 1)
@@ -569,7 +656,7 @@ describe('properties (fast-check)', () => {
         const mu = base.reduce((a, b) => a + b, 0) / m
         let mr = 0
         for (let i = 1; i < m; i++) mr += Math.abs((base[i] as number) - (base[i - 1] as number))
-        const sigma = mr / (m - 1) / 1.128
+        const sigma = mr / (m - 1) / (2 / Math.sqrt(Math.PI))
         const z = batchEwma(xs, mu, lam)
         return (
           points.length === xs.length &&

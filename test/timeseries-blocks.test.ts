@@ -181,8 +181,8 @@ describe('the block store', () => {
       n: 1,
       phase: index < 2 ? 'baseline' : 'monitor',
       panes: {
-        i: { statistic: 10 + index, center: 10, lcl, ucl: 13 },
-        mr: { statistic: index === 0 ? null : 1, center: 1.128, lcl: 0, ucl: 3.686 },
+        i: { statistic: 10 + index, center: 10, lcl, ucl: 13, sigma: lcl === null ? null : 1 },
+        mr: { statistic: index === 0 ? null : 1, center: 1.128, lcl: 0, ucl: 3.686, sigma: 0.8525 },
       },
       violations:
         index === 3
@@ -198,7 +198,9 @@ describe('the block store', () => {
       ts: 5,
       n: 1,
       phase: 'monitor',
-      panes: { cusum: { statistic: null, center: 0, lcl: -4, ucl: 4, upper: 4.5, lower: 0 } },
+      panes: {
+        cusum: { statistic: null, center: 0, lcl: -4, ucl: 4, sigma: 1, upper: 4.5, lower: 0 },
+      },
       violations: [{ rule: 'cusum-upper', pane: 'cusum', indices: [0], since: 0 }],
     }
     const points = [point(0, null), point(1, 7), point(2, 7), point(3, 7)]
@@ -381,8 +383,9 @@ describe('a data directory written with one row per reading (schema 3)', () => {
         phase: 'monitor',
         n: 1,
         panes: {
-          i: { statistic: 1.5, center: 1, lcl: null, ucl: 2 },
-          mr: { statistic: null, center: 0.5, lcl: 0, ucl: 1.6 },
+          // Written before panes had a σ: none.
+          i: { statistic: 1.5, center: 1, lcl: null, ucl: 2, sigma: null },
+          mr: { statistic: null, center: 0.5, lcl: 0, ucl: 1.6, sigma: null },
         },
         rules: ['N1'],
       },

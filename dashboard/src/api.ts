@@ -96,11 +96,21 @@ export const api = {
     get<CharacteristicView>(`characteristics/${encodeURIComponent(id)}`, {}, signal),
   chart: (id: string, limit: number, signal?: AbortSignal) =>
     get<ChartView>(`characteristics/${encodeURIComponent(id)}/chart`, { limit }, signal),
+  /** The chart's points between two times (UTC ms, inclusive), the latest `limit` of them. */
+  chartBetween: (id: string, from: number, to: number, limit: number, signal?: AbortSignal) =>
+    get<ChartView>(`characteristics/${encodeURIComponent(id)}/chart`, { from, to, limit }, signal),
   /** The latest `limit` readings, whatever their age. */
   readings: (id: string, limit: number, signal?: AbortSignal) =>
     get<ReadingsView>(
       `characteristics/${encodeURIComponent(id)}/readings`,
       { limit, from: 0 },
+      signal,
+    ),
+  /** Readings from a time on (UTC ms), the latest `limit` of them. */
+  readingsSince: (id: string, from: number, limit: number, signal?: AbortSignal) =>
+    get<ReadingsView>(
+      `characteristics/${encodeURIComponent(id)}/readings`,
+      { limit, from },
       signal,
     ),
   limitChanges: (id: string, signal?: AbortSignal) =>

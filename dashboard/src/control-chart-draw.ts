@@ -185,9 +185,11 @@ export function labelMarks(
       const yUp = u.valToPos(ps.value[at] as number, 'y', true)
       const yDown = u.valToPos((ps.lower[at] ?? 0) as number, 'y', true)
       const apart = Math.abs(yUp - yDown) >= px * dpr
+      // A sum off the scale (data/cusum-range.ts) is named by its arrow at the edge instead.
+      const inside = (y: number) => y >= top && y <= top + height
       if (x < left + width - px * 2 * dpr) {
-        write('C⁺', x + px * 0.6 * dpr, apart ? yUp : yUp - px * 0.5 * dpr)
-        write('C⁻', x + px * 0.6 * dpr, apart ? yDown : yDown + px * 0.5 * dpr)
+        if (inside(yUp)) write('C⁺', x + px * 0.6 * dpr, apart ? yUp : yUp - px * 0.5 * dpr)
+        if (inside(yDown)) write('C⁻', x + px * 0.6 * dpr, apart ? yDown : yDown + px * 0.5 * dpr)
       }
     }
   }

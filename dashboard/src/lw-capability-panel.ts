@@ -3,8 +3,8 @@ import type { CharacteristicView } from '../../gateway/contract.ts'
 import {
   capabilityIndices,
   capabilityPending,
-  capabilityVerdict,
   formatPpm,
+  verdictDisplay,
 } from './data/capability.ts'
 import { formatQuantity, formatValue } from './data/format.ts'
 import { pageStyles } from './styles.ts'
@@ -13,7 +13,10 @@ import './lw-histogram.ts'
 /**
  * Process capability of a characteristic against its specification limits: Cp and Cpk with their
  * 95% intervals, the other indices, σ within and overall, expected and observed parts per
- * million, and a histogram of the recent readings with the limits and normal curves. Until the
+ * million, and a histogram of the recent readings with the limits and normal curves. The verdict
+ * is the gateway's (capable, not capable, not in statistical control, too few readings) with the
+ * gateway's threshold; when the chart is not in control, or too few readings are in, the indices
+ * stay shown but greyed, with the reason given in words (and to assistive technology). Until the
  * gateway reports capability it says when it will.
  */
 export class LwCapabilityPanel extends LitElement {
@@ -79,8 +82,37 @@ export class LwCapabilityPanel extends LitElement {
         font-size: 1.15em;
         font-weight: 600;
       }
-      .verdict.not {
+      .verdict.not-capable {
         color: var(--lw-alert);
+      }
+      /* Not in control: the words of the out-of-control state, with its hue as a bar beside them. */
+      .verdict.caveat {
+        border-left: 0.3em solid var(--lw-spc);
+        padding-left: 0.5em;
+      }
+      .verdict[data-verdict='too-few-readings'] {
+        border-left-color: var(--lw-text-faint);
+        color: var(--lw-text-dim);
+      }
+      .hint,
+      .criteria {
+        margin: 0.25em 0 0;
+        color: var(--lw-text-dim);
+      }
+      .criteria {
+        font-size: 0.9em;
+        margin-bottom: 0.7em;
+      }
+      /* Greyed indices: still legible, visibly not the thing to read (faint figures, dashed boxes). */
+      .greyed .v,
+      .greyed .ci,
+      .greyed td.num {
+        color: var(--lw-text-faint);
+      }
+      .greyed .big,
+      .greyed .cell {
+        background: transparent;
+        border: 1px dashed var(--lw-border);
       }
       .small {
         display: grid;
@@ -159,42 +191,71 @@ export class LwCapabilityPanel extends LitElement {
       return html`<h2>Process capability</h2>
         <p class="muted" data-part="spec">${specWords}${v.unit ? ` (${v.unit})` : ''}</p>
         <p data-part="pending">${pending}</p>
+        ${
+          v.capabilityVerdict
+            ? html`<p class="verdict caveat" data-part="verdict" data-verdict=${v.capabilityVerdict.verdict}>${v.capabilityVerdict.words}</p>`
+            : nothing
+        }
         ${values.length > 0 ? histogram : nothing}`
     }
     const cells = capabilityIndices(cap)
     const headline = cells.filter((c) => c.key === 'cp' || c.key === 'cpk')
     const others = cells.filter((c) => c.key !== 'cp' && c.key !== 'cpk')
-    const verdict = capabilityVerdict(cap.cpk)
+    const verdict = verdictDisplay(v.capabilityVerdict, cap.n)
+    const greyed = verdict?.greyed ?? false
+    /** The reason the indices are greyed: shown, given as their description, and as a tooltip. */
+    const described = greyed ? 'verdict-hint' : nothing
+    const hint = greyed && verdict?.hint ? verdict.hint : nothing
     return html`<h2>Process capability</h2>
       <p class="muted" data-part="spec">${specWords}${v.unit ? ` (${v.unit})` : ''} · ${cap.n} readings against the frozen limits</p>
       <div class="cols">
         <div>
-          <div class="headline">
-            ${headline.map(
-              (c) => html`<div class="big" data-index=${c.key}>
-                <div class="k">${c.label}</div>
-                <div class="v">${c.value}</div>
-                <div class="ci">${c.interval ? `95%: ${c.interval}` : (c.missing ?? '')}</div>
-              </div>`,
-            )}
-          </div>
-          ${verdict ? html`<p class="verdict ${verdict.capable ? '' : 'not'}" data-part="verdict">${verdict.words}</p>` : nothing}
-          <div class="small">
-            ${others.map(
-              (c) => html`<div class="cell" data-index=${c.key}>
-                <div class="k">${c.label}</div>
-                <div class="v">${c.value}</div>
-                ${c.missing ? html`<div class="why">${c.missing}</div>` : nothing}
-              </div>`,
-            )}
+          ${
+            verdict
+              ? html`<p class="verdict ${verdict.tone}" data-part="verdict" data-verdict=${verdict.verdict}>${verdict.words}</p>
+                ${verdict.hint ? html`<p class="hint" id="verdict-hint" data-part="verdict-hint">${verdict.hint}</p>` : nothing}
+                <p class="criteria" data-part="criteria">${verdict.criteria}</p>`
+              : nothing
+          }
+          <div
+            class="indices ${greyed ? 'greyed' : ''}"
+            role="group"
+            aria-label="Capability indices"
+            aria-describedby=${described}
+            title=${hint}
+            data-part="indices"
+            data-greyed=${greyed ? 'true' : 'false'}
+          >
+            <div class="headline">
+              ${headline.map(
+                (c) => html`<div class="big" data-index=${c.key}>
+                  <div class="k">${c.label}</div>
+                  <div class="v">${c.value}</div>
+                  <div class="ci">${c.interval ? `95%: ${c.interval}` : (c.missing ?? '')}</div>
+                </div>`,
+              )}
+            </div>
+            <div class="small">
+              ${others.map(
+                (c) => html`<div class="cell" data-index=${c.key}>
+                  <div class="k">${c.label}</div>
+                  <div class="v">${c.value}</div>
+                  ${c.missing ? html`<div class="why">${c.missing}</div>` : nothing}
+                </div>`,
+              )}
+            </div>
           </div>
           <table>
             <tbody>
               <tr><th scope="row">Mean</th><td class="num" data-part="mean">${formatQuantity(cap.mean, v.decimals + 1, v.unit)}</td></tr>
               <tr><th scope="row">σ within (chart)</th><td class="num" data-part="sigma-within">${formatQuantity(cap.sigmaWithin, v.decimals + 1, v.unit)}</td></tr>
               <tr><th scope="row">σ overall</th><td class="num" data-part="sigma-overall">${formatQuantity(cap.sigmaOverall, v.decimals + 1, v.unit)}</td></tr>
+            </tbody>
+            <tbody class=${greyed ? 'greyed' : ''}>
               <tr><th scope="row">Expected PPM, overall</th><td class="num" data-part="ppm-expected">${formatPpm(cap.expectedPpm)}</td></tr>
               <tr><th scope="row">Expected PPM, within</th><td class="num" data-part="ppm-within">${formatPpm(cap.expectedPpmWithin)}</td></tr>
+            </tbody>
+            <tbody>
               <tr><th scope="row">Observed PPM</th><td class="num" data-part="ppm-observed">${formatPpm(cap.observedPpm)}</td></tr>
             </tbody>
           </table>

@@ -2,12 +2,13 @@ import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import type { CharacteristicView, ChartPointView, Role } from '../../gateway/contract.ts'
 import { api, failureText } from './api.ts'
 import { ClockController } from './clock-controller.ts'
+import { panesOfRule } from './data/chart-series.ts'
 import { chartHeader, paneDecimals, paneInfo } from './data/chart-words.ts'
 import { formatAge, formatDateTime, formatQuantity, formatValue } from './data/format.ts'
 import { hierarchyLabel } from './data/hierarchy.ts'
 import { routeHash } from './data/route.ts'
-import { appendPoints, MAX_CHART_POINTS } from './data/series.ts'
-import { describeRule, statusLabel } from './data/status.ts'
+import { appendPoints, type LimitLine, MAX_CHART_POINTS, readingsLines } from './data/series.ts'
+import { describeRuleOn, statusLabel } from './data/status.ts'
 import type { ConnectionState, LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
 import { LoadController } from './load-controller.ts'
@@ -15,18 +16,23 @@ import { pageStyles } from './styles.ts'
 import './lw-capability-panel.ts'
 import './lw-control-chart.ts'
 import './lw-limit-changes.ts'
+import './lw-readings-chart.ts'
 
 /** Readings in the capability histogram. */
 const HISTOGRAM_READINGS = 500
-/** Capability and the histogram are refetched at most this often while points arrive. */
-const CAPABILITY_REFRESH_MS = 5000
+/** Capability, the histogram and the EWMA's readings are refetched at most this often while points arrive. */
+const READINGS_REFRESH_MS = 5000
+/** Readings under an EWMA chart at most (those since its first point shown). */
+const MAX_RAW_READINGS = 20_000
 
 /**
  * One characteristic: its live control chart (every pane of its chart type) and what it is judged
  * against, its process capability with a histogram of the recent readings, and the record of its
- * limit changes (with the acts that change them, for engineers). Fetches the characteristic and
- * its last points, then watches it for live `points` (refetching when the gateway had to drop
- * some) and `limits`; capability is refetched while points arrive, at most every few seconds.
+ * limit changes (with the acts that change them, for engineers). An EWMA chart has the raw
+ * readings under it, with the alert and action limits (the z chart judges neither). Fetches the
+ * characteristic and its last points, then watches it for live `points` (refetching when the
+ * gateway had to drop some) and `limits`; capability and the readings are refetched while points
+ * arrive, at most every few seconds.
  */
 export class LwCharacteristicPage extends LitElement {
   static override properties = {
@@ -37,6 +43,7 @@ export class LwCharacteristicPage extends LitElement {
     view: { state: true },
     points: { state: true },
     readings: { state: true },
+    rawReadings: { state: true },
     revision: { state: true },
   }
 
@@ -49,6 +56,8 @@ export class LwCharacteristicPage extends LitElement {
   declare points: readonly ChartPointView[]
   /** Recent readings for the capability histogram (fetched only with specification limits). */
   declare readings: readonly { ts: number; value: number }[]
+  /** The readings over the chart's span, drawn under an EWMA chart (empty for other charts). */
+  declare rawReadings: readonly { ts: number; value: number }[]
   /** Bumped when the limits may have changed: the record of changes reloads. */
   declare revision: number
 
@@ -56,7 +65,9 @@ export class LwCharacteristicPage extends LitElement {
   private loading = false
   /** Live points that arrived while the chart was being fetched. */
   private pending: ChartPointView[] = []
-  private capabilityTimer: ReturnType<typeof setTimeout> | undefined
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined
+  /** The lines over the EWMA's readings: a new array only when they change (the page re-renders every second). */
+  private rawLines: LimitLine[] = []
 
   constructor() {
     super()
@@ -66,6 +77,7 @@ export class LwCharacteristicPage extends LitElement {
     this.view = null
     this.points = []
     this.readings = []
+    this.rawReadings = []
     this.revision = 0
     this.loader = new LoadController(this, (signal) => this.fetch(signal), {
       ready: () => Boolean(this.characteristicId),
@@ -81,7 +93,7 @@ export class LwCharacteristicPage extends LitElement {
           else this.points = appendPoints(this.points, update.points, MAX_CHART_POINTS)
           // More arrived than the gateway would send in one flush: fill the gap from REST.
           if (update.dropped > 0) void this.loadChart()
-          if (update.points.length > 0) this.scheduleCapability()
+          if (update.points.length > 0) this.scheduleRefresh()
         },
         limits: (update) => {
           if (update.characteristic !== this.characteristicId || !this.view) return
@@ -110,8 +122,8 @@ export class LwCharacteristicPage extends LitElement {
 
   override disconnectedCallback(): void {
     super.disconnectedCallback()
-    clearTimeout(this.capabilityTimer)
-    this.capabilityTimer = undefined
+    clearTimeout(this.refreshTimer)
+    this.refreshTimer = undefined
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
@@ -119,11 +131,17 @@ export class LwCharacteristicPage extends LitElement {
       this.view = null
       this.points = []
       this.readings = []
+      this.rawReadings = []
       void this.loader.load()
+    }
+    if (changed.has('view') && this.view) {
+      const v = this.view
+      const lines = readingsLines(v.chart.type, v.limits, v.chart.control)
+      if (JSON.stringify(lines) !== JSON.stringify(this.rawLines)) this.rawLines = lines
     }
   }
 
-  /** The characteristic and its chart, then the histogram's readings; live points meanwhile wait. */
+  /** The characteristic and its chart, then the histogram's and the EWMA's readings; live points meanwhile wait. */
   private async fetch(signal: AbortSignal): Promise<void> {
     const id = this.characteristicId
     this.loading = true
@@ -136,9 +154,13 @@ export class LwCharacteristicPage extends LitElement {
       this.view = view
       this.points = appendPoints(appendPoints([], chart.points), this.pending)
       this.loader.problem = null
-      if (view.specLimits) {
-        const readings = await api.readings(id, HISTOGRAM_READINGS, signal)
-        if (id === this.characteristicId) this.readings = readings.readings
+      const [readings, raw] = await Promise.all([
+        view.specLimits ? api.readings(id, HISTOGRAM_READINGS, signal) : null,
+        this.fetchRaw(view, signal),
+      ])
+      if (id === this.characteristicId) {
+        if (readings) this.readings = readings.readings
+        if (raw) this.rawReadings = raw
       }
     } finally {
       if (this.loader.isLatest(signal)) {
@@ -165,26 +187,47 @@ export class LwCharacteristicPage extends LitElement {
     }
   }
 
-  /** Refetches capability and the histogram's readings soon, at most once per interval. */
-  private scheduleCapability(): void {
-    if (!this.view?.specLimits || this.capabilityTimer !== undefined) return
-    this.capabilityTimer = setTimeout(() => {
-      this.capabilityTimer = undefined
-      void this.loadCapability()
-    }, CAPABILITY_REFRESH_MS)
+  /** The readings over the chart's span for an EWMA chart (null for another chart). */
+  private async fetchRaw(
+    view: CharacteristicView,
+    signal?: AbortSignal,
+  ): Promise<{ ts: number; value: number }[] | null> {
+    if (view.chart.type !== 'ewma') return null
+    const from = this.points[0]?.ts ?? 0
+    return (await api.readingsSince(view.id, from, MAX_RAW_READINGS, signal)).readings
   }
 
-  private async loadCapability(): Promise<void> {
+  /** Refetches capability, the histogram's and the EWMA's readings soon, at most once per interval. */
+  private scheduleRefresh(): void {
+    const v = this.view
+    if (!v || (!v.specLimits && v.chart.type !== 'ewma') || this.refreshTimer !== undefined) return
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined
+      void this.loadReadings()
+    }, READINGS_REFRESH_MS)
+  }
+
+  private async loadReadings(): Promise<void> {
     const id = this.characteristicId
-    if (!id || this.loading) return
+    const held = this.view
+    if (!id || this.loading || !held) return
     try {
-      const [view, readings] = await Promise.all([
-        api.characteristic(id),
-        api.readings(id, HISTOGRAM_READINGS),
+      const [view, readings, raw] = await Promise.all([
+        held.specLimits ? api.characteristic(id) : null,
+        held.specLimits ? api.readings(id, HISTOGRAM_READINGS) : null,
+        this.fetchRaw(held),
       ])
       if (id !== this.characteristicId || !this.view) return
-      this.view = { ...this.view, specLimits: view.specLimits, capability: view.capability }
-      this.readings = readings.readings
+      if (view) {
+        this.view = {
+          ...this.view,
+          specLimits: view.specLimits,
+          capability: view.capability,
+          capabilityVerdict: view.capabilityVerdict,
+        }
+      }
+      if (readings) this.readings = readings.readings
+      if (raw) this.rawReadings = raw
     } catch (e) {
       this.loader.problem = failureText(e)
     }
@@ -267,6 +310,18 @@ export class LwCharacteristicPage extends LitElement {
       lw-capability-panel {
         margin-top: 0.4em;
       }
+      lw-readings-chart {
+        background: var(--lw-surface-dim);
+        border: 1px solid var(--lw-border);
+        border-radius: 0.5em;
+        padding: 0.6em 0.8em 0.8em;
+      }
+      .raw-head {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: baseline;
+        gap: 0.2em 1.2em;
+      }
     `,
   ]
 
@@ -312,7 +367,9 @@ export class LwCharacteristicPage extends LitElement {
         .control=${v.chart.control}
         .decimals=${v.decimals}
         .unit=${v.unit}
+        ?compact=${v.chart.type === 'ewma'}
       ></lw-control-chart>
+      ${v.chart.type === 'ewma' ? this.rawChart(v) : nothing}
       ${v.specLimits ? html`<lw-capability-panel .characteristic=${v} .readings=${this.readings}></lw-capability-panel>` : nothing}
       <div class="lower">
         <section>
@@ -328,7 +385,10 @@ export class LwCharacteristicPage extends LitElement {
                       <td class="num">#${p.index}</td>
                       <td>${formatDateTime(p.ts)}</td>
                       <td class="num">${this.primaryValue(p, primary)}</td>
-                      <td>${[...new Set(p.rules)].map((r) => html`<div class="rule" title=${describeRule(r)}>${describeRule(r)}</div>`)}</td>
+                      <td>${[...new Set(p.rules)].map((r) => {
+                        const words = describeRuleOn(r, panesOfRule(p, r, v.chart.panes)[0] ?? null)
+                        return html`<div class="rule" title=${words}>${words}</div>`
+                      })}</td>
                     </tr>`,
                   )}
                 </tbody>
@@ -345,6 +405,29 @@ export class LwCharacteristicPage extends LitElement {
         </section>
       </div>
     `
+  }
+
+  /**
+   * The raw readings under an EWMA chart, against the alert and action limits that judge each
+   * reading (the z chart above judges their weighted average), evenly spaced as the chart is.
+   */
+  private rawChart(v: CharacteristicView) {
+    const lines = this.rawLines
+    return html`<section data-part="raw-readings">
+      <div class="raw-head">
+        <h2>Readings${v.unit ? ` (${v.unit})` : ''}</h2>
+        <span class="muted">${lines.length > 0 ? 'with the alert and action limits' : 'no alert or action limits configured'}</span>
+      </div>
+      <lw-readings-chart
+        .readings=${this.rawReadings}
+        .lines=${lines}
+        .decimals=${v.decimals}
+        .label=${'Readings with the alert and action limits'}
+        .heightShare=${0.24}
+        .alarm=${v.limits}
+        axis="index"
+      ></lw-readings-chart>
+    </section>`
   }
 
   /** A flagged point's value on the primary pane: the statistic, or CUSUM's two sums. */

@@ -1,4 +1,5 @@
 import { css, html, LitElement, nothing, type PropertyValues, unsafeCSS } from 'lit'
+import { styleMap } from 'lit/directives/style-map.js'
 import uPlot from 'uplot'
 import uplotCss from 'uplot/dist/uPlot.min.css?inline'
 import type {
@@ -12,12 +13,15 @@ import {
   buildChartSeries,
   type ChartSeries,
   latestControl,
+  latestSigmas,
   type PaneSeries,
+  panesOfRule,
 } from './data/chart-series.ts'
-import { alarmPane, paneDecimals, paneInfo } from './data/chart-words.ts'
+import { alarmPane, paneDecimals, paneInfo, sigmaWords } from './data/chart-words.ts'
+import { type CusumRange, cusumRange, latestH } from './data/cusum-range.ts'
 import { formatQuantity, formatTime, formatValue } from './data/format.ts'
 import { type LimitLine, limitLines } from './data/series.ts'
-import { describeRule } from './data/status.ts'
+import { describeRuleOn } from './data/status.ts'
 import { FrameDrawController } from './frame-draw-controller.ts'
 import { axes, type ChartColours, chartColours, fontPx, pointScale } from './uplot-theme.ts'
 
@@ -34,8 +38,10 @@ const MEASURED = new Set(['i', 'mr', 'xbar', 'r', 's', 'ewma'])
  * steps (they vary with n on p, u and X̄ charts, with time on EWMA; a null limit leaves a gap);
  * the alert and action limits only on the pane that plots what they judge. CUSUM plots C⁺ upward
  * and C⁻ downward against ±h. Baseline points are hollow on a shaded band, flagged points ringed
- * and named with their rule. Redraws at most once per animation frame however often its inputs
- * change.
+ * and named with their rule. Each pane says the σ its limits use (the latest point's). A CUSUM
+ * pane's y-range follows the data but keeps ±h legible (data/cusum-range.ts): a sum beyond it is
+ * marked by an arrow at the edge whose title gives its value. Redraws at most once per animation
+ * frame however often its inputs change.
  */
 export class LwControlChart extends LitElement {
   static override properties = {
@@ -46,7 +52,9 @@ export class LwControlChart extends LitElement {
     control: { attribute: false },
     decimals: { type: Number },
     unit: { type: String },
+    compact: { type: Boolean },
     hover: { state: true },
+    offScale: { state: true },
   }
 
   declare points: readonly ChartPointView[]
@@ -57,8 +65,12 @@ export class LwControlChart extends LitElement {
   declare control: ControlLimitsView | null
   declare decimals: number
   declare unit: string
+  /** Leaves room for a chart under it: the primary pane takes a smaller share of the height. */
+  declare compact: boolean
   /** Point under the cursor (series position), or null for the latest. */
   declare hover: number | null
+  /** Markers of the off-scale points of each CUSUM pane, placed after each draw. */
+  declare offScale: Record<string, OffScaleMark[]>
 
   private readonly plots = new Map<string, uPlot>()
   /** The structure the plots were made for; another one makes them anew. */
@@ -66,6 +78,10 @@ export class LwControlChart extends LitElement {
   private series: ChartSeries | null = null
   /** The limits in force at the latest point, for the legend. */
   private current: ControlLimitsView | null = null
+  /** The σ each pane's limits use at the latest point, for the legend. */
+  private sigmas: Record<string, number | null> = {}
+  /** The y-range of each CUSUM pane for the data drawn. */
+  private readonly ranges = new Map<string, CusumRange>()
   private readonly frames: FrameDrawController
   /** A resize since the last draw: the plots are given the new size. */
   private resized = false
@@ -82,7 +98,9 @@ export class LwControlChart extends LitElement {
     this.control = null
     this.decimals = 2
     this.unit = ''
+    this.compact = false
     this.hover = null
+    this.offScale = {}
     this.frames = new FrameDrawController(
       this,
       () => this.draw(),
@@ -139,6 +157,50 @@ export class LwControlChart extends LitElement {
       .plot {
         width: 100%;
         min-height: 4em;
+      }
+      .plot-box {
+        position: relative;
+      }
+      /* Arrows at the edge of a CUSUM pane for sums beyond its range; the title gives the value. */
+      .off {
+        position: absolute;
+        width: 0;
+        height: 0;
+        margin-left: -0.55em;
+        border-left: 0.55em solid transparent;
+        border-right: 0.55em solid transparent;
+        cursor: default;
+      }
+      .off.up {
+        border-bottom: 0.8em solid var(--lw-spc);
+      }
+      .off.down {
+        border-top: 0.8em solid var(--lw-spc);
+        margin-top: -0.8em;
+      }
+      /* Written under the arrow (over it for C⁻), ending at it: the latest points are at the right edge. */
+      .off .value {
+        position: absolute;
+        right: -0.6em;
+        white-space: nowrap;
+        font-weight: 700;
+        font-variant-numeric: tabular-nums;
+        color: var(--lw-text);
+        text-shadow: 0 0 3px var(--lw-bg), 0 0 3px var(--lw-bg);
+        pointer-events: none;
+      }
+      .off.up .value {
+        top: 1em;
+      }
+      .off.down .value {
+        bottom: 1em;
+      }
+      .arrow {
+        width: 0;
+        height: 0;
+        border-left: 0.45em solid transparent;
+        border-right: 0.45em solid transparent;
+        border-bottom: 0.65em solid var(--lw-spc);
       }
       .limits {
         display: flex;
@@ -222,6 +284,12 @@ export class LwControlChart extends LitElement {
         control: this.control,
       })
       this.current = latestControl(this.control, this.points)
+      this.sigmas = latestSigmas(this.points, this.panes)
+      this.ranges.clear()
+      for (const ps of this.series.panes) {
+        if (ps.kind === 'cusum')
+          this.ranges.set(ps.pane, cusumRange(ps.value, ps.lower, latestH(ps.ucl)))
+      }
     }
   }
 
@@ -233,7 +301,8 @@ export class LwControlChart extends LitElement {
       changed.has('decimals') ||
       changed.has('type') ||
       changed.has('panes') ||
-      changed.has('unit')
+      changed.has('unit') ||
+      changed.has('compact')
     ) {
       this.frames.schedule()
     }
@@ -243,6 +312,25 @@ export class LwControlChart extends LitElement {
     for (const plot of this.plots.values()) plot.destroy()
     this.plots.clear()
     this.layout = ''
+  }
+
+  /** The off-scale points of a CUSUM pane as drawn (for tests and diagnostics). */
+  offScalePoints(pane: string): { index: number; value: number; side: 'up' | 'down' }[] {
+    const range = this.ranges.get(pane)
+    if (!range) return []
+    return range.offScale.map((o) => ({
+      index: this.points[o.at]?.index ?? o.at,
+      value: o.value,
+      side: o.side,
+    }))
+  }
+
+  /** The y-range a pane was last drawn with (for tests and diagnostics). */
+  yRange(pane: string): [number, number] | null {
+    const scale = this.plots.get(pane)?.scales.y
+    return scale && scale.min !== undefined && scale.max !== undefined
+      ? [scale.min, scale.max]
+      : null
   }
 
   /** What each pane's plot was last given: its series' labels and columns (for tests and diagnostics). */
@@ -272,6 +360,7 @@ export class LwControlChart extends LitElement {
       alarmPane(this.type),
       this.decimals,
       this.unit,
+      this.compact,
     ].join('|')
     if (layout !== this.layout) {
       this.destroyPlots()
@@ -302,6 +391,7 @@ export class LwControlChart extends LitElement {
   private paneHeight(k: number): number {
     const vh = window.innerHeight
     if (k > 0) return Math.max(130, Math.round(vh * 0.2))
+    if (this.compact) return Math.max(240, Math.round(vh * 0.34))
     return this.panes.length > 1
       ? Math.max(240, Math.round(vh * 0.42))
       : Math.max(280, Math.round(vh * 0.52))
@@ -329,15 +419,68 @@ export class LwControlChart extends LitElement {
         drag: { x: false, y: false },
         points: { size: 9 },
       },
-      scales: { x: pointScale },
+      scales:
+        ps.kind === 'cusum'
+          ? {
+              x: pointScale,
+              y: {
+                range: (_u, min, max) => {
+                  const r = this.ranges.get(ps.pane)
+                  return r ? [r.min, r.max] : [min ?? -1, max ?? 1]
+                },
+              },
+            }
+          : { x: pointScale },
       axes: axes(c, px, timeline, decimals, last),
       series: [{}, ...paneSeries(ps, c, paneInfo(ps.pane).label)],
       hooks: {
         drawClear: [(u) => this.series && shadeBaseline(u, this.series, c, px, k === 0)],
-        draw: [(u) => this.series && labelMarks(u, this.series, ps.pane, c, px)],
+        draw: [
+          (u) => this.series && labelMarks(u, this.series, ps.pane, c, px),
+          ...(ps.kind === 'cusum' ? [(u: uPlot) => this.placeOffScale(u, ps.pane)] : []),
+        ],
         setCursor: [(u) => this.onCursor(u)],
       },
     }
+  }
+
+  /**
+   * Places an arrow at the edge of a CUSUM pane over each point beyond its range, in CSS pixels
+   * from the pane's box; the latest on each side also shows its value.
+   */
+  private placeOffScale(u: uPlot, pane: string): void {
+    const s = this.series
+    const range = this.ranges.get(pane)
+    const box = this.renderRoot.querySelector<HTMLElement>(`.plot-box[data-pane="${pane}"]`)
+    if (!s || !range || !box) return
+    const over = u.over.getBoundingClientRect()
+    const origin = box.getBoundingClientRect()
+    const left = over.left - origin.left
+    const top = over.top - origin.top
+    const lastOf = { up: -1, down: -1 }
+    for (const o of range.offScale) lastOf[o.side] = o.at
+    const marks: OffScaleMark[] = []
+    for (const o of range.offScale) {
+      const x = u.valToPos(s.x[o.at] as number, 'x')
+      if (x < 0 || x > over.width) continue
+      const sum = o.side === 'up' ? 'C⁺' : 'C⁻'
+      const value = `${sum} ${formatValue(Math.abs(o.value), 2)}σ`
+      const edge = formatValue(o.side === 'up' ? range.max : -range.min, 2)
+      marks.push({
+        at: o.at,
+        index: this.points[o.at]?.index ?? o.at,
+        side: o.side,
+        left: Math.round(left + x),
+        top: Math.round(o.side === 'up' ? top : top + over.height),
+        title: `#${this.points[o.at]?.index ?? o.at} ${value}: off scale (the scale stops at ${edge}σ)`,
+        label: lastOf[o.side] === o.at ? value : null,
+      })
+    }
+    // Only a change re-renders the arrows (a draw that moved nothing costs no update).
+    if (JSON.stringify(this.offScale[pane] ?? []) !== JSON.stringify(marks)) {
+      this.offScale = { ...this.offScale, [pane]: marks }
+    }
+    this.dataset.offScale = String(marks.length)
   }
 
   private onCursor(u: uPlot): void {
@@ -361,7 +504,19 @@ export class LwControlChart extends LitElement {
             <span class="pane-label">${paneInfo(pane).label}</span>
             ${k > 0 ? html`<span class="pane-lines" data-pane-lines=${pane}>${this.paneLines(pane)}</span>` : nothing}
           </div>
-          <div class="plot" data-pane=${pane} id=${pane}></div>
+          <div class="plot-box" data-pane=${pane}>
+            <div class="plot" data-pane=${pane} id=${pane}></div>
+            ${(this.offScale[pane] ?? []).map(
+              (m) => html`<span
+                class="off ${m.side}"
+                style=${styleMap({ left: `${m.left}px`, top: `${m.top}px` })}
+                title=${m.title}
+                role="img"
+                aria-label=${m.title}
+                data-off-scale=${m.index}
+              >${m.label ? html`<span class="value">${m.label}</span>` : nothing}</span>`,
+            )}
+          </div>
         `,
       )}
       <ul class="limits" aria-label="Limits">
@@ -371,11 +526,13 @@ export class LwControlChart extends LitElement {
           </li>`,
         )}
         ${lines.length === 0 ? html`<li class="none">No limits yet.</li>` : nothing}
+        ${this.sigmaItem(primary)}
         ${varies ? html`<li class="note" data-note="varying">limits vary point by point: the latest are listed</li>` : nothing}
         ${
           cusum
             ? html`<li><span class="swatch c-plus"></span>C⁺ upper sum</li>
-              <li><span class="swatch c-minus"></span>C⁻ lower sum, drawn downward</li>`
+              <li><span class="swatch c-minus"></span>C⁻ lower sum, drawn downward</li>
+              <li data-note="off-scale"><span class="arrow"></span>sum beyond the scale (its value in the tooltip)</li>`
             : html`<li><span class="dot baseline"></span>baseline point</li>`
         }
         <li><span class="dot violation"></span>${cusum ? 'CUSUM signal' : 'rule violation'}</li>
@@ -389,12 +546,26 @@ export class LwControlChart extends LitElement {
     `
   }
 
-  /** The lines of a secondary pane in words: "UCL 10.6 · CL 5.0 · LCL 0.0". */
+  /** The lines of a secondary pane in words, and the σ they use: "UCL 10.6 · CL 5.0 · LCL 0.0 · σ 1.76". */
   private paneLines(pane: string): string {
     const d = paneDecimals(this.type, pane, this.decimals)
-    return limitLines({}, this.current, pane)
-      .map((l) => `${l.label} ${formatValue(l.value, d)}`)
-      .join(' · ')
+    const words = limitLines({}, this.current, pane).map(
+      (l) => `${l.label} ${formatValue(l.value, d)}`,
+    )
+    const sigma = sigmaWords(this.type, pane, this.sigmas[pane], this.decimals)
+    if (sigma) words.push(sigma)
+    return words.join(' · ')
+  }
+
+  /** The legend's entry for the σ the primary pane's limits use (none while there is none). */
+  private sigmaItem(pane: string) {
+    const n = this.points[this.points.length - 1]?.n ?? 1
+    const scale = this.control ? { sigma: this.control.sigma, n, unit: this.unit } : undefined
+    const words = sigmaWords(this.type, pane, this.sigmas[pane], this.decimals, scale)
+    if (!words) return nothing
+    const limits =
+      pane === 'cusum' ? 'the pane is in σ units, ±h are h·σ' : 'the limits are CL ± L·σ'
+    return html`<li data-sigma=${pane} title=${`σ of the plotted statistic: ${limits}`}>${words}</li>`
   }
 
   private readout(p: ChartPointView) {
@@ -418,7 +589,10 @@ export class LwControlChart extends LitElement {
           : html`<span>${symbol} ${value}</span>`
       })}
       <span>${p.phase === 'baseline' ? 'baseline' : 'monitoring'}</span>
-      ${[...new Set(p.rules)].map((r) => html`<span class="rule" title=${describeRule(r)}>${describeRule(r)}</span>`)}`
+      ${[...new Set(p.rules)].map((r) => {
+        const words = describeRuleOn(r, panesOfRule(p, r, this.panes)[0] ?? null)
+        return html`<span class="rule" title=${words}>${words}</span>`
+      })}`
   }
 }
 
@@ -436,6 +610,21 @@ function varying(column: Column): boolean {
     else if (Math.abs(v - seen) > 1e-12 * Math.max(1, Math.abs(seen))) return true
   }
   return false
+}
+
+/** An arrow at the edge of a CUSUM pane for a point beyond its range. */
+interface OffScaleMark {
+  /** Position in the series. */
+  at: number
+  /** The point's index in its stream. */
+  index: number
+  side: 'up' | 'down'
+  /** CSS pixels from the pane's box. */
+  left: number
+  top: number
+  title: string
+  /** The value written beside the arrow (the latest on each side), or null. */
+  label: string | null
 }
 
 function readoutPoint(

@@ -1,20 +1,43 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
-import type { ChartType, NonconformanceView, Subgrouping } from '../../gateway/contract.ts'
+import type {
+  ChartPointView,
+  ChartType,
+  NonconformanceView,
+  Subgrouping,
+} from '../../gateway/contract.ts'
 import { api, isAbort } from './api.ts'
 import { estimateWords, paneInfo } from './data/chart-words.ts'
 import { decimalsShown, formatDateTime, formatValue } from './data/format.ts'
+import {
+  isTriggerReading,
+  judgesStatistic,
+  ncChartPlan,
+  ncWindow,
+  occurrenceHeading,
+  paneValues,
+  runSpan,
+  runWords,
+  triggerLimitWords,
+} from './data/nc-chart.ts'
 import { routeHash } from './data/route.ts'
-import { limitLines, readingsLines } from './data/series.ts'
-import { causeValueText, causeWords, describeRule, statusOfCause } from './data/status.ts'
+import { type LimitLine, limitLines } from './data/series.ts'
+import { causeValueText, causeWords, describeRuleOn, statusOfCause } from './data/status.ts'
 import type { LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
 import { LoadController } from './load-controller.ts'
 import { pageStyles } from './styles.ts'
 import './lw-readings-chart.ts'
 
+/** Chart points fetched around a trigger at most (the NC's readings span a few dozen). */
+const MAX_NC_POINTS = 2000
+
 /**
  * One nonconformance: what triggered it, the limits in force when it opened, the readings around
- * it (chart and table) and each occurrence. Refetched when an `nc` event concerns it.
+ * it (chart and table) and each occurrence. The chart is time-proportional and rings the trigger;
+ * a rule that judged another pane than the readings (a moving range, an EWMA's z, a CUSUM sum…)
+ * is shown on that pane's statistic, from the chart's points around the trigger, against that
+ * pane's limits (data/nc-chart.ts), a CUSUM signal with its run. Refetched when an `nc` event
+ * concerns it.
  */
 export class LwNcDetail extends LitElement {
   static override properties = {
@@ -22,6 +45,7 @@ export class LwNcDetail extends LitElement {
     live: { attribute: false },
     nc: { state: true },
     measure: { state: true },
+    panePoints: { state: true },
   }
 
   declare ncId: number
@@ -35,6 +59,8 @@ export class LwNcDetail extends LitElement {
     subgroup: Subgrouping
     primary: string
   } | null
+  /** The chart's points around the trigger, when the rule judged a pane's statistic (else null). */
+  declare panePoints: readonly ChartPointView[] | null
 
   private readonly loader: LoadController
 
@@ -43,6 +69,7 @@ export class LwNcDetail extends LitElement {
     this.ncId = 0
     this.nc = null
     this.measure = null
+    this.panePoints = null
     this.loader = new LoadController(this, (signal) => this.fetch(signal), {
       ready: () => Boolean(this.ncId),
     })
@@ -58,6 +85,7 @@ export class LwNcDetail extends LitElement {
     if (changed.has('ncId')) {
       this.nc = null
       this.measure = null
+      this.panePoints = null
       void this.loader.load()
     }
   }
@@ -80,7 +108,22 @@ export class LwNcDetail extends LitElement {
           }
         : null
     }
+    this.panePoints = judgesStatistic(nc.trigger) ? await this.fetchPanePoints(nc, signal) : null
     this.nc = nc
+  }
+
+  /** The chart's points over the NC's readings; none when they cannot be had (e.g. the characteristic is gone). */
+  private async fetchPanePoints(
+    nc: NonconformanceView,
+    signal: AbortSignal,
+  ): Promise<ChartPointView[]> {
+    const { from, to } = ncWindow(nc)
+    try {
+      return (await api.chartBetween(nc.characteristic, from, to, MAX_NC_POINTS, signal)).points
+    } catch (e) {
+      if (isAbort(e)) throw e
+      return []
+    }
   }
 
   static override styles = [
@@ -140,6 +183,10 @@ export class LwNcDetail extends LitElement {
         letter-spacing: 0;
         font-size: 1em;
       }
+      .run {
+        margin-top: 0.2em;
+        font-weight: 600;
+      }
       tr.trigger td {
         font-weight: 700;
         background: var(--lw-surface-2);
@@ -160,18 +207,38 @@ export class LwNcDetail extends LitElement {
         ${problem ? html`<p class="problem">${problem}</p>` : html`<p class="muted">Loading…</p>`}`
     }
     const m = this.measure
-    // Over the readings: what judges a reading. In the table: those and the chart's primary pane.
-    const lines = readingsLines(m?.type ?? null, nc.limitsInForce.alarm, nc.limitsInForce.control)
     const primary = m?.primary ?? 'i'
-    const symbol = primary === 'i' ? '' : `${paneInfo(primary).symbol} `
-    const tableLines = limitLines(nc.limitsInForce.alarm, nc.limitsInForce.control, primary).map(
-      (l) => (['ucl', 'cl', 'lcl'].includes(l.key) ? { ...l, label: `${symbol}${l.label}` } : l),
-    )
     const decimals =
       this.measure?.decimals ??
       decimalsShown([nc.trigger.value, ...nc.readings.map((r) => r.value)])
     const unit = this.measure?.unit ?? ''
     const control = nc.limitsInForce.control
+    // The chart: the readings against what judges a reading, or the judged pane's statistic.
+    const plan = ncChartPlan(nc, m?.type ?? null, decimals)
+    const trigger = nc.trigger
+    const onPane = plan.source === 'pane' && plan.pane !== null
+    const paneSeries = onPane
+      ? paneValues(this.panePoints ?? [], plan.pane as string, trigger.rule)
+      : []
+    const values = onPane ? (paneSeries.length > 0 ? paneSeries : [trigger]) : nc.readings
+    const run = onPane ? runSpan(this.panePoints ?? [], trigger) : null
+    const runText = runWords(trigger)
+    // The table: the lines of the chart's primary pane, and of the judged pane when it is another.
+    const prefixed = (pane: string, d: number) =>
+      limitLines(pane === primary ? nc.limitsInForce.alarm : {}, control, pane).map((l) => ({
+        ...l,
+        label: controlLabel(pane, l),
+        // CUSUM's lines are in σ units.
+        decimals: pane === 'cusum' ? 2 : d,
+      }))
+    const tableLines = [
+      ...prefixed(primary, decimals),
+      ...(onPane && plan.pane !== primary ? prefixed(plan.pane as string, plan.decimals) : []),
+    ]
+    const triggerDecimals = trigger.pane !== null ? plan.decimals : decimals
+    const limitWords = triggerLimitWords(trigger, triggerDecimals)
+    // Occurrences are recorded as the trigger is: a rule's in the statistic it judged.
+    const occurrence = occurrenceHeading(trigger, unit)
     return html`
       <div class="crumbs">${back} · <a href=${routeHash({ page: 'characteristic', id: nc.characteristic })}>${nc.characteristicName}</a> · ${nc.path}</div>
       <h1>${nc.number} · ${nc.title}</h1>
@@ -184,24 +251,26 @@ export class LwNcDetail extends LitElement {
         <div class="fact"><div class="k">Occurrences</div><div class="v">${nc.occurrences}</div></div>
         <div class="fact">
           <div class="k">Trigger</div>
-          <div class="v">${causeValueText(nc.trigger.rule ?? nc.cause, nc.trigger.value, decimals, unit)}${
-            nc.trigger.limit !== null
-              ? html` past ${formatValue(nc.trigger.limit, decimals)}`
-              : nothing
-          }</div>
-          <div class="muted">${formatDateTime(nc.trigger.ts)}${nc.trigger.rule ? html` · ${describeRule(nc.trigger.rule)}` : nothing}</div>
+          <div class="v" data-part="trigger-value">${causeValueText(trigger.rule ?? nc.cause, trigger.value, triggerDecimals, unit, trigger.pane)}${limitWords ? ` ${limitWords}` : nothing}</div>
+          ${runText ? html`<div class="run" data-part="run-length">${runText}</div>` : nothing}
+          <div class="muted" data-part="trigger-rule">${formatDateTime(trigger.ts)}${trigger.rule ? html` · ${describeRuleOn(trigger.rule, trigger.pane)}` : nothing}</div>
         </div>
       </div>
       <div class="cols">
         <div>
-          <h2>Readings around the trigger</h2>
+          <h2 data-part="chart-heading">${plan.heading}</h2>
           <lw-readings-chart
-            .readings=${nc.readings}
-            .trigger=${nc.trigger}
+            .readings=${values}
+            .trigger=${trigger}
             .occurrences=${nc.history}
-            .lines=${lines}
-            .decimals=${decimals}
+            .lines=${plan.lines}
+            .decimals=${plan.decimals}
             .tone=${statusOfCause(nc.cause)}
+            .run=${run}
+            .label=${plan.heading}
+            axis="time"
+            data-source=${plan.source}
+            data-pane=${plan.pane ?? ''}
           ></lw-readings-chart>
           <h2>Limits in force when it opened</h2>
           ${
@@ -209,7 +278,7 @@ export class LwNcDetail extends LitElement {
               ? html`<p class="muted">None.</p>`
               : html`<table>
                 <tbody>
-                  ${tableLines.map((l) => html`<tr data-limit=${l.key}><th scope="row">${l.label}</th><td class="num">${formatValue(l.value, decimals)}</td></tr>`)}
+                  ${tableLines.map((l) => html`<tr data-limit=${l.key}><th scope="row">${l.label}</th><td class="num">${formatValue(l.value, l.decimals)}</td></tr>`)}
                   ${
                     control
                       ? html`<tr><th scope="row">σ</th><td class="num">${formatValue(control.sigma, decimals + 1)}</td></tr>
@@ -230,9 +299,9 @@ export class LwNcDetail extends LitElement {
           <h2>History (${nc.history.length})</h2>
           <div class="scroll">
             <table>
-              <thead><tr><th>Time</th><th class="num">Value${unit ? html` <span class="unit">(${unit})</span>` : nothing}</th></tr></thead>
+              <thead><tr><th>Time</th><th class="num" data-part="history-value">${occurrence.name}${occurrence.unit ? html` <span class="unit">(${occurrence.unit})</span>` : nothing}</th></tr></thead>
               <tbody>
-                ${[...nc.history].reverse().map((h) => html`<tr><td>${formatDateTime(h.ts)}</td><td class="num">${formatValue(h.value, decimals)}</td></tr>`)}
+                ${[...nc.history].reverse().map((h) => html`<tr><td>${formatDateTime(h.ts)}</td><td class="num">${formatValue(h.value, triggerDecimals)}</td></tr>`)}
               </tbody>
             </table>
           </div>
@@ -242,9 +311,7 @@ export class LwNcDetail extends LitElement {
               <thead><tr><th>Time</th><th class="num">Value${unit ? html` <span class="unit">(${unit})</span>` : nothing}</th></tr></thead>
               <tbody>
                 ${nc.readings.map(
-                  (
-                    r,
-                  ) => html`<tr class=${r.ts === nc.trigger.ts && r.value === nc.trigger.value ? 'trigger' : ''}>
+                  (r) => html`<tr class=${isTriggerReading(r, trigger) ? 'trigger' : ''}>
                     <td>${formatDateTime(r.ts)}</td><td class="num">${formatValue(r.value, decimals)}</td>
                   </tr>`,
                 )}
@@ -255,6 +322,13 @@ export class LwNcDetail extends LitElement {
       </div>
     `
   }
+}
+
+/** A line's label in the table: the pane's symbol before a control line ("MR UCL"); CUSUM's ±h. */
+function controlLabel(pane: string, l: LimitLine): string {
+  if (!['ucl', 'cl', 'lcl'].includes(l.key)) return l.label
+  if (pane === 'cusum') return l.key === 'ucl' ? '+h' : l.key === 'lcl' ? '−h' : 'Centre'
+  return pane === 'i' ? l.label : `${paneInfo(pane).symbol} ${l.label}`
 }
 
 customElements.define('lw-nc-detail', LwNcDetail)

@@ -1,6 +1,6 @@
 import type uPlot from 'uplot'
-import { formatTime, formatValue, valueSteps } from './data/format.ts'
-import { tsAt } from './data/series.ts'
+import { formatTime, formatTimeTick, formatValue, valueSteps } from './data/format.ts'
+import { timeRange, tsAt } from './data/series.ts'
 
 /** Colours of the charts, read from the page's design tokens (canvas cannot use CSS variables). */
 export interface ChartColours {
@@ -80,6 +80,44 @@ export function axes(
       values: (_u, splits) => splits.map((y) => formatValue(y, decimals)),
     },
   ]
+}
+
+/**
+ * Axes for a time-proportional x scale (x in UTC milliseconds: the plot needs `ms: 1` and
+ * `timeScale`): the ticks are uPlot's time steps, each labelled once (see formatTimeTick).
+ */
+export function timeAxes(colours: ChartColours, px: number, decimals: number): uPlot.Axis[] {
+  const [, y] = axes(colours, px, () => ({ x: [], ts: [] }), decimals, true) as [
+    uPlot.Axis,
+    uPlot.Axis,
+  ]
+  const font = `${Math.round(px * 0.85)}px system-ui, "Liberation Sans", "DejaVu Sans", sans-serif`
+  return [
+    {
+      stroke: colours.dim,
+      font,
+      grid: { stroke: colours.grid, width: 1 },
+      ticks: { stroke: colours.grid, width: 1, size: 5 },
+      space: px * 7,
+      size: px * 2.2,
+      values: (_u, splits, _axis, _space, step) => {
+        let previous = ''
+        return splits.map((ts) => {
+          const label = formatTimeTick(ts, step)
+          if (label === previous) return ''
+          previous = label
+          return label
+        })
+      },
+    },
+    y,
+  ]
+}
+
+/** The x scale of a time-proportional chart (milliseconds): the data's span and a little room. */
+export const timeScale: uPlot.Scale = {
+  time: true,
+  range: (_u, min, max) => timeRange(min, max),
 }
 
 /**

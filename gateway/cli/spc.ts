@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { type Analysis, AnalysisError, type AnalysisPoint, analyse } from '../../rules/analysis.ts'
-import { type Capability, capabilitySpecProblems } from '../../rules/capability.ts'
+import {
+  type Capability,
+  type CapabilityVerdict,
+  capabilitySpecProblems,
+  DEFAULT_CAPABILITY_POLICY,
+} from '../../rules/capability.ts'
 import { CUSUM_DEFAULTS } from '../../rules/charts/cusum.ts'
 import { EWMA_DEFAULTS } from '../../rules/charts/ewma.ts'
 import { checkObservation, validateChart } from '../../rules/charts/index.ts'
@@ -77,10 +82,13 @@ interface SpcOptions {
   k?: number
   h?: number
   headStart?: number
+  resetOnSignal?: boolean
   rules: string
   lsl?: number
   usl?: number
   target?: number
+  capabilityThreshold?: number
+  minReadings?: number
   format: 'table' | 'json' | 'csv'
 }
 
@@ -94,6 +102,19 @@ function countArg(value: string): number {
   const n = parseNumber(value)
   if (n === null || !Number.isInteger(n) || n < 1)
     throw new InvalidArgumentError(`"${value}" is not a whole number ≥ 1.`)
+  return n
+}
+
+function readingsArg(value: string): number {
+  const n = parseNumber(value)
+  if (n === null || !Number.isInteger(n) || n < 2)
+    throw new InvalidArgumentError(`"${value}" is not a whole number ≥ 2.`)
+  return n
+}
+
+function positiveArg(value: string): number {
+  const n = parseNumber(value)
+  if (n === null || !(n > 0)) throw new InvalidArgumentError(`"${value}" is not a positive number.`)
   return n
 }
 
@@ -146,6 +167,10 @@ export function registerSpcCommand(program: Command): void {
       `CUSUM fast initial response C₀, σ units (default ${CUSUM_DEFAULTS.headStart})`,
       numberArg,
     )
+    .option(
+      '--reset-on-signal',
+      'CUSUM: after a signal the side that signalled restarts from the head start (Minitab\'s "reset after each signal")',
+    )
     .addOption(
       new Option('--rules <set>', 'run rules: Nelson N1–N8, Western Electric WE1–WE4, both, none')
         .choices(Object.keys(RULE_SETS))
@@ -154,6 +179,16 @@ export function registerSpcCommand(program: Command): void {
     .option('--lsl <x>', 'lower specification limit (capability)', numberArg)
     .option('--usl <x>', 'upper specification limit (capability)', numberArg)
     .option('--target <x>', 'target for Cpm (default: the mid-point of the limits)', numberArg)
+    .option(
+      '--capability-threshold <x>',
+      `Cpk and Ppk must both reach this for the verdict "capable" (default ${DEFAULT_CAPABILITY_POLICY.threshold})`,
+      positiveArg,
+    )
+    .option(
+      '--min-readings <n>',
+      `readings needed before a capability verdict (default ${DEFAULT_CAPABILITY_POLICY.minReadings})`,
+      readingsArg,
+    )
     .addOption(
       new Option('--format <format>', 'output format')
         .choices(['table', 'json', 'csv'])
@@ -163,22 +198,33 @@ export function registerSpcCommand(program: Command): void {
       'after',
       `
 Input (CSV, RFC 4180, with a header row; rows are numbered as in a spreadsheet, the header is row 1):
-  imr, xbar-r, xbar-s, ewma, cusum   a "value" column; an optional "subgroup" column (consecutive
+  xbar-r, xbar-s, ewma, cusum        a "value" column; an optional "subgroup" column (consecutive
                                      rows with the same id form a subgroup), else --subgroup-size N
                                      (X̄-R and X̄-S need one of them; EWMA and CUSUM without either
                                      chart individual values)
+  imr                                a "value" column; each row is a point (a "subgroup" column
+                                     only labels the points)
   p, np, u                           "count" and "size" columns (u: size = inspection units)
   c                                  a "count" column ("size" optional)
+  (attributes charts: an optional "subgroup" column labels the samples)
 
 --rules judges the Shewhart and attributes charts (N1 alone on the MR, R and S panes); an EWMA
 chart is judged against its limits only, a CUSUM by C⁺ and C⁻ beyond h.
---format json prints one object (the charts' panes and points, and the capability);
---format csv one row per point per pane: pane,index,statistic,center,lcl,ucl,violations (rule ids
-separated by spaces; CUSUM adds upper,lower); --format table is for people.
+Every point carries its subgroup id and the σ of its statistic (sigma): its limits are
+center ± 3·sigma (EWMA: ± L·sigma; CUSUM: sigma 1, limits ±h), LCL not below 0 for R, S, MR
+and the attributes charts.
+With --lsl/--usl, capability and its verdict: "capable" needs a chart that did not signal, Cpk
+and Ppk ≥ --capability-threshold and at least --min-readings rows; a chart that signalled is
+"not in statistical control — capability indices are not a prediction".
+--format json prints one object (the process parameters, notes, the charts' panes and points,
+the capability and its verdict); --format csv one row per point per pane:
+pane,index,subgroup,statistic,center,sigma,lcl,ucl,violations (rule ids separated by spaces;
+CUSUM adds upper,lower), then, with capability, a blank line and a second table with the verdict
+and the indices; --format table is for people (points numbered from 1).
 
 Without --calibration or --mean/--sigma every row is the baseline (Phase I): the limits are
 estimated from all the rows and every point is judged against them. With --calibration the
-limits come from that file and only the rows of FILE are printed, indexed from 0.
+limits come from that file and only the rows of FILE are printed, indexed from 0 (JSON, CSV).
 
 Examples:
   linewatch spc weights.csv --chart imr --lsl 495 --usl 505
@@ -187,7 +233,9 @@ Examples:
     )
     .action((file: string | undefined, opts: SpcOptions) => {
       try {
-        process.stdout.write(runSpc(file, opts))
+        const { text, notes } = runSpc(file, opts)
+        for (const note of notes) process.stderr.write(`linewatch spc: note: ${note}\n`)
+        process.stdout.write(text)
       } catch (err) {
         if (!(err instanceof SpcInputError || err instanceof AnalysisError)) throw err
         // The first line carries the code of the error catalogue (docs/errors.md).
@@ -199,8 +247,11 @@ Examples:
     })
 }
 
-/** The whole command: read, check, analyse, format. Throws SpcInputError on bad input. */
-function runSpc(file: string | undefined, opts: SpcOptions): string {
+/**
+ * The whole command: read, check, analyse, format; the text to print and the notes for stderr.
+ * Throws SpcInputError on bad input.
+ */
+function runSpc(file: string | undefined, opts: SpcOptions): { text: string; notes: string[] } {
   const type = opts.chart
   const attributes = ATTRIBUTES_CHARTS.has(type)
   optionProblems(type, opts)
@@ -233,7 +284,7 @@ function runSpc(file: string | undefined, opts: SpcOptions): string {
             k: opts.k ?? CUSUM_DEFAULTS.k,
             h: opts.h ?? CUSUM_DEFAULTS.h,
             headStart: opts.headStart ?? CUSUM_DEFAULTS.headStart,
-            resetOnSignal: CUSUM_DEFAULTS.resetOnSignal,
+            resetOnSignal: opts.resetOnSignal ?? CUSUM_DEFAULTS.resetOnSignal,
           }
         : undefined,
   }
@@ -253,19 +304,24 @@ function runSpc(file: string | undefined, opts: SpcOptions): string {
       lsl: opts.lsl,
       usl: opts.usl,
       target: opts.target,
+      capabilityPolicy: {
+        threshold: opts.capabilityThreshold ?? DEFAULT_CAPABILITY_POLICY.threshold,
+        minReadings: opts.minReadings ?? DEFAULT_CAPABILITY_POLICY.minReadings,
+      },
     })
   } catch (err) {
     if (err instanceof AnalysisError)
       throw new SpcInputError(`${(calibration ?? input).name}: ${err.message}`)
     throw err
   }
+  const notes = layout.notes
   switch (opts.format) {
     case 'json':
-      return `${JSON.stringify(toJson(analysis), null, 2)}\n`
+      return { text: `${JSON.stringify(toJson(analysis, notes), null, 2)}\n`, notes }
     case 'csv':
-      return toCsv(analysis)
+      return { text: toCsv(analysis), notes }
     case 'table':
-      return toTable(analysis, opts)
+      return { text: toTable(analysis, opts), notes }
   }
 }
 
@@ -291,6 +347,7 @@ function optionProblems(type: ChartType, opts: SpcOptions): void {
       ['k', '--k'],
       ['h', '--h'],
       ['headStart', '--head-start'],
+      ['resetOnSignal', '--reset-on-signal'],
     ],
     ['cusum'],
   )
@@ -309,6 +366,13 @@ function optionProblems(type: ChartType, opts: SpcOptions): void {
     problems.push(`--sigma must be positive, not ${opts.sigma}`)
   if (opts.target !== undefined && opts.lsl === undefined && opts.usl === undefined)
     problems.push('--target needs a specification limit (--lsl, --usl or both)')
+  for (const [key, flag] of [
+    ['capabilityThreshold', '--capability-threshold'],
+    ['minReadings', '--min-readings'],
+  ] as const) {
+    if (opts[key] !== undefined && opts.lsl === undefined && opts.usl === undefined)
+      problems.push(`${flag} needs a specification limit (--lsl, --usl or both)`)
+  }
   problems.push(...capabilitySpecProblems({ lsl: opts.lsl, usl: opts.usl, target: opts.target }))
   if (problems.length > 0) throw new SpcInputError(problems.join('\n'))
 }
@@ -412,7 +476,10 @@ interface Layout {
   value: number | null
   count: number | null
   size: number | null
+  /** The "subgroup" column: it forms the subgroups, or (I-MR, attributes) only labels the points. */
   key: number | null
+  /** What the user should know about how the columns are read (printed on stderr, and in JSON). */
+  notes: string[]
 }
 
 /** Which columns the chart reads, and how rows form subgroups. */
@@ -441,16 +508,28 @@ function layoutOf(type: ChartType, table: Table, opts: SpcOptions): Layout {
               ? 'a u chart needs the inspection units'
               : `a ${type} chart needs sample sizes`,
           )
-    return { subgroup: { by: 'count', size: 1 }, value: null, count, size, key: null }
+    // Each row is one sample: a subgroup column only names it.
+    const key = column('subgroup')
+    return { subgroup: { by: 'count', size: 1 }, value: null, count, size, key, notes: [] }
   }
   const value = need('value', `${CHART_NAMES[type]} charts read measured values`)
-  const key = type === 'imr' ? null : column('subgroup')
+  const key = column('subgroup')
+  if (type === 'imr') {
+    const notes =
+      key === null
+        ? []
+        : [
+            `${table.name}: an I-MR chart takes each row as a point: the "subgroup" column does not form subgroups (its ids only label the points); for subgroups use --chart xbar-r or xbar-s`,
+          ]
+    return { subgroup: { by: 'count', size: 1 }, value, count: null, size: null, key, notes }
+  }
   if (key !== null && opts.subgroupSize !== undefined) {
     throw new SpcInputError(
       `${table.name}: has a "subgroup" column and --subgroup-size is given: use one of them`,
     )
   }
-  if (key !== null) return { subgroup: { by: 'key' }, value, count: null, size: null, key }
+  if (key !== null)
+    return { subgroup: { by: 'key' }, value, count: null, size: null, key, notes: [] }
   if (opts.subgroupSize !== undefined) {
     return {
       subgroup: { by: 'count', size: opts.subgroupSize },
@@ -458,6 +537,7 @@ function layoutOf(type: ChartType, table: Table, opts: SpcOptions): Layout {
       count: null,
       size: null,
       key: null,
+      notes: [],
     }
   }
   if (type === 'xbar-r' || type === 'xbar-s') {
@@ -465,7 +545,14 @@ function layoutOf(type: ChartType, table: Table, opts: SpcOptions): Layout {
       `${table.name}: ${CHART_NAMES[type]} charts need subgroups: a "subgroup" column, or --subgroup-size N`,
     )
   }
-  return { subgroup: { by: 'count', size: 1 }, value, count: null, size: null, key: null }
+  return {
+    subgroup: { by: 'count', size: 1 },
+    value,
+    count: null,
+    size: null,
+    key: null,
+    notes: [],
+  }
 }
 
 /** The rows as observations (time stamps continue from `t0`), each checked by the chart. */
@@ -501,8 +588,9 @@ function observations(spec: ChartSpec, table: Table, layout: Layout, t0: number)
           }
     if (layout.key !== null) {
       const key = (cells[layout.key] ?? '').trim()
-      if (key === '') throw new SpcInputError(`${at}: subgroup is empty`)
-      obs.key = key
+      // A label may be missing; an id that forms subgroups may not.
+      if (key !== '') obs.key = key
+      else if (layout.subgroup.by === 'key') throw new SpcInputError(`${at}: subgroup is empty`)
     }
     const problem = checkObservation(spec, obs)
     if (problem) throw new SpcInputError(`${at}: ${problem}`)
@@ -542,8 +630,12 @@ function singleValueSubgroups(
 
 // ---------------------------------------------------------------- output
 
-/** `--format json`: the contract of the issue (capability: the contract's fields first, then the rest). */
-function toJson(a: Analysis) {
+/**
+ * `--format json`: the chart, the process parameters the limits follow from, the notes, every
+ * pane with its points (each with its subgroup id and σ), the capability (the contract's fields
+ * first, then the rest) and its verdict.
+ */
+function toJson(a: Analysis, notes: readonly string[]) {
   const charts: Record<string, unknown> = {}
   for (const [pane, p] of Object.entries(a.charts)) {
     charts[pane] = {
@@ -553,8 +645,10 @@ function toJson(a: Analysis) {
       ucl: p.ucl,
       points: p.points.map((pt) => ({
         index: pt.index,
+        subgroup: pt.subgroup,
         statistic: pt.statistic,
         center: pt.center,
+        sigma: pt.sigma,
         lcl: pt.lcl,
         ucl: pt.ucl,
         ...(pt.upper === undefined ? {} : { upper: pt.upper }),
@@ -563,7 +657,24 @@ function toJson(a: Analysis) {
       })),
     }
   }
-  return { chart: a.chart, charts, capability: a.capability ? capabilityJson(a.capability) : null }
+  return {
+    chart: a.chart,
+    process: processJson(a),
+    notes,
+    charts,
+    capability: a.capability ? capabilityJson(a.capability) : null,
+    capabilityVerdict: a.verdict,
+  }
+}
+
+/** μ (or p̄, c̄, ū) and the σ of one observation the limits follow from (null for attributes), and how they came. */
+function processJson(a: Analysis) {
+  const { limits } = a
+  return {
+    center: limits.center,
+    sigma: ATTRIBUTES_CHARTS.has(a.chart) ? null : limits.sigma,
+    method: limits.basis.kind === 'given' ? 'given' : limits.basis.method,
+  }
 }
 
 /** The keys of the JSON contract first, in its order, then the rest of the analysis. */
@@ -597,18 +708,30 @@ function capabilityJson(c: Capability) {
   return Object.fromEntries(CAPABILITY_KEYS.map((k) => [k, c[k]]))
 }
 
-/** `--format csv`: one row per point per pane; CUSUM adds C⁺ and C⁻. Violations separated by spaces. */
+/** A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
+}
+
+/**
+ * `--format csv`: one row per point per pane (CUSUM adds C⁺ and C⁻; violations separated by
+ * spaces); with capability, a blank line and a second table: the verdict and the indices.
+ */
 function toCsv(a: Analysis): string {
   const cusum = a.chart === 'cusum'
   const cell = (x: number | null | undefined) => (x === null || x === undefined ? '' : String(x))
-  const lines = [`pane,index,statistic,center,lcl,ucl,violations${cusum ? ',upper,lower' : ''}`]
+  const lines = [
+    `pane,index,subgroup,statistic,center,sigma,lcl,ucl,violations${cusum ? ',upper,lower' : ''}`,
+  ]
   for (const [pane, p] of Object.entries(a.charts)) {
     for (const pt of p.points) {
       const fields = [
         pane,
         String(pt.index),
+        csvField(pt.subgroup ?? ''),
         cell(pt.statistic),
         cell(pt.center),
+        cell(pt.sigma),
         cell(pt.lcl),
         cell(pt.ucl),
         pt.violations.join(' '),
@@ -616,6 +739,21 @@ function toCsv(a: Analysis): string {
       if (cusum) fields.push(cell(pt.upper), cell(pt.lower))
       lines.push(fields.join(','))
     }
+  }
+  if (a.capability && a.verdict) {
+    const v = a.verdict
+    lines.push(
+      '',
+      ['verdict', 'words', 'threshold', 'minReadings', 'signalled', ...CAPABILITY_KEYS].join(','),
+      [
+        v.verdict,
+        csvField(v.words),
+        String(v.threshold),
+        String(v.minReadings),
+        String(v.signalled),
+        ...CAPABILITY_KEYS.map((k) => cell(a.capability?.[k])),
+      ].join(','),
+    )
   }
   return `${lines.join('\r\n')}\r\n`
 }
@@ -644,7 +782,11 @@ function alignTable(rows: string[][], right: boolean[]): string[] {
   )
 }
 
-/** `--format table`: each pane's points (flagged ones marked *), a summary line per pane, capability. */
+/**
+ * `--format table`: each pane's points, numbered from 1 as textbooks number them (with their
+ * subgroup ids when there are any; flagged ones marked *), a summary line per pane, capability
+ * and its verdict.
+ */
 function toTable(a: Analysis, opts: SpcOptions): string {
   const out: string[] = []
   const basis = a.limits.basis
@@ -652,6 +794,10 @@ function toTable(a: Analysis, opts: SpcOptions): string {
     basis.kind === 'given'
       ? 'limits from the given parameters'
       : `limits estimated from ${basis.count} ${basis.count === 1 ? 'point' : 'points'}${opts.calibration ? ` of ${opts.calibration}` : ''} (${basis.method})`
+  // The parameters every line follows from (attributes: the centre defines σ).
+  const process = ATTRIBUTES_CHARTS.has(a.chart)
+    ? `: centre ${fmt(a.limits.center)}`
+    : `: μ ${fmt(a.limits.center)}, σ ${fmt(a.limits.sigma)}`
   const n = Object.values(a.charts)[0]?.points.length ?? 0
   const judged =
     a.chart === 'cusum'
@@ -659,49 +805,63 @@ function toTable(a: Analysis, opts: SpcOptions): string {
       : a.chart === 'ewma'
         ? 'rules: beyond the limits'
         : `rules: ${opts.rules}`
-  out.push(`${CHART_NAMES[a.chart]} chart: ${n} ${n === 1 ? 'point' : 'points'}; ${how}; ${judged}`)
+  out.push(
+    `${CHART_NAMES[a.chart]} chart: ${n} ${n === 1 ? 'point' : 'points'}; ${how}${process}; ${judged}`,
+  )
   const cusum = a.chart === 'cusum'
   for (const [pane, p] of Object.entries(a.charts)) {
     out.push('', `${pane}: ${PANE_NAMES[pane] ?? pane}`)
-    const head = cusum
-      ? ['index', 'statistic', 'C⁺', 'C⁻', 'lcl', 'center', 'ucl', '', 'violations']
-      : ['index', 'statistic', 'lcl', 'center', 'ucl', '', 'violations']
+    const labelled = p.points.some((pt) => pt.subgroup !== null)
+    const head = [
+      '#',
+      ...(labelled ? ['subgroup'] : []),
+      'statistic',
+      ...(cusum ? ['C⁺', 'C⁻'] : []),
+      'lcl',
+      'center',
+      'ucl',
+      'σ',
+      '',
+      'violations',
+    ]
     const rows: string[][] = [head]
     for (const pt of p.points) {
-      const mark = pt.violations.length > 0 ? '*' : ''
-      rows.push(
-        cusum
-          ? [
-              String(pt.index),
-              fmt(pt.statistic),
-              fmt(pt.upper),
-              fmt(pt.lower),
-              fmt(pt.lcl),
-              fmt(pt.center),
-              fmt(pt.ucl),
-              mark,
-              pt.violations.join(' '),
-            ]
-          : [
-              String(pt.index),
-              fmt(pt.statistic),
-              fmt(pt.lcl),
-              fmt(pt.center),
-              fmt(pt.ucl),
-              mark,
-              pt.violations.join(' '),
-            ],
-      )
+      rows.push([
+        String(pt.index + 1),
+        ...(labelled ? [pt.subgroup ?? ''] : []),
+        fmt(pt.statistic),
+        ...(cusum ? [fmt(pt.upper), fmt(pt.lower)] : []),
+        fmt(pt.lcl),
+        fmt(pt.center),
+        fmt(pt.ucl),
+        fmt(pt.sigma),
+        pt.violations.length > 0 ? '*' : '',
+        pt.violations.join(' '),
+      ])
     }
     out.push(
       ...alignTable(
         rows,
-        head.map((h) => h !== 'violations' && h !== ''),
+        head.map((h) => h !== 'violations' && h !== '' && h !== 'subgroup'),
       ).map((l) => `  ${l}`),
     )
     out.push(paneSummary(pane, p.points, p))
   }
-  if (a.capability) out.push('', ...capabilityLines(a.capability))
+  if (a.capability) out.push('', ...capabilityLines(a.capability, a.verdict))
+  if (a.verdict?.verdict === 'not-in-control') {
+    // Which points, numbered as in the table above (from 1).
+    const signalled = [
+      ...new Set(
+        Object.values(a.charts).flatMap((p) =>
+          p.points.filter((pt) => pt.violations.length > 0).map((pt) => pt.index + 1),
+        ),
+      ),
+    ].sort((x, y) => x - y)
+    const shown = signalled.slice(0, 10).join(', ')
+    out.push(
+      `  the chart signalled at ${signalled.length} ${signalled.length === 1 ? 'point' : 'points'}: #${shown}${signalled.length > 10 ? ', …' : ''}`,
+    )
+  }
   return `${out.join('\n')}\n`
 }
 
@@ -712,12 +872,16 @@ function paneSummary(
 ): string {
   const flagged = points.filter((pt) => pt.violations.length > 0).length
   const line = (label: string, x: number | null) => `${label} ${x === null ? 'varies' : fmt(x)}`
-  const parts = [line('center', p.center), line('LCL', p.lcl), line('UCL', p.ucl)]
-  if (p.sigma !== null) parts.push(`σ ${fmt(p.sigma)}`)
+  const parts = [
+    line('center', p.center),
+    line('LCL', p.lcl),
+    line('UCL', p.ucl),
+    line('σ', p.sigma),
+  ]
   return `${pane}: ${parts.join(', ')}; ${flagged} of ${points.length} points flagged`
 }
 
-function capabilityLines(c: Capability): string[] {
+function capabilityLines(c: Capability, verdict: CapabilityVerdict | null): string[] {
   const spec = [
     c.lsl === null ? null : `LSL ${fmt(c.lsl)}`,
     c.usl === null ? null : `USL ${fmt(c.usl)}`,
@@ -727,11 +891,13 @@ function capabilityLines(c: Capability): string[] {
     .join(', ')
   const range = (lo: number | null, hi: number | null) =>
     lo === null || hi === null ? '—' : `${fmt(lo)} to ${fmt(hi)}`
-  return [
+  const lines = [
     `Capability: n ${c.n}, mean ${fmt(c.mean)}; ${spec}`,
     `  within  (σ ${fmt(c.sigmaWithin)}):  Cp ${fmt(c.cp)}  Cpk ${fmt(c.cpk)}  Cpl ${fmt(c.cpl)}  Cpu ${fmt(c.cpu)}  Cpm ${fmt(c.cpm)}`,
     `  overall (σ ${fmt(c.sigmaOverall)}):  Pp ${fmt(c.pp)}  Ppk ${fmt(c.ppk)}  Ppl ${fmt(c.ppl)}  Ppu ${fmt(c.ppu)}`,
     `  95% confidence: Cp ${range(c.cpLower95, c.cpUpper95)}, Cpk ${range(c.cpkLower95, c.cpkUpper95)}`,
     `  out of spec (PPM): observed ${fmt(c.observedPpm)}, expected overall ${fmt(c.expectedPpm)}, expected within ${fmt(c.expectedPpmWithin)}`,
   ]
+  if (verdict) lines.push(`Verdict: ${verdict.words}`)
+  return lines
 }

@@ -170,6 +170,10 @@ export function characteristicSpec(config: Config, c: CharacteristicConfig): Cha
     },
     limits: c.limits,
     specLimits: c.specLimits,
+    capability: {
+      threshold: c.capability?.threshold ?? config.spc.capability.threshold,
+      minReadings: c.capability?.minReadings ?? config.spc.capability.minReadings,
+    },
   }
 }
 

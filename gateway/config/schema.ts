@@ -183,6 +183,22 @@ const Chart = Type.Object(
   { additionalProperties: false, default: {}, description: 'Control chart of the characteristic.' },
 )
 
+/** When the verdict "capable" may be given (AIAG, Minitab: only for a stable process). */
+const capabilityPolicy = {
+  threshold: Type.Number({
+    exclusiveMinimum: 0,
+    default: 1.33,
+    description: 'Cpk and Ppk must both reach this for the verdict "capable".',
+  }),
+  minReadings: Type.Integer({
+    minimum: 2,
+    default: 25,
+    description: 'Readings since the limits froze before any verdict.',
+  }),
+}
+const CAPABILITY_POLICY =
+  'The capability verdict: "capable" needs a chart that has not signalled since its limits froze, Cpk and Ppk ≥ threshold, and at least minReadings readings; a chart that signalled gets "not in statistical control — capability indices are not a prediction".'
+
 const SpecLimits = Type.Object(
   {
     lsl: Type.Optional(Type.Number({ description: 'Lower specification limit.' })),
@@ -248,6 +264,18 @@ const Characteristic = Type.Object(
     limits: Limits,
     chart: Chart,
     specLimits: Type.Optional(SpecLimits),
+    capability: Type.Optional(
+      Type.Object(
+        {
+          threshold: Type.Optional(capabilityPolicy.threshold),
+          minReadings: Type.Optional(capabilityPolicy.minReadings),
+        },
+        {
+          additionalProperties: false,
+          description: `${CAPABILITY_POLICY} (default: spc.capability)`,
+        },
+      ),
+    ),
     openNcOn: Type.Optional(
       Type.Array(Cause, {
         uniqueItems: true,
@@ -470,6 +498,7 @@ export const ConfigSchema = Type.Object(
             'Subgroups that estimate the limits (readings, for individuals and attributes charts).',
         }),
         rules: Type.Array(RuleId, { default: ['N1', 'N2'], uniqueItems: true }),
+        capability: obj(capabilityPolicy, CAPABILITY_POLICY),
       },
       'Chart defaults.',
     ),

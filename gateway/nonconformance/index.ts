@@ -1,5 +1,5 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import type { Cause, Deviation } from '../../rules/index.ts'
+import type { Cause, ChartPoint, Deviation } from '../../rules/index.ts'
 import type {
   ControlLimitsView,
   NcStatus,
@@ -41,6 +41,32 @@ export interface NcService {
 }
 
 const MAX_HISTORY = 100
+
+/**
+ * What triggered an NC: the value judged and, for a rule, the pane it judged, the limit of that
+ * pane the point is beyond (N1, WE1, a CUSUM signal: the limit crossed; other run rules: none),
+ * and for a CUSUM signal the run length (points since its side left 0, Montgomery's N⁺/N⁻).
+ */
+function triggerOf(d: Deviation, points: readonly ChartPoint[]): NonconformanceSummary['trigger'] {
+  if (d.kind === 'limit')
+    return { ts: d.ts, value: d.value, limit: d.limit, rule: null, pane: null, runLength: null }
+  const pane = points.find((p) => p.index === d.index)?.panes[d.pane]
+  let limit: number | null = null
+  if (pane && (d.cause === 'N1' || d.cause === 'WE1' || d.cause.startsWith('cusum'))) {
+    if (pane.ucl !== null && d.value > pane.ucl) limit = pane.ucl
+    else if (pane.lcl !== null && d.value < pane.lcl) limit = pane.lcl
+    // A CUSUM side is judged against +h whichever side (C⁻ is plotted as a positive sum).
+    else if (d.cause.startsWith('cusum')) limit = pane.ucl
+  }
+  return {
+    ts: d.ts,
+    value: d.value,
+    limit,
+    rule: d.cause,
+    pane: d.pane,
+    runLength: d.since === undefined ? null : d.index - d.since + 1,
+  }
+}
 
 /** The statements the records writer runs for the NC service (idempotent: a batch may go twice). */
 const STATEMENTS = {
@@ -138,7 +164,12 @@ export function createNcService(ctx: {
       openedAt: row.opened_at,
       lastAt: row.last_at,
       occurrences: row.occurrences,
-      trigger: JSON.parse(row.trigger) as NonconformanceSummary['trigger'],
+      // An NC opened before triggers named their pane and run length has neither.
+      trigger: {
+        pane: null,
+        runLength: null,
+        ...(JSON.parse(row.trigger) as Partial<NonconformanceSummary['trigger']>),
+      } as NonconformanceSummary['trigger'],
     }
   }
 
@@ -204,7 +235,12 @@ export function createNcService(ctx: {
     bus.emit('nc', { type, nc: summary(nc) })
   }
 
-  function openNc(rt: CharacteristicRuntime, d: Deviation, causes: Cause[]): void {
+  function openNc(
+    rt: CharacteristicRuntime,
+    d: Deviation,
+    causes: Cause[],
+    points: readonly ChartPoint[],
+  ): void {
     const c = rt.config
     const control: ControlLimitsView | null = controlView(rt.state.chart.limits, rt.lastPoint)
     const nc: OpenNc = {
@@ -214,16 +250,11 @@ export function createNcService(ctx: {
         characteristicName: c.name,
         path: c.path,
         cause: d.cause,
-        title: ncTitle(c.name, d.cause),
+        title: ncTitle(c.name, d.cause, d.kind === 'rule' ? d.pane : null),
         openedAt: d.ts,
         lastAt: d.ts,
         occurrences: 1,
-        trigger: {
-          ts: d.ts,
-          value: d.value,
-          limit: d.kind === 'limit' ? d.limit : null,
-          rule: d.kind === 'rule' ? d.cause : null,
-        },
+        trigger: triggerOf(d, points),
       },
       limits: JSON.stringify({ alarm: c.limits, control }),
       causes: [],
@@ -337,7 +368,7 @@ export function createNcService(ctx: {
           ...new Set(triggered.filter((d) => !open.has(key(id, d.cause))).map((d) => d.cause)),
         ]
         if (existing.size === 0) {
-          openNc(runtime, first, fresh)
+          openNc(runtime, first, fresh, evaluation.points)
           return
         }
         // A cause new to this event joins the open NC it came with.

@@ -21,8 +21,26 @@ const WHAT: Record<Cause, string> = {
   'cusum-lower': 'shifted down: CUSUM C⁻ beyond h',
 }
 
-/** A nonconformance's title, e.g. "Fill weight above the action limit". */
-export function ncTitle(characteristicName: string, cause: Cause): string {
+/** A limits test on a pane other than a Shewhart chart's centre pane: what crossed which limit. */
+const PANE_LIMIT: Record<string, string> = {
+  ewma: 'EWMA z beyond its limit',
+  mr: 'moving range beyond its limit',
+  r: 'range beyond its limit',
+  s: 'standard deviation beyond its limit',
+}
+
+/**
+ * A nonconformance's title, e.g. "Fill weight above the action limit". A limits test (N1, WE1)
+ * on the EWMA, moving range, range or S pane names that pane's statistic: "Spindle temperature
+ * EWMA z beyond its limit (N1)", not "beyond 3σ of the centre line".
+ */
+export function ncTitle(
+  characteristicName: string,
+  cause: Cause,
+  pane: string | null = null,
+): string {
+  const on = pane === null ? undefined : PANE_LIMIT[pane]
+  if (on && (cause === 'N1' || cause === 'WE1')) return `${characteristicName} ${on} (${cause})`
   return `${characteristicName} ${WHAT[cause]}`
 }
 

@@ -19,6 +19,8 @@ interface Persisted {
   last: { ts: number; value: number } | null
   lastPoint: ChartPoint | null
   recent?: { ts: number; value: number }[]
+  /** The specification limits capability was counted against (JSON; absent: before they were kept). */
+  specLimits?: string
 }
 
 export type Restored =
@@ -36,6 +38,7 @@ export function persist(rt: CharacteristicRuntime): string {
     last: rt.last,
     lastPoint: rt.lastPoint,
     recent: rt.recent.toArray(),
+    specLimits: specLimitsKey(rt),
   }
   return JSON.stringify(saved)
 }
@@ -48,19 +51,29 @@ export function restoreSnapshot(rt: CharacteristicRuntime, snapshot: ChartSnapsh
   return restore(rt, snapshot.specHash, snapshot.state)
 }
 
+/** The specification limits as compared across restarts (key order does not matter). */
+function specLimitsKey(rt: CharacteristicRuntime): string {
+  const s = rt.spec.specLimits
+  return JSON.stringify(s ? [s.lsl ?? null, s.usl ?? null, s.target ?? null] : null)
+}
+
 function restore(rt: CharacteristicRuntime, specHash: string, text: string): Restored {
   const saved = JSON.parse(text) as Persisted
-  if (specHash !== rt.specHash) {
+  // The chart's identity is its canonical form; a state saved under the earlier, key-order
+  // dependent hash is the same chart when that hash matches too.
+  if (specHash !== rt.specHash && specHash !== rt.legacySpecHash) {
     // An older state may have another shape: take only what the record of the change needs.
     return {
       result: 'spec-changed',
       previous: { limits: saved.state?.chart?.limits ?? null, lastPoint: saved.lastPoint ?? null },
     }
   }
-  // A state saved before capability was accumulated starts its accumulator now.
+  // Capability counts restart when the specification limits changed (and start for a state
+  // saved before capability was accumulated).
+  const sameSpec = saved.specLimits === undefined || saved.specLimits === specLimitsKey(rt)
   rt.state = {
     ...saved.state,
-    capability: saved.state.capability ?? initialCapabilityState(),
+    capability: (sameSpec && saved.state.capability) || initialCapabilityState(),
     excursions: saved.state.excursions ?? [],
   }
   rt.status = saved.status

@@ -4,11 +4,15 @@ import {
   type CharacteristicSpec,
   type CharacteristicState,
   type ChartPoint,
+  canonicalChartSpec,
+  capabilityVerdict,
   characteristicCapability,
   chartKind,
+  DEFAULT_CAPABILITY_POLICY,
   initialCharacteristicState,
   type ProcessLimits,
   type Status,
+  signalsOf,
 } from '../../rules/index.ts'
 import {
   type CharacteristicConfig,
@@ -62,8 +66,13 @@ export class ReadingRing {
 export interface CharacteristicRuntime {
   readonly config: CharacteristicConfig
   readonly spec: CharacteristicSpec
-  /** Changes when the chart's configuration changes; a stored state with another hash is not restored. */
+  /**
+   * The chart's identity: a hash of its canonical specification (reordering YAML keys or rule
+   * lists does not change it). A stored state with another hash is not restored.
+   */
   readonly specHash: string
+  /** The hash an earlier version stored (of the specification as written): still recognised. */
+  readonly legacySpecHash: string
   /** Causes that open a nonconformance. */
   readonly ncCauses: ReadonlySet<Cause>
   state: CharacteristicState
@@ -94,24 +103,35 @@ export function createRuntimes(config: Config): Map<string, CharacteristicRuntim
 }
 
 interface Shared {
-  chart(chart: CharacteristicSpec['chart']): { chart: CharacteristicSpec['chart']; hash: string }
+  chart(chart: CharacteristicSpec['chart']): {
+    chart: CharacteristicSpec['chart']
+    hash: string
+    legacyHash: string
+  }
   causes(list: readonly string[]): ReadonlySet<Cause>
   ring(): ReadingRing
 }
 
 function sharing(config: Config): Shared {
-  const charts = new Map<string, { chart: CharacteristicSpec['chart']; hash: string }>()
+  const charts = new Map<
+    string,
+    { chart: CharacteristicSpec['chart']; hash: string; legacyHash: string }
+  >()
   const causes = new Map<string, ReadonlySet<Cause>>()
   const capacity = config.nonconformance.readingsBefore
   const slab = new Float64Array(2 * capacity * Math.max(config.characteristics.length, 1))
   let rings = 0
   return {
     chart(chart) {
-      const json = JSON.stringify(chart)
-      let entry = charts.get(json)
+      const canonical = canonicalChartSpec(chart)
+      let entry = charts.get(canonical)
       if (!entry) {
-        entry = { chart, hash: createHash('sha256').update(json).digest('hex').slice(0, 16) }
-        charts.set(json, entry)
+        entry = {
+          chart,
+          hash: shortHash(canonical),
+          legacyHash: shortHash(JSON.stringify(chart)),
+        }
+        charts.set(canonical, entry)
       }
       return entry
     },
@@ -139,12 +159,13 @@ export function createRuntime(
   shared: Shared = sharing({ ...config, characteristics: [c] }),
 ): CharacteristicRuntime {
   const own = characteristicSpec(config, c)
-  const { chart, hash } = shared.chart(own.chart)
-  const spec: CharacteristicSpec = { chart, limits: own.limits, specLimits: own.specLimits }
+  const { chart, hash, legacyHash } = shared.chart(own.chart)
+  const spec: CharacteristicSpec = { ...own, chart }
   return {
     config: c,
     spec,
     specHash: hash,
+    legacySpecHash: legacyHash,
     ncCauses: shared.causes([...ncCauses(config, c)]),
     state: initialCharacteristicState(spec),
     status: 'no-data',
@@ -156,6 +177,8 @@ export function createRuntime(
     changedAt: 0,
   }
 }
+
+const shortHash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16)
 
 /** Where a characteristic sits in the ISA-95 hierarchy (site/area/line/cell), from its path. */
 export function hierarchyOf(path: string): Hierarchy {
@@ -171,7 +194,8 @@ export function controlView(
   if (!limits) return null
   const panes: ControlLimitsView['panes'] = {}
   for (const [name, pane] of Object.entries(lastPoint?.panes ?? {})) {
-    if (pane.center !== null) panes[name] = { center: pane.center, lcl: pane.lcl, ucl: pane.ucl }
+    if (pane.center !== null)
+      panes[name] = { center: pane.center, lcl: pane.lcl, ucl: pane.ucl, sigma: pane.sigma ?? null }
   }
   return { center: limits.center, sigma: limits.sigma, basis: limits.basis, panes }
 }
@@ -194,6 +218,7 @@ export function liveState(rt: CharacteristicRuntime, openNcs: number): LiveState
 
 export function characteristicView(rt: CharacteristicRuntime, openNcs: number): CharacteristicView {
   const c = rt.config
+  const capability = characteristicCapability(rt.spec, rt.state)
   const spec = rt.spec.chart
   return {
     id: c.id,
@@ -226,7 +251,14 @@ export function characteristicView(rt: CharacteristicRuntime, openNcs: number): 
           target: c.specLimits.target ?? null,
         }
       : null,
-    capability: characteristicCapability(rt.spec, rt.state),
+    capability,
+    capabilityVerdict: c.specLimits
+      ? capabilityVerdict(
+          capability,
+          { signalled: signalsOf(rt.state.capability) > 0, n: rt.state.capability.n },
+          rt.spec.capability ?? DEFAULT_CAPABILITY_POLICY,
+        )
+      : null,
     state: liveState(rt, openNcs),
   }
 }

@@ -14,7 +14,7 @@
  */
 
 import type { PanePoint } from '../../rules/index.ts'
-import { PANE_FIELDS, PANES_AT, POINT_FIELDS, READING_FIELDS, rulesOf } from './columns.ts'
+import { MAX_PANES, PANES_AT, POINT_FIELDS, READING_FIELDS, rulesOf } from './columns.ts'
 import type { JournalReading, StoredChartPoint, StoredReading } from './types.ts'
 
 export const BLOCK_FORMAT = 1
@@ -177,14 +177,17 @@ export function journalReading(b: Block, r: number, key: string | null): Journal
 export function storedPoint(b: Block, r: number, panes: readonly string[]): StoredChartPoint {
   const o = r * b.stride
   const d = b.data
+  // Blocks written before panes had a σ have six numbers per pane, not PANE_FIELDS.length.
+  const fields = (b.stride - PANES_AT) / MAX_PANES
   const record: Record<string, PanePoint> = {}
   panes.forEach((name, k) => {
-    const p = o + PANES_AT + k * PANE_FIELDS.length
+    const p = o + PANES_AT + k * fields
     const pane: PanePoint = {
       statistic: orNull(d[p] as number),
       center: orNull(d[p + 1] as number),
       lcl: orNull(d[p + 2] as number),
       ucl: orNull(d[p + 3] as number),
+      sigma: fields > 6 ? orNull(d[p + 6] as number) : null,
     }
     if (!Number.isNaN(d[p + 4])) pane.upper = d[p + 4] as number
     if (!Number.isNaN(d[p + 5])) pane.lower = d[p + 5] as number

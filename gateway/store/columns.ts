@@ -38,7 +38,7 @@ export const READING_STRIDE = 6
 export const READING_FIELDS = { ts: 1, value: 2, seq: 3, size: 4, received: 5 } as const
 
 /** A pane's numbers in a chart row, in this order (NaN: null, or absent for upper and lower). */
-export const PANE_FIELDS = ['statistic', 'center', 'lcl', 'ucl', 'upper', 'lower'] as const
+export const PANE_FIELDS = ['statistic', 'center', 'lcl', 'ucl', 'upper', 'lower', 'sigma'] as const
 /** The most panes a chart has (I-MR, X̄-R, X̄-S: two). */
 export const MAX_PANES = 2
 const POINT_HEAD = 6
@@ -231,6 +231,7 @@ export class ColumnBuilder {
       d[o + 3] = orNaN(pane?.ucl)
       d[o + 4] = orNaN(pane?.upper)
       d[o + 5] = orNaN(pane?.lower)
+      d[o + 6] = orNaN(pane?.sigma)
       o += PANE_FIELDS.length
     }
     this.count++

@@ -35,6 +35,7 @@ import type { PanePoint, ViolationRule } from '../../rules/index.ts'
 import type { InfluxConfig } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import { ruleMask, rulesOf } from './columns.ts'
 import { encodeRecord, influxqlIdent, influxqlString, MEASUREMENT } from './line-protocol.ts'
 import { openSpool, type Spool, type SpoolEntry } from './spool.ts'
 import type {
@@ -644,7 +645,7 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
     // One series per pane; the latest `limit` lines of each hold the latest `limit` points.
     const series = await select(
       q,
-      '"index","phase","statistic","center","lcl","ucl","rules","n","upper","lower"',
+      '"index","phase","statistic","center","lcl","ucl","rules","n","upper","lower","sigma"',
       MEASUREMENT.chart,
       ' GROUP BY "pane"',
     )
@@ -656,19 +657,21 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
     for (const s of series) {
       const pane = s.tags?.pane ?? ''
       for (const row of s.values) {
-        const [ts, index, phase, statistic, center, lcl, ucl, rules, n, upper, lower] = row as [
-          number,
-          number,
-          StoredChartPoint['phase'],
-          number | null,
-          number | null,
-          number | null,
-          number | null,
-          string | null,
-          number | null,
-          number | null,
-          number | null,
-        ]
+        const [ts, index, phase, statistic, center, lcl, ucl, rules, n, upper, lower, sigma] =
+          row as [
+            number,
+            number,
+            StoredChartPoint['phase'],
+            number | null,
+            number | null,
+            number | null,
+            number | null,
+            string | null,
+            number | null,
+            number | null,
+            number | null,
+            number | null | undefined,
+          ]
         const key = `${ts}/${index}`
         let point = points.get(key)
         if (!point) {
@@ -682,6 +685,7 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
             center,
             lcl,
             ucl,
+            sigma: sigma ?? null,
             ...(upper === null ? {} : { upper }),
             ...(lower === null ? {} : { lower }),
           },
@@ -695,7 +699,8 @@ export function createInfluxStore(config: InfluxConfig, ctx: InfluxStoreContext)
       .map((p) => ({
         ...p,
         panes: Object.fromEntries(p.panes), // own properties, whatever the pane is called
-        rules: [...p.rules].sort(),
+        // Each rule once, in the order N1…N8, WE1…WE4, CUSUM: as the embedded store gives them.
+        rules: rulesOf(ruleMask([...p.rules].map((rule) => ({ rule })))),
       }))
   }
 

@@ -2,7 +2,7 @@
  * The InfluxDB schema of linewatch, as line protocol (precision ms).
  *
  * - `reading,characteristic=<id> value=<float> <ts>`
- * - `chart,characteristic=<id>,pane=<pane> center=…,index=<i>i,lcl=…,lower=…,n=<n>i,phase="…",rules="N1,N2",statistic=…,ucl=…,upper=… <ts>`
+ * - `chart,characteristic=<id>,pane=<pane> center=…,index=<i>i,lcl=…,lower=…,n=<n>i,phase="…",rules="N1,N2",sigma=…,statistic=…,ucl=…,upper=… <ts>`
  *   one line per pane; a null is omitted; `rules` only on the pane whose rules the point completed.
  * - `event,characteristic=<id>,type=<type> detail="<json>" <ts>`
  *
@@ -128,13 +128,14 @@ function encodeChart(characteristic: string, point: ChartPoint, out: string[]): 
     const p = Object.hasOwn(point.panes, pane) ? point.panes[pane] : undefined
     const paneRules = rules.get(pane)
     // Field keys in sorted order, as Point writes them:
-    // center, index, lcl, lower, n, phase, rules, statistic, ucl, upper (lower/upper: CUSUM's C⁻, C⁺).
+    // center, index, lcl, lower, n, phase, rules, sigma, statistic, ucl, upper (lower/upper:
+    // CUSUM's C⁻, C⁺; sigma: the σ the pane's limits use).
     const center = p ? floatField('center', p.center, true) : ''
     lines.push(
       `${prefix}${escapeTag(pane)} ${center}${center ? ',' : ''}${index}` +
         `${p ? floatField('lcl', p.lcl, false) + floatField('lower', p.lower ?? null, false) : ''}${n}${phase}` +
         `${paneRules ? `,rules=${quoteString(paneRules)}` : ''}` +
-        `${p ? floatField('statistic', p.statistic, false) + floatField('ucl', p.ucl, false) + floatField('upper', p.upper ?? null, false) : ''} ${ts}`,
+        `${p ? floatField('sigma', p.sigma ?? null, false) + floatField('statistic', p.statistic, false) + floatField('ucl', p.ucl, false) + floatField('upper', p.upper ?? null, false) : ''} ${ts}`,
     )
   }
   for (const line of lines) out.push(line)

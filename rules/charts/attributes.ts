@@ -16,8 +16,8 @@ import { type ChartKind, type Estimate, NO_SIGNALS, type PaneSlots } from './kin
  *
  * Phase I: p̄ = ΣD/Σn and ū = Σc/Σn over the included baseline (weighted by size), c̄ the mean
  * count; `given.center` is p, c̄ or ū. The limits' `center` is p̄ (for np too), c̄ or ū, and
- * `sigma` 0 (the centre defines σ). Each point's pane carries σᵢ, so the zone rules judge every
- * point against its own zones. The np chart takes varying sample sizes too (its centre and
+ * `sigma` 0 (the centre defines σ). Each point's pane carries σᵢ (`sigma`), so the zone rules
+ * judge every point against its own zones. The np chart takes varying sample sizes too (its centre and
  * limits then vary per point, as Minitab draws them); a constant n is the textbook case.
  * Counts are whole numbers ≥ 0; p and np need a whole sample size ≥ the count, u a positive
  * number of inspection units (it may be fractional: 2.5 m² of cloth).
@@ -174,18 +174,17 @@ function estimate(
 function point(type: AttributeType, limits: ProcessLimits, sg: Subgroup, out: PaneSlots): void {
   const size = sizeOf(type, sg)
   if (size === null) {
-    out.panes[0] = { statistic: null, center: null, lcl: null, ucl: null }
-    out.sigma[0] = null
+    out.panes[0] = { statistic: null, center: null, sigma: null, lcl: null, ucl: null }
     return
   }
   const l = lines(type, limits.center, size)
   out.panes[0] = {
     statistic: statisticOf(type, countOf(sg), size),
     center: l.center,
+    sigma: l.sigma,
     lcl: l.lcl,
     ucl: l.ucl,
   }
-  out.sigma[0] = l.sigma
 }
 
 const RECORDS: Record<AttributeType, ChartKind['record']> = {

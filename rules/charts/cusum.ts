@@ -13,11 +13,18 @@ import { type ChartKind, NO_SIGNALS } from './kind.ts'
  * A side signals while it is strictly beyond h (exactly h is in control, as N1 treats a point
  * on a limit): `cusum-upper` for C⁺ > h, `cusum-lower` for C⁻ > h, on every point that is
  * beyond, as a run rule flags each point that still completes its pattern. A signal's
- * `indices` are the signalling point and its `since` the first point since that side last
- * stood at 0 (Montgomery's counters: N⁺ = index − since + 1): it dates the shift, and the
- * signal's size does not grow with the length of the shift. A signal never resets
- * the sums unless `resetOnSignal`: then the side that signalled restarts from the head start
- * after the point (the point still shows the sum that signalled).
+ * `indices` are the signalling point and its `since` the first point of its excursion: the
+ * first since that side last stood at 0, or since it was last reset. Its run length is
+ * index − since + 1 (Montgomery's counters N⁺, N⁻): it dates the shift, and the signal's
+ * size does not grow with the length of the shift.
+ *
+ * After a signal: by default the sums keep accumulating (a lasting shift then signals on every
+ * point). With `resetOnSignal` (Minitab's "Reset after each signal": the CUSUMs go back to
+ * their initial values) the side that signalled restarts from the head start after the point
+ * (the point still shows the sum that signalled), so a lasting shift signals again after
+ * about as many points as it took the first time, each signal with its own run length.
+ *
+ * The pane is in σ units: its `sigma` is 1 and its limits ±h (L = h).
  *
  * Defaults k = 0.5, h = 4, no head start, no reset: Minitab's defaults; Montgomery recommends
  * k = 0.5 with h = 4 or h = 5 (in-control ARL about 168 and 465). A fast initial response
@@ -120,8 +127,16 @@ export const cusum: ChartKind<CusumStream> = {
         stream.lowerFrom = null
       }
     }
-    out.panes[0] = { statistic: y, center: 0, lcl: -h, ucl: h, upper: up.sum, lower: down.sum }
-    out.sigma[0] = null
+    // In σ units: the pane's σ is 1, and its limits ±h are 0 ± h·1.
+    out.panes[0] = {
+      statistic: y,
+      center: 0,
+      sigma: 1,
+      lcl: -h,
+      ucl: h,
+      upper: up.sum,
+      lower: down.sum,
+    }
     return signals ?? NO_SIGNALS
   },
 }

@@ -287,7 +287,13 @@ function collect(
   const preview = kind.preview(spec, sg, state.previous)
   const panes: Record<string, PanePoint> = {}
   for (const pane of kind.panes)
-    panes[pane] = { statistic: preview[pane] ?? null, center: null, lcl: null, ucl: null }
+    panes[pane] = {
+      statistic: preview[pane] ?? null,
+      center: null,
+      sigma: null,
+      lcl: null,
+      ucl: null,
+    }
   const point: ChartPoint = {
     index,
     ts: sg.ts,
@@ -396,7 +402,7 @@ function beyond(p: PanePoint): boolean {
  * store of a new pane into it costs a call).
  */
 function newSlots(size: number): PaneSlots {
-  return { panes: new Array(size), sigma: new Array(size) }
+  return { panes: new Array(size) }
 }
 
 /** A subgroup's point against frozen limits, with the run rules of every pane; `stream` and `rules` advance in place. */
@@ -430,7 +436,7 @@ function judge(
     }
     // A pane judged only against its limits (MR, R, S) flags nothing while within them: no call.
     if (settings.limitsOnly && !beyond(p)) continue
-    const sigma = slots.sigma[k] ?? null
+    // Zones from the pane's σ: only a primary pane has zone rules (the others only N1).
     const found = advanceRules(
       settings,
       state,
@@ -438,7 +444,7 @@ function judge(
       index,
       p.statistic,
       p.center,
-      sigma,
+      p.sigma,
       p.lcl,
       p.ucl,
     )

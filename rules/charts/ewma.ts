@@ -134,13 +134,14 @@ export const ewma: ChartKind<EwmaStream> = {
     stream.z = z
     stream.i = i
     const sz = ewmaSigma(limits.sigma, sg.n, lambda, i)
+    // sigma is σ_z,i, the limits' σ (L of it); only N1 judges the pane (zᵢ are autocorrelated).
     out.panes[0] = {
       statistic: z,
       center: limits.center,
+      sigma: sz,
       lcl: lowerLimit(limits.center, sz, L),
       ucl: upperLimit(limits.center, sz, L),
     }
-    out.sigma[0] = null
     return NO_SIGNALS
   },
 }

@@ -1,4 +1,4 @@
-import { D2, D4_MR } from '../constants.ts'
+import { rangeConstants } from '../constants.ts'
 import { grandMean, sigmaMr } from '../estimate.ts'
 import { lowerLimit, upperLimit } from '../run-rules.ts'
 import type { ChartSpec } from '../spec.ts'
@@ -12,20 +12,29 @@ import { type ChartKind, type Estimate, NO_SIGNALS } from './kind.ts'
  */
 
 /**
- * Centre line and limits of each pane for frozen parameters (MR̄ = d2(2)·σ, so a given σ draws the
- * MR pane too; UCL = D4(2)·MR̄ = d2σ + 3·d3σ, see constants.ts for the precision).
+ * Centre line, σ and limits of each pane for frozen parameters: I μ ± 3σ; MR centre MR̄ = d2(2)·σ,
+ * σ_MR = d3(2)·σ, UCL d2σ + 3·d3σ (= D2(2)·σ = D4(2)·MR̄), LCL 0 (d2 − 3·d3 < 0). A given σ
+ * draws the MR pane too.
  */
 export function imrPaneLimits(
   limits: Pick<ProcessLimits, 'center' | 'sigma'>,
-): Record<'i' | 'mr', { center: number; lcl: number; ucl: number }> {
-  const mrBar = limits.sigma * (D2[2] as number)
+): Record<'i' | 'mr', { center: number; sigma: number; lcl: number; ucl: number }> {
+  const { d2, d3 } = rangeConstants(2)
+  const mrBar = limits.sigma * d2
+  const mrSigma = limits.sigma * d3
   return {
     i: {
       center: limits.center,
+      sigma: limits.sigma,
       lcl: lowerLimit(limits.center, limits.sigma, 3),
       ucl: upperLimit(limits.center, limits.sigma, 3),
     },
-    mr: { center: mrBar, lcl: 0, ucl: D4_MR * mrBar },
+    mr: {
+      center: mrBar,
+      sigma: mrSigma,
+      lcl: Math.max(0, lowerLimit(mrBar, mrSigma, 3)),
+      ucl: upperLimit(mrBar, mrSigma, 3),
+    },
   }
 }
 
@@ -91,7 +100,9 @@ export const imr: ChartKind<ImrStream> = {
   point(_spec, limits, stream, sg, _index, out) {
     // The lines of imrPaneLimits, computed here without its objects (the hot path).
     const { center, sigma } = limits
-    const mrBar = sigma * (D2[2] as number)
+    const { d2, d3 } = rangeConstants(2)
+    const mrBar = sigma * d2
+    const mrSigma = sigma * d3
     // A stream saved by an earlier version said "none" with previous: null.
     const has = stream.hasPrevious ?? (stream.previous as number | null) !== null
     const mr = has ? Math.abs(sg.mean - stream.previous) : null
@@ -100,13 +111,17 @@ export const imr: ChartKind<ImrStream> = {
     out.panes[0] = {
       statistic: sg.mean,
       center,
+      sigma,
       lcl: lowerLimit(center, sigma, 3),
       ucl: upperLimit(center, sigma, 3),
     }
-    out.sigma[0] = sigma
-    // MR's own σ (d3·σ) would give zones; only the limits test applies to it.
-    out.panes[1] = { statistic: mr, center: mrBar, lcl: 0, ucl: D4_MR * mrBar }
-    out.sigma[1] = null
+    out.panes[1] = {
+      statistic: mr,
+      center: mrBar,
+      sigma: mrSigma,
+      lcl: Math.max(0, lowerLimit(mrBar, mrSigma, 3)),
+      ucl: upperLimit(mrBar, mrSigma, 3),
+    }
     return NO_SIGNALS
   },
 }

@@ -43,8 +43,8 @@ export interface ChartKind<S = unknown> {
   /**
    * The judged point of a subgroup against frozen parameters. Updates `stream` in place (the
    * recursion: the previous value of I-MR, EWMA's z, CUSUM's sums), writes each pane, in the
-   * order of `panes`, to `out.panes[k]`, and the σ of its statistic for the zone rules to
-   * `out.sigma[k]` (null: no zones), and returns the kind's own signals (CUSUM).
+   * order of `panes`, to `out.panes[k]` (with the σ of its statistic, which its limits use and
+   * the zone rules read: see PanePoint), and returns the kind's own signals (CUSUM).
    */
   point(
     spec: ChartSpec,
@@ -56,10 +56,9 @@ export interface ChartKind<S = unknown> {
   ): readonly Violation[]
 }
 
-/** Where `ChartKind.point` writes a point's panes; owned by the caller and reused. */
+/** Where `ChartKind.point` writes a point's panes; owned by the caller. */
 export interface PaneSlots {
   panes: PanePoint[]
-  sigma: (number | null)[]
 }
 
 export const NO_SIGNALS: readonly Violation[] = Object.freeze([])

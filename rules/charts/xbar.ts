@@ -1,4 +1,4 @@
-import { c4, d2, hasRangeConstants, RANGE_SIZES, rangeLimitFactors } from '../constants.ts'
+import { c4, hasRangeConstants, RANGE_SIZES, rangeConstants } from '../constants.ts'
 import { estimateSigma, grandMean } from '../estimate.ts'
 import { lowerLimit, upperLimit } from '../run-rules.ts'
 import type { ChartSpec, SigmaMethod } from '../spec.ts'
@@ -8,46 +8,44 @@ import { type ChartKind, type Estimate, NO_SIGNALS } from './kind.ts'
 
 /**
  * X̄-R and X̄-S charts (Montgomery, Introduction to SQC, ch. 6), for a fixed or a varying
- * subgroup size: every point gets the limits of its own nᵢ from the frozen μ and σ (σ of one
- * observation, estimated or given):
+ * subgroup size: every point gets the lines of its own nᵢ from the frozen μ and σ (σ of one
+ * observation, estimated by whichever method, or given), as Minitab draws them ("Methods and
+ * formulas" for the Xbar, R and S charts):
  *
  *   X̄: μ ± 3σ/√nᵢ (zones from σ/√nᵢ)
- *   R: centre R̄ᵢ = d2(nᵢ)σ, limits D3(nᵢ)·R̄ᵢ and D4(nᵢ)·R̄ᵢ: d2σ ∓ 3·d3σ (LCL ≥ 0) with the
- *      printed three-decimal factors, so that D4·R̄ comes out as in the worked examples
- *   S: centre c4(nᵢ)σ, limits c4σ ± 3σ√(1 − c4²), LCL ≥ 0
+ *   R: centre d2(nᵢ)σ, σ_R = d3(nᵢ)σ, limits d2σ ∓ 3·d3σ (LCL ≥ 0): D1(nᵢ)σ and D2(nᵢ)σ
+ *   S: centre c4(nᵢ)σ, σ_S = σ√(1 − c4²), limits c4σ ∓ 3σ√(1 − c4²) (LCL ≥ 0): B5(nᵢ)σ, B6(nᵢ)σ
  *
- * For a constant n these are the textbook x̄̄ ± A2·R̄, D3·R̄, D4·R̄ and x̄̄ ± A3·s̄, B3·s̄, B4·s̄
- * (see constants.ts for the precision of the constants).
+ * So the centre lines follow from σ̂ too: with σ̂ = R̄/d2 (one n) the R centre is R̄, with
+ * σ̂ = s̄/c4 the S centre is s̄, and with the pooled σ̂ they are d2σ̂ and c4σ̂, not R̄ or s̄. For a
+ * constant n and the default estimator these are the textbook x̄̄ ± A2·R̄, D3·R̄, D4·R̄ and
+ * x̄̄ ± A3·s̄, B3·s̄, B4·s̄ with exact constants (constants.ts).
  *
  * A subgroup of one observation (a time window or a key that saw a single reading) has no
  * range and no s: it is plotted on X̄, its R or S point is null (no statistic, no limits, so
  * no rule judges it), and it adds nothing to R̄, s̄ or s_p (it does count in x̄̄). On an X̄-R
- * chart a subgroup of more than 25 (by time or key) has a range but no tabulated d2, D3, D4: its
- * R point is drawn without limits and it adds nothing to R̄.
+ * chart a subgroup of more than 100 (by time or key) has a range but no d2 and d3: its R point
+ * is drawn without limits and it adds nothing to R̄.
  */
 
 type Dispersion = 'r' | 's'
 
-/** Centre line and limits of the dispersion pane for nᵢ and σ, or null where they are not defined. */
+/** Centre line, σ and limits of the dispersion pane for nᵢ and σ, or null where they are not defined. */
 export function dispersionLimits(
   pane: Dispersion,
   n: number,
   sigma: number,
-): { center: number; lcl: number; ucl: number } | null {
+): { center: number; sigma: number; lcl: number; ucl: number } | null {
   const p = dispersionPoint(pane, n, null, sigma)
-  return p.center === null ? null : { center: p.center, lcl: p.lcl as number, ucl: p.ucl as number }
+  return p.center === null
+    ? null
+    : { center: p.center, sigma: p.sigma as number, lcl: p.lcl as number, ucl: p.ucl as number }
 }
-
-/** d2, D3 and D4 by n (2…25), looked up once per point with no object made (the hot path). */
-const RANGE_FACTORS: readonly ({ d2: number; D3: number; D4: number } | undefined)[] = Array.from(
-  { length: RANGE_SIZES.max + 1 },
-  (_, n) => (hasRangeConstants(n) ? { d2: d2(n), ...rangeLimitFactors(n) } : undefined),
-)
 
 /**
  * The point of the dispersion pane: `statistic` with the lines for nᵢ and σ, or null lines where
- * they are not defined. R: R̄ᵢ = d2σ, limits D3·R̄ᵢ and D4·R̄ᵢ with the printed factors (see
- * constants.ts); S: c4σ ± 3σ√(1 − c4²), LCL ≥ 0.
+ * they are not defined. R: d2σ ∓ 3·d3σ; S: c4σ ∓ 3σ√(1 − c4²); LCL ≥ 0. The constants are
+ * cached per n (constants.ts): a lookup per point.
  */
 function dispersionPoint(
   pane: Dispersion,
@@ -55,19 +53,23 @@ function dispersionPoint(
   statistic: number | null,
   sigma: number,
 ): PanePoint {
+  let center: number
+  let spread: number
   if (pane === 'r') {
-    const f = Number.isInteger(n) ? RANGE_FACTORS[n] : undefined
-    if (f === undefined) return { statistic, center: null, lcl: null, ucl: null }
-    const center = f.d2 * sigma
-    return { statistic, center, lcl: f.D3 * center, ucl: f.D4 * center }
+    if (!hasRangeConstants(n)) return { statistic, center: null, sigma: null, lcl: null, ucl: null }
+    const f = rangeConstants(n)
+    center = f.d2 * sigma
+    spread = f.d3 * sigma
+  } else {
+    if (n < 2) return { statistic, center: null, sigma: null, lcl: null, ucl: null }
+    const c = c4(n)
+    center = c * sigma
+    spread = Math.sqrt(1 - c * c) * sigma
   }
-  if (n < 2) return { statistic, center: null, lcl: null, ucl: null }
-  const c = c4(n)
-  const center = c * sigma
-  const spread = Math.sqrt(1 - c * c) * sigma
   return {
     statistic,
     center,
+    sigma: spread,
     lcl: Math.max(0, lowerLimit(center, spread, 3)),
     ucl: upperLimit(center, spread, 3),
   }
@@ -120,7 +122,7 @@ function xbarKind(pane: Dispersion): ChartKind<null> {
           )
         } else if (pane === 'r' && size > RANGE_SIZES.max) {
           problems.push(
-            `an X̄-R chart takes subgroups of 2 to ${RANGE_SIZES.max} (d2 and d3 are tabulated that far), not ${size}; use an X̄-S chart`,
+            `an X̄-R chart takes subgroups of 2 to ${RANGE_SIZES.max} (d2 and d3 are computed that far), not ${size}; use an X̄-S chart`,
           )
         }
       }
@@ -163,17 +165,16 @@ function xbarKind(pane: Dispersion): ChartKind<null> {
       out.panes[0] = {
         statistic: sg.mean,
         center,
+        sigma,
         lcl: lowerLimit(center, sigma, 3),
         ucl: upperLimit(center, sigma, 3),
       }
-      out.sigma[0] = sigma
-      // R and S are skewed: only the limits test judges them, no zones. No statistic, no lines.
+      // R and S are skewed: only the limits test judges them (N1 alone). No statistic, no lines.
       const statistic = dispersionOf(pane, sg)
       out.panes[1] =
         statistic === null
-          ? { statistic, center: null, lcl: null, ucl: null }
+          ? { statistic, center: null, sigma: null, lcl: null, ucl: null }
           : dispersionPoint(pane, sg.n, statistic, limits.sigma)
-      out.sigma[1] = null
       return NO_SIGNALS
     },
   }

@@ -1,10 +1,15 @@
-import type { CapabilityView, CharacteristicView } from '../../../gateway/contract.ts'
+import type {
+  CapabilityVerdict,
+  CapabilityView,
+  CharacteristicView,
+} from '../../../gateway/contract.ts'
 import { ATTRIBUTES_CHARTS } from './chart-words.ts'
 import { formatValue } from './format.ts'
 
 /**
- * Readings against frozen limits before the gateway reports capability: rules/capability.ts
- * MIN_CAPABILITY_N (a test keeps the two equal).
+ * Readings against frozen limits before the gateway reports capability when it has not said
+ * (no verdict yet): rules/capability.ts MIN_CAPABILITY_N (a test keeps the two equal). The
+ * gateway's verdict carries the configured minimum, which wins.
  */
 export const MIN_CAPABILITY_READINGS = 25
 
@@ -86,15 +91,82 @@ export function capabilityIndices(cap: CapabilityView): IndexCell[] {
   })
 }
 
+/** The gateway's verdict on capability (rules/capability.ts), as the contract carries it. */
+export type Verdict = CapabilityVerdict
+
+/** How the panel shows a verdict. */
+export interface VerdictDisplay {
+  verdict: Verdict['verdict']
+  /** The gateway's words, e.g. "capable", "not in statistical control — capability indices are not a prediction". */
+  words: string
+  /** Colour of the words: capable (plain), not capable (alert), or a caveat (dim, with the reason). */
+  tone: 'capable' | 'not-capable' | 'caveat'
+  /** The indices are shown de-emphasised: they describe the readings but predict nothing. */
+  greyed: boolean
+  /**
+   * Why the indices are greyed, for the eye and for assistive technology (the indices point to
+   * it); null when they are not.
+   */
+  hint: string | null
+  /** What "capable" takes, with the gateway's threshold and minimum of readings. */
+  criteria: string
+}
+
 /**
- * The usual reading of Cpk: 1.33 or more capable, 1.00 to 1.33 marginal, below 1.00 not capable
- * (some parts out of specification are to be expected). Null without Cpk.
+ * What the panel says about the gateway's verdict: its words, whether the indices are greyed
+ * and why, and the criteria with the gateway's threshold (never one computed here). `n` is the
+ * readings capability has so far (null when it has none). Null without a verdict.
  */
-export function capabilityVerdict(cpk: number | null): { words: string; capable: boolean } | null {
-  if (cpk === null || !Number.isFinite(cpk)) return null
-  if (cpk >= 1.33) return { words: 'capable (Cpk ≥ 1.33)', capable: true }
-  if (cpk >= 1) return { words: 'marginal (Cpk 1.00 to 1.33)', capable: false }
-  return { words: 'not capable (Cpk < 1.00)', capable: false }
+export function verdictDisplay(verdict: Verdict | null, n: number | null): VerdictDisplay | null {
+  if (!verdict) return null
+  const criteria = `Capable needs a chart in statistical control, Cpk and Ppk ≥ ${formatIndex(verdict.threshold)} and at least ${verdict.minReadings} readings.`
+  switch (verdict.verdict) {
+    case 'capable':
+      return {
+        verdict: 'capable',
+        words: verdict.words,
+        tone: 'capable',
+        greyed: false,
+        hint: null,
+        criteria,
+      }
+    case 'not-capable':
+      return {
+        verdict: 'not-capable',
+        words: verdict.words,
+        tone: 'not-capable',
+        greyed: false,
+        hint: null,
+        criteria,
+      }
+    case 'not-in-control':
+      return {
+        verdict: 'not-in-control',
+        words: verdict.words,
+        tone: 'caveat',
+        greyed: true,
+        hint: 'Greyed: the chart signalled while these readings were taken, so the indices describe them but predict nothing.',
+        criteria,
+      }
+    case 'too-few-readings':
+      return {
+        verdict: 'too-few-readings',
+        words: verdict.words,
+        tone: 'caveat',
+        greyed: true,
+        hint: `Greyed: ${readingsNeeded(verdict.minReadings, n)}`,
+        criteria,
+      }
+  }
+}
+
+/** "25 readings against the frozen limits are needed, 12 so far." */
+export function readingsNeeded(minReadings: number, n: number | null): string {
+  const need =
+    minReadings === 1
+      ? '1 reading against the frozen limits is needed'
+      : `${minReadings} readings against the frozen limits are needed`
+  return n === null ? `${need}.` : `${need}, ${n} so far.`
 }
 
 /**
@@ -102,7 +174,7 @@ export function capabilityVerdict(cpk: number | null): { words: string; capable:
  * there is no specification to compute it against.
  */
 export function capabilityPending(
-  view: Pick<CharacteristicView, 'chart' | 'specLimits' | 'capability'>,
+  view: Pick<CharacteristicView, 'chart' | 'specLimits' | 'capability' | 'capabilityVerdict'>,
 ): string | null {
   if (!view.specLimits || view.capability) return null
   if (ATTRIBUTES_CHARTS.has(view.chart.type)) {
@@ -111,7 +183,8 @@ export function capabilityPending(
   if (view.specLimits.lsl === null && view.specLimits.usl === null) {
     return 'Capability needs a lower or an upper specification limit.'
   }
+  const need = view.capabilityVerdict?.minReadings ?? MIN_CAPABILITY_READINGS
   return view.chart.control
-    ? `Capability after ${MIN_CAPABILITY_READINGS} readings against the frozen limits.`
-    : `Capability after the baseline, once ${MIN_CAPABILITY_READINGS} readings are judged against the frozen limits.`
+    ? `Capability after ${need} readings against the frozen limits.`
+    : `Capability after the baseline, once ${need} readings are judged against the frozen limits.`
 }

@@ -124,6 +124,25 @@ export function alarmZone(l: AlarmLimits, v: number): 'action' | 'alert' | 'norm
   return 'normal'
 }
 
+/**
+ * Values strictly beyond an action limit, and beyond an alert limit but not an action limit (null
+ * elsewhere): the markers of readings drawn against the alarm limits.
+ */
+export function alarmMarks(
+  values: readonly (number | null)[],
+  alarm: AlarmLimits,
+): { beyondAlert: Column; beyondAction: Column } {
+  const beyondAlert: Column = []
+  const beyondAction: Column = []
+  for (const value of values) {
+    const v = finite(value)
+    const zone = v === null ? 'normal' : alarmZone(alarm, v)
+    beyondAction.push(zone === 'action' ? v : null)
+    beyondAlert.push(zone === 'alert' ? v : null)
+  }
+  return { beyondAlert, beyondAction }
+}
+
 function constant(n: number, value: number | undefined): Column {
   return new Array<number | null>(n).fill(
     value !== undefined && Number.isFinite(value) ? value : null,
@@ -328,4 +347,32 @@ export function latestControl(
     if (found.size >= Object.keys(p.panes).length) break
   }
   return { ...control, panes }
+}
+
+/**
+ * The σ each pane's limits use (PanePoint.sigma: the σ of the plotted statistic, the limits being
+ * centre ± L·σ), from the point the legend's lines come from (see latestControl): the latest
+ * judged point of the latest stream that reports one. Null for a pane without one (no limits yet,
+ * or only baseline points).
+ */
+export function latestSigmas(
+  points: readonly ChartPointView[],
+  panes: readonly string[],
+): Record<string, number | null> {
+  const out: Record<string, number | null> = Object.fromEntries(panes.map((p) => [p, null]))
+  let left = panes.length
+  for (let k = points.length - 1; k >= 0 && left > 0; k--) {
+    const p = points[k] as ChartPointView
+    const after = points[k + 1]
+    if (after && after.index <= p.index) break
+    if (p.phase === 'baseline') continue
+    for (const pane of panes) {
+      if (out[pane] !== null) continue
+      const sigma = finite(p.panes[pane]?.sigma)
+      if (sigma === null) continue
+      out[pane] = sigma
+      left--
+    }
+  }
+  return out
 }

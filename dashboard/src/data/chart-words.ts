@@ -229,3 +229,41 @@ export function chartHeader(
   if (control) parts.push(estimateWords(type, subgroup, control, view.decimals))
   return parts.join(' · ')
 }
+
+/**
+ * Decimals of a pane's σ: the pane's (the characteristic's decimals for measured values), or more
+ * when that would leave fewer than two significant digits (a σ of 0.0042 with three decimals
+ * reads 0.0042, not 0.004), at most nine.
+ */
+export function sigmaDecimals(
+  type: ChartType,
+  pane: string,
+  sigma: number,
+  decimals: number,
+): number {
+  const d = paneDecimals(type, pane, decimals)
+  if (!Number.isFinite(sigma) || sigma <= 0) return d
+  const significant = 1 - Math.floor(Math.log10(sigma))
+  return Math.min(9, Math.max(d, significant))
+}
+
+/**
+ * The σ a pane's limits use, in words: "σ 0.021"; null without one. A CUSUM pane is in σ units
+ * (its σ is 1 and its limits ±h): given `scale`, the σ of one point in the characteristic's unit
+ * (the process σ over √n), it says what that unit is: "σ 1.00 = 0.200 °C".
+ */
+export function sigmaWords(
+  type: ChartType,
+  pane: string,
+  sigma: number | null | undefined,
+  decimals: number,
+  scale?: { sigma: number; n: number; unit: string },
+): string | null {
+  if (sigma === null || sigma === undefined || !Number.isFinite(sigma)) return null
+  const words = `σ ${formatValue(sigma, sigmaDecimals(type, pane, sigma, decimals))}`
+  if (pane !== 'cusum' || !scale || !(scale.sigma > 0) || !(scale.n >= 1)) return words
+  const unitSigma = (sigma * scale.sigma) / Math.sqrt(scale.n)
+  const d = Math.max(decimals + 1, sigmaDecimals(type, 'i', unitSigma, decimals))
+  const value = formatValue(unitSigma, d)
+  return `${words} = ${scale.unit ? `${value} ${scale.unit}` : value}`
+}

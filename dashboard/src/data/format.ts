@@ -110,3 +110,16 @@ export function valueSteps(decimals: number): number[] {
   }
   return steps
 }
+
+/**
+ * A tick of a time axis `stepMs` apart from the next: "09:26:53"; with milliseconds when ticks
+ * are less than a second apart ("09:26:53.250"); the date when they are a day or more apart
+ * ("2025-03-14").
+ */
+export function formatTimeTick(ts: number, stepMs: number, timeZone?: string): string {
+  if (stepMs >= 86_400_000) return formatDateTime(ts, timeZone).slice(0, 10)
+  const time = formatTime(ts, timeZone)
+  if (stepMs >= 1000 || time === '—') return time
+  const ms = ((Math.round(ts) % 1000) + 1000) % 1000
+  return `${time}.${String(ms).padStart(3, '0')}`
+}

@@ -92,35 +92,71 @@ type Column = (number | null)[]
 
 /** The columns of a small readings chart (a nonconformance's readings around its trigger). */
 export interface ReadingsSeries {
+  /** Where each value is drawn: its position (`index` axis) or its time stamp (`time` axis). */
   x: number[]
   ts: number[]
   value: Column
   /** Readings recorded as occurrences of the nonconformance (the trigger among them); null elsewhere. */
   occurrence: Column
-  /** Position of the trigger reading, or -1 when it is not among the readings. */
+  /** The trigger's value at its position; null elsewhere. */
+  triggerMark: Column
+  /** Position of the trigger reading, or -1 when it is not among the readings (or there is none). */
   trigger: number
 }
 
+/**
+ * The columns of a readings chart, oldest first. The trigger is the reading of its time and value,
+ * or failing that the first of its time (a rule's trigger value is the statistic it judged: the
+ * reading that completed the point has its time). `axis` `time` puts each value at its time stamp
+ * (a time-proportional chart), `index` at its position.
+ */
 export function buildReadingsSeries(
   readings: readonly { ts: number; value: number }[],
-  trigger: { ts: number; value: number },
+  trigger: { ts: number; value: number } | null,
   occurrences: readonly { ts: number; value: number }[] = [],
+  axis: 'index' | 'time' = 'index',
 ): ReadingsSeries {
   const sorted = [...readings].sort((a, b) => a.ts - b.ts)
   const marked = new Set(occurrences.map((o) => `${o.ts}:${o.value}`))
-  marked.add(`${trigger.ts}:${trigger.value}`)
+  if (trigger) marked.add(`${trigger.ts}:${trigger.value}`)
   let at = -1
-  const out: ReadingsSeries = { x: [], ts: [], value: [], occurrence: [], trigger: -1 }
+  let sameTime = -1
+  const out: ReadingsSeries = {
+    x: [],
+    ts: [],
+    value: [],
+    occurrence: [],
+    triggerMark: [],
+    trigger: -1,
+  }
   sorted.forEach((r, k) => {
     const key = `${r.ts}:${r.value}`
-    out.x.push(k)
+    out.x.push(axis === 'time' ? r.ts : k)
     out.ts.push(r.ts)
     out.value.push(finite(r.value))
     out.occurrence.push(marked.has(key) ? finite(r.value) : null)
-    if (at < 0 && r.ts === trigger.ts && r.value === trigger.value) at = k
+    out.triggerMark.push(null)
+    if (trigger && r.ts === trigger.ts) {
+      if (at < 0 && r.value === trigger.value) at = k
+      if (sameTime < 0) sameTime = k
+    }
   })
-  out.trigger = at
+  out.trigger = at >= 0 ? at : sameTime
+  if (out.trigger >= 0) out.triggerMark[out.trigger] = out.value[out.trigger] ?? null
   return out
+}
+
+/**
+ * The x-range of a time-proportional chart: the data's span with a little room each side (3%),
+ * a second either side when all values share one time; whole milliseconds (from a fractional
+ * minimum uPlot's time ticks fall a millisecond before their step: 12:00:00.499).
+ */
+export function timeRange(min: number | null, max: number | null): [number, number] {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max))
+    return [0, 1000]
+  const span = max - min
+  if (span <= 0) return [Math.floor(min) - 1000, Math.ceil(max) + 1000]
+  return [Math.floor(min - span * 0.03), Math.ceil(max + span * 0.03)]
 }
 
 /** The point time stamp closest to a (fractional) x position, for axis labels; null off the data. */

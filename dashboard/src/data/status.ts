@@ -132,9 +132,30 @@ export function rulesShort(rules: readonly ViolationRule[]): string {
   return words.length > 3 ? `${words.slice(0, 2).join(' ')} +${words.length - 2}` : words.join(' ')
 }
 
+/**
+ * A limits test (N1, WE1) on a pane whose limits are not the centre line ± 3σ of the readings:
+ * what crossed which limit (gateway/nonconformance/titles.ts says the same in NC titles).
+ */
+const PANE_LIMIT: Record<string, string> = {
+  ewma: 'the EWMA z beyond its limit',
+  mr: 'a moving range beyond its limit',
+  r: 'a range beyond its limit',
+  s: 'a standard deviation beyond its limit',
+}
+
 /** What a run rule means, for tooltips: "N1: a point beyond 3σ from the centre line", "CUSUM up: …". */
 export function describeRule(rule: ViolationRule): string {
   return `${ruleShort(rule)}: ${RULES[rule] ?? 'run rule'}`
+}
+
+/**
+ * What a run rule means on the pane it judged: a limits test on an EWMA, MR, R or S pane names
+ * that pane's statistic ("N1: the EWMA z beyond its limit"), anything else as describeRule.
+ */
+export function describeRuleOn(rule: ViolationRule, pane: string | null): string {
+  const on = pane === null ? undefined : PANE_LIMIT[pane]
+  if (on && (rule === 'N1' || rule === 'WE1')) return `${rule}: ${on}`
+  return describeRule(rule)
 }
 
 const CAUSES: Record<Exclude<Cause, ViolationRule>, string> = {
