@@ -23,6 +23,7 @@ import { formatQuantity, formatTime, formatValue } from './data/format.ts'
 import { type LimitLine, limitLines } from './data/series.ts'
 import { describeRuleOn } from './data/status.ts'
 import { FrameDrawController } from './frame-draw-controller.ts'
+import { lineSwatches } from './styles.ts'
 import { axes, type ChartColours, chartColours, fontPx, pointScale } from './uplot-theme.ts'
 
 let chartCount = 0
@@ -111,6 +112,7 @@ export class LwControlChart extends LitElement {
   }
 
   static override styles = [
+    lineSwatches,
     unsafeCSS(uplotCss),
     css`
       :host {
@@ -215,22 +217,6 @@ export class LwControlChart extends LitElement {
         display: flex;
         align-items: center;
         gap: 0.4em;
-      }
-      .swatch {
-        width: 1.8em;
-        height: 0;
-        border-top: 2px dashed var(--lw-text);
-      }
-      .swatch.cl {
-        border-top: 2px solid var(--lw-text-dim);
-      }
-      .swatch.action-high,
-      .swatch.action-low {
-        border-top: 3px dashed var(--lw-action);
-      }
-      .swatch.alert-high,
-      .swatch.alert-low {
-        border-top: 3px dashed var(--lw-alert);
       }
       .swatch.c-plus {
         border-top: 3px solid var(--lw-text);

@@ -6,6 +6,7 @@ import { alarmMarks } from './data/chart-series.ts'
 import { formatValue } from './data/format.ts'
 import { buildReadingsSeries, type LimitLine, type ReadingsSeries } from './data/series.ts'
 import { FrameDrawController } from './frame-draw-controller.ts'
+import { lineSwatches } from './styles.ts'
 import {
   axes,
   type ChartColours,
@@ -94,6 +95,7 @@ export class LwReadingsChart extends LitElement {
   }
 
   static override styles = [
+    lineSwatches,
     unsafeCSS(uplotCss),
     css`
       :host {
@@ -118,22 +120,6 @@ export class LwReadingsChart extends LitElement {
         display: flex;
         align-items: center;
         gap: 0.4em;
-      }
-      .swatch {
-        width: 1.8em;
-        height: 0;
-        border-top: 2px dashed var(--lw-text);
-      }
-      .swatch.cl {
-        border-top: 2px solid var(--lw-text-dim);
-      }
-      .swatch.action-high,
-      .swatch.action-low {
-        border-top: 3px dashed var(--lw-action);
-      }
-      .swatch.alert-high,
-      .swatch.alert-low {
-        border-top: 3px dashed var(--lw-alert);
       }
       .ring {
         width: 0.9em;

@@ -105,3 +105,23 @@ export const pageStyles = css`
     color: var(--lw-text-dim);
   }
 `
+
+/** The legend's line swatches, as the charts draw the lines: dashed limits, a solid centre line. */
+export const lineSwatches = css`
+  .swatch {
+    width: 1.8em;
+    height: 0;
+    border-top: 2px dashed var(--lw-text);
+  }
+  .swatch.cl {
+    border-top: 2px solid var(--lw-text-dim);
+  }
+  .swatch.action-high,
+  .swatch.action-low {
+    border-top: 3px dashed var(--lw-action);
+  }
+  .swatch.alert-high,
+  .swatch.alert-low {
+    border-top: 3px dashed var(--lw-alert);
+  }
+`
