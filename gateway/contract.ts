@@ -20,6 +20,8 @@
  * socket.io (same port, path /socket.io; auth: `{ token }` in the handshake):
  *   ServerToClient / ClientToServer below. Live updates are coalesced per flush interval.
  */
+import type { AlarmAreaKpis, AlarmKpisView } from '../rules/alarms/kpis.ts'
+import type { AlarmCondition, AlarmPriority, AlarmState } from '../rules/alarms/types.ts'
 import type {
   AlarmLimits,
   Capability,
@@ -37,7 +39,12 @@ import type { RejectReason, SourceStatus } from './sources/status.ts'
 import type { StoreStatus } from './store/types.ts'
 
 export type {
+  AlarmAreaKpis,
+  AlarmCondition,
+  AlarmKpisView,
   AlarmLimits,
+  AlarmPriority,
+  AlarmState,
   CapabilityVerdict,
   Cause,
   ChartType,
@@ -210,6 +217,12 @@ export interface ChartView {
 
 export type NcStatus = 'open'
 
+/**
+ * What an NC was opened for: the alarm condition, named as NCs always have (action-high for
+ * HH, alert-low for L, …, a run rule, a CUSUM side), or target, rate, stale, comm-loss.
+ */
+export type NcCause = Cause | 'target' | 'rate' | 'stale' | 'comm-loss'
+
 export interface NonconformanceSummary {
   id: number
   /** Human number, e.g. NC-000042. */
@@ -218,9 +231,9 @@ export interface NonconformanceSummary {
   characteristicName: string
   path: string
   /** The most severe cause, the one in the title. */
-  cause: Cause
+  cause: NcCause
   /** Every cause this NC holds, `cause` first: causes one reading triggers together belong to one NC. */
-  causes: Cause[]
+  causes: NcCause[]
   /** e.g. "Fill weight above the action limit". */
   title: string
   status: NcStatus
@@ -314,8 +327,80 @@ export interface Hello {
   serverTime: number
 }
 
+/**
+ * One alarm: a characteristic and a condition (at most one alarm each: a repeat while active is
+ * the same alarm). Its `id` is `characteristic:condition` (URL-encode it in paths).
+ */
+export interface AlarmView {
+  id: string
+  characteristic: string
+  characteristicName: string
+  /** The operator position it belongs to: the ISA-95 area of the characteristic (alarms.areaLevel). */
+  area: string
+  condition: AlarmCondition
+  priority: AlarmPriority
+  state: AlarmState
+  /** The condition holds now (it may be active while shelved or suppressed). */
+  active: boolean
+  acknowledged: boolean
+  /** When the condition last became active; null while it is not. */
+  activeSince: number | null
+  /** When the state last changed. */
+  since: number
+  /** The value and limit at the latest change of the condition. */
+  value: number | null
+  limit: number | null
+  unit: string
+  /** Shelved: until when, by whom and why. */
+  shelvedUntil: number | null
+  shelvedBy: string | null
+  shelveReason: string | null
+  /** e.g. "Fill weight above HH (506 g)". */
+  message: string
+}
+
+/** One transition of an alarm, with who, when and why. */
+export interface AlarmEventView {
+  id: number
+  alarm: string
+  at: number
+  from: AlarmState
+  to: AlarmState
+  /** A user or token id; null for the process and time. */
+  by: string | null
+  why: string
+  value: number | null
+}
+
+/** Alarms per priority: how many are active, and how many wait for an acknowledgement. */
+export type AlarmCounts = Record<AlarmPriority, { active: number; unacknowledged: number }>
+
+/** Pushed to every dashboard (coalesced): the alarms that changed and the counts for the banner. */
+export interface AlarmsUpdate {
+  changed: AlarmView[]
+  counts: AlarmCounts
+  /** More changed than one message carries (an alarm flood): read GET /api/alarms again. */
+  resync: boolean
+}
+
+/**
+ * A plant state that suppresses alarms by design (alarms.states): set by an operator, or
+ * following a characteristic's readings (`manual: false`).
+ */
+export interface PlantStateView {
+  id: string
+  name: string
+  active: boolean
+  since: number | null
+  by: string | null
+  reason: string | null
+  manual: boolean
+}
+
 export interface ServerToClient {
   hello: (hello: Hello) => void
+  alarms: (update: AlarmsUpdate) => void
+  'plant-states': (states: PlantStateView[]) => void
   tiles: (tiles: TileUpdate[]) => void
   points: (update: PointsUpdate) => void
   deviations: (deviations: DeviationView[]) => void

@@ -1,15 +1,20 @@
 import type { Evaluation } from '../rules/index.ts'
-import type { NcEvent } from './contract.ts'
+import type { AlarmView, NcEvent, PlantStateView } from './contract.ts'
 import type { CharacteristicRuntime } from './pipeline/runtime.ts'
-import type { Reading } from './sources/types.ts'
+import type { Communication, Reading } from './sources/types.ts'
 
 /** What happens inside the gateway, for the services that react to it. */
 export interface GatewayEvents {
-  /** A reading was judged: chart point, deviations, status. */
   /** A reading was judged (or, with reading null, time closed a subgroup or the baseline ended). */
   evaluated: { runtime: CharacteristicRuntime; reading: Reading | null; evaluation: Evaluation }
   /** A nonconformance opened or changed. */
   nc: NcEvent
+  /** A source lost or regained communication with what feeds some characteristics. */
+  communication: Communication
+  /** An alarm changed: its state, or its condition (active, value) while its state held. */
+  alarm: AlarmView
+  /** A plant state that suppresses alarms by design began or ended. */
+  'plant-state': PlantStateView
 }
 
 type Listener<T> = (payload: T) => void

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import { ALARM_STATEMENTS, createAlarmService } from './alarms/index.ts'
 import { createAuth } from './api/auth.ts'
 import { registerApi } from './api/index.ts'
 import type { Config } from './config/index.ts'
@@ -10,14 +11,14 @@ import { LinewatchError } from './errors.ts'
 import { EventBus } from './events.ts'
 import { createLiveHub, type LiveHub } from './live/index.ts'
 import { createLogger, type Logger } from './log.ts'
-import { createNcService } from './nonconformance/index.ts'
+import { createNcService, NC_STATEMENTS } from './nonconformance/index.ts'
 import { dashboardDir, packageVersion } from './paths.ts'
 import { createPipeline } from './pipeline/index.ts'
 import { RecentCounter } from './recent-errors.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
 import type { ReadingSink, Source, SourceStatus } from './sources/types.ts'
 import { openRecords } from './store/records.ts'
-import { whenAll } from './store/records-writer.ts'
+import { createRecordsWriter, whenAll } from './store/records-writer.ts'
 import { createSqliteStore } from './store/sqlite.ts'
 import type { Delivery, JournaledStore } from './store/types.ts'
 
@@ -78,15 +79,36 @@ export async function createGateway(
       },
     })
     const pipeline = createPipeline({ config, db, store, bus, log, recentErrors })
+    // What the ingest path causes in the records (an alarm's transition, the NC it opened) is
+    // committed off this thread, one transaction for both.
+    const writer = createRecordsWriter({
+      path: recordsPath,
+      statements: { ...NC_STATEMENTS, ...ALARM_STATEMENTS },
+      log: log.child({ module: 'records-writer' }),
+    })
+    await writer.start()
+    stops.push(() => writer.stop())
     const nc = createNcService({
       db,
       path: recordsPath,
       bus,
       log: log.child({ module: 'nonconformance' }),
       readingsAfter: config.nonconformance.readingsAfter,
+      writer,
     })
     await nc.start()
     stops.push(() => nc.stop())
+    const alarms = createAlarmService({
+      config,
+      db,
+      writer,
+      bus,
+      log: log.child({ module: 'alarms' }),
+      nc,
+      runtime: (id) => pipeline.runtime(id),
+    })
+    await alarms.start()
+    stops.push(() => alarms.stop())
     await pipeline.start()
     stops.push(() => pipeline.stop())
     // NC events join the readings, chart points and deviations in the time series.
@@ -110,7 +132,7 @@ export async function createGateway(
     // An acknowledgement waits for what its reading produced in the records too (an NC it opened).
     const sink: ReadingSink = {
       ...pipeline.sink,
-      durable: (done) => whenAll([pipeline.sink.durable, nc.whenDurable], done),
+      durable: (done) => whenAll([pipeline.sink.durable, nc.whenDurable, alarms.whenDurable], done),
     }
     const sources = createSources(config, sink, log, dataDir, env, () => store.deliveries())
     const auth = createAuth(config.auth)
@@ -136,6 +158,7 @@ export async function createGateway(
       auth,
       pipeline,
       nc,
+      alarms,
       store,
       sources: () => sources,
       dashboardDir: dashboardDir(),
@@ -154,6 +177,7 @@ export async function createGateway(
       maxBufferedBytes: config.live.maxBufferedBytes,
       runtime: (id) => pipeline.runtime(id),
       openNcs: (id) => nc.openCount(id),
+      alarms,
       authenticate: (token) => auth.resolve(token)?.role ?? null,
     })
     hub.start()

@@ -32,6 +32,7 @@ async function api(
     auth: createAuth(parseConfig('', 'empty.yaml').auth),
     pipeline,
     nc: {} as ApiContext['nc'],
+    alarms: {} as ApiContext['alarms'],
     store,
     sources: () => [],
     dashboardDir: '/nonexistent',

@@ -53,15 +53,21 @@ describe('records writer and the NC service', () => {
   const bus = new EventBus()
   let rt = createRuntime(config, config.characteristics[0] as never)
 
+  /** Judges a reading; one past 506 after one that was not is what an HH alarm's activation raises. */
+  let above = false
   function judge(value: number, ts: number): void {
     const reading = { characteristic: 'fill', ts, value }
     rt.last = { ts, value }
     rt.recent.push(ts, value)
     const evaluation = evaluate(rt.spec, rt.state, reading)
     bus.emit('evaluated', { runtime: rt, reading, evaluation })
+    if (value > 506 && !above)
+      nc?.raise(rt, [{ condition: 'HH', deviation: null, ts, value, limit: 506 }], evaluation.points)
+    above = value > 506
   }
 
   beforeEach(async () => {
+    above = false
     rt = createRuntime(config, config.characteristics[0] as never)
     dir = await tempDir()
     path = join(dir.path, 'records.db')
@@ -89,7 +95,7 @@ describe('records writer and the NC service', () => {
   it('writes a burst of occurrences as the NC they add up to; reads see them at once', async () => {
     nc = createNcService({ db, path, bus, log, readingsAfter: 0 })
     await nc.start()
-    // Each excursion above 506 is an onset (a reading at 500 in between ends the previous one).
+    // Each excursion above 506 is an activation (a reading at 500 in between ends the previous one).
     for (let i = 0; i < 300; i++) {
       judge(507 + (i % 3), T0 + 2 * i * 1000)
       judge(500, T0 + (2 * i + 1) * 1000)

@@ -1,16 +1,19 @@
 import { existsSync } from 'node:fs'
 import fastifyStatic from '@fastify/static'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import type { Health, Role, Session } from '../contract.ts'
+import type { AlarmService } from '../alarms/index.ts'
+import type { Health, Session } from '../contract.ts'
 import type { NcService } from '../nonconformance/index.ts'
 import type { Pipeline } from '../pipeline/index.ts'
 import { characteristicView } from '../pipeline/runtime.ts'
 import { RecentCounter } from '../recent-errors.ts'
 import { REJECT_REASONS, type RejectReason, type Source } from '../sources/types.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
-import { type Auth, bearerToken, hasRole, type Principal } from './auth.ts'
-import { parseQueryTime } from './time.ts'
+import { registerAlarmRoutes } from './alarms.ts'
+import { type Auth, bearerToken, type Principal } from './auth.ts'
+import { badRequest, conflict, need, notFound } from './replies.ts'
+import { timeRange } from './time.ts'
 
 /**
  * The REST API under /api (payloads declared in contract.ts) and the dashboard's files.
@@ -24,6 +27,7 @@ export interface ApiContext {
   auth: Auth
   pipeline: Pipeline
   nc: NcService
+  alarms: AlarmService
   store: TimeSeriesStore
   sources: () => Source[]
   dashboardDir: string
@@ -42,7 +46,6 @@ declare module 'fastify' {
   }
 }
 
-const DEFAULT_WINDOW_MS = 3600_000
 const MAX_LIMIT = 100_000
 
 const RangeQuery = Type.Object(
@@ -58,28 +61,6 @@ const RangeQuery = Type.Object(
   { additionalProperties: false },
 )
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) })
-
-function badRequest(reply: FastifyReply, message: string): FastifyReply {
-  return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message })
-}
-
-function notFound(reply: FastifyReply, message: string): FastifyReply {
-  return reply.code(404).send({ statusCode: 404, error: 'Not Found', message })
-}
-
-/** Resolves `from`/`to` of a query string; a string result is the reason for a 400. */
-function timeRange(query: {
-  from?: string | undefined
-  to?: string | undefined
-}): { from: number; to: number } | string {
-  const to = query.to === undefined ? Date.now() : parseQueryTime(query.to, 'to')
-  if (typeof to === 'string') return to
-  const from =
-    query.from === undefined ? to - DEFAULT_WINDOW_MS : parseQueryTime(query.from, 'from')
-  if (typeof from === 'string') return from
-  if (from > to) return 'from must not be after to'
-  return { from, to }
-}
 
 export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { pipeline, nc, store } = ctx
@@ -98,27 +79,6 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
     reply.header('referrer-policy', 'no-referrer')
     return payload
   })
-
-  const need =
-    (role: Role) =>
-    async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      const principal = request.principal
-      if (!principal) {
-        await reply.code(401).header('www-authenticate', 'Bearer').send({
-          statusCode: 401,
-          error: 'Unauthorized',
-          message: 'an access token is required (Authorization: Bearer …)',
-        })
-        return
-      }
-      if (!hasRole(principal, role)) {
-        await reply.code(403).send({
-          statusCode: 403,
-          error: 'Forbidden',
-          message: `this needs the ${role} role; the token has ${principal.role}`,
-        })
-      }
-    }
 
   // Degraded while errors are recent, not for ever after one.
   const recentErrors = ctx.recentErrors ?? new RecentCounter()
@@ -307,11 +267,13 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
       if (!pipeline.runtime(id)) return notFound(reply, `no characteristic "${id}"`)
       const result = pipeline.changeBaseline(id, action, reason, request.principal?.tokenId ?? null)
       if (typeof result === 'string') {
-        return reply.code(409).send({ statusCode: 409, error: 'Conflict', message: result })
+        return conflict(reply, result)
       }
       return result
     },
   )
+
+  registerAlarmRoutes(app, ctx.alarms)
 
   app.setNotFoundHandler((request, reply) =>
     notFound(reply, `no route ${request.method} ${request.url.split('?')[0]}`),

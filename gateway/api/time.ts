@@ -8,3 +8,18 @@ export function parseQueryTime(text: string, name: string): number | string {
     `${name}: "${text.slice(0, 40)}" is neither epoch milliseconds nor ISO 8601 with a time zone`
   )
 }
+
+const DEFAULT_WINDOW_MS = 3600_000
+
+/** Resolves `from`/`to` of a query string; a string result is the reason for a 400. */
+export function timeRange(
+  query: { from?: string | undefined; to?: string | undefined },
+  defaultWindowMs = DEFAULT_WINDOW_MS,
+): { from: number; to: number } | string {
+  const to = query.to === undefined ? Date.now() : parseQueryTime(query.to, 'to')
+  if (typeof to === 'string') return to
+  const from = query.from === undefined ? to - defaultWindowMs : parseQueryTime(query.from, 'from')
+  if (typeof from === 'string') return from
+  if (from > to) return 'from must not be after to'
+  return { from, to }
+}

@@ -8,6 +8,7 @@ import type { Gateway } from '../index.ts'
 import { createLogger, humanReadable, type Logger, type LogLevel } from '../log.ts'
 import { packageVersion } from '../paths.ts'
 import { hashPassword } from '../sources/credentials.ts'
+import { registerCleanroomCommand } from './cleanroom.ts'
 import type { Simulators } from './simulate.ts'
 import { registerSpcCommand } from './spc.ts'
 
@@ -184,6 +185,7 @@ program
   })
 
 registerSpcCommand(program)
+registerCleanroomCommand(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof LinewatchError) {

@@ -1,7 +1,10 @@
-export { characteristicSpec, loadConfigFile, ncCauses, parseConfig } from './load.ts'
+export { characteristicSpec, loadConfigFile, parseConfig } from './load.ts'
 export type {
+  AlarmsConfigType,
   CauseName,
+  CharacteristicAlarmsConfig,
   CharacteristicConfig,
+  CleanroomConfig,
   Config,
   DeadLettersConfig,
   InfluxConfig,

@@ -8,7 +8,7 @@ import {
   validateChart,
 } from '../../rules/index.ts'
 import { LinewatchError } from '../errors.ts'
-import { type CauseName, type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
+import { type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
 import { createYamlValidator, type SemanticIssue } from './yaml-schema.ts'
 
 const validator = createYamlValidator<Config>({
@@ -175,9 +175,4 @@ export function characteristicSpec(config: Config, c: CharacteristicConfig): Cha
       minReadings: c.capability?.minReadings ?? config.spc.capability.minReadings,
     },
   }
-}
-
-/** Causes that open a nonconformance for this characteristic. */
-export function ncCauses(config: Config, c: CharacteristicConfig): ReadonlySet<CauseName> {
-  return new Set(c.openNcOn ?? config.nonconformance.openOn)
 }

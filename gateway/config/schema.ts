@@ -1,5 +1,6 @@
 import Type, { type Static, type TSchema } from 'typebox'
 import { CHART_TYPES, NELSON_RULES, WESTERN_ELECTRIC_RULES } from '../../rules/index.ts'
+import { AlarmsConfig, CharacteristicAlarms, Cleanroom, CleanroomLocation } from './alarm-schema.ts'
 
 /**
  * The configuration schema: the one source of truth for the config's types, its defaults and
@@ -33,11 +34,15 @@ const RuleId = Type.Union(
 )
 const Cause = Type.Union(
   [
-    ...['action-high', 'action-low', 'alert-high', 'alert-low'].map((c) => Type.Literal(c)),
+    ...['HH', 'H', 'L', 'LL', 'target', 'rate', 'stale', 'comm-loss'].map((c) => Type.Literal(c)),
     ...RULE_IDS.map((r) => Type.Literal(r)),
     ...['cusum-upper', 'cusum-lower'].map((c) => Type.Literal(c)),
+    ...['action-high', 'action-low', 'alert-high', 'alert-low'].map((c) => Type.Literal(c)),
   ],
-  { description: 'A limit excursion, a run rule, or a CUSUM signal.' },
+  {
+    description:
+      'An alarm condition: HH, H, L, LL, target, rate, stale, comm-loss, a run rule, a CUSUM side (action-high, action-low, alert-high, alert-low: the earlier names of HH, LL, H, L).',
+  },
 )
 const IsoTime = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})$',
@@ -279,9 +284,12 @@ const Characteristic = Type.Object(
     openNcOn: Type.Optional(
       Type.Array(Cause, {
         uniqueItems: true,
-        description: 'Causes that open a nonconformance (default: nonconformance.openOn).',
+        description:
+          'Alarm conditions whose alarm opens a nonconformance (default: nonconformance.openOn).',
       }),
     ),
+    alarms: Type.Optional(CharacteristicAlarms),
+    cleanroom: Type.Optional(CleanroomLocation),
   },
   { additionalProperties: false },
 )
@@ -505,8 +513,10 @@ export const ConfigSchema = Type.Object(
     nonconformance: obj(
       {
         openOn: Type.Array(Cause, {
-          default: ['action-high', 'action-low', 'N1', 'N2'],
+          default: ['HH', 'LL', 'N1', 'N2'],
           uniqueItems: true,
+          description:
+            'Alarm conditions that open a nonconformance when their alarm becomes active (after its on-delay): a confirmed deviation, not every noisy point. An alarm suppressed by design or out of service opens none; a shelved one still does.',
         }),
         readingsBefore: Type.Integer({
           minimum: 0,
@@ -544,6 +554,12 @@ export const ConfigSchema = Type.Object(
       },
       'Live push to dashboards.',
     ),
+    alarms: AlarmsConfig,
+    cleanrooms: Type.Array(Cleanroom, {
+      default: [],
+      description:
+        'Cleanrooms of the GMP profile (EU GMP Annex 1, ISO 14644-1; docs/cleanroom.md). Particle counters name their room in characteristics[].cleanroom.',
+    }),
     characteristics: Type.Array(Characteristic, { default: [] }),
   },
   {
@@ -561,3 +577,6 @@ export type SqliteRetentionConfig = Config['store']['sqlite']['retention']
 export type DeadLettersConfig = Config['deadLetters']
 export type RoleName = Config['auth']['tokens'][number]['role']
 export type CauseName = NonNullable<CharacteristicConfig['openNcOn']>[number]
+export type AlarmsConfigType = Config['alarms']
+export type CharacteristicAlarmsConfig = NonNullable<CharacteristicConfig['alarms']>
+export type CleanroomConfig = Config['cleanrooms'][number]

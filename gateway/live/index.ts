@@ -2,10 +2,13 @@ import type { Server as HttpServer } from 'node:http'
 import { Server, type Socket } from 'socket.io'
 import type { Evaluation } from '../../rules/index.ts'
 import type {
+  AlarmCounts,
+  AlarmView,
   ChartPointView,
   ClientToServer,
   DeviationView,
   NcEvent,
+  PlantStateView,
   Role,
   ServerToClient,
   TileUpdate,
@@ -19,8 +22,10 @@ import { ruleMask, rulesOf } from '../store/columns.ts'
  * The live hub: pushes what dashboards show over socket.io, coalesced. Readings can arrive
  * far faster than a browser draws (and each delivered event costs the gateway ~5 µs), so
  * nothing is sent per reading: every `flushIntervalMs` each dashboard gets at most one
- * `tiles`, one `deviations`, one `nc` message, and one `points` message per characteristic
- * it watches (at most `maxPointsPerFlush` points each; the rest is counted as dropped).
+ * `tiles`, one `deviations`, one `nc`, one `alarms` message (the alarms that changed, at most
+ * 500, and the counts per priority; beyond that `resync` asks it to read the list again), and
+ * one `points` message per characteristic it watches (at most `maxPointsPerFlush` points each;
+ * the rest is counted as dropped).
  *
  * Rooms: `plant` (every dashboard: tiles, deviations, NCs, limits) and `c:<id>` (the chart
  * points of one characteristic, for the dashboards that watch it).
@@ -67,6 +72,7 @@ export function queuedBytes(conn: EngineConnection): number {
 }
 
 const MAX_DEVIATIONS_PER_FLUSH = 200
+const MAX_ALARMS_PER_FLUSH = 500
 
 export function createLiveHub(ctx: {
   server: HttpServer
@@ -80,6 +86,8 @@ export function createLiveHub(ctx: {
   maxBufferedBytes?: number
   runtime(id: string): CharacteristicRuntime | undefined
   openNcs(characteristic: string): number
+  /** The alarm counts for the banner, and the plant states. */
+  alarms?: { counts(): AlarmCounts; plantStates(): PlantStateView[] }
   /** Resolves a handshake token to a role, or null when it may not connect. */
   authenticate(token: string | undefined): Role | null
 }): LiveHub {
@@ -96,6 +104,10 @@ export function createLiveHub(ctx: {
   let deviations: DeviationView[] = []
   let droppedDeviations = 0
   let ncEvents: NcEvent[] = []
+  /** Alarms that changed since the last flush (the latest view of each). */
+  const alarms = new Map<string, AlarmView>()
+  let alarmsResync = false
+  let plantStates = false
   let timer: NodeJS.Timeout | null = null
   const maxBufferedBytes = ctx.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
   let dropped = 0
@@ -202,6 +214,19 @@ export function createLiveHub(ctx: {
       io.to('plant').emit('nc', ncEvents)
       ncEvents = []
     }
+    if ((alarms.size > 0 || alarmsResync) && ctx.alarms) {
+      io.to('plant').emit('alarms', {
+        changed: [...alarms.values()],
+        counts: ctx.alarms.counts(),
+        resync: alarmsResync,
+      })
+      alarms.clear()
+      alarmsResync = false
+    }
+    if (plantStates && ctx.alarms) {
+      io.to('plant').emit('plant-states', ctx.alarms.plantStates())
+      plantStates = false
+    }
     for (const [id, pending] of points) {
       io.to(`c:${id}`).emit('points', {
         characteristic: id,
@@ -227,6 +252,11 @@ export function createLiveHub(ctx: {
       io.on('connection', (socket) => {
         void socket.join('plant')
         socket.emit('hello', { bootId: ctx.bootId, title: ctx.title, serverTime: Date.now() })
+        // The banner at once, not at the next change.
+        if (ctx.alarms) {
+          socket.emit('alarms', { changed: [], counts: ctx.alarms.counts(), resync: false })
+          socket.emit('plant-states', ctx.alarms.plantStates())
+        }
         socket.on('watch', (ids, ack) => {
           const reply = typeof ack === 'function' ? ack : () => {}
           if (
@@ -251,6 +281,15 @@ export function createLiveHub(ctx: {
       bus.on('nc', owner, (event) => {
         ncEvents.push(event)
         tiles.add(event.nc.characteristic)
+      })
+      bus.on('alarm', owner, (view) => {
+        // A flood sends the counts and asks the dashboards to read the list again, rather
+        // than every change.
+        if (alarms.size >= MAX_ALARMS_PER_FLUSH && !alarms.has(view.id)) alarmsResync = true
+        else alarms.set(view.id, view)
+      })
+      bus.on('plant-state', owner, () => {
+        plantStates = true
       })
       timer = setInterval(flush, ctx.flushIntervalMs)
     },

@@ -1,7 +1,8 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import type { Cause, ChartPoint, Deviation } from '../../rules/index.ts'
+import type { AlarmCondition, ChartPoint, Deviation } from '../../rules/index.ts'
 import type {
   ControlLimitsView,
+  NcCause,
   NcStatus,
   NonconformanceSummary,
   NonconformanceView,
@@ -14,12 +15,15 @@ import { createRecordsWriter, type RecordsWriter } from '../store/records-writer
 import { ncNumber, ncTitle } from './titles.ts'
 
 /**
- * Opens nonconformances by themselves: the onset of a configured cause (an action-limit
- * excursion, a run rule) opens an NC; while it is open, a repeat of any of its causes adds an
- * occurrence to it instead of opening another, so each characteristic has at most one open NC
- * per cause. Causes one reading triggers together (a spike past the action limit is also
- * beyond 3σ) are one event and go to one NC, titled by the most severe. The NC keeps the
- * readings before the trigger, collects those after it, and the limits in force.
+ * Opens nonconformances by themselves when an alarm confirms a deviation: the alarm service
+ * (gateway/alarms) calls `raise` when alarms whose condition is configured to open NCs
+ * (nonconformance.openOn: action limits, run rules, …) become active, after their on-delay, so
+ * an NC means a confirmed deviation, not every noisy point. While an NC is open, a new
+ * activation of any of its causes adds an occurrence to it instead of opening another, so each
+ * characteristic has at most one open NC per cause. Causes that become active together (a
+ * spike past the action limit is also beyond 3σ) are one event and go to one NC, titled by the
+ * most severe. The NC keeps the readings before the trigger, collects those after it, and the
+ * limits in force.
  *
  * The open NCs live in memory (the hot path never reads the database); what changes is
  * written by the records writer (records-writer.ts), off the ingest thread, once per event-loop
@@ -29,6 +33,8 @@ import { ncNumber, ncTitle } from './titles.ts'
 export interface NcService {
   start(): Promise<void>
   stop(): Promise<void>
+  /** Alarms of one characteristic became active together: open an NC, or add to the open one. */
+  raise(runtime: CharacteristicRuntime, triggers: NcTrigger[], points: readonly ChartPoint[]): void
   /** Calls `done` once every NC change made so far is committed. */
   whenDurable(done: () => void): void
   openCount(characteristic: string): number
@@ -40,16 +46,50 @@ export interface NcService {
   get(id: number): Promise<NonconformanceView | undefined>
 }
 
+/** An alarm that became active and opens NCs: its condition, and what it saw. */
+export interface NcTrigger {
+  condition: AlarmCondition
+  /** The run-rule deviation behind an SPC alarm (its pane, run length), when there is one. */
+  deviation: Deviation | null
+  ts: number
+  /** The value judged; for stale and comm-loss, the latest reading. */
+  value: number
+  limit: number | null
+}
+
 const MAX_HISTORY = 100
+
+/** The cause an NC records for an alarm condition (the names NCs have always used). */
+const CAUSE_OF: Partial<Record<AlarmCondition, NcCause>> = {
+  HH: 'action-high',
+  H: 'alert-high',
+  L: 'alert-low',
+  LL: 'action-low',
+}
+
+export function ncCauseOf(condition: AlarmCondition): NcCause {
+  return CAUSE_OF[condition] ?? (condition as NcCause)
+}
 
 /**
  * What triggered an NC: the value judged and, for a rule, the pane it judged, the limit of that
  * pane the point is beyond (N1, WE1, a CUSUM signal: the limit crossed; other run rules: none),
  * and for a CUSUM signal the run length (points since its side left 0, Montgomery's N⁺/N⁻).
  */
-function triggerOf(d: Deviation, points: readonly ChartPoint[]): NonconformanceSummary['trigger'] {
-  if (d.kind === 'limit')
-    return { ts: d.ts, value: d.value, limit: d.limit, rule: null, pane: null, runLength: null }
+function triggerOf(t: NcTrigger, points: readonly ChartPoint[]): NonconformanceSummary['trigger'] {
+  const d = t.deviation
+  if (!d || d.kind === 'limit') {
+    const rule =
+      t.condition.startsWith('N') || t.condition.startsWith('WE') || t.condition.startsWith('cusum')
+    return {
+      ts: t.ts,
+      value: t.value,
+      limit: t.limit,
+      rule: rule ? (t.condition as NonconformanceSummary['trigger']['rule']) : null,
+      pane: null,
+      runLength: null,
+    }
+  }
   const pane = points.find((p) => p.index === d.index)?.panes[d.pane]
   let limit: number | null = null
   if (pane && (d.cause === 'N1' || d.cause === 'WE1' || d.cause.startsWith('cusum'))) {
@@ -69,7 +109,7 @@ function triggerOf(d: Deviation, points: readonly ChartPoint[]): NonconformanceS
 }
 
 /** The statements the records writer runs for the NC service (idempotent: a batch may go twice). */
-const STATEMENTS = {
+export const NC_STATEMENTS = {
   insert: `INSERT INTO nonconformance (id, characteristic, characteristic_name, path, cause, title, status,
              opened_at, last_at, occurrences, trigger, limits, readings, history)
            VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, '[]') ON CONFLICT (id) DO NOTHING`,
@@ -85,7 +125,7 @@ const STATEMENTS = {
 interface OpenNc {
   readonly summary: Omit<NonconformanceSummary, 'number' | 'causes' | 'status'>
   readonly limits: string
-  causes: Cause[]
+  causes: NcCause[]
   /** Occurrences not written yet, numbered from 1 (the trigger). */
   unsaved: { number: number; ts: number; value: number }[]
   readings: { ts: number; value: number }[]
@@ -102,7 +142,7 @@ interface Row {
   characteristic: string
   characteristic_name: string
   path: string
-  cause: Cause
+  cause: NcCause
   title: string
   status: NcStatus
   opened_at: number
@@ -121,14 +161,22 @@ export function createNcService(ctx: {
   bus: EventBus
   log: Logger
   readingsAfter: number
+  /**
+   * The records writer to share (its statements include NC_STATEMENTS; the caller starts and
+   * stops it). Without one the service has its own.
+   */
+  writer?: RecordsWriter
 }): NcService {
   const { db, bus, log } = ctx
-  const writer: RecordsWriter = createRecordsWriter({
-    path: ctx.path,
-    statements: STATEMENTS,
-    log: log.child({ module: 'records-writer' }),
-  })
-  const run = (statement: keyof typeof STATEMENTS, ...params: (string | number)[]) =>
+  const ownWriter = ctx.writer === undefined
+  const writer: RecordsWriter =
+    ctx.writer ??
+    createRecordsWriter({
+      path: ctx.path,
+      statements: NC_STATEMENTS,
+      log: log.child({ module: 'records-writer' }),
+    })
+  const run = (statement: keyof typeof NC_STATEMENTS, ...params: (string | number)[]) =>
     writer.run(statement, params)
   /** Open NCs by `characteristic \0 cause`: the hot path looks here, not in the database. */
   const open = new Map<string, OpenNc>()
@@ -144,10 +192,10 @@ export function createNcService(ctx: {
   let historyOf: StatementSync | null = null
   const owner = {}
 
-  const key = (characteristic: string, cause: Cause) => `${characteristic}\u0000${cause}`
+  const key = (characteristic: string, cause: NcCause) => `${characteristic}\u0000${cause}`
 
-  function causesOf(id: number): Cause[] {
-    return ((causesOfRow?.all(id) ?? []) as { cause: Cause }[]).map((r) => r.cause)
+  function causesOf(id: number): NcCause[] {
+    return ((causesOfRow?.all(id) ?? []) as { cause: NcCause }[]).map((r) => r.cause)
   }
 
   function rowSummary(row: Row): NonconformanceSummary {
@@ -214,7 +262,7 @@ export function createNcService(ctx: {
         run('forget', s.id, s.occurrences - MAX_HISTORY)
       nc.unsaved.length = 0
       for (; nc.causesSaved < nc.causes.length; nc.causesSaved++)
-        run('insertCause', s.id, s.characteristic, nc.causes[nc.causesSaved] as Cause)
+        run('insertCause', s.id, s.characteristic, nc.causes[nc.causesSaved] as NcCause)
       nc.readingsStale = false
     }
     stale.clear()
@@ -237,10 +285,12 @@ export function createNcService(ctx: {
 
   function openNc(
     rt: CharacteristicRuntime,
-    d: Deviation,
-    causes: Cause[],
+    t: NcTrigger,
+    causes: NcCause[],
     points: readonly ChartPoint[],
   ): void {
+    const d = { cause: ncCauseOf(t.condition), ts: t.ts, value: t.value }
+    const pane = t.deviation?.kind === 'rule' ? t.deviation.pane : null
     const c = rt.config
     const control: ControlLimitsView | null = controlView(rt.state.chart.limits, rt.lastPoint)
     const nc: OpenNc = {
@@ -250,11 +300,11 @@ export function createNcService(ctx: {
         characteristicName: c.name,
         path: c.path,
         cause: d.cause,
-        title: ncTitle(c.name, d.cause, d.kind === 'rule' ? d.pane : null),
+        title: ncTitle(c.name, d.cause, pane),
         openedAt: d.ts,
         lastAt: d.ts,
         occurrences: 1,
-        trigger: triggerOf(d, points),
+        trigger: triggerOf(t, points),
       },
       limits: JSON.stringify({ alarm: c.limits, control }),
       causes: [],
@@ -276,13 +326,13 @@ export function createNcService(ctx: {
     emit('opened', nc)
   }
 
-  function attachCause(characteristic: string, nc: OpenNc, cause: Cause): void {
+  function attachCause(characteristic: string, nc: OpenNc, cause: NcCause): void {
     nc.causes.push(cause)
     open.set(key(characteristic, cause), nc)
     changed(nc, null)
   }
 
-  function addOccurrence(nc: OpenNc, d: Deviation): void {
+  function addOccurrence(nc: OpenNc, d: { ts: number; value: number }): void {
     nc.summary.occurrences++
     nc.summary.lastAt = d.ts
     nc.unsaved.push({ number: nc.summary.occurrences, ts: d.ts, value: d.value })
@@ -348,34 +398,32 @@ export function createNcService(ctx: {
           (openPerCharacteristic.get(row.characteristic) ?? 0) + 1,
         )
       }
-      await writer.start()
+      if (ownWriter) await writer.start()
 
-      bus.on('evaluated', owner, ({ runtime, reading, evaluation }) => {
+      bus.on('evaluated', owner, ({ runtime, reading }) => {
         const id = runtime.config.id
         const set = reading ? collecting.get(id) : undefined
         // runtime.last holds the measure the limits judge (a p chart's proportion), as the readings before it.
         if (reading && set && runtime.last)
           collectAfter({ ...reading, value: runtime.last.value }, set)
-        if (evaluation.deviations.length === 0) return
-        const triggered = evaluation.deviations.filter(
-          (d) => d.onset && runtime.ncCauses.has(d.cause),
-        )
-        const first = triggered[0]
-        if (!first) return
-        const existing = new Set(triggered.flatMap((d) => open.get(key(id, d.cause)) ?? []))
-        // One cause may come from several panes at once (N1 on the I and MR panes): once is enough.
-        const fresh = [
-          ...new Set(triggered.filter((d) => !open.has(key(id, d.cause))).map((d) => d.cause)),
-        ]
-        if (existing.size === 0) {
-          openNc(runtime, first, fresh, evaluation.points)
-          return
-        }
-        // A cause new to this event joins the open NC it came with.
-        const joined = [...existing][0] as OpenNc
-        for (const cause of fresh) attachCause(id, joined, cause)
-        for (const nc of existing) addOccurrence(nc, first)
       })
+    },
+
+    raise(runtime, triggers, points) {
+      const id = runtime.config.id
+      const first = triggers[0]
+      if (!first) return
+      const causes = triggers.map((t) => ncCauseOf(t.condition))
+      const existing = new Set(causes.flatMap((cause) => open.get(key(id, cause)) ?? []))
+      const fresh = [...new Set(causes.filter((cause) => !open.has(key(id, cause))))]
+      if (existing.size === 0) {
+        openNc(runtime, first, fresh, points)
+        return
+      }
+      // A cause new to this event joins the open NC it came with.
+      const joined = [...existing][0] as OpenNc
+      for (const cause of fresh) attachCause(id, joined, cause)
+      for (const nc of existing) addOccurrence(nc, first)
     },
 
     async stop() {
@@ -384,7 +432,7 @@ export function createNcService(ctx: {
       for (const set of collecting.values()) for (const nc of set) changed(nc, 'readings')
       collecting.clear()
       save()
-      await writer.stop()
+      if (ownWriter) await writer.stop()
     },
 
     whenDurable(done) {

@@ -1,6 +1,6 @@
-import type { Cause } from '../../rules/index.ts'
+import type { NcCause } from '../contract.ts'
 
-const WHAT: Record<Cause, string> = {
+const WHAT: Record<NcCause, string> = {
   'action-high': 'above the action limit',
   'action-low': 'below the action limit',
   'alert-high': 'above the alert limit',
@@ -19,6 +19,10 @@ const WHAT: Record<Cause, string> = {
   WE4: 'eight in a row on one side of the centre line (WE4)',
   'cusum-upper': 'shifted up: CUSUM C⁺ beyond h',
   'cusum-lower': 'shifted down: CUSUM C⁻ beyond h',
+  target: 'off target',
+  rate: 'changing faster than allowed',
+  stale: 'not updated',
+  'comm-loss': 'communication lost',
 }
 
 /** A limits test on a pane other than a Shewhart chart's centre pane: what crossed which limit. */
@@ -36,7 +40,7 @@ const PANE_LIMIT: Record<string, string> = {
  */
 export function ncTitle(
   characteristicName: string,
-  cause: Cause,
+  cause: NcCause,
   pane: string | null = null,
 ): string {
   const on = pane === null ? undefined : PANE_LIMIT[pane]

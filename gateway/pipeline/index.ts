@@ -320,6 +320,7 @@ export function createPipeline(ctx: {
       reject: (r) => deadLetters.add(r),
       durable: (done) => store.whenDurable(done),
       remember: (delivery) => store.write({ kind: 'delivery', delivery }),
+      communication: (update) => bus.emit('communication', update),
     },
     deadLetters,
     limitChanges,

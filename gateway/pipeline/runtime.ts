@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import {
-  type Cause,
   type CharacteristicSpec,
   type CharacteristicState,
   type ChartPoint,
@@ -14,12 +13,7 @@ import {
   type Status,
   signalsOf,
 } from '../../rules/index.ts'
-import {
-  type CharacteristicConfig,
-  type Config,
-  characteristicSpec,
-  ncCauses,
-} from '../config/index.ts'
+import { type CharacteristicConfig, type Config, characteristicSpec } from '../config/index.ts'
 import type { CharacteristicView, ControlLimitsView, Hierarchy, LiveState } from '../contract.ts'
 
 /**
@@ -73,8 +67,6 @@ export interface CharacteristicRuntime {
   readonly specHash: string
   /** The hash an earlier version stored (of the specification as written): still recognised. */
   readonly legacySpecHash: string
-  /** Causes that open a nonconformance. */
-  readonly ncCauses: ReadonlySet<Cause>
   state: CharacteristicState
   status: Status
   /** The latest reading's time and measure (updated in place: copy it to keep it). */
@@ -91,9 +83,8 @@ export interface CharacteristicRuntime {
 
 /**
  * The runtimes of a configuration. What characteristics have alike is one object for all of
- * them: a chart specification (and so the rules engine's compiled plan), its hash, the NC
- * causes; the reading rings share one buffer. With 100,000 characteristics this is most of
- * the difference between a few hundred bytes per characteristic and a few kilobytes.
+ * them: a chart specification (and so the rules engine's compiled plan), its hash; the reading rings
+ * share one buffer. With 100,000 characteristics this is most of the difference between a few hundred bytes per characteristic and a few kilobytes.
  */
 export function createRuntimes(config: Config): Map<string, CharacteristicRuntime> {
   const shared = sharing(config)
@@ -108,7 +99,6 @@ interface Shared {
     hash: string
     legacyHash: string
   }
-  causes(list: readonly string[]): ReadonlySet<Cause>
   ring(): ReadingRing
 }
 
@@ -117,7 +107,6 @@ function sharing(config: Config): Shared {
     string,
     { chart: CharacteristicSpec['chart']; hash: string; legacyHash: string }
   >()
-  const causes = new Map<string, ReadonlySet<Cause>>()
   const capacity = config.nonconformance.readingsBefore
   const slab = new Float64Array(2 * capacity * Math.max(config.characteristics.length, 1))
   let rings = 0
@@ -134,15 +123,6 @@ function sharing(config: Config): Shared {
         charts.set(canonical, entry)
       }
       return entry
-    },
-    causes(list) {
-      const key = list.join(',')
-      let set = causes.get(key)
-      if (!set) {
-        set = new Set(list as Cause[])
-        causes.set(key, set)
-      }
-      return set
     },
     ring() {
       const at = 2 * capacity * rings++
@@ -166,7 +146,6 @@ export function createRuntime(
     spec,
     specHash: hash,
     legacySpecHash: legacyHash,
-    ncCauses: shared.causes([...ncCauses(config, c)]),
     state: initialCharacteristicState(spec),
     status: 'no-data',
     last: null,

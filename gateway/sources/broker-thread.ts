@@ -28,7 +28,7 @@ import { verifyPassword } from './credentials.ts'
 import { RecentDeliveries } from './deliveries.ts'
 import { consumedTopics, createMqttIngest } from './mqtt-ingest.ts'
 import { GuardedConnection } from './packet-guard.ts'
-import type { ReadingSink, Rejection } from './types.ts'
+import type { Communication, ReadingSink, Rejection } from './types.ts'
 
 export type BrokerOptions = Config['mqtt']['broker'] & {
   subscribe: string[]
@@ -63,6 +63,8 @@ export type FromBroker =
       keys: (string | undefined)[] | null
       rejections: Rejection[]
       deliveries: Delivery[]
+      /** Communication lost, after the readings before it (characteristics by number). */
+      communications: Communication[]
       /** Acknowledgements to send once everything in this batch is durable: those up to this number (0: none). */
       ack: number
       /** Totals so far, for status. */
@@ -123,6 +125,7 @@ class Outbox {
   private keys: (string | undefined)[] | null = null
   private rejections: Rejection[] = []
   private deliveries: Delivery[] = []
+  private communications: Communication[] = []
   private ack = 0
   private scheduled = false
   private readonly post: (batch: Extract<FromBroker, { type: 'batch' }>) => void
@@ -171,6 +174,10 @@ class Outbox {
         this.ack = acks.next(done)
         this.schedule()
       },
+      communication: (update) => {
+        this.communications.push(update)
+        this.schedule()
+      },
     }
   }
 
@@ -188,6 +195,7 @@ class Outbox {
       this.count === 0 &&
       this.rejections.length === 0 &&
       this.deliveries.length === 0 &&
+      this.communications.length === 0 &&
       this.ack === 0
     )
       return
@@ -197,6 +205,7 @@ class Outbox {
       keys: this.keys,
       rejections: this.rejections,
       deliveries: this.deliveries,
+      communications: this.communications,
       ack: this.ack,
       ...this.totals(),
     })
@@ -204,7 +213,49 @@ class Outbox {
     this.keys = null
     this.rejections = []
     this.deliveries = []
+    this.communications = []
     this.ack = 0
+  }
+}
+
+/** Which client last published each mapped topic: whose loss is a loss of communication. */
+class Publishers {
+  private readonly byTopic = new Map<string, Client>()
+  private readonly byClient = new Map<Client, Set<string>>()
+  private readonly topics: ReadonlyMap<string, string>
+
+  constructor(topics: ReadonlyMap<string, string>) {
+    this.topics = topics
+  }
+
+  get(topic: string): Client | undefined {
+    return this.byTopic.get(topic)
+  }
+
+  published(client: Client, topic: string): void {
+    if (!this.topics.has(topic)) return
+    const previous = this.byTopic.get(topic)
+    if (previous) this.byClient.get(previous)?.delete(topic)
+    this.byTopic.set(topic, client)
+    let set = this.byClient.get(client)
+    if (!set) {
+      set = new Set()
+      this.byClient.set(client, set)
+    }
+    set.add(topic)
+  }
+
+  /** Forgets a client; the characteristics (by number) it was the last publisher of. */
+  gone(client: Client): string[] {
+    const set = this.byClient.get(client)
+    if (!set) return []
+    this.byClient.delete(client)
+    const out: string[] = []
+    for (const topic of set) {
+      this.byTopic.delete(topic)
+      out.push(this.topics.get(topic) as string)
+    }
+    return out
   }
 }
 
@@ -261,10 +312,14 @@ async function startBroker(
   const users = new Map(options.users.map((u) => [u.username, u.passwordHash]))
   const wanted = consumedTopics(topics, options.subscribe)
   let pruner: NodeJS.Timeout | null = null
+  let closing = false
+  const publishers = new Publishers(topics)
   type Packet = { topic: string; payload: Buffer | string; qos: number; messageId?: number }
   /** Takes a device's message; `done` lets aedes acknowledge and route it. */
   const take = (client: Client | null, packet: Packet, done: (err: null) => void) => {
     if (!wanted(packet.topic)) return done(null)
+    if (client && publishers.get(packet.topic) !== client)
+      publishers.published(client, packet.topic)
     const payload =
       typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
     if (packet.qos === 0) {
@@ -339,6 +394,24 @@ async function startBroker(
   })
   const b = broker
   b.on('client', (client) => deliveries.connected(client.id))
+  // A client gone without DISCONNECT (its will would go out: keep-alive timeout, a broken
+  // socket) is communication lost for what it published last; a clean DISCONNECT is a person's
+  // or a device's intent, and a stale alarm covers the silence after it.
+  b.on('clientDisconnect', (client) => {
+    const gone = publishers.gone(client)
+    if (
+      gone.length === 0 ||
+      closing ||
+      (client as unknown as { _disconnected?: boolean })._disconnected
+    )
+      return
+    sink.communication({
+      characteristics: gone,
+      lost: true,
+      why: `MQTT client "${client.id}" gone without DISCONNECT`,
+      at: Date.now(),
+    })
+  })
   pruner = setInterval(() => deliveries.prune(Date.now()), 60_000)
   pruner.unref()
   // aedes has closed the connection; a protocol violation is also dead-lettered under
@@ -429,6 +502,7 @@ async function startBroker(
     port,
     release: (ack) => acks.release(ack),
     async stop() {
+      closing = true
       if (pruner) clearInterval(pruner)
       const srv = server
       server = null

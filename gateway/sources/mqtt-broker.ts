@@ -75,6 +75,11 @@ export function createMqttBrokerSource(
     }
     for (const rejection of batch.rejections) sink.reject(rejection)
     for (const delivery of batch.deliveries) sink.remember(delivery)
+    for (const c of batch.communications)
+      sink.communication({
+        ...c,
+        characteristics: c.characteristics.map((n) => ids[Number(n)] as string),
+      })
     if (batch.ack > 0) {
       const ack = batch.ack
       sink.durable(() => post({ type: 'durable', ack }))

@@ -30,6 +30,7 @@ export function createMqttClientSource(
   // No filters configured: exactly the mapped topics.
   const filters = options.subscribe.length > 0 ? options.subscribe : [...topics.keys()]
   const wanted = consumedTopics(topics, options.subscribe)
+  const mapped = [...new Set(topics.values())]
   const ingest = createMqttIngest({
     source: 'mqtt-external',
     topics,
@@ -62,8 +63,16 @@ export function createMqttClientSource(
       })
       client = c
       holdAcknowledgements(c, ctx.sink.durable)
+      // Communication with every mapped characteristic goes with the broker (once per outage).
+      let lost = false
+      const communication = (isLost: boolean, why: string) => {
+        if (lost === isLost || client !== c) return
+        lost = isLost
+        ctx.sink.communication({ characteristics: mapped, lost: isLost, why, at: Date.now() })
+      }
       c.on('connect', (connack) => {
         lastError = undefined
+        communication(false, `connected to ${options.url}`)
         log.info(
           { url: options.url, sessionPresent: connack.sessionPresent },
           'connected to the external MQTT broker',
@@ -83,6 +92,7 @@ export function createMqttClientSource(
         lastError = err.message
         log.warn({ err: err.message, url: options.url }, 'external MQTT broker error')
       })
+      c.on('close', () => communication(true, `connection to ${options.url} lost`))
       c.on('offline', () =>
         log.warn({ url: options.url }, 'external MQTT broker unreachable; reconnecting'),
       )

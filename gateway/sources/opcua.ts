@@ -276,6 +276,7 @@ export function createOpcuaSource(
   let detail: string | undefined = 'not started'
   let received = 0
   let running: { abort: AbortController; done: Promise<void> } | undefined
+  const characteristics = bindings.map((b) => b.characteristic)
   /** Last delivered reading per characteristic, to drop the repeat a new subscription sends first. */
   const last = new Map<string, { ts: number; value: number }>()
 
@@ -313,6 +314,14 @@ export function createOpcuaSource(
       // is how a server marks a stale or out-of-calibration value, which a chart must not see.
       if (status.value >>> 30 !== 0) {
         reject('bad-quality', `status ${status.name}`, item, dv, receivedAt)
+        // Bad (not Uncertain) says the server has lost the device behind the value.
+        if (status.value >>> 30 === 2)
+          ctx.sink.communication({
+            characteristics: [item.binding.characteristic],
+            lost: true,
+            why: `OPC-UA value of Bad quality (${status.name})`,
+            at: receivedAt,
+          })
         return
       }
       if (status.hasOverflowBit) {
@@ -360,6 +369,13 @@ export function createOpcuaSource(
     )
     let failures = 0
     let lastFailure = ''
+    // Communication with the machine, as the alarms see it: lost once per outage, not per retry.
+    let lost = false
+    const communication = (isLost: boolean, why: string) => {
+      if (lost === isLost || signal.aborted) return
+      lost = isLost
+      ctx.sink.communication({ characteristics, lost: isLost, why, at: Date.now() })
+    }
     while (!signal.aborted) {
       let connection: Connection | undefined
       try {
@@ -372,6 +388,7 @@ export function createOpcuaSource(
           deliver,
         })
         connected = true
+        communication(false, `OPC-UA session to ${server.endpoint} established`)
         const connectedAt = Date.now()
         lastFailure = ''
         detail = connection.problems.length > 0 ? connection.problems.join('; ') : undefined
@@ -384,6 +401,7 @@ export function createOpcuaSource(
         if (reason !== undefined) {
           detail = reason
           log.warn({ reason }, 'connection lost; reconnecting')
+          communication(true, `OPC-UA session to ${server.endpoint} lost: ${reason}`)
           // A connection that held is a fresh start; one that keeps dropping backs off further.
           failures = Date.now() - connectedAt > STABLE_MS ? 0 : failures + 1
         }
@@ -396,6 +414,7 @@ export function createOpcuaSource(
           log.warn({ err: message, attempt: failures + 1 }, 'cannot connect; retrying')
         else log.debug({ err: message, attempt: failures + 1 }, 'cannot connect; retrying')
         lastFailure = message
+        communication(true, `cannot connect to ${server.endpoint}: ${message}`)
         failures++
       } finally {
         connected = false

@@ -35,6 +35,19 @@ export interface Rejection {
   ts: number
 }
 
+/**
+ * A source lost (or regained) the connection to what feeds these characteristics: an MQTT
+ * client gone without a DISCONNECT (its will would be published), an OPC-UA session lost, a
+ * value of Bad quality. A reading of a characteristic is proof of communication too.
+ */
+export interface Communication {
+  characteristics: readonly string[]
+  lost: boolean
+  /** For a person, e.g. `MQTT client "filler-1" gone without DISCONNECT (keep alive timeout)`. */
+  why: string
+  at: number
+}
+
 /** Where a source delivers what it receives. */
 export interface ReadingSink {
   reading(reading: Reading): void
@@ -46,6 +59,7 @@ export interface ReadingSink {
   durable(done: () => void): void
   /** Keeps a taken QoS 1/2 message with the readings it gave, to know it when it comes again. */
   remember(delivery: Delivery): void
+  communication(update: Communication): void
 }
 
 /** One interface for every source adapter: explicit lifecycle, status for /api/health. */

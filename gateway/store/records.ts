@@ -3,7 +3,7 @@ import { openDatabase } from './sqlite-db.ts'
 
 /**
  * The records database (SQLite, `records.db` under dataDir): what must survive a restart
- * transactionally — chart state with its frozen limits, nonconformances, dead letters.
+ * transactionally — chart state with its frozen limits, nonconformances, alarms, dead letters.
  * Every schema change is a new migration at the end of this list.
  */
 const MIGRATIONS = [
@@ -76,6 +76,34 @@ const MIGRATIONS = [
             json_extract(h.value, '$.ts'), json_extract(h.value, '$.value')
      FROM nonconformance n, json_each(n.history) h;
    UPDATE nonconformance SET history = '[]';`,
+
+  // Alarms (ISA-18.2): each alarm's lifecycle record, every transition with who, when and why,
+  // and the plant states an operator sets.
+  `CREATE TABLE alarm (
+     id TEXT PRIMARY KEY,
+     record TEXT NOT NULL,
+     shelved_by TEXT,
+     shelve_reason TEXT,
+     updated_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE alarm_event (
+     id INTEGER PRIMARY KEY,
+     alarm TEXT NOT NULL,
+     area TEXT NOT NULL,
+     priority TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     from_state TEXT NOT NULL,
+     to_state TEXT NOT NULL,
+     by TEXT,
+     why TEXT NOT NULL,
+     value REAL);
+   CREATE INDEX alarm_event_alarm ON alarm_event (alarm, id);
+   CREATE INDEX alarm_event_at ON alarm_event (at);
+   CREATE TABLE plant_state (
+     id TEXT PRIMARY KEY,
+     active INTEGER NOT NULL,
+     since INTEGER NOT NULL,
+     by TEXT,
+     reason TEXT) WITHOUT ROWID;`,
 ]
 
 export function openRecords(path: string): DatabaseSync {

@@ -12,21 +12,28 @@ import {
   type VariantLike,
 } from 'node-opcua'
 import { createLogger, type Logger } from '../../gateway/log.ts'
-import type { Reading, ReadingSink, Rejection } from '../../gateway/sources/types.ts'
+import type { Communication, Reading, ReadingSink, Rejection } from '../../gateway/sources/types.ts'
 import type { Scenario, StreamSpec } from '../../simulators/scenario.ts'
 
 /** A sink that keeps everything it is given. */
-export function collectingSink(): ReadingSink & { readings: Reading[]; rejections: Rejection[] } {
+export function collectingSink(): ReadingSink & {
+  readings: Reading[]
+  rejections: Rejection[]
+  communications: Communication[]
+} {
   const readings: Reading[] = []
   const rejections: Rejection[] = []
+  const communications: Communication[] = []
   return {
     readings,
     rejections,
+    communications,
     reading: (r) => void readings.push(r),
     reject: (r) => void rejections.push(r),
     // Kept in memory: everything is as stored as it will ever be.
     durable: (done) => done(),
     remember: () => {},
+    communication: (c) => void communications.push(c),
   }
 }
 

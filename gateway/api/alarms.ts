@@ -1,0 +1,276 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import Type from 'typebox'
+import { ALARM_PRIORITIES, ALARM_STATES, type AlarmState } from '../../rules/index.ts'
+import type { AlarmAct, AlarmService } from '../alarms/index.ts'
+import type { AlarmView } from '../contract.ts'
+import { badRequest, conflict, need, notFound } from './replies.ts'
+import { timeRange } from './time.ts'
+
+/**
+ * The alarm routes (ISA-18.2). Viewers see; operators acknowledge, shelve (within
+ * alarms.maxShelveMinutes) and set plant states; engineers put alarms out of service and back.
+ * Every act is recorded in the alarm's history with the token that did it.
+ */
+
+const AlarmId = Type.Object({ id: Type.String({ minLength: 3, maxLength: 160 }) })
+const Reason = (description: string) => Type.String({ minLength: 3, maxLength: 2000, description })
+const DAY_MS = 86_400_000
+
+/** Who acted: the token's id, or the role of an anonymous request. */
+function actor(request: FastifyRequest): string {
+  const p = request.principal
+  return p?.tokenId ?? `anonymous ${p?.role ?? 'viewer'}`
+}
+
+export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService): void {
+  /** An act on one alarm: the alarm after it; 404, 400 (not allowed as asked) or 409 (not in this state). */
+  const act = (reply: FastifyReply, id: string, a: AlarmAct, by: string) => {
+    const result = alarms.act(id, a, by)
+    if (!result) return notFound(reply, `no alarm "${id}"`)
+    if ('refused' in result) {
+      const message = `cannot ${a.kind.replace(/-/g, ' ')}: ${result.refused}`
+      return result.invalid ? badRequest(reply, message) : conflict(reply, message)
+    }
+    return result
+  }
+
+  app.get(
+    '/api/alarms',
+    {
+      preHandler: need('viewer'),
+      schema: {
+        querystring: Type.Object(
+          {
+            state: Type.Optional(Type.Union(ALARM_STATES.map((s) => Type.Literal(s)))),
+            priority: Type.Optional(Type.Union(ALARM_PRIORITIES.map((p) => Type.Literal(p)))),
+            area: Type.Optional(Type.String({ maxLength: 400 })),
+            characteristic: Type.Optional(Type.String({ maxLength: 128 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request): Promise<AlarmView[]> =>
+      alarms.list(request.query as { state?: AlarmState; priority?: string; area?: string }),
+  )
+
+  app.get('/api/alarms/counts', { preHandler: need('viewer') }, async () => alarms.counts())
+
+  app.get(
+    '/api/alarms/:id',
+    { preHandler: need('viewer'), schema: { params: AlarmId } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      return alarms.get(id) ?? notFound(reply, `no alarm "${id}"`)
+    },
+  )
+
+  app.get(
+    '/api/alarms/:id/history',
+    {
+      preHandler: need('viewer'),
+      schema: {
+        params: AlarmId,
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 200 }) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      if (!alarms.get(id)) return notFound(reply, `no alarm "${id}"`)
+      return alarms.history(id, (request.query as { limit: number }).limit)
+    },
+  )
+
+  app.post(
+    '/api/alarms/:id/acknowledge',
+    {
+      preHandler: need('operator', 'acknowledging an alarm'),
+      schema: {
+        params: AlarmId,
+        body: Type.Optional(
+          Type.Object(
+            { comment: Type.Optional(Type.String({ maxLength: 2000 })) },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const comment = (request.body as { comment?: string } | undefined)?.comment
+      return act(reply, id, { kind: 'acknowledge', comment }, actor(request))
+    },
+  )
+
+  app.post(
+    '/api/alarms/acknowledge',
+    {
+      preHandler: need('operator', 'acknowledging alarms'),
+      schema: {
+        body: Type.Object(
+          {
+            ids: Type.Array(Type.String({ minLength: 3, maxLength: 160 }), {
+              minItems: 1,
+              maxItems: 10_000,
+              uniqueItems: true,
+            }),
+            comment: Type.Optional(Type.String({ maxLength: 2000 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const { ids, comment } = request.body as { ids: string[]; comment?: string }
+      const by = actor(request)
+      const acknowledged: AlarmView[] = []
+      const refused: { id: string; reason: string }[] = []
+      for (const id of ids) {
+        const result = alarms.act(id, { kind: 'acknowledge', comment }, by)
+        if (!result) refused.push({ id, reason: 'no such alarm' })
+        else if ('refused' in result) refused.push({ id, reason: result.refused })
+        else acknowledged.push(result)
+      }
+      return { acknowledged, refused }
+    },
+  )
+
+  app.post(
+    '/api/alarms/:id/shelve',
+    {
+      preHandler: need('operator', 'shelving an alarm'),
+      schema: {
+        params: AlarmId,
+        body: Type.Object(
+          {
+            reason: Reason('Why it is shelved: kept in its history.'),
+            minutes: Type.Number({
+              exclusiveMinimum: 0,
+              description:
+                'How long; it unshelves by itself after this (at most alarms.maxShelveMinutes).',
+            }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const { reason, minutes } = request.body as { reason: string; minutes: number }
+      return act(reply, id, { kind: 'shelve', reason, minutes }, actor(request))
+    },
+  )
+
+  app.post(
+    '/api/alarms/:id/unshelve',
+    {
+      preHandler: need('operator', 'unshelving an alarm'),
+      schema: {
+        params: AlarmId,
+        body: Type.Optional(
+          Type.Object(
+            { reason: Type.Optional(Type.String({ maxLength: 2000 })) },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const reason = (request.body as { reason?: string } | undefined)?.reason
+      return act(reply, id, { kind: 'unshelve', reason }, actor(request))
+    },
+  )
+
+  app.post(
+    '/api/alarms/:id/out-of-service',
+    {
+      preHandler: need('engineer', 'putting an alarm out of service'),
+      schema: {
+        params: AlarmId,
+        body: Type.Object(
+          { reason: Reason('Why (maintenance, a faulty instrument): kept in its history.') },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const { reason } = request.body as { reason: string }
+      return act(reply, id, { kind: 'remove-from-service', reason }, actor(request))
+    },
+  )
+
+  app.post(
+    '/api/alarms/:id/return-to-service',
+    {
+      preHandler: need('engineer', 'returning an alarm to service'),
+      schema: {
+        params: AlarmId,
+        body: Type.Optional(
+          Type.Object(
+            { reason: Type.Optional(Type.String({ maxLength: 2000 })) },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const reason = (request.body as { reason?: string } | undefined)?.reason
+      return act(reply, id, { kind: 'return-to-service', reason }, actor(request))
+    },
+  )
+
+  app.get(
+    '/api/alarm-kpis',
+    {
+      preHandler: need('viewer'),
+      schema: {
+        querystring: Type.Object(
+          {
+            from: Type.Optional(
+              Type.String({ description: 'ISO 8601 or epoch ms (default: to − 24 h)' }),
+            ),
+            to: Type.Optional(Type.String({ description: 'ISO 8601 or epoch ms (default: now)' })),
+            area: Type.Optional(Type.String({ maxLength: 400 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const q = request.query as { from?: string; to?: string; area?: string }
+      const range = timeRange(q, DAY_MS)
+      if (typeof range === 'string') return badRequest(reply, range)
+      return alarms.kpis({ ...range, area: q.area })
+    },
+  )
+
+  app.get('/api/plant-states', { preHandler: need('viewer') }, async () => alarms.plantStates())
+
+  app.put(
+    '/api/plant-states/:id',
+    {
+      preHandler: need('operator', 'setting a plant state'),
+      schema: {
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }),
+        body: Type.Object(
+          { active: Type.Boolean(), reason: Reason('Why: kept with the state.') },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const { active, reason } = request.body as { active: boolean; reason: string }
+      const result = alarms.setPlantState(id, active, actor(request), reason)
+      if (!result) return notFound(reply, `no plant state "${id}"`)
+      if ('refused' in result) return conflict(reply, result.refused)
+      return result
+    },
+  )
+}
