@@ -22,6 +22,7 @@
  */
 import type { AlarmAreaKpis, AlarmKpisView } from '../rules/alarms/kpis.ts'
 import type { AlarmCondition, AlarmPriority, AlarmState } from '../rules/alarms/types.ts'
+import type { Annex1Grade, Annex1State, RoomClassification } from '../rules/cleanroom.ts'
 import type {
   AlarmLimits,
   Capability,
@@ -51,6 +52,7 @@ export type {
   PanePoint,
   ProcessLimits,
   RejectReason,
+  RoomClassification,
   RuleId,
   SourceStatus,
   Status,
@@ -221,7 +223,7 @@ export type NcStatus = 'open'
  * What an NC was opened for: the alarm condition, named as NCs always have (action-high for
  * HH, alert-low for L, …, a run rule, a CUSUM side), or target, rate, stale, comm-loss.
  */
-export type NcCause = Cause | 'target' | 'rate' | 'stale' | 'comm-loss'
+export type NcCause = Cause | 'target' | 'rate' | 'stale' | 'comm-loss' | 'grade-a-5um'
 
 export interface NonconformanceSummary {
   id: number
@@ -395,6 +397,33 @@ export interface PlantStateView {
   by: string | null
   reason: string | null
   manual: boolean
+}
+
+/** A cleanroom of the GMP profile and its particle counters (GET /api/cleanrooms). */
+export interface CleanroomView {
+  id: string
+  name: string
+  grade: Annex1Grade
+  state: Annex1State
+  areaM2: number
+  counters: {
+    characteristic: string
+    location: string
+    particleSize: 0.5 | 5
+    /** The action limit in force (HH); Annex 1 Table 5's, unless a stricter one is configured. */
+    actionLimit: number | null
+    annex1ActionLimit: number | null
+  }[]
+}
+
+/** A room's ISO 14644-1 classification from its counters' readings in a range. */
+export interface CleanroomClassificationView {
+  room: CleanroomView
+  from: number
+  to: number
+  /** Readings taken into the location means. */
+  samples: number
+  classification: RoomClassification
 }
 
 export interface ServerToClient {

@@ -13,6 +13,8 @@ export const ERRORS = {
   LW_ERR_SCENARIO_INVALID:
     'The simulator scenario file is invalid; each problem is listed with its line.',
   LW_ERR_SPC_INPUT: 'linewatch spc refused its input; the message names the file and row.',
+  LW_ERR_CLEANROOM_INPUT:
+    'linewatch cleanroom classify refused its input or options; the message names the row or option.',
 } as const
 
 export type ErrorCode = keyof typeof ERRORS

@@ -151,6 +151,7 @@ export async function createGateway(
       ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     })
     await registerApi(app, {
+      config,
       title: config.title,
       version: packageVersion(),
       bootId,

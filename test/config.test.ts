@@ -118,6 +118,9 @@ store: { timeseries: influxdb }
     const docker = await loadConfigFile('docker/linewatch.yaml')
     expect(demo.characteristics.length).toBeGreaterThanOrEqual(9)
     expect(docker.characteristics).toEqual(demo.characteristics)
+    expect(docker.alarms).toEqual(demo.alarms)
+    expect(docker.cleanrooms).toEqual(demo.cleanrooms)
+    expect(docker.nonconformance).toEqual(demo.nonconformance)
     expect(docker.store.timeseries).toBe('influxdb')
   })
 

@@ -25,6 +25,7 @@ async function api(
     status: () => ({ kind: 'sqlite', healthy: true, pending: 0, spooled: 0, written: 0 }),
   } as unknown as TimeSeriesStore
   await registerApi(app, {
+    config: parseConfig('', 'empty.yaml'),
     title: 't',
     version: '0',
     bootId: 'b',

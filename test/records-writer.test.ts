@@ -62,7 +62,11 @@ describe('records writer and the NC service', () => {
     const evaluation = evaluate(rt.spec, rt.state, reading)
     bus.emit('evaluated', { runtime: rt, reading, evaluation })
     if (value > 506 && !above)
-      nc?.raise(rt, [{ condition: 'HH', deviation: null, ts, value, limit: 506 }], evaluation.points)
+      nc?.raise(
+        rt,
+        [{ condition: 'HH', deviation: null, ts, value, limit: 506 }],
+        evaluation.points,
+      )
     above = value > 506
   }
 

@@ -64,34 +64,63 @@ const LIMIT_OF: Record<'HH' | 'H' | 'L' | 'LL', keyof CharacteristicConfig['limi
   LL: 'actionLow',
 }
 
+/** A ≥ 5 µm particle counter of a grade A room: Annex 1's rule for its counts applies. */
+export function gradeA5um(config: Config, c: CharacteristicConfig): boolean {
+  const room = c.cleanroom && config.cleanrooms.find((r) => r.id === c.cleanroom?.room)
+  return room?.grade === 'A' && c.cleanroom?.particleSize === 5
+}
+
 /** The SPC signals a characteristic's chart can give. */
 function chartSignals(config: Config, c: CharacteristicConfig): AlarmCondition[] {
   const rules = c.chart.rules ?? config.spc.rules
   return c.chart.type === 'cusum' ? ['cusum-upper', 'cusum-lower', ...rules] : [...rules]
 }
 
-export function alarmDefinitions(config: Config, c: CharacteristicConfig): AlarmDefinition[] {
+/** The conditions a characteristic's configuration asks for, in order, with their thresholds. */
+function wanted(
+  config: Config,
+  c: CharacteristicConfig,
+): { condition: AlarmCondition; threshold?: number; enabled: boolean }[] {
+  const own = c.alarms
+  const out: { condition: AlarmCondition; threshold?: number }[] = []
+  for (const level of ['HH', 'H', 'L', 'LL'] as const) {
+    const limit = c.limits[LIMIT_OF[level]]
+    if (limit !== undefined) out.push({ condition: level, threshold: limit })
+  }
+  if (own?.target) out.push({ condition: 'target', threshold: own.target.maxDeviation })
+  if (own?.rate) out.push({ condition: 'rate', threshold: own.rate.maxPerMinute })
+  if ((own?.staleAfterMs ?? config.alarms.staleAfterMs) !== undefined)
+    out.push({ condition: 'stale' })
+  out.push({ condition: 'comm-loss' })
+  if (gradeA5um(config, c)) out.push({ condition: 'grade-a-5um' })
+  for (const signal of own?.spc ?? chartSignals(config, c)) out.push({ condition: signal })
+  return out.map((w) => ({
+    ...w,
+    enabled:
+      (own?.conditions?.[w.condition] as { enabled?: boolean } | undefined)?.enabled !== false,
+  }))
+}
+
+/** The conditions of a characteristic's alarms, in order (what alarmDefinitions defines). */
+export function alarmConditions(config: Config, c: CharacteristicConfig): AlarmCondition[] {
+  return wanted(config, c).flatMap((w) => (w.enabled ? [w.condition] : []))
+}
+
+/** The alarms of a characteristic (or only the one of condition `only`). */
+export function alarmDefinitions(
+  config: Config,
+  c: CharacteristicConfig,
+  only?: AlarmCondition,
+): AlarmDefinition[] {
   const own = c.alarms
   const area = areaOf(config, c)
   const opens = ncConditions(config, c)
-  const wanted: { condition: AlarmCondition; threshold?: number }[] = []
-  for (const level of ['HH', 'H', 'L', 'LL'] as const) {
-    const limit = c.limits[LIMIT_OF[level]]
-    if (limit !== undefined) wanted.push({ condition: level, threshold: limit })
-  }
-  if (own?.target) wanted.push({ condition: 'target', threshold: own.target.maxDeviation })
-  if (own?.rate) wanted.push({ condition: 'rate', threshold: own.rate.maxPerMinute })
-  if ((own?.staleAfterMs ?? config.alarms.staleAfterMs) !== undefined)
-    wanted.push({ condition: 'stale' })
-  wanted.push({ condition: 'comm-loss' })
-  for (const signal of own?.spc ?? chartSignals(config, c)) wanted.push({ condition: signal })
-
   const out: AlarmDefinition[] = []
-  for (const { condition, threshold } of wanted) {
+  for (const { condition, threshold, enabled } of wanted(config, c)) {
+    if (!enabled || (only !== undefined && condition !== only)) continue
     const mine = own?.conditions?.[condition] as
       | (Tuning & { enabled?: boolean; priority?: AlarmPriority })
       | undefined
-    if (mine?.enabled === false) continue
     const tuning: Tuning = { ...pick(config.alarms), ...pick(own ?? {}), ...pick(mine ?? {}) }
     const priorityKey = isSpcSignal(condition) ? 'spc' : condition
     const settings: AlarmSettings = {
@@ -162,7 +191,7 @@ export function alarmConfigProblems(
  */
 export function suppressionMap(
   config: Config,
-  definitions: readonly AlarmDefinition[],
+  definitions: readonly Pick<AlarmDefinition, 'id' | 'characteristic' | 'condition'>[],
 ): Map<string, { targets: string[]; why: string }> {
   const map = new Map<string, { targets: string[]; why: string }>()
   const add = (key: string, why: string, targets: string[]) => {

@@ -24,11 +24,31 @@ const WHAT: Record<AlarmCondition, string> = {
   WE4: 'eight in a row on one side (WE4)',
   'cusum-upper': 'shifted up (CUSUM C⁺ beyond h)',
   'cusum-lower': 'shifted down (CUSUM C⁻ beyond h)',
+  'grade-a-5um': '≥5 µm particles counted again and again (grade A, Annex 1)',
 }
 
 /** A number as a person writes it: no float noise (507.20000000000005 → 507.2). */
-function num(x: number): string {
+export function numberWords(x: number): string {
   return String(Number(x.toPrecision(6)))
+}
+const num = numberWords
+
+/** A duration in its two largest units: "2 h 5 min", "4 min 10 s", "12 s", "800 ms". */
+export function durationText(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  const s = Math.round(ms / 1000)
+  const parts: [number, string][] = [
+    [Math.floor(s / 86_400), 'd'],
+    [Math.floor(s / 3600) % 24, 'h'],
+    [Math.floor(s / 60) % 60, 'min'],
+    [s % 60, 's'],
+  ]
+  const first = parts.findIndex(([n]) => n > 0)
+  return parts
+    .slice(first, first + 2)
+    .filter(([n]) => n > 0)
+    .map(([n, unit]) => `${n} ${unit}`)
+    .join(' ')
 }
 
 /** e.g. "Fill weight above the action limit (HH): 506.4 g, limit 506 g". */

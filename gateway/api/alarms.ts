@@ -1,14 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { ALARM_PRIORITIES, ALARM_STATES, type AlarmState } from '../../rules/index.ts'
-import type { AlarmAct, AlarmService } from '../alarms/index.ts'
+import type { AlarmAct, AlarmService, AlarmSettingsChange } from '../alarms/index.ts'
 import type { AlarmView } from '../contract.ts'
 import { badRequest, conflict, need, notFound } from './replies.ts'
 import { timeRange } from './time.ts'
 
 /**
  * The alarm routes (ISA-18.2). Viewers see; operators acknowledge, shelve (within
- * alarms.maxShelveMinutes) and set plant states; engineers put alarms out of service and back.
+ * alarms.maxShelveMinutes) and set plant states; engineers put alarms out of service and back
+ * and change their settings (priority, deadband, delays, re-alarm).
  * Every act is recorded in the alarm's history with the token that did it.
  */
 
@@ -222,6 +223,58 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       const { id } = request.params as { id: string }
       const reason = (request.body as { reason?: string } | undefined)?.reason
       return act(reply, id, { kind: 'return-to-service', reason }, actor(request))
+    },
+  )
+
+  const Delay = Type.Union([
+    Type.Object({ ms: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    Type.Object(
+      { readings: Type.Integer({ minimum: 1, maximum: 1000 }) },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ])
+  app.put(
+    '/api/alarms/:id/settings',
+    {
+      preHandler: need('engineer', 'changing alarm settings'),
+      schema: {
+        params: AlarmId,
+        body: Type.Object(
+          {
+            priority: Type.Optional(Type.Union(ALARM_PRIORITIES.map((p) => Type.Literal(p)))),
+            deadband: Type.Optional(
+              Type.Union([
+                Type.Object(
+                  { units: Type.Number({ minimum: 0 }) },
+                  { additionalProperties: false },
+                ),
+                Type.Object(
+                  { percent: Type.Number({ minimum: 0, maximum: 100 }) },
+                  { additionalProperties: false },
+                ),
+                Type.Null(),
+              ]),
+            ),
+            onDelay: Type.Optional(Delay),
+            offDelay: Type.Optional(Delay),
+            reAlarmMinutes: Type.Optional(
+              Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
+            ),
+            reason: Reason('Why the settings change (alarm rationalisation): kept in its history.'),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string }
+      const { reason, ...change } = request.body as AlarmSettingsChange & { reason: string }
+      const result = alarms.changeSettings(id, change, actor(request), reason)
+      if (!result) return notFound(reply, `no alarm "${id}"`)
+      if ('refused' in result)
+        return badRequest(reply, `cannot change the settings: ${result.refused}`)
+      return result
     },
   )
 

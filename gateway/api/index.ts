@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import type { AlarmService } from '../alarms/index.ts'
+import type { Config } from '../config/index.ts'
 import type { Health, Session } from '../contract.ts'
 import type { NcService } from '../nonconformance/index.ts'
 import type { Pipeline } from '../pipeline/index.ts'
@@ -12,6 +13,7 @@ import { REJECT_REASONS, type RejectReason, type Source } from '../sources/types
 import type { TimeSeriesStore } from '../store/types.ts'
 import { registerAlarmRoutes } from './alarms.ts'
 import { type Auth, bearerToken, type Principal } from './auth.ts'
+import { registerCleanroomRoutes } from './cleanrooms.ts'
 import { badRequest, conflict, need, notFound } from './replies.ts'
 import { timeRange } from './time.ts'
 
@@ -20,6 +22,7 @@ import { timeRange } from './time.ts'
  * Every route but /api/health needs a principal with at least the route's role.
  */
 export interface ApiContext {
+  config: Config
   title: string
   version: string
   bootId: string
@@ -274,6 +277,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   )
 
   registerAlarmRoutes(app, ctx.alarms)
+  registerCleanroomRoutes(app, ctx.config, store)
 
   app.setNotFoundHandler((request, reply) =>
     notFound(reply, `no route ${request.method} ${request.url.split('?')[0]}`),

@@ -24,6 +24,7 @@ export const CONDITIONS = [
   'stale',
   'comm-loss',
   ...SPC_CONDITIONS,
+  'grade-a-5um',
 ] as const
 
 const Priority = Type.Union(
@@ -228,6 +229,11 @@ export const AlarmsConfig = Type.Object(
         rate: Type.Union([Priority], { default: 'medium' }),
         stale: Type.Union([Priority], { default: 'medium' }),
         'comm-loss': Type.Union([Priority], { default: 'high' }),
+        'grade-a-5um': Type.Union([Priority], {
+          default: 'high',
+          description:
+            'Consecutive or regular ≥ 5 µm counts in a grade A room (EU GMP Annex 1 Table 5, note 2).',
+        }),
         spc: Type.Union([Priority], {
           default: 'low',
           description: 'Every SPC signal (run rules, CUSUM).',

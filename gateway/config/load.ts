@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises'
 import {
   alarmLimitProblems,
+  annex1ActionLimit,
   type CharacteristicSpec,
   CUSUM_DEFAULTS,
   type SigmaMethod,
   type Subgrouping,
   validateChart,
 } from '../../rules/index.ts'
+import { alarmConfigProblems } from '../alarms/catalogue.ts'
 import { LinewatchError } from '../errors.ts'
 import { type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
 import { createYamlValidator, type SemanticIssue } from './yaml-schema.ts'
@@ -37,7 +39,7 @@ export async function loadConfigFile(file: string): Promise<Config> {
 }
 
 function semanticIssues(config: Config): SemanticIssue[] {
-  const issues: SemanticIssue[] = []
+  const issues: SemanticIssue[] = [...cleanroomLimits(config)]
   const firstIndex = new Map<string, number>()
   const servers = new Set(config.opcua.servers.map((s) => s.id))
 
@@ -82,6 +84,9 @@ function semanticIssues(config: Config): SemanticIssue[] {
         message: `lsl (${spec.lsl}) must be below usl (${spec.usl})`,
       })
     }
+    for (const problem of alarmConfigProblems(config, c)) {
+      issues.push({ path: ['characteristics', i, ...problem.path], message: problem.message })
+    }
     if (c.source.opcua && !servers.has(c.source.opcua.server)) {
       issues.push({
         path: ['characteristics', i, 'source', 'opcua', 'server'],
@@ -107,6 +112,7 @@ function semanticIssues(config: Config): SemanticIssue[] {
         message: 'this node is mapped twice',
       }),
   )
+  issues.push(...alarmReferences(config, firstIndex))
   if (config.store.timeseries === 'influxdb' && !config.store.influxdb) {
     issues.push({
       path: ['store', 'timeseries'],
@@ -123,6 +129,94 @@ function semanticIssues(config: Config): SemanticIssue[] {
       message: 'characteristics read MQTT but neither the embedded broker nor mqtt.external is on',
     })
   }
+  return issues
+}
+
+/**
+ * A particle counter of a cleanroom takes the room's action limit from EU GMP Annex 1 Table 5
+ * (its grade, the monitored state, the particle size) as its actionHigh, unless the file sets a
+ * stricter one; a looser one is refused. Filled in here, before the other checks see the limits.
+ */
+function cleanroomLimits(config: Config): SemanticIssue[] {
+  const issues: SemanticIssue[] = []
+  const rooms = new Map(config.cleanrooms.map((r) => [r.id, r]))
+  unique(
+    config.cleanrooms.map((r) => r.id),
+    (i, id) =>
+      issues.push({ path: ['cleanrooms', i, 'id'], message: `duplicate cleanroom id "${id}"` }),
+  )
+  config.characteristics.forEach((c, i) => {
+    if (!c.cleanroom) return
+    const room = rooms.get(c.cleanroom.room)
+    if (!room) {
+      issues.push({
+        path: ['characteristics', i, 'cleanroom', 'room'],
+        message: `no cleanroom "${c.cleanroom.room}" in cleanrooms`,
+      })
+      return
+    }
+    const grade = room.grade as 'A' | 'B' | 'C' | 'D'
+    const annex = annex1ActionLimit(grade, room.state, c.cleanroom.particleSize)
+    const set = c.limits.actionHigh
+    if (annex === null) {
+      if (set === undefined)
+        issues.push({
+          path: ['characteristics', i, 'limits'],
+          message: `EU GMP Annex 1 predetermines no limit for grade ${grade} ${room.state}: set limits.actionHigh`,
+        })
+      return
+    }
+    if (set === undefined) c.limits.actionHigh = annex
+    else if (set > annex)
+      issues.push({
+        path: ['characteristics', i, 'limits', 'actionHigh'],
+        message: `${set} is looser than EU GMP Annex 1 Table 5 for grade ${grade} ${room.state} at ≥${c.cleanroom.particleSize} µm (${annex} /m³)`,
+      })
+  })
+  return issues
+}
+
+/** Plant states, suppression and alarm references must name what exists. */
+function alarmReferences(config: Config, characteristics: Map<string, number>): SemanticIssue[] {
+  const issues: SemanticIssue[] = []
+  const states = new Set(config.alarms.states.map((s) => s.id))
+  unique(
+    config.alarms.states.map((s) => s.id),
+    (i, id) =>
+      issues.push({
+        path: ['alarms', 'states', i, 'id'],
+        message: `duplicate plant state "${id}"`,
+      }),
+  )
+  config.alarms.states.forEach((s, i) => {
+    if (s.when && !characteristics.has(s.when.characteristic))
+      issues.push({
+        path: ['alarms', 'states', i, 'when', 'characteristic'],
+        message: `no characteristic "${s.when.characteristic}"`,
+      })
+    if (s.when && s.when.below === undefined && s.when.above === undefined)
+      issues.push({ path: ['alarms', 'states', i, 'when'], message: 'set below or above' })
+  })
+  config.alarms.suppression.forEach((rule, i) => {
+    if ('state' in rule.when && !states.has(rule.when.state))
+      issues.push({
+        path: ['alarms', 'suppression', i, 'when', 'state'],
+        message: `no plant state "${rule.when.state}" in alarms.states`,
+      })
+    if ('alarm' in rule.when && !characteristics.has(rule.when.alarm.split(':')[0] as string))
+      issues.push({
+        path: ['alarms', 'suppression', i, 'when', 'alarm'],
+        message: `no characteristic "${rule.when.alarm.split(':')[0]}"`,
+      })
+    rule.suppress.forEach((pattern, k) => {
+      const ch = pattern.split(':')[0] as string
+      if (ch !== '*' && !characteristics.has(ch))
+        issues.push({
+          path: ['alarms', 'suppression', i, 'suppress', k],
+          message: `no characteristic "${ch}"`,
+        })
+    })
+  })
   return issues
 }
 

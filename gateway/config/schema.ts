@@ -34,7 +34,9 @@ const RuleId = Type.Union(
 )
 const Cause = Type.Union(
   [
-    ...['HH', 'H', 'L', 'LL', 'target', 'rate', 'stale', 'comm-loss'].map((c) => Type.Literal(c)),
+    ...['HH', 'H', 'L', 'LL', 'target', 'rate', 'stale', 'comm-loss', 'grade-a-5um'].map((c) =>
+      Type.Literal(c),
+    ),
     ...RULE_IDS.map((r) => Type.Literal(r)),
     ...['cusum-upper', 'cusum-lower'].map((c) => Type.Literal(c)),
     ...['action-high', 'action-low', 'alert-high', 'alert-low'].map((c) => Type.Literal(c)),
@@ -513,7 +515,7 @@ export const ConfigSchema = Type.Object(
     nonconformance: obj(
       {
         openOn: Type.Array(Cause, {
-          default: ['HH', 'LL', 'N1', 'N2'],
+          default: ['HH', 'LL', 'N1', 'N2', 'grade-a-5um'],
           uniqueItems: true,
           description:
             'Alarm conditions that open a nonconformance when their alarm becomes active (after its on-delay): a confirmed deviation, not every noisy point. An alarm suppressed by design or out of service opens none; a shelved one still does.',

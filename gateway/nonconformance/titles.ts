@@ -23,6 +23,7 @@ const WHAT: Record<NcCause, string> = {
   rate: 'changing faster than allowed',
   stale: 'not updated',
   'comm-loss': 'communication lost',
+  'grade-a-5um': 'counting ≥5 µm particles consecutively or regularly in grade A (Annex 1)',
 }
 
 /** A limits test on a pane other than a Shewhart chart's centre pane: what crossed which limit. */

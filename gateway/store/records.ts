@@ -98,6 +98,10 @@ const MIGRATIONS = [
      value REAL);
    CREATE INDEX alarm_event_alarm ON alarm_event (alarm, id);
    CREATE INDEX alarm_event_at ON alarm_event (at);
+   -- Settings an engineer changed (priority, deadband, delays, re-alarm) over the configured ones.
+   CREATE TABLE alarm_override (
+     id TEXT PRIMARY KEY,
+     settings TEXT NOT NULL) WITHOUT ROWID;
    CREATE TABLE plant_state (
      id TEXT PRIMARY KEY,
      active INTEGER NOT NULL,

@@ -35,8 +35,9 @@ export const ALARM_PRIORITIES: readonly AlarmPriority[] = ['critical', 'high', '
 /**
  * What an alarm watches on its characteristic: the four limit levels (HH and LL the action
  * limits, H and L the alert limits), deviation from a target, rate of change, no update for a
- * time (stale), communication loss with the source, and each SPC signal (a run rule, a CUSUM
- * side; an EWMA chart's signal is N1 on its z).
+ * time (stale), communication loss with the source, each SPC signal (a run rule, a CUSUM
+ * side; an EWMA chart's signal is N1 on its z), and the grade A ≥ 5 µm rule of a cleanroom's
+ * particle counter (a signal like the SPC ones).
  */
 export type LimitLevel = 'HH' | 'H' | 'L' | 'LL'
 export type SpcSignal =
@@ -54,7 +55,15 @@ export type SpcSignal =
   | 'WE4'
   | 'cusum-upper'
   | 'cusum-lower'
-export type AlarmCondition = LimitLevel | 'target' | 'rate' | 'stale' | 'comm-loss' | SpcSignal
+export type AlarmCondition =
+  | LimitLevel
+  | 'target'
+  | 'rate'
+  | 'stale'
+  | 'comm-loss'
+  | SpcSignal
+  /** EU GMP Annex 1 Table 5 note 2: consecutive or regular ≥ 5 µm counts in grade A (rules/cleanroom.ts). */
+  | 'grade-a-5um'
 
 /** A delay counted in time or in readings (ISA-18.2 on-delay and off-delay). */
 export type AlarmDelay = { ms: number } | { readings: number }

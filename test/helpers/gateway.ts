@@ -7,6 +7,7 @@ import { tempDir } from './index.ts'
 /** Tokens every test gateway accepts, one per role. */
 export const TOKENS = {
   viewer: 'test-viewer-token-0123456789abcdefghijklmnop',
+  operator: 'test-operator-token-0123456789abcdefghijklmn',
   engineer: 'test-engineer-token-0123456789abcdefghijklmno',
 } as const
 
@@ -23,6 +24,7 @@ auth:
   anonymousRole: none
   tokens:
     - { id: viewer, role: viewer, sha256: ${sha256Hex(TOKENS.viewer)} }
+    - { id: operator, role: operator, sha256: ${sha256Hex(TOKENS.operator)} }
     - { id: engineer, role: engineer, sha256: ${sha256Hex(TOKENS.engineer)} }
 live: { flushIntervalMs: 50 }
 ${rest}`

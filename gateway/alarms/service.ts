@@ -1,0 +1,924 @@
+import type { DatabaseSync } from 'node:sqlite'
+import {
+  ALARM_PRIORITIES,
+  type AlarmCondition,
+  type AlarmInput,
+  type AlarmRecord,
+  type AlarmState,
+  type AlarmTransition,
+  alarmKpis,
+  alarmSettingsProblems,
+  type ConditionInput,
+  type ConditionKind,
+  type Deviation,
+  type Evaluation,
+  GRADE_A_5UM_DEFAULTS,
+  initialCondition,
+  stepAlarm,
+  stepCondition,
+  stepGradeA5um,
+} from '../../rules/index.ts'
+import type { Config } from '../config/index.ts'
+import type { AlarmView, PlantStateView } from '../contract.ts'
+import type { EventBus } from '../events.ts'
+import type { Logger } from '../log.ts'
+import type { NcService, NcTrigger } from '../nonconformance/index.ts'
+import type { CharacteristicRuntime } from '../pipeline/runtime.ts'
+import type { Communication, Reading } from '../sources/types.ts'
+import type { RecordsWriter } from '../store/records-writer.ts'
+import { areaOf, suppressionMap } from './catalogue.ts'
+import type { AlarmService } from './index.ts'
+import {
+  AlarmRegistry,
+  type AlarmSettingsChange,
+  type Entry,
+  type Slot,
+  withChange,
+} from './registry.ts'
+import { durationText, numberWords } from './words.ts'
+
+/** Statements the records writer runs for alarms (idempotent: a batch may be sent twice). */
+export const ALARM_STATEMENTS = {
+  alarmSave: `INSERT INTO alarm (id, record, shelved_by, shelve_reason, updated_at) VALUES (?, ?, ?, ?, ?)
+              ON CONFLICT (id) DO UPDATE SET record = excluded.record, shelved_by = excluded.shelved_by,
+              shelve_reason = excluded.shelve_reason, updated_at = excluded.updated_at`,
+  alarmEvent: `INSERT OR IGNORE INTO alarm_event (id, alarm, area, priority, at, from_state, to_state, by, why, value)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  alarmPruneBefore: 'DELETE FROM alarm_event WHERE at < ?',
+  alarmPruneUpTo: 'DELETE FROM alarm_event WHERE id <= ?',
+  alarmOverride: `INSERT INTO alarm_override (id, settings) VALUES (?, ?)
+                  ON CONFLICT (id) DO UPDATE SET settings = excluded.settings`,
+  plantStateSave: `INSERT INTO plant_state (id, active, since, by, reason) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET active = excluded.active, since = excluded.since,
+                   by = excluded.by, reason = excluded.reason`,
+}
+
+const TICK_MS = 1000
+const PRUNE_EVERY_MS = 3_600_000
+const STANDING_LOOKBACK_MS = 24 * 3_600_000
+/** Alarms `list` gives at most (a state filter of `normal` could name every alarm defined). */
+const MAX_LISTED = 100_000
+
+/** Conditions on the measured value, whose excursions have a duration and a peak. */
+const MEASURED: ReadonlySet<ConditionKind> = new Set(['above', 'below', 'target'])
+
+const LIMIT_KEY = {
+  HH: 'actionHigh',
+  H: 'alertHigh',
+  L: 'alertLow',
+  LL: 'actionLow',
+} as const
+
+export function createAlarmService(ctx: {
+  config: Config
+  db: DatabaseSync
+  writer: RecordsWriter
+  bus: EventBus
+  log: Logger
+  nc: NcService
+  runtime: (id: string) => CharacteristicRuntime | undefined
+  /** The clock (tests inject one); the rules never read it. */
+  now?: () => number
+}): AlarmService {
+  const { config, db, writer, bus, log, nc } = ctx
+  const now = ctx.now ?? Date.now
+  const registry = new AlarmRegistry(config, now())
+  const { entries, live } = registry
+  /** Alarms that need time to pass: a running time delay, a shelve, a re-alarm. */
+  const timed = new Set<Slot>()
+  /** For each suppressor (`state:ID` or an alarm id): the alarm ids it suppresses, and why. */
+  const suppression = new Map<string, { targets: string[]; why: string }>()
+  for (const [key, value] of suppressionMap(
+    config,
+    config.characteristics.flatMap((c) =>
+      (entries.get(c.id) as Entry).profile.conditions.map((condition) => ({
+        id: `${c.id}:${condition}`,
+        characteristic: c.id,
+        condition,
+      })),
+    ),
+  ))
+    suppression.set(key, value)
+  /** Plant states: active, since, by, reason; derived ones follow a characteristic's readings. */
+  const states = new Map<
+    string,
+    {
+      view: PlantStateView
+      derived: {
+        characteristic: string
+        below?: number | undefined
+        above?: number | undefined
+      } | null
+    }
+  >()
+  const derivedBy = new Map<string, string[]>()
+  for (const s of config.alarms.states) {
+    states.set(s.id, {
+      view: {
+        id: s.id,
+        name: s.name,
+        active: false,
+        since: null,
+        by: null,
+        reason: null,
+        manual: !s.when,
+      },
+      derived: s.when ?? null,
+    })
+    if (s.when)
+      derivedBy.set(s.when.characteristic, [...(derivedBy.get(s.when.characteristic) ?? []), s.id])
+  }
+  const timers: NodeJS.Timeout[] = []
+  const owner = {}
+  let nextEventId = 1
+  let saveScheduled = false
+  const dirtySlots = new Set<Slot>()
+  const releasable = new Set<Slot>()
+  /** Acknowledgements waiting for the alarm changes of their turn. */
+  let waiting: (() => void)[] = []
+  /** The alarms one evaluation activated (reused: the hot path allocates nothing). */
+  const scratch: Slot[] = []
+
+  // ---- the lifecycle -----------------------------------------------------------------------
+
+  /** Steps an alarm's lifecycle; persists, announces, and tells suppression what changed. */
+  function lifecycle(
+    slot: Slot,
+    input: AlarmInput,
+    note = '',
+  ): { transitions: AlarmTransition[]; refused: string | null } {
+    const before = slot.record
+    registry.count(slot, -1)
+    const step = stepAlarm({ reAlarmMs: slot.def.settings.reAlarmMs }, before, input)
+    slot.record = step.record
+    registry.count(slot, 1)
+    if (slot.record.state !== 'shelved') {
+      slot.shelvedBy = null
+      slot.shelveReason = null
+    }
+    for (const t of step.transitions) {
+      writer.run('alarmEvent', [
+        nextEventId++,
+        slot.def.id,
+        slot.def.area,
+        slot.def.priority,
+        t.at,
+        t.from,
+        t.to,
+        t.by,
+        t.why + note,
+        t.value,
+      ])
+    }
+    if (step.transitions.length > 0 || JSON.stringify(before) !== JSON.stringify(step.record)) {
+      markDirty(slot)
+      bus.emit('alarm', registry.view(slot))
+    }
+    track(slot)
+    if (before.active !== slot.record.active)
+      suppressorChanged(slot.def.id, slot.record.active, input.at)
+    releaseLater(slot)
+    return { transitions: step.transitions, refused: step.refused }
+  }
+
+  function markDirty(slot: Slot): void {
+    dirtySlots.add(slot)
+    schedule()
+  }
+
+  /**
+   * An alarm's object goes once it is pristine again: looked at after the turn, so that no code
+   * holding it in this turn finds it gone.
+   */
+  function releaseLater(slot: Slot): void {
+    releasable.add(slot)
+    schedule()
+  }
+
+  function schedule(): void {
+    if (saveScheduled) return
+    saveScheduled = true
+    setImmediate(save)
+  }
+
+  function save(): void {
+    saveScheduled = false
+    for (const slot of releasable) if (!dirtySlots.has(slot)) registry.release(slot)
+    releasable.clear()
+    const at = now()
+    for (const slot of dirtySlots) {
+      writer.run('alarmSave', [
+        slot.def.id,
+        JSON.stringify(slot.record),
+        slot.shelvedBy,
+        slot.shelveReason,
+        at,
+      ])
+    }
+    for (const slot of dirtySlots) registry.release(slot)
+    dirtySlots.clear()
+    const acks = waiting
+    waiting = []
+    for (const done of acks) writer.whenDurable(done)
+  }
+
+  /** Keeps the set of alarms that need ticks true. */
+  function track(slot: Slot): void {
+    const r = slot.record
+    const t = slot.def.settings.threshold
+    const delay = slot.cond.delay.active ? t?.offDelay : t?.onDelay
+    const pendingTime =
+      slot.cond.delay.pendingSince !== null && delay !== undefined && 'ms' in delay
+    const reAlarm = r.state === 'ack-active' && slot.def.settings.reAlarmMs !== undefined
+    if (pendingTime || r.state === 'shelved' || reAlarm) timed.add(slot)
+    else timed.delete(slot)
+  }
+
+  /** Steps a condition; a change goes to the lifecycle. Returns true when the alarm became active. */
+  function judge(slot: Slot, input: ConditionInput, note = ''): boolean {
+    const step = stepCondition(slot.def.settings, slot.cond, input)
+    slot.cond = step.state
+    if (!step.changed) {
+      track(slot)
+      releaseLater(slot)
+      return false
+    }
+    const wasActive = slot.record.active
+    const excursion = excursionNote(slot, step.active, input.at)
+    if (step.active) slot.peak = step.value
+    lifecycle(
+      slot,
+      {
+        kind: 'condition',
+        at: input.at,
+        active: step.active,
+        value: step.value,
+        limit: step.limit,
+      },
+      excursion + note,
+    )
+    return !wasActive && slot.record.active
+  }
+
+  /**
+   * An excursion past a limit or off target is recorded with its return: how long it lasted and
+   * its farthest value (Annex 1 asks for the duration of a particle excursion).
+   */
+  function excursionNote(slot: Slot, active: boolean, at: number): string {
+    const since = slot.record.activeSince
+    if (active || since === null || !MEASURED.has(slot.kind)) return ''
+    const unit = slot.entry.c.unit
+    const peak =
+      slot.peak === null ? '' : `, peak ${numberWords(slot.peak)}${unit ? ` ${unit}` : ''}`
+    return `; the excursion lasted ${durationText(at - since)}${peak}`
+  }
+
+  /** While a limit or target alarm is active, the farthest value it has seen. */
+  function notePeak(slot: Slot, value: number): void {
+    if (!slot.record.active || slot.peak === null) return
+    const target = slot.def.settings.target as number
+    const far =
+      slot.kind === 'below'
+        ? value < slot.peak
+        : slot.kind === 'above'
+          ? value > slot.peak
+          : Math.abs(value - target) > Math.abs(slot.peak - target)
+    if (far) slot.peak = value
+  }
+
+  // ---- suppression by design ---------------------------------------------------------------
+
+  function suppressorChanged(key: string, holds: boolean, at: number): void {
+    const entry = suppression.get(key)
+    if (!entry) return
+    for (const id of entry.targets) {
+      const found = registry.resolve(id)
+      if (!found) continue
+      const target = registry.slot(found.entry, found.condition)
+      const before = target.suppressors
+      target.suppressors += holds ? 1 : -1
+      if (before === 0 || target.suppressors === 0)
+        lifecycle(target, {
+          kind: 'suppress',
+          at,
+          on: target.suppressors > 0,
+          why: holds ? entry.why : 'suppression by design ended',
+        })
+    }
+  }
+
+  function setState(
+    id: string,
+    active: boolean,
+    at: number,
+    by: string | null,
+    reason: string | null,
+  ): void {
+    const s = states.get(id)
+    if (!s || s.view.active === active) return
+    s.view = { ...s.view, active, since: at, by, reason }
+    writer.run('plantStateSave', [id, active ? 1 : 0, at, by, reason])
+    log.info({ state: id, active, by, reason }, 'plant state changed')
+    bus.emit('plant-state', s.view)
+    suppressorChanged(`state:${id}`, active, at)
+  }
+
+  function judgeState(id: string, value: number, at: number): void {
+    const s = states.get(id)
+    const when = s?.derived
+    if (!s || !when) return
+    const holds =
+      (when.below !== undefined && value < when.below) ||
+      (when.above !== undefined && value > when.above)
+    if (holds !== s.view.active)
+      setState(id, holds, at, null, holds ? 'condition met' : 'condition ended')
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------
+
+  /** Opens or adds to nonconformances for the alarms that became active, one call per characteristic. */
+  function raiseNcs(
+    rt: CharacteristicRuntime,
+    activated: readonly Slot[],
+    evaluation: Evaluation | null,
+    reading: Reading | null,
+  ): void {
+    const triggers: NcTrigger[] = []
+    for (const slot of activated) {
+      if (!slot.def.opensNc) continue
+      const state = slot.record.state
+      if (state === 'suppressed' || state === 'out-of-service') continue
+      const deviation = evaluation?.deviations.find(
+        (d): d is Deviation => d.kind === 'rule' && d.cause === slot.def.condition,
+      )
+      triggers.push({
+        condition: slot.def.condition,
+        deviation: deviation ?? null,
+        ts: reading?.ts ?? slot.record.activeSince ?? now(),
+        value: MEASURED.has(slot.kind)
+          ? (slot.record.value ?? 0)
+          : (rt.last?.value ?? slot.record.value ?? 0),
+        limit: slot.record.limit,
+      })
+    }
+    if (triggers.length > 0) nc.raise(rt, triggers, evaluation?.points ?? [])
+  }
+
+  /**
+   * Whether a reading is beyond a clear alarm's threshold, the raw test alone (the deadband only
+   * widens an active alarm's band): a reading that is not cannot change a clear limit or target
+   * alarm with no delay running.
+   */
+  function beyond(entry: Entry, condition: AlarmCondition, value: number): boolean {
+    const c = entry.c
+    switch (condition) {
+      case 'HH':
+      case 'H':
+        return value > (c.limits[LIMIT_KEY[condition]] as number)
+      case 'L':
+      case 'LL':
+        return value < (c.limits[LIMIT_KEY[condition]] as number)
+      case 'target': {
+        const t = c.alarms?.target as { value: number; maxDeviation: number }
+        return Math.abs(value - t.value) > t.maxDeviation
+      }
+      default:
+        return true
+    }
+  }
+
+  function onEvaluated(
+    rt: CharacteristicRuntime,
+    reading: Reading | null,
+    evaluation: Evaluation,
+  ): void {
+    const entry = entries.get(rt.config.id)
+    if (!entry) return
+    const activated = scratch
+    activated.length = 0
+    const profile = entry.profile
+    if (reading && rt.last) {
+      const at = reading.receivedAt ?? now()
+      const value = rt.last.value
+      for (const condition of profile.reading) {
+        const found = registry.find(entry, condition)
+        const busy =
+          found !== undefined && (found.cond.delay.active || found.cond.delay.pendingSince !== null)
+        if (!busy && condition !== 'rate' && !beyond(entry, condition, value)) continue
+        const slot = found ?? registry.slot(entry, condition)
+        notePeak(slot, value)
+        if (judge(slot, { kind: 'reading', at, value })) activated.push(slot)
+      }
+      if (entry.slots !== null) {
+        const comm = registry.find(entry, 'comm-loss')
+        if (comm && (comm.cond.delay.active || comm.cond.delay.pendingSince !== null))
+          if (judge(comm, { kind: 'source', at, ok: true })) activated.push(comm)
+      }
+      if (profile.stale) {
+        entry.lastReadingAt = at
+        const stale = registry.find(entry, 'stale')
+        if (stale?.cond.delay.active) feedStale(stale)
+      }
+      if (entry.gradeA) {
+        entry.gradeA = stepGradeA5um(GRADE_A_5UM_DEFAULTS, entry.gradeA, {
+          ts: reading.ts,
+          count: value,
+        }).state
+        const flagged = entry.gradeA.active !== null
+        const found = registry.find(entry, 'grade-a-5um')
+        if (flagged || found) {
+          const slot = found ?? registry.slot(entry, 'grade-a-5um')
+          const signal = { kind: 'signal', at, flagged, value, limit: GRADE_A_5UM_DEFAULTS.above }
+          if (judge(slot, signal as ConditionInput)) activated.push(slot)
+        }
+      }
+      const derived = derivedBy.get(rt.config.id)
+      if (derived) for (const id of derived) judgeState(id, value, at)
+    }
+    if (evaluation.points.length > 0 && profile.signals.size > 0) {
+      const at = reading?.receivedAt ?? now()
+      // The signals of this evaluation (a rule may come from several panes: once is enough).
+      let seen: Set<string> | null = null
+      for (const d of evaluation.deviations) {
+        if (d.kind !== 'rule' || !profile.signals.has(d.cause) || seen?.has(d.cause)) continue
+        if (seen === null) seen = new Set()
+        seen.add(d.cause)
+        const slot = registry.slot(entry, d.cause)
+        const input = {
+          kind: 'signal',
+          at,
+          flagged: true,
+          value: d.value,
+          limit: signalLimit(d, evaluation),
+        }
+        if (judge(slot, input as ConditionInput)) activated.push(slot)
+      }
+      // Signals that held and did not come again: clear (after their off-delay). Judging only
+      // releases later and creates none here, so the list does not change under the loop.
+      const slots = entry.slots
+      if (slots !== null)
+        for (let k = 0; k < slots.length; k++) {
+          const slot = slots[k] as Slot
+          if (slot.kind !== 'signal' || slot.def.condition === 'grade-a-5um') continue
+          if (!slot.cond.delay.active && slot.cond.delay.pendingSince === null) continue
+          if (seen?.has(slot.def.condition)) continue
+          judge(slot, { kind: 'signal', at, flagged: false, value: null, limit: null })
+        }
+    }
+    if (activated.length > 0) raiseNcs(rt, [...activated], evaluation, reading)
+  }
+
+  /**
+   * A stale alarm hears of readings lazily: the entry keeps the latest reading's time, handed to
+   * the condition when it is judged.
+   */
+  function feedStale(slot: Slot): boolean {
+    const at = slot.entry.lastReadingAt
+    if (Number.isNaN(at)) return false
+    if (slot.cond.lastReadingAt !== null && at <= slot.cond.lastReadingAt) return false
+    return judge(slot, { kind: 'reading', at, value: Number.NaN })
+  }
+
+  function onCommunication(update: Communication): void {
+    for (const id of update.characteristics) {
+      const entry = entries.get(id)
+      if (!entry?.profile.conditions.includes('comm-loss')) continue
+      // Communication back for an alarm that was never lost: nothing to do.
+      if (!update.lost && !registry.find(entry, 'comm-loss')) continue
+      const slot = registry.slot(entry, 'comm-loss')
+      const input = { kind: 'source', at: update.at, ok: !update.lost } as const
+      if (judge(slot, input, `: ${update.why}`)) {
+        const rt = ctx.runtime(id)
+        if (rt) raiseNcs(rt, [slot], null, null)
+      }
+    }
+    if (update.lost)
+      log.warn(
+        { characteristics: update.characteristics.length, why: update.why },
+        'communication lost',
+      )
+  }
+
+  function tick(): void {
+    const at = now()
+    const activated = new Map<string, Slot[]>()
+    const note = (slot: Slot, became: boolean) => {
+      if (!became) return
+      const list = activated.get(slot.def.characteristic) ?? []
+      list.push(slot)
+      activated.set(slot.def.characteristic, list)
+    }
+    for (const entry of registry.staleEntries) {
+      const found = registry.find(entry, 'stale')
+      if (!found?.cond.delay.active) {
+        const after = (entry.c.alarms?.staleAfterMs ?? config.alarms.staleAfterMs) as number
+        const last = Number.isNaN(entry.lastReadingAt) ? registry.startedAt : entry.lastReadingAt
+        if (at - last < after) continue
+      }
+      const slot = found ?? registry.slot(entry, 'stale')
+      note(slot, feedStale(slot))
+      note(slot, judge(slot, { kind: 'tick', at }))
+    }
+    for (const slot of [...timed]) {
+      if (slot.cond.delay.pendingSince !== null) note(slot, judge(slot, { kind: 'tick', at }))
+      if (slot.record.state === 'shelved' || slot.record.state === 'ack-active')
+        lifecycle(slot, { kind: 'tick', at })
+    }
+    for (const [id, list] of activated) {
+      const rt = ctx.runtime(id)
+      if (rt) raiseNcs(rt, list, null, null)
+    }
+  }
+
+  function prune(): void {
+    const cut = now() - config.alarms.history.maxAgeDays * 86_400_000
+    writer.run('alarmPruneBefore', [cut])
+    const upTo = nextEventId - 1 - config.alarms.history.maxEvents
+    if (upTo > 0) writer.run('alarmPruneUpTo', [upTo])
+  }
+
+  function flushed(): Promise<void> {
+    if (dirtySlots.size > 0) save()
+    return writer.flush()
+  }
+
+  /** The alarm an act names, with an object to act on. */
+  function target(id: string): Slot | undefined {
+    const found = registry.resolve(id)
+    return found ? registry.slot(found.entry, found.condition) : undefined
+  }
+
+  function describe(def: Slot['def']): Record<string, unknown> {
+    const t = def.settings.threshold
+    return {
+      priority: def.priority,
+      deadband: t?.deadband ?? null,
+      onDelay: t?.onDelay ?? null,
+      offDelay: t?.offDelay ?? null,
+      reAlarmMinutes: def.settings.reAlarmMs === undefined ? null : def.settings.reAlarmMs / 60_000,
+    }
+  }
+
+  function restore(at: number): void {
+    const last = db.prepare('SELECT coalesce(max(id), 0) AS id FROM alarm_event').get() as {
+      id: number
+    }
+    nextEventId = last.id + 1
+    for (const row of db.prepare('SELECT id, settings FROM alarm_override').all() as {
+      id: string
+      settings: string
+    }[]) {
+      const found = registry.resolve(row.id)
+      if (!found) continue
+      const change = JSON.parse(row.settings) as AlarmSettingsChange
+      // A configuration changed since may make an old override meaningless: the file wins.
+      const next = withChange(registry.definition(found.entry, found.condition), change)
+      if (alarmSettingsProblems(next.settings).length === 0) registry.overrides.set(row.id, change)
+    }
+    for (const row of db
+      .prepare('SELECT id, record, shelved_by, shelve_reason FROM alarm')
+      .all() as {
+      id: string
+      record: string
+      shelved_by: string | null
+      shelve_reason: string | null
+    }[]) {
+      const found = registry.resolve(row.id)
+      if (!found) continue
+      const record = JSON.parse(row.record) as AlarmRecord
+      if (record.state === 'normal' && !record.active && !record.suppressedByDesign) continue
+      const slot = registry.slot(found.entry, found.condition)
+      slot.record = record
+      slot.shelvedBy = row.shelved_by
+      slot.shelveReason = row.shelve_reason
+      // The condition carries on from what the alarm says (a running delay starts again).
+      slot.cond = {
+        ...initialCondition(),
+        watchingSince: slot.kind === 'stale' ? at : null,
+        delay: { active: record.active, pendingSince: null, pendingCount: 0 },
+      }
+      registry.count(slot, 1)
+      track(slot)
+    }
+    for (const row of db.prepare('SELECT id, active, since, by, reason FROM plant_state').all() as {
+      id: string
+      active: number
+      since: number
+      by: string | null
+      reason: string | null
+    }[]) {
+      const s = states.get(row.id)
+      if (s)
+        s.view = {
+          ...s.view,
+          active: row.active === 1,
+          since: row.since,
+          by: row.by,
+          reason: row.reason,
+        }
+    }
+    // Suppression as it holds now; an alarm whose suppression ended while the gateway was
+    // down leaves F (and one newly suppressed enters it).
+    const should = new Map<string, number>()
+    for (const [key, entry] of suppression) {
+      const holds = key.startsWith('state:')
+        ? (states.get(key.slice(6))?.view.active ?? false)
+        : (live.get(key)?.record.active ?? false)
+      if (holds) for (const t of entry.targets) should.set(t, (should.get(t) ?? 0) + 1)
+    }
+    for (const [id, n] of should) {
+      const slot = target(id)
+      if (slot) slot.suppressors = n
+    }
+    for (const slot of [...live.values()]) {
+      const suppressed = slot.suppressors > 0
+      if (suppressed !== (slot.record.suppressedByDesign ?? false))
+        lifecycle(slot, {
+          kind: 'suppress',
+          at,
+          on: suppressed,
+          why: suppressed ? 'suppressed by design' : 'suppression by design ended',
+        })
+    }
+  }
+
+  return {
+    async start() {
+      restore(registry.startedAt)
+      bus.on('evaluated', owner, ({ runtime, reading, evaluation }) =>
+        onEvaluated(runtime, reading, evaluation),
+      )
+      bus.on('communication', owner, onCommunication)
+      timers.push(setInterval(tick, TICK_MS))
+      prune()
+      timers.push(setInterval(prune, PRUNE_EVERY_MS))
+    },
+
+    whenDurable(done) {
+      if (dirtySlots.size > 0) waiting.push(done)
+      else writer.whenDurable(done)
+    },
+
+    async stop() {
+      bus.removeOwner(owner)
+      for (const t of timers) clearInterval(t)
+      timers.length = 0
+      save()
+    },
+
+    list({ state, priority, area, characteristic, limit = MAX_LISTED }) {
+      const out: AlarmView[] = []
+      const wanted = (v: AlarmView) =>
+        (!priority || v.priority === priority) &&
+        (!area || v.area === area || v.area.startsWith(`${area}/`)) &&
+        (!characteristic || v.characteristic === characteristic)
+      if (state === 'normal') {
+        // Every alarm defined is normal unless it has an object that says otherwise.
+        const within = characteristic ? [entries.get(characteristic)] : entries.values()
+        for (const entry of within) {
+          if (!entry) continue
+          for (const condition of entry.profile.conditions) {
+            if (out.length >= limit) break
+            const slot = registry.find(entry, condition)
+            if (slot && slot.record.state !== 'normal') continue
+            const v = slot ? registry.view(slot) : registry.quietView(entry, condition)
+            if (wanted(v)) out.push(v)
+          }
+        }
+      } else {
+        for (const slot of live.values()) {
+          if (state ? slot.record.state !== state : slot.record.state === 'normal') continue
+          const v = registry.view(slot)
+          if (wanted(v)) out.push(v)
+        }
+      }
+      // Highest priority first, then the newest.
+      return out
+        .sort(
+          (a, b) =>
+            ALARM_PRIORITIES.indexOf(a.priority) - ALARM_PRIORITIES.indexOf(b.priority) ||
+            b.since - a.since,
+        )
+        .slice(0, limit)
+    },
+
+    get(id) {
+      const found = registry.resolve(id)
+      if (!found) return undefined
+      const slot = registry.find(found.entry, found.condition)
+      return slot ? registry.view(slot) : registry.quietView(found.entry, found.condition)
+    },
+
+    counts: () => structuredClone(registry.counts),
+
+    act(id, act, by) {
+      const slot = target(id)
+      if (!slot) return undefined
+      const at = now()
+      const who = by ?? 'anonymous'
+      let input: AlarmInput
+      switch (act.kind) {
+        case 'acknowledge':
+          input = { kind: 'acknowledge', at, by: who, comment: act.comment }
+          break
+        case 'shelve':
+          if (act.minutes > config.alarms.maxShelveMinutes) {
+            releaseLater(slot)
+            return {
+              refused: `an alarm may be shelved for at most ${config.alarms.maxShelveMinutes} minutes (alarms.maxShelveMinutes)`,
+              invalid: true,
+            }
+          }
+          input = {
+            kind: 'shelve',
+            at,
+            by: who,
+            reason: act.reason,
+            until: at + act.minutes * 60_000,
+          }
+          break
+        case 'unshelve':
+          input = { kind: 'unshelve', at, by: who, reason: act.reason }
+          break
+        case 'remove-from-service':
+          input = { kind: 'remove-from-service', at, by: who, reason: act.reason }
+          break
+        case 'return-to-service':
+          input = { kind: 'return-to-service', at, by: who, reason: act.reason }
+          break
+      }
+      // The shelver is known before the transition is announced.
+      const shelving = act.kind === 'shelve'
+      const { refused } = lifecycle(slot, input)
+      if (refused) return { refused }
+      if (shelving && slot.record.state === 'shelved') {
+        slot.shelvedBy = who
+        slot.shelveReason = act.reason
+        markDirty(slot)
+        bus.emit('alarm', registry.view(slot))
+      }
+      log.info({ alarm: id, act: act.kind, by }, 'alarm act')
+      return registry.view(slot)
+    },
+
+    async history(id, limit) {
+      await flushed()
+      const rows = db
+        .prepare(
+          'SELECT id, alarm, at, from_state, to_state, by, why, value FROM alarm_event WHERE alarm = ? ORDER BY id DESC LIMIT ?',
+        )
+        .all(id, limit) as {
+        id: number
+        alarm: string
+        at: number
+        from_state: AlarmState
+        to_state: AlarmState
+        by: string | null
+        why: string
+        value: number | null
+      }[]
+      return rows.map((r) => ({
+        id: r.id,
+        alarm: r.alarm,
+        at: r.at,
+        from: r.from_state,
+        to: r.to_state,
+        by: r.by,
+        why: r.why,
+        value: r.value,
+      }))
+    },
+
+    async kpis({ from, to, area }) {
+      await flushed()
+      const boundary = from - STANDING_LOOKBACK_MS
+      type Row = {
+        alarm: string
+        at: number
+        from_state: AlarmState
+        to_state: AlarmState
+        by: string | null
+        why: string
+        value: number | null
+      }
+      const columns = 'alarm, at, from_state, to_state, by, why, value'
+      // Before the look-back, per alarm its latest transition and its latest activation: where
+      // each stood, and since when an alarm active all along has been.
+      const before = db
+        .prepare(
+          `SELECT ${columns} FROM alarm_event WHERE id IN (
+             SELECT max(id) FROM alarm_event WHERE at < ? GROUP BY alarm
+             UNION SELECT max(id) FROM alarm_event WHERE at < ? AND to_state = 'unack-active' GROUP BY alarm)`,
+        )
+        .all(boundary, boundary) as Row[]
+      const rows = db
+        .prepare(`SELECT ${columns} FROM alarm_event WHERE at >= ? AND at < ? ORDER BY id`)
+        .all(boundary, to) as Row[]
+      const inArea = (a: string) => !area || a === area || a.startsWith(`${area}/`)
+      // The alarms with a history, and one alarm of each area so that a quiet area is listed.
+      const alarms = new Map<
+        string,
+        { id: string; area: string; priority: AlarmView['priority'] }
+      >()
+      const areas = new Set<string>()
+      for (const r of [...before, ...rows]) {
+        if (alarms.has(r.alarm)) continue
+        const found = registry.resolve(r.alarm)
+        if (!found) continue
+        const def = registry.definition(found.entry, found.condition)
+        if (!inArea(def.area)) continue
+        alarms.set(def.id, { id: def.id, area: def.area, priority: def.priority })
+        areas.add(def.area)
+      }
+      for (const entry of entries.values()) {
+        const condition = entry.profile.conditions[0]
+        const where = areaOf(config, entry.c)
+        if (condition === undefined || !inArea(where) || areas.has(where)) continue
+        areas.add(where)
+        const id = `${entry.c.id}:${condition}`
+        alarms.set(id, { id, area: where, priority: 'low' })
+      }
+      return alarmKpis({
+        from,
+        to,
+        alarms: [...alarms.values()],
+        transitions: [...before, ...rows].map((r) => ({
+          alarm: r.alarm,
+          at: r.at,
+          from: r.from_state,
+          to: r.to_state,
+          by: r.by,
+          why: r.why,
+          value: r.value,
+        })),
+      })
+    },
+
+    changeSettings(id, change, by, reason) {
+      const slot = target(id)
+      if (!slot) return undefined
+      const next = withChange(slot.def, change)
+      const refuse = (why: string) => {
+        releaseLater(slot)
+        return { refused: why }
+      }
+      const problems = alarmSettingsProblems(next.settings)
+      if (problems.length > 0) return refuse(problems.join('; '))
+      if (change.deadband != null && !['above', 'below', 'target', 'rate'].includes(slot.kind))
+        return refuse(`a ${slot.def.condition} alarm has no deadband`)
+      const before = describe(slot.def)
+      const after = describe(next)
+      const what = Object.keys(after)
+        .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
+        .map((k) => `${k} ${JSON.stringify(before[k])} → ${JSON.stringify(after[k])}`)
+      if (what.length === 0) return refuse('nothing to change: the settings are already so')
+      registry.count(slot, -1)
+      slot.def = next
+      registry.count(slot, 1)
+      track(slot)
+      const merged = { ...registry.overrides.get(id), ...change }
+      registry.overrides.set(id, merged)
+      writer.run('alarmOverride', [id, JSON.stringify(merged)])
+      writer.run('alarmEvent', [
+        nextEventId++,
+        id,
+        slot.def.area,
+        slot.def.priority,
+        Math.max(now(), slot.record.since),
+        slot.record.state,
+        slot.record.state,
+        by,
+        `settings changed: ${what.join('; ')} (${reason})`,
+        null,
+      ])
+      log.info({ alarm: id, by, change: what, reason }, 'alarm settings changed')
+      const v = registry.view(slot)
+      bus.emit('alarm', v)
+      releaseLater(slot)
+      return v
+    },
+
+    plantStates: () => [...states.values()].map((s) => s.view),
+
+    setPlantState(id, active, by, reason) {
+      const s = states.get(id)
+      if (!s) return undefined
+      if (s.derived)
+        return {
+          refused: `plant state "${id}" follows ${s.derived.characteristic}: it cannot be set by hand`,
+        }
+      setState(id, active, now(), by, reason)
+      return s.view
+    },
+  }
+}
+
+/** The limit a signalling pane's point is beyond (N1, WE1, CUSUM), for the alarm's message. */
+function signalLimit(d: Deviation, evaluation: Evaluation): number | null {
+  if (d.kind !== 'rule') return null
+  const pane = evaluation.points.find((p) => p.index === d.index)?.panes[d.pane]
+  if (!pane) return null
+  if (pane.ucl !== null && d.value > pane.ucl) return pane.ucl
+  if (pane.lcl !== null && d.value < pane.lcl) return pane.lcl
+  return null
+}
