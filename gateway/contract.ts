@@ -97,6 +97,8 @@ export interface Session {
   role: Role
   /** Id of the token used, or null for anonymous access. */
   tokenId: string | null
+  /** The longest an alarm may be shelved (alarms.maxShelveMinutes). */
+  maxShelveMinutes: number
 }
 
 /** ISA-95 location of a characteristic, from its configured path `site/area/line/cell`. */
@@ -353,6 +355,8 @@ export interface AlarmView {
   value: number | null
   limit: number | null
   unit: string
+  /** Decimals the characteristic is shown with. */
+  decimals: number
   /** Shelved: until when, by whom and why. */
   shelvedUntil: number | null
   shelvedBy: string | null

@@ -120,6 +120,23 @@ describe('alarms in the gateway', () => {
     )
   })
 
+  it('lists areas, takes several states at once, and tells the dashboard the shelve limit', async () => {
+    expect((await call<string[]>('GET', '/api/alarms/areas', TOKENS.viewer)).body).toEqual([
+      'Plant/Aseptic',
+      'Plant/Filling',
+    ])
+    const all = (
+      await call<AlarmView[]>('GET', '/api/alarms?state=normal,unack-active', TOKENS.viewer)
+    ).body
+    expect(all.length).toBe(8)
+    expect(all.find((a) => a.id === 'fill:HH')?.decimals).toBe(2)
+    const bad = await call('GET', '/api/alarms?state=normal,nope', TOKENS.viewer)
+    expect(bad.status).toBe(400)
+    const session = (await call<{ maxShelveMinutes: number }>('GET', '/api/session', TOKENS.viewer))
+      .body
+    expect(session.maxShelveMinutes).toBe(60)
+  })
+
   it('a reading past HH raises it (and H); acknowledged, then cleared past the deadband, with the excursion recorded', async () => {
     await publish('t/fill', 507.2)
     const hh = await stateIs('fill:HH', 'unack-active')
@@ -466,6 +483,7 @@ describe('alarm routes: each needs its role', () => {
   }[] = [
     { method: 'GET', path: '/api/alarms', role: 'viewer' },
     { method: 'GET', path: '/api/alarms/counts', role: 'viewer' },
+    { method: 'GET', path: '/api/alarms/areas', role: 'viewer' },
     { method: 'GET', path: '/api/alarms/fill%3AHH', role: 'viewer' },
     { method: 'GET', path: '/api/alarms/fill%3AHH/history', role: 'viewer' },
     { method: 'GET', path: '/api/alarm-kpis', role: 'viewer' },

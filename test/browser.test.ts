@@ -1,18 +1,17 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { connectAsync, type MqttClient } from 'mqtt'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NonconformanceView } from '../gateway/contract.ts'
 import {
   ARTIFACTS,
   type Browser,
+  FedGateway,
   launchBrowser,
   requireFreshBuild,
   textOf as text,
-  within,
 } from './helpers/browser.ts'
-import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
+import { TOKENS } from './helpers/gateway.ts'
 import { tempDir } from './helpers/index.ts'
 
 /**
@@ -99,63 +98,24 @@ interface CanvasLike {
 
 describe('dashboard in a real browser against a real gateway', () => {
   let data: { path: string; remove(): Promise<void> }
-  let gw: TestGateway | null = null
-  let mqtt: MqttClient | null = null
+  let fed: FedGateway
   let browser: Browser | null = null
   let page: Page
   let base = ''
-  let ports = { http: 0, mqtt: 0 }
-  let t = Date.now()
-
-  async function publish(topic: string, value: number): Promise<void> {
-    t = Math.max(t + 1, Date.now())
-    const payload = JSON.stringify({ value, ts: new Date(t).toISOString() })
-    await within(
-      5000,
-      `publish ${topic}`,
-      (mqtt as MqttClient).publishAsync(topic, payload, { qos: 1 }),
-    )
-  }
+  const publish = (topic: string, value: number) => fed.publish(topic, value)
 
   async function startGateway(config = CONFIG): Promise<void> {
-    gw = await within(
-      20_000,
-      'the gateway to start',
-      startTestGateway(config, {
-        dataDir: data.path,
-        patch: (config) => {
-          config.http.port = ports.http
-          config.mqtt.broker.port = ports.mqtt
-        },
-      }),
-    )
-    const http = new URL(gw.gateway.urls.http)
-    const broker = new URL(gw.gateway.urls.mqtt as string)
-    ports = { http: Number(http.port), mqtt: Number(broker.port) }
-    base = gw.gateway.urls.http
-    mqtt = await within(
-      10_000,
-      'MQTT to connect',
-      connectAsync(gw.gateway.urls.mqtt as string, { reconnectPeriod: 0, connectTimeout: 5000 }),
-    )
+    await fed.start(config)
+    base = fed.base
   }
-
-  async function stopGateway(): Promise<void> {
-    const client = mqtt
-    mqtt = null
-    await within(5000, 'MQTT to disconnect', client?.endAsync(true) ?? Promise.resolve()).catch(
-      () => {},
-    )
-    const g = gw
-    gw = null
-    await within(20_000, 'the gateway to close', g?.close() ?? Promise.resolve())
-  }
+  const stopGateway = () => fed.stop()
 
   const tile = (id: string) => page.locator(`lw-tile[data-id="${id}"]`)
   beforeAll(async () => {
     requireFreshBuild()
     mkdirSync(ARTIFACTS, { recursive: true })
     data = await tempDir('linewatch-browser-')
+    fed = new FedGateway(data.path)
     await startGateway()
     for (const [i, v] of [500.2, 499.6, 500.4, 499.9].entries())
       await publish('test/fill', v + i * 0.01)
@@ -301,8 +261,7 @@ describe('dashboard in a real browser against a real gateway', () => {
     )
     // Issue 7 §7: the readings at their times (a time-proportional axis), the trigger ringed.
     const id = Number(page.url().split('/').pop())
-    const nc = (await (gw as TestGateway).get<NonconformanceView>(`/api/nonconformances/${id}`))
-      .body
+    const nc = (await fed.test.get<NonconformanceView>(`/api/nonconformances/${id}`)).body
     const chart = page.locator('lw-nc-detail lw-readings-chart')
     expect(await chart.getAttribute('data-axis')).toBe('time')
     expect(await chart.getAttribute('data-source')).toBe('readings')

@@ -1,10 +1,15 @@
 import type {
+  AlarmCounts,
+  AlarmEventView,
+  AlarmKpisView,
+  AlarmView,
   ApiError,
   CharacteristicView,
   ChartView,
   LimitChangeView,
   NonconformanceSummary,
   NonconformanceView,
+  PlantStateView,
   ReadingsView,
   Session,
 } from '../../gateway/contract.ts'
@@ -124,6 +129,32 @@ export const api = {
     get<NonconformanceSummary[]>('nonconformances', { status, limit: 500 }, signal),
   nonconformance: (id: number, signal?: AbortSignal) =>
     get<NonconformanceView>(`nonconformances/${id}`, {}, signal),
+  /** Alarms (without `state`: every alarm not normal), highest priority first. */
+  alarms: (query: Query, signal?: AbortSignal) => get<AlarmView[]>('alarms', query, signal),
+  alarmCounts: (signal?: AbortSignal) => get<AlarmCounts>('alarms/counts', {}, signal),
+  /** The operator positions every alarm belongs to. */
+  alarmAreas: (signal?: AbortSignal) => get<string[]>('alarms/areas', {}, signal),
+  /** An alarm's transitions, newest first. */
+  alarmHistory: (id: string, limit: number, signal?: AbortSignal) =>
+    get<AlarmEventView[]>(`alarms/${encodeURIComponent(id)}/history`, { limit }, signal),
+  acknowledgeAlarm: (id: string, comment?: string) =>
+    post<AlarmView>(`alarms/${encodeURIComponent(id)}/acknowledge`, comment ? { comment } : {}),
+  acknowledgeAlarms: (ids: readonly string[], comment?: string) =>
+    post<{ acknowledged: AlarmView[]; refused: { id: string; reason: string }[] }>(
+      'alarms/acknowledge',
+      comment ? { ids, comment } : { ids },
+    ),
+  shelveAlarm: (id: string, reason: string, minutes: number) =>
+    post<AlarmView>(`alarms/${encodeURIComponent(id)}/shelve`, { reason, minutes }),
+  unshelveAlarm: (id: string, reason?: string) =>
+    post<AlarmView>(`alarms/${encodeURIComponent(id)}/unshelve`, reason ? { reason } : {}),
+  removeAlarmFromService: (id: string, reason: string) =>
+    post<AlarmView>(`alarms/${encodeURIComponent(id)}/out-of-service`, { reason }),
+  returnAlarmToService: (id: string, reason?: string) =>
+    post<AlarmView>(`alarms/${encodeURIComponent(id)}/return-to-service`, reason ? { reason } : {}),
+  alarmKpis: (from: number, to: number, area: string | undefined, signal?: AbortSignal) =>
+    get<AlarmKpisView>('alarm-kpis', { from, to, area }, signal),
+  plantStates: (signal?: AbortSignal) => get<PlantStateView[]>('plant-states', {}, signal),
 }
 
 /** The failure text of anything thrown by a request. */

@@ -1,6 +1,11 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit'
 import { io, type Socket } from 'socket.io-client'
-import type { ClientToServer, ServerToClient } from '../../gateway/contract.ts'
+import type {
+  AlarmCounts,
+  ClientToServer,
+  PlantStateView,
+  ServerToClient,
+} from '../../gateway/contract.ts'
 import { currentToken } from './token-store.ts'
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'refused'
@@ -29,6 +34,10 @@ export class LiveController implements ReactiveController {
   clockOffset = 0
   /** Error of the last `watch` request, if it was refused. */
   watchError: string | null = null
+  /** The alarm counts of the latest `alarms` event (the gateway sends them on connect), or null. */
+  alarmCounts: AlarmCounts | null = null
+  /** The plant states of the latest `plant-states` event, or null. */
+  plantStates: PlantStateView[] | null = null
 
   private readonly host: ReactiveControllerHost
   private socket: Socket<ServerToClient, ClientToServer> | null = null
@@ -182,6 +191,14 @@ export class LiveController implements ReactiveController {
     socket.on('deviations', (payload) => this.dispatch('deviations', payload))
     socket.on('nc', (payload) => this.dispatch('nc', payload))
     socket.on('limits', (payload) => this.dispatch('limits', payload))
+    socket.on('alarms', (payload) => {
+      this.alarmCounts = payload.counts
+      this.dispatch('alarms', payload)
+    })
+    socket.on('plant-states', (payload) => {
+      this.plantStates = payload
+      this.dispatch('plant-states', payload)
+    })
   }
 
   private retryLater(ms: number): void {

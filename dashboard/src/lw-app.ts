@@ -9,6 +9,9 @@ import { LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
 import { pageStyles } from './styles.ts'
 import { currentToken, saveToken } from './token-store.ts'
+import './lw-alarm-banner.ts'
+import './lw-alarm-kpis.ts'
+import './lw-alarm-list.ts'
 import './lw-characteristic-page.ts'
 import './lw-connection-status.ts'
 import './lw-nc-detail.ts'
@@ -21,7 +24,8 @@ type Phase = 'checking' | 'sign-in' | 'ready' | 'forbidden' | 'unreachable'
 /**
  * The dashboard: checks the session (asking for a token when the gateway needs one), owns the live
  * connection, keeps the latest deviations, and shows the page of the address's hash:
- * `#/` overview, `#/c/<id>` chart, `#/nc` nonconformances, `#/nc/<id>` one of them.
+ * `#/` overview, `#/c/<id>` chart, `#/nc` nonconformances, `#/nc/<id>` one of them, `#/alarms`
+ * the alarm list, `#/alarm-kpis` the alarm system's health. The alarm banner is on every page.
  */
 export class LwApp extends LitElement {
   static override properties = {
@@ -212,7 +216,8 @@ export class LwApp extends LitElement {
           <p class="problem">${this.problem}</p>
         </div>`
       case 'ready':
-        return html`${this.header(title)}<main>${this.page()}</main>`
+        return html`${this.header(title)}<lw-alarm-banner .live=${this.live} .connection=${this.live.state}></lw-alarm-banner
+          ><main>${this.page()}</main>`
     }
   }
 
@@ -224,6 +229,8 @@ export class LwApp extends LitElement {
       <nav>
         <a href=${routeHash({ page: 'overview' })} aria-current=${current(page === 'overview' || page === 'characteristic')}>Overview</a>
         <a href=${routeHash({ page: 'ncs' })} aria-current=${current(page === 'ncs' || page === 'nc')}>Nonconformances</a>
+        <a href=${routeHash({ page: 'alarms' })} aria-current=${current(page === 'alarms')}>Alarms</a>
+        <a href=${routeHash({ page: 'alarm-kpis' })} aria-current=${current(page === 'alarm-kpis')}>Alarm KPIs</a>
       </nav>
       <span class="spacer"></span>
       <lw-connection-status .state=${this.live.state}></lw-connection-status>
@@ -257,6 +264,10 @@ export class LwApp extends LitElement {
         return html`<lw-nc-list .live=${this.live}></lw-nc-list>`
       case 'nc':
         return html`<lw-nc-detail .ncId=${r.id} .live=${this.live}></lw-nc-detail>`
+      case 'alarms':
+        return html`<lw-alarm-list .live=${this.live} .role=${this.session?.role ?? null}></lw-alarm-list>`
+      case 'alarm-kpis':
+        return html`<lw-alarm-kpis .live=${this.live}></lw-alarm-kpis>`
       case 'not-found':
         return html`<p class="center problem">
           Nothing here. <a href=${routeHash({ page: 'overview' })}>Back to the overview</a>

@@ -13,6 +13,7 @@ import type { ConnectionState, LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
 import { LoadController } from './load-controller.ts'
 import { pageStyles } from './styles.ts'
+import './lw-alarm-list.ts'
 import './lw-capability-panel.ts'
 import './lw-control-chart.ts'
 import './lw-limit-changes.ts'
@@ -28,7 +29,8 @@ const MAX_RAW_READINGS = 20_000
 /**
  * One characteristic: its live control chart (every pane of its chart type) and what it is judged
  * against, its process capability with a histogram of the recent readings, and the record of its
- * limit changes (with the acts that change them, for engineers). An EWMA chart has the raw
+ * limit changes (with the acts that change them, for engineers), and its alarms (acknowledged and
+ * shelved from here by an operator). An EWMA chart has the raw
  * readings under it, with the alert and action limits (the z chart judges neither). Fetches the
  * characteristic and its last points, then watches it for live `points` (refetching when the
  * gateway had to drop some) and `limits`; capability and the readings are refetched while points
@@ -50,7 +52,7 @@ export class LwCharacteristicPage extends LitElement {
   declare characteristicId: string
   declare live: LiveController | undefined
   declare connection: ConnectionState
-  /** Role of the session: engineers and admins may change the limits. */
+  /** Role of the session: engineers and admins may change the limits, operators act on alarms. */
   declare role: Role | null
   declare view: CharacteristicView | null
   declare points: readonly ChartPointView[]
@@ -370,6 +372,11 @@ export class LwCharacteristicPage extends LitElement {
         ?compact=${v.chart.type === 'ewma'}
       ></lw-control-chart>
       ${v.chart.type === 'ewma' ? this.rawChart(v) : nothing}
+      <lw-alarm-list
+        characteristic-id=${v.id}
+        .live=${this.live}
+        .role=${this.role}
+      ></lw-alarm-list>
       ${v.specLimits ? html`<lw-capability-panel .characteristic=${v} .readings=${this.readings}></lw-capability-panel>` : nothing}
       <div class="lower">
         <section>

@@ -110,8 +110,11 @@ export class LwOverview extends LitElement {
       lw-deviation-strip {
         position: sticky;
         top: 0.5em;
-        /* On a wall the strip never scrolls the page: the oldest entries fall off the bottom. */
-        max-height: calc(100vh - 9em);
+        /*
+         * On a wall the strip never scrolls the page: the oldest entries fall off the bottom.
+         * The viewport less the header and the alarm banner (two lines) above the page.
+         */
+        max-height: calc(100vh - 14em);
         overflow: hidden;
       }
       .stale {

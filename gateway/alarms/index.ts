@@ -29,13 +29,15 @@ export interface AlarmService {
   /** Calls `done` once every alarm change made so far is committed. */
   whenDurable(done: () => void): void
   list(filter: {
-    state?: AlarmState
+    state?: AlarmState | AlarmState[]
     priority?: string
     area?: string
     characteristic?: string
     limit?: number
   }): AlarmView[]
   get(id: string): AlarmView | undefined
+  /** The operator positions alarms belong to, sorted. */
+  areas(): string[]
   counts(): AlarmCounts
   /** An operator's or engineer's act; the alarm after it, or why it was refused. */
   act(

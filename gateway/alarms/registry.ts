@@ -256,6 +256,7 @@ export class AlarmRegistry {
       value: r.value,
       limit: r.limit,
       unit: c.unit,
+      decimals: c.decimals,
       shelvedUntil: r.shelvedUntil,
       shelvedBy: r.state === 'shelved' ? shelvedBy : null,
       shelveReason: r.state === 'shelved' ? shelveReason : null,

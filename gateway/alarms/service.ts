@@ -666,13 +666,14 @@ export function createAlarmService(ctx: {
       save()
     },
 
-    list({ state, priority, area, characteristic, limit = MAX_LISTED }) {
+    list({ state: asked, priority, area, characteristic, limit = MAX_LISTED }) {
       const out: AlarmView[] = []
+      const states = asked === undefined ? null : new Set(Array.isArray(asked) ? asked : [asked])
       const wanted = (v: AlarmView) =>
         (!priority || v.priority === priority) &&
         (!area || v.area === area || v.area.startsWith(`${area}/`)) &&
         (!characteristic || v.characteristic === characteristic)
-      if (state === 'normal') {
+      if (states?.has('normal')) {
         // Every alarm defined is normal unless it has an object that says otherwise.
         const within = characteristic ? [entries.get(characteristic)] : entries.values()
         for (const entry of within) {
@@ -685,9 +686,11 @@ export function createAlarmService(ctx: {
             if (wanted(v)) out.push(v)
           }
         }
-      } else {
+      }
+      if (states === null || [...states].some((x) => x !== 'normal')) {
         for (const slot of live.values()) {
-          if (state ? slot.record.state !== state : slot.record.state === 'normal') continue
+          const st = slot.record.state
+          if (st === 'normal' || (states !== null && !states.has(st))) continue
           const v = registry.view(slot)
           if (wanted(v)) out.push(v)
         }
@@ -701,6 +704,8 @@ export function createAlarmService(ctx: {
         )
         .slice(0, limit)
     },
+
+    areas: () => [...new Set(config.characteristics.map((c) => areaOf(config, c)))].sort(),
 
     get(id) {
       const found = registry.resolve(id)

@@ -42,7 +42,13 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       schema: {
         querystring: Type.Object(
           {
-            state: Type.Optional(Type.Union(ALARM_STATES.map((s) => Type.Literal(s)))),
+            state: Type.Optional(
+              Type.String({
+                pattern: `^(${ALARM_STATES.join('|')})(,(${ALARM_STATES.join('|')}))*$`,
+                description:
+                  'One state or several, comma-separated (default: every state but normal).',
+              }),
+            ),
             priority: Type.Optional(Type.Union(ALARM_PRIORITIES.map((p) => Type.Literal(p)))),
             area: Type.Optional(Type.String({ maxLength: 400 })),
             characteristic: Type.Optional(Type.String({ maxLength: 128 })),
@@ -51,11 +57,19 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
         ),
       },
     },
-    async (request): Promise<AlarmView[]> =>
-      alarms.list(request.query as { state?: AlarmState; priority?: string; area?: string }),
+    async (request): Promise<AlarmView[]> => {
+      const { state, ...rest } = request.query as {
+        state?: string
+        priority?: string
+        area?: string
+      }
+      return alarms.list({ ...rest, state: state?.split(',') as AlarmState[] | undefined })
+    },
   )
 
   app.get('/api/alarms/counts', { preHandler: need('viewer') }, async () => alarms.counts())
+
+  app.get('/api/alarms/areas', { preHandler: need('viewer') }, async () => alarms.areas())
 
   app.get(
     '/api/alarms/:id',

@@ -118,7 +118,13 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
 
   app.get('/api/session', { preHandler: need('viewer') }, async (request): Promise<Session> => {
     const p = request.principal as Principal
-    return { title: ctx.title, bootId: ctx.bootId, role: p.role, tokenId: p.tokenId }
+    return {
+      title: ctx.title,
+      bootId: ctx.bootId,
+      role: p.role,
+      tokenId: p.tokenId,
+      maxShelveMinutes: ctx.config.alarms.maxShelveMinutes,
+    }
   })
 
   app.get('/api/characteristics', { preHandler: need('viewer') }, async () =>

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { connectAsync, type MqttClient } from 'mqtt'
 import {
   type BrowserContext,
   type ConsoleMessage,
@@ -7,6 +8,7 @@ import {
   type Locator,
   type Page,
 } from 'playwright-core'
+import { startTestGateway, type TestGateway } from './gateway.ts'
 import { tempDir } from './index.ts'
 
 /** Debian's Chromium; playwright-core drives it (no browser download). */
@@ -127,4 +129,77 @@ export function requireFreshBuild(): void {
 /** An element's text, whitespace collapsed (locators reach into open shadow roots). */
 export async function textOf(locator: Locator): Promise<string> {
   return ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim()
+}
+
+/**
+ * A gateway with an MQTT client that feeds it, for the browser suites. It keeps its ports across a
+ * restart on the same data directory (`restart`), so that an open page reconnects to it.
+ */
+export class FedGateway {
+  private current: TestGateway | null = null
+  private client: MqttClient | null = null
+  private ports = { http: 0, mqtt: 0 }
+  private t = Date.now()
+
+  private readonly dataDir: string
+
+  constructor(dataDir: string) {
+    this.dataDir = dataDir
+  }
+
+  get test(): TestGateway {
+    if (!this.current) throw new Error('the gateway is not running')
+    return this.current
+  }
+
+  get base(): string {
+    return this.test.gateway.urls.http
+  }
+
+  async start(config: string): Promise<void> {
+    const gw = await within(
+      20_000,
+      'the gateway to start',
+      startTestGateway(config, {
+        dataDir: this.dataDir,
+        patch: (c) => {
+          c.http.port = this.ports.http
+          c.mqtt.broker.port = this.ports.mqtt
+        },
+      }),
+    )
+    this.current = gw
+    const mqttUrl = gw.gateway.urls.mqtt as string
+    this.ports = {
+      http: Number(new URL(gw.gateway.urls.http).port),
+      mqtt: Number(new URL(mqttUrl).port),
+    }
+    this.client = await within(
+      10_000,
+      'MQTT to connect',
+      connectAsync(mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000 }),
+    )
+  }
+
+  /** Publishes `body` at QoS 1, stamped with a time after the previous one (or `{value}` for a number). */
+  async publish(topic: string, body: number | Record<string, unknown>): Promise<void> {
+    this.t = Math.max(this.t + 1, Date.now())
+    const fields = typeof body === 'number' ? { value: body } : body
+    const payload = JSON.stringify({ ...fields, ts: new Date(this.t).toISOString() })
+    const client = this.client
+    if (!client) throw new Error('MQTT is not connected')
+    await within(5000, `publish ${topic}`, client.publishAsync(topic, payload, { qos: 1 }))
+  }
+
+  /** Disconnects cleanly first (a client gone without DISCONNECT would raise communication loss). */
+  async stop(): Promise<void> {
+    const client = this.client
+    this.client = null
+    await within(5000, 'MQTT to disconnect', client?.endAsync() ?? Promise.resolve()).catch(
+      () => {},
+    )
+    const gw = this.current
+    this.current = null
+    await within(20_000, 'the gateway to close', gw?.close() ?? Promise.resolve())
+  }
 }

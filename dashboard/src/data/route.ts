@@ -1,12 +1,15 @@
 /**
- * Hash routes of the dashboard. Hash routing needs no fallback on the server: the gateway
- * serves one index.html at `/` and everything after `#` stays in the browser.
+ * Hash routes of the dashboard (`#/`, `#/c/<id>`, `#/nc`, `#/nc/<id>`, `#/alarms`,
+ * `#/alarm-kpis`). Hash routing needs no fallback on the server: the gateway serves one
+ * index.html at `/` and everything after `#` stays in the browser.
  */
 export type Route =
   | { page: 'overview' }
   | { page: 'characteristic'; id: string }
   | { page: 'ncs' }
   | { page: 'nc'; id: number }
+  | { page: 'alarms' }
+  | { page: 'alarm-kpis' }
   | { page: 'not-found'; hash: string }
 
 /** The route of a location hash such as `#/c/fill-weight` (an empty hash is the overview). */
@@ -21,6 +24,8 @@ export function parseRoute(hash: string): Route {
     return id === null ? { page: 'not-found', hash } : { page: 'characteristic', id }
   }
   if (first === 'nc' && second === undefined) return { page: 'ncs' }
+  if (first === 'alarms' && second === undefined) return { page: 'alarms' }
+  if (first === 'alarm-kpis' && second === undefined) return { page: 'alarm-kpis' }
   if (first === 'nc' && second !== undefined && /^[1-9][0-9]{0,15}$/.test(second)) {
     return { page: 'nc', id: Number(second) }
   }
@@ -40,6 +45,10 @@ export function routeHash(route: Route): string {
       return '#/nc'
     case 'nc':
       return `#/nc/${route.id}`
+    case 'alarms':
+      return '#/alarms'
+    case 'alarm-kpis':
+      return '#/alarm-kpis'
   }
 }
 

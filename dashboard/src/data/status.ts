@@ -2,6 +2,7 @@ import type {
   AlarmLimits,
   Cause,
   CharacteristicView,
+  NcCause,
   Status,
   ViolationRule,
 } from '../../../gateway/contract.ts'
@@ -165,27 +166,42 @@ const CAUSES: Record<Exclude<Cause, ViolationRule>, string> = {
   'alert-low': 'Alert low',
 }
 
+/**
+ * Causes of nonconformances opened by alarms other than limits and rules (target, rate, stale,
+ * comm-loss, the grade A ≥5 µm rule): their words and the colour of their chip. Looked up by
+ * name, so a cause the gateway adds later reads as its name rather than failing.
+ */
+const OTHER_CAUSES: Readonly<Record<string, { label: string; words: string; status: Status }>> = {
+  target: { label: 'Off target', words: 'OFF TARGET', status: 'alert' },
+  rate: { label: 'Rate of change', words: 'RATE OF CHANGE', status: 'alert' },
+  stale: { label: 'Not updated', words: 'NOT UPDATED', status: 'alert' },
+  'comm-loss': { label: 'Communication lost', words: 'COMMUNICATION LOST', status: 'action' },
+  'grade-a-5um': { label: 'Grade A ≥5 µm', words: 'GRADE A ≥5 µm', status: 'action' },
+}
+
 /** A cause in words: "Action high", or for a run rule "N2 (out of control)", "CUSUM up (out of control)". */
-export function causeLabel(cause: Cause): string {
-  return isRule(cause) ? `${ruleShort(cause)} (out of control)` : CAUSES[cause]
+export function causeLabel(cause: NcCause): string {
+  if (isRule(cause)) return `${ruleShort(cause)} (out of control)`
+  return CAUSES[cause as keyof typeof CAUSES] ?? OTHER_CAUSES[cause]?.label ?? cause
 }
 
 /** The status a cause puts a characteristic in. */
-export function statusOfCause(cause: Cause): Status {
+export function statusOfCause(cause: NcCause): Status {
   if (isRule(cause)) return 'spc'
+  const other = OTHER_CAUSES[cause]
+  if (other) return other.status
   return cause.startsWith('action') ? 'action' : 'alert'
 }
 
 /** A run rule or a CUSUM signal (out of statistical control), as opposed to a limit excursion. */
-export function isRule(cause: Cause): cause is ViolationRule {
-  return !(cause in CAUSES)
+export function isRule(cause: NcCause): cause is ViolationRule {
+  return !(cause in CAUSES) && !(cause in OTHER_CAUSES)
 }
 
 /** A deviation's cause in the words of the tiles: "ACTION HIGH", "ALERT LOW", "OUT OF CONTROL · N1", "OUT OF CONTROL · CUSUM up". */
-export function causeWords(cause: Cause): string {
-  return isRule(cause)
-    ? `OUT OF CONTROL · ${ruleShort(cause)}`
-    : cause.replace('-', ' ').toUpperCase()
+export function causeWords(cause: NcCause): string {
+  if (isRule(cause)) return `OUT OF CONTROL · ${ruleShort(cause)}`
+  return OTHER_CAUSES[cause]?.words ?? cause.replace('-', ' ').toUpperCase()
 }
 
 /**
@@ -193,7 +209,7 @@ export function causeWords(cause: Cause): string {
  * that passed h, in σ units ("C⁺ 4.52σ"), anything else a value in the characteristic's unit.
  */
 export function causeValueText(
-  cause: Cause,
+  cause: NcCause,
   value: number,
   decimals: number,
   unit: string,
