@@ -36,6 +36,7 @@ import type {
   Subgrouping,
   ViolationRule,
 } from '../rules/index.ts'
+import type { UserRole } from '../rules/quality/roles.ts'
 import type { RejectReason, SourceStatus } from './sources/status.ts'
 import type { StoreStatus } from './store/types.ts'
 
@@ -61,7 +62,8 @@ export type {
   ViolationRule,
 }
 
-export type Role = 'viewer' | 'operator' | 'engineer' | 'admin'
+/** viewer < operator < quality-engineer < quality-manager < admin (rules/quality/roles.ts). */
+export type Role = UserRole
 
 export interface ApiError {
   statusCode: number
@@ -95,8 +97,10 @@ export interface Session {
   title: string
   bootId: string
   role: Role
-  /** Id of the token used, or null for anonymous access. */
+  /** Id of the configured token used, or null for a signed-in user or anonymous access. */
   tokenId: string | null
+  /** The signed-in user, or null for a configured token or anonymous access. */
+  user: { name: string; printedName: string } | null
   /** The longest an alarm may be shelved (alarms.maxShelveMinutes). */
   maxShelveMinutes: number
 }
@@ -219,7 +223,8 @@ export interface ChartView {
   points: ChartPointView[]
 }
 
-export type NcStatus = 'open'
+/** open → investigating → dispositioned → closed (rules/quality/nc-workflow.ts); reopen goes back to investigating. */
+export type NcStatus = NcWorkflowStatus
 
 /**
  * What an NC was opened for: the alarm condition, named as NCs always have (action-high for
@@ -241,6 +246,17 @@ export interface NonconformanceSummary {
   /** e.g. "Fill weight above the action limit". */
   title: string
   status: NcStatus
+  /** Where the quality staff have taken it. */
+  workflow: {
+    status: NcStatus
+    severity: NcSeverity | null
+    owner: string | null
+    dueAt: number | null
+    /** Its due date has passed and it is not closed. */
+    overdue: boolean
+  }
+  /** The closed NC of the same characteristic and cause this one recurs, or null. */
+  recurrenceOf: number | null
   openedAt: number
   lastAt: number
   /** Excursions or rule onsets recorded in this NC; a repeat adds to the open NC. */
@@ -261,6 +277,8 @@ export interface NonconformanceSummary {
 }
 
 export interface NonconformanceView extends NonconformanceSummary {
+  /** The whole workflow: investigation, root cause, disposition, CAPAs, signatures, comments, attachments. */
+  workflow: NcWorkflowView
   /** Limits in force when it opened. */
   limitsInForce: { alarm: AlarmLimits; control: ControlLimitsView | null }
   /** Readings around the trigger: some before it, then those that followed. */
@@ -444,4 +462,188 @@ export interface ServerToClient {
 export interface ClientToServer {
   /** Replaces the set of characteristics whose chart points this client receives. */
   watch: (ids: string[], ack: (result: { ok: true } | { ok: false; error: string }) => void) => void
+}
+
+// ——— The quality loop (issue 9): users, NC workflow, CAPA, signatures, audit trail ———
+//
+//   POST /api/auth/sign-in {user, password}          → SignInView (no auth; 401, 429 locked)
+//   POST /api/auth/sign-out                           → 204
+//   POST /api/auth/password {current, next}           → 204 (a signed-in user)
+//   GET  /api/users                                   → UserView[]            (admin)
+//   POST /api/users {name, printedName, role, password, reason} → UserView    (admin)
+//   POST /api/users/:name/actions {action, reason, …} → UserView            (admin)
+//   GET  /api/nonconformances?status=a,b&owner&overdue&characteristic&limit → NonconformanceSummary[]
+//   GET  /api/nonconformances/:id                     → NonconformanceView (with its workflow)
+//   POST /api/nonconformances/:id/actions {action, reason, …, signature?} → NonconformanceView
+//   PUT  /api/nonconformances/:id/attachments/:name (raw body) → AttachmentView (operator)
+//   GET  /api/nonconformances/:id/attachments/:name   → the file
+//   GET  /api/nonconformances/:id/history.csv | history.pdf → the full history (quality-engineer)
+//   GET  /api/capas?status                            → CapaView[]
+//   POST /api/capas {title, kind, owner, dueAt, ncs, reason} → CapaView     (quality-engineer)
+//   GET  /api/capas/:id                               → CapaView (with its effectiveness)
+//   POST /api/capas/:id/actions {action, reason, …, signature?} → CapaView
+//   GET  /api/capas/:id/history.csv | history.pdf
+//   GET  /api/quality/kpis?from&to                    → QualityKpisView; kpis.csv → text/csv
+//   GET  /api/audit?entity&id&from&to&limit           → AuditEntryView[]     (quality-engineer)
+//   GET  /api/audit/verify                            → AuditVerdictView     (admin)
+
+import type { QualityKpis } from '../rules/quality/kpis.ts'
+import type {
+  DispositionDecision,
+  FishboneCategory,
+  NcCase,
+  NcSeverity,
+  NcStatus as NcWorkflowStatus,
+} from '../rules/quality/nc-workflow.ts'
+import type {
+  Capa,
+  CapaKind,
+  CapaStatus,
+  Effectiveness,
+  Signature,
+  SignatureMeaning,
+} from '../rules/quality/shapes.ts'
+
+export type {
+  Capa,
+  CapaKind,
+  CapaStatus,
+  DispositionDecision,
+  Effectiveness,
+  FishboneCategory,
+  NcCase,
+  NcSeverity,
+  NcWorkflowStatus,
+  QualityKpis,
+  Signature,
+  SignatureMeaning,
+}
+
+/** A signed-in user's session: its token is used as a bearer token until it expires. */
+export interface SignInView {
+  token: string
+  /** UTC ms: the session ends after this much idleness or at the absolute limit. */
+  expiresAt: number
+  user: UserView
+}
+
+export interface UserView {
+  name: string
+  printedName: string
+  role: import('../rules/quality/roles.ts').UserRole
+  disabled: boolean
+  createdAt: number
+  passwordChangedAt: number
+  /** Until when sign-in is locked after repeated failures (UTC ms), or null. */
+  lockedUntil: number | null
+}
+
+/** A signature as shown with its record (§11.50): who, when, what it means, and whether it still holds. */
+export interface SignatureView extends Signature {
+  /** The manifest's lines, as printed with the record. */
+  manifest: string[]
+  /** Whether the record still hashes to what was signed (false after a later change: it signed an earlier version). */
+  holds: boolean
+}
+
+export interface CommentView {
+  at: number
+  by: string
+  text: string
+}
+
+export interface AttachmentView {
+  name: string
+  size: number
+  sha256: string
+  contentType: string
+  at: number
+  by: string
+}
+
+/** The workflow of an NC beside what opened it. */
+export interface NcWorkflowView extends NcCase {
+  /** Whether its due date has passed while it is not closed. */
+  overdue: boolean
+  /** The NC this one recurs (a closed NC of the same characteristic and cause), or null. */
+  recurrenceOf: number | null
+  signatures: SignatureView[]
+  comments: CommentView[]
+  attachments: AttachmentView[]
+}
+
+/**
+ * Evidence of effectiveness from the data, per characteristic of the CAPA's NCs: Cpk, Ppk and
+ * NCs per day over the window before the implementation and the one after (rules/quality/capa.ts).
+ */
+export interface EffectivenessView extends Effectiveness {
+  characteristic: string
+  characteristicName: string
+}
+
+export interface CapaView extends Capa {
+  overdue: boolean
+  signatureViews: SignatureView[]
+  comments: CommentView[]
+  /** One per characteristic of the linked NCs, once implemented. */
+  effectiveness: EffectivenessView[]
+}
+
+export interface AuditEntryView {
+  seq: number
+  at: number
+  actor: string
+  action: string
+  entity: string
+  entityId: string
+  reason: string
+  before: unknown
+  after: unknown
+  prevHash: string
+  hash: string
+}
+
+export type AuditVerdictView =
+  | { ok: true; count: number; head: { seq: number; hash: string }; outside: string[] }
+  | { ok: false; seq: number; why: string }
+
+export type QualityKpisView = QualityKpis
+
+/** What the quality loop tells the outside (webhooks) and the live dashboards. */
+export type QualityEventType =
+  | 'nc.opened'
+  | 'nc.changed'
+  | 'nc.closed'
+  | 'nc.overdue'
+  | 'capa.opened'
+  | 'capa.changed'
+  | 'capa.closed'
+  | 'capa.due'
+
+export const QUALITY_EVENT_TYPES: readonly QualityEventType[] = [
+  'nc.opened',
+  'nc.changed',
+  'nc.closed',
+  'nc.overdue',
+  'capa.opened',
+  'capa.changed',
+  'capa.closed',
+  'capa.due',
+]
+
+export interface QualityEvent {
+  type: QualityEventType
+  /** UTC ms of the change. */
+  at: number
+  /** The record: "NC-000042" or "CAPA-000007". */
+  id: string
+  /** Its status after the change. */
+  status: string
+  /** Who made the change ("system" for what the gateway did by itself), and the audit entry's sequence number. */
+  actor: string
+  auditSeq: number | null
+  /** The action ("investigate", "close", …) for a change; null when opened. */
+  action: string | null
+  /** A short title ("Fill weight above the action limit"). */
+  title: string
 }

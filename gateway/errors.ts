@@ -15,6 +15,11 @@ export const ERRORS = {
   LW_ERR_SPC_INPUT: 'linewatch spc refused its input; the message names the file and row.',
   LW_ERR_CLEANROOM_INPUT:
     'linewatch cleanroom classify refused its input or options; the message names the row or option.',
+  LW_ERR_USER_REFUSED:
+    'linewatch user refused the change; the problems (password rules, an unknown user) are listed.',
+  LW_ERR_AUDIT_UNREADABLE: 'linewatch audit verify cannot read the records database.',
+  LW_ERR_AUDIT_TRUNCATED:
+    'The audit trail is shorter than its head kept outside the database: entries were removed.',
 } as const
 
 export type ErrorCode = keyof typeof ERRORS

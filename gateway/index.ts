@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
@@ -7,6 +7,7 @@ import { ALARM_STATEMENTS, createAlarmService } from './alarms/index.ts'
 import { createAuth } from './api/auth.ts'
 import { registerApi } from './api/index.ts'
 import type { Config } from './config/index.ts'
+import { webhookConfigProblems } from './config/webhook-schema.ts'
 import { LinewatchError } from './errors.ts'
 import { EventBus } from './events.ts'
 import { createLiveHub, type LiveHub } from './live/index.ts'
@@ -14,6 +15,18 @@ import { createLogger, type Logger } from './log.ts'
 import { createNcService, NC_STATEMENTS } from './nonconformance/index.ts'
 import { dashboardDir, packageVersion } from './paths.ts'
 import { createPipeline } from './pipeline/index.ts'
+import {
+  AUDIT_HEAD_FILE,
+  AUDIT_STATEMENTS,
+  CONFIG_STATEMENTS,
+  createAuditTrail,
+  createQualityService,
+  createUserDirectory,
+  QUALITY_STATEMENTS,
+  recordConfiguration,
+  USER_STATEMENTS,
+  type UserDirectory,
+} from './quality/index.ts'
 import { RecentCounter } from './recent-errors.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
 import type { ReadingSink, Source, SourceStatus } from './sources/types.ts'
@@ -21,6 +34,7 @@ import { openRecords } from './store/records.ts'
 import { createRecordsWriter, whenAll } from './store/records-writer.ts'
 import { createSqliteStore } from './store/sqlite.ts'
 import type { Delivery, JournaledStore } from './store/types.ts'
+import { createWebhooks } from './webhooks/index.ts'
 
 /**
  * The gateway: `await createGateway(config)` starts every part, `await gateway.close()` stops
@@ -37,6 +51,45 @@ export interface Gateway {
 export interface GatewayOptions {
   log?: Logger
   env?: NodeJS.ProcessEnv
+  /** The configuration file's path, named in the audit entry of a changed configuration. */
+  configFile?: string
+}
+
+/**
+ * The first admin, at the first start (no user yet): `admin` with the password in
+ * LINEWATCH_ADMIN_PASSWORD, or else a random one written once to dataDir/initial-admin-password
+ * (mode 0600) for the person who installed the gateway to read, use, change and delete.
+ */
+async function firstAdmin(
+  users: UserDirectory,
+  dataDir: string,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<void> {
+  if (users.list().length > 0) return
+  const given = env.LINEWATCH_ADMIN_PASSWORD
+  const password = given ?? randomBytes(18).toString('base64url')
+  const added = await users.add(
+    { name: 'admin', printedName: 'Administrator', role: 'admin', password },
+    'system',
+    given ? 'first start: LINEWATCH_ADMIN_PASSWORD' : 'first start: a random password',
+  )
+  if (Array.isArray(added)) {
+    throw new LinewatchError(
+      'LW_ERR_CONFIG_INVALID',
+      `the first admin (user admin) cannot be made: ${added.join('; ')}`,
+    )
+  }
+  if (given) {
+    log.info({ user: 'admin' }, 'the first admin was made from LINEWATCH_ADMIN_PASSWORD')
+    return
+  }
+  const file = join(dataDir, 'initial-admin-password')
+  writeFileSync(file, `${password}\n`, { mode: 0o600 })
+  log.warn(
+    { user: 'admin', file },
+    'the first admin was made with a random password, written to this file: sign in, change it, delete the file',
+  )
 }
 
 export async function createGateway(
@@ -83,11 +136,66 @@ export async function createGateway(
     // committed off this thread, one transaction for both.
     const writer = createRecordsWriter({
       path: recordsPath,
-      statements: { ...NC_STATEMENTS, ...ALARM_STATEMENTS },
+      statements: {
+        ...NC_STATEMENTS,
+        ...ALARM_STATEMENTS,
+        ...AUDIT_STATEMENTS,
+        ...USER_STATEMENTS,
+        ...QUALITY_STATEMENTS,
+        ...CONFIG_STATEMENTS,
+      },
       log: log.child({ module: 'records-writer' }),
     })
     await writer.start()
     stops.push(() => writer.stop())
+    const flushed = () => writer.flush()
+    const auditHeadPath = join(dataDir, AUDIT_HEAD_FILE)
+    const audit = createAuditTrail({
+      db,
+      run: (statement, params) => writer.run(statement, params),
+      whenDurable: (done) => writer.whenDurable(done),
+      headPath: auditHeadPath,
+      store,
+      log: log.child({ module: 'audit' }),
+    })
+    audit.start()
+    recordConfiguration({
+      db,
+      run: (statement, params) => writer.run(statement, params),
+      audit,
+      config,
+      file: options.configFile ?? null,
+      at: startedAt,
+    })
+    const users = createUserDirectory({
+      db,
+      run: (statement, params) => writer.run(statement, params),
+      audit,
+      reserved: new Set(config.auth.tokens.map((t) => t.id)),
+      policy: {
+        minPasswordLength: config.auth.minPasswordLength,
+        sessionIdleMinutes: config.auth.sessionIdleMinutes,
+        sessionMaxHours: config.auth.sessionMaxHours,
+        lockout: {
+          maxFailures: config.auth.lockout.maxFailures,
+          windowMs: config.auth.lockout.windowMinutes * 60_000,
+          lockMs: config.auth.lockout.lockMinutes * 60_000,
+        },
+      },
+    })
+    users.start()
+    await firstAdmin(users, dataDir, env, log)
+    const webhookProblems = webhookConfigProblems(config.webhooks, env)
+    if (webhookProblems.length > 0)
+      throw new LinewatchError('LW_ERR_CONFIG_INVALID', webhookProblems.join('; '))
+    const webhooks = createWebhooks({
+      hooks: config.webhooks,
+      path: join(dataDir, 'webhooks.db'),
+      log: log.child({ module: 'webhooks' }),
+      env,
+    })
+    await webhooks.start()
+    stops.push(() => webhooks.stop())
     const nc = createNcService({
       db,
       path: recordsPath,
@@ -106,13 +214,64 @@ export async function createGateway(
       log: log.child({ module: 'alarms' }),
       nc,
       runtime: (id) => pipeline.runtime(id),
+      audit: (fields) => audit.append(fields),
     })
     await alarms.start()
+    const quality = createQualityService({
+      db,
+      run: (statement, params) => writer.run(statement, params),
+      flushed,
+      nc,
+      audit,
+      users,
+      store,
+      runtime: (id) => pipeline.runtime(id),
+      policy: {
+        effectivenessWindowDays: config.quality.effectivenessWindowDays,
+        capaDueNoticeHours: config.quality.capaDueNoticeHours,
+        maxAttachmentBytes: config.quality.attachments.maxBytes,
+        maxAttachmentsPerRecord: config.quality.attachments.maxPerRecord,
+      },
+      attachmentsDir: join(dataDir, 'attachments'),
+      notify: (event) => webhooks.notify(event),
+      log: log.child({ module: 'quality' }),
+    })
+    quality.start()
+    stops.push(() => quality.stop())
     stops.push(() => alarms.stop())
     await pipeline.start()
     stops.push(() => pipeline.stop())
     // NC events join the readings, chart points and deviations in the time series.
     const ncEvents = {}
+    // An NC the gateway opens is a record created: an audit entry, and news for the webhooks.
+    bus.on('nc', ncEvents, ({ type, nc: summary }) => {
+      if (type !== 'opened') return
+      const entry = audit.append({
+        at: summary.openedAt,
+        actor: 'system',
+        action: 'open',
+        entity: 'nc',
+        entityId: summary.number,
+        reason: `opened by the gateway: ${summary.title}`,
+        before: null,
+        after: {
+          characteristic: summary.characteristic,
+          causes: summary.causes,
+          trigger: summary.trigger,
+          recurrenceOf: summary.recurrenceOf,
+        },
+      })
+      webhooks.notify({
+        type: 'nc.opened',
+        at: summary.openedAt,
+        id: summary.number,
+        status: summary.status,
+        title: summary.title,
+        actor: 'system',
+        action: null,
+        auditSeq: entry.seq,
+      })
+    })
     bus.on('nc', ncEvents, ({ type, nc: summary }) =>
       store.write({
         kind: 'event',
@@ -135,7 +294,7 @@ export async function createGateway(
       durable: (done) => whenAll([pipeline.sink.durable, nc.whenDurable, alarms.whenDurable], done),
     }
     const sources = createSources(config, sink, log, dataDir, env, () => store.deliveries())
-    const auth = createAuth(config.auth)
+    const auth = createAuth(config.auth, (hash) => users.session(hash))
     if (config.auth.anonymousRole !== 'none') {
       log.warn(
         { role: config.auth.anonymousRole },
@@ -166,6 +325,8 @@ export async function createGateway(
       recentErrors,
       // The hub is created next: read when health is asked.
       live: { clients: () => hub.clients(), dropped: () => hub.dropped() },
+      quality: { quality, users, audit, records: db, auditHeadPath },
+      webhooks: () => webhooks.status(),
     })
     const hub: LiveHub = createLiveHub({
       server: app.server,

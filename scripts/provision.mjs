@@ -20,6 +20,10 @@ const NEEDED = [
   ['mosquitto', 'mosquitto'],
   ['mosquitto_pub', 'mosquitto-clients'],
   ['docker-compose', 'docker-compose'],
+  // Exported PDFs are read back in the tests (pdftotext, pdfinfo, pdffonts).
+  ['pdftotext', 'poppler-utils'],
+  // The webhook tests make a self-signed certificate.
+  ['openssl', 'openssl'],
 ]
 const DIRS = [
   '/usr/bin',

@@ -764,8 +764,8 @@ describe('charts of every type, capability and limit changes in a real browser',
     )
   })
 
-  it('lets an engineer estimate the limits anew with a reason, and records it', async () => {
-    await page.goto(`${base}/?token=${TOKENS.engineer}#/c/torque`)
+  it('lets a quality manager estimate the limits anew with a reason, and records it', async () => {
+    await page.goto(`${base}/?token=${TOKENS.manager}#/c/torque`)
     const changes = page.locator('lw-limit-changes')
     await changes.locator('[data-part="no-changes"]').waitFor()
     // Frozen limits: only "estimate anew" is offered.
@@ -781,11 +781,11 @@ describe('charts of every type, capability and limit changes in a real browser',
     const row = changes.locator('tr[data-action="restart"]')
     await row.waitFor()
     expect(await text(row)).toMatch(
-      /Limits estimated anew New torque head fitted engineer CL 2\.01 · UCL [\d.]+ · LCL [\d.]+ · σ [\d.]+\s*→\s*none \(baseline\)/,
+      /Limits estimated anew New torque head fitted manager CL 2\.01 · UCL [\d.]+ · LCL [\d.]+ · σ [\d.]+\s*→\s*none \(baseline\)/,
     )
     const recorded = await api<LimitChangeView[]>('characteristics/torque/limit-changes')
     expect(recorded.map((c) => [c.action, c.reason, c.actor])).toEqual([
-      ['restart', 'New torque head fitted', 'engineer'],
+      ['restart', 'New torque head fitted', 'manager'],
     ])
     // Collecting again: the baseline can be ended now; with nothing collected the gateway says why not.
     await expect

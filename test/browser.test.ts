@@ -141,19 +141,22 @@ describe('dashboard in a real browser against a real gateway', () => {
     if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed')
   })
 
-  it('asks for an access token when the gateway needs one, and refuses a wrong one', async () => {
+  it('asks for a sign-in (or an access token) when the gateway needs one, and refuses a wrong token', async () => {
     await page.goto(`${base}/#/`)
-    const form = page.locator('lw-sign-in form')
-    await form.waitFor()
+    await page.locator('lw-sign-in form[data-form="sign-in"]').waitFor()
+    await page.locator('lw-sign-in details summary').click()
+    const form = page.locator('lw-sign-in form[data-form="token"]')
     await form.locator('input').fill('not-a-valid-token')
     await form.locator('button[type="submit"]').click()
-    await expect.poll(() => text(form.locator('.problem')), { timeout: WAIT }).toMatch(/refused/)
+    await expect
+      .poll(() => text(page.locator('lw-sign-in [data-part="sign-in-problem"]')), { timeout: WAIT })
+      .toMatch(/refused/)
     await form.locator('input').fill(TOKENS.viewer)
     await form.locator('button[type="submit"]').click()
     await page.locator('lw-connection-status[state="connected"]').waitFor()
     await tile('fill').waitFor()
     await page.locator('header button', { hasText: 'Sign out' }).click()
-    await form.waitFor()
+    await page.locator('lw-sign-in form[data-form="sign-in"]').waitFor()
     expect(await page.evaluate(() => localStorage.getItem('linewatch.token'))).toBeNull()
   })
 

@@ -130,12 +130,22 @@ describe('linewatch CLI', () => {
   })
 
   it('token prints a new token once, with the configuration entry that grants its role', async () => {
-    const { code, stdout } = await linewatch(['token', '--id', 'wall-2', '--role', 'engineer'])
+    const { code, stdout } = await linewatch([
+      'token',
+      '--id',
+      'wall-2',
+      '--role',
+      'quality-engineer',
+    ])
     expect(code).toBe(0)
     const token = /^ {2}(\S{43})$/m.exec(stdout)?.[1] as string
     const entry = /^ {2}(- \{ id: wall-2, .*\})$/m.exec(stdout)?.[1] as string
     const config = parseConfig(`auth:\n  tokens:\n    ${entry}\n`)
-    expect(createAuth(config.auth).resolve(token)).toEqual({ role: 'engineer', tokenId: 'wall-2' })
+    expect(createAuth(config.auth).resolve(token)).toEqual({
+      role: 'quality-engineer',
+      tokenId: 'wall-2',
+      user: null,
+    })
     expect(createAuth(config.auth).resolve(`${token}x`)).toBeNull()
     expect((await linewatch(['token', '--role', 'root'])).code).toBe(1)
   })

@@ -67,7 +67,7 @@ describe('configuration', () => {
 
   it('lists the allowed values of an enumeration', () => {
     expect(problems('auth:\n  anonymousRole: guest\n')).toEqual([
-      '2:18 auth.anonymousRole: must be one of: "none", "viewer", "operator", "engineer", "admin"',
+      '2:18 auth.anonymousRole: must be one of: "none", "viewer", "operator", "quality-engineer", "quality-manager", "admin", "engineer"',
     ])
   })
 

@@ -260,14 +260,18 @@ describe('what a role may do to an alarm', () => {
   it('offers the acts the state allows and the role may do', () => {
     expect(actsFor('unack-active', 'viewer')).toEqual([])
     expect(actsFor('unack-active', 'operator')).toEqual(['acknowledge', 'shelve'])
-    expect(actsFor('unack-active', 'engineer')).toEqual(['acknowledge', 'shelve', 'out-of-service'])
+    expect(actsFor('unack-active', 'quality-engineer')).toEqual([
+      'acknowledge',
+      'shelve',
+      'out-of-service',
+    ])
     expect(actsFor('ack-active', 'operator')).toEqual(['shelve'])
     expect(actsFor('unack-rtn', 'operator')).toEqual(['acknowledge', 'shelve'])
     expect(actsFor('normal', 'operator')).toEqual(['shelve'])
     expect(actsFor('shelved', 'operator')).toEqual(['unshelve'])
     expect(actsFor('shelved', 'admin')).toEqual(['unshelve', 'out-of-service'])
     expect(actsFor('suppressed', 'operator')).toEqual([])
-    expect(actsFor('out-of-service', 'engineer')).toEqual(['return-to-service'])
+    expect(actsFor('out-of-service', 'quality-engineer')).toEqual(['return-to-service'])
     expect(actsFor('out-of-service', 'operator')).toEqual([])
     expect(actsFor('unack-active', null)).toEqual([])
   })
@@ -283,12 +287,12 @@ describe('what a role may do to an alarm', () => {
 
   it('says why acts are not offered to a role', () => {
     expect(roleNote('viewer')).toBe(
-      'Your role (viewer) cannot acknowledge, shelve or unshelve alarms, nor put them out of service: an operator acknowledges and shelves, an engineer puts out of service.',
+      'Your role (viewer) cannot acknowledge, shelve or unshelve alarms, nor put them out of service: an operator acknowledges and shelves, a quality engineer puts out of service.',
     )
     expect(roleNote('operator')).toBe(
-      'Your role (operator) cannot put alarms out of service or return them to service: an engineer can.',
+      'Your role (operator) cannot put alarms out of service or return them to service: a quality engineer can.',
     )
-    expect(roleNote('engineer')).toBeNull()
+    expect(roleNote('quality-engineer')).toBeNull()
     expect(roleNote('admin')).toBeNull()
   })
 

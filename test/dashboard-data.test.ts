@@ -197,6 +197,8 @@ function nc(
     causes: ['action-high'],
     title: 'Fill weight above the action limit',
     status: 'open',
+    workflow: { status: 'open', severity: null, owner: null, dueAt: null, overdue: false },
+    recurrenceOf: null,
     openedAt: lastAt - 1000,
     lastAt,
     occurrences: 1,
@@ -1500,11 +1502,12 @@ describe('limit changes', () => {
   }
   const given = { ...collecting, chart: { ...collecting.chart, control } }
 
-  it('offers the acts to engineers and admins only', () => {
+  it('offers the acts to quality managers and admins only', () => {
     expect(baselineActions(collecting, 'viewer')).toEqual([])
     expect(baselineActions(collecting, 'operator')).toEqual([])
+    expect(baselineActions(collecting, 'quality-engineer')).toEqual([])
     expect(baselineActions(collecting, null)).toEqual([])
-    expect(baselineActions(collecting, 'engineer').map((a) => a.label)).toEqual([
+    expect(baselineActions(collecting, 'quality-manager').map((a) => a.label)).toEqual([
       'End the baseline now',
       'Estimate the limits anew',
     ])
@@ -1694,6 +1697,24 @@ describe('nonconformance chart (issue 7 §7: the judged pane, its trigger, time-
         { ts: T + 5000, value: 501 },
       ],
       history: [],
+      workflow: {
+        status: 'open',
+        severity: null,
+        owner: null,
+        dueAt: null,
+        overdue: false,
+        containment: [],
+        rootCause: null,
+        affectedLots: [],
+        disposition: null,
+        capas: [],
+        closedAt: null,
+        reopened: 0,
+        recurrenceOf: null,
+        signatures: [],
+        comments: [],
+        attachments: [],
+      },
     }
   }
 

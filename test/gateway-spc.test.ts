@@ -117,7 +117,7 @@ describe('the SPC engine in the gateway', () => {
     )
     await waitFor('the baseline', async () => (await view(gw, 'w')).state.baseline?.have === 5)
 
-    // A viewer may not; a reason is required; an engineer may.
+    // A viewer may not, nor a quality engineer; a reason is required; a quality manager may.
     expect(
       (
         await post(
@@ -133,8 +133,18 @@ describe('the SPC engine in the gateway', () => {
         await post(
           gw,
           '/api/characteristics/w/baseline',
-          { action: 'end-baseline', reason: '' },
+          { action: 'end-baseline', reason: 'enough data' },
           TOKENS.engineer,
+        )
+      ).status,
+    ).toBe(403)
+    expect(
+      (
+        await post(
+          gw,
+          '/api/characteristics/w/baseline',
+          { action: 'end-baseline', reason: '' },
+          TOKENS.manager,
         )
       ).status,
     ).toBe(400)
@@ -142,14 +152,14 @@ describe('the SPC engine in the gateway', () => {
       gw,
       '/api/characteristics/w/baseline',
       { action: 'end-baseline', reason: 'five readings are enough for this trial' },
-      TOKENS.engineer,
+      TOKENS.manager,
     )
     expect(ended.status).toBe(200)
     expect(ended.body).toMatchObject({
       characteristic: 'w',
       action: 'end-baseline',
       reason: 'five readings are enough for this trial',
-      actor: 'engineer',
+      actor: 'manager',
       before: null,
     })
     expect(ended.body.after?.center).toBeCloseTo(10.3, 10)
@@ -162,7 +172,7 @@ describe('the SPC engine in the gateway', () => {
       gw,
       '/api/characteristics/w/baseline',
       { action: 'end-baseline', reason: 'again' },
-      TOKENS.engineer,
+      TOKENS.manager,
     )
     expect(again).toMatchObject({ status: 409, body: { message: 'the limits are already frozen' } })
 
@@ -170,7 +180,7 @@ describe('the SPC engine in the gateway', () => {
       gw,
       '/api/characteristics/w/baseline',
       { action: 'restart', reason: 'new tooling fitted' },
-      TOKENS.engineer,
+      TOKENS.manager,
     )
     expect(restarted.body).toMatchObject({ action: 'restart', after: null })
     expect(restarted.body.before?.center).toBeCloseTo(10.3, 10)

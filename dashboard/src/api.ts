@@ -4,26 +4,40 @@ import type {
   AlarmKpisView,
   AlarmView,
   ApiError,
+  AttachmentView,
+  AuditEntryView,
+  CapaView,
   CharacteristicView,
   ChartView,
   LimitChangeView,
-  NonconformanceSummary,
   NonconformanceView,
   PlantStateView,
+  QualityKpisView,
   ReadingsView,
   Session,
+  SignInView,
 } from '../../gateway/contract.ts'
 import { problemText } from './data/problem.ts'
+import type {
+  CapaActionBody,
+  CapaPlanBody,
+  NcActionBody,
+  NcDetail,
+  NcListItem,
+} from './data/quality.ts'
 import { bearer } from './data/token.ts'
 import { currentToken } from './token-store.ts'
 
 /** A request that failed: `status` 0 when the gateway was not reached. */
 export class ApiFailure extends Error {
   readonly status: number
-  constructor(status: number, message: string) {
+  /** Seconds to wait before trying again (the Retry-After of a 429), or null. */
+  readonly retryAfter: number | null
+  constructor(status: number, message: string, retryAfter: number | null = null) {
     super(message)
     this.name = 'ApiFailure'
     this.status = status
+    this.retryAfter = retryAfter
   }
 
   /** What to tell the person looking at the screen. */
@@ -42,6 +56,23 @@ export function onUnauthorised(listener: () => void): () => void {
 
 type Query = Record<string, string | number | undefined>
 
+interface RequestOptions {
+  /** A 401 here is not the session's (a sign-in or a password refused): listeners are not told. */
+  quiet?: boolean
+  /** A raw body and its content type instead of JSON. */
+  raw?: { body: Blob; type: string }
+  /** The answer is not JSON (204, a file). */
+  expect?: 'json' | 'none' | 'blob'
+}
+
+/** The address of an API path with a query (relative to the page, as every request). */
+export function apiUrl(path: string, query: Query = {}): URL {
+  const url = new URL(`api/${path}`, document.baseURI)
+  for (const [k, v] of Object.entries(query))
+    if (v !== undefined) url.searchParams.set(k, String(v))
+  return url
+}
+
 /**
  * GET a JSON resource of the gateway's REST API. URLs are relative to the page (the gateway serves
  * the dashboard, the API and socket.io on one origin); the token goes in the Authorization header.
@@ -56,19 +87,26 @@ export async function post<T>(path: string, body: unknown, signal?: AbortSignal)
 }
 
 async function request<T>(
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PUT',
   path: string,
   query: Query,
   body: unknown,
   signal: AbortSignal | undefined,
+  options: RequestOptions = {},
 ): Promise<T> {
-  const url = new URL(`api/${path}`, document.baseURI)
-  for (const [k, v] of Object.entries(query))
-    if (v !== undefined) url.searchParams.set(k, String(v))
-  const headers: Record<string, string> = { accept: 'application/json' }
+  const url = apiUrl(path, query)
+  const expect = options.expect ?? 'json'
+  const headers: Record<string, string> = { accept: expect === 'blob' ? '*/*' : 'application/json' }
   const auth = bearer(currentToken())
   if (auth) headers.authorization = auth
-  if (body !== undefined) headers['content-type'] = 'application/json'
+  let payload: BodyInit | undefined
+  if (options.raw) {
+    headers['content-type'] = options.raw.type || 'application/octet-stream'
+    payload = options.raw.body
+  } else if (body !== undefined) {
+    headers['content-type'] = 'application/json'
+    payload = JSON.stringify(body)
+  }
   let response: Response
   try {
     response = await fetch(url, {
@@ -76,7 +114,7 @@ async function request<T>(
       headers,
       signal: signal ?? null,
       cache: 'no-store',
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(payload !== undefined ? { body: payload } : {}),
     })
   } catch (e) {
     if (signal?.aborted) throw e
@@ -87,14 +125,83 @@ async function request<T>(
     try {
       message = ((await response.json()) as ApiError).message ?? message
     } catch {}
-    if (response.status === 401) for (const l of unauthorised) l()
-    throw new ApiFailure(response.status, message)
+    if (response.status === 401 && !options.quiet) for (const l of unauthorised) l()
+    const retry = Number(response.headers.get('retry-after'))
+    throw new ApiFailure(
+      response.status,
+      message,
+      response.headers.has('retry-after') && Number.isFinite(retry) ? retry : null,
+    )
   }
+  if (expect === 'none') return undefined as T
+  if (expect === 'blob') return (await response.blob()) as T
   return (await response.json()) as T
+}
+
+/**
+ * Downloads an API file (an export, an attachment) with the token in force, and hands it to the
+ * browser as `name`: a plain link cannot carry the Authorization header.
+ */
+export async function download(path: string, name: string, query: Query = {}): Promise<void> {
+  const blob = await request<Blob>('GET', path, query, undefined, undefined, { expect: 'blob' })
+  const href = URL.createObjectURL(blob)
+  try {
+    const a = document.createElement('a')
+    a.href = href
+    a.download = name
+    a.rel = 'noopener'
+    document.body.append(a)
+    a.click()
+    a.remove()
+  } finally {
+    setTimeout(() => URL.revokeObjectURL(href), 60_000)
+  }
 }
 
 export const api = {
   session: (signal?: AbortSignal) => get<Session>('session', {}, signal),
+  signIn: (user: string, password: string) =>
+    request<SignInView>('POST', 'auth/sign-in', {}, { user, password }, undefined, {
+      quiet: true,
+    }),
+  signOut: () =>
+    request<void>('POST', 'auth/sign-out', {}, {}, undefined, { quiet: true, expect: 'none' }),
+  changePassword: (current: string, next: string) =>
+    request<void>('POST', 'auth/password', {}, { current, next }, undefined, {
+      quiet: true,
+      expect: 'none',
+    }),
+  /** NCs by a filter's query (data/quality.ts ncListQuery). */
+  ncList: (query: Query, signal?: AbortSignal) =>
+    get<NcListItem[]>('nonconformances', query, signal),
+  ncDetail: (id: number, signal?: AbortSignal) =>
+    get<NcDetail>(`nonconformances/${id}`, {}, signal),
+  /** An NC action; a 401 with a signature is the signature's password, not the session. */
+  ncAction: (id: number, body: NcActionBody) =>
+    request<NcDetail>('POST', `nonconformances/${id}/actions`, {}, body, undefined, {
+      quiet: 'signature' in body,
+    }),
+  uploadAttachment: (id: number, file: File) =>
+    request<AttachmentView>(
+      'PUT',
+      `nonconformances/${id}/attachments/${encodeURIComponent(file.name)}`,
+      {},
+      undefined,
+      undefined,
+      { raw: { body: file, type: file.type } },
+    ),
+  capas: (query: Query, signal?: AbortSignal) => get<CapaView[]>('capas', query, signal),
+  capa: (id: string, signal?: AbortSignal) =>
+    get<CapaView>(`capas/${encodeURIComponent(id)}`, {}, signal),
+  createCapa: (body: CapaPlanBody) => post<CapaView>('capas', body),
+  capaAction: (id: string, body: CapaActionBody) =>
+    request<CapaView>('POST', `capas/${encodeURIComponent(id)}/actions`, {}, body, undefined, {
+      quiet: 'signature' in body,
+    }),
+  qualityKpis: (from: number, to: number, signal?: AbortSignal) =>
+    get<QualityKpisView>('quality/kpis', { from, to }, signal),
+  audit: (entity: 'nc' | 'capa' | 'signature', id: string, signal?: AbortSignal) =>
+    get<AuditEntryView[]>('audit', { entity, id }, signal),
   characteristics: (signal?: AbortSignal) =>
     get<CharacteristicView[]>('characteristics', {}, signal),
   characteristic: (id: string, signal?: AbortSignal) =>
@@ -125,8 +232,6 @@ export const api = {
       action,
       reason,
     }),
-  nonconformances: (status: 'open' | undefined, signal?: AbortSignal) =>
-    get<NonconformanceSummary[]>('nonconformances', { status, limit: 500 }, signal),
   nonconformance: (id: number, signal?: AbortSignal) =>
     get<NonconformanceView>(`nonconformances/${id}`, {}, signal),
   /** Alarms (without `state`: every alarm not normal), highest priority first. */

@@ -1,31 +1,38 @@
 import { css, html, LitElement, nothing } from 'lit'
-import type { Session } from '../../gateway/contract.ts'
+import type { Session, SignInView } from '../../gateway/contract.ts'
 import { ApiFailure, api, failureText, onUnauthorised } from './api.ts'
 import { ClockController } from './clock-controller.ts'
 import { type DeviationEntry, pushDeviations } from './data/deviations.ts'
 import { formatTime } from './data/format.ts'
-import { parseRoute, type Route, routeHash } from './data/route.ts'
+import { parseRoute, type Route, routeHash, signInRoute } from './data/route.ts'
 import { LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
 import { pageStyles } from './styles.ts'
-import { currentToken, saveToken } from './token-store.ts'
+import { currentToken, loadSessionToken, saveSessionToken, saveToken } from './token-store.ts'
 import './lw-alarm-banner.ts'
 import './lw-alarm-kpis.ts'
 import './lw-alarm-list.ts'
+import './lw-capa-list.ts'
+import './lw-capa-page.ts'
 import './lw-characteristic-page.ts'
 import './lw-connection-status.ts'
 import './lw-nc-detail.ts'
 import './lw-nc-list.ts'
 import './lw-overview.ts'
+import './lw-password.ts'
+import './lw-quality-kpis.ts'
 import './lw-sign-in.ts'
 
-type Phase = 'checking' | 'sign-in' | 'ready' | 'forbidden' | 'unreachable'
+/** `signed-out`: the gateway wants a session or a token (the sign-in page is shown). */
+type Phase = 'checking' | 'signed-out' | 'ready' | 'forbidden' | 'unreachable'
 
 /**
- * The dashboard: checks the session (asking for a token when the gateway needs one), owns the live
- * connection, keeps the latest deviations, and shows the page of the address's hash:
- * `#/` overview, `#/c/<id>` chart, `#/nc` nonconformances, `#/nc/<id>` one of them, `#/alarms`
- * the alarm list, `#/alarm-kpis` the alarm system's health. The alarm banner is on every page.
+ * The dashboard: checks the session (sending to the sign-in page when the gateway needs one), owns
+ * the live connection, keeps the latest deviations, and shows the page of the address's hash:
+ * `#/` overview, `#/c/<id>` chart, `#/nc` nonconformances, `#/nc/<id>` one of them with its
+ * workflow, `#/capa` and `#/capa/<id>` CAPAs, `#/quality-kpis` the quality manager's figures,
+ * `#/alarms` the alarm list, `#/alarm-kpis` the alarm system's health, `#/sign-in` and
+ * `#/password`. The alarm banner is on every page; the header says who is signed in.
  */
 export class LwApp extends LitElement {
   static override properties = {
@@ -66,6 +73,21 @@ export class LwApp extends LitElement {
 
   private readonly onHashChange = () => {
     this.route = parseRoute(location.hash)
+    if (this.phase === 'signed-out') this.toSignIn()
+  }
+
+  /** Shows the sign-in page, to come back to the page now shown (the address says which). */
+  private toSignIn(): void {
+    if (this.route.page === 'sign-in') return
+    const route = signInRoute(location.hash)
+    history.replaceState(history.state, '', routeHash(route))
+    this.route = route
+  }
+
+  /** Goes to a hash path ("/nc/3") once signed in (the overview when none). */
+  private goTo(next: string | null): void {
+    location.hash = `#${next ?? '/'}`
+    this.route = parseRoute(location.hash)
   }
 
   override connectedCallback(): void {
@@ -99,16 +121,27 @@ export class LwApp extends LitElement {
       const session = await api.session()
       this.session = session
       this.phase = 'ready'
-      this.problem = ''
+      if (this.route.page !== 'sign-in') this.problem = ''
       this.live.start(session.bootId)
     } catch (e) {
       const status = e instanceof ApiFailure ? e.status : -1
       if (status === 401) {
         this.live.stop()
-        this.phase = 'sign-in'
+        this.session = null
+        if (loadSessionToken()) {
+          // A user's session ended (idle, its limit, or signed out elsewhere). A wall display's
+          // token (or anonymous access) may still be in force: the page stays if so, its header
+          // saying who looks now; else sign in again.
+          saveSessionToken(null)
+          await this.doCheckSession()
+          if (this.phase === 'signed-out') this.problem = 'Your session has ended: sign in again.'
+          return
+        }
         this.problem = currentToken()
           ? 'The stored access token was refused: it may have been revoked.'
           : ''
+        this.phase = 'signed-out'
+        this.toSignIn()
       } else if (status === 403) {
         this.live.stop()
         this.phase = 'forbidden'
@@ -122,18 +155,48 @@ export class LwApp extends LitElement {
     }
   }
 
-  private async signIn(e: CustomEvent<{ token: string }>): Promise<void> {
-    saveToken(e.detail.token)
-    // On success the session check starts the live connection, whose handshake sends the new token.
-    await this.checkSession()
-    if (this.phase === 'sign-in') this.problem = 'That access token was refused.'
+  /** Signed in with a user name and password: the session's token from now on, live anew. */
+  private async signedIn(e: CustomEvent<SignInView>): Promise<void> {
+    saveSessionToken(e.detail.token)
+    await this.restart()
+    if (this.phase === 'ready') this.goTo(this.nextPage())
   }
 
-  private async signOut(): Promise<void> {
-    saveToken(null)
+  /** An access token typed in (a wall display): kept in this browser. */
+  private async tokenGiven(e: CustomEvent<{ token: string }>): Promise<void> {
+    saveSessionToken(null)
+    saveToken(e.detail.token)
+    await this.restart()
+    if (this.phase === 'ready') this.goTo(this.nextPage())
+    else if (this.phase === 'signed-out') this.problem = 'That access token was refused.'
+  }
+
+  private nextPage(): string | null {
+    return this.route.page === 'sign-in' ? this.route.next : null
+  }
+
+  /** The credentials changed: the live connection's handshake must send the new token. */
+  private async restart(): Promise<void> {
     this.live.stop()
-    this.session = null
+    this.problem = ''
     await this.checkSession()
+  }
+
+  /**
+   * Ends a user's session at the gateway, or forgets the access token. When something is still in
+   * force afterwards (a wall display's stored access token, anonymous access) the page stays, as
+   * that principal sees it; otherwise the sign-in page is shown.
+   */
+  private async signOut(): Promise<void> {
+    if (this.session?.user && loadSessionToken()) {
+      await api.signOut().catch(() => {})
+      saveSessionToken(null)
+    } else {
+      saveSessionToken(null)
+      saveToken(null)
+    }
+    this.session = null
+    await this.restart()
   }
 
   static override styles = [
@@ -206,8 +269,8 @@ export class LwApp extends LitElement {
     switch (this.phase) {
       case 'checking':
         return html`<p class="center muted">Connecting to the gateway…</p>`
-      case 'sign-in':
-        return html`<lw-sign-in .title=${title} .message=${this.problem} @lw-sign-in=${this.signIn}></lw-sign-in>`
+      case 'signed-out':
+        return this.signInPage(title)
       case 'forbidden':
         return html`<p class="center problem">${this.problem}</p>`
       case 'unreachable':
@@ -216,9 +279,22 @@ export class LwApp extends LitElement {
           <p class="problem">${this.problem}</p>
         </div>`
       case 'ready':
+        if (this.route.page === 'sign-in') return this.signInPage(title)
         return html`${this.header(title)}<lw-alarm-banner .live=${this.live} .connection=${this.live.state}></lw-alarm-banner
           ><main>${this.page()}</main>`
     }
+  }
+
+  private signInPage(title: string) {
+    const route = this.route
+    const next = route.page === 'sign-in' ? route.next : null
+    return html`<lw-sign-in
+      .title=${title}
+      .message=${this.problem}
+      .back=${this.phase === 'ready' ? `#${next ?? '/'}` : ''}
+      @lw-signed-in=${this.signedIn}
+      @lw-token=${this.tokenGiven}
+    ></lw-sign-in>`
   }
 
   private header(title: string) {
@@ -229,19 +305,36 @@ export class LwApp extends LitElement {
       <nav>
         <a href=${routeHash({ page: 'overview' })} aria-current=${current(page === 'overview' || page === 'characteristic')}>Overview</a>
         <a href=${routeHash({ page: 'ncs' })} aria-current=${current(page === 'ncs' || page === 'nc')}>Nonconformances</a>
+        <a href=${routeHash({ page: 'capas' })} aria-current=${current(page === 'capas' || page === 'capa')}>CAPA</a>
+        <a href=${routeHash({ page: 'quality-kpis' })} aria-current=${current(page === 'quality-kpis')}>Quality KPIs</a>
         <a href=${routeHash({ page: 'alarms' })} aria-current=${current(page === 'alarms')}>Alarms</a>
         <a href=${routeHash({ page: 'alarm-kpis' })} aria-current=${current(page === 'alarm-kpis')}>Alarm KPIs</a>
       </nav>
       <span class="spacer"></span>
       <lw-connection-status .state=${this.live.state}></lw-connection-status>
       <span class="clock" title="Gateway time">${formatTime(this.live.now())}</span>
-      ${
-        this.session?.tokenId
-          ? html`<span class="who">${this.session.tokenId} · ${this.session.role}</span>
-            <button @click=${() => void this.signOut()}>Sign out</button>`
-          : nothing
-      }
+      ${this.who()}
     </header>`
+  }
+
+  /** Who is looking: a signed-in user (printed name, role), a configured token, or anonymous access. */
+  private who() {
+    const s = this.session
+    if (!s) return nothing
+    const signIn = html`<a class="button" data-part="sign-in" href=${routeHash(signInRoute(location.hash))}>Sign in</a>`
+    if (s.user) {
+      return html`<span class="who" data-part="who" data-user=${s.user.name} data-role=${s.role}
+          ><b data-part="printed-name">${s.user.printedName}</b> · <span data-part="role">${s.role}</span></span
+        >
+        <a href=${routeHash({ page: 'password' })} data-part="change-password">Change password</a>
+        <button data-part="sign-out" @click=${() => void this.signOut()}>Sign out</button>`
+    }
+    if (s.tokenId) {
+      return html`<span class="who" data-part="who" data-role=${s.role}>${s.tokenId} · <span data-part="role">${s.role}</span></span>
+        ${signIn}
+        <button data-part="sign-out" @click=${() => void this.signOut()}>Sign out</button>`
+    }
+    return html`<span class="who" data-part="who" data-role=${s.role}>anonymous · <span data-part="role">${s.role}</span></span>${signIn}`
   }
 
   private page() {
@@ -263,7 +356,27 @@ export class LwApp extends LitElement {
       case 'ncs':
         return html`<lw-nc-list .live=${this.live}></lw-nc-list>`
       case 'nc':
-        return html`<lw-nc-detail .ncId=${r.id} .live=${this.live}></lw-nc-detail>`
+        return html`<lw-nc-detail
+          .ncId=${r.id}
+          .live=${this.live}
+          .role=${this.session?.role ?? null}
+          .user=${this.session?.user ?? null}
+        ></lw-nc-detail>`
+      case 'capas':
+        return html`<lw-capa-list .live=${this.live} .role=${this.session?.role ?? null}></lw-capa-list>`
+      case 'capa':
+        return html`<lw-capa-page
+          .capaId=${r.id}
+          .live=${this.live}
+          .role=${this.session?.role ?? null}
+          .user=${this.session?.user ?? null}
+        ></lw-capa-page>`
+      case 'quality-kpis':
+        return html`<lw-quality-kpis .live=${this.live} .role=${this.session?.role ?? null}></lw-quality-kpis>`
+      case 'password':
+        return html`<lw-password .user=${this.session?.user ?? null}></lw-password>`
+      case 'sign-in':
+        return nothing
       case 'alarms':
         return html`<lw-alarm-list .live=${this.live} .role=${this.session?.role ?? null}></lw-alarm-list>`
       case 'alarm-kpis':

@@ -19,6 +19,7 @@ import {
   runWords,
   triggerLimitWords,
 } from './data/nc-chart.ts'
+import { NC_STATUS_WORDS, type NcDetail } from './data/quality.ts'
 import { routeHash } from './data/route.ts'
 import { type LimitLine, limitLines } from './data/series.ts'
 import { causeValueText, causeWords, describeRuleOn, statusOfCause } from './data/status.ts'
@@ -26,6 +27,7 @@ import type { LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
 import { LoadController } from './load-controller.ts'
 import { pageStyles } from './styles.ts'
+import './lw-nc-workflow.ts'
 import './lw-readings-chart.ts'
 
 /** Chart points fetched around a trigger at most (the NC's readings span a few dozen). */
@@ -36,13 +38,16 @@ const MAX_NC_POINTS = 2000
  * it (chart and table) and each occurrence. The chart is time-proportional and rings the trigger;
  * a rule that judged another pane than the readings (a moving range, an EWMA's z, a CUSUM sum…)
  * is shown on that pane's statistic, from the chart's points around the trigger, against that
- * pane's limits (data/nc-chart.ts), a CUSUM signal with its run. Refetched when an `nc` event
- * concerns it.
+ * pane's limits (data/nc-chart.ts), a CUSUM signal with its run. Its workflow (issue 9:
+ * investigation, root cause, disposition, CAPAs, signatures, audit trail) is lw-nc-workflow's,
+ * with the actions the signed-in role may do. Refetched when an `nc` event concerns it.
  */
 export class LwNcDetail extends LitElement {
   static override properties = {
     ncId: { type: Number, attribute: 'nc-id' },
     live: { attribute: false },
+    role: { type: String },
+    user: { attribute: false },
     nc: { state: true },
     measure: { state: true },
     panePoints: { state: true },
@@ -50,7 +55,10 @@ export class LwNcDetail extends LitElement {
 
   declare ncId: number
   declare live: LiveController | undefined
-  declare nc: NonconformanceView | null
+  /** The session's role and signed-in user: what the workflow panel offers. */
+  declare role: string | null
+  declare user: { name: string; printedName: string } | null
+  declare nc: NcDetail | null
   /** Unit, decimals and chart of the characteristic (null until known, or if it left the configuration). */
   declare measure: {
     unit: string
@@ -67,6 +75,8 @@ export class LwNcDetail extends LitElement {
   constructor() {
     super()
     this.ncId = 0
+    this.role = null
+    this.user = null
     this.nc = null
     this.measure = null
     this.panePoints = null
@@ -245,7 +255,7 @@ export class LwNcDetail extends LitElement {
       ${nc.causes.map((cause) => html`<span class="chip ${statusOfCause(cause)}">${causeWords(cause)}</span> `)}
       ${problem ? html`<p class="problem">${problem}</p>` : nothing}
       <div class="summary">
-        <div class="fact"><div class="k">Status</div><div class="v">${nc.status}</div></div>
+        <div class="fact"><div class="k">Status</div><div class="v" data-part="status">${NC_STATUS_WORDS[nc.workflow.status]}</div></div>
         <div class="fact"><div class="k">Opened</div><div class="v">${formatDateTime(nc.openedAt)}</div></div>
         <div class="fact"><div class="k">Last occurrence</div><div class="v">${formatDateTime(nc.lastAt)}</div></div>
         <div class="fact"><div class="k">Occurrences</div><div class="v">${nc.occurrences}</div></div>
@@ -256,6 +266,15 @@ export class LwNcDetail extends LitElement {
           <div class="muted" data-part="trigger-rule">${formatDateTime(trigger.ts)}${trigger.rule ? html` · ${describeRuleOn(trigger.rule, trigger.pane)}` : nothing}</div>
         </div>
       </div>
+      <lw-nc-workflow
+        .nc=${nc}
+        .role=${this.role}
+        .user=${this.user}
+        .live=${this.live}
+        @lw-nc-changed=${(e: CustomEvent<NcDetail>) => {
+          if (e.detail.id === this.ncId) this.nc = e.detail
+        }}
+      ></lw-nc-workflow>
       <div class="cols">
         <div>
           <h2 data-part="chart-heading">${plan.heading}</h2>

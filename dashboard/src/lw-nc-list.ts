@@ -1,9 +1,20 @@
 import { css, html, LitElement, nothing } from 'lit'
 import { repeat } from 'lit/directives/repeat.js'
-import type { NonconformanceSummary } from '../../gateway/contract.ts'
 import { api } from './api.ts'
+import { ClockController } from './clock-controller.ts'
 import { formatDateTime } from './data/format.ts'
-import { applyNcEvents, type NcFilter, orderNcs } from './data/nc.ts'
+import {
+  applyNcListEvents,
+  dueText,
+  NC_LIST_FILTER,
+  NC_STATUS_FILTERS,
+  type NcListFilter,
+  type NcListItem,
+  type NcStatusFilter,
+  ncListQuery,
+  orderNcList,
+  SEVERITY_WORDS,
+} from './data/quality.ts'
 import { routeHash } from './data/route.ts'
 import { causeWords, statusOfCause } from './data/status.ts'
 import type { LiveController } from './live-controller.ts'
@@ -12,20 +23,22 @@ import { LoadController } from './load-controller.ts'
 import { pageStyles } from './styles.ts'
 
 /**
- * The nonconformances: open ones, or all. Fetched from REST, then kept current by `nc` events.
- * Each row links to `#/nc/<id>`, so the browser's history works.
+ * The nonconformances, filtered by workflow status (not closed by default), owner and overdue
+ * (the gateway filters; data/quality.ts builds the query). Fetched from REST, then kept current
+ * by `nc` events. Each row links to `#/nc/<id>`, so the browser's history works; an overdue NC's
+ * due date is in the warning colour and says "overdue".
  */
 export class LwNcList extends LitElement {
   static override properties = {
     live: { attribute: false },
-    filter: { type: String },
+    filter: { state: true },
     ncs: { state: true },
     fresh: { state: true },
   }
 
   declare live: LiveController | undefined
-  declare filter: NcFilter
-  declare ncs: NonconformanceSummary[] | null
+  declare filter: NcListFilter
+  declare ncs: NcListItem[] | null
   /** Ids changed by live events in the last few seconds (highlighted). */
   declare fresh: ReadonlySet<number>
 
@@ -33,17 +46,18 @@ export class LwNcList extends LitElement {
 
   constructor() {
     super()
-    this.filter = 'open'
+    this.filter = NC_LIST_FILTER
     this.ncs = null
     this.fresh = new Set()
     this.loader = new LoadController(this, async (signal) => {
-      const list = await api.nonconformances(this.filter === 'open' ? 'open' : undefined, signal)
-      this.ncs = orderNcs(list)
+      const list = await api.ncList(ncListQuery(this.filter), signal)
+      this.ncs = orderNcList(list)
     })
+    new ClockController(this, 30_000)
     new LiveSubscription(this, () => this.live, {
       nc: (events) => {
         if (!this.ncs) return
-        this.ncs = applyNcEvents(this.ncs, events, this.filter)
+        this.ncs = applyNcListEvents(this.ncs, events, this.filter)
         const ids = events.map((e) => e.nc.id)
         this.fresh = new Set([...this.fresh, ...ids])
         setTimeout(() => {
@@ -61,9 +75,10 @@ export class LwNcList extends LitElement {
     void this.loader.load()
   }
 
-  private setFilter(filter: NcFilter): void {
-    if (filter === this.filter) return
-    this.filter = filter
+  private setFilter(patch: Partial<NcListFilter>): void {
+    const next = { ...this.filter, ...patch }
+    if (JSON.stringify(next) === JSON.stringify(this.filter)) return
+    this.filter = next
     this.ncs = null
     void this.loader.load()
   }
@@ -84,7 +99,35 @@ export class LwNcList extends LitElement {
       }
       .filters {
         display: flex;
+        flex-wrap: wrap;
+        align-items: flex-end;
+        gap: 0.5em 1em;
+      }
+      .filters label {
+        display: flex;
+        flex-direction: column;
+        gap: 0.2em;
+        font-size: 0.9em;
+        color: var(--lw-text-dim);
+        font-weight: 600;
+      }
+      .filters label.check {
+        flex-direction: row;
+        align-items: center;
         gap: 0.4em;
+      }
+      select,
+      input {
+        font: inherit;
+        padding: 0.3em 0.5em;
+        border-radius: 0.3em;
+        border: 1px solid var(--lw-border);
+        background: var(--lw-bg);
+        color: var(--lw-text);
+      }
+      .overdue {
+        color: var(--lw-alert);
+        font-weight: 700;
       }
       tbody tr {
         cursor: pointer;
@@ -114,10 +157,7 @@ export class LwNcList extends LitElement {
     return html`
       <div class="head">
         <h1>Nonconformances</h1>
-        <div class="filters" role="group" aria-label="Show">
-          <button aria-pressed=${String(this.filter === 'open')} @click=${() => this.setFilter('open')}>Open</button>
-          <button aria-pressed=${String(this.filter === 'all')} @click=${() => this.setFilter('all')}>All</button>
-        </div>
+        ${this.filters()}
       </div>
       ${problem ? html`<p class="problem">${problem}</p>` : nothing}
       ${
@@ -126,7 +166,7 @@ export class LwNcList extends LitElement {
             ? nothing
             : html`<p class="muted">Loading…</p>`
           : this.ncs.length === 0
-            ? html`<p class="muted">No ${this.filter === 'open' ? 'open ' : ''}nonconformances.</p>`
+            ? html`<p class="muted" data-part="empty">No nonconformances match.</p>`
             : html`<table>
               <thead>
                 <tr>
@@ -137,6 +177,9 @@ export class LwNcList extends LitElement {
                   <th>Last occurrence</th>
                   <th class="num">Occurrences</th>
                   <th>Status</th>
+                  <th>Severity</th>
+                  <th>Owner</th>
+                  <th>Due</th>
                 </tr>
               </thead>
               <tbody>
@@ -151,11 +194,45 @@ export class LwNcList extends LitElement {
     `
   }
 
-  private row(nc: NonconformanceSummary) {
+  private filters() {
+    const f = this.filter
+    return html`<div class="filters" role="group" aria-label="Filter the nonconformances">
+      <label>Status
+        <select name="status" @change=${(e: Event) => this.setFilter({ status: (e.target as HTMLSelectElement).value as NcStatusFilter })}>
+          ${NC_STATUS_FILTERS.map((s) => html`<option value=${s.value} ?selected=${f.status === s.value}>${s.label}</option>`)}
+        </select>
+      </label>
+      <label>Owner
+        <input
+          name="owner"
+          placeholder="any"
+          size="14"
+          autocomplete="off"
+          .value=${f.owner}
+          @change=${(e: Event) => this.setFilter({ owner: (e.target as HTMLInputElement).value.trim() })}
+        />
+      </label>
+      <label class="check">
+        <input
+          type="checkbox"
+          name="overdue"
+          .checked=${f.overdue}
+          @change=${(e: Event) => this.setFilter({ overdue: (e.target as HTMLInputElement).checked })}
+        />
+        Overdue only
+      </label>
+    </div>`
+  }
+
+  private row(nc: NcListItem) {
     const href = routeHash({ page: 'nc', id: nc.id })
+    const w = nc.workflow
+    const now = this.live?.now() ?? Date.now()
     return html`<tr
       class=${this.fresh.has(nc.id) ? 'fresh' : ''}
       data-nc=${nc.id}
+      data-status=${w.status}
+      data-overdue=${String(w.overdue)}
       @click=${(e: Event) => {
         if (!(e.target as Element).closest('a')) location.hash = href
       }}
@@ -169,7 +246,10 @@ export class LwNcList extends LitElement {
       <td>${formatDateTime(nc.openedAt)}</td>
       <td>${formatDateTime(nc.lastAt)}</td>
       <td class="num">${nc.occurrences}</td>
-      <td>${nc.status}</td>
+      <td data-part="status">${w.status}</td>
+      <td data-part="severity">${w.severity ? SEVERITY_WORDS[w.severity] : '—'}</td>
+      <td data-part="owner">${w.owner ?? '—'}</td>
+      <td data-part="due" class=${w.overdue ? 'overdue' : ''}>${dueText(w.dueAt, w.overdue, now)}</td>
     </tr>`
   }
 }

@@ -18,6 +18,7 @@ import {
   stepCondition,
   stepGradeA5um,
 } from '../../rules/index.ts'
+import type { AuditFields } from '../../rules/quality/audit.ts'
 import type { Config } from '../config/index.ts'
 import type { AlarmView, PlantStateView } from '../contract.ts'
 import type { EventBus } from '../events.ts'
@@ -77,6 +78,8 @@ export function createAlarmService(ctx: {
   log: Logger
   nc: NcService
   runtime: (id: string) => CharacteristicRuntime | undefined
+  /** The audit trail: settings changes are GMP-relevant changes (Annex 11 §9). */
+  audit?: (fields: Omit<AuditFields, 'at'> & { at: number }) => void
   /** The clock (tests inject one); the rules never read it. */
   now?: () => number
 }): AlarmService {
@@ -897,6 +900,16 @@ export function createAlarmService(ctx: {
         null,
       ])
       log.info({ alarm: id, by, change: what, reason }, 'alarm settings changed')
+      ctx.audit?.({
+        at: now(),
+        actor: by ?? 'anonymous',
+        action: 'alarm settings changed',
+        entity: 'alarm',
+        entityId: id,
+        reason,
+        before,
+        after,
+      })
       const v = registry.view(slot)
       bus.emit('alarm', v)
       releaseLater(slot)

@@ -3,6 +3,7 @@ import Type from 'typebox'
 import { ALARM_PRIORITIES, ALARM_STATES, type AlarmState } from '../../rules/index.ts'
 import type { AlarmAct, AlarmService, AlarmSettingsChange } from '../alarms/index.ts'
 import type { AlarmView } from '../contract.ts'
+import { principalName } from './auth.ts'
 import { badRequest, conflict, need, notFound } from './replies.ts'
 import { timeRange } from './time.ts'
 
@@ -18,10 +19,7 @@ const Reason = (description: string) => Type.String({ minLength: 3, maxLength: 2
 const DAY_MS = 86_400_000
 
 /** Who acted: the token's id, or the role of an anonymous request. */
-function actor(request: FastifyRequest): string {
-  const p = request.principal
-  return p?.tokenId ?? `anonymous ${p?.role ?? 'viewer'}`
-}
+const actor = (request: FastifyRequest): string => principalName(request.principal)
 
 export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService): void {
   /** An act on one alarm: the alarm after it; 404, 400 (not allowed as asked) or 409 (not in this state). */
@@ -203,7 +201,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.post(
     '/api/alarms/:id/out-of-service',
     {
-      preHandler: need('engineer', 'putting an alarm out of service'),
+      preHandler: need('quality-engineer', 'putting an alarm out of service'),
       schema: {
         params: AlarmId,
         body: Type.Object(
@@ -222,7 +220,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.post(
     '/api/alarms/:id/return-to-service',
     {
-      preHandler: need('engineer', 'returning an alarm to service'),
+      preHandler: need('quality-engineer', 'returning an alarm to service'),
       schema: {
         params: AlarmId,
         body: Type.Optional(
@@ -251,7 +249,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.put(
     '/api/alarms/:id/settings',
     {
-      preHandler: need('engineer', 'changing alarm settings'),
+      preHandler: need('quality-engineer', 'changing alarm settings'),
       schema: {
         params: AlarmId,
         body: Type.Object(

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { roleAtLeast } from '../../rules/quality/roles.ts'
 import type { Config } from '../config/index.ts'
 import type { Role } from '../contract.ts'
 
@@ -9,7 +10,10 @@ import type { Role } from '../contract.ts'
  */
 export interface Principal {
   role: Role
+  /** The configured token's id; null for a user's session or anonymous access. */
   tokenId: string | null
+  /** The signed-in user (a session), or null for a configured token or anonymous access. */
+  user: { name: string; printedName: string } | null
 }
 
 export interface Auth {
@@ -17,10 +21,8 @@ export interface Auth {
   resolve(token: string | undefined): Principal | null
 }
 
-const RANK: Record<Role, number> = { viewer: 1, operator: 2, engineer: 3, admin: 4 }
-
 export function hasRole(principal: Principal, needed: Role): boolean {
-  return RANK[principal.role] >= RANK[needed]
+  return roleAtLeast(principal.role, needed)
 }
 
 export function sha256Hex(text: string): string {
@@ -32,14 +34,42 @@ export function newToken(): string {
   return randomBytes(32).toString('base64url')
 }
 
-export function createAuth(config: Config['auth']): Auth {
-  const byHash = new Map(config.tokens.map((t) => [t.sha256, { role: t.role, tokenId: t.id }]))
+/**
+ * Who acts, as records name them: the user's name, or the configured token's id (user names
+ * and token ids are one namespace: a user cannot take a token's id), or "anonymous <role>".
+ */
+export function principalName(p: Principal | null): string {
+  return p?.user?.name ?? p?.tokenId ?? `anonymous ${p?.role ?? 'viewer'}`
+}
+
+/** A configured role: `engineer`, from earlier versions, is quality-engineer. */
+export function configuredRole(role: Config['auth']['tokens'][number]['role']): Role {
+  return role === 'engineer' ? 'quality-engineer' : role
+}
+
+/**
+ * Configured tokens first, then users' sessions (`sessions`: the session for a token's SHA-256,
+ * or null), so a wall display's token keeps working beside signed-in users.
+ */
+export function createAuth(
+  config: Config['auth'],
+  sessions: (tokenSha256: string) => Principal | null = () => null,
+): Auth {
+  const byHash = new Map<string, Principal>(
+    config.tokens.map((t) => [
+      t.sha256,
+      { role: configuredRole(t.role), tokenId: t.id, user: null },
+    ]),
+  )
   const anonymous: Principal | null =
-    config.anonymousRole === 'none' ? null : { role: config.anonymousRole, tokenId: null }
+    config.anonymousRole === 'none'
+      ? null
+      : { role: configuredRole(config.anonymousRole), tokenId: null, user: null }
   return {
     resolve(token) {
       if (token === undefined || token === '') return anonymous
-      return byHash.get(sha256Hex(token)) ?? null
+      const hash = sha256Hex(token)
+      return byHash.get(hash) ?? sessions(hash)
     },
   }
 }

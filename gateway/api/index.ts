@@ -11,9 +11,11 @@ import { characteristicView } from '../pipeline/runtime.ts'
 import { RecentCounter } from '../recent-errors.ts'
 import { REJECT_REASONS, type RejectReason, type Source } from '../sources/types.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
+import type { WebhookStatus } from '../webhooks/index.ts'
 import { registerAlarmRoutes } from './alarms.ts'
-import { type Auth, bearerToken, type Principal } from './auth.ts'
+import { type Auth, bearerToken, type Principal, principalName } from './auth.ts'
 import { registerCleanroomRoutes } from './cleanrooms.ts'
+import { type QualityApiContext, registerQualityRoutes } from './quality.ts'
 import { badRequest, conflict, need, notFound } from './replies.ts'
 import { timeRange } from './time.ts'
 
@@ -41,6 +43,10 @@ export interface ApiContext {
   recentErrors?: RecentCounter
   /** The live hub, for its connected and dropped dashboards. */
   live?: { clients(): number; dropped(): number }
+  /** The quality loop: users, NC workflow, CAPAs, audit trail (issue 9). */
+  quality?: Omit<QualityApiContext, 'config' | 'title' | 'nc'>
+  /** Webhooks' delivery states, for health. */
+  webhooks?: () => WebhookStatus[]
 }
 
 declare module 'fastify' {
@@ -74,10 +80,12 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   })
   app.addHook('onSend', async (_request, reply, payload) => {
     // Defence in depth for the dashboard: no inline scripts, no framing by other sites.
-    reply.header(
-      'content-security-policy',
-      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
-    )
+    // A route may set a stricter policy of its own (attachments: sandboxed downloads).
+    if (!reply.hasHeader('content-security-policy'))
+      reply.header(
+        'content-security-policy',
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
+      )
     reply.header('x-content-type-options', 'nosniff')
     reply.header('referrer-policy', 'no-referrer')
     return payload
@@ -123,6 +131,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
       bootId: ctx.bootId,
       role: p.role,
       tokenId: p.tokenId,
+      user: p.user,
       maxShelveMinutes: ctx.config.alarms.maxShelveMinutes,
     }
   })
@@ -175,43 +184,9 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   )
 
   app.get(
-    '/api/nonconformances',
-    {
-      preHandler: need('viewer'),
-      schema: {
-        querystring: Type.Object(
-          {
-            status: Type.Optional(Type.Union([Type.Literal('open')])),
-            characteristic: Type.Optional(Type.String({ maxLength: 128 })),
-            limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
-          },
-          { additionalProperties: false },
-        ),
-      },
-    },
-    async (request) => {
-      const q = request.query as { status?: 'open'; characteristic?: string; limit: number }
-      return nc.list(q)
-    },
-  )
-
-  app.get(
-    '/api/nonconformances/:id',
-    {
-      preHandler: need('viewer'),
-      schema: { params: Type.Object({ id: Type.String({ pattern: '^(NC-)?\\d{1,12}$' }) }) },
-    },
-    async (request, reply) => {
-      const { id } = request.params as { id: string }
-      const found = await nc.get(Number(id.replace(/^NC-/, '')))
-      return found ?? notFound(reply, `no nonconformance ${id}`)
-    },
-  )
-
-  app.get(
     '/api/dead-letters',
     {
-      preHandler: need('engineer'),
+      preHandler: need('quality-engineer'),
       schema: {
         querystring: Type.Object(
           {
@@ -251,7 +226,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   app.post(
     '/api/characteristics/:id/baseline',
     {
-      preHandler: need('engineer'),
+      preHandler: need('quality-manager', 'changing control limits'),
       schema: {
         params: IdParams,
         body: Type.Object(
@@ -274,15 +249,28 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
         reason: string
       }
       if (!pipeline.runtime(id)) return notFound(reply, `no characteristic "${id}"`)
-      const result = pipeline.changeBaseline(id, action, reason, request.principal?.tokenId ?? null)
+      const by = principalName(request.principal)
+      const result = pipeline.changeBaseline(id, action, reason, by)
       if (typeof result === 'string') {
         return conflict(reply, result)
       }
+      ctx.quality?.audit.append({
+        at: result.ts,
+        actor: by,
+        action: `limits: ${action}`,
+        entity: 'limits',
+        entityId: id,
+        reason,
+        before: result.before,
+        after: result.after,
+      })
       return result
     },
   )
 
   registerAlarmRoutes(app, ctx.alarms)
+  if (ctx.quality)
+    registerQualityRoutes(app, { ...ctx.quality, config: ctx.config, title: ctx.title, nc })
   registerCleanroomRoutes(app, ctx.config, store)
 
   app.setNotFoundHandler((request, reply) =>

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { newToken, sha256Hex } from '../api/auth.ts'
 import { type Config, ConfigSchema, loadConfigFile, normaliseSchema } from '../config/index.ts'
@@ -9,6 +10,7 @@ import { createLogger, humanReadable, type Logger, type LogLevel } from '../log.
 import { packageVersion } from '../paths.ts'
 import { hashPassword } from '../sources/credentials.ts'
 import { registerCleanroomCommand } from './cleanroom.ts'
+import { registerQualityCommands } from './quality.ts'
 import type { Simulators } from './simulate.ts'
 import { registerSpcCommand } from './spc.ts'
 
@@ -74,7 +76,7 @@ program
       })
     // The gateway (fastify, socket.io, aedes…) loads only for the commands that run it.
     const { createGateway } = await import('../index.ts')
-    gateway = await createGateway(config, { log })
+    gateway = await createGateway(config, { log, configFile: resolve(opts.config) })
     if (simulators && opts.simulate) await simulators.startSensors(gateway.urls.mqtt ?? undefined)
     log.info(
       { dashboard: dashboardUrl(config, gateway) },
@@ -164,7 +166,7 @@ program
   .option('--id <id>', 'name of the token (who or what uses it)', 'wall-display')
   .addOption(
     new Option('--role <role>', 'role')
-      .choices(['viewer', 'operator', 'engineer', 'admin'])
+      .choices(['viewer', 'operator', 'quality-engineer', 'quality-manager', 'admin'])
       .default('viewer'),
   )
   .action((opts: { id: string; role: string }) => {
@@ -186,6 +188,7 @@ program
 
 registerSpcCommand(program)
 registerCleanroomCommand(program)
+registerQualityCommands(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof LinewatchError) {

@@ -1,6 +1,8 @@
 import Type, { type Static, type TSchema } from 'typebox'
 import { CHART_TYPES, NELSON_RULES, WESTERN_ELECTRIC_RULES } from '../../rules/index.ts'
 import { AlarmsConfig, CharacteristicAlarms, Cleanroom, CleanroomLocation } from './alarm-schema.ts'
+import { QualityConfig, UserAuthProperties } from './quality-schema.ts'
+import { WebhooksSchema } from './webhook-schema.ts'
 
 /**
  * The configuration schema: the one source of truth for the config's types, its defaults and
@@ -19,12 +21,14 @@ const Role = Type.Union(
   [
     Type.Literal('viewer'),
     Type.Literal('operator'),
-    Type.Literal('engineer'),
+    Type.Literal('quality-engineer'),
+    Type.Literal('quality-manager'),
     Type.Literal('admin'),
+    Type.Literal('engineer'),
   ],
   {
     description:
-      'viewer reads everything but dead letters; operator and engineer add the actions later issues bring; admin may do all.',
+      'viewer watches (wall displays); operator acknowledges and comments; quality-engineer investigates, dispositions, runs CAPAs and changes alarm settings; quality-manager approves, closes and changes limits; admin may do all. `engineer` (earlier versions) means quality-engineer.',
   },
 )
 const RULE_IDS = [...NELSON_RULES, ...WESTERN_ELECTRIC_RULES]
@@ -392,8 +396,9 @@ export const ConfigSchema = Type.Object(
           ),
           { default: [] },
         ),
+        ...UserAuthProperties,
       },
-      'API and dashboard access: bearer tokens with roles.',
+      'API and dashboard access: bearer tokens with roles (wall displays, integrations), and local users who sign in (docs/quality.md).',
     ),
     mqtt: obj(
       {
@@ -557,6 +562,8 @@ export const ConfigSchema = Type.Object(
       'Live push to dashboards.',
     ),
     alarms: AlarmsConfig,
+    quality: QualityConfig,
+    webhooks: WebhooksSchema,
     cleanrooms: Type.Array(Cleanroom, {
       default: [],
       description:

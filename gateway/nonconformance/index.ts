@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AlarmCondition, ChartPoint, Deviation } from '../../rules/index.ts'
+import { isOverdue, type NcCase, newNcCase } from '../../rules/quality/nc-workflow.ts'
 import type {
   ControlLimitsView,
   NcCause,
@@ -38,12 +39,30 @@ export interface NcService {
   /** Calls `done` once every NC change made so far is committed. */
   whenDurable(done: () => void): void
   openCount(characteristic: string): number
-  list(filter: {
-    status?: NcStatus | undefined
-    characteristic?: string | undefined
-    limit: number
-  }): Promise<NonconformanceSummary[]>
-  get(id: number): Promise<NonconformanceView | undefined>
+  list(filter: NcFilter): Promise<NonconformanceSummary[]>
+  /** An NC with its workflow case (the quality service adds signatures, comments, attachments). */
+  get(id: number): Promise<NcRecord | undefined>
+  /**
+   * The quality loop moved an NC (rules/quality/nc-workflow.ts): queue its new case. Closing it
+   * frees its causes, so the next excursion opens a new NC (a recurrence of this one); reopening
+   * takes back those no other NC holds meanwhile.
+   */
+  workflowChanged(id: number, nc: NcCase, characteristic: string): void
+}
+
+/** An NC as stored, with its whole workflow case. */
+export type NcRecord = Omit<NonconformanceView, 'workflow'> & {
+  workflow: NonconformanceSummary['workflow']
+  case: NcCase
+}
+
+/** Filters of the NC list: any of several states, an owner, only overdue ones. */
+export interface NcFilter {
+  status?: NcStatus[] | undefined
+  characteristic?: string | undefined
+  owner?: string | undefined
+  overdue?: boolean | undefined
+  limit: number
 }
 
 /** An alarm that became active and opens NCs: its condition, and what it saw. */
@@ -111,8 +130,8 @@ function triggerOf(t: NcTrigger, points: readonly ChartPoint[]): NonconformanceS
 /** The statements the records writer runs for the NC service (idempotent: a batch may go twice). */
 export const NC_STATEMENTS = {
   insert: `INSERT INTO nonconformance (id, characteristic, characteristic_name, path, cause, title, status,
-             opened_at, last_at, occurrences, trigger, limits, readings, history)
-           VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, '[]') ON CONFLICT (id) DO NOTHING`,
+             opened_at, last_at, occurrences, trigger, limits, readings, history, recurrence_of)
+           VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, '[]', ?) ON CONFLICT (id) DO NOTHING`,
   insertCause:
     'INSERT OR IGNORE INTO nonconformance_cause (nonconformance, characteristic, cause, open) VALUES (?, ?, ?, 1)',
   count: 'UPDATE nonconformance SET last_at = ?, occurrences = ? WHERE id = ?',
@@ -120,10 +139,16 @@ export const NC_STATEMENTS = {
     'INSERT OR IGNORE INTO nonconformance_occurrence (nonconformance, number, ts, value) VALUES (?, ?, ?, ?)',
   forget: 'DELETE FROM nonconformance_occurrence WHERE nonconformance = ? AND number <= ?',
   readings: 'UPDATE nonconformance SET readings = ? WHERE id = ?',
+  workflow:
+    'UPDATE nonconformance SET status = ?, workflow = ?, owner = ?, due_at = ?, closed_at = ? WHERE id = ?',
+  releaseCauses: 'UPDATE nonconformance_cause SET open = 0 WHERE nonconformance = ?',
+  holdCause: 'UPDATE nonconformance_cause SET open = 1 WHERE nonconformance = ? AND cause = ?',
 }
 
 interface OpenNc {
-  readonly summary: Omit<NonconformanceSummary, 'number' | 'causes' | 'status'>
+  readonly summary: Omit<NonconformanceSummary, 'number' | 'causes' | 'status' | 'workflow'>
+  /** Where the quality staff have taken it (open, investigating, dispositioned). */
+  workflow: NonconformanceSummary['workflow']
   readonly limits: string
   causes: NcCause[]
   /** Occurrences not written yet, numbered from 1 (the trigger). */
@@ -152,6 +177,23 @@ interface Row {
   limits: string
   readings: string
   history: string
+  workflow: string | null
+  recurrence_of: number | null
+}
+
+/** The workflow part of a summary, from the whole case (overdue judged at `now`). */
+export function workflowSummary(nc: NcCase, now: number): NonconformanceSummary['workflow'] {
+  return {
+    status: nc.status,
+    severity: nc.severity,
+    owner: nc.owner,
+    dueAt: nc.dueAt,
+    overdue: isOverdue(nc, now),
+  }
+}
+
+function caseOf(row: Pick<Row, 'workflow'>): NcCase {
+  return row.workflow === null ? newNcCase() : (JSON.parse(row.workflow) as NcCase)
 }
 
 export function createNcService(ctx: {
@@ -176,7 +218,7 @@ export function createNcService(ctx: {
       statements: NC_STATEMENTS,
       log: log.child({ module: 'records-writer' }),
     })
-  const run = (statement: keyof typeof NC_STATEMENTS, ...params: (string | number)[]) =>
+  const run = (statement: keyof typeof NC_STATEMENTS, ...params: (string | number | null)[]) =>
     writer.run(statement, params)
   /** Open NCs by `characteristic \0 cause`: the hot path looks here, not in the database. */
   const open = new Map<string, OpenNc>()
@@ -188,7 +230,10 @@ export function createNcService(ctx: {
   let waiting: (() => void)[] = []
   let saveScheduled = false
   let nextId = 1
+  /** The latest closed NC per `characteristic \0 cause`: a new NC of that cause recurs it. */
+  const lastClosed = new Map<string, number>()
   let causesOfRow: StatementSync | null = null
+  let heldCauses: StatementSync | null = null
   let historyOf: StatementSync | null = null
   const owner = {}
 
@@ -199,7 +244,10 @@ export function createNcService(ctx: {
   }
 
   function rowSummary(row: Row): NonconformanceSummary {
+    const workflow = workflowSummary(caseOf(row), Date.now())
     return {
+      workflow,
+      recurrenceOf: row.recurrence_of,
       id: row.id,
       number: ncNumber(row.id),
       characteristic: row.characteristic,
@@ -208,7 +256,7 @@ export function createNcService(ctx: {
       cause: row.cause,
       causes: causesOf(row.id),
       title: row.title,
-      status: row.status,
+      status: workflow.status,
       openedAt: row.opened_at,
       lastAt: row.last_at,
       occurrences: row.occurrences,
@@ -222,11 +270,13 @@ export function createNcService(ctx: {
   }
 
   function summary(nc: OpenNc): NonconformanceSummary {
+    const workflow = { ...nc.workflow, overdue: isOverdue(nc.workflow, Date.now()) }
     return {
       ...nc.summary,
       number: ncNumber(nc.summary.id),
       causes: [...nc.causes],
-      status: 'open',
+      status: workflow.status,
+      workflow,
     }
   }
 
@@ -250,6 +300,7 @@ export function createNcService(ctx: {
           JSON.stringify(s.trigger),
           nc.limits,
           JSON.stringify(nc.readings),
+          s.recurrenceOf,
         )
         nc.inserted = true
       } else {
@@ -293,8 +344,13 @@ export function createNcService(ctx: {
     const pane = t.deviation?.kind === 'rule' ? t.deviation.pane : null
     const c = rt.config
     const control: ControlLimitsView | null = controlView(rt.state.chart.limits, rt.lastPoint)
+    const recurs = causes
+      .map((cause) => lastClosed.get(key(c.id, cause)))
+      .filter((id): id is number => id !== undefined)
     const nc: OpenNc = {
+      workflow: workflowSummary(newNcCase(), d.ts),
       summary: {
+        recurrenceOf: recurs.length > 0 ? Math.max(...recurs) : null,
         id: nextId++,
         characteristic: c.id,
         characteristicName: c.name,
@@ -364,6 +420,35 @@ export function createNcService(ctx: {
     if (set.size === 0) collecting.delete(reading.characteristic)
   }
 
+  /**
+   * An NC that is not closed, into memory: it takes the causes it holds (`reopened`: those no
+   * other NC holds now) so that their next activations add to it.
+   */
+  function load(row: Row, reopened = false): OpenNc {
+    const { number: _, causes, status: __, workflow, ...rest } = rowSummary(row)
+    const nc: OpenNc = {
+      workflow,
+      summary: rest,
+      limits: row.limits,
+      causes,
+      unsaved: [],
+      readings: JSON.parse(row.readings),
+      awaiting: 0, // readings after a restart would not follow the trigger: collection ends
+      inserted: true,
+      causesSaved: causes.length,
+      readingsStale: false,
+    }
+    const held = reopened
+      ? causes.filter((cause) => !open.has(key(row.characteristic, cause)))
+      : ((heldCauses as StatementSync).all(row.id) as { cause: NcCause }[]).map((r) => r.cause)
+    for (const cause of held) open.set(key(row.characteristic, cause), nc)
+    openPerCharacteristic.set(
+      row.characteristic,
+      (openPerCharacteristic.get(row.characteristic) ?? 0) + 1,
+    )
+    return nc
+  }
+
   return {
     async start() {
       causesOfRow = db.prepare(
@@ -377,26 +462,21 @@ export function createNcService(ctx: {
         id: number
       }
       nextId = last.id + 1
+      heldCauses = db.prepare(
+        'SELECT cause FROM nonconformance_cause WHERE nonconformance = ? AND open = 1',
+      )
       for (const row of db
-        .prepare("SELECT * FROM nonconformance WHERE status = 'open'")
+        .prepare("SELECT * FROM nonconformance WHERE status != 'closed'")
         .all() as unknown as Row[]) {
-        const { number: _, causes, status: __, ...rest } = rowSummary(row)
-        const nc: OpenNc = {
-          summary: rest,
-          limits: row.limits,
-          causes,
-          unsaved: [],
-          readings: JSON.parse(row.readings),
-          awaiting: 0, // readings after a restart would not follow the trigger: collection ends
-          inserted: true,
-          causesSaved: causes.length,
-          readingsStale: false,
-        }
-        for (const cause of nc.causes) open.set(key(row.characteristic, cause), nc)
-        openPerCharacteristic.set(
-          row.characteristic,
-          (openPerCharacteristic.get(row.characteristic) ?? 0) + 1,
+        load(row)
+      }
+      for (const r of db
+        .prepare(
+          `SELECT c.characteristic, c.cause, max(n.id) AS id FROM nonconformance_cause c
+           JOIN nonconformance n ON n.id = c.nonconformance WHERE n.status = 'closed' GROUP BY 1, 2`,
         )
+        .all() as { characteristic: string; cause: NcCause; id: number }[]) {
+        lastClosed.set(key(r.characteristic, r.cause), r.id)
       }
       if (ownWriter) await writer.start()
 
@@ -426,6 +506,46 @@ export function createNcService(ctx: {
       for (const nc of existing) addOccurrence(nc, first)
     },
 
+    workflowChanged(id, nc, characteristic) {
+      run(
+        'workflow',
+        nc.status,
+        JSON.stringify(nc),
+        nc.owner ?? '',
+        nc.dueAt ?? 0,
+        nc.closedAt ?? 0,
+        id,
+      )
+      const held = [...open.values()].find((o) => o.summary.id === id)
+      if (nc.status === 'closed') {
+        if (!held) return
+        run('releaseCauses', id)
+        for (const cause of held.causes) {
+          if (open.get(key(characteristic, cause)) === held) open.delete(key(characteristic, cause))
+          lastClosed.set(key(characteristic, cause), id)
+        }
+        for (const set of collecting.values()) set.delete(held)
+        const left = (openPerCharacteristic.get(characteristic) ?? 1) - 1
+        if (left > 0) openPerCharacteristic.set(characteristic, left)
+        else openPerCharacteristic.delete(characteristic)
+        held.workflow = workflowSummary(nc, Date.now())
+        bus.emit('nc', { type: 'updated', nc: summary(held) })
+        return
+      }
+      if (held) {
+        held.workflow = workflowSummary(nc, Date.now())
+        emit('updated', held)
+        return
+      }
+      // Reopened: it takes back the causes no other NC took meanwhile.
+      const row = db.prepare('SELECT * FROM nonconformance WHERE id = ?').get(id) as Row | undefined
+      if (!row) return
+      const back = load({ ...row, status: nc.status, workflow: JSON.stringify(nc) }, true)
+      for (const cause of back.causes)
+        if (open.get(key(characteristic, cause)) === back) run('holdCause', id, cause)
+      emit('updated', back)
+    },
+
     async stop() {
       bus.removeOwner(owner)
       // What was collected after a trigger is kept, even if fewer than asked for.
@@ -442,17 +562,30 @@ export function createNcService(ctx: {
 
     openCount: (characteristic) => openPerCharacteristic.get(characteristic) ?? 0,
 
-    async list({ status, characteristic, limit }) {
+    async list({ status, characteristic, owner, overdue, limit }) {
       await flushed()
       const where: string[] = []
       const params: (string | number)[] = []
-      if (status) {
-        where.push('status = ?')
-        params.push(status)
+      if (status && status.length > 0) {
+        where.push(`status IN (${status.map(() => '?').join(', ')})`)
+        params.push(...status)
       }
       if (characteristic) {
         where.push('characteristic = ?')
         params.push(characteristic)
+      }
+      if (owner) {
+        where.push('owner = ?')
+        params.push(owner)
+      }
+      if (overdue !== undefined) {
+        // due_at 0: no due date (stored so, to keep the statement's parameters plain numbers).
+        where.push(
+          overdue
+            ? "status != 'closed' AND due_at > 0 AND due_at < ?"
+            : "NOT (status != 'closed' AND coalesce(due_at, 0) > 0 AND due_at < ?)",
+        )
+        params.push(Date.now())
       }
       const rows = db
         .prepare(
@@ -472,6 +605,7 @@ export function createNcService(ctx: {
       const collected = live ? [...live].find((nc) => nc.summary.id === id)?.readings : undefined
       return {
         ...rowSummary(row),
+        case: caseOf(row),
         limitsInForce: limits,
         readings: collected ? [...collected] : JSON.parse(row.readings),
         history: (

@@ -3,7 +3,8 @@ import { openDatabase } from './sqlite-db.ts'
 
 /**
  * The records database (SQLite, `records.db` under dataDir): what must survive a restart
- * transactionally — chart state with its frozen limits, nonconformances, alarms, dead letters.
+ * transactionally — chart state with its frozen limits, nonconformances, alarms, dead letters,
+ * users, CAPAs, signatures and the audit trail.
  * Every schema change is a new migration at the end of this list.
  */
 const MIGRATIONS = [
@@ -108,6 +109,80 @@ const MIGRATIONS = [
      since INTEGER NOT NULL,
      by TEXT,
      reason TEXT) WITHOUT ROWID;`,
+
+  // The quality loop (issue 9): users, the NC workflow, CAPAs, comments, attachments,
+  // signatures, and the audit trail (append-only, hash-chained: rules/quality/audit.ts).
+  `CREATE TABLE app_user (
+     name TEXT PRIMARY KEY,
+     printed_name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     password TEXT NOT NULL,
+     disabled INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     password_changed_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     entity TEXT NOT NULL,
+     entity_id TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     before TEXT NOT NULL,
+     after TEXT NOT NULL,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL);
+   CREATE INDEX audit_entity ON audit (entity, entity_id, seq);
+   CREATE INDEX audit_at ON audit (at);
+   -- Append-only in the database too: changing or removing an entry needs these dropped first,
+   -- and then the chain (and the head kept outside) shows it.
+   CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+   CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+   ALTER TABLE nonconformance ADD COLUMN workflow TEXT;
+   ALTER TABLE nonconformance ADD COLUMN recurrence_of INTEGER;
+   ALTER TABLE nonconformance ADD COLUMN owner TEXT;
+   ALTER TABLE nonconformance ADD COLUMN due_at INTEGER;
+   ALTER TABLE nonconformance ADD COLUMN closed_at INTEGER;
+   CREATE INDEX nonconformance_status ON nonconformance (status, id);
+   CREATE TABLE capa (
+     id INTEGER PRIMARY KEY,
+     record TEXT NOT NULL,
+     status TEXT NOT NULL,
+     owner TEXT NOT NULL,
+     due_at INTEGER NOT NULL,
+     opened_at INTEGER NOT NULL,
+     closed_at INTEGER);
+   CREATE TABLE record_comment (
+     id INTEGER PRIMARY KEY,
+     entity_id TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     by TEXT NOT NULL,
+     text TEXT NOT NULL);
+   CREATE INDEX record_comment_entity ON record_comment (entity_id, id);
+   CREATE TABLE attachment (
+     entity_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     sha256 TEXT NOT NULL,
+     content_type TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     by TEXT NOT NULL,
+     PRIMARY KEY (entity_id, name)) WITHOUT ROWID;
+   CREATE TABLE signature (
+     id INTEGER PRIMARY KEY,
+     entity_id TEXT NOT NULL,
+     user TEXT NOT NULL,
+     printed_name TEXT NOT NULL,
+     meaning TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     record_hash TEXT NOT NULL,
+     UNIQUE (entity_id, user, meaning, record_hash));
+   CREATE TABLE config_snapshot (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     text TEXT NOT NULL,
+     sha256 TEXT NOT NULL);`,
 ]
 
 export function openRecords(path: string): DatabaseSync {

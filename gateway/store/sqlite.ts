@@ -377,7 +377,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const w = worker
       if (!w) return
       // Give the writer a bounded time to commit what is left; report what could not be.
-      await Promise.race([this.flush(), new Promise((r) => setTimeout(r, 10_000))])
+      // Unref'd: a short-lived process (the CLI) does not wait out the bound once flushed.
+      await Promise.race([this.flush(), new Promise((r) => setTimeout(r, 10_000).unref())])
       stopping = true
       if (unconfirmedRecords + buffer.size > 0) {
         log.error(

@@ -8,7 +8,10 @@ import { tempDir } from './index.ts'
 export const TOKENS = {
   viewer: 'test-viewer-token-0123456789abcdefghijklmnop',
   operator: 'test-operator-token-0123456789abcdefghijklmn',
+  /** Configured with the role `engineer` of earlier versions: a quality engineer. */
   engineer: 'test-engineer-token-0123456789abcdefghijklmno',
+  manager: 'test-manager-token-0123456789abcdefghijklmnop',
+  admin: 'test-admin-token-0123456789abcdefghijklmnopqr',
 } as const
 
 /**
@@ -26,6 +29,8 @@ auth:
     - { id: viewer, role: viewer, sha256: ${sha256Hex(TOKENS.viewer)} }
     - { id: operator, role: operator, sha256: ${sha256Hex(TOKENS.operator)} }
     - { id: engineer, role: engineer, sha256: ${sha256Hex(TOKENS.engineer)} }
+    - { id: manager, role: quality-manager, sha256: ${sha256Hex(TOKENS.manager)} }
+    - { id: admin-token, role: admin, sha256: ${sha256Hex(TOKENS.admin)} }
 live: { flushIntervalMs: 50 }
 ${rest}`
 }

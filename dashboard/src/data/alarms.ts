@@ -200,15 +200,21 @@ export type AlarmAct =
   | 'out-of-service'
   | 'return-to-service'
 
-const RANK: Record<Role, number> = { viewer: 1, operator: 2, engineer: 3, admin: 4 }
+const RANK: Record<Role, number> = {
+  viewer: 1,
+  operator: 2,
+  'quality-engineer': 3,
+  'quality-manager': 4,
+  admin: 5,
+}
 
 /** The role each act needs (the gateway's routes say the same). */
 export const ACT_ROLE: Record<AlarmAct, Role> = {
   acknowledge: 'operator',
   shelve: 'operator',
   unshelve: 'operator',
-  'out-of-service': 'engineer',
-  'return-to-service': 'engineer',
+  'out-of-service': 'quality-engineer',
+  'return-to-service': 'quality-engineer',
 }
 
 export const ACT_LABEL: Record<AlarmAct, string> = {
@@ -220,7 +226,7 @@ export const ACT_LABEL: Record<AlarmAct, string> = {
 }
 
 export function mayAct(role: Role | null | undefined, act: AlarmAct): boolean {
-  return role != null && (RANK[role] ?? 0) >= RANK[ACT_ROLE[act]]
+  return role != null && (RANK[role] ?? 0) >= (RANK[ACT_ROLE[act]] ?? Number.POSITIVE_INFINITY)
 }
 
 /** Whether the alarm's state allows the act (ISA-18.2's state model, rules/alarms/lifecycle.ts). */
@@ -255,8 +261,8 @@ export function roleNote(role: Role | null | undefined): string | null {
   const who = role ?? 'none'
   if (mayAct(role, 'out-of-service')) return null
   if (mayAct(role, 'acknowledge'))
-    return `Your role (${who}) cannot put alarms out of service or return them to service: an engineer can.`
-  return `Your role (${who}) cannot acknowledge, shelve or unshelve alarms, nor put them out of service: an operator acknowledges and shelves, an engineer puts out of service.`
+    return `Your role (${who}) cannot put alarms out of service or return them to service: a quality engineer can.`
+  return `Your role (${who}) cannot acknowledge, shelve or unshelve alarms, nor put them out of service: an operator acknowledges and shelves, a quality engineer puts out of service.`
 }
 
 /** A reason a person types: why it cannot be sent, or null. The gateway wants 3 characters. */

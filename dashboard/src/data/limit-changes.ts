@@ -16,9 +16,9 @@ export const ACTION_WORDS: Record<LimitChangeView['action'], string> = {
   configuration: 'Chart configuration changed',
 }
 
-/** Only engineers and admins change limits (the API refuses others with 403). */
+/** Only quality managers and admins change limits (the API refuses others with 403). */
 export function mayChangeLimits(role: Role | null | undefined): boolean {
-  return role === 'engineer' || role === 'admin'
+  return role === 'quality-manager' || role === 'admin'
 }
 
 export interface ActionButton {

@@ -1,0 +1,387 @@
+import { randomBytes } from 'node:crypto'
+import type { DatabaseSync } from 'node:sqlite'
+import {
+  initialThrottle,
+  isUserRole,
+  passwordProblems,
+  recordFailure,
+  recordSuccess,
+  signInAllowed,
+  type ThrottlePolicy,
+  type ThrottleState,
+  type UserRole,
+} from '../../rules/quality/index.ts'
+import { type Principal, sha256Hex } from '../api/auth.ts'
+import type { UserView } from '../contract.ts'
+import { hashPassword, verifyPassword } from '../sources/credentials.ts'
+import type { AuditTrail } from './audit-trail.ts'
+
+/**
+ * Local users (issue 9): scrypt-hashed passwords, sign-in with sessions, throttling and lock-out.
+ *
+ * Users live in records.db (`app_user`) and in memory (a plant has tens or hundreds); every
+ * change is written through the records writer with its audit entry, in one transaction.
+ * Sessions live in memory only: a restart signs everyone out (a session is a 256-bit random
+ * token; only its SHA-256 is kept). A session ends after `idleMinutes` without a request or
+ * `maxHours` after sign-in. Failed sign-ins are throttled per user name and per client address
+ * (rules/quality/passwords.ts) and each is an audit entry; a locked name answers 429 without
+ * checking the password.
+ */
+export interface UserDirectory {
+  start(): void
+  list(): UserView[]
+  get(name: string): UserView | undefined
+  /** Adds a user; the problems (password rules, a name taken) when refused. */
+  add(
+    user: { name: string; printedName: string; role: UserRole; password: string },
+    by: string,
+    reason: string,
+  ): Promise<UserView | string[]>
+  setPassword(name: string, password: string, by: string, reason: string): Promise<string[]>
+  setDisabled(name: string, disabled: boolean, by: string, reason: string): string[]
+  setRole(name: string, role: UserRole, by: string, reason: string): string[]
+  signIn(name: string, password: string, address: string): Promise<SignInOutcome>
+  signOut(tokenSha256: string): void
+  /** The principal of a session token's SHA-256, or null (unknown, expired, user disabled). */
+  session(tokenSha256: string): Principal | null
+  /**
+   * Re-authentication for a signature (Part 11 §11.200(a)(1)): the user's password again.
+   * Counted like a sign-in: failures lock the account.
+   */
+  confirm(name: string, password: string, address: string): Promise<SignInOutcome>
+}
+
+export type SignInOutcome =
+  | { ok: true; token: string; expiresAt: number; user: UserView }
+  | { ok: false; status: 401 | 429; message: string; retryAfterSeconds?: number }
+
+export interface UserPolicy {
+  minPasswordLength: number
+  sessionIdleMinutes: number
+  sessionMaxHours: number
+  lockout: ThrottlePolicy
+}
+
+/** The statements the records writer runs for users (idempotent). */
+export const USER_STATEMENTS = {
+  userUpsert: `INSERT INTO app_user (name, printed_name, role, password, disabled, created_at, password_changed_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (name) DO UPDATE SET printed_name = excluded.printed_name, role = excluded.role,
+                 password = excluded.password, disabled = excluded.disabled,
+                 password_changed_at = excluded.password_changed_at`,
+}
+
+interface StoredUser {
+  name: string
+  printedName: string
+  role: UserRole
+  password: string
+  disabled: boolean
+  createdAt: number
+  passwordChangedAt: number
+}
+
+interface Session {
+  user: string
+  startedAt: number
+  lastAt: number
+}
+
+/** User names: what a person types, safe in a URL and a log line. */
+export const USER_NAME = /^[a-z0-9][a-z0-9._-]{1,63}$/
+
+const WRONG = 'wrong user name or password'
+
+export function createUserDirectory(ctx: {
+  db: DatabaseSync
+  run: (statement: keyof typeof USER_STATEMENTS, params: (string | number)[]) => void
+  audit: AuditTrail
+  /** Names users cannot take: the configured tokens' ids (records name both the same way). */
+  reserved?: ReadonlySet<string>
+  policy: UserPolicy
+  now?: () => number
+}): UserDirectory {
+  const now = ctx.now ?? Date.now
+  const { policy, audit } = ctx
+  const users = new Map<string, StoredUser>()
+  const sessions = new Map<string, Session>()
+  const throttles = new Map<string, ThrottleState>()
+
+  const view = (u: StoredUser): UserView => {
+    const lock = throttles.get(`user:${u.name}`)?.lockedUntil ?? null
+    return {
+      name: u.name,
+      printedName: u.printedName,
+      role: u.role,
+      disabled: u.disabled,
+      createdAt: u.createdAt,
+      passwordChangedAt: u.passwordChangedAt,
+      lockedUntil: lock !== null && lock > now() ? lock : null,
+    }
+  }
+  /** What the audit trail keeps of a user: never the password hash. */
+  const audited = (u: StoredUser | undefined) =>
+    u ? { printedName: u.printedName, role: u.role, disabled: u.disabled } : null
+
+  function save(u: StoredUser): void {
+    users.set(u.name, u)
+    ctx.run('userUpsert', [
+      u.name,
+      u.printedName,
+      u.role,
+      u.password,
+      u.disabled ? 1 : 0,
+      u.createdAt,
+      u.passwordChangedAt,
+    ])
+  }
+
+  function change(
+    name: string,
+    set: Partial<StoredUser>,
+    action: string,
+    by: string,
+    reason: string,
+  ): string[] {
+    const u = users.get(name)
+    if (!u) return [`no user "${name}"`]
+    const next = { ...u, ...set }
+    save(next)
+    audit.append({
+      at: now(),
+      actor: by,
+      action,
+      entity: 'user',
+      entityId: name,
+      reason,
+      before: audited(u),
+      after: audited(next),
+    })
+    return []
+  }
+
+  function throttle(key: string): ThrottleState {
+    return throttles.get(key) ?? initialThrottle()
+  }
+
+  /** Checks a password against the throttles; records the outcome either way. */
+  async function check(
+    name: string,
+    password: string,
+    address: string,
+    what: 'sign-in' | 'signature',
+  ): Promise<{ ok: true; user: StoredUser } | Extract<SignInOutcome, { ok: false }>> {
+    const at = now()
+    const keys = [`user:${name}`, `address:${address}`]
+    for (const key of keys) {
+      const verdict = signInAllowed(throttle(key), at, policy.lockout)
+      if (!verdict.allowed) {
+        refused(name, address, what, 'locked')
+        return {
+          ok: false,
+          status: 429,
+          message: verdict.why,
+          retryAfterSeconds: Math.ceil((verdict.until - at) / 1000),
+        }
+      }
+    }
+    const u = users.get(name)
+    const good = u !== undefined && !u.disabled && (await verifyPassword(password, u.password))
+    if (!good) {
+      for (const key of keys) throttles.set(key, recordFailure(throttle(key), at, policy.lockout))
+      refused(
+        name,
+        address,
+        what,
+        u === undefined ? 'unknown user' : u.disabled ? 'disabled' : WRONG,
+      )
+      return {
+        ok: false,
+        status: 401,
+        message: what === 'signature' ? 'the password does not match: not signed' : WRONG,
+      }
+    }
+    for (const key of keys) throttles.set(key, recordSuccess(throttle(key)))
+    return { ok: true, user: u }
+  }
+
+  function refused(name: string, address: string, what: string, why: string): void {
+    audit.append({
+      at: now(),
+      actor: name,
+      action: `${what} refused`,
+      entity: 'user',
+      entityId: name,
+      reason: `${why} (from ${address})`,
+      before: null,
+      after: null,
+    })
+  }
+
+  function live(hash: string): Session | null {
+    const s = sessions.get(hash)
+    if (!s) return null
+    const at = now()
+    const u = users.get(s.user)
+    if (
+      !u ||
+      u.disabled ||
+      at - s.lastAt > policy.sessionIdleMinutes * 60_000 ||
+      at - s.startedAt > policy.sessionMaxHours * 3_600_000
+    ) {
+      sessions.delete(hash)
+      return null
+    }
+    return s
+  }
+
+  function expiry(s: Session): number {
+    return Math.min(
+      s.lastAt + policy.sessionIdleMinutes * 60_000,
+      s.startedAt + policy.sessionMaxHours * 3_600_000,
+    )
+  }
+
+  return {
+    start() {
+      for (const r of ctx.db.prepare('SELECT * FROM app_user').all() as {
+        name: string
+        printed_name: string
+        role: string
+        password: string
+        disabled: number
+        created_at: number
+        password_changed_at: number
+      }[]) {
+        users.set(r.name, {
+          name: r.name,
+          printedName: r.printed_name,
+          role: isUserRole(r.role) ? r.role : 'viewer',
+          password: r.password,
+          disabled: r.disabled === 1,
+          createdAt: r.created_at,
+          passwordChangedAt: r.password_changed_at,
+        })
+      }
+    },
+
+    list: () => [...users.values()].map(view),
+    get: (name) => {
+      const u = users.get(name)
+      return u ? view(u) : undefined
+    },
+
+    async add(user, by, reason) {
+      const problems: string[] = []
+      if (!USER_NAME.test(user.name))
+        problems.push(
+          'a user name is 2 to 64 lower-case letters, digits, dot, underscore or hyphen, starting with a letter or digit',
+        )
+      if (users.has(user.name)) problems.push(`the user "${user.name}" exists`)
+      if (ctx.reserved?.has(user.name))
+        problems.push(`"${user.name}" is the id of a configured access token: choose another name`)
+      if (user.printedName.trim() === '') problems.push('a printed name is required')
+      problems.push(
+        ...passwordProblems(user.password, {
+          user: user.name,
+          minLength: policy.minPasswordLength,
+        }),
+      )
+      if (problems.length > 0) return problems
+      const at = now()
+      const u: StoredUser = {
+        name: user.name,
+        printedName: user.printedName.trim(),
+        role: user.role,
+        password: await hashPassword(user.password),
+        disabled: false,
+        createdAt: at,
+        passwordChangedAt: at,
+      }
+      // Checked again: another request may have added the name while the hash was computed.
+      if (users.has(user.name)) return [`the user "${user.name}" exists`]
+      save(u)
+      audit.append({
+        at,
+        actor: by,
+        action: 'user added',
+        entity: 'user',
+        entityId: u.name,
+        reason,
+        before: null,
+        after: audited(u),
+      })
+      return view(u)
+    },
+
+    async setPassword(name, password, by, reason) {
+      const u = users.get(name)
+      if (!u) return [`no user "${name}"`]
+      const problems = passwordProblems(password, {
+        user: name,
+        minLength: policy.minPasswordLength,
+      })
+      if (problems.length > 0) return problems
+      const hash = await hashPassword(password)
+      // Every session of the user ends with the old password.
+      for (const [key, s] of sessions) if (s.user === name) sessions.delete(key)
+      return change(
+        name,
+        { password: hash, passwordChangedAt: now() },
+        'password changed',
+        by,
+        reason,
+      )
+    },
+
+    setDisabled(name, disabled, by, reason) {
+      return change(name, { disabled }, disabled ? 'user disabled' : 'user enabled', by, reason)
+    },
+
+    setRole(name, role, by, reason) {
+      return change(name, { role }, 'role changed', by, reason)
+    },
+
+    async signIn(name, password, address) {
+      const checked = await check(name, password, address, 'sign-in')
+      if (!checked.ok) return checked
+      const token = randomBytes(32).toString('base64url')
+      const at = now()
+      const s: Session = { user: name, startedAt: at, lastAt: at }
+      sessions.set(sha256Hex(token), s)
+      audit.append({
+        at,
+        actor: name,
+        action: 'signed in',
+        entity: 'user',
+        entityId: name,
+        reason: `from ${address}`,
+        before: null,
+        after: null,
+      })
+      return { ok: true, token, expiresAt: expiry(s), user: view(checked.user) }
+    },
+
+    signOut(hash) {
+      sessions.delete(hash)
+    },
+
+    session(hash) {
+      const s = live(hash)
+      if (!s) return null
+      s.lastAt = now()
+      const u = users.get(s.user) as StoredUser
+      return {
+        role: u.role,
+        tokenId: null,
+        user: { name: u.name, printedName: u.printedName },
+      }
+    },
+
+    async confirm(name, password, address) {
+      const checked = await check(name, password, address, 'signature')
+      if (!checked.ok) return checked
+      return { ok: true, token: '', expiresAt: 0, user: view(checked.user) }
+    },
+  }
+}

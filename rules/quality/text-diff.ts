@@ -1,0 +1,129 @@
+import { sha256Hex } from './canonical.ts'
+
+/**
+ * A line diff of two versions of a configuration file, for the audit trail and the history
+ * views: what changed, with a little context, in a form a reviewer reads at a glance.
+ *
+ * The body only (no file names, no @@ line numbers): each line starts with two characters,
+ * `'  '` an unchanged line given as context, `'- '` a line only in `before`, `'+ '` a line only
+ * in `after`; within a change the removed lines come before the added ones. Each change is
+ * shown with up to DIFF_CONTEXT_LINES unchanged lines either side; changes closer than that
+ * share one hunk, and hunks are separated by a line `…`. Lines are joined with "\n", with no
+ * final newline; equal texts give the empty string.
+ *
+ * Lines are the text split at "\n"; a final "\n" ends the last line rather than starting an
+ * empty one, so a missing final newline is not a difference here. A "\r" stays part of its
+ * line: a change from CRLF to LF line endings shows as changed lines.
+ *
+ * The edit script is a longest common subsequence of the lines, O(n·m) in time and memory
+ * after the common first and last lines are set aside: fine for configuration files of a few
+ * thousand lines. Beyond MAX_DIFF_LINES (5,000) lines on either side the texts are not
+ * compared line by line: the body is then two lines, `- N lines, SHA-256 <hex>` and
+ * `+ M lines, SHA-256 <hex>` (the SHA-256 of each whole text's UTF-8 bytes).
+ */
+export function lineDiff(before: string, after: string): string {
+  if (before === after) return ''
+  const a = linesOf(before)
+  const b = linesOf(after)
+  if (a.length > MAX_DIFF_LINES || b.length > MAX_DIFF_LINES) {
+    return [
+      `- ${a.length} lines, SHA-256 ${sha256Hex(before)}`,
+      `+ ${b.length} lines, SHA-256 ${sha256Hex(after)}`,
+    ].join('\n')
+  }
+  return hunks(editScript(a, b), DIFF_CONTEXT_LINES)
+}
+
+/** The most lines on either side that lineDiff compares line by line. */
+export const MAX_DIFF_LINES = 5000
+
+/** Unchanged lines shown either side of a change. */
+export const DIFF_CONTEXT_LINES = 2
+
+type Op = { kind: ' ' | '-' | '+'; line: string }
+
+function linesOf(text: string): string[] {
+  if (text === '') return []
+  const lines = text.split('\n')
+  if (lines.at(-1) === '') lines.pop() // the final newline ends the last line
+  return lines
+}
+
+/** The lines of `a` and `b` in order, each kept, removed or added, by an LCS of the lines. */
+function editScript(a: readonly string[], b: readonly string[]): Op[] {
+  // The common first and last lines need no table: most edits touch a few lines.
+  let start = 0
+  while (start < a.length && start < b.length && a[start] === b[start]) start++
+  let endA = a.length
+  let endB = b.length
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
+    endA--
+    endB--
+  }
+  const ops: Op[] = a.slice(0, start).map((line) => ({ kind: ' ', line }))
+
+  // Lines as numbers, so the table compares integers rather than strings.
+  const ids = new Map<string, number>()
+  const id = (line: string) => {
+    let n = ids.get(line)
+    if (n === undefined) {
+      n = ids.size
+      ids.set(line, n)
+    }
+    return n
+  }
+  const x = Int32Array.from(a.slice(start, endA), id)
+  const y = Int32Array.from(b.slice(start, endB), id)
+  const n = x.length
+  const m = y.length
+  // lcs[i·(m+1) + j]: the LCS length of x[i…] and y[j…]. At most 5,000 fits 16 bits.
+  const width = m + 1
+  const lcs = new Uint16Array((n + 1) * width)
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      const here = i * width + j
+      lcs[here] =
+        x[i] === y[j]
+          ? (lcs[here + width + 1] as number) + 1
+          : Math.max(lcs[here + width] as number, lcs[here + 1] as number)
+    }
+  }
+  let i = 0
+  let j = 0
+  while (i < n || j < m) {
+    if (i < n && j < m && x[i] === y[j]) {
+      ops.push({ kind: ' ', line: a[start + i] as string })
+      i++
+      j++
+    } else if (j === m || (i < n && lcs[(i + 1) * width + j]! >= lcs[i * width + j + 1]!)) {
+      // Removing first, on a tie, puts a change's removed lines before its added ones.
+      ops.push({ kind: '-', line: a[start + i] as string })
+      i++
+    } else {
+      ops.push({ kind: '+', line: b[start + j] as string })
+      j++
+    }
+  }
+  for (const line of a.slice(endA)) ops.push({ kind: ' ', line })
+  return ops
+}
+
+/** The changed lines with up to `context` unchanged lines around each, hunks split by '…'. */
+function hunks(ops: readonly Op[], context: number): string {
+  const shown = new Array<boolean>(ops.length).fill(false)
+  for (const [k, op] of ops.entries()) {
+    if (op.kind === ' ') continue
+    const from = Math.max(0, k - context)
+    const to = Math.min(ops.length - 1, k + context)
+    for (let s = from; s <= to; s++) shown[s] = true
+  }
+  const out: string[] = []
+  let previous = -1
+  for (const [k, op] of ops.entries()) {
+    if (!shown[k]) continue
+    if (previous >= 0 && k > previous + 1) out.push('…')
+    out.push(`${op.kind} ${op.line}`)
+    previous = k
+  }
+  return out.join('\n')
+}

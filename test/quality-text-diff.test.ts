@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { DIFF_CONTEXT_LINES, lineDiff, MAX_DIFF_LINES } from '../rules/quality/index.ts'
+
+/** The line diff of configuration files: hand-written cases, then properties against a plain LCS. */
+
+/** Lines joined with "\n" and a final newline, as a file holds them. */
+const file = (...lines: string[]) => (lines.length === 0 ? '' : `${lines.join('\n')}\n`)
+const numbered = (n: number, prefix = 'line') =>
+  Array.from({ length: n }, (_, i) => `${prefix} ${i + 1}`)
+
+describe('lineDiff: hand-written cases', () => {
+  it('equal texts give an empty diff', () => {
+    expect(lineDiff('', '')).toBe('')
+    expect(lineDiff(file('a', 'b'), file('a', 'b'))).toBe('')
+  })
+
+  it('one changed line in the middle: the old line, the new one, 2 lines of context each side', () => {
+    const before = numbered(10)
+    const after = before.with(4, 'LINE 5')
+    expect(lineDiff(file(...before), file(...after))).toBe(
+      ['  line 3', '  line 4', '- line 5', '+ LINE 5', '  line 6', '  line 7'].join('\n'),
+    )
+    expect(DIFF_CONTEXT_LINES).toBe(2)
+  })
+
+  it('a change on the first or the last line has context on one side only', () => {
+    const before = numbered(6)
+    expect(lineDiff(file(...before), file(...before.with(0, 'first')))).toBe(
+      ['- line 1', '+ first', '  line 2', '  line 3'].join('\n'),
+    )
+    expect(lineDiff(file(...before), file(...before.with(5, 'last')))).toBe(
+      ['  line 4', '  line 5', '- line 6', '+ last'].join('\n'),
+    )
+  })
+
+  it('changes far apart make two hunks separated by a line "…"', () => {
+    const before = numbered(10)
+    const after = before.with(1, 'LINE 2').with(8, 'LINE 9')
+    expect(lineDiff(file(...before), file(...after))).toBe(
+      [
+        '  line 1',
+        '- line 2',
+        '+ LINE 2',
+        '  line 3',
+        '  line 4',
+        '…',
+        '  line 7',
+        '  line 8',
+        '- line 9',
+        '+ LINE 9',
+        '  line 10',
+      ].join('\n'),
+    )
+  })
+
+  it('changes 4 unchanged lines apart share a hunk; 5 apart, one line is left out', () => {
+    const before = numbered(10)
+    // Lines 3 and 8 changed: 4, 5, 6, 7 between them are all context.
+    expect(lineDiff(file(...before), file(...before.with(2, 'X').with(7, 'Y')))).toBe(
+      [
+        '  line 1',
+        '  line 2',
+        '- line 3',
+        '+ X',
+        '  line 4',
+        '  line 5',
+        '  line 6',
+        '  line 7',
+        '- line 8',
+        '+ Y',
+        '  line 9',
+        '  line 10',
+      ].join('\n'),
+    )
+    // Lines 2 and 8 changed: line 5 is more than 2 lines from either.
+    expect(lineDiff(file(...before), file(...before.with(1, 'X').with(7, 'Y')))).toBe(
+      [
+        '  line 1',
+        '- line 2',
+        '+ X',
+        '  line 3',
+        '  line 4',
+        '…',
+        '  line 6',
+        '  line 7',
+        '- line 8',
+        '+ Y',
+        '  line 9',
+        '  line 10',
+      ].join('\n'),
+    )
+  })
+
+  it('an added line and a removed line', () => {
+    expect(lineDiff(file('a', 'b', 'c'), file('a', 'b', 'new', 'c'))).toBe(
+      ['  a', '  b', '+ new', '  c'].join('\n'),
+    )
+    expect(lineDiff(file('a', 'b', 'c', 'd'), file('a', 'c', 'd'))).toBe(
+      ['  a', '- b', '  c', '  d'].join('\n'),
+    )
+  })
+
+  it('a block replaced: all its removed lines, then all its added lines', () => {
+    expect(lineDiff(file('keep', 'x1', 'x2', 'x3', 'end'), file('keep', 'y1', 'y2', 'end'))).toBe(
+      ['  keep', '- x1', '- x2', '- x3', '+ y1', '+ y2', '  end'].join('\n'),
+    )
+  })
+
+  it('a moved line is removed where it was and added where it is', () => {
+    expect(lineDiff(file('A', 'B', 'C'), file('B', 'C', 'A'))).toBe(
+      ['- A', '  B', '  C', '+ A'].join('\n'),
+    )
+  })
+
+  it('from nothing, and to nothing', () => {
+    expect(lineDiff('', file('a', 'b'))).toBe('+ a\n+ b')
+    expect(lineDiff(file('a', 'b'), '')).toBe('- a\n- b')
+  })
+
+  it('a change to a limit in a YAML configuration', () => {
+    const before = file(
+      'characteristics:',
+      '  - id: bore-diameter',
+      '    unit: mm',
+      '    spec:',
+      '      lsl: 11.95',
+      '      usl: 12.05',
+      '    chart: imr',
+      '  - id: length',
+    )
+    const after = before.replace('usl: 12.05', 'usl: 12.04')
+    // Each line of the diff is its two-character mark, then the line as the file holds it.
+    expect(lineDiff(before, after)).toBe(
+      [
+        '  ' + '    spec:',
+        '  ' + '      lsl: 11.95',
+        '- ' + '      usl: 12.05',
+        '+ ' + '      usl: 12.04',
+        '  ' + '    chart: imr',
+        '  ' + '  - id: length',
+      ].join('\n'),
+    )
+  })
+
+  it('a final newline ends the last line: its absence is no difference', () => {
+    expect(lineDiff('a\nb\n', 'a\nb')).toBe('')
+    expect(lineDiff('a\n', 'a\n\n')).toBe('  a\n+ ') // an empty line added
+  })
+
+  it('a CR stays part of its line: CRLF to LF shows every line changed', () => {
+    expect(lineDiff('a\r\nb\r\n', 'a\nb\n')).toBe('- a\r\n- b\r\n+ a\n+ b')
+  })
+})
+
+describe('lineDiff on large files', () => {
+  const sha = (text: string) => createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex')
+
+  it(`compares ${MAX_DIFF_LINES} lines line by line, even when every line differs`, () => {
+    expect(MAX_DIFF_LINES).toBe(5000)
+    const before = file(...numbered(5000, 'old'))
+    const after = file(...numbered(5000, 'new'))
+    const diff = lineDiff(before, after).split('\n')
+    expect(diff).toHaveLength(10_000)
+    expect(diff[0]).toBe('- old 1')
+    expect(diff[5000]).toBe('+ new 1')
+  })
+
+  it('beyond 5,000 lines on a side reports the line counts and both texts’ SHA-256', () => {
+    const before = file(...numbered(5001))
+    const after = file(...numbered(4000))
+    expect(lineDiff(before, after)).toBe(
+      `- 5001 lines, SHA-256 ${sha(before)}\n+ 4000 lines, SHA-256 ${sha(after)}`,
+    )
+    expect(lineDiff(before, before)).toBe('') // equal is equal, however long
+  })
+})
+
+/** The length of a longest common subsequence, by the textbook recursion (memoised). */
+function lcsLength(a: readonly string[], b: readonly string[]): number {
+  const memo = new Map<string, number>()
+  const go = (i: number, j: number): number => {
+    if (i === a.length || j === b.length) return 0
+    const key = `${i},${j}`
+    const known = memo.get(key)
+    if (known !== undefined) return known
+    const value = a[i] === b[j] ? 1 + go(i + 1, j + 1) : Math.max(go(i + 1, j), go(i, j + 1))
+    memo.set(key, value)
+    return value
+  }
+  return go(0, 0)
+}
+
+const isSubsequence = (part: readonly string[], whole: readonly string[]) => {
+  let k = 0
+  for (const line of whole) if (k < part.length && part[k] === line) k++
+  return k === part.length
+}
+
+describe('lineDiff properties', () => {
+  const lines = fc.array(fc.constantFrom('a', 'b', 'c', 'd', ''), { maxLength: 14 })
+
+  it('removes and adds the fewest lines: as many as the lines outside a longest common subsequence', () => {
+    fc.assert(
+      fc.property(lines, lines, (a, b) => {
+        const diff = lineDiff(file(...a), file(...b))
+        const body = diff === '' ? [] : diff.split('\n')
+        const common = lcsLength(a, b)
+        expect(body.filter((l) => l.startsWith('- '))).toHaveLength(a.length - common)
+        expect(body.filter((l) => l.startsWith('+ '))).toHaveLength(b.length - common)
+      }),
+    )
+  })
+
+  it('the old and context lines appear in the old text in order; the new and context lines in the new', () => {
+    fc.assert(
+      fc.property(lines, lines, (a, b) => {
+        const body = lineDiff(file(...a), file(...b))
+          .split('\n')
+          .filter((l) => l !== '' && l !== '…')
+        expect(body.every((l) => /^[ +-] /.test(l))).toBe(true)
+        const old = body.filter((l) => !l.startsWith('+')).map((l) => l.slice(2))
+        const fresh = body.filter((l) => !l.startsWith('-')).map((l) => l.slice(2))
+        expect(isSubsequence(old, a)).toBe(true)
+        expect(isSubsequence(fresh, b)).toBe(true)
+      }),
+    )
+  })
+
+  it('is empty exactly when the lines are equal', () => {
+    fc.assert(
+      fc.property(lines, lines, (a, b) => {
+        const same = a.length === b.length && a.every((l, i) => l === b[i])
+        expect(lineDiff(file(...a), file(...b)) === '').toBe(same)
+      }),
+    )
+  })
+})
