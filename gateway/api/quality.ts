@@ -366,28 +366,31 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   }
   const subtitle = () => `${ctx.title} — exported ${new Date().toISOString()}`
 
-  app.get(
-    '/api/nonconformances/:id/history.:format',
-    {
-      preHandler: need('quality-engineer', 'exporting a record'),
-      schema: {
-        params: Type.Object({
-          id: Type.String({ pattern: '^(NC-)?\\d{1,12}$' }),
-          format: Type.Union([Type.Literal('csv'), Type.Literal('pdf')]),
-        }),
+  // The full history of a record, as CSV or PDF.
+  const HISTORIES = [
+    { path: 'nonconformances', prefix: 'NC', history: quality.ncHistory },
+    { path: 'capas', prefix: 'CAPA', history: quality.capaHistory },
+  ] as const
+  for (const { path, prefix, history } of HISTORIES) {
+    app.get(
+      `/api/${path}/:id/history.:format`,
+      {
+        preHandler: need('quality-engineer', 'exporting a record'),
+        schema: {
+          params: Type.Object({
+            id: Type.String({ pattern: `^(${prefix}-)?\\d{1,12}$` }),
+            format: Type.Union([Type.Literal('csv'), Type.Literal('pdf')]),
+          }),
+        },
       },
-    },
-    async (request, res) => {
-      const { id, format } = request.params as { id: string; format: string }
-      const n = recordId(id, 'NC') as number
-      return exported(
-        res,
-        await quality.ncHistory(n, subtitle()),
-        format,
-        `NC-${String(n).padStart(6, '0')}`,
-      )
-    },
-  )
+      async (request, res) => {
+        const { id, format } = request.params as { id: string; format: string }
+        const n = recordId(id, prefix) as number
+        const file = `${prefix}-${String(n).padStart(6, '0')}`
+        return exported(res, await history(n, subtitle()), format, file)
+      },
+    )
+  }
 
   // ——— CAPA ———
 
@@ -462,29 +465,6 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
       const { id } = request.params as { id: string }
       const body = request.body as Parameters<QualityService['capaAct']>[1]
       return reply(res, await quality.capaAct(recordId(id, 'CAPA') as number, body, who(request)))
-    },
-  )
-
-  app.get(
-    '/api/capas/:id/history.:format',
-    {
-      preHandler: need('quality-engineer', 'exporting a record'),
-      schema: {
-        params: Type.Object({
-          id: Type.String({ pattern: '^(CAPA-)?\\d{1,12}$' }),
-          format: Type.Union([Type.Literal('csv'), Type.Literal('pdf')]),
-        }),
-      },
-    },
-    async (request, res) => {
-      const { id, format } = request.params as { id: string; format: string }
-      const n = recordId(id, 'CAPA') as number
-      return exported(
-        res,
-        await quality.capaHistory(n, subtitle()),
-        format,
-        `CAPA-${String(n).padStart(6, '0')}`,
-      )
     },
   )
 
