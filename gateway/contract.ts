@@ -567,6 +567,8 @@ export interface NcWorkflowView extends NcCase {
   overdue: boolean
   /** The NC this one recurs (a closed NC of the same characteristic and cause), or null. */
   recurrenceOf: number | null
+  /** Subgroup ids (lots, batches) of the trigger and the readings after it: the affected lots' evidence. */
+  lotsSeen: string[]
   signatures: SignatureView[]
   comments: CommentView[]
   attachments: AttachmentView[]

@@ -1711,6 +1711,7 @@ describe('nonconformance chart (issue 7 §7: the judged pane, its trigger, time-
         closedAt: null,
         reopened: 0,
         recurrenceOf: null,
+        lotsSeen: [],
         signatures: [],
         comments: [],
         attachments: [],

@@ -87,8 +87,12 @@ describe('the quality loop in the gateway', () => {
       token,
       body,
     )
-  const publish = async (topic: string, value: number, ts: number) =>
-    mqtt.publishAsync(topic, JSON.stringify({ value, ts: new Date(ts).toISOString() }), { qos: 1 })
+  const publish = async (topic: string, value: number, ts: number, subgroup?: string) =>
+    mqtt.publishAsync(
+      topic,
+      JSON.stringify({ value, ts: new Date(ts).toISOString(), subgroup }),
+      { qos: 1 },
+    )
   const ncsOf = async (characteristic: string) =>
     (
       await call<NonconformanceSummary[]>(
@@ -142,8 +146,8 @@ characteristics:
     // Readings of the past: spread before the CAPA's action, tight after it.
     for (const [k, v] of before.entries()) await publish('q/bore', v, T0 + k * 1000)
     for (const [k, v] of after.entries()) await publish('q/bore', v, T0 + 60_000 + k * 1000)
-    // Then an excursion past the action limit (HH opens an NC by default).
-    await publish('q/bore', 16.2, Date.now())
+    // Then an excursion past the action limit (HH opens an NC by default), in lot L2-4711.
+    await publish('q/bore', 16.2, Date.now(), 'L2-4711')
   })
 
   afterAll(async () => {
@@ -265,6 +269,8 @@ characteristics:
       overdue: false,
     })
     expect(view.workflow.rootCause?.whys).toHaveLength(4)
+    // The lot of the reading that triggered it, from the reading's subgroup id.
+    expect(view.workflow.lotsSeen).toEqual(['L2-4711'])
     expect(view.workflow.rootCause?.fishbone.machine).toEqual(['worn insert'])
     expect(view.workflow.comments).toEqual([
       expect.objectContaining({ by: 'op', text: 'saw it at 10:02' }),

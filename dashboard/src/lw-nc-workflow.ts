@@ -535,7 +535,7 @@ export class LwNcWorkflow extends LitElement {
       }
       case 'affected-lots':
         fields = html`<label class="field wide">Lots (one per line, or separated by commas)
-            <textarea name="lots" .value=${w.affectedLots.join('\n')} ?disabled=${this.busy}></textarea>
+            <textarea name="lots" .value=${(w.affectedLots.length > 0 ? w.affectedLots : w.lotsSeen).join('\n')} ?disabled=${this.busy}></textarea>
           </label>${reason}`
         submit = 'Record lots'
         break

@@ -10,8 +10,10 @@ import { createLogger, humanReadable, type Logger, type LogLevel } from '../log.
 import { packageVersion } from '../paths.ts'
 import { hashPassword } from '../sources/credentials.ts'
 import { registerCleanroomCommand } from './cleanroom.ts'
+import { registerOpcuaCommands } from './opcua.ts'
 import { registerQualityCommands } from './quality.ts'
 import type { Simulators } from './simulate.ts'
+import { registerSparkplugCommands } from './sparkplug.ts'
 import { registerSpcCommand } from './spc.ts'
 
 /**
@@ -188,6 +190,8 @@ program
 
 registerSpcCommand(program)
 registerCleanroomCommand(program)
+registerSparkplugCommands(program)
+registerOpcuaCommands(program)
 registerQualityCommands(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,7 +1,10 @@
 import Type, { type Static, type TSchema } from 'typebox'
 import { CHART_TYPES, NELSON_RULES, WESTERN_ELECTRIC_RULES } from '../../rules/index.ts'
 import { AlarmsConfig, CharacteristicAlarms, Cleanroom, CleanroomLocation } from './alarm-schema.ts'
+import { BrokerSecurityProperties, ExternalTlsProperties } from './mqtt-security-schema.ts'
+import { OpcuaPkiProperties, OpcuaServerSecurityProperties } from './opcua-security-schema.ts'
 import { QualityConfig, UserAuthProperties } from './quality-schema.ts'
+import { SparkplugConfig, SparkplugSource } from './sparkplug-schema.ts'
 import { WebhooksSchema } from './webhook-schema.ts'
 
 /**
@@ -252,12 +255,13 @@ const Source = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    sparkplug: Type.Optional(SparkplugSource),
   },
   {
     additionalProperties: false,
     minProperties: 1,
     maxProperties: 1,
-    description: 'Where the readings come from: exactly one of mqtt or opcua.',
+    description: 'Where the readings come from: exactly one of mqtt, opcua or sparkplug.',
   },
 )
 
@@ -309,6 +313,7 @@ const OpcuaServer = Type.Object(
     }),
     samplingIntervalMs: Type.Integer({ minimum: 0, default: 250 }),
     publishingIntervalMs: Type.Integer({ minimum: 50, default: 250 }),
+    ...OpcuaServerSecurityProperties,
   },
   { additionalProperties: false },
 )
@@ -419,6 +424,7 @@ export const ConfigSchema = Type.Object(
               },
             ),
             users: Type.Array(MqttUser, { default: [] }),
+            ...BrokerSecurityProperties,
           },
           'The embedded MQTT broker that devices connect to.',
         ),
@@ -434,6 +440,7 @@ export const ConfigSchema = Type.Object(
                 Type.String({ description: 'Environment variable holding the password.' }),
               ),
               clientId: Type.Optional(Type.String()),
+              ...ExternalTlsProperties,
             },
             {
               additionalProperties: false,
@@ -454,7 +461,11 @@ export const ConfigSchema = Type.Object(
       },
       'MQTT sources.',
     ),
-    opcua: obj({ servers: Type.Array(OpcuaServer, { default: [] }) }, 'OPC-UA sources.'),
+    opcua: obj(
+      { servers: Type.Array(OpcuaServer, { default: [] }), ...OpcuaPkiProperties },
+      'OPC-UA sources.',
+    ),
+    sparkplug: SparkplugConfig,
     store: obj(
       {
         timeseries: Type.Union([Type.Literal('sqlite'), Type.Literal('influxdb')], {

@@ -54,6 +54,8 @@ export interface NcService {
 export type NcRecord = Omit<NonconformanceView, 'workflow'> & {
   workflow: NonconformanceSummary['workflow']
   case: NcCase
+  /** Subgroup ids (lots, batches) of the trigger and the readings after it. */
+  lotsSeen: string[]
 }
 
 /** Filters of the NC list: any of several states, an owner, only overdue ones. */
@@ -130,15 +132,15 @@ function triggerOf(t: NcTrigger, points: readonly ChartPoint[]): NonconformanceS
 /** The statements the records writer runs for the NC service (idempotent: a batch may go twice). */
 export const NC_STATEMENTS = {
   insert: `INSERT INTO nonconformance (id, characteristic, characteristic_name, path, cause, title, status,
-             opened_at, last_at, occurrences, trigger, limits, readings, history, recurrence_of)
-           VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, '[]', ?) ON CONFLICT (id) DO NOTHING`,
+             opened_at, last_at, occurrences, trigger, limits, readings, history, recurrence_of, lots)
+           VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, '[]', ?, ?) ON CONFLICT (id) DO NOTHING`,
   insertCause:
     'INSERT OR IGNORE INTO nonconformance_cause (nonconformance, characteristic, cause, open) VALUES (?, ?, ?, 1)',
   count: 'UPDATE nonconformance SET last_at = ?, occurrences = ? WHERE id = ?',
   occurrence:
     'INSERT OR IGNORE INTO nonconformance_occurrence (nonconformance, number, ts, value) VALUES (?, ?, ?, ?)',
   forget: 'DELETE FROM nonconformance_occurrence WHERE nonconformance = ? AND number <= ?',
-  readings: 'UPDATE nonconformance SET readings = ? WHERE id = ?',
+  readings: 'UPDATE nonconformance SET readings = ?, lots = ? WHERE id = ?',
   workflow:
     'UPDATE nonconformance SET status = ?, workflow = ?, owner = ?, due_at = ?, closed_at = ? WHERE id = ?',
   releaseCauses: 'UPDATE nonconformance_cause SET open = 0 WHERE nonconformance = ?',
@@ -154,6 +156,8 @@ interface OpenNc {
   /** Occurrences not written yet, numbered from 1 (the trigger). */
   unsaved: { number: number; ts: number; value: number }[]
   readings: { ts: number; value: number }[]
+  /** Subgroup ids (lots, batches) of the trigger and the readings after it. */
+  lots: Set<string>
   /** Readings still to be added after the trigger. */
   awaiting: number
   /** What the database has of it: whether the row is there, how many causes, and what is stale. */
@@ -179,6 +183,7 @@ interface Row {
   history: string
   workflow: string | null
   recurrence_of: number | null
+  lots: string
 }
 
 /** The workflow part of a summary, from the whole case (overdue judged at `now`). */
@@ -230,6 +235,8 @@ export function createNcService(ctx: {
   let waiting: (() => void)[] = []
   let saveScheduled = false
   let nextId = 1
+  /** The subgroup id of each keyed characteristic's latest reading: the lot of a trigger. */
+  const lastKey = new Map<string, string>()
   /** The latest closed NC per `characteristic \0 cause`: a new NC of that cause recurs it. */
   const lastClosed = new Map<string, number>()
   let causesOfRow: StatementSync | null = null
@@ -301,11 +308,13 @@ export function createNcService(ctx: {
           nc.limits,
           JSON.stringify(nc.readings),
           s.recurrenceOf,
+          JSON.stringify([...nc.lots]),
         )
         nc.inserted = true
       } else {
         if (nc.unsaved.length > 0) run('count', s.lastAt, s.occurrences, s.id)
-        if (nc.readingsStale) run('readings', JSON.stringify(nc.readings), s.id)
+        if (nc.readingsStale)
+          run('readings', JSON.stringify(nc.readings), JSON.stringify([...nc.lots]), s.id)
       }
       // Each occurrence is a row (what is written does not grow with the number before it).
       for (const o of nc.unsaved) run('occurrence', s.id, o.number, o.ts, o.value)
@@ -366,6 +375,7 @@ export function createNcService(ctx: {
       causes: [],
       unsaved: [{ number: 1, ts: d.ts, value: d.value }],
       readings: rt.recent.toArray(),
+      lots: new Set(lastKey.has(c.id) ? [lastKey.get(c.id) as string] : []),
       awaiting: ctx.readingsAfter,
       inserted: false,
       causesSaved: 0,
@@ -410,6 +420,7 @@ export function createNcService(ctx: {
   function collectAfter(reading: Reading, set: Set<OpenNc>): void {
     for (const nc of set) {
       nc.readings.push({ ts: reading.ts, value: reading.value })
+      if (reading.key !== undefined) nc.lots.add(reading.key)
       nc.awaiting--
       // Written once complete (or at stop), not at every reading.
       if (nc.awaiting <= 0) {
@@ -433,6 +444,7 @@ export function createNcService(ctx: {
       causes,
       unsaved: [],
       readings: JSON.parse(row.readings),
+      lots: new Set(JSON.parse(row.lots) as string[]),
       awaiting: 0, // readings after a restart would not follow the trigger: collection ends
       inserted: true,
       causesSaved: causes.length,
@@ -482,6 +494,7 @@ export function createNcService(ctx: {
 
       bus.on('evaluated', owner, ({ runtime, reading }) => {
         const id = runtime.config.id
+        if (reading?.key !== undefined) lastKey.set(id, reading.key)
         const set = reading ? collecting.get(id) : undefined
         // runtime.last holds the measure the limits judge (a p chart's proportion), as the readings before it.
         if (reading && set && runtime.last)
@@ -602,10 +615,12 @@ export function createNcService(ctx: {
       const limits = JSON.parse(row.limits) as NonconformanceView['limitsInForce']
       // Readings after the trigger are written once complete: while collecting, memory has them.
       const live = collecting.get(row.characteristic)
-      const collected = live ? [...live].find((nc) => nc.summary.id === id)?.readings : undefined
+      const held = live ? [...live].find((nc) => nc.summary.id === id) : undefined
+      const collected = held?.readings
       return {
         ...rowSummary(row),
         case: caseOf(row),
+        lotsSeen: held ? [...held.lots] : (JSON.parse(row.lots) as string[]),
         limitsInForce: limits,
         readings: collected ? [...collected] : JSON.parse(row.readings),
         history: (

@@ -251,13 +251,14 @@ export function createQualityService(ctx: {
   function composeNc(rec: NcRecord): NonconformanceView {
     const number = ncNumber(rec.id)
     const content = signedNcContent(number, rec.case)
-    const { case: nc, ...rest } = rec
+    const { case: nc, lotsSeen, ...rest } = rec
     return {
       ...rest,
       workflow: {
         ...nc,
         overdue: workflowSummary(nc, now()).overdue,
         recurrenceOf: rec.recurrenceOf,
+        lotsSeen,
         signatures: ncSignatures(number).map((s) => signatureView(s, content)),
         comments: comments(number),
         attachments: attachments(number),

@@ -183,6 +183,9 @@ const MIGRATIONS = [
      id INTEGER PRIMARY KEY CHECK (id = 1),
      text TEXT NOT NULL,
      sha256 TEXT NOT NULL);`,
+
+  // The subgroup ids (lots, batches) of the readings an NC saw: its affected lots' evidence.
+  `ALTER TABLE nonconformance ADD COLUMN lots TEXT NOT NULL DEFAULT '[]';`,
 ]
 
 export function openRecords(path: string): DatabaseSync {

@@ -1,0 +1,121 @@
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AuditEntryView } from '../gateway/contract.ts'
+import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
+import { tempDir } from './helpers/index.ts'
+
+/**
+ * What the audit trail records beside NCs and CAPAs (issue 9): a changed configuration at start
+ * (with its diff), an alarm's settings changed, control limits changed; and a gateway that
+ * refuses to start on a trail cut short at its end.
+ */
+
+const config = (actionHigh: number) => `
+mqtt: { broker: { port: 0 } }
+characteristics:
+  - id: fill
+    name: Fill weight
+    path: Plant/Filling/Line 1
+    unit: g
+    source: { mqtt: { topic: a/fill } }
+    limits: { actionLow: 495, actionHigh: ${actionHigh} }
+    chart: { given: { center: 500, sigma: 1 } }
+`
+
+describe('the audit trail of settings and configuration', () => {
+  let data: { path: string; remove(): Promise<void> }
+  let gw: TestGateway | null = null
+  const start = async (actionHigh: number) => {
+    gw = await startTestGateway(config(actionHigh), { dataDir: data.path })
+    return gw
+  }
+  const stop = async () => {
+    await gw?.close()
+    gw = null
+  }
+  const trail = async (g: TestGateway, query = '') =>
+    (await g.get<AuditEntryView[]>(`/api/audit?limit=100000${query}`, TOKENS.engineer)).body
+
+  beforeAll(async () => {
+    process.env.LINEWATCH_ADMIN_PASSWORD = 'the first start: amber tide'
+    data = await tempDir('linewatch-audit-')
+  })
+  afterAll(async () => {
+    await stop()
+    await data.remove()
+    delete process.env.LINEWATCH_ADMIN_PASSWORD
+  })
+
+  it('records the configuration at the first start, and nothing when it starts again unchanged', async () => {
+    const g = await start(505)
+    const first = (await trail(g)).filter((a) => a.entity === 'config')
+    expect(first.map((a) => [a.action, a.actor])).toEqual([['configuration recorded', 'system']])
+    await stop()
+    const again = await start(505)
+    expect((await trail(again)).filter((a) => a.entity === 'config')).toHaveLength(1)
+  })
+
+  it('records an alarm settings change and a control-limit change with who, why, before and after', async () => {
+    const g = gw as TestGateway
+    const put = await fetch(`${g.gateway.urls.http}/api/alarms/fill%3AHH/settings`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKENS.engineer}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ priority: 'low', reason: 'rationalisation review 12' }),
+    })
+    expect(put.status).toBe(200)
+    const post = await fetch(`${g.gateway.urls.http}/api/characteristics/fill/baseline`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.manager}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'restart', reason: 'new filler head' }),
+    })
+    expect(post.status).toBe(200)
+    const alarm = (await trail(g, '&entity=alarm&id=fill:HH'))[0]
+    expect(alarm).toMatchObject({
+      action: 'alarm settings changed',
+      actor: 'engineer',
+      reason: 'rationalisation review 12',
+    })
+    expect((alarm?.before as { priority: string }).priority).toBe('critical')
+    expect((alarm?.after as { priority: string }).priority).toBe('low')
+    const limits = (await trail(g, '&entity=limits&id=fill'))[0]
+    expect(limits).toMatchObject({
+      action: 'limits: restart',
+      actor: 'manager',
+      reason: 'new filler head',
+      before: { center: 500 },
+      after: null,
+    })
+  })
+
+  it('records a changed configuration at the next start, with the lines that changed', async () => {
+    await stop()
+    const g = await start(506)
+    const changed = (await trail(g)).filter((a) => a.entity === 'config')
+    expect(changed.map((a) => a.action)).toEqual([
+      'configuration recorded',
+      'configuration changed',
+    ])
+    const diff = (changed[1]?.after as { diff: string }).diff
+    const lines = diff.split('\n').filter((l) => l.startsWith('- ') || l.startsWith('+ '))
+    expect(lines.map((l) => l.replace(/\s+/g, ' ').trim())).toEqual([
+      '- "actionHigh": 505,',
+      '+ "actionHigh": 506,',
+    ])
+    expect((changed[1]?.before as { sha256: string }).sha256).toBe(
+      (changed[0]?.after as { sha256: string }).sha256,
+    )
+  })
+
+  it('refuses to start on a trail cut short at its end (the head outside says so)', async () => {
+    await stop()
+    const db = new DatabaseSync(join(data.path, 'records.db'))
+    expect(() => db.exec('DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)')).toThrow(
+      /append-only/,
+    )
+    db.exec('DROP TRIGGER audit_no_delete')
+    db.exec('DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)')
+    db.close()
+    await expect(start(506)).rejects.toMatchObject({ code: 'LW_ERR_AUDIT_TRUNCATED' })
+  })
+})
