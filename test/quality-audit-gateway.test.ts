@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import { connectAsync } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditEntryView } from '../gateway/contract.ts'
 import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
@@ -20,7 +21,6 @@ characteristics:
     unit: g
     source: { mqtt: { topic: a/fill } }
     limits: { actionLow: 495, actionHigh: ${actionHigh} }
-    chart: { given: { center: 500, sigma: 1 } }
 `
 
 describe('the audit trail of settings and configuration', () => {
@@ -58,6 +58,12 @@ describe('the audit trail of settings and configuration', () => {
 
   it('records an alarm settings change and a control-limit change with who, why, before and after', async () => {
     const g = gw as TestGateway
+    const mqtt = await connectAsync(g.gateway.urls.mqtt as string)
+    for (const [k, value] of [500, 501, 499, 500.5, 499.5].entries())
+      await mqtt.publishAsync('a/fill', JSON.stringify({ value, ts: Date.now() - 10_000 + k }), {
+        qos: 1,
+      })
+    await mqtt.endAsync()
     const put = await fetch(`${g.gateway.urls.http}/api/alarms/fill%3AHH/settings`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${TOKENS.engineer}`, 'content-type': 'application/json' },
@@ -67,24 +73,26 @@ describe('the audit trail of settings and configuration', () => {
     const post = await fetch(`${g.gateway.urls.http}/api/characteristics/fill/baseline`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKENS.manager}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ action: 'restart', reason: 'new filler head' }),
+      body: JSON.stringify({ action: 'end-baseline', reason: 'enough for the trial' }),
     })
     expect(post.status).toBe(200)
-    const alarm = (await trail(g, '&entity=alarm&id=fill:HH'))[0]
+    const alarm = (await trail(g, '&entity=alarm&id=fill:HH'))[0] as AuditEntryView
     expect(alarm).toMatchObject({
       action: 'alarm settings changed',
       actor: 'engineer',
       reason: 'rationalisation review 12',
     })
-    expect((alarm?.before as { priority: string }).priority).toBe('critical')
-    expect((alarm?.after as { priority: string }).priority).toBe('low')
+    // HH is high by default (docs/alarms.md, priorities per condition).
+    expect((alarm.before as { priority: string }).priority).toBe('high')
+    expect((alarm.after as { priority: string }).priority).toBe('low')
     const limits = (await trail(g, '&entity=limits&id=fill'))[0]
+    // Frozen from the five readings: centre = their mean, written here.
     expect(limits).toMatchObject({
-      action: 'limits: restart',
+      action: 'limits: end-baseline',
       actor: 'manager',
-      reason: 'new filler head',
-      before: { center: 500 },
-      after: null,
+      reason: 'enough for the trial',
+      before: null,
+      after: { center: (500 + 501 + 499 + 500.5 + 499.5) / 5 },
     })
   })
 
@@ -92,18 +100,19 @@ describe('the audit trail of settings and configuration', () => {
     await stop()
     const g = await start(506)
     const changed = (await trail(g)).filter((a) => a.entity === 'config')
+    const [recorded, change] = changed as [AuditEntryView, AuditEntryView]
     expect(changed.map((a) => a.action)).toEqual([
       'configuration recorded',
       'configuration changed',
     ])
-    const diff = (changed[1]?.after as { diff: string }).diff
+    const diff = (change.after as { diff: string }).diff
     const lines = diff.split('\n').filter((l) => l.startsWith('- ') || l.startsWith('+ '))
     expect(lines.map((l) => l.replace(/\s+/g, ' ').trim())).toEqual([
       '- "actionHigh": 505,',
       '+ "actionHigh": 506,',
     ])
-    expect((changed[1]?.before as { sha256: string }).sha256).toBe(
-      (changed[0]?.after as { sha256: string }).sha256,
+    expect((change.before as { sha256: string }).sha256).toBe(
+      (recorded.after as { sha256: string }).sha256,
     )
   })
 

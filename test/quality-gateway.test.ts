@@ -88,11 +88,9 @@ describe('the quality loop in the gateway', () => {
       body,
     )
   const publish = async (topic: string, value: number, ts: number, subgroup?: string) =>
-    mqtt.publishAsync(
-      topic,
-      JSON.stringify({ value, ts: new Date(ts).toISOString(), subgroup }),
-      { qos: 1 },
-    )
+    mqtt.publishAsync(topic, JSON.stringify({ value, ts: new Date(ts).toISOString(), subgroup }), {
+      qos: 1,
+    })
   const ncsOf = async (characteristic: string) =>
     (
       await call<NonconformanceSummary[]>(

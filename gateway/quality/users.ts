@@ -91,6 +91,8 @@ interface Session {
 export const USER_NAME = /^[a-z0-9][a-z0-9._-]{1,63}$/
 
 const WRONG = 'wrong user name or password'
+/** Throttle states kept before the stale ones are pruned. */
+const MAX_THROTTLES = 10_000
 
 export function createUserDirectory(ctx: {
   db: DatabaseSync
@@ -164,6 +166,19 @@ export function createUserDirectory(ctx: {
     return throttles.get(key) ?? initialThrottle()
   }
 
+  /**
+   * Bounded: past MAX_THROTTLES names and addresses, those neither locked nor with a failure in
+   * the window are forgotten (they would count nothing anyway).
+   */
+  function prune(at: number): void {
+    if (throttles.size <= MAX_THROTTLES) return
+    for (const [key, t] of throttles) {
+      const locked = t.lockedUntil !== null && t.lockedUntil > at
+      if (!locked && t.failures.every((f) => at - f >= policy.lockout.windowMs))
+        throttles.delete(key)
+    }
+  }
+
   /** Checks a password against the throttles; records the outcome either way. */
   async function check(
     name: string,
@@ -172,6 +187,7 @@ export function createUserDirectory(ctx: {
     what: 'sign-in' | 'signature',
   ): Promise<{ ok: true; user: StoredUser } | Extract<SignInOutcome, { ok: false }>> {
     const at = now()
+    prune(at)
     const keys = [`user:${name}`, `address:${address}`]
     for (const key of keys) {
       const verdict = signInAllowed(throttle(key), at, policy.lockout)
