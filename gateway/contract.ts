@@ -41,6 +41,14 @@ import type { RejectReason, SourceStatus } from './sources/status.ts'
 import type { StoreStatus } from './store/types.ts'
 
 export type {
+  SparkplugCharacteristicEntry,
+  SparkplugDeviceView,
+  SparkplugMetricView,
+  SparkplugNodesView,
+  SparkplugNodeView,
+} from './sources/sparkplug/view.ts'
+
+export type {
   AlarmAreaKpis,
   AlarmCondition,
   AlarmKpisView,
@@ -116,6 +124,7 @@ export interface Hierarchy {
 export type SourceBinding =
   | { kind: 'mqtt'; topic: string }
   | { kind: 'opcua'; server: string; nodeId: string }
+  | { kind: 'sparkplug'; group: string; node: string; device: string | null; metric: string }
 
 /**
  * Control limits of the chart once estimated (or given): the parameters, and per pane the lines

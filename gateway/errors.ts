@@ -20,6 +20,14 @@ export const ERRORS = {
   LW_ERR_AUDIT_UNREADABLE: 'linewatch audit verify cannot read the records database.',
   LW_ERR_AUDIT_TRUNCATED:
     'The audit trail is shorter than its head kept outside the database: entries were removed.',
+  LW_ERR_TLS_FILE:
+    'A certificate, key, CA or CRL file named in mqtt.broker.tls or mqtt.external cannot be read or used.',
+  LW_ERR_OPCUA_CONNECT:
+    'linewatch opcua cannot reach the OPC-UA server, or the server or its certificate was refused; the message says which and what to do.',
+  LW_ERR_OPCUA_CERTIFICATE:
+    'An OPC-UA certificate named on the command line or in the configuration cannot be found or read.',
+  LW_ERR_SPARKPLUG_CONNECT:
+    'linewatch sparkplug discover cannot reach the MQTT broker, or the broker refused it.',
 } as const
 
 export type ErrorCode = keyof typeof ERRORS

@@ -29,6 +29,7 @@ import {
 } from './quality/index.ts'
 import { RecentCounter } from './recent-errors.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
+import { createSparkplugSource, sparkplugEnabled } from './sources/sparkplug/index.ts'
 import type { ReadingSink, Source, SourceStatus } from './sources/types.ts'
 import { openRecords } from './store/records.ts'
 import { createRecordsWriter, whenAll } from './store/records-writer.ts'
@@ -44,7 +45,7 @@ import { createWebhooks } from './webhooks/index.ts'
 export interface Gateway {
   readonly config: Config
   readonly bootId: string
-  readonly urls: { http: string; mqtt: string | null }
+  readonly urls: { http: string; mqtt: string | null; mqtts: string | null }
   close(): Promise<void>
 }
 
@@ -364,11 +365,17 @@ export async function createGateway(
 
     const httpPort = (app.server.address() as AddressInfo).port
     const broker = sources.find((s) => s.name === 'mqtt') as
-      | (Source & { port(): number })
+      | (Source & { port(): number | null; tlsPort(): number | null })
       | undefined
+    const plainPort = broker?.port() ?? null
+    const tlsPort = broker?.tlsPort() ?? null
     const urls = {
       http: `http://${urlHost(config.http.host)}:${httpPort}`,
-      mqtt: broker ? `mqtt://${urlHost(config.mqtt.broker.host)}:${broker.port()}` : null,
+      mqtt: plainPort !== null ? `mqtt://${urlHost(config.mqtt.broker.host)}:${plainPort}` : null,
+      mqtts:
+        tlsPort !== null && config.mqtt.broker.tls
+          ? `mqtts://${urlHost(config.mqtt.broker.tls.host)}:${tlsPort}`
+          : null,
     }
     log.info(
       { urls, characteristics: config.characteristics.length, store: config.store.timeseries },
@@ -455,12 +462,30 @@ function createSources(
     )
     sources.push(
       lazySource(`opcua:${server.id}`, 'opcua', async () => {
-        const { createOpcuaSource } = await import('./sources/opcua.ts')
+        const { createOpcuaSource, clientPkiDir } = await import('./sources/opcua.ts')
         return createOpcuaSource(server, bindings, {
           sink,
           log: log.child({ module: 'opcua', server: server.id }),
-          pkiDir: join(dataDir, 'pki', 'opcua-client'),
+          pkiDir: clientPkiDir(config.opcua, dataDir),
+          pki: config.opcua,
+          env,
         })
+      }),
+    )
+  }
+  if (sparkplugEnabled(config)) {
+    sources.push(
+      createSparkplugSource(config, {
+        sink,
+        log: log.child({ module: 'sparkplug' }),
+        env,
+        // Known once the embedded broker listens (port 0 in tests); sources start in order.
+        embeddedPort: () =>
+          (
+            sources.find((s) => s.name === 'mqtt') as
+              | (Source & { port(): number | null })
+              | undefined
+          )?.port() ?? null,
       }),
     )
   }

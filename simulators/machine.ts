@@ -57,7 +57,8 @@ export async function startMachineSimulator(
     port,
     host,
     hostname: advertised,
-    // No certificates yet (a later issue adds them): only the None policy is offered.
+    // A demo machine: only None is offered, and the demo's configuration chooses None for it
+    // explicitly (docs/opcua.md). A real machine is reached with a secure policy.
     securityModes: [MessageSecurityMode.None],
     securityPolicies: [SecurityPolicy.None],
     allowAnonymous: true,

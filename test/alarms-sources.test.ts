@@ -176,7 +176,7 @@ describe('comm-loss from a node-opcua server stopped and started again', () => {
     machine = await startMachine()
     gw = await startTestGateway(`
 mqtt: { broker: { enabled: false } }
-opcua: { servers: [{ id: cnc-1, endpoint: 'opc.tcp://127.0.0.1:${port}', samplingIntervalMs: 0, publishingIntervalMs: 100 }] }
+opcua: { servers: [{ id: cnc-1, endpoint: 'opc.tcp://127.0.0.1:${port}', samplingIntervalMs: 0, publishingIntervalMs: 100, securityPolicy: None, securityMode: None }] }
 characteristics:
   - id: bore
     name: Bore diameter

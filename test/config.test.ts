@@ -103,7 +103,7 @@ store: { timeseries: influxdb }
   it('explains what a source needs', () => {
     const [problem] = problems(ONE().replace('source: { mqtt: { topic: a/b } }', 'source: {}'))
     expect(problem).toMatch(
-      /characteristics\[0\]\.source: must NOT have fewer than 1 properties \(Where the readings come from: exactly one of mqtt or opcua\.\)/,
+      /characteristics\[0\]\.source: must NOT have fewer than 1 properties \(Where the readings come from: exactly one of mqtt, opcua or sparkplug\.\)/,
     )
   })
 

@@ -21,7 +21,7 @@ describe('OPC-UA machine → gateway (node-opcua server and the gateway client)'
     sim = await startSim()
     gw = await startTestGateway(`
 mqtt: { broker: { enabled: false } }
-opcua: { servers: [{ id: cnc-1, endpoint: 'opc.tcp://127.0.0.1:${port}', samplingIntervalMs: 0, publishingIntervalMs: 100 }] }
+opcua: { servers: [{ id: cnc-1, endpoint: 'opc.tcp://127.0.0.1:${port}', samplingIntervalMs: 0, publishingIntervalMs: 100, securityPolicy: None, securityMode: None }] }
 characteristics:
   - id: bore
     name: Bore diameter

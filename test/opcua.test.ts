@@ -57,6 +57,9 @@ async function startSource(
     endpoint,
     samplingIntervalMs: 0,
     publishingIntervalMs: 100,
+    // The simulator and the bare test server offer only None (docs/opcua.md).
+    securityPolicy: 'None',
+    securityMode: 'None',
     ...timing,
   }
   const sink = collectingSink()

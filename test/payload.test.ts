@@ -185,7 +185,15 @@ describe('OPC-UA timestamps are range-checked', () => {
     cleanups.push(() => sim.stop())
     const sink = collectingSink()
     const source = createOpcuaSource(
-      { id: 'cnc1', endpoint: sim.endpoint, samplingIntervalMs: 0, publishingIntervalMs: 100 },
+      {
+        id: 'cnc1',
+        endpoint: sim.endpoint,
+        samplingIntervalMs: 0,
+        publishingIntervalMs: 100,
+        // The simulator offers only None (docs/opcua.md).
+        securityPolicy: 'None',
+        securityMode: 'None',
+      },
       [{ characteristic: 'bore', nodeId: `nsu=urn:linewatch:sim:machine;s=${nodeId}` }],
       { sink, log: capturedLog().log, pkiDir: pki.path },
     )

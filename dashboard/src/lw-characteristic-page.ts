@@ -8,6 +8,7 @@ import { formatAge, formatDateTime, formatQuantity, formatValue } from './data/f
 import { hierarchyLabel } from './data/hierarchy.ts'
 import { routeHash } from './data/route.ts'
 import { appendPoints, type LimitLine, MAX_CHART_POINTS, readingsLines } from './data/series.ts'
+import { sourceText } from './data/source.ts'
 import { describeRuleOn, statusLabel } from './data/status.ts'
 import type { ConnectionState, LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
@@ -349,7 +350,7 @@ export class LwCharacteristicPage extends LitElement {
           <div class="chart-type" data-part="chart-header">${chartHeader(v)}</div>
           <div class="facts">
             <span>${v.id}</span>
-            <span>${v.source.kind === 'mqtt' ? `MQTT ${v.source.topic}` : `OPC-UA ${v.source.server} ${v.source.nodeId}`}</span>
+            <span>${sourceText(v.source)}</span>
           </div>
         </div>
         <div class="now">

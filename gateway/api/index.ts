@@ -17,6 +17,7 @@ import { type Auth, bearerToken, type Principal, principalName } from './auth.ts
 import { registerCleanroomRoutes } from './cleanrooms.ts'
 import { type QualityApiContext, registerQualityRoutes } from './quality.ts'
 import { badRequest, conflict, need, notFound } from './replies.ts'
+import { registerSparkplugRoutes } from './sparkplug.ts'
 import { timeRange } from './time.ts'
 
 /**
@@ -272,6 +273,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   if (ctx.quality)
     registerQualityRoutes(app, { ...ctx.quality, config: ctx.config, title: ctx.title, nc })
   registerCleanroomRoutes(app, ctx.config, store)
+  registerSparkplugRoutes(app, ctx.sources)
 
   app.setNotFoundHandler((request, reply) =>
     notFound(reply, `no route ${request.method} ${request.url.split('?')[0]}`),

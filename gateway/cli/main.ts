@@ -141,8 +141,10 @@ configCommand
     const config = await loadConfigFile(file)
     const n = config.characteristics.length
     const mqtt = config.characteristics.filter((c) => c.source.mqtt).length
+    const sparkplug = config.characteristics.filter((c) => c.source.sparkplug).length
+    const sp = sparkplug > 0 ? `${sparkplug} Sparkplug, ` : ''
     process.stdout.write(
-      `${file}: valid — ${n} characteristics (${mqtt} MQTT, ${n - mqtt} OPC-UA), time series in ${config.store.timeseries}\n`,
+      `${file}: valid — ${n} characteristics (${mqtt} MQTT, ${sp}${n - mqtt - sparkplug} OPC-UA), time series in ${config.store.timeseries}\n`,
     )
   })
 

@@ -10,7 +10,10 @@ import {
 } from '../../rules/index.ts'
 import { alarmConfigProblems } from '../alarms/catalogue.ts'
 import { LinewatchError } from '../errors.ts'
+import { mqttSecurityIssues } from './mqtt-security-schema.ts'
+import { opcuaSecurityProblems } from './opcua-security-schema.ts'
 import { type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
+import { sparkplugConfigProblems } from './sparkplug-schema.ts'
 import { createYamlValidator, type SemanticIssue } from './yaml-schema.ts'
 
 const validator = createYamlValidator<Config>({
@@ -113,6 +116,9 @@ function semanticIssues(config: Config): SemanticIssue[] {
       }),
   )
   issues.push(...alarmReferences(config, firstIndex))
+  issues.push(...mqttSecurityIssues(config))
+  issues.push(...sparkplugConfigProblems(config))
+  issues.push(...opcuaSecurityProblems(config))
   if (config.store.timeseries === 'influxdb' && !config.store.influxdb) {
     issues.push({
       path: ['store', 'timeseries'],

@@ -195,6 +195,13 @@ export function liveState(rt: CharacteristicRuntime, openNcs: number): LiveState
   }
 }
 
+function sourceBinding(c: CharacteristicConfig): CharacteristicView['source'] {
+  const { mqtt, sparkplug, opcua } = c.source
+  if (mqtt) return { kind: 'mqtt', topic: mqtt.topic }
+  if (sparkplug) return { kind: 'sparkplug', ...sparkplug, device: sparkplug.device ?? null }
+  return { kind: 'opcua', server: opcua?.server ?? '', nodeId: opcua?.nodeId ?? '' }
+}
+
 export function characteristicView(rt: CharacteristicRuntime, openNcs: number): CharacteristicView {
   const c = rt.config
   const capability = characteristicCapability(rt.spec, rt.state)
@@ -206,13 +213,7 @@ export function characteristicView(rt: CharacteristicRuntime, openNcs: number): 
     hierarchy: hierarchyOf(c.path),
     unit: c.unit,
     decimals: c.decimals,
-    source: c.source.mqtt
-      ? { kind: 'mqtt', topic: c.source.mqtt.topic }
-      : {
-          kind: 'opcua',
-          server: c.source.opcua?.server ?? '',
-          nodeId: c.source.opcua?.nodeId ?? '',
-        },
+    source: sourceBinding(c),
     limits: c.limits,
     chart: {
       type: spec.type,

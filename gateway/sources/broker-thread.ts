@@ -13,21 +13,28 @@
  *
  * Each connection passes a packet-size guard first. Clients without credentials are accepted
  * from loopback only unless `anonymous: allow` (Mosquitto 2's default, for the same reason).
+ * A TLS listener may ask for client certificates, which then sign their client in; refused
+ * sign-ins are counted and throttled per client address; permissions (rules/mqtt-acl.ts) decide
+ * who publishes and receives where (docs/mqtt-security.md).
  */
 import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls'
 import { parentPort, workerData } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
-import { Aedes, type AuthenticateError, type Client } from 'aedes'
+import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes'
 import { pino } from 'pino'
+import { type ClientPermissions, permissionsFor } from '../../rules/index.ts'
 import type { Config } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Delivery } from '../store/types.ts'
+import { authorizationWhy, loadPermissions, loadTls, tlsFilesVersion } from './broker-security.ts'
 import { receiveTime } from './clock.ts'
 import { verifyPassword } from './credentials.ts'
 import { RecentDeliveries } from './deliveries.ts'
 import { consumedTopics, createMqttIngest } from './mqtt-ingest.ts'
 import { GuardedConnection } from './packet-guard.ts'
+import { SignInThrottle } from './sign-in-throttle.ts'
 import type { Communication, ReadingSink, Rejection } from './types.ts'
 
 export type BrokerOptions = Config['mqtt']['broker'] & {
@@ -55,7 +62,7 @@ const FLUSH_AT = 512
 export const BROKER_READING_STRIDE = 5
 
 export type FromBroker =
-  | { type: 'listening'; port: number }
+  | { type: 'listening'; port: number | null; tlsPort: number | null }
   | { type: 'failed'; error: string; code: string | undefined }
   | {
       type: 'batch'
@@ -71,6 +78,8 @@ export type FromBroker =
       received: number
       clients: number
       resends: number
+      /** Refusals by kind (sign-ins, locks, TLS handshakes, permissions). */
+      counts: Record<string, number>
     }
   | { type: 'log'; line: string }
   | { type: 'stopped' }
@@ -115,6 +124,11 @@ function isLoopback(address: string | undefined): boolean {
   )
 }
 
+type Totals = Pick<
+  Extract<FromBroker, { type: 'batch' }>,
+  'received' | 'clients' | 'resends' | 'counts'
+>
+
 /**
  * What the broker hands over, gathered in a turn of the event loop and posted at its end.
  * Characteristics are numbered here (their ids stay with the judging thread).
@@ -129,12 +143,9 @@ class Outbox {
   private ack = 0
   private scheduled = false
   private readonly post: (batch: Extract<FromBroker, { type: 'batch' }>) => void
-  private readonly totals: () => { received: number; clients: number; resends: number }
+  private readonly totals: () => Totals
 
-  constructor(
-    post: (batch: Extract<FromBroker, { type: 'batch' }>) => void,
-    totals: () => { received: number; clients: number; resends: number },
-  ) {
+  constructor(post: (batch: Extract<FromBroker, { type: 'batch' }>) => void, totals: () => Totals) {
     this.post = post
     this.totals = totals
   }
@@ -286,16 +297,30 @@ async function startBroker(
   data: BrokerThreadData,
   log: Logger,
   post: (message: FromBroker) => void,
-): Promise<{ port: number; release(ack: number): void; stop(): Promise<void> }> {
+): Promise<{
+  port: number | null
+  tlsPort: number | null
+  release(ack: number): void
+  stop(): Promise<void>
+}> {
   const { options } = data
   let received = 0
+  /** Refusals since start, for the source's status (addresses-locked is the throttle's). */
+  const counts = { 'sign-ins-refused': 0, 'tls-handshakes-refused': 0, 'not-permitted': 0 }
   const acks = new WaitingAcks()
   const deliveries = new RecentDeliveries(data.deliveries)
   let broker: Aedes | null = null
+  const throttlePolicy = {
+    maxFailures: options.signInThrottle.maxFailures,
+    windowMs: options.signInThrottle.windowSeconds * 1000,
+    lockMs: options.signInThrottle.lockSeconds * 1000,
+  }
+  const throttle = new SignInThrottle(throttlePolicy)
   const outbox = new Outbox(post, () => ({
     received,
     clients: broker?.connectedClients ?? 0,
     resends: deliveries.resends,
+    counts: { ...counts, 'addresses-locked': throttle.locks },
   }))
   const sink = outbox.sink(acks)
   // The topics map to the numbers of their characteristics (the judging thread has the ids).
@@ -307,11 +332,15 @@ async function startBroker(
     maxPacketBytes: options.maxPacketBytes,
     onMessage: () => received++,
   })
-  let server: Server | null = null
+  const permissions = await loadPermissions(options)
+  const tls = options.tls
+  const tlsContext = tls ? await loadTls(tls) : null
+  const servers: (Server | TlsServer)[] = []
   const sockets = new Set<Socket>()
   const users = new Map(options.users.map((u) => [u.username, u.passwordHash]))
   const wanted = consumedTopics(topics, options.subscribe)
   let pruner: NodeJS.Timeout | null = null
+  let reloader: NodeJS.Timeout | null = null
   let closing = false
   const publishers = new Publishers(topics)
   type Packet = { topic: string; payload: Buffer | string; qos: number; messageId?: number }
@@ -341,9 +370,100 @@ async function startBroker(
   const connectIds = new WeakMap<object, string>()
   /** Connections whose CONNECT has an empty client id they may not have. */
   const emptyIdRefused = new WeakSet<object>()
-  broker = await Aedes.createBroker({
+  /** The TLS socket under each connection that came over TLS. */
+  const tlsSockets = new WeakMap<object, TLSSocket>()
+  /** Who each signed-in client is: its user name, null when anonymous. */
+  const identities = new WeakMap<Client, string | null>()
+  /** Its permissions, when permissions are configured. */
+  const granted = new WeakMap<Client, ClientPermissions>()
+  /** Messages refused by the permissions: acknowledged as MQTT 3.1.1 allows, never routed. */
+  const dropped = new WeakSet<object>()
+  const who = (client: Client | null) => {
+    if (!client) return 'a client gone'
+    const user = identities.get(client)
+    return `client "${client.id}" (${user == null ? 'anonymous' : `user "${user}"`})`
+  }
+  // Locks are logged at most every 10 s (each refused sign-in is counted and dead-lettered).
+  let lockLoggedAt = 0
+  let locksUnlogged = 0
+  const logLock = (address: string, now: number) => {
+    if (now - lockLoggedAt < 10_000) {
+      locksUnlogged++
+      return
+    }
+    log.warn(
+      {
+        address,
+        lockSeconds: options.signInThrottle.lockSeconds,
+        otherLocksSinceLastLog: locksUnlogged,
+      },
+      'MQTT client address locked after refused sign-ins',
+    )
+    lockLoggedAt = now
+    locksUnlogged = 0
+  }
+  /** A CONNECT refused for its credentials: counted, dead-lettered, and towards the address's lock. */
+  const refuseSignIn = (
+    client: Client,
+    address: string,
+    username: string | undefined,
+    why: string,
+    returnCode: number,
+    done: (err: AuthenticateError, ok: false) => void,
+    { throttled = false } = {},
+  ) => {
+    const now = Date.now()
+    // A refusal of a locked address is not another failure: the lock does not grow.
+    const locked = !throttled && throttle.failed(address, now)
+    counts['sign-ins-refused']++
+    const user = username === undefined ? 'no user name' : `user "${username}"`
+    sink.reject({
+      source: 'mqtt',
+      reason: 'bad-credentials',
+      detail: `MQTT client "${client.id}" (${address}, ${user}) refused: ${why}${
+        locked
+          ? `; ${address} is locked for ${options.signInThrottle.lockSeconds} s after ${options.signInThrottle.maxFailures} refused sign-ins`
+          : ''
+      }`,
+      ts: now,
+    })
+    log.debug({ client: client.id, address, username, why }, 'MQTT sign-in refused')
+    if (locked) logLock(address, now)
+    done(authError(why, returnCode), false)
+  }
+  const signedIn = (client: Client, user: string | null, done: (e: null, ok: true) => void) => {
+    identities.set(client, user)
+    if (permissions)
+      granted.set(client, permissionsFor(permissions, { username: user, clientId: client.id }))
+    done(null, true)
+  }
+  const refusePublish = (client: Client | null, packet: Packet) => {
+    counts['not-permitted']++
+    const will = client !== null && packet === (client as unknown as { will?: unknown }).will
+    const payload =
+      typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+    sink.reject({
+      source: 'mqtt',
+      reason: 'not-permitted',
+      detail: `${will ? 'the will of' : 'a publish by'} ${who(client)} to "${packet.topic}" is not permitted: acknowledged and dropped`,
+      address: packet.topic,
+      payload,
+      ts: Date.now(),
+    })
+  }
+  const hooks: AedesOptions = {
     id: 'linewatch',
-    authorizePublish: (client, packet, done) => take(client, packet, done),
+    authorizePublish: (client, packet, done) => {
+      if (permissions) {
+        const allowed = client ? granted.get(client) : undefined
+        if (!allowed?.canPublish(packet.topic)) {
+          refusePublish(client, packet)
+          dropped.add(packet)
+          return done(null)
+        }
+      }
+      take(client, packet, done)
+    },
     preConnect: (client, packet, done) => {
       connectIds.set(client, packet.clientId)
       // [MQTT-3.1.3-8] an empty client id asks the server for one, which only a clean
@@ -365,34 +485,97 @@ async function startBroker(
         )
         return
       }
+      const conn = client.conn as GuardedConnection
+      const address = conn.remoteAddress ?? 'unknown address'
+      // A verified client certificate signs its client in: it cannot be guessed, so it is
+      // neither throttled nor locked out with its address.
+      const secure = tlsSockets.get(conn)
+      if (secure && tls) {
+        const cert = secure.getPeerCertificate()
+        const presented = cert !== null && Object.keys(cert).length > 0
+        if (presented && !secure.authorized)
+          return refuseSignIn(
+            client,
+            address,
+            username,
+            `client certificate refused: ${authorizationWhy(secure)}`,
+            NOT_AUTHORIZED,
+            done,
+          )
+        if (presented && tls.userFromCertificate === 'cn') {
+          const cn = cert.subject?.CN as unknown
+          if (typeof cn !== 'string' || cn === '')
+            return refuseSignIn(
+              client,
+              address,
+              username,
+              'the client certificate has no single common name (CN) to sign in as',
+              NOT_AUTHORIZED,
+              done,
+            )
+          return signedIn(client, cn, done)
+        }
+      }
+      const verdict = throttle.allowed(address, Date.now())
+      if (!verdict.allowed)
+        return refuseSignIn(client, address, username, verdict.why, NOT_AUTHORIZED, done, {
+          throttled: true,
+        })
       if (username === undefined) {
-        const address = (client.conn as GuardedConnection).remoteAddress
         const ok =
           options.anonymous === 'allow' || (options.anonymous === 'loopback' && isLoopback(address))
-        if (ok) done(null, true)
-        else {
-          log.warn({ client: client.id, address }, 'anonymous MQTT client refused')
-          done(authError('credentials required', NOT_AUTHORIZED), false)
-        }
+        if (ok) signedIn(client, null, done)
+        else refuseSignIn(client, address, username, 'credentials required', NOT_AUTHORIZED, done)
         return
       }
       const hash = users.get(username)
       verifyPassword(password ?? Buffer.alloc(0), hash ?? 'scrypt$16384$8$1$AA==$AA==').then(
         (ok) => {
-          if (ok && hash) done(null, true)
-          else {
-            log.warn(
-              { client: client.id, username },
-              'MQTT client refused: bad username or password',
+          if (ok && hash) signedIn(client, username, done)
+          else
+            refuseSignIn(
+              client,
+              address,
+              username,
+              'bad username or password',
+              BAD_USERNAME_OR_PASSWORD,
+              done,
             )
-            done(authError('bad username or password', BAD_USERNAME_OR_PASSWORD), false)
-          }
         },
-        (err: Error) => done(authError(err.message, BAD_USERNAME_OR_PASSWORD), false),
+        (err: Error) =>
+          refuseSignIn(client, address, username, err.message, BAD_USERNAME_OR_PASSWORD, done),
       )
     },
-  })
+  }
+  if (permissions) {
+    hooks.authorizeSubscribe = (client, subscription, done) => {
+      if (granted.get(client)?.canSubscribe(subscription.topic)) return done(null, subscription)
+      counts['not-permitted']++
+      sink.reject({
+        source: 'mqtt',
+        reason: 'not-permitted',
+        detail: `the subscription of ${who(client)} to "${subscription.topic}" is refused (SUBACK 0x80): no topic it matches may be received`,
+        address: subscription.topic,
+        ts: Date.now(),
+      })
+      done(null, null)
+    }
+    // Each delivery (retained messages too) is checked: a granted subscription may be wider
+    // than what the client may receive.
+    hooks.authorizeForward = (client, packet) =>
+      granted.get(client)?.canReceive(packet.topic) ? packet : null
+  }
+  broker = await Aedes.createBroker(hooks)
   const b = broker
+  // A refused message was acknowledged (authorizePublish let aedes go on); it stops here, not
+  // routed nor retained. aedes calls publish(packet, client, done) for a client's message.
+  type Publish = (packet: object, client?: unknown, done?: (err?: Error) => void) => void
+  const publish = (b.publish as unknown as Publish).bind(b)
+  ;(b as unknown as { publish: Publish }).publish = (packet, client, done) => {
+    if (!dropped.has(packet)) return publish(packet, client, done)
+    const callback = typeof client === 'function' ? (client as () => void) : done
+    callback?.()
+  }
   b.on('client', (client) => deliveries.connected(client.id))
   // A client gone without DISCONNECT (its will would go out: keep-alive timeout, a broken
   // socket) is communication lost for what it published last; a clean DISCONNECT is a person's
@@ -412,7 +595,10 @@ async function startBroker(
       at: Date.now(),
     })
   })
-  pruner = setInterval(() => deliveries.prune(Date.now()), 60_000)
+  pruner = setInterval(() => {
+    deliveries.prune(Date.now())
+    throttle.prune(Date.now())
+  }, 60_000)
   pruner.unref()
   // aedes has closed the connection; a protocol violation is also dead-lettered under
   // `protocol`. Before a CONNECT is accepted aedes calls it a connectionError, after a
@@ -435,7 +621,8 @@ async function startBroker(
   b.on('clientError', onClientError)
   b.on('connectionError', onClientError)
 
-  server = createServer((socket) => {
+  /** A new connection (over TLS: `secure` is its TLS socket): the packet guard, then aedes. */
+  const handle = (socket: Socket, secure: TLSSocket | null) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
     // The id its CONNECT gave, once aedes has read it (a CONNACK has gone back by then).
@@ -476,41 +663,121 @@ async function startBroker(
         })
       },
     )
+    if (secure) tlsSockets.set(connection, secure)
     client = b.handle(connection)
-  })
-  const srv = server
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new LinewatchError(
-              'LW_ERR_PORT_IN_USE',
-              `MQTT port ${options.port} is in use by another program: stop it or set mqtt.broker.port`,
-            )
-          : err,
-      ),
+  }
+
+  const listen = (server: Server | TlsServer, port: number, host: string, what: string) =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new LinewatchError(
+                'LW_ERR_PORT_IN_USE',
+                `${what} port ${port} is in use by another program: stop it or set ${what === 'MQTT' ? 'mqtt.broker.port' : 'mqtt.broker.tls.port'}`,
+              )
+            : err,
+        ),
+      )
+      server.listen(port, host, () => {
+        const address = server.address()
+        resolve(typeof address === 'object' && address ? address.port : port)
+      })
+    })
+
+  let port: number | null = null
+  if (options.plainListener) {
+    const server = createServer((socket) => handle(socket, null))
+    servers.push(server)
+    port = await listen(server, options.port, options.host, 'MQTT')
+  }
+  let tlsPort: number | null = null
+  if (tls && tlsContext) {
+    const server = createTlsServer(
+      {
+        ...tlsContext,
+        // Asked for when there is a CA to verify it against; required only when configured.
+        requestCert: tls.caFile !== undefined,
+        rejectUnauthorized: tls.requireClientCertificate,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: 10_000,
+      },
+      (socket) => handle(socket, socket),
     )
-    srv.listen(options.port, options.host, () => resolve())
-  })
-  const address = server?.address()
-  const port = typeof address === 'object' && address ? address.port : options.port
+    // A refused handshake never reaches aedes: counted here, the log's rate bounded by the dead letters'.
+    // A refused handshake's socket is closed before the refusal is reported, and a closed
+    // socket answers its address only if it was asked before: ask the TCP socket under it at
+    // once (Node keeps it as the TLS socket's _parent).
+    server.prependListener('connection', (raw: Socket) => void raw.remoteAddress)
+    server.on('tlsClientError', (err, socket) => {
+      counts['tls-handshakes-refused']++
+      const address =
+        socket.remoteAddress ??
+        (socket as unknown as { _parent?: Socket })._parent?.remoteAddress ??
+        'unknown address'
+      // A client certificate refused by the verification closes the socket with a mere "socket
+      // hang up"; the verification's own reason (CERT_REVOKED, …) is on the socket.
+      const why = socket.authorizationError
+        ? `client certificate not accepted (${authorizationWhy(socket)})`
+        : err.message
+      log.debug({ address, why }, 'TLS handshake refused')
+      sink.reject({
+        source: 'mqtt',
+        reason: 'tls-handshake',
+        detail: `TLS handshake with ${address} refused: ${why}`,
+        ts: Date.now(),
+      })
+    })
+    servers.push(server)
+    tlsPort = await listen(server, tls.port, tls.host, 'MQTT TLS')
+    // Renewed certificates and a new CRL are taken without a restart.
+    let version = await tlsFilesVersion(tls)
+    let reloading = false
+    reloader = setInterval(() => {
+      if (reloading) return
+      reloading = true
+      tlsFilesVersion(tls)
+        .then(async (now) => {
+          if (now === version) return
+          server.setSecureContext(await loadTls(tls))
+          version = now
+          log.info('TLS certificate, key, CA or CRL file changed: loaded')
+        })
+        .catch((err: unknown) =>
+          log.error(
+            { err },
+            'changed TLS files could not be loaded; the previous ones stay in use',
+          ),
+        )
+        .finally(() => {
+          reloading = false
+        })
+    }, tls.reloadSeconds * 1000)
+    reloader.unref()
+  }
   log.info(
-    { host: options.host, port, anonymous: options.anonymous },
+    {
+      host: options.host,
+      port,
+      tlsPort,
+      anonymous: options.anonymous,
+      permissions: permissions ? permissions.length : 'none (everything allowed)',
+    },
     'embedded MQTT broker listening',
   )
   return {
     port,
+    tlsPort,
     release: (ack) => acks.release(ack),
     async stop() {
       closing = true
       if (pruner) clearInterval(pruner)
-      const srv = server
-      server = null
-      if (srv)
-        await new Promise<void>((resolve) => {
-          srv.close(() => resolve())
-          for (const s of sockets) s.destroy()
-        })
+      if (reloader) clearInterval(reloader)
+      const closed = servers
+        .splice(0)
+        .map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())))
+      for (const s of sockets) s.destroy()
+      await Promise.all(closed)
       const b = broker
       broker = null
       if (b) await new Promise<void>((resolve) => b.close(() => resolve()))
@@ -538,7 +805,7 @@ if (parentPort) {
             port.close()
           })
       })
-      post({ type: 'listening', port: broker.port })
+      post({ type: 'listening', port: broker.port, tlsPort: broker.tlsPort })
     },
     (e: unknown) => {
       const err = e as Error & { code?: string }

@@ -24,8 +24,10 @@ import type { Source, SourceContext, SourceStatus } from './types.ts'
  * are handed to the new thread so that a resend is known).
  */
 export interface MqttBrokerSource extends Source {
-  /** The port listened on (useful with port 0). */
-  port(): number
+  /** The plain TCP port listened on (useful with port 0); null when plainListener is off. */
+  port(): number | null
+  /** The TLS port listened on; null without mqtt.broker.tls. */
+  tlsPort(): number | null
 }
 
 const RESTART_MS = 1000
@@ -51,9 +53,13 @@ export function createMqttBrokerSource(
   )
   let worker: Worker | null = null
   let stopping = false
-  let listeningOn = options.port
+  let listeningOn: number | null = options.plainListener ? options.port : null
+  let tlsListeningOn: number | null = options.tls ? options.tls.port : null
   let listening = false
-  let totals = { received: 0, clients: 0, resends: 0 }
+  let totals: Pick<
+    Extract<FromBroker, { type: 'batch' }>,
+    'received' | 'clients' | 'resends' | 'counts'
+  > = { received: 0, clients: 0, resends: 0, counts: {} }
 
   function post(message: ToBroker): void {
     worker?.postMessage(message)
@@ -84,7 +90,12 @@ export function createMqttBrokerSource(
       const ack = batch.ack
       sink.durable(() => post({ type: 'durable', ack }))
     }
-    totals = { received: batch.received, clients: batch.clients, resends: batch.resends }
+    totals = {
+      received: batch.received,
+      clients: batch.clients,
+      resends: batch.resends,
+      counts: batch.counts,
+    }
   }
 
   /** A line the broker thread logged, into this side's logger. */
@@ -111,6 +122,7 @@ export function createMqttBrokerSource(
       const first = (message: FromBroker) => {
         if (message.type === 'listening') {
           listeningOn = message.port
+          tlsListeningOn = message.tlsPort
           listening = true
           resolve()
         } else if (message.type === 'failed') {
@@ -158,6 +170,8 @@ export function createMqttBrokerSource(
 
     port: () => listeningOn,
 
+    tlsPort: () => tlsListeningOn,
+
     status(): SourceStatus {
       return {
         name: 'mqtt',
@@ -167,6 +181,8 @@ export function createMqttBrokerSource(
           ? `${totals.clients} clients connected, ${totals.resends} resent messages recognised`
           : 'not started',
         received: totals.received,
+        // Refused sign-ins, address locks, TLS handshakes and permissions since start.
+        counts: { ...totals.counts },
       }
     },
 

@@ -2,6 +2,7 @@ import { connect, type MqttClient } from 'mqtt'
 import type { Config } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
 import { consumedTopics, createMqttIngest } from './mqtt-ingest.ts'
+import { keyPassphrase, readTlsFile } from './tls-files.ts'
 import type { Source, SourceContext, SourceStatus } from './types.ts'
 
 /**
@@ -14,6 +15,10 @@ import type { Source, SourceContext, SourceStatus } from './types.ts'
  * but holds the PUBACK itself until the store has committed the message; an acknowledgement
  * held when the connection drops is not sent on the next one (the broker sends the message
  * again: at least once, as QoS 1 promises).
+ *
+ * Over TLS (mqtts://) the broker's certificate is always verified, its host name included,
+ * against `caFile` or else the system's CAs; there is no setting to skip that. A refused
+ * handshake is counted (tls-handshake) once per outage and named in the status.
  */
 export function createMqttClientSource(
   options: NonNullable<Config['mqtt']['external']> & {
@@ -60,6 +65,7 @@ export function createMqttClientSource(
         password,
         reconnectPeriod: 1000,
         connectTimeout: 10_000,
+        ...(await tlsOptions(options, ctx.env)),
       })
       client = c
       holdAcknowledgements(c, ctx.sink.durable)
@@ -88,9 +94,28 @@ export function createMqttClientSource(
       c.on('message', (topic, payload) => {
         if (wanted(topic)) ingest(topic, payload)
       })
-      c.on('error', (err) => {
-        lastError = err.message
+      // Refused handshakes repeat with every reconnection: one count and log line per outage
+      // and reason (the status keeps the latest).
+      let refusedTls: string | undefined
+      c.on('connect', () => {
+        refusedTls = undefined
+      })
+      c.on('error', (err: Error & { code?: string | number }) => {
+        const tls = isTlsRefusal(err)
+        lastError = tls
+          ? `TLS handshake refused: ${err.message} (is the broker's CA in mqtt.external.caFile?)`
+          : err.message
+        if (tls && refusedTls === err.message) return
         log.warn({ err: err.message, url: options.url }, 'external MQTT broker error')
+        if (!tls) return
+        refusedTls = err.message
+        ctx.sink.reject({
+          source: 'mqtt-external',
+          reason: 'tls-handshake',
+          detail: `TLS handshake with ${options.url} refused: ${err.message}${err.code ? ` (${err.code})` : ''}`,
+          address: options.url,
+          ts: Date.now(),
+        })
       })
       c.on('close', () => communication(true, `connection to ${options.url} lost`))
       c.on('offline', () =>
@@ -114,6 +139,42 @@ export function createMqttClientSource(
       if (c) await c.endAsync()
     },
   }
+}
+
+/** mqtt.js hands these to tls.connect (the passphrase too, though its types leave it out). */
+type TlsFiles = { ca?: Buffer; cert?: Buffer; key?: Buffer; passphrase?: string }
+
+/** The TLS files as mqtt.js options (mqtt.js verifies the broker's certificate by default). */
+/** The external broker's TLS files (CA, client certificate and key), read once at start. */
+export async function tlsOptions(
+  options: { caFile?: string; certFile?: string; keyFile?: string; keyPassphraseEnv?: string },
+  env: NodeJS.ProcessEnv,
+): Promise<TlsFiles> {
+  const read = (setting: string, file: string | undefined) =>
+    readTlsFile('mqtt.external', setting, file)
+  const passphrase = keyPassphrase('mqtt.external', options.keyPassphraseEnv, env)
+  const out: TlsFiles = {}
+  const ca = await read('caFile', options.caFile)
+  const cert = await read('certFile', options.certFile)
+  const key = await read('keyFile', options.keyFile)
+  if (ca) out.ca = ca
+  if (cert) out.cert = cert
+  if (key) out.key = key
+  if (passphrase !== undefined) out.passphrase = passphrase
+  return out
+}
+
+/** Whether a connection error is the TLS handshake refusing (certificate, host name, protocol). */
+function isTlsRefusal(err: Error & { code?: string | number }): boolean {
+  const code = String(err.code ?? '')
+  return (
+    code.startsWith('ERR_SSL_') ||
+    code.startsWith('ERR_TLS_') ||
+    code.includes('CERT') ||
+    code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+    code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' ||
+    code === 'UNABLE_TO_GET_ISSUER_CERT'
+  )
 }
 
 type SendPacket = (packet: { cmd: string }, cb?: (err?: Error) => void, ...rest: unknown[]) => void

@@ -86,14 +86,17 @@ export function createMqttIngest(options: {
 
 /**
  * Which topics a source takes: the mapped ones, and those the configured filters match (a
- * message on a topic no characteristic maps is then dead-lettered as unknown-topic).
+ * message on a topic no characteristic maps is then dead-lettered as unknown-topic). Sparkplug
+ * B's namespace (spBv1.0/…) belongs to the Sparkplug host: a filter such as `#` does not take it.
  */
 export function consumedTopics(
   topics: ReadonlyMap<string, string>,
   filters: readonly string[],
 ): (topic: string) => boolean {
   const split = filters.map((f) => f.split('/'))
-  return (topic) => topics.has(topic) || split.some((f) => topicMatches(f, topic))
+  return (topic) =>
+    topics.has(topic) ||
+    (!topic.startsWith('spBv1.0/') && split.some((f) => topicMatches(f, topic)))
 }
 
 /** MQTT topic filter matching, filter given by its levels ([MQTT-4.7]). */

@@ -8,27 +8,38 @@ import {
   DataType,
   type DataValue,
   DeadbandType,
-  MessageSecurityMode,
   type NodeId,
-  OPCUACertificateManager,
-  OPCUAClient,
-  SecurityPolicy,
   StatusCodes,
   setErrorLogger,
   setWarningLogger,
   TimestampsToReturn,
 } from 'node-opcua'
 import type { OpcuaServerConfig } from '../config/index.ts'
+import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import {
+  CLOSE_TIMEOUT_MS,
+  createClient,
+  identityOf,
+  type Security,
+  step,
+  verifiedServerCertificate,
+} from './opcua-connect.ts'
+import { acquireClientPki, type ClientPki, readCertificateFile } from './opcua-pki.ts'
+import { type RefusalKind, refusalOf, retryDelayMs } from './opcua-refusals.ts'
 import { numberFromVariant, resolveNsuNodeId, timestampOf } from './opcua-values.ts'
 import type { RejectReason, Source, SourceContext, SourceStatus } from './types.ts'
 
+export { clientPkiDir } from './opcua-pki.ts'
 export { numberFromVariant, resolveNsuNodeId, timestampOf } from './opcua-values.ts'
 
 /**
  * OPC-UA source: one client per configured server, one subscription with a monitored item per
  * binding. It supervises its own connection (see `supervise`): the first connection happens in
  * the background, and a lost one is torn down and rebuilt from scratch, namespaces included.
+ * Security (docs/opcua.md): under a secure policy the server's certificate is verified against
+ * the PKI folder before anything else is sent; a refusal (untrusted certificate, wrong
+ * password…) is counted, shown in the status with what to do, and retried slowly.
  */
 
 export interface OpcuaBinding {
@@ -85,59 +96,33 @@ interface Connection {
 interface ConnectionContext {
   server: OpcuaServerConfig
   bindings: readonly OpcuaBinding[]
-  pkiDir: string
+  security: Security
+  pki: ClientPki
   log: Logger
   signal: AbortSignal
   deliver(item: Resolved, dv: DataValue): void
 }
 
-const STEP_TIMEOUT_MS = 10_000
-const CLOSE_TIMEOUT_MS = 3_000
 const KEEPALIVE_COUNT = 10
 
-/** Awaits `promise`, but gives up on abort or after `timeoutMs`, saying which step it was. */
-async function step<T>(
-  what: string,
-  promise: Promise<T>,
-  signal: AbortSignal,
-  timeoutMs = STEP_TIMEOUT_MS,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  let onAbort: (() => void) | undefined
-  const giveUp = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
-    onAbort = () => reject(new Error('stopped'))
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, giveUp])
-  } catch (cause) {
-    throw new Error(`${what}: ${(cause as Error).message}`, { cause })
-  } finally {
-    clearTimeout(timer)
-    if (onAbort) signal.removeEventListener('abort', onAbort)
-    promise.catch(() => {}) // a step given up on may still fail later: not an unhandled rejection
-  }
-}
-
 async function openConnection(c: ConnectionContext): Promise<Connection> {
-  const client = OPCUAClient.create({
-    applicationName: 'linewatch',
+  // Under a secure policy the server's certificate is verified first, before any password.
+  const serverCertificate =
+    c.security.securityPolicy === 'None'
+      ? undefined
+      : await verifiedServerCertificate({
+          endpoint: c.server.endpoint,
+          security: c.security,
+          pki: c.pki,
+          signal: c.signal,
+          trustCommand: (thumbprint) =>
+            `linewatch opcua trust --config FILE --server ${c.server.id} --thumbprint ${thumbprint}`,
+        })
+  const client = createClient({
+    security: c.security,
+    pki: c.pki,
     clientName: `linewatch ${c.server.id}`,
-    endpointMustExist: false,
-    // No certificates yet (a later issue adds them): SecurityMode None, policy None.
-    securityMode: MessageSecurityMode.None,
-    securityPolicy: SecurityPolicy.None,
-    // The client's own certificate lives under pkiDir, never ~/.config. A fresh manager per
-    // client: disconnect() disposes the one it was given.
-    clientCertificateManager: new OPCUACertificateManager({
-      rootFolder: c.pkiDir,
-      automaticallyAcceptUnknownCertificate: true, // nothing is verified under policy None
-    }),
-    // We supervise reconnection ourselves (see `supervise`), so the client must not retry.
-    connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 1000 },
-    requestedSessionTimeout: 60_000,
-    keepPendingSessionsOnDisconnect: true, // `close` decides whether the session can be closed
+    serverCertificate,
   })
 
   let reportLoss: (reason: string) => void = () => {}
@@ -172,7 +157,7 @@ async function openConnection(c: ConnectionContext): Promise<Connection> {
 
   try {
     await step('connect', client.connect(c.server.endpoint), c.signal)
-    session = await step('create session', client.createSession(), c.signal)
+    session = await step('create session', client.createSession(identityOf(c.security)), c.signal)
     session.on('session_closed', () => reportLoss('session closed'))
 
     const namespaceArray = await step('read NamespaceArray', session.readNamespaceArray(), c.signal)
@@ -259,22 +244,30 @@ async function openConnection(c: ConnectionContext): Promise<Connection> {
 
 // --- The source -------------------------------------------------------------------------------
 
-/** Reconnection back-off: 250 ms, doubling, capped at 3 s. */
-const BACKOFF_FIRST_MS = 250
-const BACKOFF_MAX_MS = 3_000
 /** A connection that lasted this long resets the back-off. */
 const STABLE_MS = 10_000
+
+export interface OpcuaSourceContext extends SourceContext {
+  /** The client's PKI folder (opcua.pkiDir, by default dataDir/pki/opcua-client). */
+  pkiDir: string
+  /** opcua.applicationName and applicationUri. */
+  pki?: { applicationName?: string | undefined; applicationUri?: string | undefined } | undefined
+  /** Where passwordEnv is looked up (default process.env). */
+  env?: NodeJS.ProcessEnv | undefined
+}
 
 export function createOpcuaSource(
   server: OpcuaServerConfig,
   bindings: OpcuaBinding[],
-  ctx: SourceContext & { pkiDir: string },
+  ctx: OpcuaSourceContext,
 ): Source {
   const name = `opcua:${server.id}`
   const log = ctx.log.child({ source: name, endpoint: server.endpoint })
   let connected = false
   let detail: string | undefined = 'not started'
   let received = 0
+  /** Refusals by kind since start (a wrong password, an untrusted certificate…). */
+  const counts: Partial<Record<RefusalKind, number>> = {}
   let running: { abort: AbortController; done: Promise<void> } | undefined
   const characteristics = bindings.map((b) => b.characteristic)
   /** Last delivered reading per characteristic, to drop the repeat a new subscription sends first. */
@@ -363,11 +356,13 @@ export function createOpcuaSource(
   }
 
   /** Connect, wait for the loss, tear down, back off, again: until stopped. */
-  const supervise = async (signal: AbortSignal): Promise<void> => {
+  const supervise = async (signal: AbortSignal, security: Security): Promise<void> => {
     const stopped = new Promise<undefined>((resolve) =>
       signal.addEventListener('abort', () => resolve(undefined)),
     )
     let failures = 0
+    /** Refusals in a row: their back-off grows on its own, from 5 s. */
+    let refusals = 0
     let lastFailure = ''
     // Communication with the machine, as the alarms see it: lost once per outage, not per retry.
     let lost = false
@@ -376,52 +371,86 @@ export function createOpcuaSource(
       lost = isLost
       ctx.sink.communication({ characteristics, lost: isLost, why, at: Date.now() })
     }
-    while (!signal.aborted) {
-      let connection: Connection | undefined
-      try {
-        connection = await openConnection({
-          server,
-          bindings,
-          pkiDir: ctx.pkiDir,
-          log,
-          signal,
-          deliver,
-        })
-        connected = true
-        communication(false, `OPC-UA session to ${server.endpoint} established`)
-        const connectedAt = Date.now()
-        lastFailure = ''
-        detail = connection.problems.length > 0 ? connection.problems.join('; ') : undefined
-        for (const problem of connection.problems) log.warn({ problem }, 'binding not monitored')
-        log.info(
-          { monitored: bindings.length - connection.problems.length, of: bindings.length },
-          'connected',
-        )
-        const reason = await Promise.race([connection.lost, stopped])
-        if (reason !== undefined) {
-          detail = reason
-          log.warn({ reason }, 'connection lost; reconnecting')
-          communication(true, `OPC-UA session to ${server.endpoint} lost: ${reason}`)
-          // A connection that held is a fresh start; one that keeps dropping backs off further.
-          failures = Date.now() - connectedAt > STABLE_MS ? 0 : failures + 1
+    let pki: ClientPki | undefined
+    try {
+      while (!signal.aborted) {
+        let connection: Connection | undefined
+        let refused = false
+        try {
+          pki ??= await acquireClientPki({
+            dir: ctx.pkiDir,
+            applicationName: ctx.pki?.applicationName,
+            applicationUri: ctx.pki?.applicationUri,
+            log,
+            watch: true,
+          })
+          connection = await openConnection({
+            server,
+            bindings,
+            security,
+            pki,
+            log,
+            signal,
+            deliver,
+          })
+          connected = true
+          refusals = 0
+          communication(false, `OPC-UA session to ${server.endpoint} established`)
+          const connectedAt = Date.now()
+          lastFailure = ''
+          detail = connection.problems.length > 0 ? connection.problems.join('; ') : undefined
+          for (const problem of connection.problems) log.warn({ problem }, 'binding not monitored')
+          log.info(
+            { monitored: bindings.length - connection.problems.length, of: bindings.length },
+            'connected',
+          )
+          const reason = await Promise.race([connection.lost, stopped])
+          if (reason !== undefined) {
+            detail = reason
+            log.warn({ reason }, 'connection lost; reconnecting')
+            communication(true, `OPC-UA session to ${server.endpoint} lost: ${reason}`)
+            // A connection that held is a fresh start; one that keeps dropping backs off further.
+            failures = Date.now() - connectedAt > STABLE_MS ? 0 : failures + 1
+          }
+        } catch (err) {
+          if (signal.aborted) break
+          const refusal = refusalOf(err, {
+            user: server.user,
+            passwordEnv: server.passwordEnv,
+            own: pki?.own,
+          })
+          refused = refusal !== undefined
+          refusals = refused ? refusals + 1 : 0
+          if (refusal) counts[refusal.kind] = (counts[refusal.kind] ?? 0) + 1
+          const message = oneLine(refusal ? `refused: ${refusal.message}` : (err as Error).message)
+          detail = message
+          // Log the first failure of a kind; repeats would only be noise.
+          if (message !== lastFailure)
+            log.warn(
+              { err: message, attempt: failures + 1, refusal: refusal?.kind },
+              'cannot connect; retrying',
+            )
+          else log.debug({ err: message, attempt: failures + 1 }, 'cannot connect; retrying')
+          lastFailure = message
+          communication(true, `cannot connect to ${server.endpoint}: ${message}`)
+          failures++
+        } finally {
+          connected = false
+          await connection?.close()
         }
-      } catch (err) {
         if (signal.aborted) break
-        const message = oneLine((err as Error).message)
-        detail = message
-        // Log the first failure of a kind; repeats every few seconds would only be noise.
-        if (message !== lastFailure)
-          log.warn({ err: message, attempt: failures + 1 }, 'cannot connect; retrying')
-        else log.debug({ err: message, attempt: failures + 1 }, 'cannot connect; retrying')
-        lastFailure = message
-        communication(true, `cannot connect to ${server.endpoint}: ${message}`)
-        failures++
-      } finally {
-        connected = false
-        await connection?.close()
+        // A refusal waits longer (no storm of sign-ins with a wrong password), but a
+        // certificate trusted meanwhile (`linewatch opcua trust`) is tried at once.
+        const changes = refused ? pki : undefined
+        await sleep(retryDelayMs(refused ? refusals : failures, refused), signal, (wake) =>
+          changes?.onChange(() => {
+            log.info('a certificate was added to the PKI folder: trying again now')
+            wake()
+          }),
+        )
       }
-      if (signal.aborted) break
-      await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** failures), signal)
+    } finally {
+      await pki?.release()
     }
   }
 
@@ -430,10 +459,32 @@ export function createOpcuaSource(
     async start() {
       if (running) return
       routeLibraryLogs(ctx.log)
+      // A secret or pinned certificate that is missing is a configuration error: the gateway
+      // does not start (as with mqtt.external.passwordEnv).
+      const security: Security = {
+        securityPolicy: server.securityPolicy,
+        securityMode: server.securityMode,
+        user: server.user,
+      }
+      if (server.passwordEnv !== undefined) {
+        security.password = (ctx.env ?? process.env)[server.passwordEnv]
+        if (security.password === undefined) {
+          throw new LinewatchError(
+            'LW_ERR_SECRET_MISSING',
+            `opcua.servers ${server.id}: passwordEnv names ${server.passwordEnv}, which is not set in the environment`,
+          )
+        }
+      }
+      if (server.serverCertificate !== undefined) {
+        security.pinned = {
+          file: server.serverCertificate,
+          der: await readCertificateFile(server.serverCertificate),
+        }
+      }
       const abort = new AbortController()
       detail = 'connecting'
       // Not awaited: the gateway starts whether or not the machine is on.
-      running = { abort, done: supervise(abort.signal) }
+      running = { abort, done: supervise(abort.signal, security) }
     },
     async stop() {
       if (!running) return
@@ -443,7 +494,7 @@ export function createOpcuaSource(
       detail = 'stopped'
     },
     status(): SourceStatus {
-      return { name, kind: 'opcua', connected, detail, received }
+      return { name, kind: 'opcua', connected, detail, received, counts: { ...counts } }
     },
   }
 }
@@ -453,15 +504,25 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim()
 }
 
-/** Waits `ms`, or less if the signal aborts first; leaves no timer or listener behind. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Waits `ms`, or less if the signal aborts first or `wake` calls back; leaves no timer or
+ * listener behind.
+ */
+function sleep(
+  ms: number,
+  signal: AbortSignal,
+  wake?: (listener: () => void) => (() => void) | undefined,
+): Promise<void> {
   return new Promise((resolve) => {
+    let unsubscribe: (() => void) | undefined
     const done = () => {
       clearTimeout(timer)
       signal.removeEventListener('abort', done)
+      unsubscribe?.()
       resolve()
     }
     const timer = setTimeout(done, ms)
     signal.addEventListener('abort', done, { once: true })
+    unsubscribe = wake?.(done)
   })
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { freePort, requireProgram, startProcess, tempDir, waitFor } from './index.ts'
@@ -11,16 +12,33 @@ export interface Mosquitto {
   stop(): Promise<void>
 }
 
-/** A real Mosquitto broker on a free loopback port (anonymous, no persistence). */
-export async function startMosquitto(): Promise<Mosquitto> {
+/**
+ * A real Mosquitto broker on a free loopback port (anonymous, no persistence). `listener`: lines
+ * for its listener (TLS: cafile, certfile, keyfile, …); `global`: further lines (acl_file, …).
+ * Files it reads may lie in a test's private temporary directory: as root it keeps running as
+ * the same user rather than dropping to `mosquitto`, who could not read them.
+ */
+export async function startMosquitto(
+  options: { listener?: string[]; global?: string[]; scheme?: 'mqtt' | 'mqtts' } = {},
+): Promise<Mosquitto> {
   const program = await requireProgram('mosquitto', 'mosquitto')
   const dir = await tempDir('linewatch-mosquitto-')
   const port = await freePort()
   const conf = join(dir.path, 'mosquitto.conf')
   await writeFile(
     conf,
-    // Queued QoS 1 messages for a persistent session that is away: more than a test sends.
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nmax_queued_messages 100000\n`,
+    [
+      `user ${userInfo().username}`,
+      `listener ${port} 127.0.0.1`,
+      ...(options.listener ?? []),
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stderr',
+      // Queued QoS 1 messages for a persistent session that is away: more than a test sends.
+      'max_queued_messages 100000',
+      ...(options.global ?? []),
+      '',
+    ].join('\n'),
   )
   const proc = startProcess(program, ['-c', conf])
   await waitFor(
@@ -37,7 +55,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
     { timeoutMs: 10_000 },
   )
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${options.scheme ?? 'mqtt'}://127.0.0.1:${port}`,
     port,
     async stop() {
       await proc.stop()

@@ -3,11 +3,13 @@ import { join } from 'node:path'
 import {
   DataType,
   MessageSecurityMode,
+  makeEUInformation,
   OPCUACertificateManager,
   OPCUAServer,
   SecurityPolicy,
   type StatusCode,
   StatusCodes,
+  type UAObject,
   Variant,
   type VariantLike,
 } from 'node-opcua'
@@ -173,5 +175,115 @@ export async function startSilentLink(targetPort: number): Promise<SilentLink> {
         for (const s of sockets) s.destroy()
         server.close(() => resolve())
       }),
+  }
+}
+
+/**
+ * A node-opcua server that offers only secure endpoints (Basic256Sha256, Aes128_Sha256_RsaOaep
+ * and Aes256_Sha256_RsaPss, with Sign and SignAndEncrypt), with its own certificate and trust
+ * list (a client's certificate is refused until `trust`), and user names with passwords
+ * (no anonymous sessions).
+ */
+export interface SecureTestServer {
+  endpoint: string
+  /** The server's own certificate (DER). */
+  certificate: Buffer
+  /** Sign-ins with a user name and password the server has judged, right or wrong. */
+  signIns(): number
+  /** Puts a client's certificate (DER) on the server's trust list. */
+  trust(certificate: Buffer): Promise<void>
+  /** Adds an AnalogItemType variable (Double) with EURange and EngineeringUnits under `folder`. */
+  addAnalogItem(options: {
+    folder: string
+    id: string
+    name: string
+    range: { low: number; high: number }
+    /** UNECE common code (e.g. B47), symbol (kN) and description (kilonewton). */
+    unit: { code: string; symbol: string; description: string }
+  }): (value: number, ts?: number) => void
+  /** Adds a plain variable (no EURange, no unit), e.g. a String one, under `folder`. */
+  addVariable(folder: string, id: string, name: string, dataType: DataType): void
+  stop(): Promise<void>
+}
+
+export async function startSecureTestServer(options: {
+  port: number
+  pkiDir: string
+  namespace: string
+  users: Record<string, string>
+}): Promise<SecureTestServer> {
+  let signIns = 0
+  const serverPki = new OPCUACertificateManager({
+    rootFolder: join(options.pkiDir, 'server'),
+    automaticallyAcceptUnknownCertificate: false,
+  })
+  const server = new OPCUAServer({
+    port: options.port,
+    host: '127.0.0.1',
+    hostname: '127.0.0.1',
+    securityModes: [MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
+    securityPolicies: [
+      SecurityPolicy.Basic256Sha256,
+      SecurityPolicy.Aes128_Sha256_RsaOaep,
+      SecurityPolicy.Aes256_Sha256_RsaPss,
+    ],
+    allowAnonymous: false,
+    userManager: {
+      isValidUser: (user: string, password: string) => {
+        signIns++
+        return options.users[user] === password
+      },
+    },
+    serverCertificateManager: serverPki,
+    userCertificateManager: new OPCUACertificateManager({
+      rootFolder: join(options.pkiDir, 'user'),
+    }),
+    serverCapabilities: { minSupportedSampleRate: 0 },
+  })
+  await server.initialize()
+  const addressSpace = server.engine.addressSpace
+  if (!addressSpace) throw new Error('test server has no address space')
+  const namespace = addressSpace.registerNamespace(options.namespace)
+  const folders = new Map<string, UAObject>()
+  const folderOf = (name: string) => {
+    let folder = folders.get(name)
+    if (!folder) {
+      folder = namespace.addFolder(addressSpace.rootFolder.objects, { browseName: name })
+      folders.set(name, folder)
+    }
+    return folder
+  }
+  await server.start()
+  return {
+    endpoint: `opc.tcp://127.0.0.1:${options.port}`,
+    certificate: Buffer.from(server.getCertificate()),
+    signIns: () => signIns,
+    trust: (certificate) => serverPki.trustCertificate(certificate),
+    addAnalogItem({ folder, id, name, range, unit }) {
+      const variable = namespace.addAnalogDataItem({
+        organizedBy: folderOf(folder),
+        nodeId: `s=${id}`,
+        browseName: name,
+        dataType: 'Double',
+        engineeringUnitsRange: range,
+        engineeringUnits: makeEUInformation(unit.code, unit.symbol, unit.description),
+        minimumSamplingInterval: 0,
+      })
+      return (value, ts = Date.now()) =>
+        variable.setValueFromSource(
+          new Variant({ dataType: DataType.Double, value }),
+          StatusCodes.Good,
+          new Date(ts),
+        )
+    },
+    addVariable(folder, id, name, dataType) {
+      namespace.addVariable({
+        organizedBy: folderOf(folder),
+        nodeId: `s=${id}`,
+        browseName: name,
+        dataType: DataType[dataType],
+      })
+    },
+    stop: () => server.shutdown(0),
   }
 }
