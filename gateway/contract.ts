@@ -7,8 +7,8 @@
  *   GET /api/session                                 → Session
  *   GET /api/characteristics                         → CharacteristicView[]
  *   GET /api/characteristics/:id                     → CharacteristicView
- *   GET /api/characteristics/:id/readings?from&to&limit → ReadingsView
- *   GET /api/characteristics/:id/chart?from&to&limit    → ChartView
+ *   GET /api/characteristics/:id/readings?from&to&limit&buckets → ReadingsView
+ *   GET /api/characteristics/:id/chart?from&to&limit&buckets    → ChartView (buckets: DownsampledView)
  *   GET /api/characteristics/:id/limit-changes       → LimitChangeView[]
  *   POST /api/characteristics/:id/baseline {action, reason} → LimitChangeView  (role engineer)
  *   GET /api/nonconformances?status&characteristic&limit → NonconformanceSummary[]
@@ -111,6 +111,19 @@ export interface Session {
   user: { name: string; printedName: string } | null
   /** The longest an alarm may be shelved (alarms.maxShelveMinutes). */
   maxShelveMinutes: number
+  /**
+   * A wall display's token configured with `kiosk: true`: the dashboard shows the overview in
+   * kiosk mode, of one area or rotating between areas (README "Wall displays"); null otherwise.
+   */
+  kiosk?: KioskView | null
+}
+
+/** Kiosk settings of a display token (auth.tokens[].kiosk, area, rotateSeconds). */
+export interface KioskView {
+  /** The area shown ("Machining" or "Dortmund/Machining"), or null for the whole plant. */
+  area: string | null
+  /** Seconds each area is shown before the next (null: no rotation). */
+  rotateSeconds: number | null
 }
 
 /** ISA-95 location of a characteristic, from its configured path `site/area/line/cell`. */
@@ -209,11 +222,30 @@ export interface LimitChangeView {
   after: ControlLimitsView | null
 }
 
-export interface ReadingsView {
+export interface ReadingsView extends Partial<DownsampledView> {
   characteristic: string
   from: number
   to: number
   readings: { ts: number; value: number }[]
+}
+
+/**
+ * What a `?buckets=N` request adds (readings and chart, chart history): the whole range was read
+ * and downsampled with M4 for a chart N pixels wide (rules/downsample.ts), every point that
+ * completed a rule kept.
+ */
+export interface DownsampledView {
+  /** Whether points were left out (false: the range held no more than were kept). */
+  downsampled: boolean
+  /** Readings or chart points in the range (read, when `from` was raised). */
+  total: number
+  buckets: number
+  /**
+   * The range read, UTC ms: `from` is later than asked when the range held more than the
+   * gateway reads for one answer (3,000,000 rows: the oldest part is left out).
+   */
+  from: number
+  to: number
 }
 
 /** One point of a control chart: each pane's statistic and limits, and the rules it completed. */
@@ -227,7 +259,7 @@ export interface ChartPointView {
   rules: ViolationRule[]
 }
 
-export interface ChartView {
+export interface ChartView extends Partial<DownsampledView> {
   characteristic: string
   points: ChartPointView[]
 }
@@ -332,6 +364,29 @@ export interface DeviationView {
   limit: number | null
   /** The chart pane a rule judged (e.g. `mr`: the value is a moving range, not a reading); null for a limit excursion. */
   pane: string | null
+}
+
+/**
+ * `GET /api/deviations?from&to&limit`: one deviation (a limit excursion or a rule's signal) from its
+ * onset, with the readings or points it has lasted so far; newest onset first.
+ */
+export interface RecentDeviationView {
+  characteristic: string
+  cause: Cause
+  kind: 'limit' | 'rule'
+  /** The onset's time, value, limit (null for a rule) and pane (null for a limit excursion). */
+  ts: number
+  value: number
+  limit: number | null
+  pane: string | null
+  /** Readings (limit) or chart points (rule) in the deviation so far (1 at its onset). */
+  count: number
+  /** The latest of them. */
+  lastTs: number
+  /** Its value; null when not known (a deviation read back from the store after a restart). */
+  lastValue: number | null
+  /** The last reading or point of a deviation that has ended; null while it lasts (or not known). */
+  endedAt: number | null
 }
 
 export interface TileUpdate {
@@ -630,6 +685,7 @@ export type QualityEventType =
   | 'capa.changed'
   | 'capa.closed'
   | 'capa.due'
+  | 'report.daily'
 
 export const QUALITY_EVENT_TYPES: readonly QualityEventType[] = [
   'nc.opened',
@@ -640,6 +696,7 @@ export const QUALITY_EVENT_TYPES: readonly QualityEventType[] = [
   'capa.changed',
   'capa.closed',
   'capa.due',
+  'report.daily',
 ]
 
 export interface QualityEvent {
@@ -657,4 +714,20 @@ export interface QualityEvent {
   action: string | null
   /** A short title ("Fill weight above the action limit"). */
   title: string
+  /** `report.daily`: the files written (id "daily-2026-12-06", status "written"). */
+  files?: DailyReportFile[] | undefined
 }
+
+// ——— Reports (issue 11): GET /api/reports/:kind?from&to&area&format=json|csv|pdf → Report;
+//     GET /api/reports/daily → the daily files; GET /api/reports/daily/:name → one (docs/reports.md)
+
+import type { DailyReportFile, Report, ReportKind } from '../rules/reports/shapes.ts'
+
+export type {
+  AlarmKpisReport,
+  CapabilityReport,
+  CapabilityReportRow,
+  CapaStatusReport,
+  NcParetoReport,
+} from '../rules/reports/shapes.ts'
+export type { DailyReportFile, Report, ReportKind }

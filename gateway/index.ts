@@ -11,6 +11,7 @@ import { webhookConfigProblems } from './config/webhook-schema.ts'
 import { LinewatchError } from './errors.ts'
 import { EventBus } from './events.ts'
 import { createLiveHub, type LiveHub } from './live/index.ts'
+import { createRecentDeviations } from './live/recent-deviations.ts'
 import { createLogger, type Logger } from './log.ts'
 import { createNcService, NC_STATEMENTS } from './nonconformance/index.ts'
 import { dashboardDir, packageVersion } from './paths.ts'
@@ -28,6 +29,7 @@ import {
   type UserDirectory,
 } from './quality/index.ts'
 import { RecentCounter } from './recent-errors.ts'
+import { startDailyReports } from './reports/index.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
 import { createSparkplugSource, sparkplugEnabled } from './sources/sparkplug/index.ts'
 import type { ReadingSink, Source, SourceStatus } from './sources/types.ts'
@@ -242,6 +244,26 @@ export async function createGateway(
     stops.push(() => alarms.stop())
     await pipeline.start()
     stops.push(() => pipeline.stop())
+    // The daily report (reports.daily): files in its folder, then news for the webhooks.
+    const daily = startDailyReports(config, {
+      dataDir,
+      pipeline,
+      store,
+      alarms,
+      quality,
+      notify: (event) => webhooks.notify(event),
+      log: log.child({ module: 'reports' }),
+    })
+    if (daily) stops.push(() => daily.stop())
+    // The wall display's latest deviations (GET /api/deviations): live, and read back from the store.
+    const recentDeviations = createRecentDeviations({
+      bus,
+      store,
+      runtimes: () => pipeline.runtimes(),
+      log: log.child({ module: 'deviations' }),
+    })
+    stops.push(() => recentDeviations.stop())
+    void recentDeviations.seed()
     // NC events join the readings, chart points and deviations in the time series.
     const ncEvents = {}
     // An NC the gateway opens is a record created: an audit entry, and news for the webhooks.
@@ -328,6 +350,7 @@ export async function createGateway(
       live: { clients: () => hub.clients(), dropped: () => hub.dropped() },
       quality: { quality, users, audit, records: db, auditHeadPath },
       webhooks: () => webhooks.status(),
+      deviations: recentDeviations,
     })
     const hub: LiveHub = createLiveHub({
       server: app.server,

@@ -24,6 +24,8 @@ const NEEDED = [
   ['pdftotext', 'poppler-utils'],
   // The webhook tests make a self-signed certificate.
   ['openssl', 'openssl'],
+  // The password prompts are tested on a pseudo-terminal (util-linux script; Essential on Debian).
+  ['script', 'bsdutils'],
 ]
 const DIRS = [
   '/usr/bin',

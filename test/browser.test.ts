@@ -338,6 +338,27 @@ describe('dashboard in a real browser against a real gateway', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'chart.png') })
   })
 
+  it('opens the characteristic\'s own NCs from its "N open NC" link', async () => {
+    // On the fill page (the test before): the fill NC is open, and the dp one besides.
+    const link = page.locator('lw-characteristic-page a[data-part="open-ncs"]')
+    await expect.poll(() => text(link), { timeout: WAIT }).toMatch(/^\d+ open NC$/)
+    const open = Number.parseInt(await text(link), 10)
+    await link.click()
+    await page.waitForURL(/#\/nc\?characteristic=fill$/)
+    const rows = page.locator('lw-nc-list tr[data-nc]')
+    await rows.first().waitFor()
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(open)
+    for (const row of await rows.all()) expect(await text(row)).toContain('Fill weight')
+    expect(await text(page.locator('lw-nc-list [data-part="characteristic-filter"]'))).toMatch(
+      /Characteristic\s+Fill weight\s+only/,
+    )
+    // Every characteristic again: the dp NC is back.
+    await page.locator('lw-nc-list [data-part="characteristic-filter"] a').click()
+    await page.waitForURL(/#\/nc$/)
+    await page.locator('lw-nc-list tr[data-nc]', { hasText: 'Differential pressure' }).waitFor()
+    expect(await page.locator('lw-nc-list [data-part="characteristic-filter"]').count()).toBe(0)
+  })
+
   it('resynchronises by itself when the gateway restarts on the same port and data', async () => {
     const b = browser as Browser
     await page.locator('header nav a', { hasText: 'Overview' }).click()

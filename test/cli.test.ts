@@ -83,6 +83,38 @@ describe('linewatch CLI', () => {
     }
   })
 
+  it('config check lists the schema and the semantic problems in one run, and refuses an empty file', async () => {
+    const file = join(dir.path, 'both.yaml')
+    await writeFile(
+      file,
+      `http: { port: eighty }
+characteristics:
+  - { id: a, name: A, path: s/a, source: { mqtt: { topic: t/1 } }, limits: { alertHigh: 10, actionHigh: 9 } }
+  - { id: a, name: B, path: s/a, source: { opcua: { server: lathe, nodeId: 'nsu=urn:x;s=y' } } }
+`,
+    )
+    const { code, stderr } = await linewatch(['config', 'check', file])
+    expect(code).toBe(1)
+    expect(stderr).toContain(`${file}:1:15: http.port: must be integer`)
+    expect(stderr).toContain(
+      `${file}:3:76: characteristics[0].limits: alertHigh (10) must not be above actionHigh (9)`,
+    )
+    expect(stderr).toContain(
+      `${file}:4:11: characteristics[1].id: duplicate id "a" (first at characteristics[0])`,
+    )
+    expect(stderr).toContain(
+      `${file}:4:61: characteristics[1].source.opcua.server: no OPC-UA server "lathe" in opcua.servers`,
+    )
+
+    const empty = join(dir.path, 'empty.yaml')
+    await writeFile(empty, '# to be written\n')
+    const refused = await linewatch(['config', 'check', empty])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain(
+      `LW_ERR_CONFIG_INVALID: ${empty} is invalid:\n  ${empty}:1:1: the file is empty: no settings in it`,
+    )
+  })
+
   it('start reports a missing file with its own code', async () => {
     const { code, stderr } = await linewatch(['start', '--config', join(dir.path, 'nope.yaml')])
     expect(code).toBe(1)
@@ -150,10 +182,34 @@ describe('linewatch CLI', () => {
     expect((await linewatch(['token', '--role', 'root'])).code).toBe(1)
   })
 
+  it('token refuses an id the configuration would refuse, with the rule, and quotes an id YAML would not read as text', async () => {
+    for (const id of ['a, b', '-x', 'wall display', 'x'.repeat(129)]) {
+      const { code, stdout, stderr } = await linewatch(['token', '--id', id])
+      expect(code).toBe(1)
+      expect(stdout).toBe('') // no token is made
+      expect(stderr).toContain(
+        'A token id is letters, digits, dot, underscore and hyphen, starting with a letter or digit (^[A-Za-z0-9][A-Za-z0-9._-]*$, at most 128 characters)',
+      )
+    }
+    // Valid ids that plain YAML would read as a number or a boolean: the entry still parses.
+    for (const id of ['123', 'true', '1e3']) {
+      const { code, stdout } = await linewatch(['token', '--id', id])
+      expect(code).toBe(0)
+      const token = /^ {2}(\S{43})$/m.exec(stdout)?.[1] as string
+      const entry = /^ {2}(- \{ id: .*\})$/m.exec(stdout)?.[1] as string
+      const config = parseConfig(`auth:\n  tokens:\n    ${entry}\n`)
+      expect(config.auth.tokens[0]?.id).toBe(id)
+      expect(createAuth(config.auth).resolve(token)?.tokenId).toBe(id)
+    }
+  })
+
   it('hash-password hashes the password on standard input', async () => {
     const { code, stdout } = await linewatch(['hash-password'], { input: 'pa ss\n' })
     expect(code).toBe(0)
     expect(await verifyPassword('pa ss', stdout.trim())).toBe(true)
+    const empty = await linewatch(['hash-password'], { input: '' })
+    expect(empty.code).toBe(1)
+    expect(empty.stderr).toContain('no password on standard input')
   })
 
   it('simulate sensors publishes a scenario to a broker', async () => {

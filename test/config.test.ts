@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
@@ -12,7 +14,7 @@ import {
 import { configurationReference } from '../gateway/config/reference.ts'
 import { ERRORS, FileIssuesError } from '../gateway/errors.ts'
 import { parseScenario } from '../simulators/scenario.ts'
-import { requireProgram } from './helpers/index.ts'
+import { requireProgram, tempDir } from './helpers/index.ts'
 
 /** The problems of an invalid configuration, as `line:column path: message`. */
 function problems(yaml: string): string[] {
@@ -34,8 +36,35 @@ const ONE = (extra = '') => `characteristics:
 ${extra}`
 
 describe('configuration', () => {
-  it('an empty file is a valid configuration with every default filled in', () => {
+  it('empty text is every default (parseConfig); an empty file is refused, with its own message', async () => {
     const config = parseConfig('', 'empty.yaml')
+    expect(parseConfig('{}', 'defaults.yaml')).toEqual(config)
+    const dir = await tempDir()
+    try {
+      for (const [name, text] of [
+        ['empty.yaml', ''],
+        ['blank.yaml', '\n  \n'],
+        ['comments.yaml', '# linewatch\n# nothing here yet\n'],
+        ['null.yaml', '~\n'],
+      ] as const) {
+        const file = join(dir.path, name)
+        await writeFile(file, text)
+        const refusal = await loadConfigFile(file).then(
+          () => null,
+          (e: unknown) => e,
+        )
+        expect(refusal, name).toBeInstanceOf(FileIssuesError)
+        expect((refusal as FileIssuesError).code).toBe('LW_ERR_CONFIG_INVALID')
+        expect((refusal as FileIssuesError).message).toContain(
+          `${file}:1:1: the file is empty: no settings in it (a configuration of defaults only is written {};`,
+        )
+      }
+      const defaults = join(dir.path, 'defaults.yaml')
+      await writeFile(defaults, '{}\n')
+      expect(await loadConfigFile(defaults)).toEqual(config)
+    } finally {
+      await dir.remove()
+    }
     expect(config.http).toEqual({ host: '0.0.0.0', port: 8080 })
     expect(config.mqtt.broker).toMatchObject({ enabled: true, port: 1883, anonymous: 'loopback' })
     expect(config.auth.anonymousRole).toBe('none')
@@ -97,6 +126,72 @@ store: { timeseries: influxdb }
       '6:61 characteristics[2].source.opcua.server: no OPC-UA server "lathe" in opcua.servers',
       '5:59 characteristics[1].source.mqtt.topic: topic "t/1" is mapped twice',
       '7:22 store.timeseries: timeseries is influxdb but store.influxdb is not set',
+    ])
+  })
+
+  it('reports the semantic problems in the same run as the schema problems', () => {
+    const yaml = `
+http: { port: eighty }
+opcua: { servers: [{ id: cnc, endpoint: opc.tcp://m:4840 }, { id: press, endpoint: 5 }] }
+characteristics:
+  - { id: a, name: A, path: s/a, source: { mqtt: { topic: t/1 } }, limits: { alertHigh: 10, actionHigh: 9 } }
+  - { id: a, name: B, path: s/a, source: { mqtt: { topic: t/1 } }, colour: red }
+  - { id: c, name: C, path: s/a, source: { opcua: { server: lathe, nodeId: 'nsu=urn:x;s=y' } } }
+  - { id: d, name: D, path: s/a, source: { opcua: { server: press, nodeId: 'nsu=urn:x;s=z' } } }
+  - { id: e, name: E, source: { mqtt: { topic: t/5 } } }
+  - { id: f, name: F, path: s/a, source: { mqtt: { topic: t/6 } }, limits: { alertHigh: x, actionHigh: 9 } }
+  - { id: a, name: G, path: s/a, source: { mqtt: { topic: t/7 } } }
+alarms:
+  states: [{ id: idle, name: Idle, when: { characteristic: e, below: 1 } }, { id: down, name: Down, when: { characteristic: nope, below: 1 } }]
+store: { timeseries: influxdb }
+`
+    expect(problems(yaml)).toEqual([
+      // The schema's problems…
+      '2:15 http.port: must be integer',
+      '3:84 opcua.servers[1].endpoint: must be string',
+      '6:68 characteristics[1].colour: unknown setting "colour"',
+      '9:5 characteristics[4]: "path" is required',
+      '10:89 characteristics[5].limits.alertHigh: must be number',
+      // … and, in the same run, the semantic ones, on the lines of the file (entries after one
+      // the schema refused keep their own index).
+      '5:76 characteristics[0].limits: alertHigh (10) must not be above actionHigh (9)',
+      '6:11 characteristics[1].id: duplicate id "a" (first at characteristics[0])',
+      '7:61 characteristics[2].source.opcua.server: no OPC-UA server "lathe" in opcua.servers',
+      '11:11 characteristics[6].id: duplicate id "a" (first at characteristics[0])',
+      '6:59 characteristics[1].source.mqtt.topic: topic "t/1" is mapped twice',
+      '13:125 alarms.states[1].when.characteristic: no characteristic "nope"',
+      '14:22 store.timeseries: timeseries is influxdb but store.influxdb is not set',
+    ])
+    // Not reported: the server "press" (refused by the schema, not missing), characteristic e
+    // (refused, still named by alarms.states[0]), and f's limits (one refused: nothing to compare).
+  })
+
+  it('a mapped topic outside mqtt.subscribe is refused with an external broker (it would never arrive)', () => {
+    const external = (subscribe: string, topics: string[]) =>
+      `mqtt:
+  broker: { enabled: false }
+  external: { url: "mqtt://broker.plant:1883" }
+  subscribe: ${subscribe}
+characteristics:
+${topics.map((t, i) => `  - { id: c${i}, name: C, path: s/a, source: { mqtt: { topic: ${t} } } }`).join('\n')}
+`
+    expect(
+      problems(external('["plant/#", "+/line-2/+"]', ['plant/a', 'cell/line-2/x', 'other/b'])),
+    ).toEqual([
+      '8:60 characteristics[2].source.mqtt.topic: topic "other/b" is outside mqtt.subscribe (plant/#, +/line-2/+): from mqtt.external the gateway subscribes to those filters only, so its readings would never arrive; add a filter that covers it',
+    ])
+    // Every mapped topic covered, or no subscribe (the mapped topics are subscribed): valid.
+    expect(() => parseConfig(external('["plant/#", "#"]', ['plant/a', 'other/b']))).not.toThrow()
+    expect(() => parseConfig(external('[]', ['plant/a', 'other/b']))).not.toThrow()
+    // The embedded broker consumes the mapped topics besides the filters: valid.
+    expect(() =>
+      parseConfig(
+        `mqtt: { subscribe: ["plant/#"] }\ncharacteristics:\n  - { id: c, name: C, path: s/a, source: { mqtt: { topic: other/b } } }\n`,
+      ),
+    ).not.toThrow()
+    // A filter the schema refused might have covered the topic: only the schema's problem.
+    expect(problems(external('["plant/#", ""]', ['other/b']))).toEqual([
+      '4:26 mqtt.subscribe[1]: must NOT have fewer than 1 characters',
     ])
   })
 
@@ -169,7 +264,12 @@ describe('docker-compose.yml', () => {
       timeout: 30_000,
     })
     const resolved = parse(stdout) as { services: Record<string, unknown> }
-    expect(Object.keys(resolved.services).sort()).toEqual(['gateway', 'influxdb', 'simulators'])
+    expect(Object.keys(resolved.services).sort()).toEqual([
+      'gateway',
+      'grafana',
+      'influxdb',
+      'simulators',
+    ])
   })
 
   it('wires gateway, simulators and InfluxDB together as the gateway configuration expects', async () => {

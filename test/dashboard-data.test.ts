@@ -773,6 +773,27 @@ describe('hash routes', () => {
     }
     expect(parseRoute(routeHash({ page: 'nc', id: 7 }))).toEqual({ page: 'nc', id: 7 })
   })
+
+  it('the NC list of one characteristic (its "N open NC" link): #/nc?characteristic=<id>', () => {
+    expect(parseRoute('#/nc?characteristic=fill-weight')).toEqual({
+      page: 'ncs',
+      characteristic: 'fill-weight',
+    })
+    expect(routeHash({ page: 'ncs', characteristic: 'fill-weight' })).toBe(
+      '#/nc?characteristic=fill-weight',
+    )
+    expect(routeHash({ page: 'ncs' })).toBe('#/nc')
+    for (const characteristic of ['fill.weight_1', 'a b&c=d', 'ü/?#']) {
+      expect(parseRoute(routeHash({ page: 'ncs', characteristic }))).toEqual({
+        page: 'ncs',
+        characteristic,
+      })
+    }
+    // Empty or absurd: the whole list.
+    expect(parseRoute('#/nc?characteristic=')).toEqual({ page: 'ncs' })
+    expect(parseRoute(`#/nc?characteristic=${'x'.repeat(129)}`)).toEqual({ page: 'ncs' })
+    expect(parseRoute('#/nc?other=1')).toEqual({ page: 'ncs' })
+  })
 })
 
 describe('tokens in the address (kiosk)', () => {

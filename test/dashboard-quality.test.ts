@@ -598,6 +598,30 @@ describe('the NC list filter', () => {
     expect(matchesNcFilter(nc(3), { status: 'all', owner: '', overdue: true })).toBe(false)
   })
 
+  it("filters by characteristic (a characteristic's open NCs): the query, the match, live events", () => {
+    const onlyFill = { ...NC_LIST_FILTER, characteristic: 'fill' }
+    expect(ncListQuery(onlyFill)).toEqual({
+      status: 'open,investigating,dispositioned',
+      characteristic: 'fill',
+      limit: 500,
+    })
+    expect(ncListQuery({ ...NC_LIST_FILTER, characteristic: '' }).characteristic).toBeUndefined()
+    const torque = { ...nc(2), characteristic: 'torque', characteristicName: 'Cap torque' }
+    expect(matchesNcFilter(nc(1), onlyFill)).toBe(true)
+    expect(matchesNcFilter(torque, onlyFill)).toBe(false)
+    expect(matchesNcFilter(torque, NC_LIST_FILTER)).toBe(true)
+    // Another characteristic's NC opened live stays out of this list.
+    const after = applyNcListEvents(
+      [nc(1)],
+      [
+        { type: 'opened', nc: torque },
+        { type: 'opened', nc: nc(3) },
+      ],
+      onlyFill,
+    )
+    expect(after.map((n) => n.id)).toEqual([3, 1])
+  })
+
   it('applies live events: a closed NC leaves the list, a new one enters, overdue first', () => {
     const list = [nc(1, { status: 'investigating' }), nc(2)]
     const after = applyNcListEvents(

@@ -14,9 +14,11 @@ import type {
   PlantStateView,
   QualityKpisView,
   ReadingsView,
+  RecentDeviationView,
   Session,
   SignInView,
 } from '../../gateway/contract.ts'
+import type { TimeRange } from './data/chart-range.ts'
 import { problemText } from './data/problem.ts'
 import type {
   CapaActionBody,
@@ -225,6 +227,20 @@ export const api = {
       { limit, from },
       signal,
     ),
+  /** Chart history: every chart point of a range, downsampled for a plot `buckets` pixels wide (M4). */
+  chartHistory: (id: string, range: TimeRange, buckets: number, signal?: AbortSignal) =>
+    get<ChartView>(
+      `characteristics/${encodeURIComponent(id)}/chart`,
+      { from: range.from, to: range.to, buckets },
+      signal,
+    ),
+  /** Chart history: the readings of a range, downsampled for a plot `buckets` pixels wide (M4). */
+  readingsHistory: (id: string, range: TimeRange, buckets: number, signal?: AbortSignal) =>
+    get<ReadingsView>(
+      `characteristics/${encodeURIComponent(id)}/readings`,
+      { from: range.from, to: range.to, buckets },
+      signal,
+    ),
   limitChanges: (id: string, signal?: AbortSignal) =>
     get<LimitChangeView[]>(`characteristics/${encodeURIComponent(id)}/limit-changes`, {}, signal),
   changeBaseline: (id: string, action: 'restart' | 'end-baseline', reason: string) =>
@@ -237,6 +253,9 @@ export const api = {
   /** Alarms (without `state`: every alarm not normal), highest priority first. */
   alarms: (query: Query, signal?: AbortSignal) => get<AlarmView[]>('alarms', query, signal),
   alarmCounts: (signal?: AbortSignal) => get<AlarmCounts>('alarms/counts', {}, signal),
+  /** The plant's latest deviations, newest onset first (the strip's history). */
+  recentDeviations: (limit: number, signal?: AbortSignal) =>
+    get<RecentDeviationView[]>('deviations', { limit }, signal),
   /** The operator positions every alarm belongs to. */
   alarmAreas: (signal?: AbortSignal) => get<string[]>('alarms/areas', {}, signal),
   /** An alarm's transitions, newest first. */

@@ -1,5 +1,6 @@
 import type uPlot from 'uplot'
 import { type ChartSeries, markLabel, type PaneSeries } from './data/chart-series.ts'
+import { strokeScale } from './data/screen.ts'
 import { type ChartColours, markers, stepLine } from './uplot-theme.ts'
 
 /**
@@ -115,8 +116,9 @@ export function shadeBaseline(
     const x = u.valToPos((s.x[at] as number) - 0.5, 'x', true)
     if (x < left || x > left + width) continue
     ctx.strokeStyle = c.dim
-    ctx.lineWidth = 2 * dpr
-    ctx.setLineDash([3 * dpr, 3 * dpr])
+    const line = dpr * strokeScale(px)
+    ctx.lineWidth = 2 * line
+    ctx.setLineDash([3 * line, 3 * line])
     ctx.beginPath()
     ctx.moveTo(x, top)
     ctx.lineTo(x, top + height)
@@ -146,7 +148,7 @@ export function labelMarks(
   ctx.font = `700 ${Math.round(px * 0.85 * dpr)}px system-ui, "Liberation Sans", sans-serif`
   ctx.textAlign = 'center'
   const write = (text: string, x: number, y: number) => {
-    ctx.lineWidth = 4 * dpr
+    ctx.lineWidth = 4 * dpr * strokeScale(px)
     ctx.strokeStyle = c.bg
     ctx.strokeText(text, x, y)
     ctx.fillStyle = c.text

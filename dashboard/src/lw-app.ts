@@ -2,8 +2,14 @@ import { css, html, LitElement, nothing } from 'lit'
 import type { Session, SignInView } from '../../gateway/contract.ts'
 import { ApiFailure, api, failureText, onUnauthorised } from './api.ts'
 import { ClockController } from './clock-controller.ts'
-import { type DeviationEntry, pushDeviations } from './data/deviations.ts'
+import {
+  type DeviationEntry,
+  MAX_DEVIATIONS,
+  mergeDeviationHistory,
+  pushDeviations,
+} from './data/deviations.ts'
 import { formatTime } from './data/format.ts'
+import { type KioskSettings, kioskSettings } from './data/kiosk.ts'
 import { parseRoute, type Route, routeHash, signInRoute } from './data/route.ts'
 import { LiveController } from './live-controller.ts'
 import { LiveSubscription } from './live-subscription.ts'
@@ -21,6 +27,7 @@ import './lw-nc-list.ts'
 import './lw-overview.ts'
 import './lw-password.ts'
 import './lw-quality-kpis.ts'
+import './lw-reports.ts'
 import './lw-sign-in.ts'
 
 /** `signed-out`: the gateway wants a session or a token (the sign-in page is shown). */
@@ -30,7 +37,7 @@ type Phase = 'checking' | 'signed-out' | 'ready' | 'forbidden' | 'unreachable'
  * The dashboard: checks the session (sending to the sign-in page when the gateway needs one), owns
  * the live connection, keeps the latest deviations, and shows the page of the address's hash:
  * `#/` overview, `#/c/<id>` chart, `#/nc` nonconformances, `#/nc/<id>` one of them with its
- * workflow, `#/capa` and `#/capa/<id>` CAPAs, `#/quality-kpis` the quality manager's figures,
+ * workflow, `#/capa` and `#/capa/<id>` CAPAs, `#/quality-kpis` the quality manager's figures, `#/reports/<kind>` the reports,
  * `#/alarms` the alarm list, `#/alarm-kpis` the alarm system's health, `#/sign-in` and
  * `#/password`. The alarm banner is on every page; the header says who is signed in.
  */
@@ -53,6 +60,7 @@ export class LwApp extends LitElement {
   private retry: ReturnType<typeof setTimeout> | undefined
   private checking: Promise<void> | null = null
   private readonly cleanup: (() => void)[] = []
+  private kioskSeen: { key: string; value: KioskSettings | null } | null = null
 
   constructor() {
     super()
@@ -123,6 +131,7 @@ export class LwApp extends LitElement {
       this.phase = 'ready'
       if (this.route.page !== 'sign-in') this.problem = ''
       this.live.start(session.bootId)
+      void this.loadDeviations()
     } catch (e) {
       const status = e instanceof ApiFailure ? e.status : -1
       if (status === 401) {
@@ -153,6 +162,26 @@ export class LwApp extends LitElement {
         this.retry = setTimeout(() => void this.checkSession(), 3000)
       }
     }
+  }
+
+  /**
+   * The gateway's recent deviations into the strip (at start and after each resync: a reload or a
+   * restarted gateway shows what was shown before). A failure leaves the strip to the live ones.
+   */
+  private async loadDeviations(): Promise<void> {
+    try {
+      const history = await api.recentDeviations(MAX_DEVIATIONS)
+      this.deviations = mergeDeviationHistory(this.deviations, history)
+    } catch {}
+  }
+
+  /** Kiosk mode (`?kiosk=1`, `area=`, `rotate=`, or the display token's settings), or null. */
+  private kiosk(): KioskSettings | null {
+    const value = kioskSettings(location.search, this.session?.kiosk)
+    const key = JSON.stringify(value)
+    // The same object while the settings are the same: the overview is not told of a change.
+    if (this.kioskSeen?.key !== key) this.kioskSeen = { key, value }
+    return this.kioskSeen.value
   }
 
   /** Signed in with a user name and password: the session's token from now on, live anew. */
@@ -256,12 +285,73 @@ export class LwApp extends LitElement {
         padding: 2em;
         font-size: 1.2em;
       }
+      /* Printing (the Reports page's Print): the page only, without the header and the banner. */
+      @media print {
+        :host {
+          --lw-bg: #fff;
+          --lw-text: #000;
+          --lw-text-dim: #444;
+          --lw-border: #999;
+          --lw-surface: #fff;
+          --lw-surface-dim: #fff;
+          background: #fff;
+          min-height: 0;
+        }
+        header,
+        lw-alarm-banner {
+          display: none;
+        }
+      }
+      /*
+       * Kiosk mode on the overview: exactly the screen, never scrolled. The type unit follows the
+       * screen's height too (a wide or a small screen: the banner leaves the tiles their room).
+       */
+      :host([data-kiosk='fit']) {
+        height: 100vh;
+        min-height: 0;
+        overflow: hidden;
+        font-size: clamp(10px, min(0.833vw, 1.481vh), 48px);
+      }
+      :host([data-kiosk='fit']) main {
+        min-height: 0;
+        display: flex;
+        flex-direction: column;
+      }
+      :host([data-kiosk='fit']) lw-overview {
+        flex: 1;
+        min-height: 0;
+      }
+      header.kiosk-header {
+        padding: 0.3em 1.2em;
+        flex-wrap: nowrap;
+      }
+      header.kiosk-header .brand {
+        font-size: 1.2em;
+        white-space: nowrap;
+        overflow: hidden;
+        text-overflow: ellipsis;
+      }
+      header.kiosk-header .clock {
+        font-size: 1.2em;
+      }
+      .back {
+        color: var(--lw-link);
+        font-weight: 600;
+        white-space: nowrap;
+      }
     `,
   ]
 
   protected override updated(): void {
     const title = this.live.title ?? this.session?.title ?? 'linewatch'
     if (document.title !== title) document.title = title
+    // Kiosk mode on the overview: the page is exactly the screen (the overview fits its tiles in).
+    const kiosk = this.phase === 'ready' && this.route.page !== 'sign-in' ? this.kiosk() : null
+    const mode = kiosk ? (this.route.page === 'overview' ? 'fit' : 'page') : null
+    if ((this.dataset.kiosk ?? null) !== mode) {
+      if (mode) this.dataset.kiosk = mode
+      else delete this.dataset.kiosk
+    }
   }
 
   protected override render() {
@@ -278,11 +368,40 @@ export class LwApp extends LitElement {
           <h1>${title}</h1>
           <p class="problem">${this.problem}</p>
         </div>`
-      case 'ready':
+      case 'ready': {
         if (this.route.page === 'sign-in') return this.signInPage(title)
+        const kiosk = this.kiosk()
+        if (kiosk) return this.kioskPage(title, kiosk)
         return html`${this.header(title)}<lw-alarm-banner .live=${this.live} .connection=${this.live.state}></lw-alarm-banner
           ><main>${this.page()}</main>`
+      }
     }
+  }
+
+  /**
+   * A wall display: no navigation and nobody signed in shown, the title, the connection and the
+   * clock above the alarm banner; the overview fits the screen (one area, or rotating).
+   */
+  private kioskPage(title: string, kiosk: KioskSettings) {
+    const overview = this.route.page === 'overview'
+    return html`<header class="kiosk-header" data-part="kiosk-header">
+        <span class="brand">${title}</span>
+        ${overview ? nothing : html`<a class="back" href=${routeHash({ page: 'overview' })}>‹ Overview</a>`}
+        <span class="spacer"></span>
+        <lw-connection-status .state=${this.live.state}></lw-connection-status>
+        <span class="clock" title="Gateway time">${formatTime(this.live.now())}</span>
+      </header>
+      <lw-alarm-banner .live=${this.live} .connection=${this.live.state}></lw-alarm-banner>
+      <main>${
+        overview
+          ? html`<lw-overview
+              .live=${this.live}
+              .connection=${this.live.state}
+              .deviations=${this.deviations}
+              .kiosk=${kiosk}
+            ></lw-overview>`
+          : this.page()
+      }</main>`
   }
 
   private signInPage(title: string) {
@@ -309,6 +428,7 @@ export class LwApp extends LitElement {
         <a href=${routeHash({ page: 'quality-kpis' })} aria-current=${current(page === 'quality-kpis')}>Quality KPIs</a>
         <a href=${routeHash({ page: 'alarms' })} aria-current=${current(page === 'alarms')}>Alarms</a>
         <a href=${routeHash({ page: 'alarm-kpis' })} aria-current=${current(page === 'alarm-kpis')}>Alarm KPIs</a>
+        <a href=${routeHash({ page: 'reports', kind: 'capability' })} aria-current=${current(page === 'reports')}>Reports</a>
       </nav>
       <span class="spacer"></span>
       <lw-connection-status .state=${this.live.state}></lw-connection-status>
@@ -354,7 +474,7 @@ export class LwApp extends LitElement {
           .role=${this.session?.role ?? null}
         ></lw-characteristic-page>`
       case 'ncs':
-        return html`<lw-nc-list .live=${this.live}></lw-nc-list>`
+        return html`<lw-nc-list .live=${this.live} .characteristic=${r.characteristic ?? ''}></lw-nc-list>`
       case 'nc':
         return html`<lw-nc-detail
           .ncId=${r.id}
@@ -373,6 +493,8 @@ export class LwApp extends LitElement {
         ></lw-capa-page>`
       case 'quality-kpis':
         return html`<lw-quality-kpis .live=${this.live} .role=${this.session?.role ?? null}></lw-quality-kpis>`
+      case 'reports':
+        return html`<lw-reports .live=${this.live} .role=${this.session?.role ?? null} .kind=${r.kind}></lw-reports>`
       case 'password':
         return html`<lw-password .user=${this.session?.user ?? null}></lw-password>`
       case 'sign-in':

@@ -9,6 +9,7 @@ import type {
   ControlLimitsView,
 } from '../../gateway/contract.ts'
 import { labelMarks, paneColumns, paneSeries, shadeBaseline } from './control-chart-draw.ts'
+import { timeAt } from './data/chart-range.ts'
 import {
   buildChartSeries,
   type ChartSeries,
@@ -20,6 +21,7 @@ import {
 import { alarmPane, paneDecimals, paneInfo, sigmaWords } from './data/chart-words.ts'
 import { type CusumRange, cusumRange, latestH } from './data/cusum-range.ts'
 import { formatQuantity, formatTime, formatValue } from './data/format.ts'
+import { scaleStrokes, strokeScale } from './data/screen.ts'
 import { type LimitLine, limitLines } from './data/series.ts'
 import { describeRuleOn } from './data/status.ts'
 import { FrameDrawController } from './frame-draw-controller.ts'
@@ -43,6 +45,10 @@ const MEASURED = new Set(['i', 'mr', 'xbar', 'r', 's', 'ewma'])
  * pane's y-range follows the data but keeps ±h legible (data/cusum-range.ts): a sum beyond it is
  * marked by an arrow at the edge whose title gives its value. Redraws at most once per animation
  * frame however often its inputs change.
+ *
+ * `zoomable` (chart history): dragging across a pane selects a span of it, and the chart tells
+ * its host the times selected with an `lw-zoom` event ({from, to}, UTC ms, interpolated between
+ * the points at the selection's edges); the host fetches that range.
  */
 export class LwControlChart extends LitElement {
   static override properties = {
@@ -54,6 +60,7 @@ export class LwControlChart extends LitElement {
     decimals: { type: Number },
     unit: { type: String },
     compact: { type: Boolean },
+    zoomable: { type: Boolean },
     hover: { state: true },
     offScale: { state: true },
   }
@@ -68,6 +75,8 @@ export class LwControlChart extends LitElement {
   declare unit: string
   /** Leaves room for a chart under it: the primary pane takes a smaller share of the height. */
   declare compact: boolean
+  /** Drag across a pane to zoom: an `lw-zoom` event with the times selected. */
+  declare zoomable: boolean
   /** Point under the cursor (series position), or null for the latest. */
   declare hover: number | null
   /** Markers of the off-scale points of each CUSUM pane, placed after each draw. */
@@ -100,6 +109,7 @@ export class LwControlChart extends LitElement {
     this.decimals = 2
     this.unit = ''
     this.compact = false
+    this.zoomable = false
     this.hover = null
     this.offScale = {}
     this.frames = new FrameDrawController(
@@ -288,7 +298,8 @@ export class LwControlChart extends LitElement {
       changed.has('type') ||
       changed.has('panes') ||
       changed.has('unit') ||
-      changed.has('compact')
+      changed.has('compact') ||
+      changed.has('zoomable')
     ) {
       this.frames.schedule()
     }
@@ -319,6 +330,17 @@ export class LwControlChart extends LitElement {
       : null
   }
 
+  /** The time of each point drawn, in x order (for tests and diagnostics). */
+  times(): number[] {
+    return [...(this.series?.ts ?? [])]
+  }
+
+  /** The width of the plotting area in CSS pixels (its pixel columns), or of the element before a draw. */
+  plotWidth(): number {
+    const plot = this.plots.get(this.panes[0] ?? '')
+    return plot ? plot.over.clientWidth : this.clientWidth
+  }
+
   /** What each pane's plot was last given: its series' labels and columns (for tests and diagnostics). */
   drawn(): Record<string, { labels: string[]; data: Column[] }> {
     const out: Record<string, { labels: string[]; data: Column[] }> = {}
@@ -347,6 +369,7 @@ export class LwControlChart extends LitElement {
       this.decimals,
       this.unit,
       this.compact,
+      this.zoomable,
     ].join('|')
     if (layout !== this.layout) {
       this.destroyPlots()
@@ -361,7 +384,7 @@ export class LwControlChart extends LitElement {
       const plot = this.plots.get(ps.pane)
       if (!plot) {
         const options = this.options(ps, k, colours, px, width, height)
-        this.plots.set(ps.pane, new uPlot(options, data, host))
+        this.plots.set(ps.pane, new uPlot(scaleStrokes(options, strokeScale(px)), data, host))
       } else {
         if (this.resized) plot.setSize({ width, height })
         plot.setData(data)
@@ -402,7 +425,7 @@ export class LwControlChart extends LitElement {
       legend: { show: false },
       cursor: {
         sync: { key: this.syncKey },
-        drag: { x: false, y: false },
+        drag: { x: this.zoomable, y: false, setScale: false },
         points: { size: 9 },
       },
       scales:
@@ -426,8 +449,27 @@ export class LwControlChart extends LitElement {
           ...(ps.kind === 'cusum' ? [(u: uPlot) => this.placeOffScale(u, ps.pane)] : []),
         ],
         setCursor: [(u) => this.onCursor(u)],
+        setSelect: [(u) => this.onSelect(u)],
       },
     }
+  }
+
+  /** A span dragged across a pane: the times at its edges go to the host, the selection is cleared. */
+  private onSelect(u: uPlot): void {
+    const { left, width } = u.select
+    const s = this.series
+    if (!this.zoomable || !s || width < 3) return
+    const from = timeAt(s.x, s.ts, u.posToVal(left, 'x'))
+    const to = timeAt(s.x, s.ts, u.posToVal(left + width, 'x'))
+    u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false)
+    if (from === null || to === null || to <= from) return
+    this.dispatchEvent(
+      new CustomEvent<ZoomDetail>('lw-zoom', {
+        detail: { from, to },
+        bubbles: true,
+        composed: true,
+      }),
+    )
   }
 
   /**
@@ -580,6 +622,12 @@ export class LwControlChart extends LitElement {
         return html`<span class="rule" title=${words}>${words}</span>`
       })}`
   }
+}
+
+/** The times a chart's selection spans (UTC ms): what `lw-zoom` carries. */
+export interface ZoomDetail {
+  from: number
+  to: number
 }
 
 /** A limit's name in the legend: CUSUM's are ±h. */

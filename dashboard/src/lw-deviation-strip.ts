@@ -7,7 +7,10 @@ import { routeHash } from './data/route.ts'
 import { causeValueText, causeWords, statusOfCause } from './data/status.ts'
 import { pageStyles } from './styles.ts'
 
-/** The latest deviations (limit excursions and run-rule onsets), newest first, live. */
+/**
+ * The latest deviations (limit excursions and run-rule onsets), newest first: the gateway's recent
+ * ones (read at start, so a reload shows the same) and the live ones.
+ */
 export class LwDeviationStrip extends LitElement {
   static override properties = {
     deviations: { attribute: false },
@@ -103,7 +106,7 @@ export class LwDeviationStrip extends LitElement {
     return html`<h2>Latest deviations</h2>
       ${
         this.deviations.length === 0
-          ? html`<p class="empty">None since this screen opened.</p>`
+          ? html`<p class="empty">None recently.</p>`
           : html`<ol>
             ${repeat(
               this.deviations,
@@ -131,7 +134,11 @@ export class LwDeviationStrip extends LitElement {
       <span class="what"
         ><b>${causeValueText(d.cause, d.value, decimals, unit, d.pane)}</b>${
           d.limit !== null ? html` · limit ${formatValue(d.limit, decimals)}` : nothing
-        }${d.count > 1 ? html` · ${d.count} readings, last ${formatValue(d.lastValue, decimals)}` : nothing}</span
+        }${
+          d.count > 1
+            ? html` · ${d.count} readings${d.lastValue !== null ? html`, last ${formatValue(d.lastValue, decimals)}` : nothing}`
+            : nothing
+        }</span
       >
     </li>`
   }

@@ -3,6 +3,7 @@ import uPlot from 'uplot'
 import uplotCss from 'uplot/dist/uPlot.min.css?inline'
 import { formatValue, valueSteps } from './data/format.ts'
 import { binReadings, type Histogram, histogramExtent, normalCurve } from './data/histogram.ts'
+import { scaleStrokes, strokeScale } from './data/screen.ts'
 import { FrameDrawController } from './frame-draw-controller.ts'
 import { type ChartColours, chartColours, fontPx } from './uplot-theme.ts'
 
@@ -165,7 +166,7 @@ export class LwHistogram extends LitElement {
       grid: { stroke: c.grid, width: 1 },
       ticks: { stroke: c.grid, width: 1, size: 5 },
     }
-    return {
+    const options: uPlot.Options = {
       width,
       height,
       padding: [px * 1.8, px * 1.5, 0, 0],
@@ -207,6 +208,7 @@ export class LwHistogram extends LitElement {
         draw: [(u) => this.drawSpec(u, c, px)],
       },
     }
+    return scaleStrokes(options, strokeScale(px))
   }
 
   /** The bins as bars, behind the curves; those outside the specification in the action hue. */
@@ -247,8 +249,10 @@ export class LwHistogram extends LitElement {
       const x = u.valToPos(value, 'x', true)
       if (x < left - 1 || x > left + width + 1) return
       ctx.strokeStyle = colour
-      ctx.lineWidth = 3 * dpr
-      ctx.setLineDash(dash.map((d) => d * dpr))
+      // Device pixels, and thicker with the type on a larger screen (data/screen.ts).
+      const line = dpr * strokeScale(px)
+      ctx.lineWidth = 3 * line
+      ctx.setLineDash(dash.map((d) => d * line))
       ctx.beginPath()
       ctx.moveTo(x, top)
       ctx.lineTo(x, top + height)

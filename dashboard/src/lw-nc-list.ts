@@ -1,4 +1,4 @@
-import { css, html, LitElement, nothing } from 'lit'
+import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import { repeat } from 'lit/directives/repeat.js'
 import { api } from './api.ts'
 import { ClockController } from './clock-controller.ts'
@@ -24,40 +24,48 @@ import { pageStyles } from './styles.ts'
 
 /**
  * The nonconformances, filtered by workflow status (not closed by default), owner and overdue
- * (the gateway filters; data/quality.ts builds the query). Fetched from REST, then kept current
+ * (the gateway filters; data/quality.ts builds the query), and by characteristic when the route
+ * names one (`#/nc?characteristic=<id>`: a characteristic's "N open NC" link). Fetched from REST, then kept current
  * by `nc` events. Each row links to `#/nc/<id>`, so the browser's history works; an overdue NC's
  * due date is in the warning colour and says "overdue".
  */
 export class LwNcList extends LitElement {
   static override properties = {
     live: { attribute: false },
+    characteristic: { attribute: false },
     filter: { state: true },
     ncs: { state: true },
     fresh: { state: true },
   }
 
   declare live: LiveController | undefined
+  /** This characteristic's NCs only (from the route); '' for every characteristic. */
+  declare characteristic: string
   declare filter: NcListFilter
   declare ncs: NcListItem[] | null
   /** Ids changed by live events in the last few seconds (highlighted). */
   declare fresh: ReadonlySet<number>
 
   private readonly loader: LoadController
+  /** The characteristic of the latest load ('' every one), null before the first. */
+  private loadedFor: string | null = null
 
   constructor() {
     super()
+    this.characteristic = ''
     this.filter = NC_LIST_FILTER
     this.ncs = null
     this.fresh = new Set()
     this.loader = new LoadController(this, async (signal) => {
-      const list = await api.ncList(ncListQuery(this.filter), signal)
+      this.loadedFor = this.characteristic
+      const list = await api.ncList(ncListQuery(this.active()), signal)
       this.ncs = orderNcList(list)
     })
     new ClockController(this, 30_000)
     new LiveSubscription(this, () => this.live, {
       nc: (events) => {
         if (!this.ncs) return
-        this.ncs = applyNcListEvents(this.ncs, events, this.filter)
+        this.ncs = applyNcListEvents(this.ncs, events, this.active())
         const ids = events.map((e) => e.nc.id)
         this.fresh = new Set([...this.fresh, ...ids])
         setTimeout(() => {
@@ -73,6 +81,20 @@ export class LwNcList extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback()
     void this.loader.load()
+  }
+
+  /** The filter of the form with the route's characteristic. */
+  private active(): NcListFilter {
+    return { ...this.filter, characteristic: this.characteristic }
+  }
+
+  /** Another characteristic in the route (the same list page): its NCs. */
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('characteristic') && this.loadedFor !== null) {
+      if (this.loadedFor === this.characteristic) return
+      this.ncs = null
+      void this.loader.load()
+    }
   }
 
   private setFilter(patch: Partial<NcListFilter>): void {
@@ -149,6 +171,13 @@ export class LwNcList extends LitElement {
         color: var(--lw-text-dim);
         font-size: 0.9em;
       }
+      .scope {
+        margin: 0 0 0.8em;
+        color: var(--lw-text-dim);
+      }
+      .scope strong {
+        color: var(--lw-text);
+      }
     `,
   ]
 
@@ -159,6 +188,7 @@ export class LwNcList extends LitElement {
         <h1>Nonconformances</h1>
         ${this.filters()}
       </div>
+      ${this.characteristicScope()}
       ${problem ? html`<p class="problem">${problem}</p>` : nothing}
       ${
         this.ncs === null
@@ -222,6 +252,17 @@ export class LwNcList extends LitElement {
         Overdue only
       </label>
     </div>`
+  }
+
+  private characteristicScope() {
+    if (!this.characteristic) return nothing
+    const name =
+      this.ncs?.find((nc) => nc.characteristic === this.characteristic)?.characteristicName ??
+      this.characteristic
+    return html`<p class="scope" data-part="characteristic-filter">
+      Characteristic <strong>${name}</strong> only ·
+      <a href=${routeHash({ page: 'ncs' })}>every characteristic</a>
+    </p>`
   }
 
   private row(nc: NcListItem) {

@@ -1,4 +1,4 @@
-import { css, html, LitElement, nothing } from 'lit'
+import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import { repeat } from 'lit/directives/repeat.js'
 import { styleMap } from 'lit/directives/style-map.js'
 import type { CharacteristicView } from '../../gateway/contract.ts'
@@ -12,6 +12,15 @@ import {
   panelsBySite,
   type SitePanels,
 } from './data/hierarchy.ts'
+import {
+  findArea,
+  inArea,
+  type KioskArea,
+  type KioskSettings,
+  kioskAreas,
+  largestFitting,
+  rotationIndex,
+} from './data/kiosk.ts'
 import { countStatuses, isAbnormal, LEGEND } from './data/status.ts'
 import { applyTiles } from './data/tiles.ts'
 import type { ConnectionState, LiveController } from './live-controller.ts'
@@ -22,16 +31,28 @@ import './lw-deviation-strip.ts'
 import './lw-legend.ts'
 import './lw-tile.ts'
 
+/** Kiosk mode scales the overview's type (and with it tiles, lines and gaps) within these. */
+const MIN_FIT = 0.25
+const MAX_FIT = 2.5
+
 /**
  * The plant overview for a wall display: a tile per characteristic, grouped site → area → line →
  * cell, a legend, and the latest deviations. Fetches `GET /api/characteristics`, then follows
  * `tiles` events; refetches when the connection resynchronises.
+ *
+ * In kiosk mode (`kiosk` set) it shows the whole plant, one area, or each area in turn, and fits
+ * what it shows into its box: the largest type size (everything is sized in em) at which nothing
+ * overflows, found again when the box is resized or what is shown changes. It says what it shows
+ * and at what scale in `data-area` and `data-fit` (`data-fitted`: the area the scale was found
+ * for), and `data-fits="no"` when even the smallest size overflows (show fewer tiles per display:
+ * an area, or rotation).
  */
 export class LwOverview extends LitElement {
   static override properties = {
     live: { attribute: false },
     connection: { type: String },
     deviations: { attribute: false },
+    kiosk: { attribute: false },
     characteristics: { state: true },
   }
 
@@ -39,14 +60,23 @@ export class LwOverview extends LitElement {
   declare connection: ConnectionState
   declare deviations: readonly DeviationEntry[]
   declare characteristics: CharacteristicView[] | null
+  /** Kiosk mode's settings, or null for the ordinary overview. */
+  declare kiosk: KioskSettings | null
 
   private readonly loader: LoadController
+  /** What was last fitted (kiosk mode): the area and the tiles shown. */
+  private fitted = ''
+  private fitFrame = 0
+  private resizeObserver: ResizeObserver | null = null
+  /** Kiosk mode: what is shown (set before each render). */
+  private shown: ReturnType<LwOverview['shownArea']> = { area: null, position: null, problem: null }
 
   constructor() {
     super()
     this.connection = 'idle'
     this.deviations = []
     this.characteristics = null
+    this.kiosk = null
     this.loader = new LoadController(this, async (signal) => {
       this.characteristics = await api.characteristics(signal)
     })
@@ -65,6 +95,123 @@ export class LwOverview extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback()
     void this.loader.load()
+    this.resizeObserver = new ResizeObserver(() => {
+      if (this.kiosk) this.scheduleFit()
+    })
+    this.resizeObserver.observe(this)
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    this.resizeObserver?.disconnect()
+    this.resizeObserver = null
+    cancelAnimationFrame(this.fitFrame)
+  }
+
+  /** Kiosk mode: the area shown now (null: the whole plant), and a problem with the setting. */
+  private shownArea(all: readonly CharacteristicView[]): {
+    area: KioskArea | null
+    position: { index: number; count: number } | null
+    problem: string | null
+  } {
+    const k = this.kiosk
+    const areas = kioskAreas(all)
+    if (!k || areas.length === 0) return { area: null, position: null, problem: null }
+    if (k.area !== null) {
+      const area = findArea(areas, k.area)
+      return area
+        ? { area, position: null, problem: null }
+        : {
+            area: null,
+            position: null,
+            problem: `No area is called "${k.area}": the whole plant is shown.`,
+          }
+    }
+    if (k.rotateSeconds !== null && areas.length > 1) {
+      const index = rotationIndex(this.live?.now() ?? Date.now(), k.rotateSeconds, areas.length)
+      return { area: areas[index] ?? null, position: { index, count: areas.length }, problem: null }
+    }
+    return { area: null, position: null, problem: null }
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    this.shown = this.shownArea(this.characteristics ?? [])
+    if (this.kiosk) this.dataset.area = this.shown.area?.key ?? ''
+    if (changed.has('kiosk')) {
+      if (this.kiosk) this.dataset.kiosk = ''
+      else {
+        delete this.dataset.kiosk
+        delete this.dataset.fit
+        delete this.dataset.fits
+        delete this.dataset.area
+        delete this.dataset.fitted
+        this.style.removeProperty('font-size')
+        this.fitted = ''
+      }
+    }
+  }
+
+  protected override updated(): void {
+    if (!this.kiosk || !this.characteristics) return
+    const key = `${this.dataset.area ?? ''}\u0000${this.characteristics.length}`
+    // What is shown changed, or a tile grew (a longer state): fit again (not when even the
+    // smallest size did not fit: that stays so until the box or what is shown changes).
+    if (key !== this.fitted || (this.dataset.fits === 'yes' && this.overflows())) this.scheduleFit()
+  }
+
+  /** Fits on the next frame: the tiles (elements of their own) have rendered by then. */
+  private scheduleFit(): void {
+    cancelAnimationFrame(this.fitFrame)
+    this.fitFrame = requestAnimationFrame(() => this.fit())
+  }
+
+  private fit(): void {
+    if (!this.kiosk || !this.characteristics) return
+    this.fitted = `${this.dataset.area ?? ''}\u0000${this.characteristics.length}`
+    const result = largestFitting(
+      (scale) => {
+        this.style.fontSize = `${scale}em`
+        return !this.overflows()
+      },
+      MIN_FIT,
+      MAX_FIT,
+    )
+    this.style.fontSize = `${result.scale}em`
+    this.dataset.fit = result.scale.toFixed(3)
+    this.dataset.fits = result.fits ? 'yes' : 'no'
+    this.dataset.fitted = this.dataset.area ?? ''
+  }
+
+  /**
+   * Whether what is shown is larger than its box (reads the layout): the page scrolls, a panel
+   * reaches out of the plant's box, or a tile out of its panel's content box (by more than half a
+   * pixel).
+   */
+  private overflows(): boolean {
+    const plant = this.renderRoot.querySelector<HTMLElement>('.plant')
+    if (!plant) return false
+    if (this.scrollHeight > this.clientHeight || this.scrollWidth > this.clientWidth) return true
+    // Layout is in 1/64 px, a border's width in whole pixels: half a pixel is no overflow.
+    const outside = (r: DOMRect, b: { left: number; top: number; right: number; bottom: number }) =>
+      r.left < b.left - 0.5 ||
+      r.top < b.top - 0.5 ||
+      r.right > b.right + 0.5 ||
+      r.bottom > b.bottom + 0.5
+    const box = plant.getBoundingClientRect()
+    for (const panel of this.renderRoot.querySelectorAll<HTMLElement>('section.panel')) {
+      const r = panel.getBoundingClientRect()
+      if (outside(r, box)) return true
+      const style = getComputedStyle(panel)
+      const inner = {
+        left: r.left + panel.clientLeft + Number.parseFloat(style.paddingLeft),
+        top: r.top + panel.clientTop,
+        right: r.right - panel.clientLeft - Number.parseFloat(style.paddingRight),
+        bottom: r.bottom - panel.clientTop - Number.parseFloat(style.paddingBottom),
+      }
+      for (const tile of panel.querySelectorAll('lw-tile'))
+        if (outside(tile.getBoundingClientRect(), inner)) return true
+    }
+    return false
   }
 
   static override styles = [
@@ -144,7 +291,7 @@ export class LwOverview extends LitElement {
       }
       section.panel {
         flex: 1 1 var(--basis);
-        border: 1px solid var(--lw-border);
+        border: max(1px, 0.0625em) solid var(--lw-border);
         border-radius: 0.5em;
         padding: 0.5em 0.7em 0.7em;
         max-width: 100%;
@@ -209,17 +356,65 @@ export class LwOverview extends LitElement {
         font-size: 1.3em;
         color: var(--lw-text-dim);
       }
+
+      /* Kiosk mode: the overview is its box (the screen below the banner), never scrolled. */
+      :host([data-kiosk]) {
+        display: flex;
+        flex-direction: column;
+        height: 100%;
+        box-sizing: border-box;
+        overflow: hidden;
+        padding: 0.5em 0.9em 0.6em;
+      }
+      :host([data-kiosk]) .layout {
+        flex: 1;
+        min-height: 0;
+        grid-template-rows: minmax(0, 1fr);
+        align-items: stretch;
+      }
+      :host([data-kiosk]) .plant {
+        min-height: 0;
+        overflow: hidden;
+      }
+      :host([data-kiosk]) lw-deviation-strip {
+        position: static;
+        max-height: none;
+        min-height: 0;
+      }
+      h2.area {
+        margin: 0;
+        font-size: 1.6em;
+        font-weight: 700;
+        color: var(--lw-text);
+      }
+      .position {
+        font-size: 0.65em;
+        font-weight: 500;
+        color: var(--lw-text-dim);
+        font-variant-numeric: tabular-nums;
+      }
     `,
   ]
 
   protected override render() {
-    const list = this.characteristics
-    const problem = this.loader.problem
+    const all = this.characteristics
+    const { area, position } = this.shown
+    const list = all && area ? all.filter((c) => inArea(c, area)) : all
+    const problem = this.loader.problem ?? this.shown.problem
     // Lost, not merely not yet made: no alarm while the first connection is being opened.
     const stale = this.connection === 'reconnecting' || this.connection === 'refused'
-    const byId = new Map((list ?? []).map((c) => [c.id, c]))
+    const byId = new Map((all ?? []).map((c) => [c.id, c]))
     return html`
       <div class="bar">
+        ${
+          area
+            ? html`<h2 class="area" data-part="area">${area.name}${
+                position
+                  ? html` <span class="position" title="Areas shown in turn">${position.index + 1} / ${position.count}</span>`
+                  : nothing
+              }</h2>`
+            : nothing
+        }
         <div class="counts" aria-label="Characteristics by state">
           ${countStatuses((list ?? []).map((c) => c.state.status)).map(
             ({ status, count }) =>

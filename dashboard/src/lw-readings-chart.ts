@@ -2,8 +2,10 @@ import { css, html, LitElement, nothing, type PropertyValues, unsafeCSS } from '
 import uPlot from 'uplot'
 import uplotCss from 'uplot/dist/uPlot.min.css?inline'
 import type { AlarmLimits, Status } from '../../gateway/contract.ts'
+import { timeAt } from './data/chart-range.ts'
 import { alarmMarks } from './data/chart-series.ts'
 import { formatValue } from './data/format.ts'
+import { scaleStrokes, strokeScale } from './data/screen.ts'
 import { buildReadingsSeries, type LimitLine, type ReadingsSeries } from './data/series.ts'
 import { FrameDrawController } from './frame-draw-controller.ts'
 import { lineSwatches } from './styles.ts'
@@ -29,7 +31,8 @@ type Column = (number | null)[]
  * `alarm`). `axis` `time` spaces the values by their time
  * stamps (uPlot's time scale), `index` evenly as on the control chart above it. A legend under it
  * names each line with its value. Static (no live data of its own); drawn once per animation
- * frame.
+ * frame. `zoomable`: dragging across it selects a span, told to the host with an `lw-zoom` event
+ * ({from, to}, UTC ms), as on the control chart.
  */
 export class LwReadingsChart extends LitElement {
   static override properties = {
@@ -44,6 +47,7 @@ export class LwReadingsChart extends LitElement {
     label: { type: String },
     heightShare: { type: Number, attribute: 'height-share' },
     alarm: { attribute: false },
+    zoomable: { type: Boolean },
   }
 
   declare readings: readonly { ts: number; value: number }[]
@@ -64,6 +68,8 @@ export class LwReadingsChart extends LitElement {
   declare heightShare: number
   /** Alarm limits whose excursions are marked in their hue (as on the individuals pane), or null. */
   declare alarm: AlarmLimits | null
+  /** Drag across the plot to zoom: an `lw-zoom` event with the times selected. */
+  declare zoomable: boolean
 
   private plot: uPlot | null = null
   private series: ReadingsSeries | null = null
@@ -83,6 +89,7 @@ export class LwReadingsChart extends LitElement {
     this.label = 'Readings'
     this.heightShare = 0.3
     this.alarm = null
+    this.zoomable = false
     // A resize drops the plot: the next draw makes it anew at the new width.
     this.frames = new FrameDrawController(
       this,
@@ -173,7 +180,7 @@ export class LwReadingsChart extends LitElement {
     if (!host || host.clientWidth < 50) return
     const s = buildReadingsSeries(this.readings, this.trigger, this.occurrences, this.axis)
     this.series = s
-    const layout = `${this.axis}:${this.tone}:${this.decimals}:${this.alarm !== null}:${this.lines.map((l) => l.key).join(',')}`
+    const layout = `${this.axis}:${this.tone}:${this.decimals}:${this.alarm !== null}:${this.zoomable}:${this.lines.map((l) => l.key).join(',')}`
     const marks = this.alarm ? alarmMarks(s.value, this.alarm) : null
     const data: uPlot.AlignedData = [
       s.x,
@@ -196,52 +203,74 @@ export class LwReadingsChart extends LitElement {
     const px = fontPx(this)
     const time = this.axis === 'time'
     this.plot = new uPlot(
-      {
-        width: host.clientWidth,
-        height: Math.max(200, Math.round(window.innerHeight * this.heightShare)),
-        padding: [px * 1.4, px * 2.5, 0, 0],
-        legend: { show: false },
-        cursor: { drag: { x: false, y: false } },
-        ...(time ? { ms: 1 as const } : {}),
-        scales: { x: time ? timeScale : pointScale },
-        axes: time
-          ? timeAxes(c, px, this.decimals)
-          : axes(c, px, () => this.series ?? { x: [], ts: [] }, this.decimals, true),
-        series: [
-          {},
-          {
-            label: 'Reading',
-            stroke: c.dim,
-            width: 1.5,
-            points: { show: true, size: 5, fill: c.text },
+      scaleStrokes(
+        {
+          width: host.clientWidth,
+          height: Math.max(200, Math.round(window.innerHeight * this.heightShare)),
+          padding: [px * 1.4, px * 2.5, 0, 0],
+          legend: { show: false },
+          cursor: { drag: { x: this.zoomable, y: false, setScale: false } },
+          ...(time ? { ms: 1 as const } : {}),
+          scales: { x: time ? timeScale : pointScale },
+          axes: time
+            ? timeAxes(c, px, this.decimals)
+            : axes(c, px, () => this.series ?? { x: [], ts: [] }, this.decimals, true),
+          series: [
+            {},
+            {
+              label: 'Reading',
+              stroke: c.dim,
+              width: 1.5,
+              points: { show: true, size: 5, fill: c.text },
+            },
+            ...(marks
+              ? [
+                  markers('Beyond an alert limit', 9, c.alert, c.alert),
+                  markers('Beyond an action limit', 9, c.action, c.action),
+                ]
+              : []),
+            markers(
+              'Occurrence',
+              13,
+              c.text,
+              this.tone === 'alert' ? c.alert : this.tone === 'spc' ? c.spc : c.action,
+            ),
+            {
+              label: 'Trigger',
+              stroke: c.text,
+              paths: () => null,
+              points: { show: true, size: 25, width: 3, stroke: c.text, fill: 'transparent' },
+            },
+            ...this.lines.map((l) => lineSeries(l, c)),
+          ],
+          hooks: {
+            drawClear: [(u) => this.shadeRun(u)],
+            draw: [(u) => this.nameTrigger(u, c, px)],
+            setSelect: [(u) => this.onSelect(u)],
           },
-          ...(marks
-            ? [
-                markers('Beyond an alert limit', 9, c.alert, c.alert),
-                markers('Beyond an action limit', 9, c.action, c.action),
-              ]
-            : []),
-          markers(
-            'Occurrence',
-            13,
-            c.text,
-            this.tone === 'alert' ? c.alert : this.tone === 'spc' ? c.spc : c.action,
-          ),
-          {
-            label: 'Trigger',
-            stroke: c.text,
-            paths: () => null,
-            points: { show: true, size: 25, width: 3, stroke: c.text, fill: 'transparent' },
-          },
-          ...this.lines.map((l) => lineSeries(l, c)),
-        ],
-        hooks: {
-          drawClear: [(u) => this.shadeRun(u)],
-          draw: [(u) => this.nameTrigger(u, c, px)],
         },
-      },
+        strokeScale(px),
+      ),
       data,
       host,
+    )
+  }
+
+  /** A span dragged across the plot: its times go to the host, the selection is cleared. */
+  private onSelect(u: uPlot): void {
+    const { left, width } = u.select
+    const s = this.series
+    if (!this.zoomable || !s || width < 3) return
+    const at = (px: number) => {
+      const x = u.posToVal(px, 'x')
+      return this.axis === 'time' ? x : timeAt(s.x, s.ts, x)
+    }
+    const from = at(left)
+    const to = at(left + width)
+    u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false)
+    if (from === null || to === null || to <= from) return
+    this.dispatchEvent(
+      new CustomEvent('lw-zoom', { detail: { from, to }, bubbles: true, composed: true }),
     )
   }
 
@@ -284,7 +313,7 @@ export class LwReadingsChart extends LitElement {
     ctx.textAlign = 'center'
     ctx.textBaseline = 'bottom'
     const ty = Math.max(top + px * dpr, y - 16 * dpr)
-    ctx.lineWidth = 4 * dpr
+    ctx.lineWidth = 4 * dpr * strokeScale(px)
     ctx.strokeStyle = c.bg
     ctx.strokeText('TRIGGER', x, ty)
     ctx.fillStyle = c.text

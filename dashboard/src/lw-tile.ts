@@ -45,7 +45,8 @@ export class LwTile extends LitElement {
       padding: 0.75em 0.95em 0.7em;
       border-radius: 0.45em;
       background: var(--lw-surface);
-      border: 2px solid transparent;
+      /* Lines in em: as thick for the type on a 4K wall as on a 1080p one. */
+      border: 0.125em solid transparent;
       color: var(--lw-text);
       text-decoration: none;
     }
@@ -79,7 +80,7 @@ export class LwTile extends LitElement {
       font-weight: 700;
       padding: 0.08em 0.45em;
       border-radius: 0.3em;
-      border: 2px solid currentColor;
+      border: 0.125em solid currentColor;
       white-space: nowrap;
     }
     .state {
@@ -154,7 +155,7 @@ export class LwTile extends LitElement {
       opacity: 0.85;
     }
     a.baseline {
-      border: 2px dashed var(--lw-border);
+      border: 0.125em dashed var(--lw-border);
     }
     a.baseline .state {
       color: var(--lw-text-dim);

@@ -1,5 +1,6 @@
 import type uPlot from 'uplot'
-import { formatTime, formatTimeTick, formatValue, valueSteps } from './data/format.ts'
+import { pointTickLabel } from './data/chart-range.ts'
+import { formatTimeTick, formatValue, valueSteps } from './data/format.ts'
 import { timeRange, tsAt } from './data/series.ts'
 
 /** Colours of the charts, read from the page's design tokens (canvas cannot use CSS variables). */
@@ -63,9 +64,12 @@ export function axes(
       ],
       values: (_u, splits) => {
         let previous = ''
+        const { ts: times } = timeline()
+        // A day or more of points (chart history): the ticks carry the date too.
+        const span = (times[times.length - 1] ?? 0) - (times[0] ?? 0)
         return splits.map((x) => {
           const ts = showX ? tsAt(timeline(), x) : null
-          const label = ts === null ? '' : formatTime(ts)
+          const label = ts === null ? '' : pointTickLabel(ts, span)
           if (label === previous) return ''
           previous = label
           return label

@@ -5,6 +5,17 @@ import type { AlarmAct, AlarmService, AlarmSettingsChange } from '../alarms/inde
 import type { AlarmView } from '../contract.ts'
 import { principalName } from './auth.ts'
 import { badRequest, conflict, need, notFound } from './replies.ts'
+import {
+  AcknowledgedSchema,
+  AlarmAreasSchema,
+  AlarmCountsSchema,
+  AlarmHistorySchema,
+  AlarmKpisSchema,
+  AlarmSchema,
+  AlarmsSchema,
+  PlantStateSchema,
+  PlantStatesSchema,
+} from './responses.ts'
 import { timeRange } from './time.ts'
 
 /**
@@ -53,6 +64,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
           },
           { additionalProperties: false },
         ),
+        response: { 200: AlarmsSchema },
       },
     },
     async (request): Promise<AlarmView[]> => {
@@ -65,13 +77,21 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
     },
   )
 
-  app.get('/api/alarms/counts', { preHandler: need('viewer') }, async () => alarms.counts())
+  app.get(
+    '/api/alarms/counts',
+    { preHandler: need('viewer'), schema: { response: { 200: AlarmCountsSchema } } },
+    async () => alarms.counts(),
+  )
 
-  app.get('/api/alarms/areas', { preHandler: need('viewer') }, async () => alarms.areas())
+  app.get(
+    '/api/alarms/areas',
+    { preHandler: need('viewer'), schema: { response: { 200: AlarmAreasSchema } } },
+    async () => alarms.areas(),
+  )
 
   app.get(
     '/api/alarms/:id',
-    { preHandler: need('viewer'), schema: { params: AlarmId } },
+    { preHandler: need('viewer'), schema: { params: AlarmId, response: { 200: AlarmSchema } } },
     async (request, reply) => {
       const { id } = request.params as { id: string }
       return alarms.get(id) ?? notFound(reply, `no alarm "${id}"`)
@@ -88,6 +108,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
           { limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 200 }) },
           { additionalProperties: false },
         ),
+        response: { 200: AlarmHistorySchema },
       },
     },
     async (request, reply) => {
@@ -109,6 +130,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
             { additionalProperties: false },
           ),
         ),
+        response: { 200: AlarmSchema },
       },
     },
     async (request, reply) => {
@@ -134,6 +156,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
           },
           { additionalProperties: false },
         ),
+        response: { 200: AcknowledgedSchema },
       },
     },
     async (request) => {
@@ -168,6 +191,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
           },
           { additionalProperties: false },
         ),
+        response: { 200: AlarmSchema },
       },
     },
     async (request, reply) => {
@@ -183,6 +207,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       preHandler: need('operator', 'unshelving an alarm'),
       schema: {
         params: AlarmId,
+        response: { 200: AlarmSchema },
         body: Type.Optional(
           Type.Object(
             { reason: Type.Optional(Type.String({ maxLength: 2000 })) },
@@ -204,6 +229,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       preHandler: need('quality-engineer', 'putting an alarm out of service'),
       schema: {
         params: AlarmId,
+        response: { 200: AlarmSchema },
         body: Type.Object(
           { reason: Reason('Why (maintenance, a faulty instrument): kept in its history.') },
           { additionalProperties: false },
@@ -223,6 +249,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       preHandler: need('quality-engineer', 'returning an alarm to service'),
       schema: {
         params: AlarmId,
+        response: { 200: AlarmSchema },
         body: Type.Optional(
           Type.Object(
             { reason: Type.Optional(Type.String({ maxLength: 2000 })) },
@@ -252,6 +279,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       preHandler: need('quality-engineer', 'changing alarm settings'),
       schema: {
         params: AlarmId,
+        response: { 200: AlarmSchema },
         body: Type.Object(
           {
             priority: Type.Optional(Type.Union(ALARM_PRIORITIES.map((p) => Type.Literal(p)))),
@@ -305,6 +333,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
           },
           { additionalProperties: false },
         ),
+        response: { 200: AlarmKpisSchema },
       },
     },
     async (request, reply) => {
@@ -315,13 +344,18 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
     },
   )
 
-  app.get('/api/plant-states', { preHandler: need('viewer') }, async () => alarms.plantStates())
+  app.get(
+    '/api/plant-states',
+    { preHandler: need('viewer'), schema: { response: { 200: PlantStatesSchema } } },
+    async () => alarms.plantStates(),
+  )
 
   app.put(
     '/api/plant-states/:id',
     {
       preHandler: need('operator', 'setting a plant state'),
       schema: {
+        response: { 200: PlantStateSchema },
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }),
         body: Type.Object(
           { active: Type.Boolean(), reason: Reason('Why: kept with the state.') },

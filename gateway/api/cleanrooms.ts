@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts'
 import type { CleanroomClassificationView, CleanroomView } from '../contract.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
 import { badRequest, need, notFound } from './replies.ts'
+import { ClassificationSchema, CleanroomsSchema } from './responses.ts'
 import { timeRange } from './time.ts'
 
 /**
@@ -51,7 +52,11 @@ export function registerCleanroomRoutes(
 ): void {
   const rooms = cleanroomViews(config)
 
-  app.get('/api/cleanrooms', { preHandler: need('viewer') }, async () => rooms)
+  app.get(
+    '/api/cleanrooms',
+    { preHandler: need('viewer'), schema: { response: { 200: CleanroomsSchema } } },
+    async () => rooms,
+  )
 
   app.get(
     '/api/cleanrooms/:id/classification',
@@ -71,6 +76,7 @@ export function registerCleanroomRoutes(
           },
           { additionalProperties: false },
         ),
+        response: { 200: ClassificationSchema },
       },
     },
     async (request, reply): Promise<CleanroomClassificationView | undefined> => {

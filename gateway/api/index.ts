@@ -5,6 +5,7 @@ import Type from 'typebox'
 import type { AlarmService } from '../alarms/index.ts'
 import type { Config } from '../config/index.ts'
 import type { Health, Session } from '../contract.ts'
+import type { RecentDeviations } from '../live/recent-deviations.ts'
 import type { NcService } from '../nonconformance/index.ts'
 import type { Pipeline } from '../pipeline/index.ts'
 import { characteristicView } from '../pipeline/runtime.ts'
@@ -14,11 +15,24 @@ import type { TimeSeriesStore } from '../store/types.ts'
 import type { WebhookStatus } from '../webhooks/index.ts'
 import { registerAlarmRoutes } from './alarms.ts'
 import { type Auth, bearerToken, type Principal, principalName } from './auth.ts'
+import { registerChartRoutes } from './charts.ts'
 import { registerCleanroomRoutes } from './cleanrooms.ts'
+import { registerDeviationRoutes } from './deviations.ts'
+import { registerMetricsRoute } from './metrics.ts'
+import { registerOpenApi } from './openapi.ts'
 import { type QualityApiContext, registerQualityRoutes } from './quality.ts'
-import { badRequest, conflict, need, notFound } from './replies.ts'
+import { conflict, need, notFound } from './replies.ts'
+import { registerReportRoutes } from './reports.ts'
+import {
+  CharacteristicSchema,
+  CharacteristicsSchema,
+  DeadLettersSchema,
+  HealthSchema,
+  LimitChangeSchema,
+  LimitChangesSchema,
+  SessionSchema,
+} from './responses.ts'
 import { registerSparkplugRoutes } from './sparkplug.ts'
-import { timeRange } from './time.ts'
 
 /**
  * The REST API under /api (payloads declared in contract.ts) and the dashboard's files.
@@ -48,6 +62,8 @@ export interface ApiContext {
   quality?: Omit<QualityApiContext, 'config' | 'title' | 'nc'>
   /** Webhooks' delivery states, for health. */
   webhooks?: () => WebhookStatus[]
+  /** The plant's latest deviations, for GET /api/deviations (the wall display's strip). */
+  deviations?: RecentDeviations
 }
 
 declare module 'fastify' {
@@ -56,24 +72,16 @@ declare module 'fastify' {
   }
 }
 
-const MAX_LIMIT = 100_000
-
-const RangeQuery = Type.Object(
-  {
-    from: Type.Optional(
-      Type.String({ description: 'ISO 8601 with a zone, or epoch ms (default: to − 1 h)' }),
-    ),
-    to: Type.Optional(
-      Type.String({ description: 'ISO 8601 with a zone, or epoch ms (default: now)' }),
-    ),
-    limit: Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: 1000 }),
-  },
-  { additionalProperties: false },
-)
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) })
 
 export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const { pipeline, nc, store } = ctx
+  // First: the OpenAPI document lists the routes declared after it (GET /api/openapi.json).
+  await registerOpenApi(app, {
+    title: ctx.title,
+    version: ctx.version,
+    metricsAnonymous: ctx.config.metrics.anonymous,
+  })
 
   app.decorateRequest('principal', null)
   app.addHook('onRequest', async (request) => {
@@ -95,55 +103,70 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   // Degraded while errors are recent, not for ever after one.
   const recentErrors = ctx.recentErrors ?? new RecentCounter()
   let seenErrors = 0
-  app.get('/api/health', async (): Promise<Health> => {
-    const now = Date.now()
-    const sources = ctx.sources().map((s) => s.status())
-    const storeStatus = store.status()
-    const counters = pipeline.counters()
-    if (!ctx.recentErrors && counters.errors > seenErrors) {
-      recentErrors.add(now, counters.errors - seenErrors)
-      seenErrors = counters.errors
-    }
-    const recent = recentErrors.count(now)
-    return {
-      status:
-        storeStatus.healthy && sources.every((s) => s.connected) && recent === 0
-          ? 'ok'
-          : 'degraded',
-      version: ctx.version,
-      bootId: ctx.bootId,
-      startedAt: new Date(ctx.startedAt).toISOString(),
-      sources,
-      store: storeStatus,
-      counters: {
-        readings: counters.readings,
-        rejected: counters.rejected,
-        prunedDeadLetters: pipeline.deadLetters.pruned(),
-      },
-      errors: { total: recentErrors.total(), recent, windowMs: recentErrors.windowMs },
-      ...(ctx.live ? { live: { clients: ctx.live.clients(), dropped: ctx.live.dropped() } } : {}),
-    }
-  })
+  app.get(
+    '/api/health',
+    { schema: { response: { 200: HealthSchema } } },
+    async (): Promise<Health> => {
+      const now = Date.now()
+      const sources = ctx.sources().map((s) => s.status())
+      const storeStatus = store.status()
+      const counters = pipeline.counters()
+      if (!ctx.recentErrors && counters.errors > seenErrors) {
+        recentErrors.add(now, counters.errors - seenErrors)
+        seenErrors = counters.errors
+      }
+      const recent = recentErrors.count(now)
+      return {
+        status:
+          storeStatus.healthy && sources.every((s) => s.connected) && recent === 0
+            ? 'ok'
+            : 'degraded',
+        version: ctx.version,
+        bootId: ctx.bootId,
+        startedAt: new Date(ctx.startedAt).toISOString(),
+        sources,
+        store: storeStatus,
+        counters: {
+          readings: counters.readings,
+          rejected: counters.rejected,
+          prunedDeadLetters: pipeline.deadLetters.pruned(),
+        },
+        errors: { total: recentErrors.total(), recent, windowMs: recentErrors.windowMs },
+        ...(ctx.live ? { live: { clients: ctx.live.clients(), dropped: ctx.live.dropped() } } : {}),
+      }
+    },
+  )
 
-  app.get('/api/session', { preHandler: need('viewer') }, async (request): Promise<Session> => {
-    const p = request.principal as Principal
-    return {
-      title: ctx.title,
-      bootId: ctx.bootId,
-      role: p.role,
-      tokenId: p.tokenId,
-      user: p.user,
-      maxShelveMinutes: ctx.config.alarms.maxShelveMinutes,
-    }
-  })
+  app.get(
+    '/api/session',
+    { preHandler: need('viewer'), schema: { response: { 200: SessionSchema } } },
+    async (request): Promise<Session> => {
+      const p = request.principal as Principal
+      return {
+        title: ctx.title,
+        bootId: ctx.bootId,
+        role: p.role,
+        tokenId: p.tokenId,
+        user: p.user,
+        maxShelveMinutes: ctx.config.alarms.maxShelveMinutes,
+        kiosk: kioskOf(ctx.config, p.tokenId),
+      }
+    },
+  )
 
-  app.get('/api/characteristics', { preHandler: need('viewer') }, async () =>
-    [...pipeline.runtimes()].map((rt) => characteristicView(rt, nc.openCount(rt.config.id))),
+  app.get(
+    '/api/characteristics',
+    { preHandler: need('viewer'), schema: { response: { 200: CharacteristicsSchema } } },
+    async () =>
+      [...pipeline.runtimes()].map((rt) => characteristicView(rt, nc.openCount(rt.config.id))),
   )
 
   app.get(
     '/api/characteristics/:id',
-    { preHandler: need('viewer'), schema: { params: IdParams } },
+    {
+      preHandler: need('viewer'),
+      schema: { params: IdParams, response: { 200: CharacteristicSchema } },
+    },
     async (request, reply) => {
       const { id } = request.params as { id: string }
       const rt = pipeline.runtime(id)
@@ -152,37 +175,8 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
     },
   )
 
-  app.get(
-    '/api/characteristics/:id/readings',
-    { preHandler: need('viewer'), schema: { params: IdParams, querystring: RangeQuery } },
-    async (request, reply) => {
-      const { id } = request.params as { id: string }
-      const query = request.query as { from?: string; to?: string; limit: number }
-      if (!pipeline.runtime(id)) return notFound(reply, `no characteristic "${id}"`)
-      const range = timeRange(query)
-      if (typeof range === 'string') return badRequest(reply, range)
-      const readings = await store.readings({ characteristic: id, ...range, limit: query.limit })
-      return { characteristic: id, from: range.from, to: range.to, readings }
-    },
-  )
-
-  app.get(
-    '/api/characteristics/:id/chart',
-    { preHandler: need('viewer'), schema: { params: IdParams, querystring: RangeQuery } },
-    async (request, reply) => {
-      const { id } = request.params as { id: string }
-      const query = request.query as { from?: string; to?: string; limit: number }
-      if (!pipeline.runtime(id)) return notFound(reply, `no characteristic "${id}"`)
-      // A chart shows the latest points whatever their age, unless a range is asked for.
-      const range = timeRange({
-        from: query.from ?? '0',
-        to: query.to ?? String(Number.MAX_SAFE_INTEGER),
-      })
-      if (typeof range === 'string') return badRequest(reply, range)
-      const points = await store.chartPoints({ characteristic: id, ...range, limit: query.limit })
-      return { characteristic: id, points }
-    },
-  )
+  // Readings and chart points over a range, downsampled on request (chart history): charts.ts.
+  registerChartRoutes(app, ctx)
 
   app.get(
     '/api/dead-letters',
@@ -196,6 +190,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
           },
           { additionalProperties: false },
         ),
+        response: { 200: DeadLettersSchema },
       },
     },
     async (request) => {
@@ -214,6 +209,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
           { limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }) },
           { additionalProperties: false },
         ),
+        response: { 200: LimitChangesSchema },
       },
     },
     async (request, reply) => {
@@ -241,6 +237,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
           },
           { additionalProperties: false },
         ),
+        response: { 200: LimitChangeSchema },
       },
     },
     async (request, reply) => {
@@ -274,6 +271,19 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
     registerQualityRoutes(app, { ...ctx.quality, config: ctx.config, title: ctx.title, nc })
   registerCleanroomRoutes(app, ctx.config, store)
   registerSparkplugRoutes(app, ctx.sources)
+  registerReportRoutes(app, ctx)
+  registerMetricsRoute(app, {
+    version: ctx.version,
+    bootId: ctx.bootId,
+    anonymous: ctx.config.metrics.anonymous,
+    pipeline,
+    nc,
+    alarms: ctx.alarms,
+    store,
+    sources: ctx.sources,
+    live: ctx.live,
+  })
+  registerDeviationRoutes(app, ctx.deviations)
 
   app.setNotFoundHandler((request, reply) =>
     notFound(reply, `no route ${request.method} ${request.url.split('?')[0]}`),
@@ -293,4 +303,11 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
         .send('The dashboard is not built: run `npm run build` (npm install does it).\n'),
     )
   }
+}
+
+/** A display token's kiosk settings (area or rotation imply kiosk mode), or null. */
+function kioskOf(config: Config, tokenId: string | null): Session['kiosk'] {
+  const t = tokenId === null ? undefined : config.auth.tokens.find((k) => k.id === tokenId)
+  if (!t || (!t.kiosk && t.area === undefined && t.rotateSeconds === undefined)) return null
+  return { area: t.area ?? null, rotateSeconds: t.rotateSeconds ?? null }
 }

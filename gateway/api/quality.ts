@@ -25,6 +25,21 @@ import {
 } from '../quality/index.ts'
 import { bearerToken, type Principal, sha256Hex } from './auth.ts'
 import { badRequest, need, notFound } from './replies.ts'
+import {
+  AttachmentSchema,
+  AuditSchema,
+  AuditVerdictSchema,
+  CapaSchema,
+  CapasSchema,
+  fileResponse,
+  NcListSchema,
+  NcSchema,
+  NoContent,
+  QualityKpisSchema,
+  SignInSchema,
+  UserSchema,
+  UsersSchema,
+} from './responses.ts'
 import { timeRange } from './time.ts'
 
 /**
@@ -100,6 +115,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
           },
           { additionalProperties: false },
         ),
+        response: { 200: SignInSchema },
       },
     },
     async (request, res) => {
@@ -113,11 +129,15 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     },
   )
 
-  app.post('/api/auth/sign-out', { preHandler: need('viewer') }, async (request, res) => {
-    const token = bearerToken(request.headers.authorization)
-    if (token) users.signOut(sha256Hex(token))
-    return res.code(204).send()
-  })
+  app.post(
+    '/api/auth/sign-out',
+    { preHandler: need('viewer'), schema: { response: { 204: NoContent } } },
+    async (request, res) => {
+      const token = bearerToken(request.headers.authorization)
+      if (token) users.signOut(sha256Hex(token))
+      return res.code(204).send()
+    },
+  )
 
   app.post(
     '/api/auth/password',
@@ -131,6 +151,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
           },
           { additionalProperties: false },
         ),
+        response: { 204: NoContent },
       },
     },
     async (request, res) => {
@@ -151,13 +172,18 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     },
   )
 
-  app.get('/api/users', { preHandler: need('admin', 'listing users') }, async () => users.list())
+  app.get(
+    '/api/users',
+    { preHandler: need('admin', 'listing users'), schema: { response: { 200: UsersSchema } } },
+    async () => users.list(),
+  )
 
   app.post(
     '/api/users',
     {
       preHandler: need('admin', 'adding users'),
       schema: {
+        response: { 200: UserSchema },
         body: Type.Object(
           {
             name: Type.String({ minLength: 1, maxLength: 64 }),
@@ -190,6 +216,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     {
       preHandler: need('admin', 'changing users'),
       schema: {
+        response: { 200: UserSchema },
         params: Type.Object({ name: Type.String({ maxLength: 64 }) }),
         body: Type.Object(
           {
@@ -250,6 +277,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
           },
           { additionalProperties: false },
         ),
+        response: { 200: NcListSchema },
       },
     },
     async (request) => {
@@ -266,7 +294,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
 
   app.get(
     '/api/nonconformances/:id',
-    { preHandler: need('viewer'), schema: { params: NcParams } },
+    { preHandler: need('viewer'), schema: { params: NcParams, response: { 200: NcSchema } } },
     async (request, res) => {
       const { id } = request.params as { id: string }
       const found = await quality.ncView(recordId(id, 'NC') as number)
@@ -278,7 +306,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     '/api/nonconformances/:id/actions',
     {
       preHandler: need('operator', 'acting on an NC'),
-      schema: { params: NcParams, body: ActBody },
+      schema: { params: NcParams, body: ActBody, response: { 200: NcSchema } },
     },
     async (request, res) => {
       const { id } = request.params as { id: string }
@@ -300,6 +328,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
         bodyLimit: maxBytes,
         preHandler: need('operator', 'attaching files to an NC'),
         schema: {
+          response: { 200: AttachmentSchema },
           params: Type.Object({
             id: Type.String({ pattern: '^(NC-)?\\d{1,12}$' }),
             name: Type.String({ minLength: 1, maxLength: 128 }),
@@ -328,6 +357,11 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     {
       preHandler: need('viewer'),
       schema: {
+        response: {
+          200: fileResponse('The file as uploaded, with its content type, as a download.', [
+            'application/octet-stream',
+          ]),
+        },
         params: Type.Object({
           id: Type.String({ pattern: '^(NC-)?\\d{1,12}$' }),
           name: Type.String({ minLength: 1, maxLength: 128 }),
@@ -377,6 +411,12 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
       {
         preHandler: need('quality-engineer', 'exporting a record'),
         schema: {
+          response: {
+            200: fileResponse('The record’s full history, as a download.', [
+              'text/csv',
+              'application/pdf',
+            ]),
+          },
           params: Type.Object({
             id: Type.String({ pattern: `^(${prefix}-)?\\d{1,12}$` }),
             format: Type.Union([Type.Literal('csv'), Type.Literal('pdf')]),
@@ -411,6 +451,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
           },
           { additionalProperties: false },
         ),
+        response: { 200: CapasSchema },
       },
     },
     async (request) => quality.capas((request.query as { status?: string }).status),
@@ -421,6 +462,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     {
       preHandler: need('quality-engineer', 'opening a CAPA'),
       schema: {
+        response: { 200: CapaSchema },
         body: Type.Object(
           {
             title: Type.String({ minLength: 1, maxLength: 300 }),
@@ -446,7 +488,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
 
   app.get(
     '/api/capas/:id',
-    { preHandler: need('viewer'), schema: { params: CapaParams } },
+    { preHandler: need('viewer'), schema: { params: CapaParams, response: { 200: CapaSchema } } },
     async (request, res) => {
       const { id } = request.params as { id: string }
       return (
@@ -459,7 +501,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     '/api/capas/:id/actions',
     {
       preHandler: need('operator', 'acting on a CAPA'),
-      schema: { params: CapaParams, body: ActBody },
+      schema: { params: CapaParams, body: ActBody, response: { 200: CapaSchema } },
     },
     async (request, res) => {
       const { id } = request.params as { id: string }
@@ -476,7 +518,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     '/api/quality/kpis',
     {
       preHandler: need('quality-engineer', 'reading the quality KPIs'),
-      schema: { querystring: RangeQuery },
+      schema: { querystring: RangeQuery, response: { 200: QualityKpisSchema } },
     },
     async (request, res) => {
       const range = kpiRange(request.query as { from?: string; to?: string })
@@ -489,7 +531,10 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     '/api/quality/kpis.csv',
     {
       preHandler: need('quality-engineer', 'reading the quality KPIs'),
-      schema: { querystring: RangeQuery },
+      schema: {
+        querystring: RangeQuery,
+        response: { 200: fileResponse('The KPIs as CSV, as a download.', ['text/csv']) },
+      },
     },
     async (request, res) => {
       const range = kpiRange(request.query as { from?: string; to?: string })
@@ -549,6 +594,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
           },
           { additionalProperties: false },
         ),
+        response: { 200: AuditSchema },
       },
     },
     async (request, res) => {
@@ -571,7 +617,10 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
 
   app.get(
     '/api/audit/verify',
-    { preHandler: need('admin', 'verifying the audit trail') },
+    {
+      preHandler: need('admin', 'verifying the audit trail'),
+      schema: { response: { 200: AuditVerdictSchema } },
+    },
     async () => {
       await new Promise<void>((resolve) => setImmediate(resolve))
       const head = readHeadFile(ctx.auditHeadPath)

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Role } from '../contract.ts'
-import { hasRole } from './auth.ts'
+import { bearerToken, hasRole } from './auth.ts'
 
 /** The error replies of the API, in fastify's shape ({statusCode, error, message}). */
 
@@ -17,18 +17,43 @@ export function conflict(reply: FastifyReply, message: string): FastifyReply {
 }
 
 /**
+ * Why a request has no principal, as the 401 says it: no token sent, a header that is not a
+ * bearer token, or a token that is not (or no longer) valid — a wrong or revoked token, or the
+ * token of a session that ended. The socket.io handshake says the same (gateway/live).
+ */
+export function unauthorisedReason(
+  authorization: string | undefined,
+): 'missing' | 'malformed' | 'invalid' {
+  if (authorization === undefined || authorization.trim() === '') return 'missing'
+  return bearerToken(authorization) === undefined ? 'malformed' : 'invalid'
+}
+
+const UNAUTHORISED_MESSAGES = {
+  missing: 'an access token is required (Authorization: Bearer …)',
+  malformed: 'the Authorization header is not a bearer token (Authorization: Bearer …)',
+  invalid: 'the access token is not valid (or the session ended): sign in again',
+} as const
+
+/**
  * A pre-handler that lets a request through only with at least `role`: 401 without a
- * principal, 403 with the reason (what the act needs, what the token has) with too small a one.
+ * principal (saying whether a token is missing or was not accepted), 403 with the reason
+ * (what the act needs, what the token has) with too small a one.
  */
 export const need =
   (role: Role, act?: string) =>
   async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const principal = request.principal
     if (!principal) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({
+      const reason = unauthorisedReason(request.headers.authorization)
+      // RFC 6750 §3: a token that was sent and refused is error="invalid_token".
+      const challenge =
+        reason === 'missing'
+          ? 'Bearer'
+          : `Bearer error="${reason === 'invalid' ? 'invalid_token' : 'invalid_request'}"`
+      await reply.code(401).header('www-authenticate', challenge).send({
         statusCode: 401,
         error: 'Unauthorized',
-        message: 'an access token is required (Authorization: Bearer …)',
+        message: UNAUTHORISED_MESSAGES[reason],
       })
       return
     }

@@ -3,6 +3,7 @@ import type { SparkplugNodesView } from '../contract.ts'
 import { findSparkplugSource } from '../sources/sparkplug/index.ts'
 import type { Source } from '../sources/types.ts'
 import { need } from './replies.ts'
+import { SparkplugNodesSchema } from './responses.ts'
 
 /**
  * `GET /api/sparkplug/nodes`: the edge nodes and devices the Sparkplug host knows, with what
@@ -12,7 +13,7 @@ import { need } from './replies.ts'
 export function registerSparkplugRoutes(app: FastifyInstance, sources: () => Source[]): void {
   app.get(
     '/api/sparkplug/nodes',
-    { preHandler: need('viewer') },
+    { preHandler: need('viewer'), schema: { response: { 200: SparkplugNodesSchema } } },
     async (): Promise<SparkplugNodesView> =>
       findSparkplugSource(sources())?.nodes() ?? {
         enabled: false,

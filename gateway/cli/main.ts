@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { Command, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { stringify as stringifyYaml } from 'yaml'
 import { newToken, sha256Hex } from '../api/auth.ts'
 import { type Config, ConfigSchema, loadConfigFile, normaliseSchema } from '../config/index.ts'
 import { configurationReference } from '../config/reference.ts'
@@ -11,6 +11,7 @@ import { packageVersion } from '../paths.ts'
 import { hashPassword } from '../sources/credentials.ts'
 import { registerCleanroomCommand } from './cleanroom.ts'
 import { registerOpcuaCommands } from './opcua.ts'
+import { readNewPassword } from './password-input.ts'
 import { registerQualityCommands } from './quality.ts'
 import type { Simulators } from './simulate.ts'
 import { registerSparkplugCommands } from './sparkplug.ts'
@@ -167,7 +168,12 @@ program
   .description(
     'Make a new API access token; print it once, and the configuration entry holding its hash.',
   )
-  .option('--id <id>', 'name of the token (who or what uses it)', 'wall-display')
+  .option(
+    '--id <id>',
+    'name of the token (who or what uses it): letters, digits, dot, underscore, hyphen',
+    tokenId,
+    'wall-display',
+  )
   .addOption(
     new Option('--role <role>', 'role')
       .choices(['viewer', 'operator', 'quality-engineer', 'quality-manager', 'admin'])
@@ -175,18 +181,35 @@ program
   )
   .action((opts: { id: string; role: string }) => {
     const token = newToken()
+    // Written by the YAML library, so an id such as "123" or "true" stays a string.
+    const entry = stringifyYaml(
+      { id: opts.id, role: opts.role, sha256: sha256Hex(token) },
+      { collectionStyle: 'flow', lineWidth: 0 },
+    ).trimEnd()
     process.stdout.write(
-      `Token (shown once; give it to ${opts.id}):\n  ${token}\n\nAdd to auth.tokens in the configuration:\n  - { id: ${opts.id}, role: ${opts.role}, sha256: ${sha256Hex(token)} }\n`,
+      `Token (shown once; give it to ${opts.id}):\n  ${token}\n\nAdd to auth.tokens in the configuration:\n  - ${entry}\n`,
     )
   })
 
+/** A token id as auth.tokens[].id takes it (the configuration's Id), else the rule it breaks. */
+function tokenId(value: string): string {
+  const rule = ConfigSchema.properties.auth.properties.tokens.items.properties.id as unknown as {
+    pattern: string
+    maxLength: number
+  }
+  if (new RegExp(rule.pattern).test(value) && value.length <= rule.maxLength) return value
+  throw new InvalidArgumentError(
+    `A token id is letters, digits, dot, underscore and hyphen, starting with a letter or digit (${rule.pattern}, at most ${rule.maxLength} characters), as auth.tokens[].id takes it.`,
+  )
+}
+
 program
   .command('hash-password')
-  .description('Hash an MQTT password read from standard input, for mqtt.broker.users.')
+  .description(
+    'Hash an MQTT password for mqtt.broker.users: typed twice at a terminal (not shown), or read from standard input.',
+  )
   .action(async () => {
-    const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '')
-    if (!password)
-      throw new LinewatchError('LW_ERR_CONFIG_INVALID', 'no password on standard input')
+    const password = await readNewPassword({ what: 'password', code: 'LW_ERR_CONFIG_INVALID' })
     process.stdout.write(`${await hashPassword(password)}\n`)
   })
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -20,6 +20,7 @@ import { createUserDirectory, USER_STATEMENTS, type UserDirectory } from '../qua
 import { openRecords } from '../store/records.ts'
 import { createRecordsWriter } from '../store/records-writer.ts'
 import { createSqliteStore } from '../store/sqlite.ts'
+import { readNewPassword } from './password-input.ts'
 
 /**
  * `linewatch user add|passwd|disable|enable` and `linewatch audit verify` (issue 9: users,
@@ -92,15 +93,9 @@ function reasonOf(text: string): string {
   return reason
 }
 
-/** The password on standard input (its one trailing newline dropped), like hash-password. */
-function readPassword(what: string): string {
-  if (process.stdin.isTTY)
-    process.stderr.write(`${what} (it is shown as you type; then Enter and Ctrl-D): `)
-  const password = readFileSync(0, 'utf8').replace(/\r?\n$/, '')
-  if (!password)
-    throw new Refusal(USER_REFUSED, `no password on standard input: pipe in the ${what}`)
-  return password
-}
+/** The password typed twice at a terminal, or on standard input, like hash-password. */
+const readPassword = (what: string): Promise<string> =>
+  readNewPassword({ what, code: USER_REFUSED })
 
 const dataDirOf = (config: Config) => resolve(config.dataDir)
 
@@ -234,8 +229,9 @@ export function registerQualityCommands(program: Command): void {
 These commands change records.db in the configuration's data directory and refuse while a
 gateway runs on it (LW_ERR_DATA_DIR_LOCKED): a running gateway's users are changed in the
 dashboard or with the API. Every change is an audit entry, made by cli:<your OS user name>,
-with the reason given. Passwords are read from standard input and must meet the password
-rules (auth.minPasswordLength; not a common password, not the user name).
+with the reason given. Passwords are typed twice at a terminal (not shown) or read from
+standard input (a pipe or a file), and must meet the password rules
+(auth.minPasswordLength; not a common password, not the user name).
 
 Exit status: 0 done, 1 refused (the reason, or each problem, is printed).
 
@@ -256,13 +252,19 @@ Examples:
       .requiredOption('--name <name>', 'the user name')
       .requiredOption('--reason <text>', 'why: kept in the audit trail')
 
-  common(user.command('add').description('Add a user; the password is read from standard input.'))
+  common(
+    user
+      .command('add')
+      .description(
+        'Add a user; the password is typed twice at a terminal, or read from standard input.',
+      ),
+  )
     .requiredOption('--printed-name <text>', 'the name printed with signatures ("Jane Doe")')
     .addOption(new Option('--role <role>', 'role').choices(USER_ROLES).makeOptionMandatory())
     .action((opts: UserOptions & { printedName: string; role: UserRole }) =>
       refusable(async () => {
         const reason = reasonOf(opts.reason)
-        const password = readPassword('password')
+        const password = await readPassword('password')
         return withUserDirectory(opts.config, async (users, by, lastSeq) => {
           if (users.list().length === 0 && opts.role !== 'admin')
             throw new Refusal(
@@ -283,11 +285,13 @@ Examples:
   common(
     user
       .command('passwd')
-      .description("Set a user's password; the new password is read from standard input."),
+      .description(
+        "Set a user's password; the new password is typed twice at a terminal, or read from standard input.",
+      ),
   ).action((opts: UserOptions) =>
     refusable(async () => {
       const reason = reasonOf(opts.reason)
-      const password = readPassword('new password')
+      const password = await readPassword('new password')
       return withUserDirectory(opts.config, async (users, by, lastSeq) => {
         orNot(await users.setPassword(opts.name, password, by, reason))
         return `password of ${opts.name} changed: audit entry #${lastSeq()}`

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { parseDocument } from 'yaml'
 import {
   alarmLimitProblems,
   annex1ActionLimit,
@@ -9,12 +10,14 @@ import {
   validateChart,
 } from '../../rules/index.ts'
 import { alarmConfigProblems } from '../alarms/catalogue.ts'
-import { LinewatchError } from '../errors.ts'
+import { FileIssuesError, LinewatchError } from '../errors.ts'
+import { topicMatches } from '../sources/mqtt-ingest.ts'
 import { mqttSecurityIssues } from './mqtt-security-schema.ts'
 import { opcuaSecurityProblems } from './opcua-security-schema.ts'
+import { reportConfigIssues } from './report-schema.ts'
 import { type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
 import { sparkplugConfigProblems } from './sparkplug-schema.ts'
-import { createYamlValidator, type SemanticIssue } from './yaml-schema.ts'
+import { createYamlValidator, type SemanticContext, type SemanticIssue } from './yaml-schema.ts'
 
 const validator = createYamlValidator<Config>({
   schema: ConfigSchema,
@@ -38,13 +41,40 @@ export async function loadConfigFile(file: string): Promise<Config> {
       { cause },
     )
   }
+  if (emptyDocument(text))
+    throw new FileIssuesError('LW_ERR_CONFIG_INVALID', file, [
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message:
+          'the file is empty: no settings in it (a configuration of defaults only is written {}; `linewatch config reference` lists the settings)',
+      },
+    ])
   return parseConfig(text, file)
 }
 
-function semanticIssues(config: Config): SemanticIssue[] {
-  const issues: SemanticIssue[] = [...cleanroomLimits(config)]
+/**
+ * A file with nothing in it — no text, only comments, or a null document — is refused by
+ * loadConfigFile (`start`, `config check`): most likely the wrong file, or one cut short.
+ * parseConfig takes empty text as every default.
+ */
+function emptyDocument(text: string): boolean {
+  const doc = parseDocument(text)
+  return doc.errors.length === 0 && (doc.contents === null || doc.toJS() == null)
+}
+
+/**
+ * What the schema cannot check. When it refused parts of the file these run on the rest
+ * (yaml-schema.ts), so a reference is looked up among the ids the file names (`inFile`): an
+ * entry the schema refused is reported once, by the schema, not again as missing.
+ */
+function semanticIssues(config: Config, context?: SemanticContext): SemanticIssue[] {
+  const whole = context?.whole ?? config
+  const issues: SemanticIssue[] = [...cleanroomLimits(config, whole)]
   const firstIndex = new Map<string, number>()
-  const servers = new Set(config.opcua.servers.map((s) => s.id))
+  const servers = idsInFile(whole, 'opcua', 'servers')
 
   unique(
     config.opcua.servers.map((s) => s.id),
@@ -115,11 +145,17 @@ function semanticIssues(config: Config): SemanticIssue[] {
         message: 'this node is mapped twice',
       }),
   )
-  issues.push(...alarmReferences(config, firstIndex))
+  issues.push(...subscribedTopics(config, whole))
+  issues.push(...alarmReferences(config, whole))
   issues.push(...mqttSecurityIssues(config))
   issues.push(...sparkplugConfigProblems(config))
   issues.push(...opcuaSecurityProblems(config))
-  if (config.store.timeseries === 'influxdb' && !config.store.influxdb) {
+  issues.push(...reportConfigIssues(config))
+  if (
+    config.store.timeseries === 'influxdb' &&
+    !config.store.influxdb &&
+    at(whole, 'store', 'influxdb') === undefined
+  ) {
     issues.push({
       path: ['store', 'timeseries'],
       message: 'timeseries is influxdb but store.influxdb is not set',
@@ -143,9 +179,10 @@ function semanticIssues(config: Config): SemanticIssue[] {
  * (its grade, the monitored state, the particle size) as its actionHigh, unless the file sets a
  * stricter one; a looser one is refused. Filled in here, before the other checks see the limits.
  */
-function cleanroomLimits(config: Config): SemanticIssue[] {
+function cleanroomLimits(config: Config, whole: unknown): SemanticIssue[] {
   const issues: SemanticIssue[] = []
   const rooms = new Map(config.cleanrooms.map((r) => [r.id, r]))
+  const roomsInFile = idsInFile(whole, 'cleanrooms')
   unique(
     config.cleanrooms.map((r) => r.id),
     (i, id) =>
@@ -155,6 +192,7 @@ function cleanroomLimits(config: Config): SemanticIssue[] {
     if (!c.cleanroom) return
     const room = rooms.get(c.cleanroom.room)
     if (!room) {
+      if (roomsInFile.has(c.cleanroom.room)) return // refused by the schema: reported there
       issues.push({
         path: ['characteristics', i, 'cleanroom', 'room'],
         message: `no cleanroom "${c.cleanroom.room}" in cleanrooms`,
@@ -183,9 +221,10 @@ function cleanroomLimits(config: Config): SemanticIssue[] {
 }
 
 /** Plant states, suppression and alarm references must name what exists. */
-function alarmReferences(config: Config, characteristics: Map<string, number>): SemanticIssue[] {
+function alarmReferences(config: Config, whole: unknown): SemanticIssue[] {
   const issues: SemanticIssue[] = []
-  const states = new Set(config.alarms.states.map((s) => s.id))
+  const characteristics = idsInFile(whole, 'characteristics')
+  const states = idsInFile(whole, 'alarms', 'states')
   unique(
     config.alarms.states.map((s) => s.id),
     (i, id) =>
@@ -224,6 +263,54 @@ function alarmReferences(config: Config, characteristics: Map<string, number>): 
     })
   })
   return issues
+}
+
+/**
+ * With mqtt.external, `mqtt.subscribe` (when set) is what the gateway subscribes to on that
+ * broker, instead of the mapped topics (sources/mqtt-client.ts): a mapped topic none of its
+ * filters matches never arrives, and nothing would say so. The embedded broker takes the
+ * mapped topics whatever `subscribe` says.
+ */
+function subscribedTopics(config: Config, whole: unknown): SemanticIssue[] {
+  const filters = config.mqtt.subscribe
+  if (!config.mqtt.external || filters.length === 0) return []
+  const written = at(whole, 'mqtt', 'subscribe')
+  // A filter the schema refused might have covered a topic: only the schema's problem is told.
+  if (!Array.isArray(written) || written.length !== filters.length) return []
+  const split = filters.map((f) => f.split('/'))
+  const issues: SemanticIssue[] = []
+  config.characteristics.forEach((c, i) => {
+    const topic = c.source.mqtt?.topic
+    if (topic === undefined || split.some((f) => topicMatches(f, topic))) return
+    issues.push({
+      path: ['characteristics', i, 'source', 'mqtt', 'topic'],
+      message: `topic "${topic}" is outside mqtt.subscribe (${filters.join(', ')}): from mqtt.external the gateway subscribes to those filters only, so its readings would never arrive; add a filter that covers it`,
+    })
+  })
+  return issues
+}
+
+/** The value at `path` in the file as written, or undefined. */
+function at(whole: unknown, ...path: string[]): unknown {
+  let node = whole
+  for (const key of path)
+    node =
+      node !== null && typeof node === 'object' && !Array.isArray(node)
+        ? (node as Record<string, unknown>)[key]
+        : undefined
+  return node
+}
+
+/** The ids of the entries of a list in the file as written, those the schema refused included. */
+function idsInFile(whole: unknown, ...path: string[]): Set<string> {
+  const list = at(whole, ...path)
+  const ids = new Set<string>()
+  if (Array.isArray(list))
+    for (const entry of list) {
+      const id = (entry as { id?: unknown } | null)?.id
+      if (typeof id === 'string') ids.add(id)
+    }
+  return ids
 }
 
 /** Calls `onDuplicate` for every repeat of a defined value after its first occurrence. */

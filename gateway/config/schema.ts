@@ -4,6 +4,7 @@ import { AlarmsConfig, CharacteristicAlarms, Cleanroom, CleanroomLocation } from
 import { BrokerSecurityProperties, ExternalTlsProperties } from './mqtt-security-schema.ts'
 import { OpcuaPkiProperties, OpcuaServerSecurityProperties } from './opcua-security-schema.ts'
 import { QualityConfig, UserAuthProperties } from './quality-schema.ts'
+import { ReportsConfig } from './report-schema.ts'
 import { SparkplugConfig, SparkplugSource } from './sparkplug-schema.ts'
 import { WebhooksSchema } from './webhook-schema.ts'
 
@@ -396,6 +397,28 @@ export const ConfigSchema = Type.Object(
                 description:
                   'SHA-256 of the token, from `linewatch token`; never the token itself.',
               }),
+              kiosk: Type.Optional(
+                Type.Boolean({
+                  description:
+                    'A wall display: the dashboard opened with this token shows the overview in kiosk mode (every tile on the screen, no navigation), as `?kiosk=1` does.',
+                }),
+              ),
+              area: Type.Optional(
+                Type.String({
+                  minLength: 1,
+                  maxLength: 256,
+                  description:
+                    'Kiosk mode (implied): show only this area ("Machining", or with its site "Dortmund/Machining"), as `?area=` does.',
+                }),
+              ),
+              rotateSeconds: Type.Optional(
+                Type.Integer({
+                  minimum: 5,
+                  maximum: 86400,
+                  description:
+                    'Kiosk mode (implied): show one area at a time, the next after this many seconds, as `?rotate=` does.',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -451,7 +474,7 @@ export const ConfigSchema = Type.Object(
         subscribe: Type.Array(Type.String({ minLength: 1 }), {
           default: [],
           description:
-            'Topic filters consumed besides the mapped topics. Empty (the default): the gateway subscribes to exactly the topics the characteristics map, so other traffic on a shared broker is neither received nor kept. Add filters (e.g. `plant/#`) to also see the other topics they match: a message on a topic no characteristic maps is dead-lettered (unknown-topic).',
+            'Topic filters consumed besides the mapped topics. Empty (the default): the gateway subscribes to exactly the topics the characteristics map, so other traffic on a shared broker is neither received nor kept. Add filters (e.g. `plant/#`) to also see the other topics they match: a message on a topic no characteristic maps is dead-lettered (unknown-topic). With mqtt.external the gateway subscribes on that broker to these filters instead of the mapped topics, so they must cover every mapped topic: one outside them is refused (its readings would never arrive).',
         }),
         maxPacketBytes: Type.Integer({
           minimum: 64,
@@ -572,9 +595,20 @@ export const ConfigSchema = Type.Object(
       },
       'Live push to dashboards.',
     ),
+    metrics: obj(
+      {
+        anonymous: Type.Boolean({
+          default: false,
+          description:
+            'Answer GET /metrics without a token. Off by default: a scraper sends a token of at least the viewer role (Prometheus: `authorization: { credentials_file: … }`). Turn it on only where the HTTP port is reachable from a trusted network alone.',
+        }),
+      },
+      'Prometheus metrics at GET /metrics (docs/metrics.md).',
+    ),
     alarms: AlarmsConfig,
     quality: QualityConfig,
     webhooks: WebhooksSchema,
+    reports: ReportsConfig,
     cleanrooms: Type.Array(Cleanroom, {
       default: [],
       description:

@@ -20,7 +20,7 @@ const EventType = Type.Unsafe<QualityEventType>(
     QUALITY_EVENT_TYPES.map((t) => Type.Literal(t)),
     {
       description:
-        'nc.opened, nc.changed, nc.closed, capa.opened, capa.changed, capa.closed or capa.due.',
+        'nc.opened, nc.changed, nc.closed, nc.overdue, capa.opened, capa.changed, capa.closed, capa.due or report.daily.',
     },
   ),
 )

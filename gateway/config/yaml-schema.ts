@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject } from 'ajv'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml'
 import { type ErrorCode, type FileIssue, FileIssuesError } from '../errors.ts'
 
@@ -69,6 +69,20 @@ export interface SemanticIssue {
   message: string
 }
 
+/** What the semantic checks are told besides the value. */
+export interface SemanticContext {
+  /**
+   * The file as written (defaults not filled in). When the schema refused parts of the file,
+   * the value checked is what it accepted — each refused setting left out (its default in its
+   * place, when it has one), and so each object that then misses a required setting, a list
+   * entry included — and a check that looks something up (an id a characteristic names) looks
+   * here too, so an entry left out is not reported as missing as well.
+   */
+  whole: unknown
+  /** True when the schema refused parts of the file (the value is what it accepted). */
+  partial: boolean
+}
+
 export interface YamlSchemaValidator<T> {
   /** Parses and validates; throws FileIssuesError listing every problem. */
   parse(text: string, file: string): T
@@ -77,8 +91,11 @@ export interface YamlSchemaValidator<T> {
 export function createYamlValidator<T>(options: {
   schema: unknown
   code: ErrorCode
-  /** Checks a schema cannot express (unique ids, references, ordering). */
-  semantic?: (value: T) => SemanticIssue[]
+  /**
+   * Checks a schema cannot express (unique ids, references, ordering). They run even when the
+   * schema refuses the file, on the part it accepts, so one run reports both kinds of problem.
+   */
+  semantic?: (value: T, context: SemanticContext) => SemanticIssue[]
 }): YamlSchemaValidator<T> {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true })
   const validate = ajv.compile(normaliseSchema(options.schema) as object)
@@ -105,34 +122,118 @@ export function createYamlValidator<T>(options: {
         )
       }
       const value = (doc.toJS() ?? {}) as unknown
+      const whole = (doc.toJS() ?? {}) as unknown
       const locate = (path: (string | number)[], key?: string): { line: number; col: number } => {
         const node = nearestNode(doc.contents as Node | null, path, key)
         return at(node?.range?.[0] ?? 0)
       }
-      if (!validate(value)) {
-        const issues = dedupe((validate.errors ?? []).map((e) => schemaIssue(e, file, locate)))
-        throw new FileIssuesError(options.code, file, issues)
+      const semanticIssue = (s: SemanticIssue): FileIssue => {
+        const pos = locate(s.path)
+        return { file, line: pos.line, column: pos.col, path: dotted(s.path), message: s.message }
       }
-      const semantic = options.semantic?.(value as T) ?? []
+      if (!validate(value)) {
+        const errors = validate.errors ?? []
+        const issues = errors.map((e) => schemaIssue(e, file, locate))
+        // The semantic checks too, on the part of the file the schema accepts.
+        const accepted = options.semantic ? acceptedPart(value, errors, validate) : null
+        if (accepted && options.semantic) {
+          let found: SemanticIssue[] = []
+          try {
+            found = options.semantic(accepted.value as T, { whole, partial: true })
+          } catch {
+            // A check that cannot run on a part of the file: the schema's problems come first.
+          }
+          for (const s of found) {
+            const path = accepted.filePath(s.path)
+            // Near something left out, a check may only be seeing the gap (a limit refused
+            // by the schema, a section without its refused setting): not reported.
+            if (!accepted.leftOut.some((gone) => related(gone, path)))
+              issues.push(semanticIssue({ path, message: s.message }))
+          }
+        }
+        throw new FileIssuesError(options.code, file, dedupe(issues))
+      }
+      const semantic = options.semantic?.(value as T, { whole, partial: false }) ?? []
       if (semantic.length > 0) {
-        throw new FileIssuesError(
-          options.code,
-          file,
-          semantic.map((s) => {
-            const pos = locate(s.path)
-            return {
-              file,
-              line: pos.line,
-              column: pos.col,
-              path: dotted(s.path),
-              message: s.message,
-            }
-          }),
-        )
+        throw new FileIssuesError(options.code, file, semantic.map(semanticIssue))
       }
       return value as T
     },
   }
+}
+
+type Path = (string | number)[]
+
+/**
+ * What the schema accepts of a refused value: every refused setting taken out (a wrong type, an
+ * unknown key; an object that misses a required setting, a list entry included) and the value
+ * validated again — which fills in the defaults of what was taken out — until it passes. List
+ * entries are spliced out, so `filePath` maps a path in the accepted value back to the file's.
+ * Null when nothing is left to check (the file itself is refused, or it does not converge).
+ */
+function acceptedPart(
+  value: unknown,
+  firstErrors: ErrorObject[],
+  validate: ValidateFunction,
+): { value: unknown; leftOut: Path[]; filePath: (path: Path) => Path } | null {
+  // For each list that lost entries: the file's index of each entry left.
+  const origin = new WeakMap<unknown[], number[]>()
+  const filePath = (path: Path): Path => {
+    let node: unknown = value
+    return path.map((segment) => {
+      let out = segment
+      if (Array.isArray(node) && typeof segment === 'number')
+        out = origin.get(node)?.[segment] ?? segment
+      node =
+        node !== null && typeof node === 'object'
+          ? (node as Record<string | number, unknown>)[segment]
+          : undefined
+      return out
+    })
+  }
+  const leftOut: Path[] = []
+  let errors = firstErrors
+  for (let round = 0; round < 50; round++) {
+    const targets: {
+      parent: Record<string | number, unknown> | unknown[]
+      key: string | number
+    }[] = []
+    for (const e of errors) {
+      const path = pointerToPath(e.instancePath)
+      if (e.keyword === 'additionalProperties')
+        path.push(String((e.params as { additionalProperty: string }).additionalProperty))
+      const key = path.pop()
+      if (key === undefined) return null // the file as a whole is refused
+      let parent: unknown = value
+      for (const segment of path)
+        parent =
+          parent !== null && typeof parent === 'object'
+            ? (parent as Record<string | number, unknown>)[segment]
+            : undefined
+      if (parent === null || typeof parent !== 'object') continue
+      if (!targets.some((t) => t.parent === parent && t.key === key)) {
+        targets.push({ parent: parent as Record<string | number, unknown>, key })
+        leftOut.push(filePath([...path, key]))
+      }
+    }
+    if (targets.length === 0) return null
+    // List entries from the last, so the indices of the others still hold.
+    targets.sort(
+      (a, b) => (typeof b.key === 'number' ? b.key : 0) - (typeof a.key === 'number' ? a.key : 0),
+    )
+    for (const { parent, key } of targets) {
+      if (Array.isArray(parent) && typeof key === 'number') {
+        if (key >= parent.length) continue
+        const indices = origin.get(parent) ?? parent.map((_, i) => i)
+        indices.splice(key, 1)
+        origin.set(parent, indices)
+        parent.splice(key, 1)
+      } else delete (parent as Record<string | number, unknown>)[key]
+    }
+    if (validate(value)) return { value, leftOut, filePath }
+    errors = validate.errors ?? []
+  }
+  return null
 }
 
 function schemaIssue(
@@ -171,6 +272,13 @@ function schemaIssue(
     path: dotted(key ? [...path, key] : path),
     message,
   }
+}
+
+/** Whether one path leads to the other (or they are the same). */
+function related(a: Path, b: Path): boolean {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) if (String(a[i]) !== String(b[i])) return false
+  return true
 }
 
 function dedupe(issues: FileIssue[]): FileIssue[] {

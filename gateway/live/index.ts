@@ -241,9 +241,17 @@ export function createLiveHub(ctx: {
     start() {
       io.use((socket, next) => {
         const token = (socket.handshake.auth as { token?: unknown }).token
-        const role = ctx.authenticate(typeof token === 'string' ? token : undefined)
+        const given = typeof token === 'string' && token !== '' ? token : undefined
+        const role = ctx.authenticate(given)
         if (!role) {
-          next(new Error('unauthorized: an access token is required'))
+          // As the API's 401 says it (api/replies.ts): no token, or one not (or no longer) valid.
+          next(
+            new Error(
+              given === undefined
+                ? 'unauthorized: an access token is required'
+                : 'unauthorized: the access token is not valid (or the session ended): sign in again',
+            ),
+          )
           return
         }
         ;(socket.data as { role?: Role }).role = role

@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AlarmCondition, ChartPoint, Deviation } from '../../rules/index.ts'
-import { isOverdue, type NcCase, newNcCase } from '../../rules/quality/nc-workflow.ts'
+import { isOverdue, NC_STATUSES, type NcCase, newNcCase } from '../../rules/quality/nc-workflow.ts'
 import type {
   ControlLimitsView,
   NcCause,
@@ -40,6 +40,8 @@ export interface NcService {
   whenDurable(done: () => void): void
   openCount(characteristic: string): number
   list(filter: NcFilter): Promise<NonconformanceSummary[]>
+  /** NCs per workflow status, every status present (the metrics). */
+  statusCounts(): Promise<Record<NcStatus, number>>
   /** An NC with its workflow case (the quality service adds signatures, comments, attachments). */
   get(id: number): Promise<NcRecord | undefined>
   /**
@@ -606,6 +608,19 @@ export function createNcService(ctx: {
         )
         .all(...params, limit) as unknown as Row[]
       return rows.map(rowSummary)
+    },
+
+    async statusCounts() {
+      await flushed()
+      const counts = Object.fromEntries(NC_STATUSES.map((st) => [st, 0])) as Record<
+        NcStatus,
+        number
+      >
+      for (const row of db
+        .prepare('SELECT status, COUNT(*) AS n FROM nonconformance GROUP BY status')
+        .all() as { status: NcStatus; n: number }[])
+        counts[row.status] = row.n
+      return counts
     },
 
     async get(id) {

@@ -14,6 +14,8 @@ import { transaction } from '../store/sqlite-db.ts'
 export interface DeadLetters {
   add(rejection: Rejection): void
   counts(): Record<RejectReason, number>
+  /** Refusals since this start, per source (e.g. `mqtt`, `opcua:cnc1`, `pipeline`) and reason. */
+  countsBySource(): { source: string; reason: RejectReason; count: number }[]
   list(query: { reason?: RejectReason | undefined; limit: number }): DeadLettersView
   /** Dead letters pruned (or never stored) to keep within the caps, since the database began. */
   pruned(): number
@@ -84,6 +86,8 @@ export function createDeadLetters(
   )
   const oldest = db.prepare('SELECT id, length(payload) AS bytes FROM dead_letter ORDER BY id')
   const deleteUpTo = db.prepare('DELETE FROM dead_letter WHERE id <= ?')
+  // Since this start, per source and reason (the metrics' labels).
+  const bySource = new Map<string, Map<RejectReason, number>>()
   // Per reason: when it was last logged and how many went unlogged since.
   const logged = new Map<RejectReason, { at: number; suppressed: number }>()
 
@@ -152,6 +156,12 @@ export function createDeadLetters(
   return {
     add(rejection) {
       counts[rejection.reason]++
+      let ofSource = bySource.get(rejection.source)
+      if (!ofSource) {
+        ofSource = new Map()
+        bySource.set(rejection.source, ofSource)
+      }
+      ofSource.set(rejection.reason, (ofSource.get(rejection.reason) ?? 0) + 1)
       const payload = rejection.payload ?? new Uint8Array()
       // Copy what is kept: a payload may be a view into a larger network buffer.
       const kept = Buffer.from(payload.subarray(0, keptPayload))
@@ -178,6 +188,11 @@ export function createDeadLetters(
     },
 
     counts: () => ({ ...counts }),
+
+    countsBySource: () =>
+      [...bySource].flatMap(([source, reasons]) =>
+        [...reasons].map(([reason, count]) => ({ source, reason, count })),
+      ),
 
     list({ reason, limit }) {
       flush()

@@ -40,6 +40,12 @@ export interface Pipeline {
     replayed: number
   }
   /**
+   * Pipeline lag samples (ms from a reading's receipt by its source to its judgement, store
+   * writes and events included) taken since the last call, and the latest. One reading per
+   * snapshot tick (250 ms) is timed, so the hot path reads no clock for the others.
+   */
+  takeLags(): { samples: number[]; latest: number | null }
+  /**
    * restart: Phase I anew (the next subgroups estimate new limits); end-baseline: freeze the
    * limits now from the baseline collected so far. Recorded with who and why.
    */
@@ -68,6 +74,8 @@ const SNAPSHOT_TICK_MS = 250
 const CHECKPOINT_EVERY_MS = 5000
 /** Time-window subgroups close on a tick as well as on the next reading. */
 const TICK_MS = 1000
+/** Lag samples kept unread at most (one per snapshot tick: over 4 minutes without a scrape). */
+const MAX_LAG_SAMPLES = 1024
 
 export function createPipeline(ctx: {
   config: Config
@@ -100,6 +108,10 @@ export function createPipeline(ctx: {
   let changedHead = 0
   /** The time of the last snapshot tick: when a chart changed, to a tick (no clock per reading). */
   let clock = Date.now()
+  /** Set on each snapshot tick: the next reading with a receive time is timed (takeLags). */
+  let lagDue = true
+  let lags: number[] = []
+  let latestLag: number | null = null
 
   /** A fault in a service must not take a source (and the broker in it) down: it is logged and counted. */
   function failed(err: unknown, what: object): void {
@@ -147,6 +159,12 @@ export function createPipeline(ctx: {
       received: reading.receivedAt,
     })
     apply(rt, judge(rt, reading), reading)
+    if (lagDue && reading.receivedAt !== undefined) {
+      lagDue = false
+      latestLag = Date.now() - reading.receivedAt
+      // Kept until read (at a scrape): bounded when nothing reads them.
+      if (lags.length < MAX_LAG_SAMPLES) lags.push(latestLag)
+    }
   }
 
   /** The rules' verdict on a reading, with what the runtime keeps of it. */
@@ -194,6 +212,7 @@ export function createPipeline(ctx: {
   /** Snapshots the charts that changed SNAPSHOT_AFTER_MS ago or earlier, oldest first, within the tick's share. */
   function snapshotDue(): void {
     clock = Date.now()
+    lagDue = true
     let budget = (SNAPSHOTS_PER_SECOND * SNAPSHOT_TICK_MS) / 1000
     while (changedHead < changed.length && budget > 0) {
       const rt = changed[changedHead] as CharacteristicRuntime
@@ -327,6 +346,11 @@ export function createPipeline(ctx: {
     runtimes: () => runtimes.values(),
     runtime: (id) => runtimes.get(id),
     counters: () => ({ readings, rejected: deadLetters.counts(), errors, replayed }),
+    takeLags() {
+      const samples = lags
+      lags = []
+      return { samples, latest: latestLag }
+    },
 
     changeBaseline(id, action, reason, actor) {
       const rt = runtimes.get(id)

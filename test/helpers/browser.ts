@@ -8,6 +8,7 @@ import {
   type Locator,
   type Page,
 } from 'playwright-core'
+import type { Config } from '../../gateway/config/index.ts'
 import { startTestGateway, type TestGateway } from './gateway.ts'
 import { tempDir } from './index.ts'
 
@@ -156,13 +157,15 @@ export class FedGateway {
     return this.test.gateway.urls.http
   }
 
-  async start(config: string): Promise<void> {
+  /** `patch`: changes to the parsed configuration (before the ports are set). */
+  async start(config: string, patch?: (config: Config) => void): Promise<void> {
     const gw = await within(
       20_000,
       'the gateway to start',
       startTestGateway(config, {
         dataDir: this.dataDir,
         patch: (c) => {
+          patch?.(c)
           c.http.port = this.ports.http
           c.mqtt.broker.port = this.ports.mqtt
         },

@@ -1,4 +1,4 @@
-import type { Cause, DeviationView } from '../../../gateway/contract.ts'
+import type { Cause, DeviationView, RecentDeviationView } from '../../../gateway/contract.ts'
 
 /** The strip of latest deviations keeps this many entries. */
 export const MAX_DEVIATIONS = 40
@@ -18,7 +18,10 @@ export interface DeviationEntry {
   /** Readings in this deviation so far (1 at onset). */
   count: number
   lastTs: number
-  lastValue: number
+  /** null when not known (a deviation the gateway read back from its store after a restart). */
+  lastValue: number | null
+  /** Begun by a continuation whose onset this screen did not see (it opened mid-deviation). */
+  partial?: boolean
 }
 
 /**
@@ -47,7 +50,7 @@ export function pushDeviations(
       continue
     }
     out.unshift({
-      key: `${d.characteristic}\u0000${d.cause}\u0000${d.ts}`,
+      key: keyOf(d.characteristic, d.cause, d.ts),
       characteristic: d.characteristic,
       cause: d.cause,
       kind: d.kind,
@@ -58,8 +61,65 @@ export function pushDeviations(
       count: 1,
       lastTs: d.ts,
       lastValue: d.value,
+      ...(d.onset ? {} : { partial: true }),
     })
   }
   out.sort((a, b) => b.ts - a.ts)
   return out.slice(0, max)
+}
+
+const keyOf = (characteristic: string, cause: string, ts: number) =>
+  `${characteristic}\u0000${cause}\u0000${ts}`
+
+/**
+ * Merges the gateway's recent deviations (GET /api/deviations, read at start and after each
+ * resync) into the strip: each deviation once, by its onset. An entry this screen already holds
+ * keeps the larger count and the later last reading; one this screen began from a continuation
+ * (it opened mid-deviation) is folded into the deviation it belongs to.
+ */
+export function mergeDeviationHistory(
+  list: readonly DeviationEntry[],
+  history: readonly RecentDeviationView[],
+  max = MAX_DEVIATIONS,
+): DeviationEntry[] {
+  let out = [...list]
+  for (const h of history) {
+    let entry: DeviationEntry = {
+      key: keyOf(h.characteristic, h.cause, h.ts),
+      characteristic: h.characteristic,
+      cause: h.cause,
+      kind: h.kind,
+      ts: h.ts,
+      value: h.value,
+      limit: h.limit,
+      pane: h.pane,
+      count: h.count,
+      lastTs: h.lastTs,
+      lastValue: h.lastValue,
+    }
+    const same = (e: DeviationEntry) =>
+      e.key === entry.key ||
+      (e.partial === true &&
+        e.characteristic === h.characteristic &&
+        e.cause === h.cause &&
+        e.ts >= h.ts &&
+        (h.endedAt === null || e.ts <= h.endedAt))
+    for (const e of out.filter(same)) entry = combine(entry, e)
+    out = out.filter((e) => !same(e))
+    out.push(entry)
+  }
+  out.sort((a, b) => b.ts - a.ts)
+  return out.slice(0, max)
+}
+
+/** One deviation seen twice: the onset's entry with the larger count and the later last reading. */
+function combine(onset: DeviationEntry, other: DeviationEntry): DeviationEntry {
+  const later =
+    other.lastTs > onset.lastTs || (other.lastTs === onset.lastTs && onset.lastValue === null)
+  return {
+    ...onset,
+    count: Math.max(onset.count, other.count),
+    lastTs: later ? other.lastTs : onset.lastTs,
+    lastValue: later ? other.lastValue : onset.lastValue,
+  }
 }

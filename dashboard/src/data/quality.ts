@@ -737,6 +737,8 @@ export interface NcListFilter {
   /** Exactly this owner ('' for any). */
   owner: string
   overdue: boolean
+  /** This characteristic's NCs only (its id; absent or '' for every characteristic). */
+  characteristic?: string
 }
 
 export const NC_LIST_FILTER: NcListFilter = { status: 'not-closed', owner: '', overdue: false }
@@ -767,6 +769,7 @@ export function ncListQuery(
     status: statuses === null ? undefined : statuses.join(','),
     owner: owner === '' ? undefined : owner,
     overdue: filter.overdue ? 'true' : undefined,
+    characteristic: filter.characteristic || undefined,
     limit,
   }
 }
@@ -785,6 +788,7 @@ export function matchesNcFilter(nc: NcListItem, filter: NcListFilter): boolean {
   const owner = filter.owner.trim()
   if (owner !== '' && (nc.workflow.owner ?? '') !== owner) return false
   if (filter.overdue && !nc.workflow.overdue) return false
+  if (filter.characteristic && nc.characteristic !== filter.characteristic) return false
   return true
 }
 

@@ -1,19 +1,24 @@
+import { isReportKind, type ReportKind } from './reports.ts'
+
 /**
- * Hash routes of the dashboard (`#/`, `#/c/<id>`, `#/nc`, `#/nc/<id>`, `#/alarms`,
- * `#/alarm-kpis`, `#/capa`, `#/capa/<id>`, `#/quality-kpis`, `#/sign-in?next=<path>`,
- * `#/password`). Hash routing needs no fallback on the server: the gateway serves one
+ * Hash routes of the dashboard (`#/`, `#/c/<id>`, `#/nc`, `#/nc?characteristic=<id>`,
+ * `#/nc/<id>`, `#/alarms`, `#/alarm-kpis`, `#/capa`, `#/capa/<id>`, `#/quality-kpis`, `#/reports/<kind>`,
+ * `#/sign-in?next=<path>`, `#/password`). Hash routing needs no fallback on the server: the gateway serves one
  * index.html at `/` and everything after `#` stays in the browser.
  */
 export type Route =
   | { page: 'overview' }
   | { page: 'characteristic'; id: string }
-  | { page: 'ncs' }
+  /** `characteristic`: the list of that characteristic's NCs only (absent: every NC). */
+  | { page: 'ncs'; characteristic?: string }
   | { page: 'nc'; id: number }
   | { page: 'alarms' }
   | { page: 'alarm-kpis' }
   | { page: 'capas' }
   | { page: 'capa'; id: string }
   | { page: 'quality-kpis' }
+  /** `#/reports` (the capability summary) or `#/reports/<kind>`. */
+  | { page: 'reports'; kind: ReportKind }
   /** `next`: the hash path to return to once signed in (e.g. "/nc/3"), or null. */
   | { page: 'sign-in'; next: string | null }
   | { page: 'password' }
@@ -32,7 +37,12 @@ export function parseRoute(hash: string): Route {
     const id = safeDecode(second)
     return id === null ? { page: 'not-found', hash } : { page: 'characteristic', id }
   }
-  if (first === 'nc' && second === undefined) return { page: 'ncs' }
+  if (first === 'nc' && second === undefined) {
+    const characteristic = query.get('characteristic')
+    return characteristic && characteristic.length <= 128
+      ? { page: 'ncs', characteristic }
+      : { page: 'ncs' }
+  }
   if (first === 'alarms' && second === undefined) return { page: 'alarms' }
   if (first === 'alarm-kpis' && second === undefined) return { page: 'alarm-kpis' }
   if (first === 'capa' && second === undefined) return { page: 'capas' }
@@ -40,6 +50,9 @@ export function parseRoute(hash: string): Route {
     return { page: 'capa', id: second }
   }
   if (first === 'quality-kpis' && second === undefined) return { page: 'quality-kpis' }
+  if (first === 'reports' && (second === undefined || isReportKind(second))) {
+    return { page: 'reports', kind: second ?? 'capability' }
+  }
   if (first === 'password' && second === undefined) return { page: 'password' }
   if (first === 'sign-in' && second === undefined) {
     return { page: 'sign-in', next: safeNext(query.get('next')) }
@@ -60,7 +73,9 @@ export function routeHash(route: Route): string {
     case 'characteristic':
       return `#/c/${encodeURIComponent(route.id)}`
     case 'ncs':
-      return '#/nc'
+      return route.characteristic
+        ? `#/nc?characteristic=${encodeURIComponent(route.characteristic)}`
+        : '#/nc'
     case 'nc':
       return `#/nc/${route.id}`
     case 'alarms':
@@ -73,6 +88,8 @@ export function routeHash(route: Route): string {
       return `#/capa/${encodeURIComponent(route.id)}`
     case 'quality-kpis':
       return '#/quality-kpis'
+    case 'reports':
+      return `#/reports/${route.kind}`
     case 'password':
       return '#/password'
     case 'sign-in':
