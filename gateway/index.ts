@@ -101,6 +101,18 @@ export async function createGateway(
 ): Promise<Gateway> {
   const log = options.log ?? createLogger(config.log.level)
   const env = options.env ?? process.env
+  // Before anything starts: a live.redis whose URL is missing is a configuration error.
+  let liveRedis: { url: string; keyPrefix: string } | undefined
+  if (config.live.redis) {
+    const url = env[config.live.redis.urlEnv]
+    if (!url) {
+      throw new LinewatchError(
+        'LW_ERR_SECRET_MISSING',
+        `live.redis.urlEnv names the environment variable ${config.live.redis.urlEnv}, which is not set: set it to the Redis URL (e.g. redis://127.0.0.1:6379)`,
+      )
+    }
+    liveRedis = { url, keyPrefix: config.live.redis.keyPrefix }
+  }
   const bootId = randomUUID()
   const startedAt = Date.now()
   const dataDir = resolve(config.dataDir)
@@ -365,6 +377,7 @@ export async function createGateway(
       openNcs: (id) => nc.openCount(id),
       alarms,
       authenticate: (token) => auth.resolve(token)?.role ?? null,
+      redis: liveRedis,
     })
     hub.start()
     stops.push(() => app.close())

@@ -19,6 +19,8 @@ const NEEDED = [
   ['influxd', 'influxdb'],
   ['mosquitto', 'mosquitto'],
   ['mosquitto_pub', 'mosquitto-clients'],
+  // The live hub across gateways (socket.io's Redis adapter) is tested against a real Redis.
+  ['redis-server', 'redis-server'],
   ['docker-compose', 'docker-compose'],
   // Exported PDFs are read back in the tests (pdftotext, pdfinfo, pdffonts).
   ['pdftotext', 'poppler-utils'],

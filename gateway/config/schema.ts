@@ -592,6 +592,28 @@ export const ConfigSchema = Type.Object(
           description:
             "A dashboard that stops reading is disconnected once this much (about 4 MiB by default) is queued for it unsent, so one stalled client cannot hold the gateway's memory; the others keep receiving. The dashboard reconnects and resyncs when it reads again.",
         }),
+        redis: Type.Optional(
+          Type.Object(
+            {
+              urlEnv: Type.String({
+                minLength: 1,
+                description:
+                  'Name of the environment variable holding the Redis URL (e.g. redis://127.0.0.1:6379; a password goes in the URL, never in this file).',
+              }),
+              keyPrefix: Type.String({
+                minLength: 1,
+                default: 'linewatch',
+                description:
+                  'Prefix of the Redis channels: gateways with the same prefix share their live events; another plant on the same Redis uses another prefix.',
+              }),
+            },
+            {
+              additionalProperties: false,
+              description:
+                'Several gateways: their live hubs share events over Redis (the socket.io Redis adapter), so a dashboard connected to any of them receives the tiles, deviations, NCs, limits and chart points of every characteristic. Without it, each gateway pushes only its own. A Redis outage never holds up the readings: each gateway keeps pushing its own events to its own dashboards and reconnects.',
+            },
+          ),
+        ),
       },
       'Live push to dashboards.',
     ),

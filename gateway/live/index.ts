@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http'
+import { createAdapter } from '@socket.io/redis-adapter'
 import { Server, type Socket } from 'socket.io'
 import type { Evaluation } from '../../rules/index.ts'
 import type {
@@ -17,6 +18,7 @@ import type { EventBus } from '../events.ts'
 import type { Logger } from '../log.ts'
 import { type CharacteristicRuntime, controlView, liveState } from '../pipeline/runtime.ts'
 import { ruleMask, rulesOf } from '../store/columns.ts'
+import { connectLiveRedis, type LiveRedis } from './redis.ts'
 
 /**
  * The live hub: pushes what dashboards show over socket.io, coalesced. Readings can arrive
@@ -34,6 +36,17 @@ import { ruleMask, rulesOf } from '../store/columns.ts'
  * what it is sent without end: before each flush, a socket with more than `maxBufferedBytes`
  * queued (engine.io's write buffer plus, on WebSocket, what the socket has not handed to the
  * kernel) is disconnected at once, logged and counted (`dropped()`); the others are not held up.
+ *
+ * Several gateways (`live.redis`): socket.io's Redis adapter carries every broadcast to the
+ * dashboards of every gateway, so the `plant` and `c:<id>` rooms span the gateways. Each gateway
+ * still emits only what it judges itself (its own characteristics' tiles, deviations, NCs,
+ * limits, points); `hello` and the `alarms` and `plant-states` messages stay per gateway (the
+ * alarm counts, the plant states and the alarm list a `resync` reads are this gateway's own
+ * records, which are not shared yet). Points are buffered only for watched characteristics:
+ * the gateways tell each other which ones their dashboards watch (`serverSideEmit`, on every
+ * change and every 5 s; an announcement not renewed within 15 s lapses). The adapter publishes
+ * without waiting: while Redis is away, `emit` still delivers to this gateway's own dashboards
+ * and nothing queues up (see ./redis.ts).
  */
 export interface LiveHub {
   start(): void
@@ -73,6 +86,20 @@ export function queuedBytes(conn: EngineConnection): number {
 
 const MAX_DEVIATIONS_PER_FLUSH = 200
 const MAX_ALARMS_PER_FLUSH = 500
+const ANNOUNCE_INTERVAL_MS = 5_000
+const ANNOUNCEMENT_TTL_MS = 15_000
+/** Characteristic ids one gateway may announce as watched. */
+const MAX_ANNOUNCED_IDS = 100_000
+
+/** What one gateway's dashboards watch, told to the other gateways. */
+interface WatchingAnnouncement {
+  server: string
+  ids: string[]
+}
+
+interface ServerSideEvents {
+  'linewatch:watching': (announcement: WatchingAnnouncement) => void
+}
 
 export function createLiveHub(ctx: {
   server: HttpServer
@@ -90,12 +117,23 @@ export function createLiveHub(ctx: {
   alarms?: { counts(): AlarmCounts; plantStates(): PlantStateView[] }
   /** Resolves a handshake token to a role, or null when it may not connect. */
   authenticate(token: string | undefined): Role | null
+  /** Share the live events with the other gateways over this Redis (`live.redis`). */
+  redis?: { url: string; keyPrefix: string }
 }): LiveHub {
   const { bus, log } = ctx
-  const io = new Server<ClientToServer, ServerToClient>(ctx.server, {
+  const io = new Server<ClientToServer, ServerToClient, ServerSideEvents>(ctx.server, {
     serveClient: false,
     path: '/socket.io',
   })
+  let redis: LiveRedis | null = null
+  if (ctx.redis) {
+    redis = connectLiveRedis({ url: ctx.redis.url, log })
+    io.adapter(createAdapter(redis.pub, redis.sub, { key: ctx.redis.keyPrefix }))
+  }
+  /** The characteristics the dashboards of the other gateways watch, by gateway. */
+  const remoteWatching = new Map<string, { ids: Set<string>; until: number }>()
+  let announce = false
+  let lastAnnounced = 0
   const owner = {}
   /** Number of sockets watching each characteristic: points are only buffered for watched ones. */
   const watchers = new Map<string, number>()
@@ -144,12 +182,52 @@ export function createLiveHub(ctx: {
       watchers.set(id, (watchers.get(id) ?? 0) + 1)
     }
     ;(socket.data as { watching?: string[] }).watching = ids
+    announce = true
+  }
+
+  /** Watched by a dashboard of this gateway, or of another (over Redis). */
+  function isWatched(id: string): boolean {
+    if (watchers.has(id)) return true
+    if (remoteWatching.size === 0) return false
+    const now = Date.now()
+    for (const [server, entry] of remoteWatching) {
+      if (entry.until < now) remoteWatching.delete(server)
+      else if (entry.ids.has(id)) return true
+    }
+    return false
+  }
+
+  function onAnnouncement(announcement: unknown): void {
+    const a = announcement as Partial<WatchingAnnouncement> | null
+    if (
+      !a ||
+      typeof a.server !== 'string' ||
+      a.server === ctx.bootId ||
+      !Array.isArray(a.ids) ||
+      a.ids.length > MAX_ANNOUNCED_IDS ||
+      !a.ids.every((id) => typeof id === 'string')
+    )
+      return
+    // A gateway not heard of before (just started) learns at once what this one's watch.
+    if (!remoteWatching.has(a.server)) announce = true
+    if (a.ids.length === 0) remoteWatching.delete(a.server)
+    else
+      remoteWatching.set(a.server, { ids: new Set(a.ids), until: Date.now() + ANNOUNCEMENT_TTL_MS })
+  }
+
+  function announceWatching(force: boolean): void {
+    if (!redis) return
+    const now = Date.now()
+    if (!force && !announce && now - lastAnnounced < ANNOUNCE_INTERVAL_MS) return
+    announce = false
+    lastAnnounced = now
+    io.serverSideEmit('linewatch:watching', { server: ctx.bootId, ids: [...watchers.keys()] })
   }
 
   function onEvaluated(rt: CharacteristicRuntime, evaluation: Evaluation): void {
     const id = rt.config.id
     tiles.add(id)
-    if (watchers.has(id)) {
+    if (isWatched(id)) {
       let pending = points.get(id)
       if (!pending) {
         pending = { points: [], dropped: 0 }
@@ -194,6 +272,7 @@ export function createLiveHub(ctx: {
 
   function flush(): void {
     dropStalled()
+    announceWatching(false)
     if (tiles.size > 0) {
       const update: TileUpdate[] = []
       for (const id of tiles) {
@@ -215,7 +294,8 @@ export function createLiveHub(ctx: {
       ncEvents = []
     }
     if ((alarms.size > 0 || alarmsResync) && ctx.alarms) {
-      io.to('plant').emit('alarms', {
+      // This gateway's alarms and counts: not for the dashboards of the others (see above).
+      io.local.to('plant').emit('alarms', {
         changed: [...alarms.values()],
         counts: ctx.alarms.counts(),
         resync: alarmsResync,
@@ -224,7 +304,7 @@ export function createLiveHub(ctx: {
       alarmsResync = false
     }
     if (plantStates && ctx.alarms) {
-      io.to('plant').emit('plant-states', ctx.alarms.plantStates())
+      io.local.to('plant').emit('plant-states', ctx.alarms.plantStates())
       plantStates = false
     }
     for (const [id, pending] of points) {
@@ -275,7 +355,8 @@ export function createLiveHub(ctx: {
             reply({ ok: false, error: 'watch takes an array of at most 100 characteristic ids' })
             return
           }
-          const unknown = ids.filter((id) => !ctx.runtime(id))
+          // Over Redis another gateway may judge it: an id unknown here is not an error.
+          const unknown = redis ? [] : ids.filter((id) => !ctx.runtime(id))
           if (unknown.length > 0) {
             reply({ ok: false, error: `unknown characteristic: ${unknown.join(', ')}` })
             return
@@ -285,6 +366,7 @@ export function createLiveHub(ctx: {
         })
         socket.on('disconnect', () => watch(socket, []))
       })
+      io.of('/').on('linewatch:watching', onAnnouncement)
       bus.on('evaluated', owner, ({ runtime, evaluation }) => onEvaluated(runtime, evaluation))
       bus.on('nc', owner, (event) => {
         ncEvents.push(event)
@@ -306,7 +388,15 @@ export function createLiveHub(ctx: {
       if (timer) clearInterval(timer)
       timer = null
       bus.removeOwner(owner)
-      io.disconnectSockets(true)
+      // This gateway's dashboards only (over Redis, `io.disconnectSockets` would reach all).
+      io.local.disconnectSockets(true)
+      if (redis) {
+        // The others stop sending points for what this gateway's dashboards watched.
+        watchers.clear()
+        announceWatching(true)
+        redis.close()
+        redis = null
+      }
       await new Promise<void>((resolve) => {
         // io.close() also closes the HTTP server; the gateway closes it itself.
         io.engine.close()
