@@ -393,11 +393,11 @@ describe('historyPdf', () => {
     expect((await historyPdf(DOC, { now: NOW })).equals(pdf)).toBe(true)
   })
 
-  it('breaks a long run without spaces across lines and pages, quickly and whole', async () => {
+  it('breaks a long run without spaces across lines and pages, whole', async () => {
+    // 12,000 characters without a space: pdfkit alone takes tens of seconds on such a run (the
+    // suite's timeout catches that); broken every 20 characters it is laid out at once.
     const blob = Array.from({ length: 12_000 }, (_, i) => 'ABCDEFGHIJ'[i % 10]).join('')
-    const started = performance.now()
     const out = await historyPdf({ ...DOC, fields: [['Blob', blob]], audit: [] }, { now: NOW })
-    expect(performance.now() - started).toBeLessThan(5_000)
     const path = join(dir, 'blob.pdf')
     writeFileSync(path, out)
     const pageCount = Number(/^Pages:\s+(\d+)$/m.exec(run('pdfinfo', [path]))?.[1])
