@@ -394,8 +394,8 @@ describe('historyPdf', () => {
   })
 
   it('breaks a long run without spaces across lines and pages, whole', async () => {
-    // 12,000 characters without a space: pdfkit alone takes tens of seconds on such a run (the
-    // suite's timeout catches that); broken every 20 characters it is laid out at once.
+    // 12,000 characters without a space: pdfkit alone lays such a run out in tens of seconds;
+    // broken every 20 characters it takes well under one (a regression shows as a slow test).
     const blob = Array.from({ length: 12_000 }, (_, i) => 'ABCDEFGHIJ'[i % 10]).join('')
     const out = await historyPdf({ ...DOC, fields: [['Blob', blob]], audit: [] }, { now: NOW })
     const path = join(dir, 'blob.pdf')
