@@ -249,9 +249,9 @@ describe('the quality loop in a real browser against a real gateway', () => {
       new RegExp(`^${dueInput.replace('T', ' ')} · in (2|3) days$`),
     )
     expect(await workflow().locator('[data-part="due"]').getAttribute('data-overdue')).toBe('false')
-    expect(await text(workflow().locator('[data-part="notice"]'))).toBe(
-      'Investigation started: NC-000001',
-    )
+    await expect
+      .poll(() => text(workflow().locator('[data-part="notice"]')), { timeout: WAIT })
+      .toBe('Investigation started: NC-000001')
     const api = await ncApi()
     expect(api.workflow).toMatchObject({ status: 'investigating', owner: 'eva', severity: 'major' })
     expect(api.workflow.dueAt).toBe(Date.parse(`${dueInput}:00Z`))
@@ -338,9 +338,10 @@ describe('the quality loop in a real browser against a real gateway', () => {
     await f.locator('button[type="submit"]').click()
     const link = workflow().locator('[data-part="capas"] a[data-capa="CAPA-000001"]')
     await link.waitFor()
-    expect(await text(workflow().locator('[data-part="notice"]'))).toBe(
-      'CAPA-000001 opened and linked to NC-000001',
-    )
+    // The notice follows the link's render: wait for it rather than read it at once.
+    await expect
+      .poll(() => text(workflow().locator('[data-part="notice"]')), { timeout: WAIT })
+      .toBe('CAPA-000001 opened and linked to NC-000001')
     expect((await ncApi()).workflow.capas).toEqual(['CAPA-000001'])
     await page.screenshot({ path: join(ARTIFACTS, 'quality-nc-dispositioned.png'), fullPage: true })
 
