@@ -312,7 +312,9 @@ describe('alarm management in a real browser against a real gateway', () => {
     await button.click()
     await inState('fill:LL', 'ack-active').waitFor()
     await inState('fill:L', 'ack-active').waitFor()
-    expect(await text(list().locator('[data-part="notice"]'))).toBe('Acknowledged 2 of 2.')
+    await expect
+      .poll(() => text(list().locator('[data-part="notice"]')), { timeout: WAIT })
+      .toBe('Acknowledged 2 of 2.')
     await expect.poll(annunciator, { timeout: WAIT }).toBe('armed')
     await expect.poll(() => counts('high'), { timeout: WAIT }).toBe('2/0')
     await expect.poll(() => counts('medium'), { timeout: WAIT }).toBe('1/0')
