@@ -90,14 +90,20 @@ async function kill(child: ChildProcess): Promise<void> {
   await exited
 }
 
-/** Publishes 1…N at QoS 1, at most `window` unacknowledged; resolves with the acknowledged set. */
+/**
+ * Publishes 1…N at QoS 1, at most 50 unacknowledged; resolves with the acknowledged set. A
+ * publish mqtt.js fails with "Connection closed" was queued behind its replay of the outgoing
+ * store when the gateway was killed, and never sent: the device sends it again (mqtt.js itself
+ * resends what it had sent).
+ */
 function publishAll(client: MqttClient, acked: Set<number>): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     let next = 1
     let inFlight = 0
+    const again: number[] = []
     const pump = () => {
-      while (inFlight < 50 && next <= N) {
-        const seq = next++
+      while (inFlight < 50 && (again.length > 0 || next <= N)) {
+        const seq = again.shift() ?? next++
         inFlight++
         client.publish(
           TOPIC,
@@ -105,7 +111,11 @@ function publishAll(client: MqttClient, acked: Set<number>): Promise<void> {
           { qos: 1 },
           (err) => {
             inFlight--
-            if (err) return reject(err)
+            if (err) {
+              again.push(seq)
+              setTimeout(pump, 100)
+              return
+            }
             acked.add(seq)
             if (acked.size === N) resolve()
             else pump()
