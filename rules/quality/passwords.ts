@@ -1,4 +1,5 @@
 import { durationWords } from '../alarms/lifecycle.ts'
+import { isoTime } from '../time-text.ts'
 
 /**
  * Password rules and sign-in throttling (issue 9), pure.
@@ -141,7 +142,7 @@ export function signInAllowed(
   return {
     allowed: false,
     until,
-    why: `too many failed sign-ins (${policy.maxFailures} within ${durationWords(policy.windowMs)}): locked until ${new Date(until).toISOString()}`,
+    why: `too many failed sign-ins (${policy.maxFailures} within ${durationWords(policy.windowMs)}): locked until ${isoTime(until)}`,
   }
 }
 

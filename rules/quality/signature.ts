@@ -1,3 +1,4 @@
+import { utcSeconds } from '../time-text.ts'
 import { canonicalJson, sha256Hex } from './canonical.ts'
 import { filled } from './roles.ts'
 import { SIGNATURE_MEANINGS, type Signature, type SignatureMeaning } from './shapes.ts'
@@ -95,8 +96,7 @@ export function signatureProblems(existing: readonly Signature[], next: Signatur
 
 /** "2026-12-06 14:03:11 UTC": to the second, as the manifest prints it. */
 export function utcWords(at: number): string {
-  const iso = new Date(at).toISOString() // 2026-12-06T14:03:11.000Z
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`
+  return `${utcSeconds(at)} UTC`
 }
 
 /**

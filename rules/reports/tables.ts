@@ -1,5 +1,6 @@
 import { ALARM_PRIORITIES } from '../alarms/types.ts'
 import { csvCell } from '../quality/kpis.ts'
+import { isoTime, utcSeconds } from '../time-text.ts'
 import type {
   AlarmKpisReport,
   CapabilityReport,
@@ -112,7 +113,7 @@ export function formatCell(value: Cell | undefined, format: CellFormat): string 
 /** "2026-12-06 14:03:11" (UTC). */
 export function utcText(ts: number): string {
   if (!Number.isFinite(ts) || Math.abs(ts) > 8.64e15) return DASH
-  return new Date(ts).toISOString().slice(0, 19).replace('T', ' ')
+  return utcSeconds(ts)
 }
 
 /** The lines of a display cell; a line whose values are all missing is left out (one "—" if none is left). */
@@ -558,7 +559,7 @@ export function reportSubtitle(report: Report): string[] {
  * formula injection (csvCell).
  */
 export function reportCsv(report: Report): string {
-  const iso = (ts: number) => new Date(ts).toISOString()
+  const iso = isoTime
   const head: [string, string][] = [
     ['report', report.kind],
     ['title', report.title],
