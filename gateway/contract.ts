@@ -99,6 +99,17 @@ export interface Health {
   errors: { total: number; recent: number; windowMs: number }
   /** Live dashboards connected, and those disconnected for not reading (live.maxBufferedBytes). */
   live?: { clients: number; dropped: number }
+  /**
+   * A gateway among several (docs/scale.md): its name, the partitions it holds the leases of,
+   * and how many characteristics it judges; readings of others' characteristics it was given.
+   */
+  cluster?: {
+    gateway: string
+    partitions: number
+    held: number[]
+    characteristics: number
+    notOwned: number
+  }
 }
 
 export interface Session {

@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { ALARM_STATEMENTS, createAlarmService } from './alarms/index.ts'
 import { createAuth } from './api/auth.ts'
 import { registerApi } from './api/index.ts'
+import type { Cluster } from './cluster/index.ts'
 import type { Config } from './config/index.ts'
 import { webhookConfigProblems } from './config/webhook-schema.ts'
 import { LinewatchError } from './errors.ts'
@@ -33,7 +34,7 @@ import { startDailyReports } from './reports/index.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
 import { createSparkplugSource, sparkplugEnabled } from './sources/sparkplug/index.ts'
 import type { ReadingSink, Source, SourceStatus } from './sources/types.ts'
-import { openRecords } from './store/records.ts'
+import { openRecordsAt, recordsChain, recordsLocation, writerTarget } from './store/records.ts'
 import { createRecordsWriter, whenAll } from './store/records-writer.ts'
 import { createSqliteStore } from './store/sqlite.ts'
 import type { Delivery, JournaledStore } from './store/types.ts'
@@ -113,6 +114,8 @@ export async function createGateway(
     }
     liveRedis = { url, keyPrefix: config.live.redis.keyPrefix }
   }
+  // store.records: sqlite (records.db) or postgres (its URL's variable must be set).
+  const records = recordsLocation(config, resolve(config.dataDir), env)
   const bootId = randomUUID()
   const startedAt = Date.now()
   const dataDir = resolve(config.dataDir)
@@ -131,7 +134,7 @@ export async function createGateway(
 
   try {
     const recordsPath = join(dataDir, 'records.db')
-    const db = openRecords(recordsPath)
+    const db = await openRecordsAt(records)
     stops.push(() => db.close())
 
     const store = await createStore(config, { log: log.child({ module: 'store' }), dataDir, env })
@@ -146,11 +149,22 @@ export async function createGateway(
         log.error({ err, event }, 'an event listener failed')
       },
     })
-    const pipeline = createPipeline({ config, db, store, bus, log, recentErrors })
+    const leased = config.cluster !== undefined
+    const pipeline = createPipeline({
+      config,
+      db,
+      store,
+      bus,
+      log,
+      recentErrors,
+      leased,
+      // The shared journal keeps a reading once (by its seq), InfluxDB overwrites by time stamp.
+      replayRewrites: leased,
+    })
     // What the ingest path causes in the records (an alarm's transition, the NC it opened) is
     // committed off this thread, one transaction for both.
     const writer = createRecordsWriter({
-      path: recordsPath,
+      ...writerTarget(records),
       statements: {
         ...NC_STATEMENTS,
         ...ALARM_STATEMENTS,
@@ -167,6 +181,7 @@ export async function createGateway(
     const auditHeadPath = join(dataDir, AUDIT_HEAD_FILE)
     const audit = createAuditTrail({
       db,
+      chain: recordsChain(config),
       run: (statement, params) => writer.run(statement, params),
       whenDurable: (done) => writer.whenDurable(done),
       headPath: auditHeadPath,
@@ -230,6 +245,7 @@ export async function createGateway(
       nc,
       runtime: (id) => pipeline.runtime(id),
       audit: (fields) => audit.append(fields),
+      leased,
     })
     await alarms.start()
     const quality = createQualityService({
@@ -329,6 +345,7 @@ export async function createGateway(
       durable: (done) => whenAll([pipeline.sink.durable, nc.whenDurable, alarms.whenDurable], done),
     }
     const sources = createSources(config, sink, log, dataDir, env, () => store.deliveries())
+    let cluster: Cluster | null = null
     const auth = createAuth(config.auth, (hash) => users.session(hash))
     if (config.auth.anonymousRole !== 'none') {
       log.warn(
@@ -355,7 +372,7 @@ export async function createGateway(
       nc,
       alarms,
       store,
-      sources: () => sources,
+      sources: () => [...sources, ...(cluster?.sources() ?? [])],
       dashboardDir: dashboardDir(),
       recentErrors,
       // The hub is created next: read when health is asked.
@@ -363,6 +380,7 @@ export async function createGateway(
       quality: { quality, users, audit, records: db, auditHeadPath },
       webhooks: () => webhooks.status(),
       deviations: recentDeviations,
+      cluster: () => cluster?.status() ?? null,
     })
     const hub: LiveHub = createLiveHub({
       server: app.server,
@@ -386,6 +404,23 @@ export async function createGateway(
     for (const source of sources) {
       await source.start()
       stops.push(() => source.stop())
+    }
+    if (config.cluster) {
+      const { createCluster } = await import('./cluster/index.ts')
+      const c = createCluster({
+        config: { ...config, cluster: config.cluster },
+        url: postgresUrl(config, env),
+        pipeline,
+        alarms,
+        nc,
+        store,
+        sink,
+        log: log.child({ module: 'cluster' }),
+        env,
+      })
+      cluster = c
+      await c.start()
+      stops.push(() => c.stop())
     }
     try {
       await app.listen({ host: config.http.host, port: config.http.port })
@@ -424,6 +459,17 @@ export async function createGateway(
   }
 }
 
+/** The PostgreSQL URL, from the environment variable store.postgres.urlEnv names. */
+function postgresUrl(config: Config, env: NodeJS.ProcessEnv): string {
+  const url = env[config.store.postgres.urlEnv]
+  if (!url)
+    throw new LinewatchError(
+      'LW_ERR_SECRET_MISSING',
+      `store.postgres.urlEnv names the environment variable ${config.store.postgres.urlEnv}, which is not set: set it to the PostgreSQL URL (postgres://user:password@host:5432/database)`,
+    )
+  return url
+}
+
 /** A host to put in a URL: a wildcard address is reached on loopback. */
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1'
@@ -440,6 +486,26 @@ async function createStore(
 ): Promise<JournaledStore> {
   const path = join(ctx.dataDir, 'timeseries.db')
   const retention = config.store.sqlite.retention
+  if (config.cluster && config.store.influxdb) {
+    // A cluster's journal is shared (a takeover restores from it), and fenced by the leases.
+    const { createInfluxStore } = await import('./store/influx.ts')
+    const { journaled } = await import('./store/journaled.ts')
+    const { createPostgresJournal } = await import('./store/postgres-journal.ts')
+    const { partitionOf } = await import('../rules/leases.ts')
+    const { gateway, partitions } = config.cluster
+    return journaled(
+      createInfluxStore(config.store.influxdb, {
+        log: ctx.log,
+        spoolDir: join(ctx.dataDir, 'spool', 'influxdb'),
+        env: ctx.env,
+      }),
+      createPostgresJournal({
+        url: postgresUrl(config, ctx.env),
+        log: ctx.log.child({ module: 'journal' }),
+        fence: { gateway, partitionOf: (id) => partitionOf(id, partitions) },
+      }),
+    )
+  }
   if (config.store.timeseries === 'influxdb' && config.store.influxdb) {
     const { createInfluxStore } = await import('./store/influx.ts')
     const { journaled } = await import('./store/journaled.ts')
@@ -478,7 +544,8 @@ function createSources(
     )
   }
   const external = config.mqtt.external
-  if (external) {
+  // In a cluster the partitions' sessions consume from it (gateway/cluster).
+  if (external && !config.cluster) {
     sources.push(
       lazySource('mqtt-external', 'mqtt-client', async () => {
         const { createMqttClientSource } = await import('./sources/mqtt-client.ts')

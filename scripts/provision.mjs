@@ -3,7 +3,7 @@
 // real servers and a real browser and never skips: on Debian/Ubuntu as root this installs
 // the missing packages; anywhere else it says exactly what to install and stops.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs'
 
 const [major, minor] = process.versions.node.split('.').map(Number)
 if (major < 22 || (major === 22 && minor < 13)) {
@@ -21,6 +21,8 @@ const NEEDED = [
   ['mosquitto_pub', 'mosquitto-clients'],
   // The live hub across gateways (socket.io's Redis adapter) is tested against a real Redis.
   ['redis-server', 'redis-server'],
+  // Records in PostgreSQL and the gateways' leases (issue 12) are tested against a real server.
+  ['initdb', 'postgresql'],
   ['docker-compose', 'docker-compose'],
   // Exported PDFs are read back in the tests (pdftotext, pdfinfo, pdffonts).
   ['pdftotext', 'poppler-utils'],
@@ -35,6 +37,10 @@ const DIRS = [
   '/usr/local/bin',
   '/usr/local/sbin',
   ...(process.env.PATH ?? '').split(':'),
+  // Debian keeps PostgreSQL's server programs out of PATH, one folder per version.
+  ...(existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').map((v) => `/usr/lib/postgresql/${v}/bin`)
+    : []),
 ]
 
 function installed(program) {

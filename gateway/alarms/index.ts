@@ -25,6 +25,13 @@ export { ALARM_STATEMENTS, createAlarmService } from './service.ts'
  */
 export interface AlarmService {
   start(): Promise<void>
+  /**
+   * In a cluster: these characteristics' alarms are judged here from now on, as the shared
+   * records have them (the previous owner's last states).
+   */
+  adopt(ids: readonly string[]): void
+  /** In a cluster: these characteristics' alarms are judged by another gateway now. */
+  release(ids: readonly string[]): void
   stop(): Promise<void>
   /** Calls `done` once every alarm change made so far is committed. */
   whenDurable(done: () => void): void

@@ -56,6 +56,8 @@ export interface Entry {
   lastReadingAt: number
   /** The grade A ≥ 5 µm rule's state, for a counter that has that alarm. */
   gradeA: GradeA5umState | null
+  /** Judged by this gateway (in a cluster, while it holds the characteristic's partition). */
+  owned: boolean
 }
 
 export interface Slot {
@@ -138,6 +140,7 @@ export class AlarmRegistry {
         slots: null,
         lastReadingAt: Number.NaN,
         gradeA: profile.gradeA ? initGradeA5um() : null,
+        owned: true,
       }
       this.entries.set(c.id, entry)
       if (profile.stale) this.staleEntries.push(entry)
@@ -211,6 +214,20 @@ export class AlarmRegistry {
     slots.splice(i, 1)
     if (slots.length === 0) slot.entry.slots = null
     this.live.delete(slot.def.id)
+  }
+
+  /**
+   * Drops every alarm object of a characteristic, whatever its state: in a cluster, another
+   * gateway judges it now (or its alarms are read again from the shared records).
+   */
+  forget(entry: Entry): void {
+    for (const slot of entry.slots ?? []) {
+      this.count(slot, -1)
+      this.live.delete(slot.def.id)
+    }
+    entry.slots = null
+    entry.lastReadingAt = Number.NaN
+    entry.gradeA = entry.profile.gradeA ? initGradeA5um() : null
   }
 
   count(slot: Slot, sign: 1 | -1): void {

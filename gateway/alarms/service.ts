@@ -1,4 +1,3 @@
-import type { DatabaseSync } from 'node:sqlite'
 import {
   ALARM_PRIORITIES,
   type AlarmCondition,
@@ -26,6 +25,7 @@ import type { Logger } from '../log.ts'
 import type { NcService, NcTrigger } from '../nonconformance/index.ts'
 import type { CharacteristicRuntime } from '../pipeline/runtime.ts'
 import type { Communication, Reading } from '../sources/types.ts'
+import { type IdAllocator, idAllocator, type RecordsDb } from '../store/records-db.ts'
 import type { RecordsWriter } from '../store/records-writer.ts'
 import { areaOf, suppressionMap } from './catalogue.ts'
 import type { AlarmService } from './index.ts'
@@ -43,8 +43,8 @@ export const ALARM_STATEMENTS = {
   alarmSave: `INSERT INTO alarm (id, record, shelved_by, shelve_reason, updated_at) VALUES (?, ?, ?, ?, ?)
               ON CONFLICT (id) DO UPDATE SET record = excluded.record, shelved_by = excluded.shelved_by,
               shelve_reason = excluded.shelve_reason, updated_at = excluded.updated_at`,
-  alarmEvent: `INSERT OR IGNORE INTO alarm_event (id, alarm, area, priority, at, from_state, to_state, by, why, value)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  alarmEvent: `INSERT INTO alarm_event (id, alarm, area, priority, at, from_state, to_state, by, why, value)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   alarmPruneBefore: 'DELETE FROM alarm_event WHERE at < ?',
   alarmPruneUpTo: 'DELETE FROM alarm_event WHERE id <= ?',
   alarmOverride: `INSERT INTO alarm_override (id, settings) VALUES (?, ?)
@@ -70,9 +70,16 @@ const LIMIT_KEY = {
   LL: 'actionLow',
 } as const
 
+interface AlarmRow {
+  id: string
+  record: string
+  shelved_by: string | null
+  shelve_reason: string | null
+}
+
 export function createAlarmService(ctx: {
   config: Config
-  db: DatabaseSync
+  db: RecordsDb
   writer: RecordsWriter
   bus: EventBus
   log: Logger
@@ -82,11 +89,14 @@ export function createAlarmService(ctx: {
   audit?: (fields: Omit<AuditFields, 'at'> & { at: number }) => void
   /** The clock (tests inject one); the rules never read it. */
   now?: () => number
+  /** In a cluster: a characteristic's alarms are judged only once adopted (gateway/cluster). */
+  leased?: boolean
 }): AlarmService {
   const { config, db, writer, bus, log, nc } = ctx
   const now = ctx.now ?? Date.now
   const registry = new AlarmRegistry(config, now())
   const { entries, live } = registry
+  if (ctx.leased) for (const entry of entries.values()) entry.owned = false
   /** Alarms that need time to pass: a running time delay, a shelve, a re-alarm. */
   const timed = new Set<Slot>()
   /** For each suppressor (`state:ID` or an alarm id): the alarm ids it suppresses, and why. */
@@ -133,7 +143,8 @@ export function createAlarmService(ctx: {
   }
   const timers: NodeJS.Timeout[] = []
   const owner = {}
-  let nextEventId = 1
+  /** Transition ids (records-db.ts: several gateways may share PostgreSQL's tables). */
+  let eventIds: IdAllocator
   let saveScheduled = false
   const dirtySlots = new Set<Slot>()
   const releasable = new Set<Slot>()
@@ -161,7 +172,7 @@ export function createAlarmService(ctx: {
     }
     for (const t of step.transitions) {
       writer.run('alarmEvent', [
-        nextEventId++,
+        eventIds.next(),
         slot.def.id,
         slot.def.area,
         slot.def.priority,
@@ -512,6 +523,7 @@ export function createAlarmService(ctx: {
       activated.set(slot.def.characteristic, list)
     }
     for (const entry of registry.staleEntries) {
+      if (!entry.owned) continue
       const found = registry.find(entry, 'stale')
       if (!found?.cond.delay.active) {
         const after = (entry.c.alarms?.staleAfterMs ?? config.alarms.staleAfterMs) as number
@@ -536,7 +548,7 @@ export function createAlarmService(ctx: {
   function prune(): void {
     const cut = now() - config.alarms.history.maxAgeDays * 86_400_000
     writer.run('alarmPruneBefore', [cut])
-    const upTo = nextEventId - 1 - config.alarms.history.maxEvents
+    const upTo = eventIds.last() - config.alarms.history.maxEvents
     if (upTo > 0) writer.run('alarmPruneUpTo', [upTo])
   }
 
@@ -562,11 +574,28 @@ export function createAlarmService(ctx: {
     }
   }
 
-  function restore(at: number): void {
-    const last = db.prepare('SELECT coalesce(max(id), 0) AS id FROM alarm_event').get() as {
-      id: number
+  /** An alarm as the records have it (one that is normal and clear gets no object). */
+  function loadAlarm(row: AlarmRow, at: number): void {
+    const found = registry.resolve(row.id)
+    if (!found?.entry.owned) return
+    const record = JSON.parse(row.record) as AlarmRecord
+    if (record.state === 'normal' && !record.active && !record.suppressedByDesign) return
+    const slot = registry.slot(found.entry, found.condition)
+    slot.record = record
+    slot.shelvedBy = row.shelved_by
+    slot.shelveReason = row.shelve_reason
+    // The condition carries on from what the alarm says (a running delay starts again).
+    slot.cond = {
+      ...initialCondition(),
+      watchingSince: slot.kind === 'stale' ? at : null,
+      delay: { active: record.active, pendingSince: null, pendingCount: 0 },
     }
-    nextEventId = last.id + 1
+    registry.count(slot, 1)
+    track(slot)
+  }
+
+  function restore(at: number): void {
+    eventIds = idAllocator(db, 'alarm_event')
     for (const row of db.prepare('SELECT id, settings FROM alarm_override').all() as {
       id: string
       settings: string
@@ -580,29 +609,8 @@ export function createAlarmService(ctx: {
     }
     for (const row of db
       .prepare('SELECT id, record, shelved_by, shelve_reason FROM alarm')
-      .all() as {
-      id: string
-      record: string
-      shelved_by: string | null
-      shelve_reason: string | null
-    }[]) {
-      const found = registry.resolve(row.id)
-      if (!found) continue
-      const record = JSON.parse(row.record) as AlarmRecord
-      if (record.state === 'normal' && !record.active && !record.suppressedByDesign) continue
-      const slot = registry.slot(found.entry, found.condition)
-      slot.record = record
-      slot.shelvedBy = row.shelved_by
-      slot.shelveReason = row.shelve_reason
-      // The condition carries on from what the alarm says (a running delay starts again).
-      slot.cond = {
-        ...initialCondition(),
-        watchingSince: slot.kind === 'stale' ? at : null,
-        delay: { active: record.active, pendingSince: null, pendingCount: 0 },
-      }
-      registry.count(slot, 1)
-      track(slot)
-    }
+      .all() as unknown as AlarmRow[])
+      loadAlarm(row, at)
     for (const row of db.prepare('SELECT id, active, since, by, reason FROM plant_state').all() as {
       id: string
       active: number
@@ -646,6 +654,41 @@ export function createAlarmService(ctx: {
   }
 
   return {
+    adopt(ids) {
+      const at = now()
+      for (const id of ids) {
+        const entry = entries.get(id)
+        if (!entry) continue
+        for (const slot of entry.slots ?? []) timed.delete(slot)
+        registry.forget(entry)
+        entry.owned = true
+        // Watched from now: the previous owner's last reading is not known here.
+        entry.lastReadingAt = at
+        const escaped = id.replace(/[\\%_]/g, (c) => `\\${c}`)
+        for (const row of db
+          .prepare(
+            "SELECT id, record, shelved_by, shelve_reason FROM alarm WHERE id LIKE ? ESCAPE '\\'",
+          )
+          .all(`${escaped}:%`) as unknown as AlarmRow[])
+          if (registry.resolve(row.id)?.entry === entry) loadAlarm(row, at)
+      }
+    },
+
+    release(ids) {
+      // What changed so far is saved for the next owner first.
+      if (dirtySlots.size > 0) save()
+      for (const id of ids) {
+        const entry = entries.get(id)
+        if (!entry) continue
+        for (const slot of entry.slots ?? []) {
+          timed.delete(slot)
+          releasable.delete(slot)
+        }
+        registry.forget(entry)
+        entry.owned = false
+      }
+    },
+
     async start() {
       restore(registry.startedAt)
       bus.on('evaluated', owner, ({ runtime, reading, evaluation }) =>
@@ -888,7 +931,7 @@ export function createAlarmService(ctx: {
       registry.overrides.set(id, merged)
       writer.run('alarmOverride', [id, JSON.stringify(merged)])
       writer.run('alarmEvent', [
-        nextEventId++,
+        eventIds.next(),
         id,
         slot.def.area,
         slot.def.priority,

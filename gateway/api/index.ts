@@ -64,11 +64,32 @@ export interface ApiContext {
   webhooks?: () => WebhookStatus[]
   /** The plant's latest deviations, for GET /api/deviations (the wall display's strip). */
   deviations?: RecentDeviations
+  /** A gateway among several: the partitions it holds (gateway/cluster). */
+  cluster?: () => {
+    gateway: string
+    partitions: number
+    held: number[]
+    characteristics: number
+  } | null
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null
+  }
+}
+
+function clusterHealth(ctx: ApiContext, notOwned: number): Pick<Health, 'cluster'> {
+  const c = ctx.cluster?.()
+  if (!c) return {}
+  return {
+    cluster: {
+      gateway: c.gateway,
+      partitions: c.partitions,
+      held: c.held,
+      characteristics: c.characteristics,
+      notOwned,
+    },
   }
 }
 
@@ -133,6 +154,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
         },
         errors: { total: recentErrors.total(), recent, windowMs: recentErrors.windowMs },
         ...(ctx.live ? { live: { clients: ctx.live.clients(), dropped: ctx.live.dropped() } } : {}),
+        ...clusterHealth(ctx, counters.notOwned),
       }
     },
   )

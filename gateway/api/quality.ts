@@ -54,7 +54,7 @@ export interface QualityApiContext {
   quality: QualityService
   users: UserDirectory
   audit: AuditTrail
-  records: import('node:sqlite').DatabaseSync
+  records: import('../store/records-db.ts').RecordsDb
   auditHeadPath: string
 }
 
@@ -624,7 +624,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     async () => {
       await new Promise<void>((resolve) => setImmediate(resolve))
       const head = readHeadFile(ctx.auditHeadPath)
-      const verdict = verifyAuditTrail(ctx.records, head)
+      const verdict = verifyAuditTrail(ctx.records, head, ctx.audit.chain)
       return verdict.ok ? { ...verdict, outside: head ? [ctx.auditHeadPath] : [] } : verdict
     },
   )

@@ -84,6 +84,15 @@ export const HealthSchema = describe(
       windowMs: Type.Integer(),
     }),
     live: Type.Optional(Type.Object({ clients: Type.Integer(), dropped: Type.Integer() })),
+    cluster: Type.Optional(
+      Type.Object({
+        gateway: Type.String(),
+        partitions: Type.Integer(),
+        held: Type.Array(Type.Integer()),
+        characteristics: Type.Integer(),
+        notOwned: Type.Integer(),
+      }),
+    ),
   }),
 )
 

@@ -59,33 +59,56 @@ program
   .option('-c, --config <file>', 'configuration file', 'linewatch.yaml')
   .option('--simulate <scenario>', 'also run the simulators of this scenario file (the demo)')
   .option('--json-logs', 'JSON log lines even on a terminal')
-  .action(async (opts: { config: string; simulate?: string; jsonLogs?: boolean }) => {
-    const config = await loadConfigFile(opts.config)
-    const log = logger(config.log.level, opts.jsonLogs === true)
-    let simulators: Simulators | null = null
-    let gateway: Gateway | null = null
-    onShutdown(log, async () => {
-      await simulators?.stopSensors()
-      await gateway?.close()
-      await simulators?.stopMachine()
-    })
-    // The machine first (the gateway connects to it), the sensors last (they publish to the gateway).
-    if (opts.simulate)
-      simulators = await (await import('./simulate.ts')).startSimulators({
-        scenarioFile: opts.simulate,
-        log,
-        what: 'all',
-        config,
+  .option(
+    '--gateway <name>',
+    "this gateway's name in a cluster (overrides cluster.gateway: one file serves every gateway)",
+  )
+  .action(
+    async (opts: { config: string; simulate?: string; jsonLogs?: boolean; gateway?: string }) => {
+      const loaded = await loadConfigFile(opts.config)
+      const config = withGatewayName(loaded, opts.gateway)
+      const log = logger(config.log.level, opts.jsonLogs === true)
+      let simulators: Simulators | null = null
+      let gateway: Gateway | null = null
+      onShutdown(log, async () => {
+        await simulators?.stopSensors()
+        await gateway?.close()
+        await simulators?.stopMachine()
       })
-    // The gateway (fastify, socket.io, aedes…) loads only for the commands that run it.
-    const { createGateway } = await import('../index.ts')
-    gateway = await createGateway(config, { log, configFile: resolve(opts.config) })
-    if (simulators && opts.simulate) await simulators.startSensors(gateway.urls.mqtt ?? undefined)
-    log.info(
-      { dashboard: dashboardUrl(config, gateway) },
-      `linewatch is running: open ${dashboardUrl(config, gateway)}`,
+      // The machine first (the gateway connects to it), the sensors last (they publish to the gateway).
+      if (opts.simulate)
+        simulators = await (await import('./simulate.ts')).startSimulators({
+          scenarioFile: opts.simulate,
+          log,
+          what: 'all',
+          config,
+        })
+      // The gateway (fastify, socket.io, aedes…) loads only for the commands that run it.
+      const { createGateway } = await import('../index.ts')
+      gateway = await createGateway(config, { log, configFile: resolve(opts.config) })
+      if (simulators && opts.simulate) await simulators.startSensors(gateway.urls.mqtt ?? undefined)
+      log.info(
+        { dashboard: dashboardUrl(config, gateway) },
+        `linewatch is running: open ${dashboardUrl(config, gateway)}`,
+      )
+    },
+  )
+
+/** The configuration with this gateway's name in the cluster, as `--gateway` gives it. */
+function withGatewayName(config: Config, name: string | undefined): Config {
+  if (name === undefined) return config
+  if (!config.cluster)
+    throw new LinewatchError(
+      'LW_ERR_CONFIG_INVALID',
+      '--gateway names a gateway of a cluster: the configuration has no cluster section',
     )
-  })
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name))
+    throw new LinewatchError(
+      'LW_ERR_CONFIG_INVALID',
+      `--gateway ${name}: letters, digits, _ . - (at most 63)`,
+    )
+  return { ...config, cluster: { ...config.cluster, gateway: name } }
+}
 
 function dashboardUrl(config: Config, gateway: Gateway): string {
   return config.http.host === '0.0.0.0'

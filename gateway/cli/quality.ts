@@ -14,10 +14,12 @@ import {
   AUDIT_STATEMENTS,
   createAuditTrail,
   readHeadFile,
+  type TrailVerdict,
   verifyAuditTrail,
 } from '../quality/audit-trail.ts'
 import { createUserDirectory, USER_STATEMENTS, type UserDirectory } from '../quality/users.ts'
-import { openRecords } from '../store/records.ts'
+import { openRecordsAt, recordsChain, recordsLocation, writerTarget } from '../store/records.ts'
+import type { RecordsDb } from '../store/records-db.ts'
 import { createRecordsWriter } from '../store/records-writer.ts'
 import { createSqliteStore } from '../store/sqlite.ts'
 import { readNewPassword } from './password-input.ts'
@@ -42,6 +44,11 @@ import { readNewPassword } from './password-input.ts'
  *
  * `linewatch audit verify` reads records.db read-only and takes no lock: it runs while the
  * gateway runs.
+ *
+ * With store.records: postgres the records are in the PostgreSQL database whose URL is in the
+ * variable store.postgres.urlEnv names; the data directory's lock and head file are still this
+ * gateway's, and this gateway's audit chain (cluster.gateway, or `main`) is the one appended
+ * to and compared with the heads outside. `audit verify` verifies every chain.
  *
  * Exit status: 0 done (verify: the trail is intact); 1 refused (the reason is printed with its
  * code); 2 (verify only) the trail is broken, the first broken entry is named.
@@ -132,14 +139,15 @@ async function withUserDirectory(
   }
   const stops: (() => Promise<void> | void)[] = [() => store.stop()]
   try {
-    const recordsPath = join(dataDir, 'records.db')
-    const db = openRecords(recordsPath)
+    const records = recordsLocation(config, dataDir)
+    const chain = recordsChain(config)
+    const db = await openRecordsAt(records)
     stops.push(() => db.close())
     const headPath = join(dataDir, AUDIT_HEAD_FILE)
-    refuseTruncatedTrail(db, headPath)
+    refuseTruncatedTrail(db, headPath, chain)
 
     const writer = createRecordsWriter({
-      path: recordsPath,
+      ...writerTarget(records),
       statements: { ...AUDIT_STATEMENTS, ...USER_STATEMENTS },
       log: log.child({ module: 'records-writer' }),
     })
@@ -148,6 +156,7 @@ async function withUserDirectory(
     stops.push(() => writer.stop(0))
     const audit = createAuditTrail({
       db,
+      chain,
       run: (statement, params) => writer.run(statement, params),
       whenDurable: (done) => writer.whenDurable(done),
       headPath,
@@ -180,7 +189,7 @@ async function withUserDirectory(
     ])
     if (!committed) {
       throw new Error(
-        `records.db could not be written within 30 s: ${writer.status().lastError ?? 'no error reported'}`,
+        `the records could not be written within 30 s: ${writer.status().lastError ?? 'no error reported'}`,
       )
     }
     process.stdout.write(`${done}\n`)
@@ -194,12 +203,12 @@ async function withUserDirectory(
  * No entry is appended to a trail that lost entries at its end: the new entry would take a
  * removed entry's number and the head outside would move on to it, hiding the removal.
  */
-function refuseTruncatedTrail(db: DatabaseSync, headPath: string): void {
+function refuseTruncatedTrail(db: RecordsDb, headPath: string, chain: string): void {
   const outside = readHeadFile(headPath)
   if (!outside || outside.seq === 0) return
-  const at = db.prepare('SELECT hash FROM audit WHERE seq = ?').get(outside.seq) as
-    | { hash: string }
-    | undefined
+  const at = db
+    .prepare('SELECT hash FROM audit WHERE chain = ? AND seq = ?')
+    .get(chain, outside.seq) as { hash: string } | undefined
   if (at?.hash === outside.hash) return
   throw new Refusal(
     USER_REFUSED,
@@ -404,8 +413,13 @@ function storeHead(config: Config, dataDir: string): OutsideHead | string {
 async function verifyCommand(configFile: string, json: boolean): Promise<number> {
   const config = await loadConfigFile(configFile)
   const dataDir = dataDirOf(config)
-  const recordsPath = join(dataDir, 'records.db')
-  if (!existsSync(recordsPath))
+  const records = recordsLocation(config, dataDir)
+  const chain = recordsChain(config)
+  const recordsPath =
+    records.dialect === 'sqlite'
+      ? records.path
+      : `the PostgreSQL records (${config.store.postgres.urlEnv})`
+  if (records.dialect === 'sqlite' && !existsSync(recordsPath))
     throw new Refusal(
       AUDIT_UNREADABLE,
       `no records database at ${recordsPath}: no gateway has run on this data directory (dataDir in ${configFile})`,
@@ -434,32 +448,34 @@ async function verifyCommand(configFile: string, json: boolean): Promise<number>
   // The highest head decides how far the trail must reach; any other must match its entry.
   heads.sort((a, b) => b.head.seq - a.head.seq)
 
-  let db: DatabaseSync
+  let db: RecordsDb
   try {
-    db = new DatabaseSync(recordsPath, { readOnly: true })
+    db =
+      records.dialect === 'sqlite'
+        ? new DatabaseSync(recordsPath, { readOnly: true })
+        : await openRecordsAt(records, { migrate: false })
   } catch (err) {
     throw new Refusal(
       AUDIT_UNREADABLE,
       `${recordsPath} cannot be opened: ${(err as Error).message}`,
     )
   }
-  let verdict:
-    | { ok: true; count: number; head: AuditHead }
-    | { ok: false; seq: number; why: string }
+  let verdict: TrailVerdict
+  const postgres = records.dialect === 'postgres'
   try {
-    db.exec('PRAGMA busy_timeout = 5000')
-    const table = db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'")
-      .get()
+    if (!postgres) db.exec('PRAGMA busy_timeout = 5000')
+    const table = postgres
+      ? (db.prepare("SELECT to_regclass('audit') AS t").get() as { t: string | null }).t
+      : db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").get()
     if (!table)
       throw new Refusal(
         AUDIT_UNREADABLE,
         `${recordsPath} has no audit trail (written by a linewatch before the audit trail, or not a records database)`,
       )
     // One snapshot for the whole check, while a gateway may be appending.
-    db.exec('BEGIN')
+    db.exec(postgres ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN')
     try {
-      verdict = checkTrail(db, heads)
+      verdict = checkTrail(db, heads, chain)
     } finally {
       db.exec('COMMIT')
     }
@@ -479,7 +495,15 @@ async function verifyCommand(configFile: string, json: boolean): Promise<number>
       `${JSON.stringify(
         verdict.ok
           ? { intact: true, entries: verdict.count, head: verdict.head, outside, warnings, notes }
-          : { intact: false, brokenAt: verdict.seq, why: verdict.why, outside, warnings, notes },
+          : {
+              intact: false,
+              brokenAt: verdict.seq,
+              ...(postgres ? { chain: verdict.chain } : {}),
+              why: verdict.why,
+              outside,
+              warnings,
+              notes,
+            },
         null,
         2,
       )}\n`,
@@ -499,12 +523,9 @@ async function verifyCommand(configFile: string, json: boolean): Promise<number>
 }
 
 /** The chain against the highest head, then every other head against its entry. */
-function checkTrail(
-  db: DatabaseSync,
-  heads: readonly OutsideHead[],
-): { ok: true; count: number; head: AuditHead } | { ok: false; seq: number; why: string } {
+function checkTrail(db: RecordsDb, heads: readonly OutsideHead[], chain: string): TrailVerdict {
   const [highest, ...others] = heads
-  const verdict = verifyAuditTrail(db, highest?.head ?? null)
+  const verdict = verifyAuditTrail(db, highest?.head ?? null, chain)
   if (!verdict.ok) {
     // Name the head that showed it when a head did.
     const why =
@@ -514,12 +535,13 @@ function checkTrail(
     return { ...verdict, why }
   }
   for (const other of others) {
-    const at = db.prepare('SELECT hash FROM audit WHERE seq = ?').get(other.head.seq) as
-      | { hash: string }
-      | undefined
+    const at = db
+      .prepare('SELECT hash FROM audit WHERE chain = ? AND seq = ?')
+      .get(chain, other.head.seq) as { hash: string } | undefined
     if (at?.hash !== other.head.hash)
       return {
         ok: false,
+        chain,
         seq: other.head.seq,
         why: `entry ${other.head.seq} does not have the hash its head in ${other.source} records`,
       }

@@ -5,6 +5,7 @@ export type {
   CharacteristicAlarmsConfig,
   CharacteristicConfig,
   CleanroomConfig,
+  ClusterConfig,
   Config,
   DeadLettersConfig,
   InfluxConfig,

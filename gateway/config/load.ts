@@ -16,7 +16,7 @@ import { mqttSecurityIssues } from './mqtt-security-schema.ts'
 import { opcuaSecurityProblems } from './opcua-security-schema.ts'
 import { reportConfigIssues } from './report-schema.ts'
 import { type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
-import { sparkplugConfigProblems } from './sparkplug-schema.ts'
+import { sparkplugConfigProblems, sparkplugEnabled } from './sparkplug-schema.ts'
 import { createYamlValidator, type SemanticContext, type SemanticIssue } from './yaml-schema.ts'
 
 const validator = createYamlValidator<Config>({
@@ -66,13 +66,63 @@ function emptyDocument(text: string): boolean {
 }
 
 /**
+ * A cluster (docs/scale.md) shares its records, journal and leases in PostgreSQL, its time
+ * series in InfluxDB, and takes its readings from an external broker on one persistent session
+ * per partition. Sources that cannot be handed from gateway to gateway are refused: an OPC-UA
+ * session or the Sparkplug host would feed one gateway whatever it owns.
+ */
+function clusterProblems(config: Config): SemanticIssue[] {
+  if (!config.cluster) return []
+  const issues: SemanticIssue[] = []
+  const need = (path: (string | number)[], ok: boolean, message: string) => {
+    if (!ok) issues.push({ path, message })
+  }
+  need(
+    ['store', 'records'],
+    config.store.records === 'postgres',
+    'a cluster needs store.records: postgres',
+  )
+  need(
+    ['store', 'timeseries'],
+    config.store.timeseries === 'influxdb',
+    'a cluster needs store.timeseries: influxdb (one time series for every gateway)',
+  )
+  need(
+    ['mqtt', 'external'],
+    config.mqtt.external !== undefined,
+    'a cluster consumes from mqtt.external',
+  )
+  need(
+    ['mqtt', 'broker', 'enabled'],
+    !config.mqtt.broker.enabled,
+    'a cluster consumes from mqtt.external: set mqtt.broker.enabled to false',
+  )
+  need(
+    ['mqtt', 'subscribe'],
+    config.mqtt.subscribe.length === 0,
+    "a cluster subscribes to each partition's mapped topics: leave mqtt.subscribe empty",
+  )
+  need(
+    ['opcua', 'servers'],
+    config.opcua.servers.length === 0,
+    'OPC-UA sources are not handed between the gateways of a cluster yet: run them on a gateway of their own',
+  )
+  need(
+    ['sparkplug'],
+    !sparkplugEnabled(config),
+    'Sparkplug B is not handed between the gateways of a cluster yet: run it on a gateway of their own',
+  )
+  return issues
+}
+
+/**
  * What the schema cannot check. When it refused parts of the file these run on the rest
  * (yaml-schema.ts), so a reference is looked up among the ids the file names (`inFile`): an
  * entry the schema refused is reported once, by the schema, not again as missing.
  */
 function semanticIssues(config: Config, context?: SemanticContext): SemanticIssue[] {
   const whole = context?.whole ?? config
-  const issues: SemanticIssue[] = [...cleanroomLimits(config, whole)]
+  const issues: SemanticIssue[] = [...cleanroomLimits(config, whole), ...clusterProblems(config)]
   const firstIndex = new Map<string, number>()
   const servers = idsInFile(whole, 'opcua', 'servers')
 

@@ -474,7 +474,7 @@ export const ConfigSchema = Type.Object(
         subscribe: Type.Array(Type.String({ minLength: 1 }), {
           default: [],
           description:
-            'Topic filters consumed besides the mapped topics. Empty (the default): the gateway subscribes to exactly the topics the characteristics map, so other traffic on a shared broker is neither received nor kept. Add filters (e.g. `plant/#`) to also see the other topics they match: a message on a topic no characteristic maps is dead-lettered (unknown-topic). With mqtt.external the gateway subscribes on that broker to these filters instead of the mapped topics, so they must cover every mapped topic: one outside them is refused (its readings would never arrive).',
+            'Topic filters consumed besides the mapped topics. Empty (the default): the gateway subscribes to exactly the topics the characteristics map, so other traffic on a shared broker is neither received nor kept. Add filters (e.g. `plant/#`) to also see the other topics they match: a message on a topic no characteristic maps is dead-lettered (unknown-topic). With mqtt.external the gateway subscribes on that broker to these filters instead of the mapped topics, so they must cover every mapped topic: one outside them is refused (its readings would never arrive). A filter may be a shared subscription `$share/<group>/<filter>` (MQTT 5; Mosquitto also for 3.1.1 clients): gateways subscribing with the same group each get a share of the messages its filter matches (each message goes to one of them), and a message’s topic is matched against the filter part, which must cover the mapped topics as above. For plain-MQTT load sharing only: a characteristic’s readings then go to any member, so its chart sees part of its stream; Sparkplug B and clustered ownership do not use it (docs/scale.md).',
         }),
         maxPacketBytes: Type.Integer({
           minimum: 64,
@@ -496,6 +496,22 @@ export const ConfigSchema = Type.Object(
           description: 'sqlite: embedded, under dataDir. influxdb: see store.influxdb.',
         }),
         influxdb: Type.Optional(Influx),
+        records: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], {
+          default: 'sqlite',
+          description:
+            'Where the records live (NCs, CAPAs, signatures, the audit trail, alarms, limit changes, dead letters, users). sqlite: records.db under dataDir. postgres: a PostgreSQL database that several gateways share (store.postgres; docs/scale.md).',
+        }),
+        postgres: obj(
+          {
+            urlEnv: Type.String({
+              minLength: 1,
+              default: 'LINEWATCH_POSTGRES_URL',
+              description:
+                'Name of the environment variable holding the connection URL (postgres://user:password@host:5432/database; a password goes in the variable, never in this file). `?sslmode=verify-full` with `sslrootcert=` verifies the server.',
+            }),
+          },
+          "PostgreSQL for the records (store.records: postgres) and, with cluster, the charts' journal and the leases.",
+        ),
         sqlite: obj(
           {
             retention: obj(
@@ -574,6 +590,36 @@ export const ConfigSchema = Type.Object(
       },
       'Automatic nonconformances.',
     ),
+    cluster: Type.Optional(
+      Type.Object(
+        {
+          gateway: Type.String({
+            pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$',
+            description:
+              "This gateway's name, unique among the gateways sharing the PostgreSQL database (its leases, its MQTT sessions and its audit chain carry it).",
+          }),
+          partitions: Type.Integer({
+            minimum: 1,
+            maximum: 4096,
+            default: 32,
+            description:
+              'The characteristics are hashed into this many partitions (every gateway must use the same number); a gateway judges the partitions it holds the lease of. More partitions than gateways spread the load evenly.',
+          }),
+          leaseMs: Type.Integer({
+            minimum: 1000,
+            maximum: 600_000,
+            default: 10_000,
+            description:
+              'A lease not renewed for this long expires, and another gateway takes the partition over (restoring its charts from the shared snapshots and the journal). Renewed every third of it.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'Several gateways share one plant (docs/scale.md): each characteristic is judged by exactly one gateway at a time, by leases held in PostgreSQL. Needs store.records: postgres, store.timeseries: influxdb and mqtt.external.',
+        },
+      ),
+    ),
     live: obj(
       {
         flushIntervalMs: Type.Integer({
@@ -650,6 +696,7 @@ export type CharacteristicConfig = Config['characteristics'][number]
 export type OpcuaServerConfig = Config['opcua']['servers'][number]
 export type InfluxConfig = NonNullable<Config['store']['influxdb']>
 export type SqliteRetentionConfig = Config['store']['sqlite']['retention']
+export type ClusterConfig = NonNullable<Config['cluster']>
 export type DeadLettersConfig = Config['deadLetters']
 export type RoleName = Config['auth']['tokens'][number]['role']
 export type CauseName = NonNullable<CharacteristicConfig['openNcOn']>[number]

@@ -1,4 +1,3 @@
-import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { AlarmCondition, ChartPoint, Deviation } from '../../rules/index.ts'
 import { isOverdue, NC_STATUSES, type NcCase, newNcCase } from '../../rules/quality/nc-workflow.ts'
 import type {
@@ -12,6 +11,12 @@ import type { EventBus } from '../events.ts'
 import type { Logger } from '../log.ts'
 import { type CharacteristicRuntime, controlView } from '../pipeline/runtime.ts'
 import type { Reading } from '../sources/types.ts'
+import {
+  type IdAllocator,
+  idAllocator,
+  type RecordsDb,
+  type RecordsStatement,
+} from '../store/records-db.ts'
 import { createRecordsWriter, type RecordsWriter } from '../store/records-writer.ts'
 import { ncNumber, ncTitle } from './titles.ts'
 
@@ -33,6 +38,13 @@ import { ncNumber, ncTitle } from './titles.ts'
  */
 export interface NcService {
   start(): Promise<void>
+  /**
+   * In a cluster: these characteristics' open NCs are read again from the shared records (the
+   * previous owner may have opened or added to them) and raised here from now on.
+   */
+  adopt(ids: readonly string[]): void
+  /** In a cluster: another gateway raises these characteristics' NCs now. */
+  release(ids: readonly string[]): void
   stop(): Promise<void>
   /** Alarms of one characteristic became active together: open an NC, or add to the open one. */
   raise(runtime: CharacteristicRuntime, triggers: NcTrigger[], points: readonly ChartPoint[]): void
@@ -137,10 +149,10 @@ export const NC_STATEMENTS = {
              opened_at, last_at, occurrences, trigger, limits, readings, history, recurrence_of, lots)
            VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, '[]', ?, ?) ON CONFLICT (id) DO NOTHING`,
   insertCause:
-    'INSERT OR IGNORE INTO nonconformance_cause (nonconformance, characteristic, cause, open) VALUES (?, ?, ?, 1)',
+    'INSERT INTO nonconformance_cause (nonconformance, characteristic, cause, open) VALUES (?, ?, ?, 1) ON CONFLICT DO NOTHING',
   count: 'UPDATE nonconformance SET last_at = ?, occurrences = ? WHERE id = ?',
   occurrence:
-    'INSERT OR IGNORE INTO nonconformance_occurrence (nonconformance, number, ts, value) VALUES (?, ?, ?, ?)',
+    'INSERT INTO nonconformance_occurrence (nonconformance, number, ts, value) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
   forget: 'DELETE FROM nonconformance_occurrence WHERE nonconformance = ? AND number <= ?',
   readings: 'UPDATE nonconformance SET readings = ?, lots = ? WHERE id = ?',
   workflow:
@@ -204,8 +216,8 @@ function caseOf(row: Pick<Row, 'workflow'>): NcCase {
 }
 
 export function createNcService(ctx: {
-  db: DatabaseSync
-  /** records.db, for the writer's own connection. */
+  db: RecordsDb
+  /** records.db, for the writer's own connection (SQLite only: give PostgreSQL's a writer). */
   path: string
   bus: EventBus
   log: Logger
@@ -236,14 +248,15 @@ export function createNcService(ctx: {
   const stale = new Set<OpenNc>()
   let waiting: (() => void)[] = []
   let saveScheduled = false
-  let nextId = 1
+  /** NC ids (records-db.ts: several gateways may share PostgreSQL's tables). */
+  let ids: IdAllocator
   /** The subgroup id of each keyed characteristic's latest reading: the lot of a trigger. */
   const lastKey = new Map<string, string>()
   /** The latest closed NC per `characteristic \0 cause`: a new NC of that cause recurs it. */
   const lastClosed = new Map<string, number>()
-  let causesOfRow: StatementSync | null = null
-  let heldCauses: StatementSync | null = null
-  let historyOf: StatementSync | null = null
+  let causesOfRow: RecordsStatement | null = null
+  let heldCauses: RecordsStatement | null = null
+  let historyOf: RecordsStatement | null = null
   const owner = {}
 
   const key = (characteristic: string, cause: NcCause) => `${characteristic}\u0000${cause}`
@@ -362,7 +375,7 @@ export function createNcService(ctx: {
       workflow: workflowSummary(newNcCase(), d.ts),
       summary: {
         recurrenceOf: recurs.length > 0 ? Math.max(...recurs) : null,
-        id: nextId++,
+        id: ids.next(),
         characteristic: c.id,
         characteristicName: c.name,
         path: c.path,
@@ -454,7 +467,7 @@ export function createNcService(ctx: {
     }
     const held = reopened
       ? causes.filter((cause) => !open.has(key(row.characteristic, cause)))
-      : ((heldCauses as StatementSync).all(row.id) as { cause: NcCause }[]).map((r) => r.cause)
+      : ((heldCauses as RecordsStatement).all(row.id) as { cause: NcCause }[]).map((r) => r.cause)
     for (const cause of held) open.set(key(row.characteristic, cause), nc)
     openPerCharacteristic.set(
       row.characteristic,
@@ -463,7 +476,39 @@ export function createNcService(ctx: {
     return nc
   }
 
+  /** Forgets a characteristic's open NCs in memory (what changed is handed to the writer first). */
+  function forget(characteristic: string): void {
+    if (stale.size > 0) save()
+    for (const [k, nc] of open) if (nc.summary.characteristic === characteristic) open.delete(k)
+    openPerCharacteristic.delete(characteristic)
+    collecting.delete(characteristic)
+    for (const k of lastClosed.keys())
+      if (k.startsWith(`${characteristic}\u0000`)) lastClosed.delete(k)
+  }
+
   return {
+    adopt(ids) {
+      for (const characteristic of ids) {
+        forget(characteristic)
+        for (const row of db
+          .prepare("SELECT * FROM nonconformance WHERE status != 'closed' AND characteristic = ?")
+          .all(characteristic) as unknown as Row[])
+          load(row)
+        for (const r of db
+          .prepare(
+            `SELECT c.cause, max(n.id) AS id FROM nonconformance_cause c
+             JOIN nonconformance n ON n.id = c.nonconformance
+             WHERE n.status = 'closed' AND c.characteristic = ? GROUP BY c.cause`,
+          )
+          .all(characteristic) as { cause: NcCause; id: number }[])
+          lastClosed.set(key(characteristic, r.cause), r.id)
+      }
+    },
+
+    release(ids) {
+      for (const characteristic of ids) forget(characteristic)
+    },
+
     async start() {
       causesOfRow = db.prepare(
         'SELECT cause FROM nonconformance_cause WHERE nonconformance = ? ORDER BY rowid',
@@ -472,10 +517,7 @@ export function createNcService(ctx: {
         `SELECT ts, value FROM nonconformance_occurrence WHERE nonconformance = ?
          ORDER BY number DESC LIMIT ${MAX_HISTORY}`,
       )
-      const last = db.prepare('SELECT coalesce(max(id), 0) AS id FROM nonconformance').get() as {
-        id: number
-      }
-      nextId = last.id + 1
+      ids = idAllocator(db, 'nonconformance')
       heldCauses = db.prepare(
         'SELECT cause FROM nonconformance_cause WHERE nonconformance = ? AND open = 1',
       )
@@ -639,7 +681,7 @@ export function createNcService(ctx: {
         limitsInForce: limits,
         readings: collected ? [...collected] : JSON.parse(row.readings),
         history: (
-          (historyOf as StatementSync).all(id) as { ts: number; value: number }[]
+          (historyOf as RecordsStatement).all(id) as { ts: number; value: number }[]
         ).reverse(),
       }
     },

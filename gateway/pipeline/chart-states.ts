@@ -1,4 +1,3 @@
-import type { DatabaseSync } from 'node:sqlite'
 import {
   type CharacteristicState,
   type ChartPoint,
@@ -6,6 +5,7 @@ import {
   type ProcessLimits,
   type Status,
 } from '../../rules/index.ts'
+import type { RecordsDb } from '../store/records-db.ts'
 import type { ChartSnapshot } from '../store/types.ts'
 import type { CharacteristicRuntime } from './runtime.ts'
 
@@ -91,10 +91,15 @@ export interface LegacyChartStates {
   restore(rt: CharacteristicRuntime): Restored
 }
 
-export function legacyChartStates(db: DatabaseSync): LegacyChartStates {
+export function legacyChartStates(db: RecordsDb): LegacyChartStates {
   const select = db.prepare('SELECT spec_hash, state FROM chart_state WHERE characteristic = ?')
+  // Nothing writes the table any more: when it is empty (always, in PostgreSQL), no read per
+  // characteristic (a round trip each to PostgreSQL, on the judging thread).
+  let empty: boolean | undefined
   return {
     restore(rt) {
+      empty ??= db.prepare('SELECT 1 AS one FROM chart_state LIMIT 1').get() === undefined
+      if (empty) return { result: 'none' }
       const row = select.get(rt.config.id) as { spec_hash: string; state: string } | undefined
       return row ? restore(rt, row.spec_hash, row.state) : { result: 'none' }
     },

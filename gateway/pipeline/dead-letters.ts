@@ -1,7 +1,7 @@
-import type { DatabaseSync } from 'node:sqlite'
 import type { DeadLettersView, DeadLetterView } from '../contract.ts'
 import type { Logger } from '../log.ts'
 import { REJECT_REASONS, type Rejection, type RejectReason } from '../sources/types.ts'
+import type { RecordsDb } from '../store/records-db.ts'
 import { transaction } from '../store/sqlite-db.ts'
 
 /**
@@ -48,7 +48,7 @@ type Pending = Rejection & { payload: Uint8Array; size: number }
 const LOG_EVERY_MS = 10_000
 
 export function createDeadLetters(
-  db: DatabaseSync,
+  db: RecordsDb,
   log: Logger,
   options: Partial<DeadLetterCaps> & { flushIntervalMs?: number } = {},
 ): DeadLetters {
@@ -82,7 +82,7 @@ export function createDeadLetters(
     'INSERT INTO dead_letter (ts, source, reason, detail, address, size, payload) VALUES (?, ?, ?, ?, ?, ?, ?)',
   )
   const count = db.prepare(
-    'INSERT INTO dead_letter_count (reason, count) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count',
+    'INSERT INTO dead_letter_count (reason, count) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET count = dead_letter_count.count + excluded.count',
   )
   const oldest = db.prepare('SELECT id, length(payload) AS bytes FROM dead_letter ORDER BY id')
   const deleteUpTo = db.prepare('DELETE FROM dead_letter WHERE id <= ?')

@@ -1,4 +1,3 @@
-import type { DatabaseSync } from 'node:sqlite'
 import {
   checkObservation,
   type Evaluation,
@@ -14,7 +13,8 @@ import type { EventBus } from '../events.ts'
 import type { Logger } from '../log.ts'
 import type { RecentCounter } from '../recent-errors.ts'
 import type { Reading, ReadingSink, RejectReason } from '../sources/types.ts'
-import type { JournaledStore } from '../store/types.ts'
+import type { RecordsDb } from '../store/records-db.ts'
+import type { ChartSnapshot, JournaledStore } from '../store/types.ts'
 import { legacyChartStates, persist, restoreSnapshot } from './chart-states.ts'
 import { createDeadLetters, type DeadLetters } from './dead-letters.ts'
 import { createLimitChanges, type LimitChanges } from './limit-changes.ts'
@@ -38,6 +38,8 @@ export interface Pipeline {
     errors: number
     /** Readings replayed from the journal at the last start (the chart state they produced). */
     replayed: number
+    /** Readings of a characteristic another gateway judges (cluster), not taken. */
+    notOwned: number
   }
   /**
    * Pipeline lag samples (ms from a reading's receipt by its source to its judgement, store
@@ -55,8 +57,23 @@ export interface Pipeline {
     reason: string,
     actor: string | null,
   ): LimitChangeView | string
-  /** Restores every chart from the journal (snapshot, then the readings after it), then runs. */
+  /**
+   * Restores every chart from the journal (snapshot, then the readings after it), then runs. In
+   * a cluster (`leased`), no chart is judged until its partition is adopted.
+   */
   start(): Promise<void>
+  /**
+   * A cluster took these characteristics' partition over: their charts are restored from the
+   * shared journal (the previous owner's last snapshot and its committed readings after it),
+   * and judged from now on.
+   */
+  adopt(ids: readonly string[]): Promise<void>
+  /**
+   * These characteristics are no longer judged here. `handover`: the lease is given up
+   * gracefully, so their charts are snapshotted first (the caller flushes the store); else the
+   * lease was lost and nothing more is written for them (the journal would refuse it).
+   */
+  release(ids: readonly string[], handover: boolean): void
   /** Snapshots chart state and flushes the dead letters. */
   stop(): void
 }
@@ -79,17 +96,25 @@ const MAX_LAG_SAMPLES = 1024
 
 export function createPipeline(ctx: {
   config: Config
-  db: DatabaseSync
+  db: RecordsDb
   store: JournaledStore
   bus: EventBus
   /** The root logger: the pipeline and its dead letters each take a child. */
   log: Logger
   /** Where failures are counted for health (over a recent window). */
   recentErrors: RecentCounter
+  /** In a cluster: characteristics are judged only once adopted (their partition leased). */
+  leased?: boolean
+  /**
+   * The time series overwrites a record written again at the same time stamp (InfluxDB): the
+   * readings replayed from the journal are written to it again (see `rewrite`).
+   */
+  replayRewrites?: boolean
 }): Pipeline {
   const { config, store, bus } = ctx
   const log = ctx.log.child({ module: 'pipeline' })
   const runtimes = createRuntimes(config)
+  if (ctx.leased) for (const rt of runtimes.values()) rt.owned = false
   const timed = [...runtimes.values()].filter((rt) => rt.spec.chart.subgroup.by === 'time')
   const deadLetters = createDeadLetters(ctx.db, ctx.log.child({ module: 'dead-letters' }), {
     maxCount: config.deadLetters.maxCount,
@@ -102,6 +127,8 @@ export function createPipeline(ctx: {
   let readings = 0
   let errors = 0
   let replayed = 0
+  /** Readings for a characteristic judged elsewhere (a message arriving as its lease went). */
+  let notOwned = 0
   const timers: NodeJS.Timeout[] = []
   /** Charts that changed, in the order they did (a chart snapshotted since is skipped). */
   let changed: CharacteristicRuntime[] = []
@@ -133,6 +160,11 @@ export function createPipeline(ctx: {
       throw new Error(
         `no characteristic ${reading.characteristic}: sources deliver mapped readings only`,
       )
+    // Not acknowledged either: the broker gives it to the gateway that holds the lease now.
+    if (!rt.owned) {
+      notOwned++
+      return
+    }
     const problem = checkObservation(rt.spec.chart, reading)
     if (problem) {
       // The payload was well formed, but this chart cannot take it (e.g. a p chart without a size).
@@ -218,7 +250,7 @@ export function createPipeline(ctx: {
       const rt = changed[changedHead] as CharacteristicRuntime
       if (rt.changedAt > clock - SNAPSHOT_AFTER_MS) break
       changedHead++
-      if (rt.dirty) {
+      if (rt.dirty && rt.owned) {
         snapshot(rt)
         budget--
       }
@@ -230,7 +262,7 @@ export function createPipeline(ctx: {
   }
 
   function snapshotAll(): void {
-    for (const rt of runtimes.values()) if (rt.dirty) snapshot(rt)
+    for (const rt of runtimes.values()) if (rt.dirty && rt.owned) snapshot(rt)
     changed = []
     changedHead = 0
     store.checkpoint()
@@ -326,6 +358,100 @@ export function createPipeline(ctx: {
     return change
   }
 
+  /**
+   * Restores charts from the journal: each from its snapshot (or, for a data directory from
+   * before the journal, the records database), then the committed readings after it judged
+   * again, so the chart continues as an uninterrupted run would. Their points and events were
+   * stored the first time.
+   */
+  async function restore(
+    rts: readonly CharacteristicRuntime[],
+    saved: readonly ChartSnapshot[],
+  ): Promise<void> {
+    const snapshots = new Map(saved.map((s) => [s.characteristic, s]))
+    const before = replayed
+    for (const rt of rts) {
+      rt.owned = true
+      const saved = snapshots.get(rt.config.id)
+      const restored = saved ? restoreSnapshot(rt, saved) : chartStates.restore(rt)
+      rt.seq = saved?.seq ?? 0
+      if (restored.result === 'spec-changed') {
+        log.warn(
+          { characteristic: rt.config.id },
+          'chart configuration changed: limits are estimated anew',
+        )
+        const { limits, lastPoint } = restored.previous
+        record(
+          rt,
+          'configuration',
+          'the chart configuration changed',
+          null,
+          controlView(limits, lastPoint),
+        )
+        // The new chart starts here: the readings after the old snapshot are not replayed.
+        snapshot(rt)
+        continue
+      }
+      for (const r of await store.readingsAfter(rt.config.id, saved?.seq ?? 0)) {
+        const reading: Reading = {
+          characteristic: rt.config.id,
+          ts: r.ts,
+          value: r.value,
+          size: r.size ?? undefined,
+          key: r.key ?? undefined,
+        }
+        rt.seq = r.seq
+        replayed++
+        guarded(
+          () => {
+            const evaluation = judge(rt, reading)
+            adopt(rt, evaluation)
+            if (ctx.replayRewrites) rewrite(rt, r, evaluation)
+          },
+          { replay: reading },
+        )
+      }
+    }
+    if (replayed > before)
+      log.info({ replayed: replayed - before }, 'chart states recovered from the journal')
+  }
+
+  /**
+   * A replayed reading's series written again: the journal may have committed a batch whose
+   * time series write (InfluxDB) had not completed when the gateway died. Writing the same
+   * reading, points and events again overwrites them with the same values there.
+   */
+  function rewrite(
+    rt: CharacteristicRuntime,
+    r: { seq: number; ts: number; value: number },
+    evaluation: Evaluation,
+  ): void {
+    const characteristic = rt.config.id
+    store.write({ kind: 'reading', characteristic, ts: r.ts, value: r.value, seq: r.seq })
+    for (const point of evaluation.points) store.write({ kind: 'chart', characteristic, point })
+    for (const deviation of evaluation.deviations) {
+      if (!deviation.onset) continue
+      store.write({
+        kind: 'event',
+        characteristic,
+        ts: deviation.ts,
+        type: 'deviation',
+        detail: JSON.stringify(deviation),
+      })
+    }
+  }
+
+  /** A runtime as configured, before any reading: what a chart taken over is restored onto. */
+  function reset(rt: CharacteristicRuntime): void {
+    rt.state = initialCharacteristicState(rt.spec)
+    rt.status = 'no-data'
+    rt.last = null
+    rt.lastPoint = null
+    rt.recent.clear()
+    rt.seq = 0
+    rt.dirty = false
+  }
+
   return {
     sink: {
       // The hot path: no closure per reading.
@@ -345,7 +471,7 @@ export function createPipeline(ctx: {
     limitChanges,
     runtimes: () => runtimes.values(),
     runtime: (id) => runtimes.get(id),
-    counters: () => ({ readings, rejected: deadLetters.counts(), errors, replayed }),
+    counters: () => ({ readings, rejected: deadLetters.counts(), errors, replayed, notOwned }),
     takeLags() {
       const samples = lags
       lags = []
@@ -373,45 +499,7 @@ export function createPipeline(ctx: {
     },
 
     async start() {
-      const snapshots = new Map((await store.snapshots()).map((s) => [s.characteristic, s]))
-      for (const rt of runtimes.values()) {
-        const saved = snapshots.get(rt.config.id)
-        // A data directory from before the journal: the chart state is in the records database.
-        const restored = saved ? restoreSnapshot(rt, saved) : chartStates.restore(rt)
-        rt.seq = saved?.seq ?? 0
-        if (restored.result === 'spec-changed') {
-          log.warn(
-            { characteristic: rt.config.id },
-            'chart configuration changed: limits are estimated anew',
-          )
-          const { limits, lastPoint } = restored.previous
-          record(
-            rt,
-            'configuration',
-            'the chart configuration changed',
-            null,
-            controlView(limits, lastPoint),
-          )
-          // The new chart starts here: the readings after the old snapshot are not replayed.
-          snapshot(rt)
-          continue
-        }
-        // The committed readings after the snapshot: judged again, so the chart continues as
-        // an uninterrupted run would. Their points and events were stored the first time.
-        for (const r of await store.readingsAfter(rt.config.id, saved?.seq ?? 0)) {
-          const reading: Reading = {
-            characteristic: rt.config.id,
-            ts: r.ts,
-            value: r.value,
-            size: r.size ?? undefined,
-            key: r.key ?? undefined,
-          }
-          rt.seq = r.seq
-          replayed++
-          guarded(() => adopt(rt, judge(rt, reading)), { replay: reading })
-        }
-      }
-      if (replayed > 0) log.info({ replayed }, 'chart states recovered from the journal')
+      if (!ctx.leased) await restore([...runtimes.values()], await store.snapshots())
       timers.push(setInterval(snapshotDue, SNAPSHOT_TICK_MS))
       timers.push(setInterval(() => store.checkpoint(), CHECKPOINT_EVERY_MS))
       if (timed.length > 0) {
@@ -419,6 +507,7 @@ export function createPipeline(ctx: {
           setInterval(() => {
             const now = Date.now()
             for (const rt of timed) {
+              if (!rt.owned) continue
               guarded(
                 () => {
                   const evaluation = tick(rt.spec, rt.state, now)
@@ -430,6 +519,22 @@ export function createPipeline(ctx: {
             }
           }, TICK_MS),
         )
+      }
+    },
+
+    async adopt(ids) {
+      const rts = ids.flatMap((id) => runtimes.get(id) ?? [])
+      for (const rt of rts) reset(rt)
+      await restore(rts, await store.snapshots(ids))
+    },
+
+    release(ids, handover) {
+      for (const id of ids) {
+        const rt = runtimes.get(id)
+        if (!rt?.owned) continue
+        if (handover && rt.dirty) snapshot(rt)
+        rt.owned = false
+        reset(rt)
       }
     },
 

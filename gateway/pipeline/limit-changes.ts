@@ -1,5 +1,5 @@
-import type { DatabaseSync } from 'node:sqlite'
 import type { ControlLimitsView, LimitChangeView } from '../contract.ts'
+import type { RecordsDb } from '../store/records-db.ts'
 
 /**
  * The record of every change of a chart's limits (regulated plants: 21 CFR Part 11, EU GMP
@@ -21,7 +21,7 @@ interface Row {
   after: string | null
 }
 
-export function createLimitChanges(db: DatabaseSync): LimitChanges {
+export function createLimitChanges(db: RecordsDb): LimitChanges {
   const insert = db.prepare(
     'INSERT INTO limit_change (characteristic, ts, action, reason, actor, before, after) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
   )

@@ -44,6 +44,12 @@ export class ReadingRing {
     if (this.size < this.capacity) this.size++
   }
 
+  /** Forgets every reading (a chart taken over from another gateway starts from its snapshot). */
+  clear(): void {
+    this.next = 0
+    this.size = 0
+  }
+
   /** Oldest first. */
   toArray(): { ts: number; value: number }[] {
     const out: { ts: number; value: number }[] = []
@@ -79,6 +85,11 @@ export interface CharacteristicRuntime {
   /** The state changed since it was last snapshotted (and since when, to a snapshot tick). */
   dirty: boolean
   changedAt: number
+  /**
+   * Judged by this gateway. Always, for a gateway alone; in a cluster, while it holds the lease
+   * of the characteristic's partition (gateway/cluster).
+   */
+  owned: boolean
 }
 
 /**
@@ -154,6 +165,7 @@ export function createRuntime(
     seq: 0,
     dirty: false,
     changedAt: 0,
+    owned: true,
   }
 }
 

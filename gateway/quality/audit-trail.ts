@@ -1,5 +1,4 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
-import type { DatabaseSync } from 'node:sqlite'
 import {
   type AuditEntry,
   type AuditFields,
@@ -11,12 +10,16 @@ import {
 import type { AuditEntryView } from '../contract.ts'
 import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import type { RecordsDb } from '../store/records-db.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
 
 /**
  * The audit trail (21 CFR Part 11 §11.10(e), EU GMP Annex 11 §9): every change to NCs, CAPAs,
  * signatures, users, limits, alarm settings and the configuration, append-only and hash-chained
- * (rules/quality/audit.ts), in records.db's `audit` table.
+ * (rules/quality/audit.ts), in the records' `audit` table. Each entry belongs to a chain: SQLite
+ * has one (`main`); in PostgreSQL, which several gateways share, each gateway appends to its own
+ * (cluster.gateway), numbered and hashed independently, so no two gateways ever contend for the
+ * next number. `linewatch audit verify` verifies every chain.
  *
  * `append` makes the entry at once (its sequence number and hash follow the head kept here), and
  * queues its insert on the records writer: it commits in the same transaction as the change it
@@ -39,6 +42,8 @@ export interface AuditTrail {
     limit: number
   }): Promise<AuditEntryView[]>
   head(): AuditHead | null
+  /** The chain this trail appends to. */
+  readonly chain: string
 }
 
 /** The time-series "characteristic" the head is written under. */
@@ -46,8 +51,8 @@ export const AUDIT_SERIES = 'linewatch.audit'
 export const AUDIT_HEAD_FILE = 'audit-head.json'
 
 export const AUDIT_STATEMENTS = {
-  audit: `INSERT OR IGNORE INTO audit (seq, at, actor, action, entity, entity_id, reason, before, after, prev_hash, hash)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  audit: `INSERT INTO audit (chain, seq, at, actor, action, entity, entity_id, reason, before, after, prev_hash, hash)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 }
 
 interface AuditRow {
@@ -102,8 +107,31 @@ export function readHeadFile(path: string): AuditHead | null {
   }
 }
 
+/** The first key of the session locks on PostgreSQL's audit chains ("audt"). */
+const CHAIN_LOCK = 0x61756474
+
+/**
+ * PostgreSQL: one appender per chain. Two gateways appending to one chain would number their
+ * entries alike, and the second insert of a number is dropped as a repeat (the writer's
+ * statements are idempotent): a lost entry. So the chain is claimed by a session lock on the
+ * records connection, held until it closes; a second gateway with the same chain name (no
+ * cluster.gateway, or the same one) refuses to start.
+ */
+function claimChain(db: RecordsDb, chain: string): void {
+  const row = db
+    .prepare('SELECT pg_try_advisory_lock(?, hashtext(?))::int AS got')
+    .get(CHAIN_LOCK, chain) as { got: number }
+  if (row.got !== 1)
+    throw new LinewatchError(
+      'LW_ERR_DATA_DIR_LOCKED',
+      `another linewatch gateway appends to the audit chain "${chain}" in this PostgreSQL database: give each gateway sharing the database its own cluster.gateway`,
+    )
+}
+
 export function createAuditTrail(ctx: {
-  db: DatabaseSync
+  db: RecordsDb
+  /** The chain appended to (default `main`). */
+  chain?: string
   run: (statement: 'audit', params: (string | number)[]) => void
   whenDurable: (done: () => void) => void
   headPath: string
@@ -112,6 +140,7 @@ export function createAuditTrail(ctx: {
 }): AuditTrail {
   let head: AuditHead | null = null
   let headScheduled = false
+  const chain = ctx.chain ?? 'main'
 
   function publishHead(): void {
     headScheduled = false
@@ -133,9 +162,10 @@ export function createAuditTrail(ctx: {
 
   return {
     start() {
-      const last = ctx.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as
-        | AuditHead
-        | undefined
+      if (ctx.db.dialect === 'postgres') claimChain(ctx.db, chain)
+      const last = ctx.db
+        .prepare('SELECT seq, hash FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1')
+        .get(chain) as AuditHead | undefined
       head = last ? { seq: last.seq, hash: last.hash } : null
       const outside = readHeadFile(ctx.headPath)
       if (outside && (head === null || outside.seq > head.seq)) {
@@ -152,6 +182,7 @@ export function createAuditTrail(ctx: {
       const entry = auditEntry(head, fields)
       head = { seq: entry.seq, hash: entry.hash }
       ctx.run('audit', [
+        chain,
         entry.seq,
         entry.at,
         entry.actor,
@@ -191,30 +222,63 @@ export function createAuditTrail(ctx: {
         where.push('at < ?')
         params.push(to)
       }
+      // One chain: in its order. Several (PostgreSQL): in time, each chain in its order.
+      const order = ctx.db.dialect === 'postgres' ? 'at, chain, seq' : 'seq'
       const rows = ctx.db
         .prepare(
-          `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`,
+          `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`,
         )
         .all(...params, limit) as unknown as AuditRow[]
       return rows.map(entryOfRow)
     },
 
     head: () => head,
+    chain,
   }
 }
 
+/** A verdict on the records' audit trail: on a failure, the chain the broken entry is in. */
+export type TrailVerdict =
+  | { ok: true; count: number; head: AuditHead; chains: number }
+  | { ok: false; seq: number; why: string; chain: string }
+
 /**
- * Verifies the whole trail in `db` in chunks (memory stays bounded whatever its length): each
- * chunk with the pure verifier, chained to the one before, and the end against `head` (the
- * head kept outside: a trail shorter than it was truncated).
+ * Verifies every chain of the trail in `db` in chunks (memory stays bounded whatever its
+ * length): each chunk with the pure verifier, chained to the one before; then the end of
+ * `chain` (this gateway's) against `head` (the head kept outside: a trail shorter than it was
+ * truncated). The first broken entry is named with its chain when the records hold chains of
+ * several gateways (PostgreSQL). `head` in the verdict is `chain`'s.
  */
-export function verifyAuditTrail(db: DatabaseSync, head: AuditHead | null): AuditVerdict {
+export function verifyAuditTrail(
+  db: RecordsDb,
+  head: AuditHead | null,
+  chain = 'main',
+): TrailVerdict {
+  const chains = (
+    db.prepare('SELECT DISTINCT chain FROM audit ORDER BY chain').all() as { chain: string }[]
+  ).map((r) => r.chain)
+  if (!chains.includes(chain)) chains.push(chain)
+  // SQLite's single chain keeps its messages as they were; PostgreSQL's name the chain.
+  const named = (c: string, why: string) =>
+    db.dialect === 'postgres' ? `chain "${c}": ${why}` : why
+  let count = 0
+  let own: AuditHead = { seq: 0, hash: '' }
+  for (const c of chains) {
+    const verdict = verifyChain(db, c, c === chain ? head : null)
+    if (!verdict.ok) return { ...verdict, why: named(c, verdict.why), chain: c }
+    count += verdict.count
+    if (c === chain) own = verdict.head
+  }
+  return { ok: true, count, head: own, chains: chains.length }
+}
+
+function verifyChain(db: RecordsDb, chain: string, head: AuditHead | null): AuditVerdict {
   const CHUNK = 5000
-  const page = db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?')
+  const page = db.prepare('SELECT * FROM audit WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?')
   let prev: AuditEntry | null = null
   let count = 0
   for (;;) {
-    const rows = page.all(prev?.seq ?? 0, CHUNK) as unknown as AuditRow[]
+    const rows = page.all(chain, prev?.seq ?? 0, CHUNK) as unknown as AuditRow[]
     if (rows.length === 0) break
     const entries = rows.map(entryOfRow)
     const verdict = verifyAudit(entries, undefined, prev ?? undefined)
@@ -231,9 +295,9 @@ export function verifyAuditTrail(db: DatabaseSync, head: AuditHead | null): Audi
         why: `the trail ends at entry ${last?.seq ?? 0} but its head outside the database is entry ${head.seq}: entries ${(last?.seq ?? 0) + 1}–${head.seq} were removed`,
       }
     }
-    const at = db.prepare('SELECT hash FROM audit WHERE seq = ?').get(head.seq) as
-      | { hash: string }
-      | undefined
+    const at = db
+      .prepare('SELECT hash FROM audit WHERE chain = ? AND seq = ?')
+      .get(chain, head.seq) as { hash: string } | undefined
     if (at?.hash !== head.hash) {
       return {
         ok: false,

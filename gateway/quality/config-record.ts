@@ -1,15 +1,16 @@
-import type { DatabaseSync } from 'node:sqlite'
 import { canonicalJson, lineDiff, sha256Hex } from '../../rules/quality/index.ts'
+import type { RecordsDb } from '../store/records-db.ts'
 import type { AuditTrail } from './audit-trail.ts'
 
 /**
  * A changed configuration is an audit entry (Annex 11 §9, §10): at each start the
  * configuration in force (as loaded, defaults filled in, keys sorted) is compared with the one
  * recorded at the previous start; when it differs, the entry holds both hashes and the line
- * diff, and the new one is recorded.
+ * diff, and the new one is recorded. SQLite keeps one snapshot (id 1); PostgreSQL, shared by
+ * several gateways, one per gateway (id: its audit chain's name).
  */
 export const CONFIG_STATEMENTS = {
-  configSnapshot: `INSERT INTO config_snapshot (id, text, sha256) VALUES (1, ?, ?)
+  configSnapshot: `INSERT INTO config_snapshot (id, text, sha256) VALUES (?, ?, ?)
                    ON CONFLICT (id) DO UPDATE SET text = excluded.text, sha256 = excluded.sha256`,
 }
 
@@ -19,8 +20,8 @@ export function configText(config: unknown): string {
 }
 
 export function recordConfiguration(ctx: {
-  db: DatabaseSync
-  run: (statement: keyof typeof CONFIG_STATEMENTS, params: string[]) => void
+  db: RecordsDb
+  run: (statement: keyof typeof CONFIG_STATEMENTS, params: (string | number)[]) => void
   audit: AuditTrail
   config: unknown
   file: string | null
@@ -28,11 +29,12 @@ export function recordConfiguration(ctx: {
 }): 'first' | 'changed' | 'same' {
   const text = configText(ctx.config)
   const sha256 = sha256Hex(text)
-  const before = ctx.db.prepare('SELECT text, sha256 FROM config_snapshot WHERE id = 1').get() as
+  const id = ctx.db.dialect === 'postgres' ? ctx.audit.chain : 1
+  const before = ctx.db.prepare('SELECT text, sha256 FROM config_snapshot WHERE id = ?').get(id) as
     | { text: string; sha256: string }
     | undefined
   if (before?.sha256 === sha256) return 'same'
-  ctx.run('configSnapshot', [text, sha256])
+  ctx.run('configSnapshot', [id, text, sha256])
   ctx.audit.append({
     at: ctx.at,
     actor: 'system',

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { DatabaseSync } from 'node:sqlite'
 import {
   type Actor,
   type AuditFields,
@@ -46,6 +45,7 @@ import type { Logger } from '../log.ts'
 import { type NcRecord, type NcService, workflowSummary } from '../nonconformance/index.ts'
 import { ncNumber } from '../nonconformance/titles.ts'
 import type { CharacteristicRuntime } from '../pipeline/runtime.ts'
+import { type IdAllocator, idAllocator, type RecordsDb } from '../store/records-db.ts'
 import type { TimeSeriesStore } from '../store/types.ts'
 import type { AuditTrail } from './audit-trail.ts'
 import type { HistoryDocument } from './export.ts'
@@ -102,11 +102,13 @@ export const QUALITY_STATEMENTS = {
                ON CONFLICT (id) DO UPDATE SET record = excluded.record, status = excluded.status,
                  owner = excluded.owner, due_at = excluded.due_at, closed_at = excluded.closed_at`,
   comment:
-    'INSERT OR IGNORE INTO record_comment (id, entity_id, at, by, text) VALUES (?, ?, ?, ?, ?)',
-  attachment: `INSERT OR REPLACE INTO attachment (entity_id, name, size, sha256, content_type, at, by)
-               VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  signature: `INSERT OR IGNORE INTO signature (id, entity_id, user, printed_name, meaning, at, record_hash)
-              VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    'INSERT INTO record_comment (id, entity_id, at, by, text) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  attachment: `INSERT INTO attachment (entity_id, name, size, sha256, content_type, at, by)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (entity_id, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,
+                 content_type = excluded.content_type, at = excluded.at, by = excluded.by`,
+  signature: `INSERT INTO signature (id, entity_id, "user", printed_name, meaning, at, record_hash)
+              VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 }
 
 export interface QualityPolicy {
@@ -136,7 +138,7 @@ const fail = (status: number, message: string): { ok: false; status: number; mes
 })
 
 export function createQualityService(ctx: {
-  db: DatabaseSync
+  db: RecordsDb
   run: (statement: keyof typeof QUALITY_STATEMENTS, params: (string | number)[]) => void
   flushed: () => Promise<void>
   nc: NcService
@@ -153,9 +155,10 @@ export function createQualityService(ctx: {
   const now = ctx.now ?? Date.now
   const { db, nc, audit } = ctx
   let queue: Promise<unknown> = Promise.resolve()
-  let nextComment = 1
-  let nextSignature = 1
-  let nextCapa = 1
+  // Ids allocated at start (records-db.ts: several gateways may share PostgreSQL's tables).
+  let commentIds: IdAllocator
+  let signatureIds: IdAllocator
+  let capaIds: IdAllocator
   let timer: NodeJS.Timeout | null = null
   /** CAPAs due soon and NCs overdue already told (once per gateway run). */
   const told = new Set<string>()
@@ -224,7 +227,7 @@ export function createQualityService(ctx: {
     return (
       db
         .prepare(
-          'SELECT user, printed_name, meaning, at, record_hash FROM signature WHERE entity_id = ? ORDER BY id',
+          'SELECT "user", printed_name, meaning, at, record_hash FROM signature WHERE entity_id = ? ORDER BY id',
         )
         .all(entityId) as {
         user: string
@@ -347,7 +350,7 @@ export function createQualityService(ctx: {
   }
 
   function comment(entityId: string, at: number, by: string, text: string): void {
-    ctx.run('comment', [nextComment++, entityId, at, by, text.trim()])
+    ctx.run('comment', [commentIds.next(), entityId, at, by, text.trim()])
   }
 
   function saveCapa(capa: Capa): void {
@@ -401,7 +404,7 @@ export function createQualityService(ctx: {
   /** An NC's signature: kept in its own table (a CAPA keeps its signatures in its record). */
   function saveSignature(entityId: string, s: Signature, by: string, reason: string): void {
     ctx.run('signature', [
-      nextSignature++,
+      signatureIds.next(),
       entityId,
       s.user,
       s.printedName,
@@ -656,7 +659,10 @@ export function createQualityService(ctx: {
       audit: [
         ...(await audit.list({ entity, entityId, limit: 100_000 })),
         ...(await audit.list({ entity: 'signature', entityId, limit: 100_000 })),
-      ].sort((a, b) => a.seq - b.seq),
+      ].sort((a, b) =>
+        // One chain (SQLite): in its order; several gateways' chains (PostgreSQL): in time.
+        db.dialect === 'postgres' ? a.at - b.at || a.seq - b.seq : a.seq - b.seq,
+      ),
     }
   }
 
@@ -675,10 +681,9 @@ export function createQualityService(ctx: {
 
   return {
     start() {
-      const max = (sql: string) => ((db.prepare(sql).get() as { n: number | null }).n ?? 0) + 1
-      nextComment = max('SELECT max(id) AS n FROM record_comment')
-      nextSignature = max('SELECT max(id) AS n FROM signature')
-      nextCapa = max('SELECT max(id) AS n FROM capa')
+      commentIds = idAllocator(db, 'record_comment')
+      signatureIds = idAllocator(db, 'signature')
+      capaIds = idAllocator(db, 'capa')
       mkdirSync(ctx.attachmentsDir, { recursive: true })
       timer = setInterval(() => {
         try {
@@ -783,7 +788,8 @@ export function createQualityService(ctx: {
           if (!rec) return fail(404, `no nonconformance ${String(text)}`)
           records.push(rec)
         }
-        const id = nextCapa
+        // Taken only once the CAPA is opened: a refused one leaves no gap in the numbers.
+        const id = capaIds.peek()
         const number = capaNumber(id)
         const planned = planCapa(
           number,
@@ -799,7 +805,7 @@ export function createQualityService(ctx: {
             return fail(linked.status, `${ncNumber(rec.id)}: ${linked.refused}`)
           links.push({ rec, linked })
         }
-        nextCapa++
+        capaIds.next()
         saveCapa(planned.capa)
         const seq = record(
           {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import type { DatabaseSync } from 'node:sqlite'
 import {
   initialThrottle,
   isUserRole,
@@ -14,6 +13,7 @@ import {
 import { type Principal, sha256Hex } from '../api/auth.ts'
 import type { UserView } from '../contract.ts'
 import { hashPassword, verifyPassword } from '../sources/credentials.ts'
+import type { RecordsDb } from '../store/records-db.ts'
 import type { AuditTrail } from './audit-trail.ts'
 
 /**
@@ -95,7 +95,7 @@ const WRONG = 'wrong user name or password'
 const MAX_THROTTLES = 10_000
 
 export function createUserDirectory(ctx: {
-  db: DatabaseSync
+  db: RecordsDb
   run: (statement: keyof typeof USER_STATEMENTS, params: (string | number)[]) => void
   audit: AuditTrail
   /** Names users cannot take: the configured tokens' ids (records name both the same way). */

@@ -1,6 +1,9 @@
+import { crc32 } from 'node:zlib'
 import { connect, type MqttClient } from 'mqtt'
 import type { Config } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
+import type { Delivery } from '../store/types.ts'
+import { RecentDeliveries } from './deliveries.ts'
 import { consumedTopics, createMqttIngest } from './mqtt-ingest.ts'
 import { keyPassphrase, readTlsFile } from './tls-files.ts'
 import type { Source, SourceContext, SourceStatus } from './types.ts'
@@ -24,15 +27,35 @@ export function createMqttClientSource(
   options: NonNullable<Config['mqtt']['external']> & {
     subscribe: string[]
     maxPacketBytes: number
+    /** The source's name in health (a cluster's partition consumers are named apart). */
+    name?: string
+    /**
+     * stop() closes the connection at once, sending no acknowledgement held back: what was
+     * taken and not yet acknowledged goes again to the session's next holder (a cluster's
+     * partition changing hands), which knows a message already stored by `deliveries`.
+     */
+    abruptStop?: boolean
   },
   topics: ReadonlyMap<string, string>,
-  ctx: SourceContext & { env: NodeJS.ProcessEnv },
+  ctx: SourceContext & {
+    env: NodeJS.ProcessEnv
+    /**
+     * The messages taken on this session before, as the journal has them: with it, a message
+     * the broker sends again (same packet id, same topic and payload) after the connection
+     * that took it ended is acknowledged and not stored twice — as the embedded broker does.
+     * A cluster's partition session needs it: the gateway that took a message may have
+     * committed it and died before its PUBACK left, and the next holder gets it again.
+     */
+    deliveries?: () => Promise<Delivery[]>
+  },
 ): Source {
+  const name = options.name ?? 'mqtt-external'
   const { log } = ctx
   let client: MqttClient | null = null
   let received = 0
   let lastError: string | undefined
-  // No filters configured: exactly the mapped topics.
+  // No filters configured: exactly the mapped topics. Filters are subscribed as written, shared
+  // subscriptions ($share/<group>/<filter>) too; a message's topic is matched by the filter part.
   const filters = options.subscribe.length > 0 ? options.subscribe : [...topics.keys()]
   const wanted = consumedTopics(topics, options.subscribe)
   const mapped = [...new Set(topics.values())]
@@ -45,7 +68,7 @@ export function createMqttClientSource(
   })
 
   return {
-    name: 'mqtt-external',
+    name,
 
     async start() {
       let password: string | undefined
@@ -58,8 +81,12 @@ export function createMqttClientSource(
           )
         }
       }
+      const clientId = options.clientId ?? 'linewatch-gateway'
+      // Read before connecting: nothing may await between connect() and the listeners below
+      // (a CONNACK in between would find no 'connect' listener, and nothing is subscribed).
+      const taken = ctx.deliveries ? new RecentDeliveries(await ctx.deliveries()) : null
       const c = connect(options.url, {
-        clientId: options.clientId ?? 'linewatch-gateway',
+        clientId,
         clean: false,
         username: options.username,
         password,
@@ -69,6 +96,12 @@ export function createMqttClientSource(
       })
       client = c
       holdAcknowledgements(c, ctx.sink.durable)
+      if (taken) {
+        c.on('connect', () => taken.connected(clientId))
+        const pruner = setInterval(() => taken.prune(Date.now()), 60_000)
+        pruner.unref()
+        c.once('end', () => clearInterval(pruner))
+      }
       // Communication with every mapped characteristic goes with the broker (once per outage).
       let lost = false
       const communication = (isLost: boolean, why: string) => {
@@ -91,8 +124,17 @@ export function createMqttClientSource(
           },
         )
       })
-      c.on('message', (topic, payload) => {
-        if (wanted(topic)) ingest(topic, payload)
+      c.on('message', (topic, payload, packet) => {
+        if (!wanted(topic)) return
+        const id = packet.messageId
+        if (taken && packet.qos > 0 && id !== undefined) {
+          const now = Date.now()
+          const hash = crc32(payload, crc32(topic))
+          // Already stored: acknowledged (held like any other) and not ingested again.
+          if (taken.take(clientId, id, hash, now)) return
+          ctx.sink.remember({ client: clientId, messageId: id, hash, at: now })
+        }
+        ingest(topic, payload)
       })
       // Refused handshakes repeat with every reconnection: one count and log line per outage
       // and reason (the status keeps the latest).
@@ -125,7 +167,7 @@ export function createMqttClientSource(
 
     status(): SourceStatus {
       return {
-        name: 'mqtt-external',
+        name,
         kind: 'mqtt-client',
         connected: client?.connected ?? false,
         detail: lastError ?? options.url,
@@ -136,7 +178,7 @@ export function createMqttClientSource(
     async stop() {
       const c = client
       client = null
-      if (c) await c.endAsync()
+      if (c) await c.endAsync(options.abruptStop === true)
     },
   }
 }

@@ -88,19 +88,43 @@ export function createMqttIngest(options: {
  * Which topics a source takes: the mapped ones, and those the configured filters match (a
  * message on a topic no characteristic maps is then dead-lettered as unknown-topic). Sparkplug
  * B's namespace (spBv1.0/…) belongs to the Sparkplug host: a filter such as `#` does not take it.
+ * A shared subscription `$share/<group>/<filter>` takes what its `<filter>` matches.
  */
 export function consumedTopics(
   topics: ReadonlyMap<string, string>,
   filters: readonly string[],
 ): (topic: string) => boolean {
-  const split = filters.map((f) => f.split('/'))
+  const split = filters.map(filterLevels)
   return (topic) =>
     topics.has(topic) ||
     (!topic.startsWith('spBv1.0/') && split.some((f) => topicMatches(f, topic)))
 }
 
-/** MQTT topic filter matching, filter given by its levels ([MQTT-4.7]). */
+/**
+ * The levels a subscription matches topics with. A shared subscription (MQTT 5 [MQTT-4.8.2],
+ * and Mosquitto for MQTT 3.1.1 clients too) is written `$share/<group>/<filter>`: the broker
+ * hands each message that `<filter>` matches to one member of the group, with the topic it was
+ * published on, so it is matched by `<filter>`. A malformed one (no filter, a group that is
+ * empty or has a wildcard) is left whole: it matches no topic, as the broker refuses it.
+ */
+export function filterLevels(filter: string): string[] {
+  const levels = filter.split('/')
+  if (levels[0] !== '$share') return levels
+  const group = levels[1]
+  const inner = levels.slice(2)
+  if (!group || group.includes('+') || group.includes('#') || inner.join('/') === '') return levels
+  return inner
+}
+
+/**
+ * MQTT topic filter matching, filter given by its levels ([MQTT-4.7]); a shared subscription's
+ * levels (`$share`, group, filter…) match by the filter's.
+ */
 export function topicMatches(filter: readonly string[], topic: string): boolean {
+  if (filter[0] === '$share') {
+    const inner = filterLevels(filter.join('/'))
+    return inner[0] !== '$share' && topicMatches(inner, topic)
+  }
   // [MQTT-4.7.2-1] a filter starting with a wildcard does not match a topic starting with $.
   if (topic.startsWith('$') && (filter[0] === '#' || filter[0] === '+')) return false
   const levels = topic.split('/')

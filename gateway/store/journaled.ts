@@ -32,8 +32,8 @@ export function journaled(series: TimeSeriesStore, journal: JournaledStore): Jou
       series.whenDurable(one)
     },
     checkpoint: () => journal.checkpoint(),
-    snapshots: () => journal.snapshots(),
-    deliveries: () => journal.deliveries(),
+    snapshots: (characteristics) => journal.snapshots(characteristics),
+    deliveries: (clients) => journal.deliveries(clients),
     readingsAfter: (characteristic, seq) => journal.readingsAfter(characteristic, seq),
     async flush() {
       await Promise.all([journal.flush(), series.flush()])

@@ -1,10 +1,14 @@
 /**
  * The records writer's thread (see records-writer.ts): it commits each batch of statement runs
- * it is sent in one transaction on its own connection to records.db (WAL, FULL sync) and says
- * so; a batch that fails is rolled back whole and reported, so the sender can send it again.
+ * it is sent in one transaction on its own connection and says so; a batch that fails is
+ * rolled back whole and reported, so the sender can send it again. SQLite: records.db (WAL,
+ * FULL sync). PostgreSQL: BEGIN, the statements, COMMIT on a `pg` connection, reopened at the
+ * next batch when lost; the statements' `?` become `$n`.
  */
 import type { SQLInputValue, StatementSync } from 'node:sqlite'
 import { parentPort, workerData } from 'node:worker_threads'
+import pg from 'pg'
+import { RECORDS_TYPES, toPostgresPlaceholders } from './postgres-records.ts'
 import { openRecords } from './records.ts'
 import { transaction } from './sqlite-db.ts'
 
@@ -23,41 +27,109 @@ export type FromRecordsWorker =
   | { type: 'failed'; seq: number; error: string }
 
 export interface RecordsWorkerOptions {
+  /** records.db (SQLite), unless `postgresUrl` is given. */
   path: string
+  /** The PostgreSQL records (store.records: postgres). */
+  postgresUrl?: string | undefined
   /** The statements batches may run, by name. */
   statements: Record<string, string>
+}
+
+/** Commits a batch whole, or throws having committed nothing. */
+interface Backend {
+  commit(ops: RecordOp[]): Promise<void> | void
+  close(): Promise<void> | void
+}
+
+function sqliteBackend(options: RecordsWorkerOptions): Backend {
+  const db = openRecords(options.path)
+  const prepared = new Map<string, StatementSync>()
+  for (const [name, sql] of Object.entries(options.statements)) prepared.set(name, db.prepare(sql))
+  return {
+    commit(ops) {
+      transaction(db, () => {
+        for (const op of ops) {
+          const statement = prepared.get(op.statement)
+          if (!statement) throw new Error(`no records statement "${op.statement}"`)
+          statement.run(...op.params)
+        }
+      })
+    },
+    close: () => db.close(),
+  }
+}
+
+async function postgresBackend(url: string, options: RecordsWorkerOptions): Promise<Backend> {
+  const texts = new Map<string, string>()
+  for (const [name, sql] of Object.entries(options.statements))
+    texts.set(name, toPostgresPlaceholders(sql))
+  let client: pg.Client | null = null
+  async function connection(): Promise<pg.Client> {
+    if (client) return client
+    const c = new pg.Client({ connectionString: url, types: RECORDS_TYPES })
+    // A lost connection is opened again at the next batch (the failed one is sent again).
+    const lost = () => {
+      if (client === c) client = null
+    }
+    c.on('error', lost)
+    c.on('end', lost)
+    await c.connect()
+    client = c
+    return c
+  }
+  await connection()
+  return {
+    async commit(ops) {
+      const c = await connection()
+      await c.query('BEGIN')
+      try {
+        for (const op of ops) {
+          const text = texts.get(op.statement)
+          if (text === undefined) throw new Error(`no records statement "${op.statement}"`)
+          await c.query(text, op.params as unknown[])
+        }
+        await c.query('COMMIT')
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => {})
+        throw e
+      }
+    },
+    async close() {
+      const c = client
+      client = null
+      await c?.end()
+    },
+  }
 }
 
 if (parentPort) {
   const port = parentPort
   const options = workerData as RecordsWorkerOptions
   const post = (m: FromRecordsWorker) => port.postMessage(m)
-  try {
-    const db = openRecords(options.path)
-    const prepared = new Map<string, StatementSync>()
-    for (const [name, sql] of Object.entries(options.statements))
-      prepared.set(name, db.prepare(sql))
-    post({ type: 'ready' })
-    port.on('message', (message: ToRecordsWorker) => {
-      if (message.type === 'stop') {
-        db.close()
-        port.close()
-        return
-      }
-      try {
-        transaction(db, () => {
-          for (const op of message.ops) {
-            const statement = prepared.get(op.statement)
-            if (!statement) throw new Error(`no records statement "${op.statement}"`)
-            statement.run(...op.params)
+  const opened = options.postgresUrl
+    ? postgresBackend(options.postgresUrl, options)
+    : Promise.resolve().then(() => sqliteBackend(options))
+  opened.then(
+    (backend) => {
+      post({ type: 'ready' })
+      // One batch at a time, in the order sent (the sender keeps one in flight anyway).
+      let queue = Promise.resolve()
+      port.on('message', (message: ToRecordsWorker) => {
+        queue = queue.then(async () => {
+          if (message.type === 'stop') {
+            await Promise.resolve(backend.close()).catch(() => {})
+            port.close()
+            return
+          }
+          try {
+            await backend.commit(message.ops)
+            post({ type: 'committed', seq: message.seq })
+          } catch (e) {
+            post({ type: 'failed', seq: message.seq, error: (e as Error).message })
           }
         })
-        post({ type: 'committed', seq: message.seq })
-      } catch (e) {
-        post({ type: 'failed', seq: message.seq, error: (e as Error).message })
-      }
-    })
-  } catch (e) {
-    post({ type: 'open-failed', error: (e as Error).message })
-  }
+      })
+    },
+    (e: unknown) => post({ type: 'open-failed', error: (e as Error).message }),
+  )
 }

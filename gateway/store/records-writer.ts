@@ -11,7 +11,7 @@ import type {
 } from './records-writer-worker.ts'
 
 /**
- * Writes to the records database that the ingest path causes (a nonconformance opened, an
+ * Writes to the records database (SQLite or PostgreSQL) that the ingest path causes (a nonconformance opened, an
  * occurrence added) leave the ingest thread: `run` queues a statement, and a writer thread
  * (records-writer-worker.ts) commits what is queued in one transaction (FULL sync). Group
  * commit: one batch is in flight at a time; what is queued meanwhile goes in the next, so at a
@@ -44,14 +44,21 @@ interface Batch {
 }
 
 export function createRecordsWriter(options: {
+  /** records.db (SQLite), unless `postgresUrl` is given. */
   path: string
+  /** The records in PostgreSQL (store.records: postgres): the statements' `?` become `$n`. */
+  postgresUrl?: string | undefined
   statements: Record<string, string>
   log: Logger
   maxPending?: number
 }): RecordsWriter {
   const { log } = options
   const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING_RECORDS
-  const workerData: RecordsWorkerOptions = { path: options.path, statements: options.statements }
+  const workerData: RecordsWorkerOptions = {
+    path: options.path,
+    postgresUrl: options.postgresUrl,
+    statements: options.statements,
+  }
   // Runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
   const workerUrl = new URL(
     `./records-writer-worker${extname(fileURLToPath(import.meta.url))}`,

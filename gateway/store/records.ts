@@ -1,11 +1,17 @@
-import type { DatabaseSync } from 'node:sqlite'
+import { join } from 'node:path'
+import type { Config } from '../config/index.ts'
+import { LinewatchError } from '../errors.ts'
+import { openPostgresRecords } from './postgres-records.ts'
+import { migratePostgresRecords } from './postgres-schema.ts'
+import { type RecordsDb, type SqliteRecordsDb, sqliteRecordsDb } from './records-db.ts'
 import { openDatabase } from './sqlite-db.ts'
 
 /**
  * The records database (SQLite, `records.db` under dataDir): what must survive a restart
  * transactionally — chart state with its frozen limits, nonconformances, alarms, dead letters,
  * users, CAPAs, signatures and the audit trail.
- * Every schema change is a new migration at the end of this list.
+ * Every schema change is a new migration at the end of this list (and its PostgreSQL form in
+ * postgres-schema.ts).
  */
 const MIGRATIONS = [
   `CREATE TABLE chart_state (
@@ -186,8 +192,55 @@ const MIGRATIONS = [
 
   // The subgroup ids (lots, batches) of the readings an NC saw: its affected lots' evidence.
   `ALTER TABLE nonconformance ADD COLUMN lots TEXT NOT NULL DEFAULT '[]';`,
+
+  // The audit chain an entry belongs to: one here (`main`); in PostgreSQL one per gateway.
+  `ALTER TABLE audit ADD COLUMN chain TEXT NOT NULL DEFAULT 'main';`,
 ]
 
-export function openRecords(path: string): DatabaseSync {
-  return openDatabase(path, MIGRATIONS)
+export function openRecords(path: string): SqliteRecordsDb {
+  return sqliteRecordsDb(openDatabase(path, MIGRATIONS))
 }
+
+/** Where the records are: records.db, or a PostgreSQL database several gateways may share. */
+export type RecordsLocation =
+  | { dialect: 'sqlite'; path: string }
+  | { dialect: 'postgres'; url: string }
+
+/**
+ * The records' location the configuration says (store.records). PostgreSQL's URL is in the
+ * environment variable store.postgres.urlEnv names: unset, a LinewatchError names it.
+ */
+export function recordsLocation(
+  config: Pick<Config, 'store'>,
+  dataDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): RecordsLocation {
+  if (config.store.records !== 'postgres')
+    return { dialect: 'sqlite', path: join(dataDir, 'records.db') }
+  const name = config.store.postgres.urlEnv
+  const url = env[name]
+  if (!url)
+    throw new LinewatchError(
+      'LW_ERR_SECRET_MISSING',
+      `store.records is postgres and store.postgres.urlEnv names the environment variable ${name}, which is not set: set it to the PostgreSQL URL (e.g. postgres://linewatch@127.0.0.1:5432/linewatch)`,
+    )
+  return { dialect: 'postgres', url }
+}
+
+/** This gateway's audit chain: cluster.gateway, or `main` (SQLite's only chain). */
+export const recordsChain = (config: Pick<Config, 'cluster'>): string =>
+  config.cluster?.gateway ?? 'main'
+
+/** Opens the records (PostgreSQL: the schema brought up to date first, unless `migrate` is false). */
+export async function openRecordsAt(
+  location: RecordsLocation,
+  options: { migrate?: boolean } = {},
+): Promise<RecordsDb> {
+  if (location.dialect === 'sqlite') return openRecords(location.path)
+  if (options.migrate !== false) await migratePostgresRecords(location.url)
+  return openPostgresRecords({ url: location.url })
+}
+
+/** The records writer's options for a location (createRecordsWriter). */
+export const writerTarget = (location: RecordsLocation) =>
+  location.dialect === 'sqlite' ? { path: location.path } : { path: '', postgresUrl: location.url }

@@ -60,7 +60,7 @@ export function openDatabase(
 }
 
 /** Runs `work` in one transaction; rolls back and rethrows on error. */
-export function transaction<T>(db: DatabaseSync, work: () => T): T {
+export function transaction<T>(db: { exec(sql: string): void }, work: () => T): T {
   db.exec('BEGIN')
   try {
     const result = work()

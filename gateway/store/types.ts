@@ -103,9 +103,10 @@ export interface ChartSnapshot {
  * readings after it are replayed, so the chart continues as an uninterrupted run would.
  */
 export interface Journal {
-  snapshots(): Promise<ChartSnapshot[]>
+  /** The latest snapshot of each characteristic (of these only, when named). */
+  snapshots(characteristics?: readonly string[]): Promise<ChartSnapshot[]>
   /** The QoS 1/2 messages taken in the last minutes (DELIVERY_MEMORY_MS), as stored now. */
-  deliveries(): Promise<Delivery[]>
+  deliveries(clients?: readonly string[]): Promise<Delivery[]>
   /** The readings of a characteristic after `seq`, in order. */
   readingsAfter(characteristic: string, seq: number): Promise<JournalReading[]>
 }
@@ -118,7 +119,8 @@ export interface StoredEvent {
 }
 
 export interface StoreStatus {
-  kind: 'sqlite' | 'influxdb'
+  /** 'postgres': the shared charts' journal (store/postgres-journal.ts). */
+  kind: 'sqlite' | 'influxdb' | 'postgres'
   /** false while the store refuses writes (outage); records are then buffered. */
   healthy: boolean
   /** Records held in memory, not yet written. */

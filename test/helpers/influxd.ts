@@ -21,6 +21,12 @@ export interface RunningInfluxd {
   stop(): Promise<void>
   /** Starts it again (stopping it first if running) on the same port with the same data. */
   restart(): Promise<void>
+  /**
+   * Freezes the server (SIGSTOP): connections stay open and nothing answers, as a server that
+   * hangs. `resume` (SIGCONT) lets it go on; resume before stopping it.
+   */
+  pause(): void
+  resume(): void
   /** Stops the server and deletes its directory: call it in afterAll/afterEach. */
   remove(): Promise<void>
 }
@@ -103,6 +109,12 @@ export async function startInfluxd(): Promise<RunningInfluxd> {
     async restart() {
       await stop()
       await launch()
+    },
+    pause() {
+      proc?.child.kill('SIGSTOP')
+    },
+    resume() {
+      proc?.child.kill('SIGCONT')
     },
     async remove() {
       await stop()

@@ -1,0 +1,181 @@
+import { partitionOf } from '../../rules/leases.ts'
+import type { AlarmService } from '../alarms/index.ts'
+import type { ClusterConfig, Config } from '../config/index.ts'
+import type { Logger } from '../log.ts'
+import type { NcService } from '../nonconformance/index.ts'
+import type { Pipeline } from '../pipeline/index.ts'
+import type { ReadingSink, Source } from '../sources/types.ts'
+import type { JournaledStore } from '../store/types.ts'
+import { createLeases, type Leases } from './leases.ts'
+
+/**
+ * A gateway among several (docs/scale.md). The characteristics are hashed into partitions;
+ * this gateway judges the partitions whose lease it holds (leases.ts, in PostgreSQL). For each
+ * one it holds, it:
+ *
+ * 1. restores the partition's charts from the shared journal (the last snapshot and the
+ *    committed readings after it), and its alarms and open NCs from the shared records;
+ * 2. consumes the partition's topics from the external broker on the partition's own
+ *    persistent session (client id `<clientId>-p<partition>`, clean session off), holding every
+ *    PUBACK until the reading is committed. The session belongs to the partition, not to the
+ *    gateway: when a gateway dies, the broker keeps the session and hands every message not
+ *    acknowledged to the next holder when it connects with that client id. A message the dead
+ *    gateway had committed but not acknowledged comes again with its packet id, and is known
+ *    from the deliveries the journal keeps with the readings.
+ *
+ * A lease lost (not renewed in time, or taken) stops the partition at once: the connection is
+ * closed without sending a held acknowledgement, and the journal refuses any later commit for
+ * the partition (fencing), so nothing the next holder does not see is ever acknowledged. A
+ * lease handed over (another gateway joined) stops consuming, snapshots the charts and commits
+ * before the lease is given up: the next holder restores exactly where this one stopped.
+ */
+export interface Cluster {
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** The partitions' consumers, for health. */
+  sources(): Source[]
+  status(): ClusterStatus
+}
+
+export interface ClusterStatus {
+  gateway: string
+  partitions: number
+  /** The partitions this gateway holds, and how many characteristics they have. */
+  held: number[]
+  characteristics: number
+  leases: ReturnType<Leases['status']>
+}
+
+interface Partition {
+  ids: string[]
+  /** Topic → characteristic, for this partition's MQTT characteristics. */
+  topics: Map<string, string>
+}
+
+export function createCluster(ctx: {
+  config: Config & { cluster: ClusterConfig }
+  /** The PostgreSQL URL (leases and journal). */
+  url: string
+  pipeline: Pipeline
+  alarms: AlarmService
+  nc: NcService
+  store: JournaledStore
+  sink: ReadingSink
+  log: Logger
+  env: NodeJS.ProcessEnv
+}): Cluster {
+  const { config, pipeline, alarms, nc, store, sink, log } = ctx
+  const cluster = config.cluster
+  const external = config.mqtt.external
+  if (!external) throw new Error('a cluster consumes from mqtt.external')
+  const base = external.clientId ?? 'linewatch'
+  const parts = new Map<number, Partition>()
+  for (const c of config.characteristics) {
+    const p = partitionOf(c.id, cluster.partitions)
+    let part = parts.get(p)
+    if (!part) {
+      part = { ids: [], topics: new Map() }
+      parts.set(p, part)
+    }
+    part.ids.push(c.id)
+    if (c.source.mqtt) part.topics.set(c.source.mqtt.topic, c.id)
+  }
+  const consumers = new Map<number, Source>()
+  let characteristics = 0
+
+  async function stopConsuming(partition: number): Promise<void> {
+    const source = consumers.get(partition)
+    consumers.delete(partition)
+    await source?.stop()
+  }
+
+  function forget(part: Partition, handover: boolean): void {
+    pipeline.release(part.ids, handover)
+    alarms.release(part.ids)
+    nc.release(part.ids)
+    characteristics -= part.ids.length
+  }
+
+  const leases = createLeases({
+    url: ctx.url,
+    gateway: cluster.gateway,
+    partitions: cluster.partitions,
+    leaseMs: cluster.leaseMs,
+    log: log.child({ module: 'leases' }),
+    async onAcquire(partition, epoch) {
+      const part = parts.get(partition)
+      if (!part) return
+      await pipeline.adopt(part.ids)
+      alarms.adopt(part.ids)
+      nc.adopt(part.ids)
+      characteristics += part.ids.length
+      const clientId = `${base}-p${partition}`
+      const { createMqttClientSource } = await import('../sources/mqtt-client.ts')
+      const source = createMqttClientSource(
+        {
+          ...external,
+          clientId,
+          subscribe: [],
+          maxPacketBytes: config.mqtt.maxPacketBytes,
+          name: `mqtt-external:p${partition}`,
+          abruptStop: true,
+        },
+        part.topics,
+        {
+          sink,
+          log: log.child({ module: 'mqtt-client', partition }),
+          env: ctx.env,
+          deliveries: () => store.deliveries([clientId]),
+        },
+      )
+      consumers.set(partition, source)
+      await source.start()
+      log.info(
+        { partition, epoch, characteristics: part.ids.length },
+        'partition taken: charts restored, consuming',
+      )
+    },
+    onLose(partition) {
+      const part = parts.get(partition)
+      if (!part) return
+      void stopConsuming(partition).catch((err) =>
+        log.warn({ err, partition }, 'closing the partition session failed'),
+      )
+      forget(part, false)
+      log.warn({ partition }, 'partition lease lost: no longer judged here')
+    },
+    async onRelease(partition) {
+      const part = parts.get(partition)
+      if (!part) return
+      await stopConsuming(partition)
+      forget(part, true)
+      // The snapshots, the alarm and NC changes committed before the lease goes.
+      await store.flush()
+      await new Promise<void>((resolve) => {
+        let left = 2
+        const one = () => {
+          if (--left === 0) resolve()
+        }
+        alarms.whenDurable(one)
+        nc.whenDurable(one)
+      })
+      log.info({ partition }, 'partition handed over')
+    },
+  })
+
+  return {
+    start: () => leases.start(),
+    async stop() {
+      await leases.stop()
+      for (const partition of [...consumers.keys()]) await stopConsuming(partition)
+    },
+    sources: () => [...consumers.values()],
+    status: () => ({
+      gateway: cluster.gateway,
+      partitions: cluster.partitions,
+      held: [...leases.held()].sort((a, b) => a - b),
+      characteristics,
+      leases: leases.status(),
+    }),
+  }
+}

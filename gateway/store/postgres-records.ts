@@ -1,0 +1,196 @@
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads'
+import pg from 'pg'
+import type { RecordsDb, RecordsParam, RecordsRow, RecordsStatement } from './records-db.ts'
+
+/**
+ * The records in PostgreSQL, synchronous from the caller's view like node:sqlite, so that the
+ * services read them the same way whichever adapter is behind (records-db.ts).
+ *
+ * Why synchronous: the records are read at start and on API requests and quality acts, never
+ * on the ingest hot path (alarms and NCs are judged from memory; their writes go through the
+ * records writer thread, asynchronously). A read blocks the judging thread for one round trip
+ * to the database, as a node:sqlite read blocks it for a page read. Making every service
+ * asynchronous for the sake of one adapter would change their shape for no gain at these rates.
+ *
+ * How: a worker thread (postgres-records-worker.ts) owns a `pg` connection. The caller posts
+ * {sql, params} on a MessageChannel and blocks in Atomics.wait on a SharedArrayBuffer until the
+ * worker has answered, then takes the answer with receiveMessageOnPort (synckit's pattern). No
+ * answer within `timeoutMs` (30 s) throws instead of hanging. A lost connection is reconnected
+ * at the next query (one lost inside a transaction fails that transaction's statements until
+ * its ROLLBACK).
+ */
+
+export const DEFAULT_QUERY_TIMEOUT_MS = 30_000
+
+/** One request to the worker: a query with parameters, or SQL run as it is (`exec`). */
+export type ToPostgresWorker =
+  | { type: 'query'; id: number; sql: string; params: RecordsParam[] }
+  | { type: 'exec'; id: number; sql: string }
+  | { type: 'close'; id: number }
+
+export type FromPostgresWorker =
+  | { id: number; ok: true; rows: RecordsRow[]; changes: number }
+  | { id: number; ok: false; message: string; code: string | undefined }
+
+export interface PostgresWorkerData {
+  url: string
+  port: MessagePort
+  /** Int32 [0]: answers given so far (the worker adds one and notifies after each). */
+  signal: SharedArrayBuffer
+  timeoutMs: number
+}
+
+/**
+ * `?` placeholders to `$1, $2, …`, leaving alone a `?` in a quoted string or identifier, a
+ * comment, or a dollar-quoted body.
+ */
+export function toPostgresPlaceholders(sql: string): string {
+  let out = ''
+  let n = 0
+  let i = 0
+  while (i < sql.length) {
+    const c = sql[i] as string
+    if (c === "'" || c === '"') {
+      const end = closingQuote(sql, i, c)
+      out += sql.slice(i, end)
+      i = end
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const end = sql.indexOf('\n', i)
+      const stop = end < 0 ? sql.length : end
+      out += sql.slice(i, stop)
+      i = stop
+    } else if (c === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2)
+      const stop = end < 0 ? sql.length : end + 2
+      out += sql.slice(i, stop)
+      i = stop
+    } else if (c === '$' && /^\$[A-Za-z_]*\$/.test(sql.slice(i))) {
+      const tag = (/^\$[A-Za-z_]*\$/.exec(sql.slice(i)) as RegExpExecArray)[0]
+      const end = sql.indexOf(tag, i + tag.length)
+      const stop = end < 0 ? sql.length : end + tag.length
+      out += sql.slice(i, stop)
+      i = stop
+    } else if (c === '?') {
+      out += `$${++n}`
+      i++
+    } else {
+      out += c
+      i++
+    }
+  }
+  return out
+}
+
+/** Index after the quote closing the one at `start` (a doubled quote is part of the text). */
+function closingQuote(sql: string, start: number, quote: string): number {
+  let i = start + 1
+  while (i < sql.length) {
+    if (sql[i] === quote) {
+      if (sql[i + 1] === quote) i += 2
+      else return i + 1
+    } else i++
+  }
+  return sql.length
+}
+
+/**
+ * Values as node:sqlite gives them: int8 (counts, sums, BIGINT columns) and numeric as JS
+ * numbers (times in ms and ids stay far below 2^53), bytea as bytes (a Buffer, which reaches
+ * the caller as a Uint8Array), everything else as pg parses it.
+ */
+const INT8 = 20
+const NUMERIC = 1700
+export const RECORDS_TYPES = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === INT8 || oid === NUMERIC) return (text: string) => Number(text)
+    // biome-ignore lint/suspicious/noExplicitAny: pg's overloads take the format as a literal
+    return pg.types.getTypeParser(oid, format as any)
+  },
+} as pg.CustomTypesConfig
+
+export function openPostgresRecords(options: { url: string; timeoutMs?: number }): RecordsDb {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
+  const signal = new SharedArrayBuffer(4)
+  const answered = new Int32Array(signal)
+  const { port1, port2 } = new MessageChannel()
+  const workerData: PostgresWorkerData = { url: options.url, port: port2, signal, timeoutMs }
+  // Runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
+  const workerUrl = new URL(
+    `./postgres-records-worker${extname(fileURLToPath(import.meta.url))}`,
+    import.meta.url,
+  )
+  const worker = new Worker(workerUrl, {
+    workerData,
+    transferList: [port2 as never],
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+  })
+  // The caller waits in Atomics.wait, not on the event loop: neither keeps the process alive.
+  worker.unref()
+  port1.unref()
+  let nextId = 0
+  let closed = false
+
+  function call(message: ToPostgresWorker, what: string): FromPostgresWorker {
+    if (closed) throw new Error('the PostgreSQL records connection is closed')
+    let seen = Atomics.load(answered, 0)
+    port1.postMessage(message)
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      // Answers to calls that timed out earlier may come first: skip them.
+      for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) {
+        const answer = m.message as FromPostgresWorker
+        if (answer.id === message.id) return answer
+      }
+      const left = deadline - Date.now()
+      if (left <= 0 || Atomics.wait(answered, 0, seen, left) === 'timed-out') {
+        // One last look: the answer may have come with the deadline.
+        for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) {
+          const answer = m.message as FromPostgresWorker
+          if (answer.id === message.id) return answer
+        }
+        throw new Error(
+          `PostgreSQL (records) did not answer within ${timeoutMs / 1000} s: ${what.slice(0, 120)}`,
+        )
+      }
+      seen = Atomics.load(answered, 0)
+    }
+  }
+
+  function rowsOf(answer: FromPostgresWorker): { rows: RecordsRow[]; changes: number } {
+    if (answer.ok) return answer
+    const err = new Error(answer.message) as Error & { code?: string }
+    if (answer.code) err.code = answer.code
+    throw err
+  }
+
+  function query(sql: string, params: RecordsParam[]) {
+    return rowsOf(call({ type: 'query', id: ++nextId, sql, params }, sql))
+  }
+
+  return {
+    dialect: 'postgres',
+    prepare(sql): RecordsStatement {
+      const text = toPostgresPlaceholders(sql)
+      return {
+        get: (...params) => query(text, params).rows[0],
+        all: (...params) => query(text, params).rows,
+        run: (...params) => ({ changes: query(text, params).changes }),
+        iterate: (...params) => query(text, params).rows,
+      }
+    },
+    exec(sql) {
+      rowsOf(call({ type: 'exec', id: ++nextId, sql }, sql))
+    },
+    close() {
+      if (closed) return
+      try {
+        call({ type: 'close', id: ++nextId }, 'close')
+      } catch {}
+      closed = true
+      port1.close()
+      void worker.terminate()
+    },
+  }
+}
