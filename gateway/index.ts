@@ -7,6 +7,7 @@ import { ALARM_STATEMENTS, createAlarmService } from './alarms/index.ts'
 import { createAuth } from './api/auth.ts'
 import { registerApi } from './api/index.ts'
 import type { Cluster } from './cluster/index.ts'
+import { createPeerBus } from './cluster/peers.ts'
 import type { Config } from './config/index.ts'
 import { webhookConfigProblems } from './config/webhook-schema.ts'
 import { LinewatchError } from './errors.ts'
@@ -197,6 +198,9 @@ export async function createGateway(
       file: options.configFile ?? null,
       at: startedAt,
     })
+    // A cluster's gateways tell each other of alarm acts, NC and user changes over the live
+    // hub's Redis (cluster/peers.ts); the hub attaches it once it shares Redis.
+    const peers = leased ? createPeerBus(log.child({ module: 'peers' })) : undefined
     const users = createUserDirectory({
       db,
       run: (statement, params) => writer.run(statement, params),
@@ -212,6 +216,7 @@ export async function createGateway(
           lockMs: config.auth.lockout.lockMinutes * 60_000,
         },
       },
+      peers: peers && { bus: peers, whenDurable: (done) => writer.whenDurable(done) },
     })
     users.start()
     await firstAdmin(users, dataDir, env, log)
@@ -233,6 +238,7 @@ export async function createGateway(
       log: log.child({ module: 'nonconformance' }),
       readingsAfter: config.nonconformance.readingsAfter,
       writer,
+      cluster: peers && { owns: (id) => pipeline.runtime(id)?.owned === true, peers },
     })
     await nc.start()
     stops.push(() => nc.stop())
@@ -246,6 +252,7 @@ export async function createGateway(
       runtime: (id) => pipeline.runtime(id),
       audit: (fields) => audit.append(fields),
       leased,
+      peers,
     })
     await alarms.start()
     const quality = createQualityService({
@@ -344,7 +351,15 @@ export async function createGateway(
       ...pipeline.sink,
       durable: (done) => whenAll([pipeline.sink.durable, nc.whenDurable, alarms.whenDurable], done),
     }
-    const sources = createSources(config, sink, log, dataDir, env, () => store.deliveries())
+    const sources = createSources(
+      config,
+      sink,
+      log,
+      dataDir,
+      env,
+      () => store.deliveries(),
+      (id) => pipeline.runtime(id)?.last?.ts,
+    )
     let cluster: Cluster | null = null
     const auth = createAuth(config.auth, (hash) => users.session(hash))
     if (config.auth.anonymousRole !== 'none') {
@@ -393,9 +408,15 @@ export async function createGateway(
       maxBufferedBytes: config.live.maxBufferedBytes,
       runtime: (id) => pipeline.runtime(id),
       openNcs: (id) => nc.openCount(id),
-      alarms,
+      // In a cluster the banner counts the plant's alarms (the others' from the records).
+      alarms: {
+        counts: () => alarms.counts(true),
+        plantStates: () => alarms.plantStates(),
+        shared: leased,
+      },
       authenticate: (token) => auth.resolve(token)?.role ?? null,
       redis: liveRedis,
+      peers,
     })
     hub.start()
     stops.push(() => app.close())
@@ -491,8 +512,10 @@ async function createStore(
     const { createInfluxStore } = await import('./store/influx.ts')
     const { journaled } = await import('./store/journaled.ts')
     const { createPostgresJournal } = await import('./store/postgres-journal.ts')
-    const { partitionOf } = await import('../rules/leases.ts')
-    const { gateway, partitions } = config.cluster
+    const { clusterUnits } = await import('./cluster/units.ts')
+    const { gateway } = config.cluster
+    // The leases' units: a Sparkplug characteristic is fenced by its group's lease.
+    const { unitOf } = clusterUnits({ ...config, cluster: config.cluster })
     return journaled(
       createInfluxStore(config.store.influxdb, {
         log: ctx.log,
@@ -502,7 +525,7 @@ async function createStore(
       createPostgresJournal({
         url: postgresUrl(config, ctx.env),
         log: ctx.log.child({ module: 'journal' }),
-        fence: { gateway, partitionOf: (id) => partitionOf(id, partitions) },
+        fence: { gateway, partitionOf: unitOf },
       }),
     )
   }
@@ -529,6 +552,8 @@ function createSources(
   dataDir: string,
   env: NodeJS.ProcessEnv,
   deliveries: () => Promise<Delivery[]>,
+  /** The latest reading time a chart has taken: a Sparkplug birth repeating it is not new. */
+  takenBefore: (characteristic: string) => number | undefined,
 ): Source[] {
   const sources: Source[] = []
   const topics = new Map<string, string>()
@@ -576,12 +601,14 @@ function createSources(
       }),
     )
   }
-  if (sparkplugEnabled(config)) {
+  // In a cluster each Sparkplug group's host runs on the group's lease holder (gateway/cluster).
+  if (sparkplugEnabled(config) && !config.cluster) {
     sources.push(
       createSparkplugSource(config, {
         sink,
         log: log.child({ module: 'sparkplug' }),
         env,
+        takenBefore,
         // Known once the embedded broker listens (port 0 in tests); sources start in order.
         embeddedPort: () =>
           (

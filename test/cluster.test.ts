@@ -1,21 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { connect, type MqttClient } from 'mqtt'
-import pg from 'pg'
 import { io, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { characteristicSpec, parseConfig } from '../gateway/config/index.ts'
 import type { ClientToServer, ServerToClient } from '../gateway/contract.ts'
-import { createLogger } from '../gateway/log.ts'
-import { createInfluxStore } from '../gateway/store/influx.ts'
 import { evaluate, initialCharacteristicState } from '../rules/index.ts'
 import { partitionOf } from '../rules/leases.ts'
-import { freePort, tempDir, waitFor } from './helpers/index.ts'
-import { type RunningInfluxd, startInfluxd } from './helpers/influxd.ts'
-import { type Mosquitto, startMosquitto } from './helpers/mosquitto.ts'
-import { type Postgres, startPostgres } from './helpers/postgres.ts'
-import { type RedisServer, startRedis } from './helpers/redis.ts'
+import { type ClusterPlant, startClusterPlant } from './helpers/cluster.ts'
+import { waitFor } from './helpers/index.ts'
 
 /**
  * Issue 12: three gateway processes share one plant through one Mosquitto, one PostgreSQL,
@@ -26,14 +17,12 @@ import { type RedisServer, startRedis } from './helpers/redis.ts'
  * uninterrupted run of the rules over its readings taken once each — a reading judged twice
  * (or lost) would shift the points' indices after it.
  */
-const MAIN = join(import.meta.dirname, '..', 'gateway', 'cli', 'main.ts')
 const C = 300
 const PER = 40
 const PARTITIONS = 12
 const LEASE_MS = 4000
 const T0 = Date.UTC(2026, 11, 1, 6)
 const GATEWAYS = ['gw-a', 'gw-b', 'gw-c'] as const
-const REDIS_ENV = 'LINEWATCH_TEST_CLUSTER_REDIS'
 const id = (c: number) => `c${String(c).padStart(3, '0')}`
 const partitionOfId = (x: string) => partitionOf(x, PARTITIONS)
 /** Deterministic values with a shift from reading 25 on some characteristics: rules fire. */
@@ -50,107 +39,26 @@ ${Array.from(
 ).join('\n')}
 `
 
-interface Running {
-  name: string
-  httpPort: number
-  child: ChildProcess
-  output: () => string
-}
-
 describe('three gateways, one Mosquitto, PostgreSQL, Redis and InfluxDB (issue 12)', () => {
-  let dir: { path: string; remove(): Promise<void> }
-  let postgres: Postgres
-  let mosquitto: Mosquitto
-  let redis: RedisServer
-  let influxd: RunningInfluxd
-  let db: pg.Client
-  const gateways = new Map<string, Running>()
+  let plant: ClusterPlant
 
   beforeAll(async () => {
-    dir = await tempDir('linewatch-cluster-')
-    ;[postgres, mosquitto, redis, influxd] = await Promise.all([
-      startPostgres(),
-      startMosquitto(),
-      startRedis(),
-      startInfluxd(),
-    ])
-    db = new pg.Client({ connectionString: postgres.url })
-    await db.connect()
+    plant = await startClusterPlant('linewatch-cluster-')
   }, 60_000)
 
   afterAll(async () => {
-    for (const gw of gateways.values()) await kill(gw.child)
-    await db?.end()
-    await Promise.all([postgres?.stop(), mosquitto?.stop(), redis?.stop(), influxd?.remove()])
-    if (!process.env.KEEP) await dir?.remove()
-    else console.log(`kept ${dir?.path}`)
+    await plant?.stop()
   })
 
-  async function startGateway(name: string): Promise<Running> {
-    const httpPort = await freePort()
-    const dataDir = join(dir.path, name)
-    await mkdir(dataDir, { recursive: true })
-    const file = join(dataDir, 'gw.yaml')
-    await writeFile(
-      file,
-      `dataDir: ${JSON.stringify(join(dataDir, 'data'))}
-log: { level: ${process.env.LINEWATCH_TEST_LOG ?? 'warn'} }
-auth: { anonymousRole: viewer }
-http: { host: 127.0.0.1, port: ${httpPort} }
-mqtt: { broker: { enabled: false }, external: { url: '${mosquitto.url}', clientId: lw } }
-store:
-  timeseries: influxdb
-  influxdb: { url: '${influxd.url}', database: cluster, flushIntervalMs: 50 }
-  records: postgres
-cluster: { gateway: placeholder, partitions: ${PARTITIONS}, leaseMs: ${LEASE_MS} }
-live: { flushIntervalMs: 50, redis: { urlEnv: ${REDIS_ENV}, keyPrefix: cluster-test } }
-${characteristicsYaml}`,
-    )
-    // One file per gateway (each has its own data directory and port); the name comes from --gateway.
-    const child = spawn(
-      process.execPath,
-      [MAIN, 'start', '--config', file, '--gateway', name, '--json-logs'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          LINEWATCH_POSTGRES_URL: postgres.url,
-          [REDIS_ENV]: redis.url,
-          LINEWATCH_ADMIN_PASSWORD: 'cluster-test-first-password-0123',
-        },
-      },
-    )
-    let output = ''
-    child.stdout?.on('data', (d: Buffer) => (output += d))
-    child.stderr?.on('data', (d: Buffer) => (output += d))
-    if (process.env.KEEP)
-      child.once('exit', () => void writeFile(join(dataDir, 'output.log'), output).catch(() => {}))
-    const running = { name, httpPort, child, output: () => output }
-    gateways.set(name, running)
-    await waitFor(
-      `${name} to answer`,
-      async () => {
-        if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode})`)
-        try {
-          return (await fetch(`http://127.0.0.1:${httpPort}/api/health`)).ok
-        } catch {
-          return false
-        }
-      },
-      { timeoutMs: 60_000 },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${output}`)
+  const startGateway = (name: string) =>
+    plant.startGateway(name, {
+      partitions: PARTITIONS,
+      leaseMs: LEASE_MS,
+      database: 'cluster',
+      clientId: 'lw',
+      yaml: characteristicsYaml,
     })
-    return running
-  }
-
-  /** Live leases by partition, read from PostgreSQL with its own clock. */
-  async function leases(): Promise<Map<number, string>> {
-    const { rows } = await db.query<{ partition: number; holder: string }>(
-      'SELECT partition, holder FROM cluster_lease WHERE expires_at > now()',
-    )
-    return new Map(rows.map((r) => [r.partition, r.holder]))
-  }
+  const leases = () => plant.leases()
 
   it('judges every reading once, shows every gateway on one dashboard, and takes over a killed gateway', async () => {
     for (const name of GATEWAYS) await startGateway(name)
@@ -165,8 +73,9 @@ ${characteristicsYaml}`,
     )
 
     // A dashboard on gw-a.
-    const a = gateways.get('gw-a') as Running
-    const socket: Socket<ServerToClient, ClientToServer> = io(`http://127.0.0.1:${a.httpPort}`, {
+    const { db, influxd, mosquitto, gateways } = plant
+    const a = gateways.get('gw-a')
+    const socket: Socket<ServerToClient, ClientToServer> = io(a?.url ?? '', {
       transports: ['websocket'],
     })
     const seenOnA = new Set<string>()
@@ -204,8 +113,7 @@ ${characteristicsYaml}`,
         timeoutMs: 30_000,
       },
     )
-    await kill((gateways.get(victim) as Running).child)
-    gateways.delete(victim)
+    await plant.kill(victim)
     influxd.resume()
 
     // Taken over within the lease expiry plus 5 s (the issue's bound; the expiry is the
@@ -269,11 +177,7 @@ ${characteristicsYaml}`,
     socket.close()
 
     // Every chart as an uninterrupted run over its readings, once each.
-    const reader = createInfluxStore(
-      { url: influxd.url, database: 'cluster', flushIntervalMs: 50 } as never,
-      { log: createLogger('silent'), spoolDir: join(dir.path, 'reader-spool'), env: {} },
-    )
-    await reader.start()
+    const reader = await plant.reader('cluster')
     try {
       const config = parseConfig(characteristicsYaml, 'cluster.yaml')
       for (let c = 0; c < C; c++) {
@@ -348,11 +252,4 @@ function publishAll(client: MqttClient, acked: { count: number }): Promise<void>
     }
     const timer = setInterval(pump, 10)
   })
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill('SIGKILL')
-  await exited
 }

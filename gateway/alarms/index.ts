@@ -41,17 +41,24 @@ export interface AlarmService {
     area?: string
     characteristic?: string
     limit?: number
+    /**
+     * In a cluster: the plant's alarms, those other gateways judge included (as the shared
+     * records have them). Without it, this gateway's own (its metrics).
+     */
+    plant?: boolean
   }): AlarmView[]
+  /** An alarm; in a cluster, one another gateway judges as the shared records have it. */
   get(id: string): AlarmView | undefined
   /** The operator positions alarms belong to, sorted. */
   areas(): string[]
-  counts(): AlarmCounts
-  /** An operator's or engineer's act; the alarm after it, or why it was refused. */
-  act(
-    id: string,
-    act: AlarmAct,
-    by: string | null,
-  ): AlarmView | { refused: string; invalid?: boolean } | undefined
+  /** Active and unacknowledged alarms per priority; `plant`: those other gateways judge too. */
+  counts(plant?: boolean): AlarmCounts
+  /**
+   * An operator's or engineer's act; the alarm after it, or why it was refused. In a cluster an
+   * alarm another gateway judges is acted on by that gateway (asked over the peers' bus);
+   * `unavailable` when none answered (its partition is being taken over).
+   */
+  act(id: string, act: AlarmAct, by: string | null): Promise<AlarmActResult | undefined>
   history(id: string, limit: number): Promise<AlarmEventView[]>
   kpis(range: { from: number; to: number; area?: string | undefined }): Promise<AlarmKpisView>
   /** An engineer's change of an alarm's settings, recorded in its history with who and why. */
@@ -60,7 +67,7 @@ export interface AlarmService {
     change: AlarmSettingsChange,
     by: string | null,
     reason: string,
-  ): AlarmView | { refused: string } | undefined
+  ): Promise<AlarmView | { refused: string; unavailable?: boolean } | undefined>
   plantStates(): PlantStateView[]
   setPlantState(
     id: string,
@@ -69,6 +76,10 @@ export interface AlarmService {
     reason: string,
   ): PlantStateView | { refused: string } | undefined
 }
+
+export type AlarmActResult =
+  | AlarmView
+  | { refused: string; invalid?: boolean | undefined; unavailable?: boolean | undefined }
 
 export type AlarmAct =
   | { kind: 'acknowledge'; comment?: string | undefined }

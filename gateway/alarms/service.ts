@@ -18,6 +18,7 @@ import {
   stepGradeA5um,
 } from '../../rules/index.ts'
 import type { AuditFields } from '../../rules/quality/audit.ts'
+import type { Peers } from '../cluster/peers.ts'
 import type { Config } from '../config/index.ts'
 import type { AlarmView, PlantStateView } from '../contract.ts'
 import type { EventBus } from '../events.ts'
@@ -28,7 +29,8 @@ import type { Communication, Reading } from '../sources/types.ts'
 import { type IdAllocator, idAllocator, type RecordsDb } from '../store/records-db.ts'
 import type { RecordsWriter } from '../store/records-writer.ts'
 import { areaOf, suppressionMap } from './catalogue.ts'
-import type { AlarmService } from './index.ts'
+import type { AlarmAct, AlarmActResult, AlarmService } from './index.ts'
+import { createOthersAlarms } from './others.ts'
 import {
   AlarmRegistry,
   type AlarmSettingsChange,
@@ -70,6 +72,13 @@ const LIMIT_KEY = {
   LL: 'actionLow',
 } as const
 
+/** How long an act on an alarm another gateway judges waits for that gateway's answer. */
+const FORWARD_TIMEOUT_MS = 5_000
+
+/** An act and a settings change as asked of the gateway that judges the alarm. */
+type ActAsked = [id: string, act: AlarmAct, by: string | null]
+type SettingsAsked = [id: string, change: AlarmSettingsChange, by: string | null, reason: string]
+
 interface AlarmRow {
   id: string
   record: string
@@ -91,6 +100,8 @@ export function createAlarmService(ctx: {
   now?: () => number
   /** In a cluster: a characteristic's alarms are judged only once adopted (gateway/cluster). */
   leased?: boolean
+  /** In a cluster: the other gateways, which act on the alarms they judge (gateway/cluster/peers.ts). */
+  peers?: Peers
 }): AlarmService {
   const { config, db, writer, bus, log, nc } = ctx
   const now = ctx.now ?? Date.now
@@ -152,6 +163,12 @@ export function createAlarmService(ctx: {
   let waiting: (() => void)[] = []
   /** The alarms one evaluation activated (reused: the hot path allocates nothing). */
   const scratch: Slot[] = []
+  /** In a cluster: the alarms of the characteristics other gateways judge, from the records. */
+  const others = ctx.leased ? createOthersAlarms({ db, registry }) : null
+  ctx.peers?.on('alarm-act', (p) => answerAsOwner(p, () => actHere(...(p as ActAsked))))
+  ctx.peers?.on('alarm-settings', (p) =>
+    answerAsOwner(p, () => changeSettingsHere(...(p as SettingsAsked))),
+  )
 
   // ---- the lifecycle -----------------------------------------------------------------------
 
@@ -594,19 +611,23 @@ export function createAlarmService(ctx: {
     track(slot)
   }
 
+  /** An engineer's change of an alarm's settings, as the records have it. */
+  function loadOverride(row: { id: string; settings: string }): void {
+    const found = registry.resolve(row.id)
+    if (!found) return
+    const change = JSON.parse(row.settings) as AlarmSettingsChange
+    // A configuration changed since may make an old override meaningless: the file wins.
+    const next = withChange(registry.definition(found.entry, found.condition), change)
+    if (alarmSettingsProblems(next.settings).length === 0) registry.overrides.set(row.id, change)
+  }
+
   function restore(at: number): void {
     eventIds = idAllocator(db, 'alarm_event')
     for (const row of db.prepare('SELECT id, settings FROM alarm_override').all() as {
       id: string
       settings: string
-    }[]) {
-      const found = registry.resolve(row.id)
-      if (!found) continue
-      const change = JSON.parse(row.settings) as AlarmSettingsChange
-      // A configuration changed since may make an old override meaningless: the file wins.
-      const next = withChange(registry.definition(found.entry, found.condition), change)
-      if (alarmSettingsProblems(next.settings).length === 0) registry.overrides.set(row.id, change)
-    }
+    }[])
+      loadOverride(row)
     for (const row of db
       .prepare('SELECT id, record, shelved_by, shelve_reason FROM alarm')
       .all() as unknown as AlarmRow[])
@@ -653,6 +674,159 @@ export function createAlarmService(ctx: {
     }
   }
 
+  /** Whether this gateway judges the alarm's characteristic (an unknown alarm: here, a 404). */
+  function owns(id: string): boolean {
+    return registry.resolve(id)?.entry.owned ?? true
+  }
+
+  /**
+   * Another gateway asks this one to act on an alarm: only the gateway that judges it answers,
+   * once the act is committed, so that the asking gateway's next read of the records has it.
+   */
+  async function answerAsOwner(
+    asked: unknown,
+    act: () => unknown,
+  ): Promise<{ result: unknown } | null> {
+    const id = Array.isArray(asked) ? asked[0] : undefined
+    if (typeof id !== 'string' || !registry.resolve(id) || !owns(id)) return null
+    const result = act() ?? null
+    await new Promise<void>((resolve) => durable(resolve))
+    return { result }
+  }
+
+  /** An act on an alarm another gateway judges: that gateway's answer, or why there is none. */
+  async function forward<T>(
+    event: string,
+    asked: ActAsked | SettingsAsked,
+  ): Promise<T | { refused: string; unavailable: true } | undefined> {
+    const answers = ctx.peers ? await ctx.peers.ask(event, asked, FORWARD_TIMEOUT_MS) : []
+    const answer = answers.find(
+      (a): a is { result: T | null } => typeof a === 'object' && a !== null && 'result' in a,
+    )
+    if (answer) return answer.result ?? undefined
+    const characteristic = registry.resolve(asked[0])?.entry.c.id ?? asked[0]
+    return {
+      refused: `the gateway that judges ${characteristic} did not answer (its partition may be being taken over): try again in a few seconds`,
+      unavailable: true,
+    }
+  }
+
+  function durable(done: () => void): void {
+    if (dirtySlots.size > 0) waiting.push(done)
+    else writer.whenDurable(done)
+  }
+
+  /** An act on an alarm this gateway judges (or any alarm, a gateway alone). */
+  function actHere(id: string, act: AlarmAct, by: string | null): AlarmActResult | undefined {
+    const slot = target(id)
+    if (!slot) return undefined
+    const at = now()
+    const who = by ?? 'anonymous'
+    let input: AlarmInput
+    switch (act.kind) {
+      case 'acknowledge':
+        input = { kind: 'acknowledge', at, by: who, comment: act.comment }
+        break
+      case 'shelve':
+        if (act.minutes > config.alarms.maxShelveMinutes) {
+          releaseLater(slot)
+          return {
+            refused: `an alarm may be shelved for at most ${config.alarms.maxShelveMinutes} minutes (alarms.maxShelveMinutes)`,
+            invalid: true,
+          }
+        }
+        input = {
+          kind: 'shelve',
+          at,
+          by: who,
+          reason: act.reason,
+          until: at + act.minutes * 60_000,
+        }
+        break
+      case 'unshelve':
+        input = { kind: 'unshelve', at, by: who, reason: act.reason }
+        break
+      case 'remove-from-service':
+        input = { kind: 'remove-from-service', at, by: who, reason: act.reason }
+        break
+      case 'return-to-service':
+        input = { kind: 'return-to-service', at, by: who, reason: act.reason }
+        break
+    }
+    // The shelver is known before the transition is announced.
+    const shelving = act.kind === 'shelve'
+    const { refused } = lifecycle(slot, input)
+    if (refused) return { refused }
+    if (shelving && slot.record.state === 'shelved') {
+      slot.shelvedBy = who
+      slot.shelveReason = act.reason
+      markDirty(slot)
+      bus.emit('alarm', registry.view(slot))
+    }
+    log.info({ alarm: id, act: act.kind, by }, 'alarm act')
+    return registry.view(slot)
+  }
+
+  /** A settings change of an alarm this gateway judges (or any alarm, a gateway alone). */
+  function changeSettingsHere(
+    id: string,
+    change: AlarmSettingsChange,
+    by: string | null,
+    reason: string,
+  ): AlarmView | { refused: string } | undefined {
+    const slot = target(id)
+    if (!slot) return undefined
+    const next = withChange(slot.def, change)
+    const refuse = (why: string) => {
+      releaseLater(slot)
+      return { refused: why }
+    }
+    const problems = alarmSettingsProblems(next.settings)
+    if (problems.length > 0) return refuse(problems.join('; '))
+    if (change.deadband != null && !['above', 'below', 'target', 'rate'].includes(slot.kind))
+      return refuse(`a ${slot.def.condition} alarm has no deadband`)
+    const before = describe(slot.def)
+    const after = describe(next)
+    const what = Object.keys(after)
+      .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
+      .map((k) => `${k} ${JSON.stringify(before[k])} → ${JSON.stringify(after[k])}`)
+    if (what.length === 0) return refuse('nothing to change: the settings are already so')
+    registry.count(slot, -1)
+    slot.def = next
+    registry.count(slot, 1)
+    track(slot)
+    const merged = { ...registry.overrides.get(id), ...change }
+    registry.overrides.set(id, merged)
+    writer.run('alarmOverride', [id, JSON.stringify(merged)])
+    writer.run('alarmEvent', [
+      eventIds.next(),
+      id,
+      slot.def.area,
+      slot.def.priority,
+      Math.max(now(), slot.record.since),
+      slot.record.state,
+      slot.record.state,
+      by,
+      `settings changed: ${what.join('; ')} (${reason})`,
+      null,
+    ])
+    log.info({ alarm: id, by, change: what, reason }, 'alarm settings changed')
+    ctx.audit?.({
+      at: now(),
+      actor: by ?? 'anonymous',
+      action: 'alarm settings changed',
+      entity: 'alarm',
+      entityId: id,
+      reason,
+      before,
+      after,
+    })
+    const v = registry.view(slot)
+    bus.emit('alarm', v)
+    releaseLater(slot)
+    return v
+  }
+
   return {
     adopt(ids) {
       const at = now()
@@ -665,6 +839,13 @@ export function createAlarmService(ctx: {
         // Watched from now: the previous owner's last reading is not known here.
         entry.lastReadingAt = at
         const escaped = id.replace(/[\\%_]/g, (c) => `\\${c}`)
+        // Settings changed while another gateway judged it (through that gateway).
+        for (const condition of entry.profile.conditions)
+          registry.overrides.delete(`${id}:${condition}`)
+        for (const row of db
+          .prepare("SELECT id, settings FROM alarm_override WHERE id LIKE ? ESCAPE '\\'")
+          .all(`${escaped}:%`) as { id: string; settings: string }[])
+          if (registry.resolve(row.id)?.entry === entry) loadOverride(row)
         for (const row of db
           .prepare(
             "SELECT id, record, shelved_by, shelve_reason FROM alarm WHERE id LIKE ? ESCAPE '\\'",
@@ -700,10 +881,7 @@ export function createAlarmService(ctx: {
       timers.push(setInterval(prune, PRUNE_EVERY_MS))
     },
 
-    whenDurable(done) {
-      if (dirtySlots.size > 0) waiting.push(done)
-      else writer.whenDurable(done)
-    },
+    whenDurable: durable,
 
     async stop() {
       bus.removeOwner(owner)
@@ -712,9 +890,12 @@ export function createAlarmService(ctx: {
       save()
     },
 
-    list({ state: asked, priority, area, characteristic, limit = MAX_LISTED }) {
+    list({ state: asked, priority, area, characteristic, limit = MAX_LISTED, plant = false }) {
       const out: AlarmView[] = []
       const states = asked === undefined ? null : new Set(Array.isArray(asked) ? asked : [asked])
+      // In a cluster, the plant's list has the other gateways' alarms from the records.
+      const elsewhere =
+        plant && others ? new Map(others.views(!states?.has('normal')).map((v) => [v.id, v])) : null
       const wanted = (v: AlarmView) =>
         (!priority || v.priority === priority) &&
         (!area || v.area === area || v.area.startsWith(`${area}/`)) &&
@@ -728,7 +909,9 @@ export function createAlarmService(ctx: {
             if (out.length >= limit) break
             const slot = registry.find(entry, condition)
             if (slot && slot.record.state !== 'normal') continue
-            const v = slot ? registry.view(slot) : registry.quietView(entry, condition)
+            const there = entry.owned ? undefined : elsewhere?.get(`${entry.c.id}:${condition}`)
+            if (there && there.state !== 'normal') continue
+            const v = slot ? registry.view(slot) : (there ?? registry.quietView(entry, condition))
             if (wanted(v)) out.push(v)
           }
         }
@@ -738,6 +921,10 @@ export function createAlarmService(ctx: {
           const st = slot.record.state
           if (st === 'normal' || (states !== null && !states.has(st))) continue
           const v = registry.view(slot)
+          if (wanted(v)) out.push(v)
+        }
+        for (const v of elsewhere?.values() ?? []) {
+          if (v.state === 'normal' || (states !== null && !states.has(v.state))) continue
           if (wanted(v)) out.push(v)
         }
       }
@@ -756,62 +943,34 @@ export function createAlarmService(ctx: {
     get(id) {
       const found = registry.resolve(id)
       if (!found) return undefined
+      if (others && !found.entry.owned)
+        return others.view(id) ?? registry.quietView(found.entry, found.condition)
       const slot = registry.find(found.entry, found.condition)
       return slot ? registry.view(slot) : registry.quietView(found.entry, found.condition)
     },
 
-    counts: () => structuredClone(registry.counts),
-
-    act(id, act, by) {
-      const slot = target(id)
-      if (!slot) return undefined
-      const at = now()
-      const who = by ?? 'anonymous'
-      let input: AlarmInput
-      switch (act.kind) {
-        case 'acknowledge':
-          input = { kind: 'acknowledge', at, by: who, comment: act.comment }
-          break
-        case 'shelve':
-          if (act.minutes > config.alarms.maxShelveMinutes) {
-            releaseLater(slot)
-            return {
-              refused: `an alarm may be shelved for at most ${config.alarms.maxShelveMinutes} minutes (alarms.maxShelveMinutes)`,
-              invalid: true,
-            }
-          }
-          input = {
-            kind: 'shelve',
-            at,
-            by: who,
-            reason: act.reason,
-            until: at + act.minutes * 60_000,
-          }
-          break
-        case 'unshelve':
-          input = { kind: 'unshelve', at, by: who, reason: act.reason }
-          break
-        case 'remove-from-service':
-          input = { kind: 'remove-from-service', at, by: who, reason: act.reason }
-          break
-        case 'return-to-service':
-          input = { kind: 'return-to-service', at, by: who, reason: act.reason }
-          break
+    counts(plant = false) {
+      const counts = structuredClone(registry.counts)
+      if (!plant || !others) return counts
+      const theirs = others.counts()
+      for (const p of ALARM_PRIORITIES) {
+        counts[p].active += theirs[p].active
+        counts[p].unacknowledged += theirs[p].unacknowledged
       }
-      // The shelver is known before the transition is announced.
-      const shelving = act.kind === 'shelve'
-      const { refused } = lifecycle(slot, input)
-      if (refused) return { refused }
-      if (shelving && slot.record.state === 'shelved') {
-        slot.shelvedBy = who
-        slot.shelveReason = act.reason
-        markDirty(slot)
-        bus.emit('alarm', registry.view(slot))
-      }
-      log.info({ alarm: id, act: act.kind, by }, 'alarm act')
-      return registry.view(slot)
+      return counts
     },
 
+    async act(id, act, by) {
+      if (!others || owns(id)) return actHere(id, act, by)
+      return forward('alarm-act', [id, act, by] satisfies ActAsked)
+    },
+
+    async changeSettings(id, change, by, reason) {
+      if (!others || owns(id)) return changeSettingsHere(id, change, by, reason)
+      return forward('alarm-settings', [id, change, by, reason] satisfies SettingsAsked)
+    },
+
+    plantStates: () => [...states.values()].map((s) => s.view),
     async history(id, limit) {
       await flushed()
       const rows = db
@@ -904,62 +1063,6 @@ export function createAlarmService(ctx: {
         })),
       })
     },
-
-    changeSettings(id, change, by, reason) {
-      const slot = target(id)
-      if (!slot) return undefined
-      const next = withChange(slot.def, change)
-      const refuse = (why: string) => {
-        releaseLater(slot)
-        return { refused: why }
-      }
-      const problems = alarmSettingsProblems(next.settings)
-      if (problems.length > 0) return refuse(problems.join('; '))
-      if (change.deadband != null && !['above', 'below', 'target', 'rate'].includes(slot.kind))
-        return refuse(`a ${slot.def.condition} alarm has no deadband`)
-      const before = describe(slot.def)
-      const after = describe(next)
-      const what = Object.keys(after)
-        .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
-        .map((k) => `${k} ${JSON.stringify(before[k])} → ${JSON.stringify(after[k])}`)
-      if (what.length === 0) return refuse('nothing to change: the settings are already so')
-      registry.count(slot, -1)
-      slot.def = next
-      registry.count(slot, 1)
-      track(slot)
-      const merged = { ...registry.overrides.get(id), ...change }
-      registry.overrides.set(id, merged)
-      writer.run('alarmOverride', [id, JSON.stringify(merged)])
-      writer.run('alarmEvent', [
-        eventIds.next(),
-        id,
-        slot.def.area,
-        slot.def.priority,
-        Math.max(now(), slot.record.since),
-        slot.record.state,
-        slot.record.state,
-        by,
-        `settings changed: ${what.join('; ')} (${reason})`,
-        null,
-      ])
-      log.info({ alarm: id, by, change: what, reason }, 'alarm settings changed')
-      ctx.audit?.({
-        at: now(),
-        actor: by ?? 'anonymous',
-        action: 'alarm settings changed',
-        entity: 'alarm',
-        entityId: id,
-        reason,
-        before,
-        after,
-      })
-      const v = registry.view(slot)
-      bus.emit('alarm', v)
-      releaseLater(slot)
-      return v
-    },
-
-    plantStates: () => [...states.values()].map((s) => s.view),
 
     setPlantState(id, active, by, reason) {
       const s = states.get(id)

@@ -32,13 +32,28 @@ const DAY_MS = 86_400_000
 /** Who acted: the token's id, or the role of an anonymous request. */
 const actor = (request: FastifyRequest): string => principalName(request.principal)
 
+/**
+ * 503: in a cluster, the gateway that judges the alarm did not answer (its partition is being
+ * taken over); the act was not done and may be asked again.
+ */
+function unavailable(reply: FastifyReply, message: string): FastifyReply {
+  return reply
+    .code(503)
+    .header('retry-after', '5')
+    .send({ statusCode: 503, error: 'Service Unavailable', message })
+}
+
 export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService): void {
-  /** An act on one alarm: the alarm after it; 404, 400 (not allowed as asked) or 409 (not in this state). */
-  const act = (reply: FastifyReply, id: string, a: AlarmAct, by: string) => {
-    const result = alarms.act(id, a, by)
+  /**
+   * An act on one alarm: the alarm after it; 404, 400 (not allowed as asked), 409 (not in this
+   * state) or 503 (in a cluster, the gateway that judges it did not answer).
+   */
+  const act = async (reply: FastifyReply, id: string, a: AlarmAct, by: string) => {
+    const result = await alarms.act(id, a, by)
     if (!result) return notFound(reply, `no alarm "${id}"`)
     if ('refused' in result) {
       const message = `cannot ${a.kind.replace(/-/g, ' ')}: ${result.refused}`
+      if (result.unavailable) return unavailable(reply, message)
       return result.invalid ? badRequest(reply, message) : conflict(reply, message)
     }
     return result
@@ -73,14 +88,18 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
         priority?: string
         area?: string
       }
-      return alarms.list({ ...rest, state: state?.split(',') as AlarmState[] | undefined })
+      return alarms.list({
+        ...rest,
+        state: state?.split(',') as AlarmState[] | undefined,
+        plant: true,
+      })
     },
   )
 
   app.get(
     '/api/alarms/counts',
     { preHandler: need('viewer'), schema: { response: { 200: AlarmCountsSchema } } },
-    async () => alarms.counts(),
+    async () => alarms.counts(true),
   )
 
   app.get(
@@ -165,7 +184,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       const acknowledged: AlarmView[] = []
       const refused: { id: string; reason: string }[] = []
       for (const id of ids) {
-        const result = alarms.act(id, { kind: 'acknowledge', comment }, by)
+        const result = await alarms.act(id, { kind: 'acknowledge', comment }, by)
         if (!result) refused.push({ id, reason: 'no such alarm' })
         else if ('refused' in result) refused.push({ id, reason: result.refused })
         else acknowledged.push(result)
@@ -310,10 +329,12 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
     async (request, reply) => {
       const { id } = request.params as { id: string }
       const { reason, ...change } = request.body as AlarmSettingsChange & { reason: string }
-      const result = alarms.changeSettings(id, change, actor(request), reason)
+      const result = await alarms.changeSettings(id, change, actor(request), reason)
       if (!result) return notFound(reply, `no alarm "${id}"`)
-      if ('refused' in result)
-        return badRequest(reply, `cannot change the settings: ${result.refused}`)
+      if ('refused' in result) {
+        const message = `cannot change the settings: ${result.refused}`
+        return result.unavailable ? unavailable(reply, message) : badRequest(reply, message)
+      }
       return result
     },
   )

@@ -1,12 +1,13 @@
-import { partitionOf } from '../../rules/leases.ts'
 import type { AlarmService } from '../alarms/index.ts'
 import type { ClusterConfig, Config } from '../config/index.ts'
 import type { Logger } from '../log.ts'
 import type { NcService } from '../nonconformance/index.ts'
 import type { Pipeline } from '../pipeline/index.ts'
+import type { SparkplugSource } from '../sources/sparkplug/index.ts'
 import type { ReadingSink, Source } from '../sources/types.ts'
 import type { JournaledStore } from '../store/types.ts'
 import { createLeases, type Leases } from './leases.ts'
+import { clusterUnits } from './units.ts'
 
 /**
  * A gateway among several (docs/scale.md). The characteristics are hashed into partitions;
@@ -28,6 +29,12 @@ import { createLeases, type Leases } from './leases.ts'
  * the partition (fencing), so nothing the next holder does not see is ever acknowledged. A
  * lease handed over (another gateway joined) stops consuming, snapshots the charts and commits
  * before the lease is given up: the next holder restores exactly where this one stopped.
+ *
+ * A Sparkplug group is a unit leased like a partition (units.ts): its holder restores the
+ * group's characteristics the same way, then runs a Sparkplug host for that group alone (host id
+ * `<sparkplug.hostId>-<group>`), which asks the nodes for rebirths as any starting host does.
+ * Sparkplug sessions are clean and DATA is QoS 0: nothing waits at the broker for the next
+ * holder, so what was published between the old host's end and the new one's births is lost.
  */
 export interface Cluster {
   start(): Promise<void>
@@ -50,6 +57,8 @@ interface Partition {
   ids: string[]
   /** Topic → characteristic, for this partition's MQTT characteristics. */
   topics: Map<string, string>
+  /** A Sparkplug group's unit: the group (its characteristics are all Sparkplug). */
+  group?: string
 }
 
 export function createCluster(ctx: {
@@ -69,12 +78,14 @@ export function createCluster(ctx: {
   const external = config.mqtt.external
   if (!external) throw new Error('a cluster consumes from mqtt.external')
   const base = external.clientId ?? 'linewatch'
+  const units = clusterUnits(config)
   const parts = new Map<number, Partition>()
   for (const c of config.characteristics) {
-    const p = partitionOf(c.id, cluster.partitions)
+    const p = units.unitOf(c.id)
     let part = parts.get(p)
     if (!part) {
-      part = { ids: [], topics: new Map() }
+      const group = units.groupOf(p)
+      part = { ids: [], topics: new Map(), ...(group === undefined ? {} : { group }) }
       parts.set(p, part)
     }
     part.ids.push(c.id)
@@ -83,10 +94,28 @@ export function createCluster(ctx: {
   const consumers = new Map<number, Source>()
   let characteristics = 0
 
-  async function stopConsuming(partition: number): Promise<void> {
+  /** `abrupt`: a lost lease (a Sparkplug host then leaves its will to the broker, host.ts). */
+  async function stopConsuming(partition: number, abrupt = false): Promise<void> {
     const source = consumers.get(partition)
     consumers.delete(partition)
-    await source?.stop()
+    // Only a Sparkplug host reads the flag: the partitions' MQTT sessions always stop abruptly.
+    await (source as SparkplugSource | undefined)?.stop(abrupt)
+  }
+
+  /** The host of one Sparkplug group, on sparkplug.url or the external broker. */
+  async function groupHost(group: string): Promise<SparkplugSource> {
+    const { createSparkplugSource, sparkplugGroupConfig } = await import(
+      '../sources/sparkplug/index.ts'
+    )
+    return createSparkplugSource(sparkplugGroupConfig(config, group), {
+      sink,
+      log: log.child({ module: 'sparkplug', group }),
+      env: ctx.env,
+      embeddedPort: () => null,
+      name: `sparkplug:${group}`,
+      // The rebirth's NBIRTH repeats values the previous holder may have taken already.
+      takenBefore: (id) => pipeline.runtime(id)?.last?.ts,
+    })
   }
 
   function forget(part: Partition, handover: boolean): void {
@@ -99,7 +128,8 @@ export function createCluster(ctx: {
   const leases = createLeases({
     url: ctx.url,
     gateway: cluster.gateway,
-    partitions: cluster.partitions,
+    // The hash partitions, then one unit per Sparkplug group.
+    partitions: units.count,
     leaseMs: cluster.leaseMs,
     log: log.child({ module: 'leases' }),
     async onAcquire(partition, epoch) {
@@ -109,6 +139,16 @@ export function createCluster(ctx: {
       alarms.adopt(part.ids)
       nc.adopt(part.ids)
       characteristics += part.ids.length
+      if (part.group !== undefined) {
+        const host = await groupHost(part.group)
+        consumers.set(partition, host)
+        await host.start()
+        log.info(
+          { partition, group: part.group, epoch, characteristics: part.ids.length },
+          'Sparkplug group taken: charts restored, host started',
+        )
+        return
+      }
       const clientId = `${base}-p${partition}`
       const { createMqttClientSource } = await import('../sources/mqtt-client.ts')
       const source = createMqttClientSource(
@@ -138,7 +178,7 @@ export function createCluster(ctx: {
     onLose(partition) {
       const part = parts.get(partition)
       if (!part) return
-      void stopConsuming(partition).catch((err) =>
+      void stopConsuming(partition, true).catch((err) =>
         log.warn({ err, partition }, 'closing the partition session failed'),
       )
       forget(part, false)

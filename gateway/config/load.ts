@@ -16,7 +16,7 @@ import { mqttSecurityIssues } from './mqtt-security-schema.ts'
 import { opcuaSecurityProblems } from './opcua-security-schema.ts'
 import { reportConfigIssues } from './report-schema.ts'
 import { type CharacteristicConfig, type Config, ConfigSchema } from './schema.ts'
-import { sparkplugConfigProblems, sparkplugEnabled } from './sparkplug-schema.ts'
+import { sparkplugConfigProblems } from './sparkplug-schema.ts'
 import { createYamlValidator, type SemanticContext, type SemanticIssue } from './yaml-schema.ts'
 
 const validator = createYamlValidator<Config>({
@@ -103,15 +103,16 @@ function clusterProblems(config: Config): SemanticIssue[] {
     "a cluster subscribes to each partition's mapped topics: leave mqtt.subscribe empty",
   )
   need(
+    ['live', 'redis'],
+    config.live.redis !== undefined,
+    'a cluster needs live.redis: the gateways share live events, alarm acts and user and NC changes over it',
+  )
+  need(
     ['opcua', 'servers'],
     config.opcua.servers.length === 0,
     'OPC-UA sources are not handed between the gateways of a cluster yet: run them on a gateway of their own',
   )
-  need(
-    ['sparkplug'],
-    !sparkplugEnabled(config),
-    'Sparkplug B is not handed between the gateways of a cluster yet: run it on a gateway of their own',
-  )
+  // Sparkplug B is allowed: each group is a unit leased like a partition (gateway/cluster/units.ts).
   return issues
 }
 

@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http'
 import { createAdapter } from '@socket.io/redis-adapter'
 import { Server, type Socket } from 'socket.io'
 import type { Evaluation } from '../../rules/index.ts'
+import type { PeerBus, PeerEnvelope } from '../cluster/peers.ts'
 import type {
   AlarmCounts,
   AlarmView,
@@ -40,13 +41,18 @@ import { connectLiveRedis, type LiveRedis } from './redis.ts'
  * Several gateways (`live.redis`): socket.io's Redis adapter carries every broadcast to the
  * dashboards of every gateway, so the `plant` and `c:<id>` rooms span the gateways. Each gateway
  * still emits only what it judges itself (its own characteristics' tiles, deviations, NCs,
- * limits, points); `hello` and the `alarms` and `plant-states` messages stay per gateway (the
- * alarm counts, the plant states and the alarm list a `resync` reads are this gateway's own
- * records, which are not shared yet). Points are buffered only for watched characteristics:
+ * limits, points, alarm changes); `hello` and `plant-states` stay per gateway. In a cluster
+ * (`alarms.shared`) the `alarms` message goes to every gateway's dashboards too: its counts are
+ * the plant's (the alarm service counts the others' alarms from the shared records), and so is
+ * the list a `resync` reads. Otherwise it stays per gateway. Points are buffered only for watched characteristics:
  * the gateways tell each other which ones their dashboards watch (`serverSideEmit`, on every
  * change and every 5 s; an announcement not renewed within 15 s lapses). The adapter publishes
  * without waiting: while Redis is away, `emit` still delivers to this gateway's own dashboards
  * and nothing queues up (see ./redis.ts).
+ *
+ * The same adapter carries the bus between the gateways (`peers`, gateway/cluster/peers.ts):
+ * `linewatch:peer` announcements and `linewatch:ask` requests, whose acknowledgements are the
+ * answers.
  */
 export interface LiveHub {
   start(): void
@@ -90,6 +96,8 @@ const ANNOUNCE_INTERVAL_MS = 5_000
 const ANNOUNCEMENT_TTL_MS = 15_000
 /** Characteristic ids one gateway may announce as watched. */
 const MAX_ANNOUNCED_IDS = 100_000
+/** How long the adapter waits for the other gateways' answers to an ask. */
+const PEER_ASK_TIMEOUT_MS = 3_000
 
 /** What one gateway's dashboards watch, told to the other gateways. */
 interface WatchingAnnouncement {
@@ -99,6 +107,8 @@ interface WatchingAnnouncement {
 
 interface ServerSideEvents {
   'linewatch:watching': (announcement: WatchingAnnouncement) => void
+  'linewatch:peer': (envelope: PeerEnvelope) => void
+  'linewatch:ask': (envelope: PeerEnvelope, answer: (response: unknown) => void) => void
 }
 
 export function createLiveHub(ctx: {
@@ -114,11 +124,18 @@ export function createLiveHub(ctx: {
   runtime(id: string): CharacteristicRuntime | undefined
   openNcs(characteristic: string): number
   /** The alarm counts for the banner, and the plant states. */
-  alarms?: { counts(): AlarmCounts; plantStates(): PlantStateView[] }
+  alarms?: {
+    counts(): AlarmCounts
+    plantStates(): PlantStateView[]
+    /** The counts are the plant's (a cluster): the `alarms` message goes to every gateway's dashboards. */
+    shared?: boolean
+  }
   /** Resolves a handshake token to a role, or null when it may not connect. */
   authenticate(token: string | undefined): Role | null
   /** Share the live events with the other gateways over this Redis (`live.redis`). */
   redis?: { url: string; keyPrefix: string }
+  /** The bus between the gateways, carried over `redis` (gateway/cluster/peers.ts). */
+  peers?: PeerBus
 }): LiveHub {
   const { bus, log } = ctx
   const io = new Server<ClientToServer, ServerToClient, ServerSideEvents>(ctx.server, {
@@ -128,7 +145,12 @@ export function createLiveHub(ctx: {
   let redis: LiveRedis | null = null
   if (ctx.redis) {
     redis = connectLiveRedis({ url: ctx.redis.url, log })
-    io.adapter(createAdapter(redis.pub, redis.sub, { key: ctx.redis.keyPrefix }))
+    io.adapter(
+      createAdapter(redis.pub, redis.sub, {
+        key: ctx.redis.keyPrefix,
+        requestsTimeout: PEER_ASK_TIMEOUT_MS,
+      }),
+    )
   }
   /** The characteristics the dashboards of the other gateways watch, by gateway. */
   const remoteWatching = new Map<string, { ids: Set<string>; until: number }>()
@@ -294,8 +316,9 @@ export function createLiveHub(ctx: {
       ncEvents = []
     }
     if ((alarms.size > 0 || alarmsResync) && ctx.alarms) {
-      // This gateway's alarms and counts: not for the dashboards of the others (see above).
-      io.local.to('plant').emit('alarms', {
+      // This gateway's alarm changes; the counts are the plant's only when shared (see above).
+      const to = ctx.alarms.shared ? io.to('plant') : io.local.to('plant')
+      to.emit('alarms', {
         changed: [...alarms.values()],
         counts: ctx.alarms.counts(),
         resync: alarmsResync,
@@ -367,6 +390,20 @@ export function createLiveHub(ctx: {
         socket.on('disconnect', () => watch(socket, []))
       })
       io.of('/').on('linewatch:watching', onAnnouncement)
+      const peers = ctx.peers
+      if (redis && peers) {
+        peers.attach({
+          emit: (envelope) => io.serverSideEmit('linewatch:peer', envelope),
+          emitWithAck: (envelope, done) =>
+            io.serverSideEmit('linewatch:ask', envelope, (_err: unknown, responses: unknown[]) =>
+              done(responses),
+            ),
+        })
+        io.of('/').on('linewatch:peer', (envelope) => void peers.receive(envelope))
+        io.of('/').on('linewatch:ask', (envelope, answer) => {
+          if (typeof answer === 'function') void peers.receive(envelope).then(answer)
+        })
+      }
       bus.on('evaluated', owner, ({ runtime, evaluation }) => onEvaluated(runtime, evaluation))
       bus.on('nc', owner, (event) => {
         ncEvents.push(event)
@@ -394,6 +431,7 @@ export function createLiveHub(ctx: {
         // The others stop sending points for what this gateway's dashboards watched.
         watchers.clear()
         announceWatching(true)
+        ctx.peers?.attach(null)
         redis.close()
         redis = null
       }

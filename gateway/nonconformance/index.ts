@@ -1,5 +1,6 @@
 import type { AlarmCondition, ChartPoint, Deviation } from '../../rules/index.ts'
 import { isOverdue, NC_STATUSES, type NcCase, newNcCase } from '../../rules/quality/nc-workflow.ts'
+import type { Peers } from '../cluster/peers.ts'
 import type {
   ControlLimitsView,
   NcCause,
@@ -59,7 +60,10 @@ export interface NcService {
   /**
    * The quality loop moved an NC (rules/quality/nc-workflow.ts): queue its new case. Closing it
    * frees its causes, so the next excursion opens a new NC (a recurrence of this one); reopening
-   * takes back those no other NC holds meanwhile.
+   * takes back those no other NC holds meanwhile. In a cluster, a change to an NC of a
+   * characteristic another gateway raises is written and announced (`nc-changed`) once
+   * committed: that gateway follows it from the records, so that it stops adding occurrences to
+   * an NC closed here, or adds them again to one reopened here.
    */
   workflowChanged(id: number, nc: NcCase, characteristic: string): void
 }
@@ -227,6 +231,8 @@ export function createNcService(ctx: {
    * stops it). Without one the service has its own.
    */
   writer?: RecordsWriter
+  /** In a cluster: whether this gateway raises a characteristic's NCs now, and the other gateways. */
+  cluster?: { owns(characteristic: string): boolean; peers: Peers }
 }): NcService {
   const { db, bus, log } = ctx
   const ownWriter = ctx.writer === undefined
@@ -260,6 +266,60 @@ export function createNcService(ctx: {
   const owner = {}
 
   const key = (characteristic: string, cause: NcCause) => `${characteristic}\u0000${cause}`
+
+  ctx.cluster?.peers.on('nc-changed', (announced) => {
+    const { characteristic, nc: id } = (announced ?? {}) as {
+      characteristic?: unknown
+      nc?: unknown
+    }
+    if (typeof characteristic === 'string' && typeof id === 'number')
+      void follow(characteristic, id).catch((err) =>
+        log.warn(
+          { err, characteristic, nc: id },
+          'an NC changed by another gateway was not followed',
+        ),
+      )
+  })
+
+  /** Another gateway changed an NC this one raises: its workflow as the records have it now. */
+  async function follow(characteristic: string, id: number): Promise<void> {
+    await flushed()
+    if (!ctx.cluster?.owns(characteristic)) return
+    const row = db.prepare('SELECT * FROM nonconformance WHERE id = ?').get(id) as Row | undefined
+    if (row?.characteristic === characteristic) moved(id, caseOf(row), characteristic)
+  }
+
+  /** What a workflow change does to the open NCs in memory (closing frees its causes, …). */
+  function moved(id: number, nc: NcCase, characteristic: string): void {
+    const held = [...open.values()].find((o) => o.summary.id === id)
+    if (nc.status === 'closed') {
+      if (!held) return
+      run('releaseCauses', id)
+      for (const cause of held.causes) {
+        if (open.get(key(characteristic, cause)) === held) open.delete(key(characteristic, cause))
+        lastClosed.set(key(characteristic, cause), id)
+      }
+      for (const set of collecting.values()) set.delete(held)
+      const left = (openPerCharacteristic.get(characteristic) ?? 1) - 1
+      if (left > 0) openPerCharacteristic.set(characteristic, left)
+      else openPerCharacteristic.delete(characteristic)
+      held.workflow = workflowSummary(nc, Date.now())
+      bus.emit('nc', { type: 'updated', nc: summary(held) })
+      return
+    }
+    if (held) {
+      held.workflow = workflowSummary(nc, Date.now())
+      emit('updated', held)
+      return
+    }
+    // Reopened: it takes back the causes no other NC took meanwhile.
+    const row = db.prepare('SELECT * FROM nonconformance WHERE id = ?').get(id) as Row | undefined
+    if (!row) return
+    const back = load({ ...row, status: nc.status, workflow: JSON.stringify(nc) }, true)
+    for (const cause of back.causes)
+      if (open.get(key(characteristic, cause)) === back) run('holdCause', id, cause)
+    emit('updated', back)
+  }
 
   function causesOf(id: number): NcCause[] {
     return ((causesOfRow?.all(id) ?? []) as { cause: NcCause }[]).map((r) => r.cause)
@@ -573,34 +633,15 @@ export function createNcService(ctx: {
         nc.closedAt ?? 0,
         id,
       )
-      const held = [...open.values()].find((o) => o.summary.id === id)
-      if (nc.status === 'closed') {
-        if (!held) return
-        run('releaseCauses', id)
-        for (const cause of held.causes) {
-          if (open.get(key(characteristic, cause)) === held) open.delete(key(characteristic, cause))
-          lastClosed.set(key(characteristic, cause), id)
-        }
-        for (const set of collecting.values()) set.delete(held)
-        const left = (openPerCharacteristic.get(characteristic) ?? 1) - 1
-        if (left > 0) openPerCharacteristic.set(characteristic, left)
-        else openPerCharacteristic.delete(characteristic)
-        held.workflow = workflowSummary(nc, Date.now())
-        bus.emit('nc', { type: 'updated', nc: summary(held) })
+      const cluster = ctx.cluster
+      if (cluster && !cluster.owns(characteristic)) {
+        // The gateway that raises its NCs holds which causes it has: it follows once committed.
+        if (nc.status === 'closed') run('releaseCauses', id)
+        forget(characteristic)
+        writer.whenDurable(() => cluster.peers.announce('nc-changed', { characteristic, nc: id }))
         return
       }
-      if (held) {
-        held.workflow = workflowSummary(nc, Date.now())
-        emit('updated', held)
-        return
-      }
-      // Reopened: it takes back the causes no other NC took meanwhile.
-      const row = db.prepare('SELECT * FROM nonconformance WHERE id = ?').get(id) as Row | undefined
-      if (!row) return
-      const back = load({ ...row, status: nc.status, workflow: JSON.stringify(nc) }, true)
-      for (const cause of back.causes)
-        if (open.get(key(characteristic, cause)) === back) run('holdCause', id, cause)
-      emit('updated', back)
+      moved(id, nc, characteristic)
     },
 
     async stop() {

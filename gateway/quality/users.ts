@@ -11,6 +11,7 @@ import {
   type UserRole,
 } from '../../rules/quality/index.ts'
 import { type Principal, sha256Hex } from '../api/auth.ts'
+import type { Peers } from '../cluster/peers.ts'
 import type { UserView } from '../contract.ts'
 import { hashPassword, verifyPassword } from '../sources/credentials.ts'
 import type { RecordsDb } from '../store/records-db.ts'
@@ -26,6 +27,10 @@ import type { AuditTrail } from './audit-trail.ts'
  * `maxHours` after sign-in. Failed sign-ins are throttled per user name and per client address
  * (rules/quality/passwords.ts) and each is an audit entry; a locked name answers 429 without
  * checking the password.
+ *
+ * In a cluster every gateway has the users in memory: a change made on one is announced to the
+ * others (`user-changed`) once committed, and they read that user again (`reload`). Sessions
+ * stay with the gateway that signed the user in (docs/scale.md).
  */
 export interface UserDirectory {
   start(): void
@@ -49,6 +54,11 @@ export interface UserDirectory {
    * Counted like a sign-in: failures lock the account.
    */
   confirm(name: string, password: string, address: string): Promise<SignInOutcome>
+  /**
+   * Reads a user again from the records (another gateway of a cluster changed it). A password
+   * changed there ends the user's sessions here, as it does there.
+   */
+  reload(name: string): void
 }
 
 export type SignInOutcome =
@@ -102,6 +112,8 @@ export function createUserDirectory(ctx: {
   reserved?: ReadonlySet<string>
   policy: UserPolicy
   now?: () => number
+  /** In a cluster: the other gateways, told of each change once `whenDurable` says it is committed. */
+  peers?: { bus: Peers; whenDurable(done: () => void): void }
 }): UserDirectory {
   const now = ctx.now ?? Date.now
   const { policy, audit } = ctx
@@ -136,7 +148,51 @@ export function createUserDirectory(ctx: {
       u.createdAt,
       u.passwordChangedAt,
     ])
+    const peers = ctx.peers
+    if (peers) peers.whenDurable(() => peers.bus.announce('user-changed', { name: u.name }))
   }
+
+  interface UserRow {
+    name: string
+    printed_name: string
+    role: string
+    password: string
+    disabled: number
+    created_at: number
+    password_changed_at: number
+  }
+
+  function stored(r: UserRow): StoredUser {
+    return {
+      name: r.name,
+      printedName: r.printed_name,
+      role: isUserRole(r.role) ? r.role : 'viewer',
+      password: r.password,
+      disabled: r.disabled === 1,
+      createdAt: r.created_at,
+      passwordChangedAt: r.password_changed_at,
+    }
+  }
+
+  function reload(name: string): void {
+    const row = ctx.db.prepare('SELECT * FROM app_user WHERE name = ?').get(name) as
+      | UserRow
+      | undefined
+    const before = users.get(name)
+    if (!row) {
+      users.delete(name)
+      return
+    }
+    const u = stored(row)
+    users.set(name, u)
+    if (before && before.password !== u.password)
+      for (const [key, s] of sessions) if (s.user === name) sessions.delete(key)
+  }
+
+  ctx.peers?.bus.on('user-changed', (announced) => {
+    const name = (announced as { name?: unknown } | null)?.name
+    if (typeof name === 'string' && USER_NAME.test(name)) reload(name)
+  })
 
   function change(
     name: string,
@@ -260,26 +316,11 @@ export function createUserDirectory(ctx: {
 
   return {
     start() {
-      for (const r of ctx.db.prepare('SELECT * FROM app_user').all() as {
-        name: string
-        printed_name: string
-        role: string
-        password: string
-        disabled: number
-        created_at: number
-        password_changed_at: number
-      }[]) {
-        users.set(r.name, {
-          name: r.name,
-          printedName: r.printed_name,
-          role: isUserRole(r.role) ? r.role : 'viewer',
-          password: r.password,
-          disabled: r.disabled === 1,
-          createdAt: r.created_at,
-          passwordChangedAt: r.password_changed_at,
-        })
-      }
+      for (const r of ctx.db.prepare('SELECT * FROM app_user').all() as unknown as UserRow[])
+        users.set(r.name, stored(r))
     },
+
+    reload,
 
     list: () => [...users.values()].map(view),
     get: (name) => {

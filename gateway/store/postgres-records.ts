@@ -160,7 +160,13 @@ export function openPostgresRecords(options: { url: string; timeoutMs?: number }
 
   function rowsOf(answer: FromPostgresWorker): { rows: RecordsRow[]; changes: number } {
     if (answer.ok) return answer
-    const err = new Error(answer.message) as Error & { code?: string }
+    // pg's own timeout (the worker's) and ours have the same length: whichever came first,
+    // the same words.
+    const message =
+      answer.message === 'Query read timeout'
+        ? `PostgreSQL (records) did not answer within ${timeoutMs / 1000} s`
+        : answer.message
+    const err = new Error(message) as Error & { code?: string }
     if (answer.code) err.code = answer.code
     throw err
   }

@@ -75,8 +75,17 @@ export class SparkplugDelivery {
   private readonly latest = new Map<string, number>()
   /** Units this host set (a later birth may change them; a configured unit it never touches). */
   private readonly unitsSet = new Set<string>()
+  /** The latest time stamp the gateway took before this host (a cluster's restored charts). */
+  private readonly takenBefore: ((characteristic: string) => number | undefined) | undefined
 
-  constructor(config: Config, bindings: SparkplugBindings, sink: ReadingSink, log: Logger) {
+  constructor(
+    config: Config,
+    bindings: SparkplugBindings,
+    sink: ReadingSink,
+    log: Logger,
+    takenBefore?: (characteristic: string) => number | undefined,
+  ) {
+    this.takenBefore = takenBefore
     this.bindings = bindings
     this.sink = sink
     this.log = log
@@ -215,7 +224,7 @@ export class SparkplugDelivery {
         refuse('bad-timestamp', `timestamp ${badTime}`)
         continue
       }
-      const latest = this.latest.get(id)
+      const latest = this.latest.get(id) ?? this.takenBefore?.(id)
       // A birth repeats the current values: one already taken is not a new measurement.
       if (event.birth && latest !== undefined && ts <= latest) continue
       if (latest === undefined || ts > latest) this.latest.set(id, ts)

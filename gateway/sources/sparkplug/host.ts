@@ -39,11 +39,23 @@ export interface SparkplugHostOptions {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; passphrase?: string } | undefined
   /** How long `start` waits for the first connection before it lets the gateway go on. */
   startWaitMs?: number
+  /** The source's name in health (default `sparkplug`; a cluster's group host: `sparkplug:<group>`). */
+  name?: string
+  /**
+   * The latest reading time the gateway already has of a characteristic: a new holder of a
+   * cluster's group does not take a birth's repeated value again (the old holder took it).
+   */
+  takenBefore?: (characteristic: string) => number | undefined
 }
 
 export interface SparkplugHost {
   start(): Promise<void>
-  stop(): Promise<void>
+  /**
+   * Clean: a STATE death, then DISCONNECT. `abrupt` (a cluster's lease lost): the connection is
+   * cut without either, so the broker publishes the will, whose older time stamp edge nodes
+   * weigh below the next holder's birth.
+   */
+  stop(abrupt?: boolean): Promise<void>
   status(): SourceStatus
   nodes(): SparkplugNodesView
 }
@@ -77,7 +89,7 @@ export function createSparkplugHost(
       ? sp.groups.map((g) => `${SPARKPLUG_NAMESPACE}/${g}/#`)
       : [`${SPARKPLUG_NAMESPACE}/#`]
   const bindings = sparkplugBindings(config)
-  const delivery = new SparkplugDelivery(config, bindings, ctx.sink, log)
+  const delivery = new SparkplugDelivery(config, bindings, ctx.sink, log, options.takenBefore)
   const nodes = new Map<string, NodeEntry>()
   let client: MqttClient | null = null
   let stopping = false
@@ -303,7 +315,7 @@ export function createSparkplugHost(
       const list = [...nodes.values()]
       const online = list.filter((n) => n.state.online).length
       return {
-        name: 'sparkplug',
+        name: options.name ?? 'sparkplug',
         kind: 'sparkplug',
         connected: (client?.connected ?? false) && born,
         detail: `${lastError ?? url}; host ${hostId}; ${online} of ${list.length} edge nodes online`,
@@ -333,11 +345,16 @@ export function createSparkplugHost(
       }
     },
 
-    async stop() {
+    async stop(abrupt = false) {
       stopping = true
       for (const entry of nodes.values()) if (entry.timer) clearTimeout(entry.timer)
       const c = client
       if (!c) return
+      if (abrupt) {
+        client = null
+        await c.endAsync(true)
+        return
+      }
       if (c.connected && born) {
         born = false
         // [tck-id-host-topic-phid-death-payload-timestamp-disconnect-clean] a death with the

@@ -23,6 +23,29 @@ export { sparkplugEnabled }
 export interface SparkplugSource extends Source {
   /** What births announced (GET /api/sparkplug/nodes). */
   nodes(): SparkplugNodesView
+  /** `abrupt`: without the STATE death and DISCONNECT, so the broker sends the will (host.ts). */
+  stop(abrupt?: boolean): Promise<void>
+}
+
+/**
+ * The configuration of a cluster's host for one Sparkplug group (docs/scale.md): that group's
+ * characteristics only, its topics only (`spBv1.0/<group>/#`), and a host id of its own,
+ * `<sparkplug.hostId>-<group>` (the client id likewise), so that the group's STATE is the
+ * group's whichever gateway holds it, and two groups' hosts never take each other's STATE.
+ */
+export function sparkplugGroupConfig(config: Config, group: string): Config {
+  const sp = config.sparkplug
+  const hostId = `${sp.hostId ?? 'linewatch'}-${group}`
+  return {
+    ...config,
+    sparkplug: {
+      ...sp,
+      hostId,
+      ...(sp.clientId === undefined ? {} : { clientId: `${sp.clientId}-${group}` }),
+      groups: [group],
+    },
+    characteristics: config.characteristics.filter((c) => c.source.sparkplug?.group === group),
+  }
 }
 
 /** Where the host connects: sparkplug.url, else the external broker, else the embedded one. */
@@ -56,12 +79,19 @@ export function createSparkplugSource(
     env: NodeJS.ProcessEnv
     /** The embedded broker's port once it listens (it may have been given port 0). */
     embeddedPort: () => number | null
+    /** The source's name (default `sparkplug`). */
+    name?: string
+    /** The latest reading time already taken per characteristic (host.ts `takenBefore`). */
+    takenBefore?: (characteristic: string) => number | undefined
   },
 ): SparkplugSource {
   const hostId = config.sparkplug.hostId ?? 'linewatch'
+  const name = ctx.name ?? 'sparkplug'
   let host: SparkplugHost | null = null
+  // Stopped before the host was made (a cluster's lease lost while starting): never make it.
+  let stopped = false
   return {
-    name: 'sparkplug',
+    name,
 
     async start() {
       const broker = sparkplugBroker(config, ctx.embeddedPort())
@@ -81,9 +111,12 @@ export function createSparkplugSource(
           ? await (await import('../mqtt-client.ts')).tlsOptions(external, ctx.env)
           : {}
       const { createSparkplugHost } = await import('./host.ts')
+      if (stopped) return
       host = createSparkplugHost(
         {
           config,
+          name,
+          takenBefore: ctx.takenBefore,
           hostId,
           url: broker.url,
           clientId: config.sparkplug.clientId ?? `linewatch-sparkplug-${hostId}`,
@@ -99,7 +132,7 @@ export function createSparkplugSource(
     status(): SourceStatus {
       return (
         host?.status() ?? {
-          name: 'sparkplug',
+          name,
           kind: 'sparkplug',
           connected: false,
           detail: 'not started',
@@ -112,8 +145,9 @@ export function createSparkplugSource(
       return host?.nodes() ?? { enabled: true, hostId, connected: false, nodes: [] }
     },
 
-    async stop() {
-      await host?.stop()
+    async stop(abrupt = false) {
+      stopped = true
+      await host?.stop(abrupt)
     },
   }
 }

@@ -1,0 +1,89 @@
+import type { Logger } from '../log.ts'
+
+/**
+ * The bus between the gateways of a cluster (docs/scale.md, "What is shared"): the socket.io
+ * Redis adapter they share for the live events carries it (`serverSideEmit`), so a cluster needs
+ * no other channel. A gateway alone, or one whose Redis is away, has no peers: `announce` sends
+ * nothing and `ask` answers no one.
+ *
+ * - `announce(event, payload)`: tells every other gateway, without waiting.
+ * - `ask(event, payload, timeoutMs)`: asks every other gateway; the answers of those that
+ *   answered (the adapter gives them once every gateway answered, or after its own 3 s),
+ *   `[]` when none did within `timeoutMs`.
+ * - `on(event, handler)`: what this gateway does when another announces or asks; the handler's
+ *   value (or promise) is the answer to an ask.
+ */
+export interface Peers {
+  announce(event: string, payload: unknown): void
+  ask(event: string, payload: unknown, timeoutMs: number): Promise<unknown[]>
+  on(event: string, handler: (payload: unknown) => unknown): void
+}
+
+/** What travels between the gateways. */
+export interface PeerEnvelope {
+  event: string
+  payload: unknown
+}
+
+/** How the live hub sends, once its socket.io server shares Redis. */
+export interface PeerTransport {
+  emit(envelope: PeerEnvelope): void
+  emitWithAck(envelope: PeerEnvelope, done: (responses: unknown[]) => void): void
+}
+
+/** The bus, made before the live hub (the services register their handlers at start). */
+export interface PeerBus extends Peers {
+  /** The live hub attaches its transport (null: detached, at close). */
+  attach(transport: PeerTransport | null): void
+  /** An envelope from another gateway: its handler's answer (null when there is none). */
+  receive(envelope: unknown): Promise<unknown>
+}
+
+export function createPeerBus(log: Logger): PeerBus {
+  let transport: PeerTransport | null = null
+  const handlers = new Map<string, (payload: unknown) => unknown>()
+
+  return {
+    attach(t) {
+      transport = t
+    },
+
+    announce(event, payload) {
+      transport?.emit({ event, payload })
+    },
+
+    ask(event, payload, timeoutMs) {
+      const t = transport
+      if (!t) return Promise.resolve([])
+      return new Promise((resolve) => {
+        let settled = false
+        const finish = (responses: unknown[]) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resolve(responses)
+        }
+        // A backstop: while Redis is away the adapter may never call back.
+        const timer = setTimeout(() => finish([]), timeoutMs)
+        t.emitWithAck({ event, payload }, (responses) => finish(responses ?? []))
+      })
+    },
+
+    on(event, handler) {
+      handlers.set(event, handler)
+    },
+
+    async receive(envelope) {
+      const e = envelope as Partial<PeerEnvelope> | null
+      if (!e || typeof e.event !== 'string') return null
+      const handler = handlers.get(e.event)
+      if (!handler) return null
+      try {
+        return (await handler(e.payload)) ?? null
+      } catch (err) {
+        log.warn({ err, event: e.event }, 'a message from another gateway failed here')
+        return null
+      }
+    },
+  }
+}

@@ -1,0 +1,312 @@
+import { connect, type MqttClient } from 'mqtt'
+import { io, type Socket } from 'socket.io-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type {
+  AlarmEventView,
+  AlarmView,
+  ClientToServer,
+  NonconformanceSummary,
+  ServerToClient,
+} from '../gateway/contract.ts'
+import { partitionOf } from '../rules/leases.ts'
+import {
+  CLUSTER_ADMIN_PASSWORD,
+  type ClusterGateway,
+  type ClusterPlant,
+  startClusterPlant,
+} from './helpers/cluster.ts'
+import { waitFor } from './helpers/index.ts'
+
+/**
+ * Two gateway processes of one cluster (docs/scale.md, "What is shared, what stays per
+ * gateway"): what one gateway's API and dashboards show and do about the alarms, NCs and users
+ * of characteristics the other judges. An alarm raised on gw-a is listed and counted on gw-b,
+ * acknowledged through gw-b by gw-a (which judges it); an NC opened on gw-a and closed through
+ * gw-b is not added to by gw-a afterwards; a user added on gw-a signs in on gw-b.
+ */
+const C = 8
+const PARTITIONS = 4
+const LEASE_MS = 4000
+const PASSWORDS = {
+  qe: 'engineer: quiet river stone',
+  qm: 'manager: amber lantern hill',
+  op: 'operator: seven blue kites',
+}
+const id = (c: number) => `k${c}`
+
+const characteristicsYaml = `
+characteristics:
+${Array.from(
+  { length: C },
+  (_, c) =>
+    `  - { id: ${id(c)}, name: ${id(c).toUpperCase()}, path: plant/coherence/${id(c)}, source: { mqtt: { topic: co/${id(c)} } }, limits: { actionHigh: 10 }, chart: { baselineCount: 8 } }`,
+).join('\n')}
+`
+
+type Running = ClusterGateway
+
+describe('a cluster’s alarms, NCs and users are the same on every gateway', () => {
+  let plant: ClusterPlant
+  let db: ClusterPlant['db']
+  let device: MqttClient
+
+  beforeAll(async () => {
+    plant = await startClusterPlant('linewatch-coherence-')
+    db = plant.db
+  }, 60_000)
+
+  afterAll(async () => {
+    device?.end(true)
+    await plant?.stop()
+  })
+
+  const startGateway = (name: string) =>
+    plant.startGateway(name, {
+      partitions: PARTITIONS,
+      leaseMs: LEASE_MS,
+      database: 'coherence',
+      clientId: 'lwc',
+      yaml: characteristicsYaml,
+    })
+
+  async function call<T>(
+    gw: Running,
+    method: string,
+    path: string,
+    token: string | null,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${gw.url}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    let parsed: unknown = text
+    try {
+      parsed = JSON.parse(text)
+    } catch {}
+    return { status: res.status, body: parsed as T }
+  }
+
+  const signIn = (gw: Running, user: string, password: string) =>
+    call<{ token: string }>(gw, 'POST', '/api/auth/sign-in', null, { user, password })
+
+  async function publish(c: string, value: number): Promise<void> {
+    await device.publishAsync(`co/${c}`, JSON.stringify({ value, ts: new Date().toISOString() }), {
+      qos: 1,
+    })
+  }
+
+  it('lists, counts and acts on the alarms, follows NC closures and knows the users of the other gateway', async () => {
+    const a = await startGateway('gw-a')
+    const b = await startGateway('gw-b')
+    // Settled: every partition leased, each gateway holding some.
+    const held = await waitFor(
+      'every partition to be leased by the two gateways',
+      async () => {
+        const { rows } = await db.query<{ partition: number; holder: string }>(
+          'SELECT partition, holder FROM cluster_lease WHERE expires_at > now()',
+        )
+        const leases = new Map(rows.map((r) => [r.partition, r.holder]))
+        return leases.size === PARTITIONS && new Set(leases.values()).size === 2
+          ? leases
+          : undefined
+      },
+      { timeoutMs: 60_000 },
+    )
+    const target = Array.from({ length: C }, (_, c) => id(c)).find(
+      (x) => held.get(partitionOf(x, PARTITIONS)) === 'gw-a',
+    ) as string
+    expect(target).toBeDefined()
+    const alarm = `${target}:HH`
+    device = connect(plant.mosquitto.url, { clientId: 'coherence-device', reconnectPeriod: 100 })
+    device.on('error', () => {})
+    await waitFor('the device to connect', () => device.connected)
+
+    // Users added on gw-a sign in on gw-b.
+    const admin = await signIn(a, 'admin', CLUSTER_ADMIN_PASSWORD)
+    expect(admin.status).toBe(200)
+    const people = [
+      ['qe', 'Dr. Jana Novák', 'quality-engineer'],
+      ['qm', 'Anna Weber', 'quality-manager'],
+      ['op', 'Luis Ortega', 'operator'],
+    ] as const
+    for (const [name, printedName, role] of people) {
+      const added = await call(a, 'POST', '/api/users', admin.body.token, {
+        name,
+        printedName,
+        role,
+        password: PASSWORDS[name],
+        reason: 'staff of the coherence line',
+      })
+      expect(added.status).toBe(200)
+    }
+    const onB = { qe: '', qm: '', op: '' }
+    for (const [name] of people) {
+      const session = await waitFor(`${name} to sign in on gw-b`, async () => {
+        const s = await signIn(b, name, PASSWORDS[name])
+        return s.status === 200 ? s : undefined
+      })
+      onB[name] = session.body.token
+    }
+
+    // A dashboard on gw-b.
+    const socket: Socket<ServerToClient, ClientToServer> = io(b.url, { transports: ['websocket'] })
+    const seenOnB: AlarmView[] = []
+    socket.on('alarms', (m) => seenOnB.push(...m.changed))
+    await waitFor('the dashboard socket on gw-b', () => socket.connected)
+
+    // A reading over the limit, judged by gw-a: listed and counted on gw-b.
+    await publish(target, 12)
+    const listed = await waitFor('gw-b to list the alarm', async () => {
+      const list = (await call<AlarmView[]>(b, 'GET', '/api/alarms', null)).body
+      return list.find((v) => v.id === alarm)
+    })
+    expect(listed).toMatchObject({ state: 'unack-active', active: true, acknowledged: false })
+    const counts = (
+      await call<Record<string, { active: number; unacknowledged: number }>>(
+        b,
+        'GET',
+        '/api/alarms/counts',
+        null,
+      )
+    ).body
+    expect(counts[listed.priority]).toEqual({ active: 1, unacknowledged: 1 })
+    expect((await call<AlarmView>(b, 'GET', `/api/alarms/${alarm}`, null)).body.state).toBe(
+      'unack-active',
+    )
+    // gw-a's change reaches gw-b's dashboard over Redis.
+    await waitFor('gw-b’s dashboard to hear of the alarm', () =>
+      seenOnB.some((v) => v.id === alarm && v.state === 'unack-active'),
+    )
+
+    // Acknowledged through gw-b: gw-a, which judges it, acts and records who.
+    const acked = await call<AlarmView>(b, 'POST', `/api/alarms/${alarm}/acknowledge`, onB.op, {
+      comment: 'seen from line 2',
+    })
+    expect(acked.status, JSON.stringify(acked.body)).toBe(200)
+    expect(acked.body).toMatchObject({ state: 'ack-active', acknowledged: true })
+    expect((await call<AlarmView>(a, 'GET', `/api/alarms/${alarm}`, null)).body.state).toBe(
+      'ack-active',
+    )
+    const history = (await call<AlarmEventView[]>(a, 'GET', `/api/alarms/${alarm}/history`, null))
+      .body
+    expect(history[0]).toMatchObject({ from: 'unack-active', to: 'ack-active', by: 'op' })
+    const { rows } = await db.query<{ record: string }>('SELECT record FROM alarm WHERE id = $1', [
+      alarm,
+    ])
+    expect(JSON.parse(rows[0]?.record as string)).toMatchObject({
+      state: 'ack-active',
+      acknowledged: true,
+    })
+    const listedAfter = (await call<AlarmView[]>(b, 'GET', '/api/alarms', null)).body
+    expect(listedAfter.find((v) => v.id === alarm)?.state).toBe('ack-active')
+    // Acknowledged once: a second acknowledgement through gw-b is refused by gw-a.
+    const again = await call<{ message: string }>(
+      b,
+      'POST',
+      `/api/alarms/${alarm}/acknowledge`,
+      onB.op,
+      {},
+    )
+    expect(again.status).toBe(409)
+
+    // The NC gw-a opened, closed through gw-b.
+    const ncsOf = async (gw: Running) =>
+      (
+        await call<NonconformanceSummary[]>(
+          gw,
+          'GET',
+          `/api/nonconformances?characteristic=${target}`,
+          null,
+        )
+      ).body
+    const [first] = await waitFor('the NC', async () => {
+      const list = await ncsOf(a)
+      return list.length === 1 ? list : undefined
+    })
+    const ncId = (first as NonconformanceSummary).id
+    const act = (token: string, body: Record<string, unknown>) =>
+      call<{ status: string; message: string }>(
+        b,
+        'POST',
+        `/api/nonconformances/${ncId}/actions`,
+        token,
+        body,
+      )
+    const steps: [string, Record<string, unknown>][] = [
+      [
+        onB.qe,
+        {
+          action: 'investigate',
+          owner: 'qe',
+          dueAt: Date.now() + 86_400_000,
+          reason: 'HH on the coherence line',
+        },
+      ],
+      [
+        onB.qe,
+        {
+          action: 'root-cause',
+          whys: ['reading over the action limit', 'test excursion'],
+          fishbone: {},
+          reason: 'the test published it',
+        },
+      ],
+      [
+        onB.qe,
+        {
+          action: 'disposition',
+          decision: 'use-as-is',
+          justification: 'within the customer tolerance',
+          reason: 'MRB',
+        },
+      ],
+      [onB.qm, { action: 'close', reason: 'verified', signature: { password: PASSWORDS.qm } }],
+    ]
+    for (const [token, step] of steps) {
+      const res = await act(token, step)
+      expect(res.status, JSON.stringify(res.body)).toBe(200)
+    }
+    expect((await ncsOf(a))[0]?.status).toBe('closed')
+
+    // The next excursion on gw-a opens a new NC, a recurrence of the closed one, rather than
+    // adding an occurrence to it. gw-a hears of the closure once it is committed.
+    await publish(target, 5)
+    await waitFor('the alarm to clear', async () => {
+      const v = (await call<AlarmView>(a, 'GET', `/api/alarms/${alarm}`, null)).body
+      return v.state === 'normal'
+    })
+    await publish(target, 13)
+    const list = await waitFor('the recurrence', async () => {
+      const l = await ncsOf(b)
+      return l.length === 2 ? l : undefined
+    })
+    const recurrence = list.find((n) => n.id !== ncId) as NonconformanceSummary
+    expect(recurrence).toMatchObject({ status: 'open', recurrenceOf: ncId, occurrences: 1 })
+    expect(list.find((n) => n.id === ncId)).toMatchObject({ status: 'closed', occurrences: 1 })
+    socket.close()
+  }, 120_000)
+
+  it('refuses a cluster without live.redis', async () => {
+    const { parseConfig } = await import('../gateway/config/index.ts')
+    const problems = (() => {
+      try {
+        parseConfig(`
+store: { timeseries: influxdb, influxdb: { url: 'http://127.0.0.1:1', database: x }, records: postgres }
+mqtt: { broker: { enabled: false }, external: { url: 'mqtt://127.0.0.1:1' } }
+cluster: { gateway: gw-a }
+characteristics: []
+`)
+        return ''
+      } catch (err) {
+        return String(err)
+      }
+    })()
+    expect(problems).toMatch(/a cluster needs live\.redis/)
+  })
+})

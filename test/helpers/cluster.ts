@@ -1,0 +1,177 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import pg from 'pg'
+import type { InfluxConfig } from '../../gateway/config/index.ts'
+import { createLogger } from '../../gateway/log.ts'
+import { createInfluxStore, type InfluxStore } from '../../gateway/store/influx.ts'
+import { freePort, tempDir, waitFor } from './index.ts'
+import { type RunningInfluxd, startInfluxd } from './influxd.ts'
+import { type Mosquitto, startMosquitto } from './mosquitto.ts'
+import { type Postgres, startPostgres } from './postgres.ts'
+import { type RedisServer, startRedis } from './redis.ts'
+
+/**
+ * What a cluster's tests share (issue 12): the servers of one plant (PostgreSQL, Mosquitto,
+ * Redis, InfluxDB) on loopback, and gateway processes started on them, each in its own data
+ * directory and named on the command line (`--gateway`). `KEEP=1` keeps the directory, with
+ * each gateway's output in `<name>/output.log`.
+ */
+const MAIN = join(import.meta.dirname, '..', '..', 'gateway', 'cli', 'main.ts')
+const REDIS_ENV = 'LINEWATCH_TEST_CLUSTER_REDIS'
+export const CLUSTER_ADMIN_PASSWORD = 'cluster-test-first-password-0123'
+
+export interface ClusterGateway {
+  name: string
+  url: string
+  child: ChildProcess
+  output(): string
+}
+
+export interface ClusterPlant {
+  postgres: Postgres
+  mosquitto: Mosquitto
+  redis: RedisServer
+  influxd: RunningInfluxd
+  /** A connection of the test's own to the shared PostgreSQL. */
+  db: pg.Client
+  /** The gateways started and not killed, by name. */
+  gateways: Map<string, ClusterGateway>
+  startGateway(name: string, options: GatewayOptions): Promise<ClusterGateway>
+  /** SIGKILL, as a machine that dies. */
+  kill(name: string): Promise<void>
+  /** Live leases by partition (or unit), read with PostgreSQL's clock. */
+  leases(): Promise<Map<number, string>>
+  /** A reader of what the gateways wrote to this InfluxDB database (the gateway's own adapter). */
+  reader(database: string): Promise<InfluxStore>
+  stop(): Promise<void>
+}
+
+export interface GatewayOptions {
+  partitions: number
+  leaseMs: number
+  /** The InfluxDB database, and the prefix of the Redis channels. */
+  database: string
+  /** mqtt.external.clientId (the partitions' sessions are `<clientId>-p<n>`). */
+  clientId: string
+  /** Further top-level YAML, and the characteristics. */
+  yaml: string
+}
+
+export async function startClusterPlant(prefix: string): Promise<ClusterPlant> {
+  const dir = await tempDir(prefix)
+  const [postgres, mosquitto, redis, influxd] = await Promise.all([
+    startPostgres(),
+    startMosquitto(),
+    startRedis(),
+    startInfluxd(),
+  ])
+  const db = new pg.Client({ connectionString: postgres.url })
+  await db.connect()
+  const gateways = new Map<string, ClusterGateway>()
+
+  async function kill(name: string): Promise<void> {
+    const child = gateways.get(name)?.child
+    gateways.delete(name)
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGKILL')
+    await exited
+  }
+
+  return {
+    postgres,
+    mosquitto,
+    redis,
+    influxd,
+    db,
+    gateways,
+    kill,
+
+    async startGateway(name, o) {
+      const httpPort = await freePort()
+      const dataDir = join(dir.path, name)
+      await mkdir(dataDir, { recursive: true })
+      const file = join(dataDir, 'gw.yaml')
+      await writeFile(
+        file,
+        `dataDir: ${JSON.stringify(join(dataDir, 'data'))}
+log: { level: ${process.env.LINEWATCH_TEST_LOG ?? 'warn'} }
+auth: { anonymousRole: viewer }
+http: { host: 127.0.0.1, port: ${httpPort} }
+mqtt: { broker: { enabled: false }, external: { url: '${mosquitto.url}', clientId: ${o.clientId} } }
+store:
+  timeseries: influxdb
+  influxdb: { url: '${influxd.url}', database: ${o.database}, flushIntervalMs: 50 }
+  records: postgres
+cluster: { gateway: placeholder, partitions: ${o.partitions}, leaseMs: ${o.leaseMs} }
+live: { flushIntervalMs: 50, redis: { urlEnv: ${REDIS_ENV}, keyPrefix: ${o.database} } }
+${o.yaml}`,
+      )
+      // One file per gateway (each has its own data directory and port); the name comes from --gateway.
+      const child = spawn(
+        process.execPath,
+        [MAIN, 'start', '--config', file, '--gateway', name, '--json-logs'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            ...process.env,
+            LINEWATCH_POSTGRES_URL: postgres.url,
+            [REDIS_ENV]: redis.url,
+            LINEWATCH_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD,
+          },
+        },
+      )
+      let output = ''
+      child.stdout?.on('data', (d: Buffer) => (output += d))
+      child.stderr?.on('data', (d: Buffer) => (output += d))
+      if (process.env.KEEP)
+        child.once(
+          'exit',
+          () => void writeFile(join(dataDir, 'output.log'), output).catch(() => {}),
+        )
+      const url = `http://127.0.0.1:${httpPort}`
+      const running: ClusterGateway = { name, url, child, output: () => output }
+      gateways.set(name, running)
+      await waitFor(
+        `${name} to answer`,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode})`)
+          try {
+            return (await fetch(`${url}/api/health`)).ok
+          } catch {
+            return false
+          }
+        },
+        { timeoutMs: 60_000 },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\n${output}`)
+      })
+      return running
+    },
+
+    async reader(database) {
+      const store = createInfluxStore(
+        { url: influxd.url, database, flushIntervalMs: 50 } as InfluxConfig,
+        { log: createLogger('silent'), spoolDir: join(dir.path, `reader-${database}`), env: {} },
+      )
+      await store.start()
+      return store
+    },
+
+    async leases() {
+      const { rows } = await db.query<{ partition: number; holder: string }>(
+        'SELECT partition, holder FROM cluster_lease WHERE expires_at > now()',
+      )
+      return new Map(rows.map((r) => [r.partition, r.holder]))
+    },
+
+    async stop() {
+      for (const name of [...gateways.keys()]) await kill(name)
+      await db.end()
+      await Promise.all([postgres.stop(), mosquitto.stop(), redis.stop(), influxd.remove()])
+      if (!process.env.KEEP) await dir.remove()
+      else console.log(`kept ${dir.path}`)
+    },
+  }
+}
