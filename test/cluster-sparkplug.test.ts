@@ -207,6 +207,19 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
           throw new Error(`${err.message}\n${dump()}`)
         })
     }
+    // GET /api/sparkplug/nodes on each gateway: the nodes of the group it holds, under that
+    // group's host id.
+    for (const { group, unit, node } of GROUPS) {
+      const holder = gateways.get(held.get(unit) as string) as Running
+      const view = (await (await fetch(`${holder.url}/api/sparkplug/nodes`)).json()) as {
+        enabled: boolean
+        hostId: string
+        nodes: { group: string; node: string }[]
+      }
+      expect(view.enabled).toBe(true)
+      expect(view.hostId).toBe(`${HOST_ID}-${group}`)
+      expect(view.nodes.map((n) => [n.group, n.node])).toEqual([[group, node]])
+    }
 
     // Kill the holder of Alpha with SIGKILL.
     const [alpha] = GROUPS
@@ -288,15 +301,22 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
 
     // Since the kill, each Alpha chart has one point per reading, numbered without a gap: the
     // repeated value judged again would have taken the next number and left one out.
+    // The node stops publishing first, so that the points and readings compared are the same.
+    clearInterval(publisher)
     const reader = await plant.reader('clustersp')
+    const pointsOf = (id: string) =>
+      reader.chartPoints({
+        characteristic: id,
+        from: killedAt,
+        to: Date.now() + 60_000,
+        limit: 100_000,
+      })
     try {
       for (const id of alpha.ids) {
-        const points = await reader.chartPoints({
-          characteristic: id,
-          from: killedAt,
-          to: Date.now() + 60_000,
-          limit: 100_000,
+        await waitFor(`every reading of ${id} charted`, async () => {
+          return (await pointsOf(id)).length === (await stored(id, killedAt - 1))
         })
+        const points = await pointsOf(id)
         expect(points.length).toBeGreaterThanOrEqual(10)
         const first = points[0]?.index as number
         expect(

@@ -194,9 +194,21 @@ export function suppressionMap(
   definitions: readonly Pick<AlarmDefinition, 'id' | 'characteristic' | 'condition'>[],
 ): Map<string, { targets: string[]; why: string }> {
   const map = new Map<string, { targets: string[]; why: string }>()
+  // The targets already listed per key: a pattern like `*:stale` names one alarm per
+  // characteristic, and `targets.includes` made that quadratic.
+  const listed = new Map<string, Set<string>>()
   const add = (key: string, why: string, targets: string[]) => {
     const entry = map.get(key) ?? { targets: [], why }
-    for (const t of targets) if (!entry.targets.includes(t) && t !== key) entry.targets.push(t)
+    let seen = listed.get(key)
+    if (!seen) {
+      seen = new Set()
+      listed.set(key, seen)
+    }
+    for (const t of targets) {
+      if (seen.has(t) || t === key) continue
+      seen.add(t)
+      entry.targets.push(t)
+    }
     map.set(key, entry)
   }
   const names = new Map(config.alarms.states.map((s) => [s.id, s.name]))

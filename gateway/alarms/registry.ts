@@ -45,6 +45,10 @@ export interface Profile {
   readonly signals: ReadonlySet<AlarmCondition>
   readonly stale: boolean
   readonly gradeA: boolean
+  /** `reading`'s conditions' bits (conditionBit), in the same order. */
+  readonly readingBits: readonly number[]
+  /** The bits of `signals`. */
+  readonly signalBits: number
 }
 
 export interface Entry {
@@ -58,6 +62,11 @@ export interface Entry {
   gradeA: GradeA5umState | null
   /** Judged by this gateway (in a cluster, while it holds the characteristic's partition). */
   owned: boolean
+  /**
+   * The bits (conditionBit) of its alarms whose condition is active or has a delay running:
+   * the service keeps it (noteBusy), so that a reading asks no slot for what it need not judge.
+   */
+  busy: number
 }
 
 export interface Slot {
@@ -73,6 +82,39 @@ export interface Slot {
   suppressors: number
   /** Limit and target alarms: the farthest value of the excursion under way. */
   peak: number | null
+  /** conditionBit(def.condition). */
+  readonly bit: number
+}
+
+/** One bit per condition (23 of them: they fit a 32-bit mask). */
+const CONDITION_BITS: Record<AlarmCondition, number> = {
+  HH: 1 << 0,
+  H: 1 << 1,
+  L: 1 << 2,
+  LL: 1 << 3,
+  target: 1 << 4,
+  rate: 1 << 5,
+  stale: 1 << 6,
+  'comm-loss': 1 << 7,
+  'grade-a-5um': 1 << 8,
+  N1: 1 << 9,
+  N2: 1 << 10,
+  N3: 1 << 11,
+  N4: 1 << 12,
+  N5: 1 << 13,
+  N6: 1 << 14,
+  N7: 1 << 15,
+  N8: 1 << 16,
+  WE1: 1 << 17,
+  WE2: 1 << 18,
+  WE3: 1 << 19,
+  WE4: 1 << 20,
+  'cusum-upper': 1 << 21,
+  'cusum-lower': 1 << 22,
+}
+
+export function conditionBit(condition: AlarmCondition): number {
+  return CONDITION_BITS[condition]
 }
 
 const READING_KINDS: ReadonlySet<ConditionKind> = new Set(['above', 'below', 'target', 'rate'])
@@ -123,14 +165,18 @@ export class AlarmRegistry {
       const key = conditions.join(',')
       let profile = profiles.get(key)
       if (!profile) {
+        const reading = conditions.filter((x) => READING_KINDS.has(conditionKind(x)))
+        const signals = conditions.filter(
+          (x) => conditionKind(x) === 'signal' && x !== 'grade-a-5um',
+        )
         profile = {
           conditions,
-          reading: conditions.filter((x) => READING_KINDS.has(conditionKind(x))),
-          signals: new Set(
-            conditions.filter((x) => conditionKind(x) === 'signal' && x !== 'grade-a-5um'),
-          ),
+          reading,
+          signals: new Set(signals),
           stale: conditions.includes('stale'),
           gradeA: conditions.includes('grade-a-5um'),
+          readingBits: reading.map(conditionBit),
+          signalBits: signals.reduce((mask, x) => mask | conditionBit(x), 0),
         }
         profiles.set(key, profile)
       }
@@ -141,6 +187,7 @@ export class AlarmRegistry {
         lastReadingAt: Number.NaN,
         gradeA: profile.gradeA ? initGradeA5um() : null,
         owned: true,
+        busy: 0,
       }
       this.entries.set(c.id, entry)
       if (profile.stale) this.staleEntries.push(entry)
@@ -187,6 +234,7 @@ export class AlarmRegistry {
       shelveReason: null,
       suppressors: 0,
       peak: null,
+      bit: conditionBit(condition),
     }
     entry.slots ??= []
     entry.slots.push(slot)
@@ -226,6 +274,7 @@ export class AlarmRegistry {
       this.live.delete(slot.def.id)
     }
     entry.slots = null
+    entry.busy = 0
     entry.lastReadingAt = Number.NaN
     entry.gradeA = entry.profile.gradeA ? initGradeA5um() : null
   }

@@ -34,6 +34,7 @@ import { createOthersAlarms } from './others.ts'
 import {
   AlarmRegistry,
   type AlarmSettingsChange,
+  conditionBit,
   type Entry,
   type Slot,
   withChange,
@@ -71,6 +72,65 @@ const LIMIT_KEY = {
   L: 'alertLow',
   LL: 'actionLow',
 } as const
+
+const COMM_LOSS_BIT = conditionBit('comm-loss')
+const STALE_BIT = conditionBit('stale')
+
+/** Two numbers (or nulls) that JSON writes alike (NaN and ±Infinity are written null). */
+function sameJson(a: number | null, b: number | null): boolean {
+  return a === b || ((a === null || !Number.isFinite(a)) && (b === null || !Number.isFinite(b)))
+}
+
+/**
+ * Whether a lifecycle step changed the record as its JSON (what is saved) would show: field by
+ * field, not two JSON.stringify per step (an absent suppressedByDesign made false counts).
+ */
+function recordChanged(a: AlarmRecord, b: AlarmRecord): boolean {
+  return (
+    a.state !== b.state ||
+    a.active !== b.active ||
+    a.acknowledged !== b.acknowledged ||
+    !sameJson(a.activeSince, b.activeSince) ||
+    !sameJson(a.acknowledgedAt, b.acknowledgedAt) ||
+    !sameJson(a.shelvedUntil, b.shelvedUntil) ||
+    a.activeWhileShelved !== b.activeWhileShelved ||
+    !sameJson(a.value, b.value) ||
+    !sameJson(a.limit, b.limit) ||
+    !sameJson(a.since, b.since) ||
+    a.suppressedByDesign !== b.suppressedByDesign
+  )
+}
+
+/**
+ * The alarms a suppression can name (what suppressionMap is given): those a rule's pattern
+ * matches, and the comm-loss and stale alarms of a characteristic that has both (built in).
+ * Not every alarm of every characteristic: with 100,000 characteristics that list was
+ * 1.1 million objects and ids made at start, for a map that is usually empty.
+ */
+function suppressible(
+  config: Config,
+  entries: ReadonlyMap<string, Entry>,
+): { id: string; characteristic: string; condition: AlarmCondition }[] {
+  const patterns = config.alarms.suppression.flatMap((rule) =>
+    rule.suppress.map((pattern) => pattern.split(':') as [string, string]),
+  )
+  const out: { id: string; characteristic: string; condition: AlarmCondition }[] = []
+  for (const c of config.characteristics) {
+    const profile = (entries.get(c.id) as Entry).profile
+    const builtIn = profile.stale && profile.conditions.includes('comm-loss')
+    const named = patterns.some(([ch]) => ch === '*' || ch === c.id)
+    if (!builtIn && !named) continue
+    for (const condition of profile.conditions) {
+      const wanted =
+        (builtIn && (condition === 'stale' || condition === 'comm-loss')) ||
+        patterns.some(
+          ([ch, cond]) => (ch === '*' || ch === c.id) && (cond === '*' || cond === condition),
+        )
+      if (wanted) out.push({ id: `${c.id}:${condition}`, characteristic: c.id, condition })
+    }
+  }
+  return out
+}
 
 /** How long an act on an alarm another gateway judges waits for that gateway's answer. */
 const FORWARD_TIMEOUT_MS = 5_000
@@ -112,16 +172,7 @@ export function createAlarmService(ctx: {
   const timed = new Set<Slot>()
   /** For each suppressor (`state:ID` or an alarm id): the alarm ids it suppresses, and why. */
   const suppression = new Map<string, { targets: string[]; why: string }>()
-  for (const [key, value] of suppressionMap(
-    config,
-    config.characteristics.flatMap((c) =>
-      (entries.get(c.id) as Entry).profile.conditions.map((condition) => ({
-        id: `${c.id}:${condition}`,
-        characteristic: c.id,
-        condition,
-      })),
-    ),
-  ))
+  for (const [key, value] of suppressionMap(config, suppressible(config, entries)))
     suppression.set(key, value)
   /** Plant states: active, since, by, reason; derived ones follow a characteristic's readings. */
   const states = new Map<
@@ -201,7 +252,7 @@ export function createAlarmService(ctx: {
         t.value,
       ])
     }
-    if (step.transitions.length > 0 || JSON.stringify(before) !== JSON.stringify(step.record)) {
+    if (step.transitions.length > 0 || recordChanged(before, step.record)) {
       markDirty(slot)
       bus.emit('alarm', registry.view(slot))
     }
@@ -269,6 +320,7 @@ export function createAlarmService(ctx: {
   function judge(slot: Slot, input: ConditionInput, note = ''): boolean {
     const step = stepCondition(slot.def.settings, slot.cond, input)
     slot.cond = step.state
+    noteBusy(slot)
     if (!step.changed) {
       track(slot)
       releaseLater(slot)
@@ -289,6 +341,13 @@ export function createAlarmService(ctx: {
       excursion + note,
     )
     return !wasActive && slot.record.active
+  }
+
+  /** Keeps the entry's mask of busy alarms (active, or a delay running) true for this slot. */
+  function noteBusy(slot: Slot): void {
+    const d = slot.cond.delay
+    if (d.active || d.pendingSince !== null) slot.entry.busy |= slot.bit
+    else slot.entry.busy &= ~slot.bit
   }
 
   /**
@@ -426,29 +485,32 @@ export function createAlarmService(ctx: {
     const entry = entries.get(rt.config.id)
     if (!entry) return
     const activated = scratch
-    activated.length = 0
+    if (activated.length !== 0) activated.length = 0
     const profile = entry.profile
+    // Which alarms are busy (active, or a delay running) is the entry's mask: a reading looks
+    // for no slot of an alarm that is clear and inside its threshold (most readings).
     if (reading && rt.last) {
       const at = reading.receivedAt ?? now()
       const value = rt.last.value
-      for (const condition of profile.reading) {
-        const found = registry.find(entry, condition)
-        const busy =
-          found !== undefined && (found.cond.delay.active || found.cond.delay.pendingSince !== null)
+      const conditions = profile.reading
+      for (let i = 0; i < conditions.length; i++) {
+        const condition = conditions[i] as AlarmCondition
+        const busy = (entry.busy & (profile.readingBits[i] as number)) !== 0
         if (!busy && condition !== 'rate' && !beyond(entry, condition, value)) continue
-        const slot = found ?? registry.slot(entry, condition)
+        const slot = registry.slot(entry, condition)
         notePeak(slot, value)
         if (judge(slot, { kind: 'reading', at, value })) activated.push(slot)
       }
-      if (entry.slots !== null) {
-        const comm = registry.find(entry, 'comm-loss')
-        if (comm && (comm.cond.delay.active || comm.cond.delay.pendingSince !== null))
-          if (judge(comm, { kind: 'source', at, ok: true })) activated.push(comm)
+      if ((entry.busy & COMM_LOSS_BIT) !== 0) {
+        const comm = registry.find(entry, 'comm-loss') as Slot
+        if (judge(comm, { kind: 'source', at, ok: true })) activated.push(comm)
       }
       if (profile.stale) {
         entry.lastReadingAt = at
-        const stale = registry.find(entry, 'stale')
-        if (stale?.cond.delay.active) feedStale(stale)
+        if ((entry.busy & STALE_BIT) !== 0) {
+          const stale = registry.find(entry, 'stale')
+          if (stale?.cond.delay.active) feedStale(stale)
+        }
       }
       if (entry.gradeA) {
         entry.gradeA = stepGradeA5um(GRADE_A_5UM_DEFAULTS, entry.gradeA, {
@@ -468,12 +530,14 @@ export function createAlarmService(ctx: {
     }
     if (evaluation.points.length > 0 && profile.signals.size > 0) {
       const at = reading?.receivedAt ?? now()
-      // The signals of this evaluation (a rule may come from several panes: once is enough).
-      let seen: Set<string> | null = null
+      // The signals of this evaluation (a rule may come from several panes: once is enough),
+      // as a mask of their bits.
+      let seen = 0
       for (const d of evaluation.deviations) {
-        if (d.kind !== 'rule' || !profile.signals.has(d.cause) || seen?.has(d.cause)) continue
-        if (seen === null) seen = new Set()
-        seen.add(d.cause)
+        if (d.kind !== 'rule' || !profile.signals.has(d.cause)) continue
+        const bit = conditionBit(d.cause)
+        if ((seen & bit) !== 0) continue
+        seen |= bit
         const slot = registry.slot(entry, d.cause)
         const input = {
           kind: 'signal',
@@ -486,13 +550,13 @@ export function createAlarmService(ctx: {
       }
       // Signals that held and did not come again: clear (after their off-delay). Judging only
       // releases later and creates none here, so the list does not change under the loop.
+      // Those to clear: busy signal alarms (grade-a-5um is not in signalBits) not seen now.
+      const clear = entry.busy & profile.signalBits & ~seen
       const slots = entry.slots
-      if (slots !== null)
+      if (slots !== null && clear !== 0)
         for (let k = 0; k < slots.length; k++) {
           const slot = slots[k] as Slot
-          if (slot.kind !== 'signal' || slot.def.condition === 'grade-a-5um') continue
-          if (!slot.cond.delay.active && slot.cond.delay.pendingSince === null) continue
-          if (seen?.has(slot.def.condition)) continue
+          if ((clear & slot.bit) === 0) continue
           judge(slot, { kind: 'signal', at, flagged: false, value: null, limit: null })
         }
     }
@@ -607,6 +671,7 @@ export function createAlarmService(ctx: {
       watchingSince: slot.kind === 'stale' ? at : null,
       delay: { active: record.active, pendingSince: null, pendingCount: 0 },
     }
+    noteBusy(slot)
     registry.count(slot, 1)
     track(slot)
   }

@@ -76,7 +76,7 @@ export const SparkplugConfig = Type.Object(
     ),
     hostId: Type.Optional(
       Level(
-        'The sparkplug_host_id: the host publishes its STATE on spBv1.0/STATE/<hostId>. Required when the host runs; unique among the host applications on the broker (two gateways never share one).',
+        'The sparkplug_host_id: the host publishes its STATE on spBv1.0/STATE/<hostId>. Required when the host runs; unique among the host applications on the broker (two gateways never share one). In a cluster each group has a host of its own, <hostId>-<group>, run by the gateway holding the group (docs/scale.md).',
       ),
     ),
     url: Type.Optional(
@@ -105,7 +105,7 @@ export const SparkplugConfig = Type.Object(
       default: [],
       uniqueItems: true,
       description:
-        "Groups the host takes (subscribing to spBv1.0/<group>/#). Empty (the default): all groups (spBv1.0/#). To spread Sparkplug over several gateways, give each its own groups: MQTT shared subscriptions ($share) would split one node's messages between gateways and break its seq.",
+        "Groups the host takes (subscribing to spBv1.0/<group>/#). Empty (the default): all groups (spBv1.0/#). To spread Sparkplug over several gateways, give each its own groups, or run them as a cluster, which leases each group to one gateway at a time (docs/scale.md): MQTT shared subscriptions ($share) would split one node's messages between gateways and break its seq.",
     }),
     qos: Type.Integer({
       minimum: 0,

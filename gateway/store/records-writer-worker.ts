@@ -7,8 +7,7 @@
  */
 import type { SQLInputValue, StatementSync } from 'node:sqlite'
 import { parentPort, workerData } from 'node:worker_threads'
-import pg from 'pg'
-import { RECORDS_TYPES, toPostgresPlaceholders } from './postgres-records.ts'
+import type { Client } from 'pg'
 import { openRecords } from './records.ts'
 import { transaction } from './sqlite-db.ts'
 
@@ -60,11 +59,14 @@ function sqliteBackend(options: RecordsWorkerOptions): Backend {
 }
 
 async function postgresBackend(url: string, options: RecordsWorkerOptions): Promise<Backend> {
+  // Loaded only here: a gateway with its records in SQLite does not load pg in this thread.
+  const { default: pg } = await import('pg')
+  const { RECORDS_TYPES, toPostgresPlaceholders } = await import('./postgres-records.ts')
   const texts = new Map<string, string>()
   for (const [name, sql] of Object.entries(options.statements))
     texts.set(name, toPostgresPlaceholders(sql))
-  let client: pg.Client | null = null
-  async function connection(): Promise<pg.Client> {
+  let client: Client | null = null
+  async function connection(): Promise<Client> {
     if (client) return client
     const c = new pg.Client({ connectionString: url, types: RECORDS_TYPES })
     // A lost connection is opened again at the next batch (the failed one is sent again).

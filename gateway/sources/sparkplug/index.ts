@@ -153,6 +153,13 @@ export function createSparkplugSource(
 }
 
 /** The gateway's Sparkplug source among its sources, if it runs one. */
-export function findSparkplugSource(sources: readonly Source[]): SparkplugSource | undefined {
-  return sources.find((s): s is SparkplugSource => s.name === 'sparkplug' && 'nodes' in s)
+/**
+ * The Sparkplug hosts this gateway runs: the one host (`sparkplug`), or in a cluster one per
+ * group it holds (`sparkplug:<group>`).
+ */
+export function findSparkplugSources(sources: readonly Source[]): SparkplugSource[] {
+  return sources.filter(
+    (s): s is SparkplugSource =>
+      (s.name === 'sparkplug' || s.name.startsWith('sparkplug:')) && 'nodes' in s,
+  )
 }
