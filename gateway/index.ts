@@ -35,7 +35,13 @@ import { startDailyReports } from './reports/index.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
 import { createSparkplugSource, sparkplugEnabled } from './sources/sparkplug/index.ts'
 import type { ReadingSink, Source, SourceStatus } from './sources/types.ts'
-import { openRecordsAt, recordsChain, recordsLocation, writerTarget } from './store/records.ts'
+import {
+  openRecordsAt,
+  postgresUrl,
+  recordsChain,
+  recordsLocation,
+  writerTarget,
+} from './store/records.ts'
 import { createRecordsWriter, whenAll } from './store/records-writer.ts'
 import { createSqliteStore } from './store/sqlite.ts'
 import type { Delivery, JournaledStore } from './store/types.ts'
@@ -478,17 +484,6 @@ export async function createGateway(
     await stopAll()
     throw err
   }
-}
-
-/** The PostgreSQL URL, from the environment variable store.postgres.urlEnv names. */
-function postgresUrl(config: Config, env: NodeJS.ProcessEnv): string {
-  const url = env[config.store.postgres.urlEnv]
-  if (!url)
-    throw new LinewatchError(
-      'LW_ERR_SECRET_MISSING',
-      `store.postgres.urlEnv names the environment variable ${config.store.postgres.urlEnv}, which is not set: set it to the PostgreSQL URL (postgres://user:password@host:5432/database)`,
-    )
-  return url
 }
 
 /** A host to put in a URL: a wildcard address is reached on loopback. */

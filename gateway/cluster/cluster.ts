@@ -5,6 +5,7 @@ import type { NcService } from '../nonconformance/index.ts'
 import type { Pipeline } from '../pipeline/index.ts'
 import type { SparkplugSource } from '../sources/sparkplug/index.ts'
 import type { ReadingSink, Source } from '../sources/types.ts'
+import { whenAll } from '../store/records-writer.ts'
 import type { JournaledStore } from '../store/types.ts'
 import { createLeases, type Leases } from './leases.ts'
 import { clusterUnits } from './units.ts'
@@ -191,14 +192,7 @@ export function createCluster(ctx: {
       forget(part, true)
       // The snapshots, the alarm and NC changes committed before the lease goes.
       await store.flush()
-      await new Promise<void>((resolve) => {
-        let left = 2
-        const one = () => {
-          if (--left === 0) resolve()
-        }
-        alarms.whenDurable(one)
-        nc.whenDurable(one)
-      })
+      await new Promise<void>((resolve) => whenAll([alarms.whenDurable, nc.whenDurable], resolve))
       log.info({ partition }, 'partition handed over')
     },
   })

@@ -268,10 +268,8 @@ export function createPipeline(ctx: {
     store.checkpoint()
   }
 
-  /** Takes an evaluation's result: state, store, events. */
-  function apply(rt: CharacteristicRuntime, evaluation: Evaluation, reading: Reading | null): void {
-    const id = rt.config.id
-    adopt(rt, evaluation)
+  /** An evaluation's chart points and the starts and ends of its deviations, to the store. */
+  function writeSeries(id: string, evaluation: Evaluation): void {
     for (const point of evaluation.points) store.write({ kind: 'chart', characteristic: id, point })
     // An excursion is written when it starts and when it ends (with its span and count), not
     // once per reading it lasts: the record's size does not grow with the violation's length.
@@ -294,6 +292,13 @@ export function createPipeline(ctx: {
         detail: JSON.stringify(ended),
       })
     }
+  }
+
+  /** Takes an evaluation's result: state, store, events. */
+  function apply(rt: CharacteristicRuntime, evaluation: Evaluation, reading: Reading | null): void {
+    const id = rt.config.id
+    adopt(rt, evaluation)
+    writeSeries(id, evaluation)
     const established = evaluation.established
     // Limits frozen, or a subgroup closed by time (not by a reading a replay would see): the
     // state is snapshotted at once, not at the next periodic snapshot.
@@ -428,17 +433,7 @@ export function createPipeline(ctx: {
   ): void {
     const characteristic = rt.config.id
     store.write({ kind: 'reading', characteristic, ts: r.ts, value: r.value, seq: r.seq })
-    for (const point of evaluation.points) store.write({ kind: 'chart', characteristic, point })
-    for (const deviation of evaluation.deviations) {
-      if (!deviation.onset) continue
-      store.write({
-        kind: 'event',
-        characteristic,
-        ts: deviation.ts,
-        type: 'deviation',
-        detail: JSON.stringify(deviation),
-      })
-    }
+    writeSeries(characteristic, evaluation)
   }
 
   /** A runtime as configured, before any reading: what a chart taken over is restored onto. */

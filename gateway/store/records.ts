@@ -217,6 +217,17 @@ export function recordsLocation(
 ): RecordsLocation {
   if (config.store.records !== 'postgres')
     return { dialect: 'sqlite', path: join(dataDir, 'records.db') }
+  return { dialect: 'postgres', url: postgresUrl(config, env) }
+}
+
+/**
+ * The PostgreSQL URL (records, and in a cluster the journal and leases), from the environment
+ * variable store.postgres.urlEnv names.
+ */
+export function postgresUrl(
+  config: Pick<Config, 'store'>,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const name = config.store.postgres.urlEnv
   const url = env[name]
   if (!url)
@@ -224,7 +235,7 @@ export function recordsLocation(
       'LW_ERR_SECRET_MISSING',
       `store.records is postgres and store.postgres.urlEnv names the environment variable ${name}, which is not set: set it to the PostgreSQL URL (e.g. postgres://linewatch@127.0.0.1:5432/linewatch)`,
     )
-  return { dialect: 'postgres', url }
+  return url
 }
 
 /** This gateway's audit chain: cluster.gateway, or `main` (SQLite's only chain). */
