@@ -447,6 +447,12 @@ export const ConfigSchema = Type.Object(
               },
             ),
             users: Type.Array(MqttUser, { default: [] }),
+            maxAcksWaiting: Type.Integer({
+              minimum: 1,
+              default: 8192,
+              description:
+                'QoS 1/2 messages a connection may have sent and not yet had acknowledged (each acknowledgement waits for the commit of its reading) while the broker reads on; beyond, it reads no further on that connection until the commit. The broker as a whole stops reading at 8 times this many. Bounds the memory a publisher that outruns the store can take.',
+            }),
             ...BrokerSecurityProperties,
           },
           'The embedded MQTT broker that devices connect to.',

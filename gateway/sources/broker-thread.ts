@@ -5,11 +5,13 @@
  * per event-loop turn, in columns; a QoS 1 PUBACK (QoS 2 PUBREC) goes back only when the
  * judging thread says the batch its reading came in is durably stored.
  *
- * The gateway takes each message in aedes's publish authorisation step, before the broker
- * acknowledges it. aedes handles the packets of one socket read together and waits for all of
- * them before reading on, so many messages share one commit (group commit) and a store that
- * falls behind slows its publishers down instead of filling memory. QoS 0 is fire-and-forget,
- * as MQTT defines it: taken at once, lost if the gateway dies before commit.
+ * The gateway takes each message in aedes's publish authorisation step and lets aedes go on
+ * at once; the acknowledgement aedes then writes waits in the connection's packet guard
+ * (held-acks.ts) until the commit, in order. So the broker reads on while the judging and the
+ * commit of what it took are under way, and many messages share one commit (group commit).
+ * Reading ahead is bounded (`mqtt.broker.maxAcksWaiting`): beyond it aedes waits for the commit too, so a store
+ * that falls behind slows its publishers down instead of filling memory. QoS 0 is
+ * fire-and-forget, as MQTT defines it: taken at once, lost if the gateway dies before commit.
  *
  * Each connection passes a packet-size guard first. Clients without credentials are accepted
  * from loopback only unless `anonymous: allow` (Mosquitto 2's default, for the same reason).
@@ -32,6 +34,7 @@ import { authorizationWhy, loadPermissions, loadTls, tlsFilesVersion } from './b
 import { receiveTime } from './clock.ts'
 import { verifyPassword } from './credentials.ts'
 import { RecentDeliveries } from './deliveries.ts'
+import type { AckSlot, HeldAcks } from './held-acks.ts'
 import { consumedTopics, createMqttIngest } from './mqtt-ingest.ts'
 import { GuardedConnection } from './packet-guard.ts'
 import { SignInThrottle } from './sign-in-throttle.ts'
@@ -58,6 +61,8 @@ export interface BrokerThreadData {
  */
 const FLUSH_AT = 512
 
+export const DELIVERY_ROW = 4
+
 /** Readings per row: characteristic number, ts, value, size (NaN: none), receive time. */
 export const BROKER_READING_STRIDE = 5
 
@@ -69,7 +74,9 @@ export type FromBroker =
       readings: Float64Array
       keys: (string | undefined)[] | null
       rejections: Rejection[]
-      deliveries: Delivery[]
+      /** DELIVERY_ROW numbers per QoS 1/2 message taken: client (index into `deliveryClients`), id, hash, at. */
+      deliveries: Float64Array
+      deliveryClients: string[]
       /** Communication lost, after the readings before it (characteristics by number). */
       communications: Communication[]
       /** Acknowledgements to send once everything in this batch is durable: those up to this number (0: none). */
@@ -138,7 +145,12 @@ class Outbox {
   private count = 0
   private keys: (string | undefined)[] | null = null
   private rejections: Rejection[] = []
-  private deliveries: Delivery[] = []
+  /** DELIVERY_ROW numbers per QoS 1/2 message taken: client (index into `clients`), id, hash, at. */
+  private deliveries = new Float64Array(256 * DELIVERY_ROW)
+  private deliveryCount = 0
+  private clients: string[] = []
+  private clientIndex = new Map<string, number>()
+  private acks: WaitingAcks | null = null
   private communications: Communication[] = []
   private ack = 0
   private scheduled = false
@@ -151,7 +163,8 @@ class Outbox {
   }
 
   /** The sink the ingest and the broker deliver to. `durable` marks acknowledgement `ack` as waiting on this batch. */
-  sink(acks: { next(done: () => void): number }): ReadingSink {
+  sink(acks: WaitingAcks): ReadingSink {
+    this.acks = acks
     return {
       reading: (r) => {
         if (this.count * BROKER_READING_STRIDE === this.readings.length) {
@@ -177,19 +190,40 @@ class Outbox {
         this.rejections.push(rejection)
         this.schedule()
       },
-      remember: (delivery) => {
-        this.deliveries.push(delivery)
-        this.schedule()
-      },
-      durable: (done) => {
-        this.ack = acks.next(done)
-        this.schedule()
-      },
+      remember: (d) => this.remember(d.client, d.messageId, d.hash, d.at),
+      durable: (done) => this.waitFor({ release: done }),
       communication: (update) => {
         this.communications.push(update)
         this.schedule()
       },
     }
+  }
+
+  /** `r` is released once this batch is durable. */
+  waitFor(r: Releasable): void {
+    this.ack = (this.acks as WaitingAcks).next(r)
+    this.schedule()
+  }
+
+  /** A QoS 1/2 message taken: remembered with this batch (a resend after a crash is known). */
+  remember(client: string, messageId: number, hash: number, at: number): void {
+    let c = this.clientIndex.get(client)
+    if (c === undefined) {
+      c = this.clients.length
+      this.clients.push(client)
+      this.clientIndex.set(client, c)
+    }
+    if (this.deliveryCount * DELIVERY_ROW === this.deliveries.length) {
+      const grown = new Float64Array(this.deliveries.length * 2)
+      grown.set(this.deliveries)
+      this.deliveries = grown
+    }
+    const o = this.deliveryCount++ * DELIVERY_ROW
+    this.deliveries[o] = c
+    this.deliveries[o + 1] = messageId
+    this.deliveries[o + 2] = hash
+    this.deliveries[o + 3] = at
+    this.schedule()
   }
 
   private schedule(): void {
@@ -205,7 +239,7 @@ class Outbox {
     if (
       this.count === 0 &&
       this.rejections.length === 0 &&
-      this.deliveries.length === 0 &&
+      this.deliveryCount === 0 &&
       this.communications.length === 0 &&
       this.ack === 0
     )
@@ -215,7 +249,8 @@ class Outbox {
       readings: this.readings.slice(0, this.count * BROKER_READING_STRIDE),
       keys: this.keys,
       rejections: this.rejections,
-      deliveries: this.deliveries,
+      deliveries: this.deliveries.slice(0, this.deliveryCount * DELIVERY_ROW),
+      deliveryClients: this.clients,
       communications: this.communications,
       ack: this.ack,
       ...this.totals(),
@@ -223,7 +258,11 @@ class Outbox {
     this.count = 0
     this.keys = null
     this.rejections = []
-    this.deliveries = []
+    this.deliveryCount = 0
+    if (this.clients.length > 0) {
+      this.clients = []
+      this.clientIndex.clear()
+    }
     this.communications = []
     this.ack = 0
   }
@@ -270,21 +309,34 @@ class Publishers {
   }
 }
 
-/** Acknowledgements waiting for durability, numbered in the order they were taken. */
+/** Something to do once a message is durable: a held acknowledgement, or aedes's callback. */
+interface Releasable {
+  release(): void
+}
+
+/** Acknowledgements waiting for durability, numbered 1, 2, … in the order they were taken. */
 class WaitingAcks {
-  private readonly waiting: { n: number; done: () => void }[] = []
+  private readonly waiting: Releasable[] = []
   private head = 0
+  /** The number of the last one released. */
+  private releasedUpTo = 0
   private last = 0
 
-  next(done: () => void): number {
-    this.waiting.push({ n: ++this.last, done })
-    return this.last
+  next(r: Releasable): number {
+    this.waiting.push(r)
+    return ++this.last
+  }
+
+  /** Acknowledgements waiting. */
+  get pending(): number {
+    return this.last - this.releasedUpTo
   }
 
   /** Sends every acknowledgement up to `n`. */
   release(n: number): void {
-    while (this.head < this.waiting.length && (this.waiting[this.head] as { n: number }).n <= n) {
-      ;(this.waiting[this.head++] as { done: () => void }).done()
+    while (this.releasedUpTo < n && this.head < this.waiting.length) {
+      ;(this.waiting[this.head++] as Releasable).release()
+      this.releasedUpTo++
     }
     if (this.head > 4096 && this.head * 2 > this.waiting.length) {
       this.waiting.splice(0, this.head)
@@ -308,6 +360,9 @@ async function startBroker(
   /** Refusals since start, for the source's status (addresses-locked is the throttle's). */
   const counts = { 'sign-ins-refused': 0, 'tls-handshakes-refused': 0, 'not-permitted': 0 }
   const acks = new WaitingAcks()
+  // How far the broker reads ahead of the commit: acknowledgements waiting on one connection,
+  // and on all; beyond, aedes waits for the commit before it reads on.
+  const readAhead = { connection: options.maxAcksWaiting, all: 8 * options.maxAcksWaiting }
   const deliveries = new RecentDeliveries(data.deliveries)
   let broker: Aedes | null = null
   const throttlePolicy = {
@@ -344,9 +399,41 @@ async function startBroker(
   let closing = false
   const publishers = new Publishers(topics)
   type Packet = { topic: string; payload: Buffer | string; qos: number; messageId?: number }
+  /** The connection's held acknowledgements, when this message will be acknowledged. */
+  const heldAcks = (client: Client | null, packet: Packet): HeldAcks | null =>
+    client && packet.qos > 0 && packet.messageId !== undefined
+      ? (client.conn as GuardedConnection).acks
+      : null
+  /**
+   * Lets aedes route the message and write its acknowledgement, which waits in `slot` for the
+   * commit; aedes is told at once and reads on, unless too many acknowledgements wait
+   * already: then it waits with them, and reads no further on that connection.
+   */
+  const whenDurable = (held: HeldAcks | null, slot: AckSlot | null, done: (err: null) => void) => {
+    if (
+      held !== null &&
+      slot !== null &&
+      held.waiting < readAhead.connection &&
+      acks.pending < readAhead.all
+    ) {
+      outbox.waitFor(slot)
+      return done(null)
+    }
+    outbox.waitFor({
+      release() {
+        slot?.release()
+        done(null)
+      },
+    })
+  }
   /** Takes a device's message; `done` lets aedes acknowledge and route it. */
   const take = (client: Client | null, packet: Packet, done: (err: null) => void) => {
-    if (!wanted(packet.topic)) return done(null)
+    const held = heldAcks(client, packet)
+    const slot = held && packet.messageId !== undefined ? held.expect(packet.messageId) : null
+    if (!wanted(packet.topic)) {
+      slot?.release()
+      return done(null)
+    }
     if (client && publishers.get(packet.topic) !== client)
       publishers.published(client, packet.topic)
     const payload =
@@ -360,11 +447,11 @@ async function startBroker(
       const now = receiveTime()
       const hash = crc32(payload, crc32(packet.topic))
       // Already stored: acknowledged again once what it was stored with is durable.
-      if (deliveries.take(client.id, id, hash, now)) return sink.durable(() => done(null))
-      sink.remember({ client: client.id, messageId: id, hash, at: now })
+      if (deliveries.take(client.id, id, hash, now)) return whenDurable(held, slot, done)
+      outbox.remember(client.id, id, hash, now)
     }
     ingest(packet.topic, payload)
-    sink.durable(() => done(null))
+    whenDurable(held, slot, done)
   }
   /** The client id each connection's CONNECT gave (aedes replaces an empty one). */
   const connectIds = new WeakMap<object, string>()
@@ -459,6 +546,9 @@ async function startBroker(
         if (!allowed?.canPublish(packet.topic)) {
           refusePublish(client, packet)
           dropped.add(packet)
+          // Acknowledged in its place among the others (none waits on it).
+          const held = heldAcks(client, packet)
+          if (held && packet.messageId !== undefined) held.expect(packet.messageId).release()
           return done(null)
         }
       }

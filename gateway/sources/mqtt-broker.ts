@@ -7,6 +7,7 @@ import {
   BROKER_READING_STRIDE,
   type BrokerOptions,
   type BrokerThreadData,
+  DELIVERY_ROW,
   type FromBroker,
   type ToBroker,
 } from './broker-thread.ts'
@@ -80,7 +81,14 @@ export function createMqttBrokerSource(
       })
     }
     for (const rejection of batch.rejections) sink.reject(rejection)
-    for (const delivery of batch.deliveries) sink.remember(delivery)
+    const d = batch.deliveries
+    for (let o = 0; o < d.length; o += DELIVERY_ROW)
+      sink.remember({
+        client: batch.deliveryClients[d[o] as number] as string,
+        messageId: d[o + 1] as number,
+        hash: d[o + 2] as number,
+        at: d[o + 3] as number,
+      })
     for (const c of batch.communications)
       sink.communication({
         ...c,
@@ -116,7 +124,11 @@ export function createMqttBrokerSource(
       deliveries: await ctx.deliveries(),
       logLevel: log.level,
     }
-    const w = new Worker(workerUrl, { workerData: data })
+    const expYoung = Number(process.env.LW_EXP_BROKER_YOUNG_MB ?? 0)
+    const w = new Worker(workerUrl, {
+      workerData: data,
+      ...(expYoung > 0 ? { resourceLimits: { maxYoungGenerationSizeMb: expYoung } } : {}),
+    })
     worker = w
     const started = new Promise<void>((resolve, reject) => {
       const first = (message: FromBroker) => {

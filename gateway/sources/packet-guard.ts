@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
+import { HeldAcks } from './held-acks.ts'
 
 /**
  * Stands between a client's socket and the broker and enforces a maximum MQTT packet size,
@@ -11,7 +12,8 @@ import { Duplex } from 'node:stream'
  * header (topic and packet identifier), which is checked for what aedes lets through: a topic
  * that is not well-formed UTF-8 [MQTT-1.5.3-1] or holds U+0000 [MQTT-4.7.3-2], and packet
  * identifier 0 at QoS 1 or 2 [MQTT-2.3.1-1]. Such a packet is not passed on either: the
- * connection is closed and `onMalformed` told why.
+ * connection is closed and `onMalformed` told why. What the broker writes back passes
+ * `acks` (held-acks.ts), which holds acknowledgements until their messages are stored.
  */
 export interface MalformedPacket {
   reason: string
@@ -50,6 +52,8 @@ export class GuardedConnection extends Duplex {
   private probeParts: Buffer[] = []
   private probeLength = 0
   private readonly socket: Socket
+  /** The connection's QoS 1/2 acknowledgements, held until their messages are stored. */
+  readonly acks: HeldAcks
   private readonly maxPacketBytes: number
   private readonly onOversize: (packet: OversizedPacket) => void
   private readonly onMalformed: (packet: MalformedPacket) => void
@@ -62,6 +66,7 @@ export class GuardedConnection extends Duplex {
   ) {
     super({ allowHalfOpen: false })
     this.socket = socket
+    this.acks = new HeldAcks((bytes, done) => socket.write(bytes, done))
     this.maxPacketBytes = maxPacketBytes
     this.onOversize = onOversize
     this.onMalformed = onMalformed
@@ -236,7 +241,7 @@ export class GuardedConnection extends Duplex {
     _encoding: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
-    this.socket.write(chunk, callback)
+    this.acks.out(chunk, callback)
   }
 
   // What the broker wrote while corked (mqtt-packet corks for each packet; a commit releases
@@ -245,7 +250,7 @@ export class GuardedConnection extends Duplex {
     chunks: { chunk: Buffer; encoding: BufferEncoding }[],
     callback: (error?: Error | null) => void,
   ): void {
-    this.socket.write(
+    this.acks.out(
       chunks.length === 1
         ? (chunks[0] as { chunk: Buffer }).chunk
         : Buffer.concat(chunks.map((c) => c.chunk)),
@@ -258,6 +263,7 @@ export class GuardedConnection extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.acks.close()
     this.socket.destroy()
     callback(error)
   }
