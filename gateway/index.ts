@@ -183,7 +183,12 @@ export async function createGateway(
       log: log.child({ module: 'records-writer' }),
     })
     await writer.start()
-    stops.push(() => writer.stop())
+    // The records committed, then the audit head that follows them (written off this thread).
+    let auditSettled = () => Promise.resolve()
+    stops.push(async () => {
+      await writer.stop()
+      await auditSettled()
+    })
     const flushed = () => writer.flush()
     const auditHeadPath = join(dataDir, AUDIT_HEAD_FILE)
     const audit = createAuditTrail({
@@ -196,6 +201,7 @@ export async function createGateway(
       log: log.child({ module: 'audit' }),
     })
     audit.start()
+    auditSettled = () => audit.settled()
     recordConfiguration({
       db,
       run: (statement, params) => writer.run(statement, params),

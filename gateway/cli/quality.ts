@@ -192,6 +192,7 @@ async function withUserDirectory(
         `the records could not be written within 30 s: ${writer.status().lastError ?? 'no error reported'}`,
       )
     }
+    await audit.settled()
     process.stdout.write(`${done}\n`)
     return 0
   } finally {

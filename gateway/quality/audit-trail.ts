@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { open, rename } from 'node:fs/promises'
 import {
   type AuditEntry,
   type AuditFields,
@@ -42,6 +43,8 @@ export interface AuditTrail {
     limit: number
   }): Promise<AuditEntryView[]>
   head(): AuditHead | null
+  /** Resolves once the head outside the database is written (it follows each commit). */
+  settled(): Promise<void>
   /** The chain this trail appends to. */
   readonly chain: string
 }
@@ -85,17 +88,20 @@ export function entryOfRow(r: AuditRow): AuditEntry {
   }
 }
 
-/** Writes the head file whole: a crash leaves the old one or the new one, never half of one. */
-export function writeHeadFile(path: string, head: AuditHead): void {
+/**
+ * Writes the head file whole: a crash leaves the old one or the new one, never half of one. Off
+ * the calling thread (the fsync takes milliseconds).
+ */
+async function writeHeadFileAsync(path: string, head: AuditHead): Promise<void> {
   const tmp = `${path}.tmp`
-  const fd = openSync(tmp, 'w', 0o600)
+  const file = await open(tmp, 'w', 0o600)
   try {
-    writeSync(fd, `${JSON.stringify(head)}\n`)
-    fsyncSync(fd)
+    await file.writeFile(`${JSON.stringify(head)}\n`)
+    await file.sync()
   } finally {
-    closeSync(fd)
+    await file.close()
   }
-  renameSync(tmp, path)
+  await rename(tmp, path)
 }
 
 export function readHeadFile(path: string): AuditHead | null {
@@ -141,16 +147,30 @@ export function createAuditTrail(ctx: {
   let head: AuditHead | null = null
   let headScheduled = false
   const chain = ctx.chain ?? 'main'
+  /** The head file's writing, one at a time, of the latest head (null: none under way). */
+  let headWriting: Promise<void> | null = null
+  let headToWrite: AuditHead | null = null
+
+  async function writeHeads(): Promise<void> {
+    while (headToWrite) {
+      const h = headToWrite
+      headToWrite = null
+      try {
+        await writeHeadFileAsync(ctx.headPath, h)
+      } catch (err) {
+        ctx.log.error({ err, path: ctx.headPath }, 'the audit head could not be written')
+      }
+    }
+    headWriting = null
+  }
 
   function publishHead(): void {
     headScheduled = false
     const h = head
     if (!h) return
-    try {
-      writeHeadFile(ctx.headPath, h)
-    } catch (err) {
-      ctx.log.error({ err, path: ctx.headPath }, 'the audit head could not be written')
-    }
+    // The file is written off the judging thread; it never runs ahead of the committed trail.
+    headToWrite = h
+    headWriting ??= writeHeads()
     ctx.store.write({
       kind: 'event',
       characteristic: AUDIT_SERIES,
@@ -233,6 +253,8 @@ export function createAuditTrail(ctx: {
     },
 
     head: () => head,
+
+    settled: () => headWriting ?? Promise.resolve(),
     chain,
   }
 }
