@@ -131,6 +131,20 @@ describe('acknowledgements held until their messages are stored (HeldAcks)', () 
     )
   })
 
+  it('bytes that are not MQTT (a Remaining Length of 5 bytes) end the framing: from then on everything passes', async () => {
+    const sent: Buffer[] = []
+    const raw = new HeldAcks((bytes, done) => {
+      sent.push(bytes)
+      done?.()
+    })
+    raw.expect(1)
+    const garbage = Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])
+    await new Promise<void>((resolve) =>
+      raw.out(Buffer.concat([garbage, puback(1)]), () => resolve()),
+    )
+    expect(Buffer.concat(sent)).toEqual(Buffer.concat([garbage, puback(1)]))
+  })
+
   it('once the connection is gone, nothing is sent', async () => {
     const slot = held.expect(1)
     await out(puback(1))

@@ -97,7 +97,12 @@ export class HeldAcks {
         }
       }
       if (!complete) {
-        // Our own packets are well-formed: an incomplete header is one split across writes.
+        if (at - pos > 4) {
+          // A Remaining Length of more than 4 bytes: not MQTT, so nothing is framed any more.
+          this.skip = Number.POSITIVE_INFINITY
+          break
+        }
+        // An incomplete header is one split across writes.
         this.carry = Buffer.from(data.subarray(pos))
         break
       }
