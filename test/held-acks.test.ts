@@ -233,4 +233,51 @@ characteristics:
     expect(body.readings).toEqual(Array.from({ length: n }, (_, k) => ({ ts: t0 + k, value: k })))
     socket.destroy()
   }, 180_000)
+
+  it('a QoS 2 PUBLISH sent again before its PUBREL is acknowledged again and stored once; the id is new after PUBCOMP [MQTT-4.3.3-2]', async () => {
+    const { hostname, port } = new URL(gw.gateway.urls.mqtt as string)
+    const socket = tcpConnect(Number(port), hostname)
+    const parser = mqttPacket.parser()
+    const got: string[] = []
+    parser.on('packet', (p) => got.push(`${p.cmd}${'messageId' in p ? ` ${p.messageId}` : ''}`))
+    socket.on('data', (chunk) => parser.parse(chunk))
+    const send = (packet: object) => socket.write(mqttPacket.generate(packet as mqttPacket.Packet))
+    const t1 = Date.now() - 7_200_000
+    const publish = (value: number, ts: number, dup: boolean) =>
+      send({
+        cmd: 'publish',
+        topic: 'ra/x',
+        qos: 2,
+        messageId: 9,
+        dup,
+        retain: false,
+        payload: Buffer.from(JSON.stringify({ value, ts })),
+      })
+    send({
+      cmd: 'connect',
+      clientId: 'qos2-again',
+      clean: true,
+      keepalive: 60,
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+    })
+    await waitFor('the CONNACK', () => got.includes('connack'))
+    publish(1, t1, false)
+    publish(1, t1, true) // the same message again, its PUBREC not yet come
+    await waitFor('two PUBRECs', () => got.filter((g) => g === 'pubrec 9').length === 2)
+    send({ cmd: 'pubrel', messageId: 9 })
+    await waitFor('the PUBCOMP', () => got.includes('pubcomp 9'))
+    publish(2, t1 + 1, false) // id 9 again after PUBCOMP: a new message
+    await waitFor('a third PUBREC', () => got.filter((g) => g === 'pubrec 9').length === 3)
+    send({ cmd: 'pubrel', messageId: 9 })
+    await waitFor('the second PUBCOMP', () => got.filter((g) => g === 'pubcomp 9').length === 2)
+    const { body } = await gw.get<ReadingsView>(
+      `/api/characteristics/ra/readings?from=${t1 - 1}&to=${t1 + 2}`,
+    )
+    expect(body.readings).toEqual([
+      { ts: t1, value: 1 },
+      { ts: t1 + 1, value: 2 },
+    ])
+    socket.destroy()
+  })
 })

@@ -443,6 +443,9 @@ async function startBroker(
       return done(null)
     }
     const id = packet.messageId
+    // A QoS 2 PUBLISH sent again before its exchange completed: already taken.
+    if (packet.qos === 2 && held && id !== undefined && held.qos2Repeated(id))
+      return whenDurable(held, slot, done)
     if (client && id !== undefined) {
       const now = receiveTime()
       const hash = crc32(payload, crc32(packet.topic))

@@ -20,6 +20,8 @@ export class HeldAcks {
   private carry: Buffer | null = null
   /** Body bytes of the outgoing packet in progress that pass through as they come. */
   private skip = 0
+  /** QoS 2 packet ids received whose PUBCOMP has not been written (the PUBREL not handled). */
+  private readonly qos2InFlight = new Set<number>()
   private drainScheduled = false
   private closed = false
   private readonly send: (bytes: Buffer, done?: (err?: Error | null) => void) => void
@@ -57,12 +59,24 @@ export class HeldAcks {
     if (slot.bytes !== null) this.scheduleDrain()
   }
 
+  /**
+   * A QoS 2 PUBLISH with packet identifier `id` has come: true when one with this id came on
+   * this connection and its exchange is not complete (no PUBCOMP yet). Such a PUBLISH is a
+   * retransmission, acknowledged again and never delivered twice [MQTT-4.3.3-2].
+   */
+  qos2Repeated(id: number): boolean {
+    if (this.qos2InFlight.has(id)) return true
+    this.qos2InFlight.add(id)
+    return false
+  }
+
   /** The connection is gone: nothing more is sent, nothing kept. */
   close(): void {
     this.closed = true
     this.queue.length = 0
     this.head = 0
     this.unwritten.clear()
+    this.qos2InFlight.clear()
     this.carry = null
   }
 
@@ -108,12 +122,15 @@ export class HeldAcks {
       }
       const type = (data[pos] as number) >> 4
       const end = at + remaining
-      if ((type === 4 || type === 5) && remaining >= 2 && remaining <= 256) {
+      // PUBACK, PUBREC, PUBCOMP: short, with the packet id first.
+      if ((type === 4 || type === 5 || type === 7) && remaining >= 2 && remaining <= 256) {
         if (end > data.length) {
           this.carry = Buffer.from(data.subarray(pos))
           break
         }
-        const entry = this.written(data.readUInt16BE(at))
+        const id = data.readUInt16BE(at)
+        if (type === 7) this.qos2InFlight.delete(id)
+        const entry = type === 7 ? undefined : this.written(id)
         if (entry !== undefined) {
           this.passOn(data, pass, pos)
           entry.bytes = Buffer.from(data.subarray(pos, end))
