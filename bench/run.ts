@@ -112,7 +112,7 @@ if (wants('pipeline')) {
     [
       `(bare broker: aedes, an in-process subscriber that only counts, QoS 1 acknowledged at once; ${p.options.connections} publisher connections from a separate process writing pre-encoded packets,`,
       ` QoS 1 with ≤ ${fmt(p.options.window)} unacknowledged per connection; that publisher into a discarding TCP sink: ${fmt(p.publisherCeiling.messagesPerSecond)} msg/s.`,
-      ` The gateway after all its phases: RSS ${fmt(p.pipeline.memory.after.rss / 2 ** 20)} MiB; ${fmt(p.pipeline.counters.readings)} readings, ${fmt(p.pipeline.counters.nonconformances.listed)} NCs opened with ${fmt(p.pipeline.counters.nonconformances.occurrences)} occurrences (each a synchronous records.db write), ${fmt(p.pipeline.counters.rejected)} rejected, ${fmt(p.pipeline.counters.errors)} errors)`,
+      ` The gateway after all its phases: RSS ${fmt(p.pipeline.memory.after.rss / 2 ** 20)} MiB; ${fmt(p.pipeline.counters.readings)} readings, ${fmt(p.pipeline.counters.nonconformances.listed)} NCs opened with ${fmt(p.pipeline.counters.nonconformances.occurrences)} occurrences (written by the records writer thread; a PUBACK waits for their commit too), ${fmt(p.pipeline.counters.rejected)} rejected, ${fmt(p.pipeline.counters.errors)} errors)`,
     ].join('\n'),
   )
   table(
