@@ -14,6 +14,9 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production
+# Two glibc malloc arenas instead of one per thread (the gateway runs four threads and their
+# helpers): about 100 MiB less RSS at 100,000 characteristics, same QoS 0 rate (README, Performance).
+ENV MALLOC_ARENA_MAX=2
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
