@@ -218,6 +218,11 @@ export class Target {
   private exited: string | null = null
   ready!: TargetReady
 
+  /** The target's process id (its threads are under /proc/<pid>/task). */
+  get pid(): number | undefined {
+    return this.child.pid
+  }
+
   constructor(kind: StartTarget['kind'], execArgv: string[]) {
     this.kind = kind
     this.child = fork(here('target'), [], {

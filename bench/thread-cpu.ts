@@ -1,0 +1,77 @@
+/**
+ * A development aid, not part of `npm run bench`: one gateway target (1,000 characteristics),
+ * warmed up, then one kind of phase three times, and the CPU time (user + system, from
+ * /proc/<pid>/task/<tid>/stat) each of the gateway's threads spent per reading over them. CPU time
+ * is steadier than a rate on a shared machine. `node dist/bench/thread-cpu.js qos1` (qos0 |
+ * qos1 | qos0Batch | qos1Batch). Threads are named as Linux names them: MainThread (judging,
+ * HTTP, socket.io), WorkerThread (broker, time-series writer, records writer; by creation
+ * order), V8Worker (V8's helpers: garbage collection, compilation), libuv-worker (file I/O).
+ */
+
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type PipelineBenchOptions, runPhase, Target, warmUp, writeConfig } from './pipeline.ts'
+
+const [kind = 'qos1'] = process.argv.slice(2)
+const o: PipelineBenchOptions = {
+  characteristics: 1000,
+  connections: 4,
+  window: 1000,
+  repeats: 1,
+  batchSize: 50,
+  messages: { bare: { single: 0, batch: 0 }, pipeline: { single: 0, batch: 0 } },
+  paced: { rate: 0, seconds: 0 },
+  scaling: { characteristics: [], readings: 0 },
+}
+const spec = {
+  qos0: { qos: 0, batch: 1, messages: 300_000 },
+  qos1: { qos: 1, batch: 1, messages: 200_000 },
+  qos0Batch: { qos: 0, batch: 50, messages: 20_000 },
+  qos1Batch: { qos: 1, batch: 50, messages: 20_000 },
+}[kind] as { qos: 0 | 1; batch: number; messages: number }
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100
+
+/** CPU ticks by thread id, with the thread's name. */
+function threads(pid: number): Map<string, { name: string; ticks: number }> {
+  const out = new Map<string, { name: string; ticks: number }>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+    // Fields after the name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    out.set(tid, { name, ticks: Number(fields[11]) + Number(fields[12]) })
+  }
+  return out
+}
+
+const { file } = writeConfig(o.characteristics, mkdtempSync(join(tmpdir(), 'linewatch-bench-')))
+const target = new Target('gateway', [])
+try {
+  await target.start({ kind: 'gateway', configFile: file })
+  await warmUp(target, o, o.characteristics)
+  const pid = target.pid as number
+  const before = threads(pid)
+  for (let r = 0; r < 3; r++) {
+    const phase = await runPhase(target, o, spec, o.characteristics)
+    console.log(`${kind}: ${Math.round(phase.readingsPerSecond)} readings/s`)
+  }
+  const after = threads(pid)
+  const readings = 3 * spec.messages * spec.batch
+  const perThread = new Map<string, number>()
+  for (const [tid, { name, ticks }] of after) {
+    const key = name === 'WorkerThread' ? `${name} ${tid}` : name
+    perThread.set(key, (perThread.get(key) ?? 0) + ticks - (before.get(tid)?.ticks ?? 0))
+  }
+  const micros = (ticks: number) => ((ticks / TICKS_PER_SECOND) * 1e6) / readings
+  let total = 0
+  for (const [key, ticks] of perThread) {
+    if (ticks <= 0) continue
+    total += ticks
+    console.log(`  ${key}: ${micros(ticks).toFixed(2)} µs of CPU per reading`)
+  }
+  console.log(`  the whole gateway: ${micros(total).toFixed(2)} µs of CPU per reading`)
+} finally {
+  await target.stop()
+}
