@@ -9,9 +9,10 @@
  * at once; the acknowledgement aedes then writes waits in the connection's packet guard
  * (held-acks.ts) until the commit, in order. So the broker reads on while the judging and the
  * commit of what it took are under way, and many messages share one commit (group commit).
- * Reading ahead is bounded (`mqtt.broker.maxAcksWaiting`): beyond it aedes waits for the commit too, so a store
- * that falls behind slows its publishers down instead of filling memory. QoS 0 is
- * fire-and-forget, as MQTT defines it: taken at once, lost if the gateway dies before commit.
+ * Reading ahead is bounded (`mqtt.broker.maxAcksWaiting`): beyond it aedes waits for the
+ * commit too, so a store that falls behind slows its publishers down instead of filling
+ * memory. QoS 0 is fire-and-forget, as MQTT defines it: taken at once, lost if the gateway
+ * dies before commit.
  *
  * Each connection passes a packet-size guard first. Clients without credentials are accepted
  * from loopback only unless `anonymous: allow` (Mosquitto 2's default, for the same reason).
@@ -150,21 +151,26 @@ class Outbox {
   private deliveryCount = 0
   private clients: string[] = []
   private clientIndex = new Map<string, number>()
-  private acks: WaitingAcks | null = null
   private communications: Communication[] = []
   private ack = 0
   private scheduled = false
   private readonly post: (batch: Extract<FromBroker, { type: 'batch' }>) => void
   private readonly totals: () => Totals
+  /** Where each batch's acknowledgements wait, numbered. */
+  private readonly acks: WaitingAcks
 
-  constructor(post: (batch: Extract<FromBroker, { type: 'batch' }>) => void, totals: () => Totals) {
+  constructor(
+    post: (batch: Extract<FromBroker, { type: 'batch' }>) => void,
+    totals: () => Totals,
+    acks: WaitingAcks,
+  ) {
     this.post = post
     this.totals = totals
+    this.acks = acks
   }
 
   /** The sink the ingest and the broker deliver to. `durable` marks acknowledgement `ack` as waiting on this batch. */
-  sink(acks: WaitingAcks): ReadingSink {
-    this.acks = acks
+  sink(): ReadingSink {
     return {
       reading: (r) => {
         if (this.count * BROKER_READING_STRIDE === this.readings.length) {
@@ -201,7 +207,7 @@ class Outbox {
 
   /** `r` is released once this batch is durable. */
   waitFor(r: Releasable): void {
-    this.ack = (this.acks as WaitingAcks).next(r)
+    this.ack = this.acks.next(r)
     this.schedule()
   }
 
@@ -371,13 +377,17 @@ async function startBroker(
     lockMs: options.signInThrottle.lockSeconds * 1000,
   }
   const throttle = new SignInThrottle(throttlePolicy)
-  const outbox = new Outbox(post, () => ({
-    received,
-    clients: broker?.connectedClients ?? 0,
-    resends: deliveries.resends,
-    counts: { ...counts, 'addresses-locked': throttle.locks },
-  }))
-  const sink = outbox.sink(acks)
+  const outbox = new Outbox(
+    post,
+    () => ({
+      received,
+      clients: broker?.connectedClients ?? 0,
+      resends: deliveries.resends,
+      counts: { ...counts, 'addresses-locked': throttle.locks },
+    }),
+    acks,
+  )
+  const sink = outbox.sink()
   // The topics map to the numbers of their characteristics (the judging thread has the ids).
   const topics = new Map(data.topics.map(([topic, n]) => [topic, String(n)]))
   const ingest = createMqttIngest({

@@ -14,7 +14,7 @@ export class HeldAcks {
   private head = 0
   /** Per packet identifier, the first expected message whose acknowledgement was not written. */
   private readonly unwritten = new Map<number, AckSlot>()
-  /** AckSlot and not yet released: what the broker's reading-ahead is bounded by. */
+  /** Slots not yet released: what the broker's reading ahead is bounded by. */
   private waitingCount = 0
   /** Bytes of an outgoing packet whose header (or, for an acknowledgement, whole body) is incomplete. */
   private carry: Buffer | null = null
@@ -30,7 +30,7 @@ export class HeldAcks {
     this.send = send
   }
 
-  /** AckSlot acknowledgements not yet released. */
+  /** Acknowledgements expected and not yet released. */
   get waiting(): number {
     return this.waitingCount
   }
@@ -40,7 +40,7 @@ export class HeldAcks {
    * order) until the slot returned is released. Called in the order the packets came.
    */
   expect(id: number): AckSlot {
-    const slot = new AckSlot(this, id)
+    const slot = new AckSlot(this)
     this.queue.push(slot)
     this.waitingCount++
     // A client may reuse an id before its acknowledgement (it may not, but it can): in order.
@@ -200,12 +200,10 @@ export class AckSlot {
   bytes: Buffer | null = null
   /** The next expected message with the same id. */
   sameId: AckSlot | null = null
-  readonly id: number
   private readonly owner: HeldAcks
 
-  constructor(owner: HeldAcks, id: number) {
+  constructor(owner: HeldAcks) {
     this.owner = owner
-    this.id = id
   }
 
   /** The message is stored: its acknowledgement may go, in its turn. */
