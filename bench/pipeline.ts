@@ -836,3 +836,44 @@ export async function runPipelineBench(
     scaling,
   }
 }
+
+/** The phases the development aids (profile-phase.ts, thread-cpu.ts) repeat, by name. */
+const DEV_PHASES: Record<string, { qos: 0 | 1; batch: number; messages: number }> = {
+  qos0: { qos: 0, batch: 1, messages: 300_000 },
+  qos1: { qos: 1, batch: 1, messages: 200_000 },
+  qos0Batch: { qos: 0, batch: 50, messages: 20_000 },
+  qos1Batch: { qos: 1, batch: 50, messages: 20_000 },
+}
+
+/**
+ * For the development aids: one gateway target of 1,000 characteristics (started with
+ * `execArgv`), warmed up; `work` gets it and a function that runs one `kind` phase; then the
+ * target stops.
+ */
+export async function onWarmGateway(
+  kind: string,
+  execArgv: string[],
+  work: (target: Target, phase: () => Promise<Phase>) => Promise<void>,
+): Promise<void> {
+  const spec = DEV_PHASES[kind]
+  if (!spec) throw new Error(`no phase "${kind}": ${Object.keys(DEV_PHASES).join(', ')}`)
+  const o: PipelineBenchOptions = {
+    characteristics: 1000,
+    connections: 4,
+    window: 1000,
+    repeats: 1,
+    batchSize: 50,
+    messages: { bare: { single: 0, batch: 0 }, pipeline: { single: 0, batch: 0 } },
+    paced: { rate: 0, seconds: 0 },
+    scaling: { characteristics: [], readings: 0 },
+  }
+  const { file } = writeConfig(o.characteristics, mkdtempSync(join(tmpdir(), 'linewatch-bench-')))
+  const target = new Target('gateway', execArgv)
+  try {
+    await target.start({ kind: 'gateway', configFile: file })
+    await warmUp(target, o, o.characteristics)
+    await work(target, () => runPhase(target, o, spec, o.characteristics))
+  } finally {
+    await target.stop()
+  }
+}

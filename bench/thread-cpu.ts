@@ -8,28 +8,10 @@
  * order), V8Worker (V8's helpers: garbage collection, compilation), libuv-worker (file I/O).
  */
 
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type PipelineBenchOptions, runPhase, Target, warmUp, writeConfig } from './pipeline.ts'
+import { readdirSync, readFileSync } from 'node:fs'
+import { onWarmGateway } from './pipeline.ts'
 
 const [kind = 'qos1'] = process.argv.slice(2)
-const o: PipelineBenchOptions = {
-  characteristics: 1000,
-  connections: 4,
-  window: 1000,
-  repeats: 1,
-  batchSize: 50,
-  messages: { bare: { single: 0, batch: 0 }, pipeline: { single: 0, batch: 0 } },
-  paced: { rate: 0, seconds: 0 },
-  scaling: { characteristics: [], readings: 0 },
-}
-const spec = {
-  qos0: { qos: 0, batch: 1, messages: 300_000 },
-  qos1: { qos: 1, batch: 1, messages: 200_000 },
-  qos0Batch: { qos: 0, batch: 50, messages: 20_000 },
-  qos1Batch: { qos: 1, batch: 50, messages: 20_000 },
-}[kind] as { qos: 0 | 1; batch: number; messages: number }
 /** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100
 
@@ -46,19 +28,16 @@ function threads(pid: number): Map<string, { name: string; ticks: number }> {
   return out
 }
 
-const { file } = writeConfig(o.characteristics, mkdtempSync(join(tmpdir(), 'linewatch-bench-')))
-const target = new Target('gateway', [])
-try {
-  await target.start({ kind: 'gateway', configFile: file })
-  await warmUp(target, o, o.characteristics)
+await onWarmGateway(kind, [], async (target, phase) => {
   const pid = target.pid as number
   const before = threads(pid)
+  let readings = 0
   for (let r = 0; r < 3; r++) {
-    const phase = await runPhase(target, o, spec, o.characteristics)
-    console.log(`${kind}: ${Math.round(phase.readingsPerSecond)} readings/s`)
+    const p = await phase()
+    readings += p.readings
+    console.log(`${kind}: ${Math.round(p.readingsPerSecond)} readings/s`)
   }
   const after = threads(pid)
-  const readings = 3 * spec.messages * spec.batch
   const perThread = new Map<string, number>()
   for (const [tid, { name, ticks }] of after) {
     const key = name === 'WorkerThread' ? `${name} ${tid}` : name
@@ -72,6 +51,4 @@ try {
     console.log(`  ${key}: ${micros(ticks).toFixed(2)} µs of CPU per reading`)
   }
   console.log(`  the whole gateway: ${micros(total).toFixed(2)} µs of CPU per reading`)
-} finally {
-  await target.stop()
-}
+})
