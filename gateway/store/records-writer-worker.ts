@@ -5,19 +5,14 @@
  * FULL sync). PostgreSQL: BEGIN, the statements, COMMIT on a `pg` connection, reopened at the
  * next batch when lost; the statements' `?` become `$n`.
  */
-import type { SQLInputValue, StatementSync } from 'node:sqlite'
+import type { StatementSync } from 'node:sqlite'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Client } from 'pg'
 import { openRecords } from './records.ts'
+import { type FlatRuns, type RecordOp, runsOf } from './records-runs.ts'
 import { transaction } from './sqlite-db.ts'
 
-/** One run of a named statement. */
-export interface RecordOp {
-  statement: string
-  params: SQLInputValue[]
-}
-
-export type ToRecordsWorker = { type: 'write'; seq: number; ops: RecordOp[] } | { type: 'stop' }
+export type ToRecordsWorker = { type: 'write'; seq: number; runs: FlatRuns } | { type: 'stop' }
 
 export type FromRecordsWorker =
   | { type: 'ready' }
@@ -124,7 +119,7 @@ if (parentPort) {
             return
           }
           try {
-            await backend.commit(message.ops)
+            await backend.commit(runsOf(message.runs))
             post({ type: 'committed', seq: message.seq })
           } catch (e) {
             post({ type: 'failed', seq: message.seq, error: (e as Error).message })

@@ -3,9 +3,9 @@ import type { SQLInputValue } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from '../log.ts'
+import { addRun, type FlatRuns } from './records-runs.ts'
 import type {
   FromRecordsWorker,
-  RecordOp,
   RecordsWorkerOptions,
   ToRecordsWorker,
 } from './records-writer-worker.ts'
@@ -39,9 +39,13 @@ export const DEFAULT_MAX_PENDING_RECORDS = 100_000
 const RETRY_MS = 1000
 
 interface Batch {
-  ops: RecordOp[]
+  runs: FlatRuns
+  /** Statement runs in `runs`. */
+  count: number
   waiting: (() => void)[]
 }
+
+const emptyBatch = (): Batch => ({ runs: [], count: 0, waiting: [] })
 
 export function createRecordsWriter(options: {
   /** records.db (SQLite), unless `postgresUrl` is given. */
@@ -66,7 +70,7 @@ export function createRecordsWriter(options: {
   )
   let worker: Worker | null = null
   let stopping = false
-  let queued: Batch = { ops: [], waiting: [] }
+  let queued: Batch = emptyBatch()
   let inFlight: { seq: number; batch: Batch } | null = null
   let seq = 0
   let committed = 0
@@ -79,11 +83,11 @@ export function createRecordsWriter(options: {
   }
 
   function send(): void {
-    if (inFlight || !worker || (queued.ops.length === 0 && queued.waiting.length === 0)) return
+    if (inFlight || !worker || (queued.count === 0 && queued.waiting.length === 0)) return
     const batch = queued
-    queued = { ops: [], waiting: [] }
+    queued = emptyBatch()
     inFlight = { seq: ++seq, batch }
-    post({ type: 'write', seq: inFlight.seq, ops: batch.ops })
+    post({ type: 'write', seq: inFlight.seq, runs: batch.runs })
   }
 
   function scheduleCut(): void {
@@ -96,21 +100,21 @@ export function createRecordsWriter(options: {
   }
 
   function resend(): void {
-    if (inFlight && worker) post({ type: 'write', seq: inFlight.seq, ops: inFlight.batch.ops })
+    if (inFlight && worker) post({ type: 'write', seq: inFlight.seq, runs: inFlight.batch.runs })
   }
 
   function onMessage(message: FromRecordsWorker): void {
     if (message.type === 'committed' && inFlight?.seq === message.seq) {
       const { batch } = inFlight
       inFlight = null
-      committed += batch.ops.length
+      committed += batch.count
       lastError = undefined
       for (const done of batch.waiting) done()
       send()
     } else if (message.type === 'failed' && inFlight?.seq === message.seq) {
       lastError = message.error
       log.error(
-        { error: message.error, ops: inFlight.batch.ops.length },
+        { error: message.error, ops: inFlight.batch.count },
         'records commit failed; the batch is kept and sent again',
       )
       setTimeout(resend, RETRY_MS).unref()
@@ -150,7 +154,7 @@ export function createRecordsWriter(options: {
     return ready
   }
 
-  const pending = () => queued.ops.length + (inFlight?.batch.ops.length ?? 0)
+  const pending = () => queued.count + (inFlight?.batch.count ?? 0)
 
   const writer: RecordsWriter = {
     async start() {
@@ -166,12 +170,13 @@ export function createRecordsWriter(options: {
         lastError = `queue full: ${dropped} record writes refused`
         return
       }
-      queued.ops.push({ statement, params })
+      addRun(queued.runs, statement, params)
+      queued.count++
       scheduleCut()
     },
 
     whenDurable(done) {
-      if (queued.ops.length > 0) queued.waiting.push(done)
+      if (queued.count > 0) queued.waiting.push(done)
       else if (inFlight) inFlight.batch.waiting.push(done)
       else done()
     },
