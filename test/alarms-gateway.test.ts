@@ -10,7 +10,7 @@ import type {
   PlantStateView,
 } from '../gateway/contract.ts'
 import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
-import { waitFor } from './helpers/index.ts'
+import { apiCall, waitFor } from './helpers/index.ts'
 
 /**
  * Alarm management end to end (issue 8): a real gateway, readings over MQTT, the REST API with
@@ -57,22 +57,12 @@ describe('alarms in the gateway', () => {
   let gw: TestGateway & { removeDataDir(): Promise<void> }
   let mqtt: MqttClient
 
-  async function call<T>(
+  const call = <T>(
     method: 'GET' | 'POST' | 'PUT',
     path: string,
     token: string | null,
     body?: unknown,
-  ): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${gw.gateway.urls.http}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: res.status, body: (await res.json()) as T }
-  }
+  ) => apiCall<T>(gw.gateway.urls.http as string, method, path, token, body)
   const alarm = async (id: string) =>
     (await call<AlarmView>('GET', `/api/alarms/${encodeURIComponent(id)}`, TOKENS.viewer)).body
   const history = async (id: string) =>

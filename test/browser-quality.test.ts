@@ -20,7 +20,7 @@ import {
   textOf as text,
 } from './helpers/browser.ts'
 import { TOKENS } from './helpers/gateway.ts'
-import { tempDir, waitFor } from './helpers/index.ts'
+import { apiCall, tempDir, waitFor } from './helpers/index.ts'
 
 /**
  * The quality loop on the dashboard end to end (issue 9): a real gateway (port 0, temporary data
@@ -80,27 +80,8 @@ describe('the quality loop in a real browser against a real gateway', () => {
   let ncId = 0
   const savedAdminPassword = process.env.LINEWATCH_ADMIN_PASSWORD
 
-  async function call<T>(
-    method: string,
-    path: string,
-    token: string | null,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const raw = await res.text()
-    let parsed: unknown = raw
-    try {
-      parsed = JSON.parse(raw)
-    } catch {}
-    return { status: res.status, body: parsed as T }
-  }
+  const call = <T>(method: string, path: string, token: string | null, body?: unknown) =>
+    apiCall<T>(base, method, path, token, body)
   const ncApi = async () =>
     (await call<NonconformanceView>('GET', `/api/nonconformances/${ncId}`, TOKENS.viewer)).body
 

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RoomClassification } from '../rules/cleanroom.ts'
-import { tempDir } from './helpers/index.ts'
+import { type ProgramRun, runProgram, tempDir } from './helpers/index.ts'
 
 /**
  * `linewatch cleanroom classify`, run as a user runs it: the built CLI (`npm run build` first),
@@ -15,22 +14,11 @@ import { tempDir } from './helpers/index.ts'
 const ROOT = join(import.meta.dirname, '..')
 const BIN = join(ROOT, 'bin', 'linewatch.js')
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 /** Runs `linewatch cleanroom classify …`; never throws on a non-zero exit. */
-function classify(args: string[], options: { input?: string } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'cleanroom', 'classify', ...args], { cwd: ROOT })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.stdin.end(options.input ?? '')
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
+function classify(args: string[], options: { input?: string } = {}): Promise<ProgramRun> {
+  return runProgram(process.execPath, [BIN, 'cleanroom', 'classify', ...args], {
+    cwd: ROOT,
+    input: options.input,
   })
 }
 
@@ -71,7 +59,7 @@ async function csvFile(name: string, text: string): Promise<string> {
 async function json(
   args: string[],
   input?: string,
-): Promise<{ run: Run; out: RoomClassification }> {
+): Promise<{ run: ProgramRun; out: RoomClassification }> {
   const run = await classify([...args, '--format', 'json'], { input })
   expect(run.stderr).toBe('')
   return { run, out: JSON.parse(run.stdout) as RoomClassification }

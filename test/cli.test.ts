@@ -8,22 +8,15 @@ import { parseConfig } from '../gateway/config/index.ts'
 import type { ReadingsView } from '../gateway/contract.ts'
 import { verifyPassword } from '../gateway/sources/credentials.ts'
 import { startTestGateway } from './helpers/gateway.ts'
-import { freePort, tempDir, waitFor } from './helpers/index.ts'
+import { freePort, runProgram, tempDir, waitFor } from './helpers/index.ts'
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'linewatch.js')
 
 /** Runs `linewatch …` as a user would (the built CLI); never throws on a non-zero exit. */
-async function linewatch(args: string[], options: { input?: string; cwd?: string } = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: options.cwd ?? join(import.meta.dirname, '..'),
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.stdin.end(options.input ?? '')
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
+function linewatch(args: string[], options: { input?: string; cwd?: string } = {}) {
+  return runProgram(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? join(import.meta.dirname, '..'),
+    input: options.input,
   })
 }
 

@@ -15,7 +15,7 @@ import {
   type ClusterPlant,
   startClusterPlant,
 } from './helpers/cluster.ts'
-import { waitFor } from './helpers/index.ts'
+import { apiCall, waitFor } from './helpers/index.ts'
 
 /**
  * Two gateway processes of one cluster (docs/scale.md, "What is shared, what stays per
@@ -69,28 +69,13 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
       yaml: characteristicsYaml,
     })
 
-  async function call<T>(
+  const call = <T>(
     gw: Running,
     method: string,
     path: string,
     token: string | null,
     body?: unknown,
-  ): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    let parsed: unknown = text
-    try {
-      parsed = JSON.parse(text)
-    } catch {}
-    return { status: res.status, body: parsed as T }
-  }
+  ) => apiCall<T>(gw.url, method, path, token, body)
 
   const signIn = (gw: Running, user: string, password: string) =>
     call<{ token: string }>(gw, 'POST', '/api/auth/sign-in', null, { user, password })

@@ -135,6 +135,18 @@ class Plant {
   }
 
   /** One round: every live member plans and applies its plan, in the given order; time moves on a third of a lease. */
+  /** What `me` would do now, seeing the members and leases as they are. */
+  planOf(me: string) {
+    return planLeases({
+      me,
+      partitions: this.partitions,
+      members: [...this.members.values()],
+      leases: [...this.table.values()],
+      now: this.now,
+      settleMs: this.settleMs,
+    })
+  }
+
   round(order: readonly number[] = []) {
     const planners = [...this.members.keys()]
     for (let i = 0; i < order.length && planners.length > 1; i++) {
@@ -143,14 +155,7 @@ class Plant {
       planners.push(moved as string)
     }
     for (const me of planners) {
-      const plan = planLeases({
-        me,
-        partitions: this.partitions,
-        members: [...this.members.values()],
-        leases: [...this.table.values()],
-        now: this.now,
-        settleMs: this.settleMs,
-      })
+      const plan = this.planOf(me)
       for (const p of plan.renew) {
         const row = this.table.get(p)
         if (row?.holder === me) row.expiresAt = this.now + this.leaseMs
@@ -194,14 +199,7 @@ class Plant {
     }
     // And nobody would change anything.
     for (const me of live) {
-      const plan = planLeases({
-        me,
-        partitions: this.partitions,
-        members: [...this.members.values()],
-        leases: [...this.table.values()],
-        now: this.now,
-        settleMs: this.settleMs,
-      })
+      const plan = this.planOf(me)
       expect(plan.acquire).toEqual([])
       expect(plan.release).toEqual([])
     }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, statSync } from 'node:fs'
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises'
@@ -8,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { canonicalJson } from '../rules/quality/canonical.ts'
 import { startTestGateway, type TestGateway, TOKENS, testConfigYaml } from './helpers/gateway.ts'
-import { tempDir } from './helpers/index.ts'
+import { apiCall, type ProgramRun, runProgram, tempDir } from './helpers/index.ts'
 
 /**
  * `linewatch user …` and `linewatch audit verify`, run as a user runs them: the built CLI
@@ -30,44 +29,19 @@ characteristics:
   - { id: t, name: T, path: p/a/l/c, source: { mqtt: { topic: l/t } } }
 `
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 /** Runs `linewatch …`; never throws on a non-zero exit. */
-function linewatch(args: string[], input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.stdin.end(input)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+function linewatch(args: string[], input = ''): Promise<ProgramRun> {
+  return runProgram(process.execPath, [BIN, ...args], { cwd: ROOT, input })
 }
 
-async function call(
+function call(
   gw: TestGateway,
   method: 'POST' | 'GET',
   path: string,
   body?: unknown,
   token: string | null = TOKENS.admin,
 ): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${gw.gateway.urls.http}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? null : JSON.stringify(body),
-  })
-  return {
-    status: res.status,
-    body: (await res.json()) as unknown,
-  }
+  return apiCall(gw.gateway.urls.http as string, method, path, token, body)
 }
 
 let dir: { path: string; remove(): Promise<void> }

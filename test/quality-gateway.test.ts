@@ -16,7 +16,7 @@ import type {
   SignInView,
 } from '../gateway/contract.ts'
 import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
-import { tempDir, waitFor } from './helpers/index.ts'
+import { apiCall, tempDir, waitFor } from './helpers/index.ts'
 
 /**
  * The quality loop in a running gateway (issue 9): users who sign in, an NC the gateway opened
@@ -57,27 +57,8 @@ describe('the quality loop in the gateway', () => {
   const after = Array.from({ length: 30 }, (_, k) => 10 + 0.3 * Math.sin(k * 1.7))
   const implementedAt = T0 + 45_000
 
-  async function call<T>(
-    method: string,
-    path: string,
-    token: string | null,
-    body?: unknown,
-  ): Promise<{ status: number; body: T; headers: Headers }> {
-    const res = await fetch(`${gw.gateway.urls.http}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    let parsed: unknown = text
-    try {
-      parsed = JSON.parse(text)
-    } catch {}
-    return { status: res.status, body: parsed as T, headers: res.headers }
-  }
+  const call = <T>(method: string, path: string, token: string | null, body?: unknown) =>
+    apiCall<T>(gw.gateway.urls.http as string, method, path, token, body)
   const signIn = (user: string, password: string) =>
     call<SignInView & { message: string }>('POST', '/api/auth/sign-in', null, { user, password })
   const act = (id: number, token: string, body: Record<string, unknown>) =>

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connectAsync, type MqttClient } from 'mqtt'
@@ -28,7 +27,7 @@ import { createRecordsWriter } from '../gateway/store/records-writer.ts'
 import { createSqliteStore } from '../gateway/store/sqlite.ts'
 import { auditEntry } from '../rules/quality/audit.ts'
 import { startTestGateway, type TestGateway, TOKENS, testConfigYaml } from './helpers/gateway.ts'
-import { tempDir, waitFor } from './helpers/index.ts'
+import { apiCall, type ProgramRun, runProgram, tempDir, waitFor } from './helpers/index.ts'
 import { type Postgres, startPostgres } from './helpers/postgres.ts'
 
 /**
@@ -70,23 +69,12 @@ afterAll(async () => {
 })
 
 /** Runs `linewatch …` from source with this Node; never throws on a non-zero exit. */
-function linewatch(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  input = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const root = join(import.meta.dirname, '..')
-    const child = spawn(process.execPath, [join(root, 'gateway/cli/main.ts'), ...args], {
-      cwd: root,
-      env: { ...process.env, ...env },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.stdin.end(input)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
+function linewatch(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<ProgramRun> {
+  const root = join(import.meta.dirname, '..')
+  return runProgram(process.execPath, [join(root, 'gateway/cli/main.ts'), ...args], {
+    cwd: root,
+    env,
+    input,
   })
 }
 
@@ -122,17 +110,8 @@ describe.each(['sqlite', 'postgres'] as const)('the records in %s', (dialect) =>
   let ncId = 0
   let capaId = ''
 
-  async function call<T>(method: string, path: string, token: string | null, body?: unknown) {
-    const res = await fetch(`${gw?.gateway.urls.http}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return { status: res.status, body: (await res.json()) as T & { message?: string } }
-  }
+  const call = <T>(method: string, path: string, token: string | null, body?: unknown) =>
+    apiCall<T & { message?: string }>(gw?.gateway.urls.http as string, method, path, token, body)
   const act = (token: string, body: Record<string, unknown>) =>
     call<NonconformanceView>('POST', `/api/nonconformances/${ncId}/actions`, token, body)
   const signIn = (user: string, password: string) =>

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -8,7 +7,7 @@ import { closeChart, initChart, stepChart } from '../rules/charts/index.ts'
 import { c4, chartFactors, d2 } from '../rules/constants.ts'
 import type { ChartSpec } from '../rules/spec.ts'
 import { type ChartPoint, NELSON_RULES, type Observation } from '../rules/types.ts'
-import { tempDir } from './helpers/index.ts'
+import { type ProgramRun, runProgram, tempDir } from './helpers/index.ts'
 
 /**
  * `linewatch spc`, run as a user runs it: the built CLI (`npm run build` first), spawned with
@@ -27,23 +26,9 @@ const BIN = join(ROOT, 'bin', 'linewatch.js')
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'spc')
 const fixture = (name: string) => join(FIXTURES, name)
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 /** Runs `linewatch spc …`; never throws on a non-zero exit. */
-function spc(args: string[], options: { input?: string } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'spc', ...args], { cwd: ROOT })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d))
-    child.stderr.on('data', (d: Buffer) => (stderr += d))
-    child.stdin.end(options.input ?? '')
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+function spc(args: string[], options: { input?: string } = {}): Promise<ProgramRun> {
+  return runProgram(process.execPath, [BIN, 'spc', ...args], { cwd: ROOT, input: options.input })
 }
 
 interface JsonPoint {

@@ -77,13 +77,28 @@ export interface RunningProcess {
   stop(): Promise<void>
 }
 
-/** Starts a server program; `stop` sends SIGTERM and waits for it to exit (SIGKILL after 5 s). */
+/**
+ * Starts a server program (as `uid`/`gid` when given); `stop` sends `stopSignal` (SIGTERM) and
+ * waits for it to exit (SIGKILL after `graceMs`, 5 s).
+ */
 export function startProcess(
   command: string,
   args: string[],
-  options: { cwd?: string } = {},
+  options: {
+    cwd?: string
+    uid?: number
+    gid?: number
+    stopSignal?: NodeJS.Signals
+    graceMs?: number
+  } = {},
 ): RunningProcess {
-  const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  const { stopSignal = 'SIGTERM', graceMs = 5000 } = options
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    uid: options.uid,
+    gid: options.gid,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   child.stdout?.on('data', (d: Buffer) => {
     output += d.toString()
@@ -97,8 +112,8 @@ export function startProcess(
     output: () => output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      child.kill(stopSignal)
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
       await exited
       clearTimeout(timer)
     },
@@ -115,4 +130,58 @@ export function varint(n: number): number[] {
     out.push(byte)
   } while (n > 0)
   return out
+}
+
+/** What a program run to its end printed, and its exit code. */
+export interface ProgramRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a program to its end with `input` on its stdin; never throws on a non-zero exit. */
+export function runProgram(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<ProgramRun> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ? { ...process.env, ...options.env } : process.env,
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d))
+    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    child.stdin.end(options.input ?? '')
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+/**
+ * One HTTP request to the gateway's API at `base` with a bearer token (none: null) and a JSON
+ * body; the answer's body parsed as JSON when it is JSON, else its text.
+ */
+export async function apiCall<T>(
+  base: string,
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+): Promise<{ status: number; body: T; headers: Headers }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  let parsed: unknown = text
+  try {
+    parsed = JSON.parse(text)
+  } catch {}
+  return { status: res.status, body: parsed as T, headers: res.headers }
 }

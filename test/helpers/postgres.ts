@@ -4,7 +4,7 @@ import { connect } from 'node:net'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort, type RunningProcess, tempDir, waitFor } from './index.ts'
+import { freePort, startProcess, tempDir, waitFor } from './index.ts'
 
 const run = promisify(execFile)
 
@@ -74,8 +74,8 @@ export async function startPostgres(): Promise<Postgres> {
     { ...ids, cwd: dir.path },
   )
   const port = await freePort()
-  const { spawn } = await import('node:child_process')
-  const child = spawn(
+  // Fast shutdown on SIGINT: roll back open transactions, disconnect clients, stop.
+  const proc = startProcess(
     join(bin, 'postgres'),
     [
       '-D',
@@ -89,28 +89,8 @@ export async function startPostgres(): Promise<Postgres> {
       '-c',
       'max_connections=200',
     ],
-    { ...ids, cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'] },
+    { ...ids, cwd: dir.path, stopSignal: 'SIGINT', graceMs: 10_000 },
   )
-  let output = ''
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString()
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString()
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const proc: RunningProcess = {
-    child,
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      // Fast shutdown: roll back open transactions, disconnect clients, stop.
-      child.kill('SIGINT')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(timer)
-    },
-  }
   const psql = join(bin, 'psql')
   const sql = (command: string, database = 'postgres') =>
     run(psql, [
@@ -160,13 +140,13 @@ export async function startPostgres(): Promise<Postgres> {
       return urlOf(name)
     },
     async pause() {
-      const pid = child.pid as number
+      const pid = proc.child.pid as number
       // The postmaster first: stopped, it starts no new process while its children are stopped.
       process.kill(pid, 'SIGSTOP')
       for (const c of await childrenOf(pid)) process.kill(c, 'SIGSTOP')
     },
     async resume() {
-      const pid = child.pid as number
+      const pid = proc.child.pid as number
       for (const c of await childrenOf(pid)) process.kill(c, 'SIGCONT')
       process.kill(pid, 'SIGCONT')
     },
