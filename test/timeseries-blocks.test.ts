@@ -78,14 +78,22 @@ describe('block encoding', () => {
   })
 })
 
-/** The writer thread's logic, in this thread: batches in, answers out. */
-function writer(path: string, journalOnly = false) {
+/**
+ * The writer thread's logic, in this thread: batches in, answers out. Compaction steps run at
+ * once (each checkpoint is compacted before `handle` returns) unless `later` is given.
+ */
+function writer(
+  path: string,
+  journalOnly = false,
+  later: (work: () => void) => void = (work) => work(),
+) {
   const db = openTimeSeries(path)
   const out: FromWorker[] = []
   const server = serve(
     db,
     { path, journalOnly, retention: { maxAgeDays: 1e6, maxBytes: 2 ** 40 } },
     (m) => out.push(m),
+    later,
   )
   let id = 0
   const ask = <T>(message: (id: number) => ToWorker): T => {
@@ -277,6 +285,66 @@ describe('the block store', () => {
       (again.db.prepare('SELECT sum(count) AS n FROM reading_block').get() as { n: number }).n,
     ).toBe(12)
     again.close()
+  })
+
+  it('a compaction goes a transaction at a time: a batch that comes meanwhile commits between two steps', () => {
+    const steps: (() => void)[] = []
+    const w = writer(join(dir.path, 'ts.db'), false, (work) => steps.push(work))
+    const names = new Names()
+    // 240,000 readings of 40 characteristics in four batches, each chart snapshotted up to its
+    // last: the readings are a compaction of at least two transactions (about 100,000 each).
+    const PER_BATCH = 60_000
+    const CHARACTERISTICS = 40
+    const nameOf = (k: number) => `c${k % CHARACTERISTICS}`
+    const seqOf = (k: number) => Math.floor(k / CHARACTERISTICS) + 1
+    const batch = (from: number, to: number) => {
+      const b = new ColumnBuilder(names)
+      for (let k = from; k < to; k++)
+        b.reading(nameOf(k), 1000 + k, k, seqOf(k), undefined, undefined, 0)
+      return b
+    }
+    const covering = (upTo: number): SeriesRecord[] =>
+      Array.from({ length: CHARACTERISTICS }, (_, c) => ({
+        kind: 'snapshot',
+        characteristic: `c${c}`,
+        seq: seqOf(upTo - CHARACTERISTICS + c),
+        specHash: 'h',
+        state: '{}',
+      }))
+    for (let b = 0; b < 4; b++) w.write(batch(b * PER_BATCH, (b + 1) * PER_BATCH))
+    const compacted = () =>
+      (
+        w.db.prepare('SELECT coalesce(sum(count), 0) AS n FROM reading_block').get() as {
+          n: number
+        }
+      ).n
+    w.write(new ColumnBuilder(names), true, covering(4 * PER_BATCH))
+    expect(steps).toHaveLength(1)
+    expect(compacted()).toBe(0)
+    ;(steps.shift() as () => void)()
+    const first = compacted()
+    expect(first).toBeGreaterThan(0)
+    expect(first).toBeLessThan(4 * PER_BATCH)
+    // A batch now is committed at once, the compaction still under way.
+    w.write(batch(4 * PER_BATCH, 4 * PER_BATCH + 10))
+    expect(steps).toHaveLength(1)
+    while (steps.length > 0) (steps.shift() as () => void)()
+    // Everything the snapshots covered moved; the batch that came meanwhile is still recent
+    // (the next checkpoint's), and every reading is found once, in order.
+    expect(compacted()).toBe(4 * PER_BATCH)
+    // The ten readings that came meanwhile are beyond their snapshots: a replay would judge them.
+    const replay = Object.entries(w.recover().readings).map(([c, list]) => [
+      c,
+      list.map((r) => r.seq),
+    ])
+    expect(replay.sort()).toEqual(
+      Array.from({ length: 10 }, (_, c) => [`c${c}`, [seqOf(4 * PER_BATCH)]]).sort(),
+    )
+    const all = Array.from({ length: 4 * PER_BATCH + 10 }, (_, k) => k)
+    expect(w.readings('c3', 0, 2e12, 1e6).map((r) => r.ts)).toEqual(
+      all.filter((k) => nameOf(k) === 'c3').map((k) => 1000 + k),
+    )
+    w.close()
   })
 
   it('a batch that fails is committed before any batch after it', () => {

@@ -287,6 +287,22 @@ export class BlockStore {
    * instead. Chart points always move. Returns the records moved or dropped.
    */
   compact(covered: (series: number, seq: number) => boolean, discardReadings: boolean): number {
+    const compaction = this.compaction(covered, discardReadings)
+    let moved = 0
+    for (let n = compaction.step(); n !== null; n = compaction.step()) moved += n
+    return moved
+  }
+
+  /**
+   * The same compaction, a transaction at a time: each `step()` moves one chunk and says how
+   * many records it moved, or null once done. The writer commits batches between steps, so
+   * that acknowledgements do not wait for a whole compaction. Blocks that arrive meanwhile
+   * wait for the next compaction; `covered` is asked at each step (snapshots only advance).
+   */
+  compaction(
+    covered: (series: number, seq: number) => boolean,
+    discardReadings: boolean,
+  ): { step(): number | null } {
     const last = (table: string) =>
       (
         this.db.prepare(`SELECT coalesce(max(id), 0) AS last FROM ${table}`).get() as {
@@ -294,20 +310,23 @@ export class BlockStore {
         }
       ).last
     const upTo = { reading: last('recent_reading'), point: last('recent_point') }
-    let moved = 0
-    for (const kind of ['reading', 'point'] as const) {
-      for (;;) {
-        const n = this.compactChunk(
-          kind,
-          upTo[kind],
-          kind === 'reading' ? covered : () => true,
-          kind === 'reading' && discardReadings,
-        )
-        if (n < 0) break
-        moved += n
-      }
+    const kinds = ['reading', 'point'] as const
+    let k = 0
+    return {
+      step: () => {
+        for (; k < kinds.length; k++) {
+          const kind = kinds[k] as (typeof kinds)[number]
+          const n = this.compactChunk(
+            kind,
+            upTo[kind],
+            kind === 'reading' ? covered : () => true,
+            kind === 'reading' && discardReadings,
+          )
+          if (n >= 0) return n
+        }
+        return null
+      },
     }
-    return moved
   }
 
   /**

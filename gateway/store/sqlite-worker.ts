@@ -104,10 +104,15 @@ const MIGRATIONS: Migration[] = [
 
 const DAY_MS = 86_400_000
 
+/**
+ * The writer's logic. `later` runs a compaction step once the messages already waiting have
+ * been handled (setImmediate in the thread; tests may run it at once).
+ */
 export function serve(
   db: DatabaseSync,
   options: WorkerOptions,
   post: (message: FromWorker) => void,
+  later: (work: () => void) => void = setImmediate,
 ): { handle(message: ToWorker): boolean; retain(): void } {
   const blocks = new BlockStore(db)
   const insert = {
@@ -318,6 +323,35 @@ export function serve(
 
   /** The first batch whose commit failed, until it commits. */
   let blocked: number | null = null
+
+  /**
+   * Compaction goes a chunk (one transaction) at a time, the batches that came meanwhile
+   * committed between chunks: an acknowledgement waits for at most one chunk (tens of ms), not
+   * for a whole compaction (hundreds of ms after a burst). A checkpoint during one starts it
+   * again with the blocks there are now (each chunk takes the oldest).
+   */
+  let compaction: { step(): number | null } | null = null
+  const startCompaction = (): void => {
+    const running = compaction !== null
+    compaction = blocks.compaction(covered, options.journalOnly)
+    if (!running) later(compactSome)
+  }
+  const compactSome = (): void => {
+    if (compaction === null) return
+    let done: boolean
+    try {
+      done = compaction.step() === null
+    } catch (e) {
+      done = true
+      post({ type: 'retention-failed', error: `compaction: ${(e as Error).message}` })
+    }
+    if (!done) {
+      later(compactSome)
+      return
+    }
+    compaction = null
+    runRetention()
+  }
   const handle = (message: ToWorker): boolean => {
     switch (message.type) {
       case 'write':
@@ -338,14 +372,7 @@ export function serve(
         }
         // After the commit (its acknowledgements are out): the recent readings their charts'
         // snapshots cover are compacted, then retention runs.
-        if (message.checkpoint) {
-          try {
-            blocks.compact(covered, options.journalOnly)
-          } catch (e) {
-            post({ type: 'retention-failed', error: `compaction: ${(e as Error).message}` })
-          }
-          runRetention()
-        }
+        if (message.checkpoint) startCompaction()
         return true
       case 'names':
         setNames(message)
@@ -360,6 +387,7 @@ export function serve(
         answer(message.id, () => blocks.deliveriesSince(Date.now() - DELIVERY_MEMORY_MS))
         return true
       case 'stop':
+        compaction = null
         db.close()
         post({ type: 'stopped' })
         return false
