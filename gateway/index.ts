@@ -172,6 +172,8 @@ export async function createGateway(
     // committed off this thread, one transaction for both.
     const writer = createRecordsWriter({
       ...writerTarget(records),
+      // PostgreSQL: one gateway appends to a chain; the writer claims it on every connection.
+      auditChain: recordsChain(config),
       statements: {
         ...NC_STATEMENTS,
         ...ALARM_STATEMENTS,
@@ -181,6 +183,7 @@ export async function createGateway(
         ...CONFIG_STATEMENTS,
       },
       log: log.child({ module: 'records-writer' }),
+      onFailure: () => recentErrors.add(Date.now()),
     })
     await writer.start()
     // The records committed, then the audit head that follows them (written off this thread).

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs'
+import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { connectAsync, type MqttClient } from 'mqtt'
 import pg from 'pg'
@@ -434,6 +435,7 @@ describe('PostgreSQL records shared by several gateways', () => {
         const db = await openRecordsAt(location)
         const writer = createRecordsWriter({
           ...writerTarget(location),
+          auditChain: chain,
           statements: AUDIT_STATEMENTS,
           log,
         })
@@ -524,6 +526,128 @@ describe('PostgreSQL records shared by several gateways', () => {
       expect(!broken.ok && broken.why).toMatch(/^chain "gw-b": entry 2: prevHash/)
     } finally {
       for (const s of sets) await s.stop()
+      await dir.remove()
+    }
+  })
+
+  it('a records writer claims its audit chain on every connection: its own lost one is ended, another gateway holding it stops the appends until it goes', async () => {
+    const url = await server.createDatabase('records_claim')
+    const dir = await tempDir('linewatch-claim-')
+    // The writer reaches the server through a proxy that can drop the writer's side of a
+    // connection while the server's side lives on (a connection lost on one side only).
+    const target = new URL(url)
+    const pairs: { client: Socket; upstream: Socket }[] = []
+    const proxy = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname)
+      client.pipe(upstream).pipe(client)
+      client.on('error', () => {})
+      upstream.on('error', () => client.destroy())
+      pairs.push({ client, upstream })
+    })
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r))
+    const proxied = new URL(url)
+    proxied.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`
+    const CHAIN = 'gw-claim'
+    const failures: string[] = []
+    const db = await openRecordsAt({ dialect: 'postgres', url })
+    const writer = createRecordsWriter({
+      ...writerTarget({ dialect: 'postgres', url: proxied.href }),
+      auditChain: CHAIN,
+      statements: AUDIT_STATEMENTS,
+      log,
+      onFailure: (error) => failures.push(error),
+    })
+    const store = createSqliteStore({ path: join(dir.path, 'ts.db'), log })
+    const other = new pg.Client({ connectionString: url })
+    try {
+      await writer.start()
+      await store.start()
+      const audit = createAuditTrail({
+        db,
+        chain: CHAIN,
+        run: (statement, params) => writer.run(statement, params),
+        whenDurable: (done) => writer.whenDurable(done),
+        headPath: join(dir.path, 'head.json'),
+        store,
+        log,
+      })
+      audit.start()
+      const append = (n: number) =>
+        audit.append({
+          at: Date.now(),
+          actor: 'qe',
+          action: 'note',
+          entity: 'test',
+          entityId: String(n),
+          reason: 'claims',
+          before: null,
+          after: { n },
+        })
+      const stored = async () =>
+        (await sql(url, 'SELECT seq FROM audit WHERE chain = $1 ORDER BY seq', [CHAIN])).rows.map(
+          (r) => Number(r.seq),
+        )
+      /** The server process holding the chain's session lock (key as in postgres-records.ts). */
+      const holders = async () =>
+        (
+          await sql(
+            url,
+            `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+               AND classid::bigint = $1 AND objid::bigint = (hashtext($2)::bigint & 4294967295)`,
+            [0x61756474, CHAIN],
+          )
+        ).rows.map((r) => Number(r.pid))
+      append(1)
+      await writer.flush()
+      expect(await stored()).toEqual([1])
+      const [first] = await holders()
+      expect(first).toBeTypeOf('number')
+
+      // Lost on the writer's side only: the server still holds the claim for that connection.
+      for (const { client } of pairs) client.destroy()
+      append(2)
+      await writer.flush()
+      expect(await stored()).toEqual([1, 2])
+      const [second] = await holders()
+      expect(second).not.toBe(first)
+      const alive = await sql(
+        url,
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1',
+        [first],
+      )
+      expect(alive.rows[0].n).toBe(0)
+
+      // The server ends the writer's connection, and another gateway claims the chain first.
+      await sql(url, 'SELECT pg_terminate_backend($1, 5000)', [second])
+      await other.connect()
+      const claimed = await other.query(
+        'SELECT pg_try_advisory_lock($1, hashtext($2))::int AS got',
+        [0x61756474, CHAIN],
+      )
+      expect(claimed.rows[0].got).toBe(1)
+      append(3)
+      const flushed = writer.flush()
+      const error = await waitFor('the writer saying the chain is taken', () =>
+        writer.status().lastError?.match(/audit chain "gw-claim"/),
+      )
+      expect(error).toBeTruthy()
+      expect(failures.at(-1)).toMatch(/audit chain "gw-claim"/)
+      expect(await stored()).toEqual([1, 2])
+      // The other gateway goes: the writer claims the chain at its next try and appends, once.
+      await other.end()
+      await flushed
+      expect(await stored()).toEqual([1, 2, 3])
+      expect(verifyAuditTrail(db, null, CHAIN)).toMatchObject({ ok: true, count: 3 })
+    } finally {
+      await other.end().catch(() => {})
+      await writer.stop()
+      await store.stop()
+      db.close()
+      for (const { client, upstream } of pairs) {
+        client.destroy()
+        upstream.destroy()
+      }
+      await new Promise((r) => proxy.close(r))
       await dir.remove()
     }
   })

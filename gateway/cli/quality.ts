@@ -148,6 +148,7 @@ async function withUserDirectory(
 
     const writer = createRecordsWriter({
       ...writerTarget(records),
+      auditChain: chain,
       statements: { ...AUDIT_STATEMENTS, ...USER_STATEMENTS },
       log: log.child({ module: 'records-writer' }),
     })

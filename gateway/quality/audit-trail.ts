@@ -113,27 +113,6 @@ export function readHeadFile(path: string): AuditHead | null {
   }
 }
 
-/** The first key of the session locks on PostgreSQL's audit chains ("audt"). */
-const CHAIN_LOCK = 0x61756474
-
-/**
- * PostgreSQL: one appender per chain. Two gateways appending to one chain would number their
- * entries alike, and the second insert of a number is dropped as a repeat (the writer's
- * statements are idempotent): a lost entry. So the chain is claimed by a session lock on the
- * records connection, held until it closes; a second gateway with the same chain name (no
- * cluster.gateway, or the same one) refuses to start.
- */
-function claimChain(db: RecordsDb, chain: string): void {
-  const row = db
-    .prepare('SELECT pg_try_advisory_lock(?, hashtext(?))::int AS got')
-    .get(CHAIN_LOCK, chain) as { got: number }
-  if (row.got !== 1)
-    throw new LinewatchError(
-      'LW_ERR_DATA_DIR_LOCKED',
-      `another linewatch gateway appends to the audit chain "${chain}" in this PostgreSQL database: give each gateway sharing the database its own cluster.gateway`,
-    )
-}
-
 export function createAuditTrail(ctx: {
   db: RecordsDb
   /** The chain appended to (default `main`). */
@@ -182,7 +161,6 @@ export function createAuditTrail(ctx: {
 
   return {
     start() {
-      if (ctx.db.dialect === 'postgres') claimChain(ctx.db, chain)
       const last = ctx.db
         .prepare('SELECT seq, hash FROM audit WHERE chain = ? ORDER BY seq DESC LIMIT 1')
         .get(chain) as AuditHead | undefined

@@ -24,6 +24,18 @@ import type { RecordsDb, RecordsParam, RecordsRow, RecordsStatement } from './re
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000
 
+/** The first key of the session locks on PostgreSQL's audit chains ("audt"). */
+export const AUDIT_CHAIN_LOCK = 0x61756474
+/**
+ * Claims an audit chain (`$1` AUDIT_CHAIN_LOCK, `$2` the chain) for the session: `got` 1 or 0,
+ * and, when refused, the server process holding it (`holder`).
+ */
+export const CLAIM_AUDIT_CHAIN = `
+  SELECT pg_try_advisory_lock($1, hashtext($2))::int AS got,
+    (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+       AND classid::bigint = $1 AND objid::bigint = (hashtext($2)::bigint & 4294967295)
+       AND pid <> pg_backend_pid() LIMIT 1) AS holder`
+
 /** One request to the worker: a query with parameters, or SQL run as it is (`exec`). */
 export type ToPostgresWorker =
   | { type: 'query'; id: number; sql: string; params: RecordsParam[] }

@@ -8,6 +8,7 @@
 import type { StatementSync } from 'node:sqlite'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Client } from 'pg'
+import { type ErrorCode, LinewatchError } from '../errors.ts'
 import { openRecords } from './records.ts'
 import { type FlatRuns, type RecordOp, runsOf } from './records-runs.ts'
 import { transaction } from './sqlite-db.ts'
@@ -16,7 +17,7 @@ export type ToRecordsWorker = { type: 'write'; seq: number; runs: FlatRuns } | {
 
 export type FromRecordsWorker =
   | { type: 'ready' }
-  | { type: 'open-failed'; error: string }
+  | { type: 'open-failed'; error: string; code?: ErrorCode }
   | { type: 'committed'; seq: number }
   | { type: 'failed'; seq: number; error: string }
 
@@ -27,6 +28,8 @@ export interface RecordsWorkerOptions {
   postgresUrl?: string | undefined
   /** The statements batches may run, by name. */
   statements: Record<string, string>
+  /** PostgreSQL: the audit chain claimed on every connection before it commits (see below). */
+  auditChain?: string | undefined
 }
 
 /** Commits a batch whole, or throws having committed nothing. */
@@ -56,14 +59,18 @@ function sqliteBackend(options: RecordsWorkerOptions): Backend {
 async function postgresBackend(url: string, options: RecordsWorkerOptions): Promise<Backend> {
   // Loaded only here: a gateway with its records in SQLite does not load pg in this thread.
   const { default: pg } = await import('pg')
-  const { RECORDS_TYPES, toPostgresPlaceholders } = await import('./postgres-records.ts')
+  const { AUDIT_CHAIN_LOCK, CLAIM_AUDIT_CHAIN, RECORDS_TYPES, toPostgresPlaceholders } =
+    await import('./postgres-records.ts')
   const texts = new Map<string, string>()
   for (const [name, sql] of Object.entries(options.statements))
     texts.set(name, toPostgresPlaceholders(sql))
   let client: Client | null = null
+  /** The server's process of the last connection: after a loss it may still hold the claim. */
+  let lastBackend: number | null = null
   async function connection(): Promise<Client> {
     if (client) return client
-    const c = new pg.Client({ connectionString: url, types: RECORDS_TYPES })
+    // Keep-alive: a connection lost without a word is noticed (and its claim freed) in minutes.
+    const c = new pg.Client({ connectionString: url, types: RECORDS_TYPES, keepAlive: true })
     // A lost connection is opened again at the next batch (the failed one is sent again).
     const lost = () => {
       if (client === c) client = null
@@ -71,8 +78,42 @@ async function postgresBackend(url: string, options: RecordsWorkerOptions): Prom
     c.on('error', lost)
     c.on('end', lost)
     await c.connect()
+    try {
+      if (options.auditChain !== undefined) await claimChain(c, options.auditChain)
+    } catch (e) {
+      await c.end().catch(() => {})
+      throw e
+    }
+    lastBackend = ((await c.query('SELECT pg_backend_pid() AS pid')).rows[0] as { pid: number }).pid
     client = c
     return c
+  }
+  /**
+   * One appender per audit chain: two gateways appending to one chain would number their
+   * entries alike, and the second insert of a number is dropped as a repeat (the statements
+   * are idempotent): a lost entry. So every connection that commits claims the chain with a
+   * session lock, held while it lives, before its first batch: a connection opened again after
+   * a loss claims it again, and while another gateway holds it this writer commits nothing (its
+   * batches wait and are sent again, the error in its status). Our own earlier connection that
+   * the server still counts as alive (lost on our side only) is ended first.
+   */
+  async function claimChain(c: Client, chain: string): Promise<void> {
+    const claim = async () =>
+      (await c.query(CLAIM_AUDIT_CHAIN, [AUDIT_CHAIN_LOCK, chain])).rows[0] as {
+        got: number
+        holder: number | null
+      }
+    let answer = await claim()
+    if (answer.got !== 1 && answer.holder !== null && answer.holder === lastBackend) {
+      // Waits (up to 5 s) until it is gone and its locks with it.
+      await c.query('SELECT pg_terminate_backend($1, 5000)', [lastBackend])
+      answer = await claim()
+    }
+    if (answer.got !== 1)
+      throw new LinewatchError(
+        'LW_ERR_DATA_DIR_LOCKED',
+        `another linewatch gateway appends to the audit chain "${chain}" in this PostgreSQL database: give each gateway sharing the database its own cluster.gateway`,
+      )
   }
   await connection()
   return {
@@ -127,6 +168,11 @@ if (parentPort) {
         })
       })
     },
-    (e: unknown) => post({ type: 'open-failed', error: (e as Error).message }),
+    (e: unknown) =>
+      post({
+        type: 'open-failed',
+        error: (e as Error).message,
+        ...(e instanceof LinewatchError ? { code: e.code } : {}),
+      }),
   )
 }

@@ -2,6 +2,7 @@ import { extname } from 'node:path'
 import type { SQLInputValue } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { addRun, type FlatRuns } from './records-runs.ts'
 import type {
@@ -53,8 +54,16 @@ export function createRecordsWriter(options: {
   /** The records in PostgreSQL (store.records: postgres): the statements' `?` become `$n`. */
   postgresUrl?: string | undefined
   statements: Record<string, string>
+  /**
+   * The audit chain this writer appends to. PostgreSQL: claimed on each of its connections
+   * before anything is committed on it (records-writer-worker.ts); SQLite: the data
+   * directory's lock does that.
+   */
+  auditChain?: string | undefined
   log: Logger
   maxPending?: number
+  /** Told of each failed commit (the gateway counts them in its health's recent errors). */
+  onFailure?: (error: string) => void
 }): RecordsWriter {
   const { log } = options
   const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING_RECORDS
@@ -62,6 +71,7 @@ export function createRecordsWriter(options: {
     path: options.path,
     postgresUrl: options.postgresUrl,
     statements: options.statements,
+    auditChain: options.auditChain,
   }
   // Runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
   const workerUrl = new URL(
@@ -113,6 +123,7 @@ export function createRecordsWriter(options: {
       send()
     } else if (message.type === 'failed' && inFlight?.seq === message.seq) {
       lastError = message.error
+      options.onFailure?.(message.error)
       log.error(
         { error: message.error, ops: inFlight.batch.count },
         'records commit failed; the batch is kept and sent again',
@@ -128,7 +139,12 @@ export function createRecordsWriter(options: {
     const ready = new Promise<void>((resolve, reject) => {
       const first = (message: FromRecordsWorker) => {
         if (message.type === 'ready') resolve()
-        else if (message.type === 'open-failed') reject(new Error(message.error))
+        else if (message.type === 'open-failed')
+          reject(
+            message.code
+              ? new LinewatchError(message.code, message.error)
+              : new Error(message.error),
+          )
         else return
         w.off('message', first)
       }
@@ -159,7 +175,18 @@ export function createRecordsWriter(options: {
   const writer: RecordsWriter = {
     async start() {
       stopping = false
-      await startWorker()
+      try {
+        await startWorker()
+      } catch (e) {
+        // A writer that could not start is not started again behind the caller's back (one
+        // that dies later is: the gateway runs on). Left running, it would claim the audit chain
+        // once free, for a gateway that never started.
+        stopping = true
+        const w = worker
+        worker = null
+        await w?.terminate()
+        throw e
+      }
     },
 
     run(statement, params) {
