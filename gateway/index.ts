@@ -8,6 +8,7 @@ import { createAuth } from './api/auth.ts'
 import { registerApi } from './api/index.ts'
 import type { Cluster } from './cluster/index.ts'
 import { createPeerBus } from './cluster/peers.ts'
+import { Tenures } from './cluster/tenures.ts'
 import type { Config } from './config/index.ts'
 import { webhookConfigProblems } from './config/webhook-schema.ts'
 import { LinewatchError } from './errors.ts'
@@ -144,7 +145,14 @@ export async function createGateway(
     const db = await openRecordsAt(records)
     stops.push(() => db.close())
 
-    const store = await createStore(config, { log: log.child({ module: 'store' }), dataDir, env })
+    // A cluster's partitions held and their epochs: the leases keep it, the journal fences by it.
+    const tenures = new Tenures()
+    const store = await createStore(config, {
+      log: log.child({ module: 'store' }),
+      dataDir,
+      env,
+      tenures,
+    })
     await store.start()
     stops.push(() => store.stop())
 
@@ -450,6 +458,7 @@ export async function createGateway(
         alarms,
         nc,
         store,
+        tenures,
         sink,
         log: log.child({ module: 'cluster' }),
         env,
@@ -507,7 +516,7 @@ function urlHost(host: string): string {
  */
 async function createStore(
   config: Config,
-  ctx: { log: Logger; dataDir: string; env: NodeJS.ProcessEnv },
+  ctx: { log: Logger; dataDir: string; env: NodeJS.ProcessEnv; tenures: Tenures },
 ): Promise<JournaledStore> {
   const path = join(ctx.dataDir, 'timeseries.db')
   const retention = config.store.sqlite.retention
@@ -529,7 +538,7 @@ async function createStore(
       createPostgresJournal({
         url: postgresUrl(config, ctx.env),
         log: ctx.log.child({ module: 'journal' }),
-        fence: { gateway, partitionOf: unitOf },
+        fence: { gateway, partitionOf: unitOf, tenures: ctx.tenures },
       }),
     )
   }

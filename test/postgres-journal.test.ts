@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Tenures } from '../gateway/cluster/tenures.ts'
 import { createLogger } from '../gateway/log.ts'
 import { DELIVERY_MEMORY_MS } from '../gateway/sources/deliveries.ts'
 import {
@@ -49,6 +50,31 @@ const reading = (
   value: number,
   extra: { size?: number; key?: string } = {},
 ): SeriesRecord => ({ kind: 'reading', characteristic, seq, ts: T0 + seq * 1000, value, ...extra })
+
+/** A connection of the test's own, closed after the suite. */
+async function connection(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  opened.push(client)
+  return client
+}
+
+/** Until the journal's commit waits on a lock a transaction of the test holds. */
+const journalWaitsOnLock = (db: pg.Client) =>
+  waitFor('the journal commit to wait on a lock', async () => {
+    const { rows } = await db.query(
+      `SELECT 1 FROM pg_stat_activity WHERE application_name = 'linewatch-journal'
+       AND wait_event_type = 'Lock'`,
+    )
+    return rows.length > 0
+  })
+
+/** This gateway holding `partitions`, each at epoch 1. */
+function held(partitions: number[]): Tenures {
+  const tenures = new Tenures()
+  for (const p of partitions) tenures.hold(p, 1)
+  return tenures
+}
 
 const durable = (journal: PostgresJournal) =>
   new Promise<void>((resolve) => journal.whenDurable(resolve))
@@ -377,7 +403,12 @@ describe('PostgreSQL journal', () => {
   it('drops the records of partitions whose lease this gateway does not hold, and commits the rest', async () => {
     const partitions: Record<string, number> = { a: 1, b: 2, c: 3, d: 4 }
     const { journal, db } = await setup({
-      fence: { gateway: 'g1', partitionOf: (c) => partitions[c] ?? -1 },
+      // This gateway believes it holds all four, at epoch 1; the lease rows say otherwise.
+      fence: {
+        gateway: 'g1',
+        partitionOf: (c) => partitions[c] ?? -1,
+        tenures: held([1, 2, 3, 4]),
+      },
     })
     await db.query(`INSERT INTO cluster_lease (partition, holder, epoch, expires_at) VALUES
       (1, 'g1', 1, now() + interval '1 minute'),
@@ -422,13 +453,11 @@ describe('PostgreSQL journal', () => {
 
   it('makes a takeover of a lease wait for the batch that checked it', async () => {
     const { journal, db, url } = await setup({
-      fence: { gateway: 'g1', partitionOf: () => 7 },
+      fence: { gateway: 'g1', partitionOf: () => 7, tenures: held([7]) },
     })
     await db.query(`INSERT INTO cluster_lease VALUES (7, 'g1', 1, now() + interval '1 minute')`)
     // A transaction of the test's own holds the journal's insert: the fence has checked by then.
-    const blocker = new pg.Client({ connectionString: url })
-    await blocker.connect()
-    opened.push(blocker)
+    const blocker = await connection(url)
     await blocker.query('BEGIN')
     await blocker.query(
       `INSERT INTO journal_reading (characteristic, seq, ts, value) VALUES ('t', 1, 0, 0)`,
@@ -438,17 +467,9 @@ describe('PostgreSQL journal', () => {
     journal.whenDurable(() => {
       acked = true
     })
-    await waitFor('the batch to wait on the row lock', async () => {
-      const { rows } = await db.query(
-        `SELECT 1 FROM pg_stat_activity WHERE application_name = 'linewatch-journal'
-         AND wait_event_type = 'Lock'`,
-      )
-      return rows.length > 0
-    })
+    await journalWaitsOnLock(db)
     // Another gateway takes the lease over: it must wait until the batch's transaction ends.
-    const taker = new pg.Client({ connectionString: url })
-    await taker.connect()
-    opened.push(taker)
+    const taker = await connection(url)
     const takerPid = (await taker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]
       ?.pid
     let takenOver = false
@@ -471,6 +492,63 @@ describe('PostgreSQL journal', () => {
     expect(await count(db, `SELECT count(*) FROM journal_reading WHERE characteristic = 't'`)).toBe(
       1,
     )
+  })
+
+  it('drops a batch formed before this gateway lost a partition that it holds again since (a later epoch)', async () => {
+    const tenures = held([5])
+    const { journal, db, url } = await setup({
+      fence: { gateway: 'g1', partitionOf: () => 5, tenures },
+    })
+    await db.query(`INSERT INTO cluster_lease VALUES (5, 'g1', 1, now() + interval '1 minute')`)
+    // The lease row is held by a transaction of the test's own while the batch commits: its
+    // fence waits; meanwhile the lease is lost and taken again by the same gateway (epoch 3).
+    const leases = await connection(url)
+    await leases.query('BEGIN')
+    await leases.query('SELECT * FROM cluster_lease WHERE partition = 5 FOR UPDATE')
+    let acked = false
+    journal.write(reading('p', 1, 1))
+    journal.whenDurable(() => {
+      acked = true
+    })
+    await journalWaitsOnLock(db)
+    tenures.drop(5)
+    await leases.query(`UPDATE cluster_lease SET epoch = 3 WHERE partition = 5`)
+    await leases.query('COMMIT')
+    tenures.hold(5, 3)
+    await waitFor('the stale batch to be fenced', () => journal.status().fenced === 1)
+    expect(await count(db, `SELECT count(*) FROM journal_reading WHERE characteristic = 'p'`)).toBe(
+      0,
+    )
+    // Formed under the new tenure: committed.
+    journal.write(reading('p', 2, 2))
+    await durable(journal)
+    expect(acked).toBe(true)
+    const { rows } = await db.query<{ seq: string }>(
+      `SELECT seq FROM journal_reading WHERE characteristic = 'p' ORDER BY seq`,
+    )
+    expect(rows.map((r) => Number(r.seq))).toEqual([2])
+  })
+
+  it('cuts the batch it is forming when a tenure changes: one batch never holds two tenures of a partition', async () => {
+    const tenures = held([6])
+    const { journal, db } = await setup({
+      fence: { gateway: 'g1', partitionOf: () => 6, tenures },
+      flushIntervalMs: 60_000,
+    })
+    await db.query(`INSERT INTO cluster_lease VALUES (6, 'g1', 1, now() + interval '1 minute')`)
+    // Formed under epoch 1 (no one waits on it, so it would wait for the interval)…
+    journal.write(reading('q', 1, 1))
+    // …then the lease is taken again at epoch 2: that reading must go with epoch 1, fenced.
+    await db.query(`UPDATE cluster_lease SET epoch = 2 WHERE partition = 6`)
+    tenures.drop(6)
+    tenures.hold(6, 2)
+    journal.write(reading('q', 2, 2))
+    await durable(journal)
+    await waitFor('the first reading to be fenced', () => journal.status().fenced === 1)
+    const { rows } = await db.query<{ seq: string }>(
+      `SELECT seq FROM journal_reading WHERE characteristic = 'q' ORDER BY seq`,
+    )
+    expect(rows.map((r) => Number(r.seq))).toEqual([2])
   })
 
   it('commits many readings per transaction (throughput, measured not asserted)', async () => {

@@ -8,6 +8,7 @@ import type { ReadingSink, Source } from '../sources/types.ts'
 import { whenAll } from '../store/records-writer.ts'
 import type { JournaledStore } from '../store/types.ts'
 import { createLeases, type Leases } from './leases.ts'
+import type { Tenures } from './tenures.ts'
 import { clusterUnits } from './units.ts'
 
 /**
@@ -70,6 +71,8 @@ export function createCluster(ctx: {
   alarms: AlarmService
   nc: NcService
   store: JournaledStore
+  /** The partitions held and their epochs, which the journal fences with: kept here. */
+  tenures: Tenures
   sink: ReadingSink
   log: Logger
   env: NodeJS.ProcessEnv
@@ -134,6 +137,7 @@ export function createCluster(ctx: {
     leaseMs: cluster.leaseMs,
     log: log.child({ module: 'leases' }),
     async onAcquire(partition, epoch) {
+      ctx.tenures.hold(partition, epoch)
       const part = parts.get(partition)
       if (!part) return
       await pipeline.adopt(part.ids)
@@ -177,6 +181,7 @@ export function createCluster(ctx: {
       )
     },
     onLose(partition) {
+      ctx.tenures.drop(partition)
       const part = parts.get(partition)
       if (!part) return
       void stopConsuming(partition, true).catch((err) =>
@@ -193,6 +198,7 @@ export function createCluster(ctx: {
       // The snapshots, the alarm and NC changes committed before the lease goes.
       await store.flush()
       await new Promise<void>((resolve) => whenAll([alarms.whenDurable, nc.whenDurable], resolve))
+      ctx.tenures.drop(partition)
       log.info({ partition }, 'partition handed over')
     },
   })

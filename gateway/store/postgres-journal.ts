@@ -1,4 +1,5 @@
 import pg from 'pg'
+import type { Tenures } from '../cluster/tenures.ts'
 import type { Logger } from '../log.ts'
 import { DELIVERY_MEMORY_MS } from '../sources/deliveries.ts'
 import { migratePostgres } from './postgres-schema.ts'
@@ -56,7 +57,17 @@ export interface PostgresJournalOptions {
   queryTimeoutMs?: number
   /** How long `stop` waits for what is queued to commit (default 10 s). */
   stopTimeoutMs?: number
-  fence?: { gateway: string; partitionOf(characteristic: string): number }
+  fence?: Fence
+}
+
+/**
+ * What a batch is fenced with: this gateway's name, each characteristic's partition, and the
+ * epoch of each partition it holds (cluster/tenures.ts).
+ */
+export interface Fence {
+  gateway: string
+  partitionOf(characteristic: string): number
+  tenures: Tenures
 }
 
 export interface PostgresJournalStatus extends StoreStatus {
@@ -148,11 +159,15 @@ SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::float8[])
 ON CONFLICT DO NOTHING`
 
 // FOR SHARE: a takeover (UPDATE or DELETE of a lease row) waits until this batch's commit ends,
-// so nothing this gateway commits lands after the new owner has read the journal.
+// so nothing this gateway commits lands after the new owner has read the journal. The epoch is
+// the batch's: a lease this gateway holds again (a later tenure) does not pass a batch formed
+// before it lost it.
 const HELD_LEASES = `
-SELECT partition FROM cluster_lease
-WHERE holder = $1 AND partition = ANY($2::int[]) AND expires_at > now()
-FOR SHARE`
+SELECT l.partition FROM cluster_lease l
+JOIN unnest($2::int[], $3::int8[]) AS b (partition, epoch)
+  ON l.partition = b.partition AND l.epoch = b.epoch
+WHERE l.holder = $1 AND l.expires_at > now()
+FOR SHARE OF l`
 
 /** A batch as formed; `cut` turns it into the statements' parameters, kept for retries. */
 interface Batch {
@@ -185,6 +200,8 @@ interface CutBatch {
   snapshots: unknown[] | null
   deliveries: unknown[] | null
   partitions: number[]
+  /** The epoch this gateway held each of `partitions` at when the batch was cut (-1: none). */
+  epochs: number[]
   /** With a fence: the partition of each name (readings) and of each snapshot. */
   namePartitions: number[]
   snapshotPartitions: number[]
@@ -263,7 +280,8 @@ export function binaryArray(
 /** PostgreSQL text cannot hold NUL; such a record could never commit and would block the rest. */
 const storable = (s: string) => !s.includes('\0')
 
-function cutBatch(b: Batch, partitionOf: ((c: string) => number) | undefined): CutBatch {
+function cutBatch(b: Batch, fence: Fence | undefined): CutBatch {
+  const partitionOf = fence?.partitionOf
   const readings =
     b.rSeq.length === 0
       ? null
@@ -319,11 +337,13 @@ function cutBatch(b: Batch, partitionOf: ((c: string) => number) | undefined): C
     }
     for (const p of snapshotPartitions) records.set(p, (records.get(p) ?? 0) + 1)
   }
+  const partitions = [...records.keys()]
   return {
     readings,
     snapshots,
     deliveries,
-    partitions: [...records.keys()],
+    partitions,
+    epochs: partitions.map((p) => fence?.tenures.epochOf(p) ?? -1),
     namePartitions,
     snapshotPartitions,
     records,
@@ -381,13 +401,15 @@ export function createPostgresJournal(options: PostgresJournalOptions): Postgres
   let wakeRetry: (() => void) | null = null
   /** Characteristics snapshotted since the last cleanup; null: clean all (first checkpoint). */
   let toClean: Set<string> | null = null
+  // A batch holds one tenure of each partition: the one being formed is cut before a change.
+  fence?.tenures.beforeChange(() => cut())
 
   function cut(checkpoint = false): void {
     if (closed || (buffer.size === 0 && !checkpoint)) return
     const b = buffer
     buffer = newBatch()
     b.checkpoint ||= checkpoint
-    b.cut = cutBatch(b, fence?.partitionOf)
+    b.cut = cutBatch(b, fence)
     release(b)
     queue.push(b)
     queuedRecords += b.size
@@ -432,7 +454,11 @@ export function createPostgresJournal(options: PostgresJournalOptions): Postgres
       let held: number[] | null = null
       if (fence && c.partitions.length > 0) {
         const rows = (
-          await client.query<{ partition: number }>(HELD_LEASES, [fence.gateway, c.partitions])
+          await client.query<{ partition: number }>(HELD_LEASES, [
+            fence.gateway,
+            c.partitions,
+            c.epochs,
+          ])
         ).rows
         if (rows.length !== c.partitions.length) held = rows.map((r) => r.partition)
       }
