@@ -599,7 +599,7 @@ describe('the quality loop in a real browser against a real gateway', () => {
     await change(USERS.eva.password, 'short')
     await expect
       .poll(() => text(problem), { timeout: WAIT })
-      .toBe('Not changed: the password must be at least 12 characters (it has 5)')
+      .toBe('Not changed: the password must be at least 15 characters (it has 5)')
     const next = 'engineer: seven green bridges'
     await change(USERS.eva.password, next)
     await expect

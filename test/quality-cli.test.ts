@@ -183,7 +183,7 @@ describe('linewatch user and audit verify on a gateway data directory', () => {
     const weak = await add('casey', 'password')
     expect(weak.code).toBe(1)
     expect(weak.stderr).toContain('LW_ERR_USER_REFUSED')
-    expect(weak.stderr).toContain('the password must be at least 12 characters (it has 8)')
+    expect(weak.stderr).toContain('the password must be at least 15 characters (it has 8)')
     expect(weak.stderr).toContain('the password is one of the most common passwords')
 
     const ok = await add('casey', 'night shift on line two')

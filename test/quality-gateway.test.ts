@@ -155,7 +155,7 @@ characteristics:
       reason: 'a new operator',
     })
     expect(weak.status).toBe(400)
-    expect(weak.body.message).toMatch(/at least 12 characters/)
+    expect(weak.body.message).toMatch(/at least 15 characters/)
     const people = [
       ['qe', 'Dr. Jana Novák', 'quality-engineer'],
       ['qm', 'Anna Weber', 'quality-manager'],

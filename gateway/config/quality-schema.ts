@@ -10,9 +10,9 @@ export const UserAuthProperties = {
   minPasswordLength: Type.Integer({
     minimum: 8,
     maximum: 128,
-    default: 12,
+    default: 15,
     description:
-      'Shortest password a user may set (NIST SP 800-63B: length, no composition rules; common passwords and the user name are refused).',
+      'Shortest password a user may set (NIST SP 800-63B-4: at least 15 for a password that is the only factor, as it is here; length, no composition rules; common passwords and the user name are refused). A password set earlier under a lower minimum still signs in.',
   }),
   sessionIdleMinutes: Type.Integer({
     minimum: 1,

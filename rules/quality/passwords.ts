@@ -42,7 +42,11 @@ export const COMMON_PASSWORDS: readonly string[] = [
   'dragon',
 ]
 
-export const DEFAULT_MIN_PASSWORD_LENGTH = 12
+/**
+ * NIST SP 800-63B-4 §3.1.1.2 (August 2025): a password that is the only authentication factor
+ * (as linewatch's are, at sign-in and when signing) is at least 15 characters long.
+ */
+export const DEFAULT_MIN_PASSWORD_LENGTH = 15
 
 /** A user name shorter than this is not looked for inside the password ("al" is in too many). */
 const MIN_NAME_IN_PASSWORD = 3
