@@ -135,6 +135,9 @@ async function postgresBackend(url: string, options: RecordsWorkerOptions): Prom
     async close() {
       const c = client
       client = null
+      // The chain's claim goes before the connection does: the server frees a closed
+      // session's locks a moment later, and the next gateway (or CLI) may be starting now.
+      await c?.query('SELECT pg_advisory_unlock_all()').catch(() => {})
       await c?.end()
     },
   }
