@@ -374,6 +374,56 @@ characteristics:
     ])
   })
 
+  it('names the role each route needs (x-linewatch-role), and the gateway asks exactly that of a token', async () => {
+    // The roles in order (docs/quality.md); each test token has one of them.
+    const ROLES = ['viewer', 'operator', 'quality-engineer', 'quality-manager', 'admin']
+    const TOKEN_OF: Record<string, string> = {
+      viewer: TOKENS.viewer,
+      operator: TOKENS.operator,
+      'quality-engineer': TOKENS.engineer,
+      'quality-manager': TOKENS.manager,
+      admin: TOKENS.admin,
+    }
+    const wrong: string[] = []
+    let checked = 0
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(ops)) {
+        if (!METHODS.includes(method) || (op.security && op.security.length === 0)) continue
+        const role = (op as { 'x-linewatch-role'?: string })['x-linewatch-role']
+        const name = `${method.toUpperCase()} ${path}`
+        if (role === undefined || !ROLES.includes(role)) {
+          wrong.push(`${name}: no role named (${role})`)
+          continue
+        }
+        // Any parameter value and an empty body: the role is checked before either is. A
+        // report's role is its kind's (the route names the lowest): capability is a viewer's.
+        const url = path.replace(/\{([^}]+)\}/g, (_, p) => (p === 'kind' ? 'capability' : 'x'))
+        const body = method === 'get' || method === 'delete' ? undefined : {}
+        const anonymous = await call(method.toUpperCase(), url, null, body)
+        if (anonymous.status !== 401) wrong.push(`${name} without a token: ${anonymous.status}`)
+        const below = ROLES[ROLES.indexOf(role) - 1]
+        if (below) {
+          const refused = await call(method.toUpperCase(), url, TOKEN_OF[below] as string, body)
+          if (refused.status !== 403) wrong.push(`${name} as ${below}: ${refused.status}`)
+        }
+        const allowed = await call(method.toUpperCase(), url, TOKEN_OF[role] as string, body)
+        if (allowed.status === 401 || allowed.status === 403)
+          wrong.push(`${name} as ${role}: ${allowed.status}`)
+        checked++
+      }
+    expect(wrong).toEqual([])
+    expect(checked).toBeGreaterThan(40)
+    // Spot checks against the README and docs/quality.md.
+    const roleOf = (method: string, path: string) =>
+      (doc.paths[path]?.[method] as { 'x-linewatch-role'?: string } | undefined)?.[
+        'x-linewatch-role'
+      ]
+    expect(roleOf('get', '/api/audit/verify')).toBe('admin')
+    expect(roleOf('get', '/api/dead-letters')).toBe('quality-engineer')
+    expect(roleOf('post', '/api/characteristics/{id}/baseline')).toBe('quality-manager')
+    expect(roleOf('get', '/api/characteristics')).toBe('viewer')
+  })
+
   it('documents what the gateway answers: each GET route’s real answer fits its schema', async () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true })
     ajv.addFormat(

@@ -395,6 +395,8 @@ characteristics:
   it('refuses what it cannot answer', async () => {
     expect((await fetchReport(`/api/reports/capability?${range}`, null)).status).toBe(401)
     expect((await fetchReport('/api/reports/nothing')).status).toBe(400)
+    // A name Object.prototype has is no report either (the role is looked up before validation).
+    expect((await fetchReport('/api/reports/constructor')).status).toBe(400)
     expect((await fetchReport(`/api/reports/capability?${range}&format=docx`)).status).toBe(400)
     const reversed = await fetchReport('/api/reports/capability?from=2000&to=1000')
     expect(reversed.status).toBe(400)

@@ -62,7 +62,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.get(
     '/api/alarms',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         querystring: Type.Object(
           {
@@ -98,19 +98,19 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
 
   app.get(
     '/api/alarms/counts',
-    { preHandler: need('viewer'), schema: { response: { 200: AlarmCountsSchema } } },
+    { preValidation: need('viewer'), schema: { response: { 200: AlarmCountsSchema } } },
     async () => alarms.counts(true),
   )
 
   app.get(
     '/api/alarms/areas',
-    { preHandler: need('viewer'), schema: { response: { 200: AlarmAreasSchema } } },
+    { preValidation: need('viewer'), schema: { response: { 200: AlarmAreasSchema } } },
     async () => alarms.areas(),
   )
 
   app.get(
     '/api/alarms/:id',
-    { preHandler: need('viewer'), schema: { params: AlarmId, response: { 200: AlarmSchema } } },
+    { preValidation: need('viewer'), schema: { params: AlarmId, response: { 200: AlarmSchema } } },
     async (request, reply) => {
       const { id } = request.params as { id: string }
       return alarms.get(id) ?? notFound(reply, `no alarm "${id}"`)
@@ -120,7 +120,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.get(
     '/api/alarms/:id/history',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         params: AlarmId,
         querystring: Type.Object(
@@ -140,7 +140,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.post(
     '/api/alarms/:id/acknowledge',
     {
-      preHandler: need('operator', 'acknowledging an alarm'),
+      preValidation: need('operator', 'acknowledging an alarm'),
       schema: {
         params: AlarmId,
         body: Type.Optional(
@@ -162,7 +162,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.post(
     '/api/alarms/acknowledge',
     {
-      preHandler: need('operator', 'acknowledging alarms'),
+      preValidation: need('operator', 'acknowledging alarms'),
       schema: {
         body: Type.Object(
           {
@@ -196,7 +196,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.post(
     '/api/alarms/:id/shelve',
     {
-      preHandler: need('operator', 'shelving an alarm'),
+      preValidation: need('operator', 'shelving an alarm'),
       schema: {
         params: AlarmId,
         body: Type.Object(
@@ -223,7 +223,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.post(
     '/api/alarms/:id/unshelve',
     {
-      preHandler: need('operator', 'unshelving an alarm'),
+      preValidation: need('operator', 'unshelving an alarm'),
       schema: {
         params: AlarmId,
         response: { 200: AlarmSchema },
@@ -245,7 +245,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.post(
     '/api/alarms/:id/out-of-service',
     {
-      preHandler: need('quality-engineer', 'putting an alarm out of service'),
+      preValidation: need('quality-engineer', 'putting an alarm out of service'),
       schema: {
         params: AlarmId,
         response: { 200: AlarmSchema },
@@ -265,7 +265,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.post(
     '/api/alarms/:id/return-to-service',
     {
-      preHandler: need('quality-engineer', 'returning an alarm to service'),
+      preValidation: need('quality-engineer', 'returning an alarm to service'),
       schema: {
         params: AlarmId,
         response: { 200: AlarmSchema },
@@ -295,7 +295,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.put(
     '/api/alarms/:id/settings',
     {
-      preHandler: need('quality-engineer', 'changing alarm settings'),
+      preValidation: need('quality-engineer', 'changing alarm settings'),
       schema: {
         params: AlarmId,
         response: { 200: AlarmSchema },
@@ -342,7 +342,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
   app.get(
     '/api/alarm-kpis',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         querystring: Type.Object(
           {
@@ -367,14 +367,14 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
 
   app.get(
     '/api/plant-states',
-    { preHandler: need('viewer'), schema: { response: { 200: PlantStatesSchema } } },
+    { preValidation: need('viewer'), schema: { response: { 200: PlantStatesSchema } } },
     async () => alarms.plantStates(),
   )
 
   app.put(
     '/api/plant-states/:id',
     {
-      preHandler: need('operator', 'setting a plant state'),
+      preValidation: need('operator', 'setting a plant state'),
       schema: {
         response: { 200: PlantStateSchema },
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }),

@@ -152,7 +152,7 @@ export function registerChartRoutes(
   app.get(
     '/api/characteristics/:id/readings',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: { params: IdParams, querystring: RangeQuery, response: { 200: ReadingsAnswer } },
     },
     async (request, reply): Promise<ReadingsView> => {
@@ -182,7 +182,7 @@ export function registerChartRoutes(
   app.get(
     '/api/characteristics/:id/chart',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: { params: IdParams, querystring: RangeQuery, response: { 200: ChartAnswer } },
     },
     async (request, reply): Promise<ChartView> => {

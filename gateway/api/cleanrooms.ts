@@ -54,14 +54,14 @@ export function registerCleanroomRoutes(
 
   app.get(
     '/api/cleanrooms',
-    { preHandler: need('viewer'), schema: { response: { 200: CleanroomsSchema } } },
+    { preValidation: need('viewer'), schema: { response: { 200: CleanroomsSchema } } },
     async () => rooms,
   )
 
   app.get(
     '/api/cleanrooms/:id/classification',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }),
         querystring: Type.Object(

@@ -36,7 +36,7 @@ export function registerDeviationRoutes(
   app.get(
     '/api/deviations',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         querystring: Type.Object(
           {

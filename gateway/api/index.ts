@@ -161,7 +161,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
 
   app.get(
     '/api/session',
-    { preHandler: need('viewer'), schema: { response: { 200: SessionSchema } } },
+    { preValidation: need('viewer'), schema: { response: { 200: SessionSchema } } },
     async (request): Promise<Session> => {
       const p = request.principal as Principal
       return {
@@ -178,7 +178,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
 
   app.get(
     '/api/characteristics',
-    { preHandler: need('viewer'), schema: { response: { 200: CharacteristicsSchema } } },
+    { preValidation: need('viewer'), schema: { response: { 200: CharacteristicsSchema } } },
     async () =>
       [...pipeline.runtimes()].map((rt) => characteristicView(rt, nc.openCount(rt.config.id))),
   )
@@ -186,7 +186,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   app.get(
     '/api/characteristics/:id',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: { params: IdParams, response: { 200: CharacteristicSchema } },
     },
     async (request, reply) => {
@@ -203,7 +203,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   app.get(
     '/api/dead-letters',
     {
-      preHandler: need('quality-engineer'),
+      preValidation: need('quality-engineer'),
       schema: {
         querystring: Type.Object(
           {
@@ -224,7 +224,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   app.get(
     '/api/characteristics/:id/limit-changes',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         params: IdParams,
         querystring: Type.Object(
@@ -245,7 +245,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
   app.post(
     '/api/characteristics/:id/baseline',
     {
-      preHandler: need('quality-manager', 'changing control limits'),
+      preValidation: need('quality-manager', 'changing control limits'),
       schema: {
         params: IdParams,
         body: Type.Object(

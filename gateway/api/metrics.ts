@@ -310,7 +310,7 @@ export function registerMetricsRoute(app: FastifyInstance, ctx: MetricsContext):
   app.get(
     '/metrics',
     {
-      ...(ctx.anonymous ? {} : { preHandler: need('viewer') }),
+      ...(ctx.anonymous ? {} : { preValidation: need('viewer') }),
       schema: {
         response: {
           200: {

@@ -1,5 +1,6 @@
 import fastifySwagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
+import { requiredRoleOf } from './replies.ts'
 import { ApiErrorSchema } from './responses.ts'
 
 /**
@@ -31,7 +32,7 @@ export async function registerOpenApi(app: FastifyInstance, ctx: OpenApiContext)
       info: {
         title: 'linewatch',
         version: ctx.version,
-        description: `The REST API of the linewatch gateway "${ctx.title}". Payloads are declared in gateway/contract.ts; errors are {statusCode, error, message}. Every route but those without a security requirement needs a bearer token (a configured token, or a session from POST /api/auth/sign-in) of at least the role the route names in its 403 answer.`,
+        description: `The REST API of the linewatch gateway "${ctx.title}". Payloads are declared in gateway/contract.ts; errors are {statusCode, error, message}. Every route but those without a security requirement needs a bearer token (a configured token, or a session from POST /api/auth/sign-in) of at least the role the route names as x-linewatch-role (viewer < operator < quality-engineer < quality-manager < admin; an act that needs more by what it does says so in its 403 answer).`,
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
       components: {
@@ -46,16 +47,19 @@ export async function registerOpenApi(app: FastifyInstance, ctx: OpenApiContext)
       },
       security: [{ bearer: [] }],
     },
-    transform: ({ schema, url }) => {
+    transform: ({ schema, url, route }) => {
       const documented = url.startsWith('/api/') || url === '/metrics'
       if (!documented) return { schema: { ...schema, hide: true }, url }
       const open = PUBLIC.has(url) || (url === '/metrics' && ctx.metricsAnonymous)
       const tag = url === '/metrics' ? 'metrics' : (url.split('/')[2] ?? 'api')
+      // The role its hook asks for (a signed-in principal of any role, when none is named).
+      const role = open ? undefined : (requiredRoleOf(route.preValidation) ?? 'viewer')
       return {
         schema: {
           ...schema,
           tags: [tag.replace(/[.:].*$/, '')],
           ...(open ? { security: [] } : {}),
+          ...(role ? { 'x-linewatch-role': role } : {}),
           response: {
             ...((schema?.response as object | undefined) ?? {}),
             '4XX': {

@@ -131,7 +131,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
 
   app.post(
     '/api/auth/sign-out',
-    { preHandler: need('viewer'), schema: { response: { 204: NoContent } } },
+    { preValidation: need('viewer'), schema: { response: { 204: NoContent } } },
     async (request, res) => {
       const token = bearerToken(request.headers.authorization)
       if (token) users.signOut(sha256Hex(token))
@@ -142,7 +142,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.post(
     '/api/auth/password',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         body: Type.Object(
           {
@@ -174,14 +174,14 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
 
   app.get(
     '/api/users',
-    { preHandler: need('admin', 'listing users'), schema: { response: { 200: UsersSchema } } },
+    { preValidation: need('admin', 'listing users'), schema: { response: { 200: UsersSchema } } },
     async () => users.list(),
   )
 
   app.post(
     '/api/users',
     {
-      preHandler: need('admin', 'adding users'),
+      preValidation: need('admin', 'adding users'),
       schema: {
         response: { 200: UserSchema },
         body: Type.Object(
@@ -214,7 +214,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.post(
     '/api/users/:name/actions',
     {
-      preHandler: need('admin', 'changing users'),
+      preValidation: need('admin', 'changing users'),
       schema: {
         response: { 200: UserSchema },
         params: Type.Object({ name: Type.String({ maxLength: 64 }) }),
@@ -260,7 +260,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.get(
     '/api/nonconformances',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         querystring: Type.Object(
           {
@@ -294,7 +294,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
 
   app.get(
     '/api/nonconformances/:id',
-    { preHandler: need('viewer'), schema: { params: NcParams, response: { 200: NcSchema } } },
+    { preValidation: need('viewer'), schema: { params: NcParams, response: { 200: NcSchema } } },
     async (request, res) => {
       const { id } = request.params as { id: string }
       const found = await quality.ncView(recordId(id, 'NC') as number)
@@ -305,7 +305,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.post(
     '/api/nonconformances/:id/actions',
     {
-      preHandler: need('operator', 'acting on an NC'),
+      preValidation: need('operator', 'acting on an NC'),
       schema: { params: NcParams, body: ActBody, response: { 200: NcSchema } },
     },
     async (request, res) => {
@@ -326,7 +326,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
       '/api/nonconformances/:id/attachments/:name',
       {
         bodyLimit: maxBytes,
-        preHandler: need('operator', 'attaching files to an NC'),
+        preValidation: need('operator', 'attaching files to an NC'),
         schema: {
           response: { 200: AttachmentSchema },
           params: Type.Object({
@@ -355,7 +355,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.get(
     '/api/nonconformances/:id/attachments/:name',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         response: {
           200: fileResponse('The file as uploaded, with its content type, as a download.', [
@@ -409,7 +409,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     app.get(
       `/api/${path}/:id/history.:format`,
       {
-        preHandler: need('quality-engineer', 'exporting a record'),
+        preValidation: need('quality-engineer', 'exporting a record'),
         schema: {
           response: {
             200: fileResponse('The record’s full history, as a download.', [
@@ -437,7 +437,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.get(
     '/api/capas',
     {
-      preHandler: need('viewer'),
+      preValidation: need('viewer'),
       schema: {
         querystring: Type.Object(
           {
@@ -460,7 +460,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.post(
     '/api/capas',
     {
-      preHandler: need('quality-engineer', 'opening a CAPA'),
+      preValidation: need('quality-engineer', 'opening a CAPA'),
       schema: {
         response: { 200: CapaSchema },
         body: Type.Object(
@@ -488,7 +488,10 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
 
   app.get(
     '/api/capas/:id',
-    { preHandler: need('viewer'), schema: { params: CapaParams, response: { 200: CapaSchema } } },
+    {
+      preValidation: need('viewer'),
+      schema: { params: CapaParams, response: { 200: CapaSchema } },
+    },
     async (request, res) => {
       const { id } = request.params as { id: string }
       return (
@@ -500,7 +503,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.post(
     '/api/capas/:id/actions',
     {
-      preHandler: need('operator', 'acting on a CAPA'),
+      preValidation: need('operator', 'acting on a CAPA'),
       schema: { params: CapaParams, body: ActBody, response: { 200: CapaSchema } },
     },
     async (request, res) => {
@@ -517,7 +520,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.get(
     '/api/quality/kpis',
     {
-      preHandler: need('quality-engineer', 'reading the quality KPIs'),
+      preValidation: need('quality-engineer', 'reading the quality KPIs'),
       schema: { querystring: RangeQuery, response: { 200: QualityKpisSchema } },
     },
     async (request, res) => {
@@ -530,7 +533,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.get(
     '/api/quality/kpis.csv',
     {
-      preHandler: need('quality-engineer', 'reading the quality KPIs'),
+      preValidation: need('quality-engineer', 'reading the quality KPIs'),
       schema: {
         querystring: RangeQuery,
         response: { 200: fileResponse('The KPIs as CSV, as a download.', ['text/csv']) },
@@ -582,7 +585,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.get(
     '/api/audit',
     {
-      preHandler: need('quality-engineer', 'reading the audit trail'),
+      preValidation: need('quality-engineer', 'reading the audit trail'),
       schema: {
         querystring: Type.Object(
           {
@@ -618,7 +621,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
   app.get(
     '/api/audit/verify',
     {
-      preHandler: need('admin', 'verifying the audit trail'),
+      preValidation: need('admin', 'verifying the audit trail'),
       schema: { response: { 200: AuditVerdictSchema } },
     },
     async () => {

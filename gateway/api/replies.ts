@@ -35,13 +35,14 @@ const UNAUTHORISED_MESSAGES = {
 } as const
 
 /**
- * A pre-handler that lets a request through only with at least `role`: 401 without a
- * principal (saying whether a token is missing or was not accepted), 403 with the reason
- * (what the act needs, what the token has) with too small a one.
+ * A hook that lets a request through only with at least `role`: 401 without a principal
+ * (saying whether a token is missing or was not accepted), 403 with the reason (what the act
+ * needs, what the token has) with too small a one. Routes take it as `preValidation`: the role
+ * is checked before the body and parameters are, so a request that may not act learns nothing
+ * of what a valid one looks like.
  */
-export const need =
-  (role: Role, act?: string) =>
-  async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+export const need = (role: Role, act?: string): RoleHook =>
+  withRole(role, async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const principal = request.principal
     if (!principal) {
       const reason = unauthorisedReason(request.headers.authorization)
@@ -64,4 +65,26 @@ export const need =
         message: `${act ? `${act} needs` : 'this needs'} the ${role} role; the token has ${principal.role}`,
       })
     }
+  })
+
+type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+/** A hook marked with the role it asks for: the OpenAPI document names it per route. */
+export type RoleHook = Hook & { readonly requiredRole: string }
+
+/**
+ * Marks `handler` with the role it asks for (`requiredRole`, in the OpenAPI document as
+ * `x-linewatch-role`); a route whose role depends on the request names its lowest.
+ */
+export function withRole(role: string, handler: Hook): RoleHook {
+  return Object.assign(handler, { requiredRole: role })
+}
+
+/** The role a route's hook(s) ask for, if one is marked. */
+export function requiredRoleOf(hooks: unknown): string | undefined {
+  const handlers = Array.isArray(hooks) ? hooks : [hooks]
+  for (const h of handlers) {
+    const role = (h as Partial<RoleHook> | undefined)?.requiredRole
+    if (typeof role === 'string') return role
   }
+  return undefined
+}

@@ -15,7 +15,7 @@ import { SparkplugNodesSchema } from './responses.ts'
 export function registerSparkplugRoutes(app: FastifyInstance, sources: () => Source[]): void {
   app.get(
     '/api/sparkplug/nodes',
-    { preHandler: need('viewer'), schema: { response: { 200: SparkplugNodesSchema } } },
+    { preValidation: need('viewer'), schema: { response: { 200: SparkplugNodesSchema } } },
     async (): Promise<SparkplugNodesView> => {
       const views = findSparkplugSources(sources()).map((s) => s.nodes())
       if (views.length === 1) return views[0] as SparkplugNodesView
