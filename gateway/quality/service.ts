@@ -160,7 +160,7 @@ export function createQualityService(ctx: {
   let signatureIds: IdAllocator
   let capaIds: IdAllocator
   let timer: NodeJS.Timeout | null = null
-  /** CAPAs due soon and NCs overdue already told (once per gateway run). */
+  /** CAPAs due soon and NCs overdue this gateway has looked at (each is told once: `tellOnce`). */
   const told = new Set<string>()
 
   /** Runs acts one at a time, each after every earlier write is committed. */
@@ -613,6 +613,21 @@ export function createQualityService(ctx: {
     )
   }
 
+  /**
+   * Whether this gateway is the one to tell the reminder `key`: the first to claim it in the
+   * records. So a reminder goes once, not again after a restart, nor from every gateway of a
+   * cluster sharing the records.
+   */
+  function tellOnce(key: string, at: number): boolean {
+    if (told.has(key)) return false
+    told.add(key)
+    return (
+      db
+        .prepare('INSERT INTO reminder (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING')
+        .run(key, at).changes === 1
+    )
+  }
+
   /** CAPAs due soon and NCs past due: told once each (webhooks, log). */
   function remind(): void {
     const at = now()
@@ -621,9 +636,7 @@ export function createQualityService(ctx: {
       .prepare("SELECT id, record FROM capa WHERE status != 'closed' AND due_at <= ?")
       .all(soon) as { id: number; record: string }[]) {
       const capa = JSON.parse(r.record) as Capa
-      const key = `capa:${capa.id}:${capa.dueAt}`
-      if (told.has(key)) continue
-      told.add(key)
+      if (!tellOnce(`capa:${capa.id}:${capa.dueAt}`, at)) continue
       ctx.log.warn({ capa: capa.id, dueAt: new Date(capa.dueAt).toISOString() }, 'CAPA due')
       event('capa.due', capa.id, capa.status, capa.title, 'system', 'due', null)
     }
@@ -632,9 +645,7 @@ export function createQualityService(ctx: {
         "SELECT id, title, status, due_at FROM nonconformance WHERE status != 'closed' AND due_at > 0 AND due_at < ?",
       )
       .all(at) as { id: number; title: string; status: string; due_at: number }[]) {
-      const key = `nc:${r.id}:${r.due_at}`
-      if (told.has(key)) continue
-      told.add(key)
+      if (!tellOnce(`nc:${r.id}:${r.due_at}`, at)) continue
       // Escalation: the owner's NC is past due; the quality manager's list shows it overdue.
       ctx.log.warn({ nc: ncNumber(r.id), dueAt: new Date(r.due_at).toISOString() }, 'NC overdue')
       event('nc.overdue', ncNumber(r.id), r.status, r.title, 'system', 'overdue', null)

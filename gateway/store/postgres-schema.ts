@@ -196,6 +196,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      id TEXT PRIMARY KEY,
      text TEXT NOT NULL,
      sha256 TEXT NOT NULL);`,
+  // Reminders told (a CAPA due, an NC overdue, each for its due date): once, across restarts
+  // and across the gateways sharing the records.
+  `CREATE TABLE reminder (key TEXT PRIMARY KEY, at BIGINT NOT NULL);`,
 ]
 
 /** The advisory lock every linewatch schema migration in the database holds (any component). */

@@ -195,6 +195,10 @@ const MIGRATIONS = [
 
   // The audit chain an entry belongs to: one here (`main`); in PostgreSQL one per gateway.
   `ALTER TABLE audit ADD COLUMN chain TEXT NOT NULL DEFAULT 'main';`,
+
+  // Reminders told (a CAPA due, an NC overdue, each for its due date): once, across restarts
+  // and across the gateways sharing the records.
+  `CREATE TABLE reminder (key TEXT PRIMARY KEY, at INTEGER NOT NULL);`,
 ]
 
 export function openRecords(path: string): SqliteRecordsDb {
