@@ -122,6 +122,8 @@ export interface Session {
   user: { name: string; printedName: string } | null
   /** The longest an alarm may be shelved (alarms.maxShelveMinutes). */
   maxShelveMinutes: number
+  /** Local hours at which shifts start (shifts.starts; 6.5 is 06:30). */
+  shiftStarts: number[]
   /**
    * A wall display's token configured with `kiosk: true`: the dashboard shows the overview in
    * kiosk mode, of one area or rotating between areas (README "Wall displays"); null otherwise.

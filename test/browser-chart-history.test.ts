@@ -40,6 +40,7 @@ function valueAt(k: number): number {
 const CONFIG = `
 title: Chart history test plant
 mqtt: { broker: { port: 0 } }
+shifts: { starts: ['07:30', '19:30'] }
 characteristics:
   - id: weight
     name: Fill weight
@@ -331,8 +332,8 @@ describe('chart history: time range, downsampling, zoom, pan and Live in a real 
     await drawnAnswer(panned.body)
 
     const shift = await rangeRequest(() => page.locator('button[data-range="shift"]').click())
-    // The browser runs in UTC: shifts start at 06:00, 14:00 and 22:00 UTC.
-    expect(shift.from).toBe(shiftAt(shift.to, [6, 14, 22], () => 0).from)
+    // The browser runs in UTC: the configured shifts start at 07:30 and 19:30 UTC.
+    expect(shift.from).toBe(shiftAt(shift.to, [7.5, 19.5], () => 0).from)
     await drawnAnswer(shift.body)
 
     await page.locator('button[data-range="custom"]').click()

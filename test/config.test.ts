@@ -36,6 +36,16 @@ const ONE = (extra = '') => `characteristics:
 ${extra}`
 
 describe('configuration', () => {
+  it('shift starts are local times HH:MM, each once: 24:00, 6:00 and a repeat are refused', () => {
+    expect(parseConfig("shifts: { starts: ['06:00', '18:00'] }").shifts.starts).toEqual([
+      '06:00',
+      '18:00',
+    ])
+    expect(parseConfig('').shifts.starts).toEqual(['06:00', '14:00', '22:00'])
+    for (const starts of ["['24:00']", "['6:00']", "['06:00', '06:00']", '[]'])
+      expect(problems(`shifts: { starts: ${starts} }`).join('\n'), starts).toMatch(/shifts/)
+  })
+
   it('empty text is every default (parseConfig); an empty file is refused, with its own message', async () => {
     const config = parseConfig('', 'empty.yaml')
     expect(parseConfig('{}', 'defaults.yaml')).toEqual(config)

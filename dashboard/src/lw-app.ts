@@ -2,6 +2,7 @@ import { css, html, LitElement, nothing } from 'lit'
 import type { Session, SignInView } from '../../gateway/contract.ts'
 import { ApiFailure, api, failureText, onUnauthorised } from './api.ts'
 import { ClockController } from './clock-controller.ts'
+import { SHIFT_STARTS } from './data/chart-range.ts'
 import {
   type DeviationEntry,
   MAX_DEVIATIONS,
@@ -472,6 +473,7 @@ export class LwApp extends LitElement {
           .live=${this.live}
           .connection=${this.live.state}
           .role=${this.session?.role ?? null}
+          .shiftStarts=${this.session?.shiftStarts ?? SHIFT_STARTS}
         ></lw-characteristic-page>`
       case 'ncs':
         return html`<lw-nc-list .live=${this.live} .characteristic=${r.characteristic ?? ''}></lw-nc-list>`

@@ -9,6 +9,7 @@ import {
   presetRange,
   RANGE_PRESETS,
   type RangePreset,
+  SHIFT_STARTS,
   spanWords,
   type TimeRange,
   toDateTimeLocal,
@@ -71,6 +72,7 @@ export class LwCharacteristicPage extends LitElement {
     live: { attribute: false },
     connection: { type: String },
     role: { type: String },
+    shiftStarts: { attribute: false },
     view: { state: true },
     points: { state: true },
     readings: { state: true },
@@ -88,6 +90,8 @@ export class LwCharacteristicPage extends LitElement {
   declare connection: ConnectionState
   /** Role of the session: engineers and admins may change the limits, operators act on alarms. */
   declare role: Role | null
+  /** Local hours at which shifts start (the session's, from shifts.starts). */
+  declare shiftStarts: readonly number[]
   declare view: CharacteristicView | null
   declare points: readonly ChartPointView[]
   /** Recent readings for the capability histogram (fetched only with specification limits). */
@@ -122,6 +126,7 @@ export class LwCharacteristicPage extends LitElement {
     this.characteristicId = ''
     this.connection = 'idle'
     this.role = null
+    this.shiftStarts = SHIFT_STARTS
     this.view = null
     this.points = []
     this.readings = []
@@ -446,7 +451,7 @@ export class LwCharacteristicPage extends LitElement {
           (
             p,
           ) => html`<button type="button" data-range=${p.preset} aria-pressed=${String(this.preset === p.preset)} title=${p.title}
-            @click=${() => this.showRange(presetRange(p.preset, this.now()), p.preset)}>${p.label}</button>`,
+            @click=${() => this.showRange(presetRange(p.preset, this.now(), { starts: this.shiftStarts }), p.preset)}>${p.label}</button>`,
         )}
         <button type="button" data-range="custom" aria-pressed=${String(this.preset === 'custom')} aria-expanded=${String(custom !== null)}
           title="A range of your own (or drag across a chart to zoom)" @click=${() => this.toggleCustom()}>Custom…</button>

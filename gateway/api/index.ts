@@ -171,6 +171,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
         tokenId: p.tokenId,
         user: p.user,
         maxShelveMinutes: ctx.config.alarms.maxShelveMinutes,
+        shiftStarts: ctx.config.shifts.starts.map(hoursOf),
         kiosk: kioskOf(ctx.config, p.tokenId),
       }
     },
@@ -332,4 +333,10 @@ function kioskOf(config: Config, tokenId: string | null): Session['kiosk'] {
   const t = tokenId === null ? undefined : config.auth.tokens.find((k) => k.id === tokenId)
   if (!t || (!t.kiosk && t.area === undefined && t.rotateSeconds === undefined)) return null
   return { area: t.area ?? null, rotateSeconds: t.rotateSeconds ?? null }
+}
+
+/** "06:30" as hours after midnight (6.5). */
+function hoursOf(hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number) as [number, number]
+  return h + m / 60
 }

@@ -108,6 +108,7 @@ export const SessionSchema = describe(
     tokenId: Nullable(Type.String()),
     user: Nullable(UserRef),
     maxShelveMinutes: Type.Number(),
+    shiftStarts: Type.Array(Type.Number()),
   }),
 )
 

@@ -373,6 +373,19 @@ export const ConfigSchema = Type.Object(
       },
       'Logging (JSON lines on stdout).',
     ),
+    shifts: obj(
+      {
+        starts: Type.Array(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }), {
+          minItems: 1,
+          maxItems: 24,
+          uniqueItems: true,
+          default: ['06:00', '14:00', '22:00'],
+          description:
+            'Local times (HH:MM, 24 h) at which shifts start: the dashboard’s “Shift” range, in the browser’s time zone. Two shifts of 12 h: ["06:00", "18:00"].',
+        }),
+      },
+      'The plant’s shifts.',
+    ),
     http: obj(
       {
         host: Type.String({ default: '0.0.0.0' }),
