@@ -144,6 +144,30 @@ async function probe(url: string): Promise<{ outcomes: Outcomes; subacks: Suback
   return { outcomes: out, subacks }
 }
 
+/** The file changed: scada no longer reads plant/#, filler-2 may now read cmd/#. */
+const CHANGED_ACL = ACL.replace('user scada\ntopic read plant/#\n', 'user scada\n').replace(
+  'user admin\n',
+  'user filler-2\ntopic read cmd/#\n\nuser admin\n',
+)
+
+/**
+ * Whether a client (subscribed to `topic` and to its marker topic, its messages collected in
+ * `seen`) still receives a message the admin publishes on `topic`: the marker, sent after it,
+ * tells without a clock.
+ */
+async function stillReceives(
+  admin: MqttClient,
+  seen: string[],
+  topic: string,
+  marker: string,
+): Promise<boolean> {
+  seen.length = 0
+  await admin.publishAsync(topic, 'probe', { qos: 1 })
+  await admin.publishAsync(marker, 'm', { qos: 1 })
+  await waitFor(`the marker ${marker}`, () => seen.includes(marker), { intervalMs: 2 })
+  return seen.slice(0, seen.indexOf(marker)).includes(topic)
+}
+
 describe('the same acl_file on Mosquitto and on the embedded broker', () => {
   let dir: { path: string; remove(): Promise<void> }
   let mosquitto: Mosquitto
@@ -169,17 +193,23 @@ describe('the same acl_file on Mosquitto and on the embedded broker', () => {
     await dir?.remove()
   })
 
-  it('lets the same publishes and receptions through', async () => {
+  /** A gateway whose embedded broker takes its permissions from the same file (looked at every second). */
+  async function embeddedOnTheFile() {
     const hash = await hashPassword(PASSWORD)
-    const gw = await startTestGateway(`
+    return startTestGateway(`
 mqtt:
   broker:
     port: 0
     aclFile: ${aclFile}
+    aclReloadSeconds: 1
     users:
 ${USERS.map((u) => `      - { username: ${u}, passwordHash: '${hash}' }`).join('\n')}
 characteristics: []
 `)
+  }
+
+  it('lets the same publishes and receptions through', async () => {
+    const gw = await embeddedOnTheFile()
     try {
       const embedded = await probe(gw.gateway.urls.mqtt as string)
       const mosquittoSaw = await probe(mosquitto.url)
@@ -227,6 +257,53 @@ characteristics: []
         expect(TOPICS.filter((t) => p.canReceive(t))).toEqual(real[clientId]?.receive)
       }
     } finally {
+      await gw.close()
+      await gw.removeDataDir()
+    }
+  })
+
+  it('takes a changed acl_file as Mosquitto takes it on SIGHUP, for the clients connected too', async () => {
+    const gw = await embeddedOnTheFile()
+    const brokers = { embedded: gw.gateway.urls.mqtt as string, mosquitto: mosquitto.url }
+    const connected: MqttClient[] = []
+    try {
+      // scada, connected before the change, reads plant/# on both.
+      const watch: Record<string, { admin: MqttClient; scada: MqttClient; seen: string[] }> = {}
+      for (const [name, url] of Object.entries(brokers)) {
+        const admin = await connect(url, `admin-${name}`, 'admin')
+        const scada = await connect(url, 'scada', 'scada')
+        connected.push(admin, scada)
+        const seen: string[] = []
+        scada.on('message', (topic) => seen.push(topic))
+        await scada.subscribeAsync(['plant/#', 'markers/scada'], { qos: 1 })
+        watch[name] = { admin, scada, seen }
+        expect(await stillReceives(admin, seen, 'plant/line-1/weight', 'markers/scada')).toBe(true)
+      }
+      await writeFile(aclFile, CHANGED_ACL)
+      mosquitto.reload()
+      await waitFor('Mosquitto to read its files again', () =>
+        mosquitto.output().includes('Reloading config'),
+      )
+      // The connected scada no longer receives plant/… on either (the embedded broker looks at
+      // the file every second).
+      for (const [name, w] of Object.entries(watch)) {
+        await waitFor(
+          `scada's read of plant/# withdrawn on ${name}`,
+          async () =>
+            !(await stillReceives(w.admin, w.seen, 'plant/line-1/weight', 'markers/scada')),
+          { timeoutMs: 20_000 },
+        )
+      }
+      // And every client connecting now meets the same permissions on both.
+      const embedded = await probe(brokers.embedded)
+      const real = (await probe(brokers.mosquitto)).outcomes
+      expect(embedded.outcomes).toEqual(real)
+      expect(real.scada?.receive).toEqual([])
+      expect(real.f2?.receive).toEqual(['cmd/filler-1/stop'])
+    } finally {
+      for (const c of connected) await c.endAsync()
+      await writeFile(aclFile, ACL)
+      mosquitto.reload()
       await gw.close()
       await gw.removeDataDir()
     }

@@ -57,9 +57,15 @@ export const BrokerSecurityProperties = {
     Type.String({
       minLength: 1,
       description:
-        'A Mosquitto acl_file (topic, pattern and user lines) to take the permissions from instead of `permissions`: read at start (relative to the working directory).',
+        'A Mosquitto acl_file (topic, pattern and user lines) to take the permissions from instead of `permissions` (relative to the working directory): read at start, and again when it changes (aclReloadSeconds), as Mosquitto reads it again on SIGHUP. A changed file that is invalid is not taken: the permissions in force stay, and the error is logged.',
     }),
   ),
+  aclReloadSeconds: Type.Integer({
+    minimum: 1,
+    default: 10,
+    description:
+      'How often the aclFile is checked for changes. Changed permissions apply to the next publish, subscription and delivery of every client, connected or not.',
+  }),
   plainListener: Type.Boolean({
     default: true,
     description:

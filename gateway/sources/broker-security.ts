@@ -61,8 +61,12 @@ export async function loadTls(tls: TlsOptions): Promise<SecureContextOptions> {
 }
 
 /** Size and modification time of the TLS files: they changed when this does. */
-export async function tlsFilesVersion(tls: TlsOptions): Promise<string> {
-  const files = [tls.certFile, tls.keyFile, tls.caFile, tls.crlFile]
+export function tlsFilesVersion(tls: TlsOptions): Promise<string> {
+  return filesVersion([tls.certFile, tls.keyFile, tls.caFile, tls.crlFile])
+}
+
+/** What changes when one of `files` is written, replaced or removed (sizes and times). */
+export async function filesVersion(files: readonly (string | undefined)[]): Promise<string> {
   const parts = await Promise.all(
     files.map((f) =>
       f === undefined

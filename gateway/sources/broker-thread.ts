@@ -31,7 +31,13 @@ import type { Config } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Delivery } from '../store/types.ts'
-import { authorizationWhy, loadPermissions, loadTls, tlsFilesVersion } from './broker-security.ts'
+import {
+  authorizationWhy,
+  filesVersion,
+  loadPermissions,
+  loadTls,
+  tlsFilesVersion,
+} from './broker-security.ts'
 import { receiveTime } from './clock.ts'
 import { verifyPassword } from './credentials.ts'
 import { RecentDeliveries } from './deliveries.ts'
@@ -397,7 +403,7 @@ async function startBroker(
     maxPacketBytes: options.maxPacketBytes,
     onMessage: () => received++,
   })
-  const permissions = await loadPermissions(options)
+  let permissions = await loadPermissions(options)
   const tls = options.tls
   const tlsContext = tls ? await loadTls(tls) : null
   const servers: (Server | TlsServer)[] = []
@@ -406,6 +412,7 @@ async function startBroker(
   const wanted = consumedTopics(topics, options.subscribe)
   let pruner: NodeJS.Timeout | null = null
   let reloader: NodeJS.Timeout | null = null
+  let aclReloader: NodeJS.Timeout | null = null
   let closing = false
   const publishers = new Publishers(topics)
   type Packet = { topic: string; payload: Buffer | string; qos: number; messageId?: number }
@@ -668,7 +675,47 @@ async function startBroker(
     hooks.authorizeForward = (client, packet) =>
       granted.get(client)?.canReceive(packet.topic) ? packet : null
   }
-  broker = await Aedes.createBroker(hooks)
+  const running = await Aedes.createBroker(hooks)
+  broker = running
+  // A changed acl_file is taken without a restart (Mosquitto: on SIGHUP): the grants of every
+  // connected client are worked out again; an invalid file leaves the permissions in force.
+  const aclFile = options.permissions ? undefined : options.aclFile
+  if (aclFile !== undefined) {
+    let version = await filesVersion([aclFile])
+    let reloading = false
+    aclReloader = setInterval(() => {
+      if (reloading) return
+      reloading = true
+      filesVersion([aclFile])
+        .then(async (now) => {
+          if (now === version) return
+          version = now
+          const entries = await loadPermissions(options)
+          permissions = entries
+          // aedes keeps its connected clients by id (not in its types).
+          const connected = (running as unknown as { clients: Record<string, Client> }).clients
+          for (const client of Object.values(connected)) {
+            const username = identities.get(client) ?? null
+            if (entries)
+              granted.set(client, permissionsFor(entries, { username, clientId: client.id }))
+          }
+          log.info(
+            { file: aclFile, entries: entries?.length },
+            'acl_file changed: permissions loaded',
+          )
+        })
+        .catch((err: unknown) =>
+          log.error(
+            { err, file: aclFile },
+            'the changed acl_file could not be loaded; the permissions in force stay',
+          ),
+        )
+        .finally(() => {
+          reloading = false
+        })
+    }, options.aclReloadSeconds * 1000)
+    aclReloader.unref()
+  }
   const b = broker
   // A refused message was acknowledged (authorizePublish let aedes go on); it stops here, not
   // routed nor retained. aedes calls publish(packet, client, done) for a client's message.
@@ -876,6 +923,7 @@ async function startBroker(
       closing = true
       if (pruner) clearInterval(pruner)
       if (reloader) clearInterval(reloader)
+      if (aclReloader) clearInterval(aclReloader)
       const closed = servers
         .splice(0)
         .map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())))

@@ -9,6 +9,10 @@ import { freePort, requireProgram, startProcess, tempDir, waitFor } from './inde
 export interface Mosquitto {
   url: string
   port: number
+  /** SIGHUP: Mosquitto reads its configuration, acl_file and password_file again. */
+  reload(): void
+  /** What it logged so far (stderr). */
+  output(): string
   stop(): Promise<void>
 }
 
@@ -57,6 +61,8 @@ export async function startMosquitto(
   return {
     url: `${options.scheme ?? 'mqtt'}://127.0.0.1:${port}`,
     port,
+    reload: () => proc.child.kill('SIGHUP'),
+    output: () => proc.output(),
     async stop() {
       await proc.stop()
       await dir.remove()
