@@ -211,6 +211,8 @@ export async function startSecureTestServer(options: {
   pkiDir: string
   namespace: string
   users: Record<string, string>
+  /** A certificate (PEM) and key of its own, e.g. issued by a CA, for this application URI. */
+  own?: { certificateFile: string; privateKeyFile: string; applicationUri: string }
 }): Promise<SecureTestServer> {
   let signIns = 0
   const serverPki = new OPCUACertificateManager({
@@ -239,6 +241,13 @@ export async function startSecureTestServer(options: {
       rootFolder: join(options.pkiDir, 'user'),
     }),
     serverCapabilities: { minSupportedSampleRate: 0 },
+    ...(options.own
+      ? {
+          certificateFile: options.own.certificateFile,
+          privateKeyFile: options.own.privateKeyFile,
+          serverInfo: { applicationUri: options.own.applicationUri },
+        }
+      : {}),
   })
   await server.initialize()
   const addressSpace = server.engine.addressSpace
