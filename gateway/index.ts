@@ -48,6 +48,8 @@ import { createSqliteStore } from './store/sqlite.ts'
 import type { Delivery, JournaledStore } from './store/types.ts'
 import { createWebhooks } from './webhooks/index.ts'
 
+const DAY_MS = 86_400_000
+
 /**
  * The gateway: `await createGateway(config)` starts every part, `await gateway.close()` stops
  * them in reverse (inputs first, so nothing arrives at a closed store). A part that fails to
@@ -210,9 +212,11 @@ export async function createGateway(
       headPath: auditHeadPath,
       store,
       log: log.child({ module: 'audit' }),
+      // Daily, or four times within the time series' retention if that is shorter.
+      republishMs: Math.min(DAY_MS, (config.store.sqlite.retention.maxAgeDays * DAY_MS) / 4),
     })
     audit.start()
-    auditSettled = () => audit.settled()
+    auditSettled = () => audit.stop()
     recordConfiguration({
       db,
       run: (statement, params) => writer.run(statement, params),

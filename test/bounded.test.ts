@@ -161,6 +161,52 @@ characteristics:
   }, 120_000)
 })
 
+describe('the audit head in the time series', () => {
+  it('stays however quiet the trail: written again within the retention, so a verify always has one to compare', async () => {
+    // 4.32 s of retention: the head is written again every 1.08 s (a quarter of it).
+    const MAX_AGE_MS = 0.00005 * DAY
+    const gw = await startTestGateway(`
+mqtt: { broker: { port: 0 } }
+store: { sqlite: { retention: { maxAgeDays: 0.00005 } } }
+characteristics: []
+`)
+    const started = Date.now()
+    const deleted = async () =>
+      (await gw.get<Health>('/api/health')).body.store.retentionDeleted ?? 0
+    try {
+      // Once the first start's heads (the configuration and the first admin) are older than
+      // the retention, a retention pass that deletes anything deletes them.
+      await waitFor('the start-up heads to age out', () => Date.now() > started + MAX_AGE_MS + 500)
+      const before = await deleted()
+      await waitFor('a retention pass after that', async () => (await deleted()) > before, {
+        timeoutMs: 30_000,
+      })
+    } finally {
+      await gw.close()
+    }
+    const records = new DatabaseSync(join(gw.dataDir, 'records.db'), { readOnly: true })
+    const trail = records.prepare('SELECT max(seq) AS seq, count(*) AS n FROM audit').get() as {
+      seq: number
+      n: number
+    }
+    records.close()
+    expect(trail.n).toBeGreaterThanOrEqual(2)
+    const ts = new DatabaseSync(join(gw.dataDir, 'timeseries.db'), { readOnly: true })
+    const heads = ts
+      .prepare(
+        `SELECT e.ts, e.detail FROM event e JOIN series s ON s.id = e.series
+         WHERE s.characteristic = 'linewatch.audit' AND e.type = 'audit-head'`,
+      )
+      .all() as { ts: number; detail: string }[]
+    ts.close()
+    expect(heads.length).toBeGreaterThan(0)
+    // Every head left is the trail's last entry, written within the retention.
+    for (const h of heads) expect(JSON.parse(h.detail).seq).toBe(trail.seq)
+    expect(Math.max(...heads.map((h) => h.ts))).toBeGreaterThan(started + MAX_AGE_MS)
+    await gw.removeDataDir()
+  }, 60_000)
+})
+
 describe('one gateway per data directory', () => {
   it('a second gateway on the same data directory is refused with LW_ERR_DATA_DIR_LOCKED; after the first stops it starts', async () => {
     const config = `

@@ -45,6 +45,8 @@ export interface AuditTrail {
   head(): AuditHead | null
   /** Resolves once the head outside the database is written (it follows each commit). */
   settled(): Promise<void>
+  /** Stops writing the head again (`republishMs`); resolves as `settled`. */
+  stop(): Promise<void>
   /** The chain this trail appends to. */
   readonly chain: string
 }
@@ -122,8 +124,15 @@ export function createAuditTrail(ctx: {
   headPath: string
   store: TimeSeriesStore
   log: Logger
+  /**
+   * Writes the head again at start and at this interval, however quiet the trail: the
+   * time-series store's retention deletes old events, and a trail without entries for longer
+   * would otherwise leave no head there to compare (`linewatch audit verify`). Off when left out.
+   */
+  republishMs?: number | undefined
 }): AuditTrail {
   let head: AuditHead | null = null
+  let republisher: NodeJS.Timeout | null = null
   let headScheduled = false
   const chain = ctx.chain ?? 'main'
   /** The head file's writing, one at a time, of the latest head (null: none under way). */
@@ -173,6 +182,11 @@ export function createAuditTrail(ctx: {
           'LW_ERR_AUDIT_TRUNCATED',
           `the audit trail ends at entry ${head?.seq ?? 0} but its head in ${ctx.headPath} is entry ${outside.seq}: entries were removed (run \`linewatch audit verify\`; docs/errors.md says what to do)`,
         )
+      }
+      if (ctx.republishMs !== undefined) {
+        publishHead()
+        republisher = setInterval(publishHead, ctx.republishMs)
+        republisher.unref()
       }
     },
 
@@ -233,6 +247,11 @@ export function createAuditTrail(ctx: {
     head: () => head,
 
     settled: () => headWriting ?? Promise.resolve(),
+    stop() {
+      if (republisher) clearInterval(republisher)
+      republisher = null
+      return headWriting ?? Promise.resolve()
+    },
     chain,
   }
 }
