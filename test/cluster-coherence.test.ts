@@ -35,6 +35,9 @@ const PASSWORDS = {
 const id = (c: number) => `k${c}`
 
 const characteristicsYaml = `
+alarms:
+  states: [{ id: changeover, name: Product changeover }]
+  suppression: [{ when: { state: changeover }, suppress: ['*:HH'] }]
 characteristics:
 ${Array.from(
   { length: C },
@@ -274,7 +277,74 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
     const recurrence = list.find((n) => n.id !== ncId) as NonconformanceSummary
     expect(recurrence).toMatchObject({ status: 'open', recurrenceOf: ncId, occurrences: 1 })
     expect(list.find((n) => n.id === ncId)).toMatchObject({ status: 'closed', occurrences: 1 })
+
+    // A plant state set through gw-b holds on gw-a too: the alarms gw-a judges are suppressed
+    // by design while it holds, as gw-b's are, and announced when it ends.
+    const onGwB = Array.from({ length: C }, (_, c) => id(c)).find(
+      (x) => held.get(partitionOf(x, PARTITIONS)) === 'gw-b',
+    ) as string
+    await publish(target, 5)
+    await waitFor('gw-a’s alarm to clear', async () => {
+      const v = (await call<AlarmView>(a, 'GET', `/api/alarms/${alarm}`, null)).body
+      return !v.active
+    })
+    const cleared = await call(b, 'POST', `/api/alarms/${alarm}/acknowledge`, onB.op, {
+      comment: 'back in tolerance',
+    })
+    expect(cleared.status, JSON.stringify(cleared.body)).toBe(200)
+    await waitFor('gw-a’s alarm to be normal', async () => {
+      const v = (await call<AlarmView>(a, 'GET', `/api/alarms/${alarm}`, null)).body
+      return v.state === 'normal'
+    })
+    const set = await call(b, 'PUT', '/api/plant-states/changeover', onB.op, {
+      active: true,
+      reason: 'changeover to 12 mm',
+    })
+    expect(set.status, JSON.stringify(set.body)).toBe(200)
+    await waitFor('gw-a to hold the plant state', async () => {
+      const states = (
+        await call<{ id: string; active: boolean }[]>(a, 'GET', '/api/plant-states', null)
+      ).body
+      return states.find((x) => x.id === 'changeover')?.active
+    })
+    await publish(target, 14)
+    await waitFor('gw-a’s alarm suppressed while the state holds', async () => {
+      const v = (await call<AlarmView>(a, 'GET', `/api/alarms/${alarm}`, null)).body
+      return v.state === 'suppressed' && v.active ? v : undefined
+    })
+    // gw-b dies: gw-a takes its characteristics over while the state holds, and suppresses
+    // their alarms too (the state in force here decides, not the records it takes over).
     socket.close()
+    await plant.kill('gw-b')
+    await waitFor(
+      'gw-a to hold every partition',
+      async () => {
+        const leases = await plant.leases()
+        return leases.size === PARTITIONS && [...leases.values()].every((h) => h === 'gw-a')
+      },
+      { timeoutMs: 30_000 },
+    )
+    const takenOver = `${onGwB}:HH`
+    await waitFor('gw-a to judge the characteristic taken over', async () => {
+      await publish(onGwB, 14)
+      const v = (await call<AlarmView>(a, 'GET', `/api/alarms/${takenOver}`, null)).body
+      return v.active ? v : undefined
+    })
+    expect((await call<AlarmView>(a, 'GET', `/api/alarms/${takenOver}`, null)).body.state).toBe(
+      'suppressed',
+    )
+    // Ended through gw-a: both alarms, still active, are announced.
+    const opOnA = await signIn(a, 'op', PASSWORDS.op)
+    const ended = await call(a, 'PUT', '/api/plant-states/changeover', opOnA.body.token, {
+      active: false,
+      reason: 'changeover done',
+    })
+    expect(ended.status, JSON.stringify(ended.body)).toBe(200)
+    for (const alarmId of [alarm, takenOver])
+      await waitFor(`${alarmId} announced once the state ends`, async () => {
+        const v = (await call<AlarmView>(a, 'GET', `/api/alarms/${alarmId}`, null)).body
+        return v.state === 'unack-active' ? v : undefined
+      })
   }, 120_000)
 
   it('refuses a cluster without live.redis', async () => {

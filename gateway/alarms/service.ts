@@ -138,6 +138,14 @@ const FORWARD_TIMEOUT_MS = 5_000
 /** An act and a settings change as asked of the gateway that judges the alarm. */
 type ActAsked = [id: string, act: AlarmAct, by: string | null]
 type SettingsAsked = [id: string, change: AlarmSettingsChange, by: string | null, reason: string]
+/** A plant state's change, announced to the other gateways of a cluster. */
+interface StateChange {
+  id: string
+  active: boolean
+  at: number
+  by: string | null
+  reason: string | null
+}
 
 interface AlarmRow {
   id: string
@@ -217,6 +225,12 @@ export function createAlarmService(ctx: {
   /** In a cluster: the alarms of the characteristics other gateways judge, from the records. */
   const others = ctx.leased ? createOthersAlarms({ db, registry }) : null
   ctx.peers?.on('alarm-act', (p) => answerAsOwner(p, () => actHere(...(p as ActAsked))))
+  ctx.peers?.on('plant-state', (p) => {
+    const c = p as StateChange
+    const since = states.get(c.id)?.view.since ?? null
+    // An older change than the one in force here (two gateways at once): the later one stands.
+    if (since === null || c.at >= since) applyState(c)
+  })
   ctx.peers?.on('alarm-settings', (p) =>
     answerAsOwner(p, () => changeSettingsHere(...(p as SettingsAsked))),
   )
@@ -383,7 +397,8 @@ export function createAlarmService(ctx: {
     if (!entry) return
     for (const id of entry.targets) {
       const found = registry.resolve(id)
-      if (!found) continue
+      // Another gateway's alarm is its to suppress (it hears of the plant state too).
+      if (!found?.entry.owned) continue
       const target = registry.slot(found.entry, found.condition)
       const before = target.suppressors
       target.suppressors += holds ? 1 : -1
@@ -397,18 +412,22 @@ export function createAlarmService(ctx: {
     }
   }
 
-  function setState(
-    id: string,
-    active: boolean,
-    at: number,
-    by: string | null,
-    reason: string | null,
-  ): void {
+  /** A plant state's change made here: recorded, announced to the other gateways, applied. */
+  function setState(c: StateChange): void {
+    const s = states.get(c.id)
+    if (!s || s.view.active === c.active) return
+    writer.run('plantStateSave', [c.id, c.active ? 1 : 0, c.at, c.by, c.reason])
+    log.info({ state: c.id, active: c.active, by: c.by, reason: c.reason }, 'plant state changed')
+    // In a cluster the other gateways take it too: they suppress the alarms they judge.
+    ctx.peers?.announce('plant-state', c)
+    applyState(c)
+  }
+
+  /** A plant state's change, here (recorded by the gateway it was made on). */
+  function applyState({ id, active, at, by, reason }: StateChange): void {
     const s = states.get(id)
     if (!s || s.view.active === active) return
     s.view = { ...s.view, active, since: at, by, reason }
-    writer.run('plantStateSave', [id, active ? 1 : 0, at, by, reason])
-    log.info({ state: id, active, by, reason }, 'plant state changed')
     bus.emit('plant-state', s.view)
     suppressorChanged(`state:${id}`, active, at)
   }
@@ -421,7 +440,13 @@ export function createAlarmService(ctx: {
       (when.below !== undefined && value < when.below) ||
       (when.above !== undefined && value > when.above)
     if (holds !== s.view.active)
-      setState(id, holds, at, null, holds ? 'condition met' : 'condition ended')
+      setState({
+        id,
+        active: holds,
+        at,
+        by: null,
+        reason: holds ? 'condition met' : 'condition ended',
+      })
   }
 
   // ---- inputs ------------------------------------------------------------------------------
@@ -716,27 +741,40 @@ export function createAlarmService(ctx: {
     }
     // Suppression as it holds now; an alarm whose suppression ended while the gateway was
     // down leaves F (and one newly suppressed enters it).
-    const should = new Map<string, number>()
+    resuppress(new Set([...entries.values()].filter((e) => e.owned)), at)
+  }
+
+  /**
+   * The suppression that holds now, for the alarms of `judged` (at start, or characteristics
+   * taken over from another gateway, whose records may say otherwise): each alarm's count of
+   * suppressors, and F entered or left where that changes it.
+   */
+  function resuppress(judged: ReadonlySet<Entry>, at: number): void {
+    const counts = new Map<Slot, number>()
     for (const [key, entry] of suppression) {
       const holds = key.startsWith('state:')
         ? (states.get(key.slice(6))?.view.active ?? false)
         : (live.get(key)?.record.active ?? false)
-      if (holds) for (const t of entry.targets) should.set(t, (should.get(t) ?? 0) + 1)
+      if (!holds) continue
+      for (const id of entry.targets) {
+        const found = registry.resolve(id)
+        if (!found || !judged.has(found.entry)) continue
+        const slot = registry.slot(found.entry, found.condition)
+        counts.set(slot, (counts.get(slot) ?? 0) + 1)
+      }
     }
-    for (const [id, n] of should) {
-      const slot = target(id)
-      if (slot) slot.suppressors = n
-    }
-    for (const slot of [...live.values()]) {
-      const suppressed = slot.suppressors > 0
-      if (suppressed !== (slot.record.suppressedByDesign ?? false))
-        lifecycle(slot, {
-          kind: 'suppress',
-          at,
-          on: suppressed,
-          why: suppressed ? 'suppressed by design' : 'suppression by design ended',
-        })
-    }
+    for (const entry of judged)
+      for (const slot of [...(entry.slots ?? [])]) {
+        slot.suppressors = counts.get(slot) ?? 0
+        const suppressed = slot.suppressors > 0
+        if (suppressed !== (slot.record.suppressedByDesign ?? false))
+          lifecycle(slot, {
+            kind: 'suppress',
+            at,
+            on: suppressed,
+            why: suppressed ? 'suppressed by design' : 'suppression by design ended',
+          })
+      }
   }
 
   /** Whether this gateway judges the alarm's characteristic (an unknown alarm: here, a 404). */
@@ -895,9 +933,11 @@ export function createAlarmService(ctx: {
   return {
     adopt(ids) {
       const at = now()
+      const adopted = new Set<Entry>()
       for (const id of ids) {
         const entry = entries.get(id)
         if (!entry) continue
+        adopted.add(entry)
         for (const slot of entry.slots ?? []) timed.delete(slot)
         registry.forget(entry)
         entry.owned = true
@@ -918,6 +958,8 @@ export function createAlarmService(ctx: {
           .all(`${escaped}:%`) as unknown as AlarmRow[])
           if (registry.resolve(row.id)?.entry === entry) loadAlarm(row, at)
       }
+      // The plant states in force here decide their suppression, not the last owner's records.
+      resuppress(adopted, at)
     },
 
     release(ids) {
@@ -1136,7 +1178,7 @@ export function createAlarmService(ctx: {
         return {
           refused: `plant state "${id}" follows ${s.derived.characteristic}: it cannot be set by hand`,
         }
-      setState(id, active, now(), by, reason)
+      setState({ id, active, at: now(), by, reason })
       return s.view
     },
   }
