@@ -278,6 +278,24 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
     expect(recurrence).toMatchObject({ status: 'open', recurrenceOf: ncId, occurrences: 1 })
     expect(list.find((n) => n.id === ncId)).toMatchObject({ status: 'closed', occurrences: 1 })
 
+    // Sign-in throttles are the plant's: five wrong passwords for qe on gw-b lock qe on gw-a
+    // too (the address as well: op signs in on gw-a first, for the acts below).
+    const opOnA = await signIn(a, 'op', PASSWORDS.op)
+    expect(opOnA.status).toBe(200)
+    for (let k = 0; k < 5; k++) expect((await signIn(b, 'qe', `wrong guess ${k}`)).status).toBe(401)
+    await waitFor('gw-a to count gw-b’s failures', async () => {
+      const list = (
+        await call<{ name: string; lockedUntil: number | null }[]>(
+          a,
+          'GET',
+          '/api/users',
+          admin.body.token,
+        )
+      ).body
+      return list.find((u) => u.name === 'qe')?.lockedUntil ?? undefined
+    })
+    expect((await signIn(a, 'qe', PASSWORDS.qe)).status).toBe(429)
+
     // A plant state set through gw-b holds on gw-a too: the alarms gw-a judges are suppressed
     // by design while it holds, as gw-b's are, and announced when it ends.
     const onGwB = Array.from({ length: C }, (_, c) => id(c)).find(
@@ -334,7 +352,6 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
       'suppressed',
     )
     // Ended through gw-a: both alarms, still active, are announced.
-    const opOnA = await signIn(a, 'op', PASSWORDS.op)
     const ended = await call(a, 'PUT', '/api/plant-states/changeover', opOnA.body.token, {
       active: false,
       reason: 'changeover done',

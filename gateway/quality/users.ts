@@ -102,6 +102,15 @@ export const USER_NAME = /^[a-z0-9][a-z0-9._-]{1,63}$/
 
 const WRONG = 'wrong user name or password'
 /** Throttle states kept before the stale ones are pruned. */
+/** A sign-in's outcome, told to the other gateways of a cluster: its throttle keys. */
+interface SignInOutcomeAnnounced {
+  keys: string[]
+  failed: boolean
+  at: number
+}
+/** A throttle key: a user name or a client address. */
+const THROTTLE_KEY = /^(user|address):.{1,200}$/s
+
 const MAX_THROTTLES = 10_000
 
 export function createUserDirectory(ctx: {
@@ -193,6 +202,32 @@ export function createUserDirectory(ctx: {
     const name = (announced as { name?: unknown } | null)?.name
     if (typeof name === 'string' && USER_NAME.test(name)) reload(name)
   })
+  // In a cluster the throttles are the plant's: a failed sign-in on any gateway counts on every
+  // one, so spreading guesses over the gateways gains nothing (and a success clears them all).
+  ctx.peers?.bus.on('sign-in-outcome', (announced) => {
+    const o = announced as Partial<SignInOutcomeAnnounced> | null
+    if (!o || !Array.isArray(o.keys) || typeof o.at !== 'number') return
+    for (const key of o.keys)
+      if (typeof key === 'string' && THROTTLE_KEY.test(key))
+        countOutcome(key, o.failed === true, o.at)
+  })
+
+  function countOutcome(key: string, failed: boolean, at: number): void {
+    throttles.set(
+      key,
+      failed ? recordFailure(throttle(key), at, policy.lockout) : recordSuccess(throttle(key)),
+    )
+  }
+
+  /** Counts a sign-in's outcome here and tells the other gateways of a cluster. */
+  function outcome(keys: string[], failed: boolean, at: number): void {
+    for (const key of keys) countOutcome(key, failed, at)
+    ctx.peers?.bus.announce('sign-in-outcome', {
+      keys,
+      failed,
+      at,
+    } satisfies SignInOutcomeAnnounced)
+  }
 
   function change(
     name: string,
@@ -260,7 +295,7 @@ export function createUserDirectory(ctx: {
     const u = users.get(name)
     const good = u !== undefined && !u.disabled && (await verifyPassword(password, u.password))
     if (!good) {
-      for (const key of keys) throttles.set(key, recordFailure(throttle(key), at, policy.lockout))
+      outcome(keys, true, at)
       refused(
         name,
         address,
@@ -273,7 +308,7 @@ export function createUserDirectory(ctx: {
         message: what === 'signature' ? 'the password does not match: not signed' : WRONG,
       }
     }
-    for (const key of keys) throttles.set(key, recordSuccess(throttle(key)))
+    outcome(keys, false, at)
     return { ok: true, user: u }
   }
 
