@@ -36,6 +36,7 @@ import {
   stateWords,
   valueLimitText,
 } from '../dashboard/src/data/alarms.ts'
+import { ChangesDuringRead } from '../dashboard/src/data/changes-during-read.ts'
 import { parseRoute, routeHash } from '../dashboard/src/data/route.ts'
 import { causeWords, isRule, statusOfCause } from '../dashboard/src/data/status.ts'
 import type { AlarmCounts, AlarmView } from '../gateway/contract.ts'
@@ -211,6 +212,35 @@ describe('ordering, filtering and merging alarms', () => {
         characteristic: 'fill',
       },
     ])
+  })
+
+  it('keeps the live changes that come while the list is read, and merges them into the answer', () => {
+    const during = new ChangesDuringRead<AlarmView>()
+    const merge = (l: AlarmView[], c: readonly AlarmView[]) => mergeAlarms(l, c, NO_FILTER)
+    // No read under way: a change is merged at once.
+    expect(during.take([hh])).toBe(true)
+    during.begin()
+    // An LL raised while the page reads the list; the answer was taken before it.
+    const newLl = alarm({ id: 'fill:LL', priority: 'high', since: 1000 })
+    const hhAcked = alarm({ id: 'fill:HH', priority: 'high', state: 'ack-active', since: 900 })
+    expect(during.take([newLl, hhAcked])).toBe(false)
+    const answer = sortAlarms([hh, h])
+    const shown = during.settle(answer, merge)
+    // (In the list's order, which the merge test below checks.)
+    expect(new Map(shown.map((a) => [a.id, a.state]))).toEqual(
+      new Map([
+        ['fill:HH', 'ack-active'],
+        ['fill:LL', 'unack-active'],
+        ['fill:H', 'unack-active'],
+      ]),
+    )
+    // A change older than the answer's (it already has a later state) does not undo it.
+    during.begin()
+    during.take([alarm({ id: 'fill:H', priority: 'medium', state: 'unack-active', since: 1 })])
+    const later = alarm({ id: 'fill:H', priority: 'medium', state: 'shelved', since: 5000 })
+    expect(during.settle([later], merge)[0]?.state).toBe('shelved')
+    // The read is over: changes are merged at once again.
+    expect(during.take([hh])).toBe(true)
   })
 
   it('merges changed alarms by id: replaces, adds, removes what leaves the filter, orders', () => {

@@ -35,6 +35,7 @@ import {
   stateWords,
   valueLimitText,
 } from './data/alarms.ts'
+import { ChangesDuringRead } from './data/changes-during-read.ts'
 import { formatDateTime } from './data/format.ts'
 import { routeHash } from './data/route.ts'
 import type { LiveController } from './live-controller.ts'
@@ -118,6 +119,8 @@ export class LwAlarmList extends LitElement {
   declare plantStates: readonly PlantStateView[] | null
 
   private readonly loader: LoadController
+  /** Live changes that come while the list is read: merged into the answer. */
+  private readonly duringRead = new ChangesDuringRead<AlarmView>()
   private historyAbort: AbortController | null = null
 
   constructor() {
@@ -174,8 +177,22 @@ export class LwAlarmList extends LitElement {
 
   private async fetch(signal: AbortSignal): Promise<void> {
     const filter = { ...this.filter, characteristic: this.characteristicId }
-    const lists = await Promise.all(alarmQueries(filter).map((q) => api.alarms(q, signal)))
-    const all = lists.flat()
+    this.duringRead.begin()
+    let all: AlarmView[]
+    try {
+      all = (await Promise.all(alarmQueries(filter).map((q) => api.alarms(q, signal)))).flat()
+    } catch (err) {
+      // No answer: what came meanwhile goes into the list shown, if there is one.
+      const shown = this.alarms
+      const kept = this.duringRead.settle(shown ?? [], (l, c) => mergeAlarms(l, c, filter))
+      if (shown) this.alarms = kept
+      throw err
+    }
+    this.alarms = this.duringRead.settle(
+      sortAlarms(all.filter((a) => matchesFilter(a, filter))),
+      (l, c) => mergeAlarms(l, c, filter),
+    )
+    this.keepSelection()
     // Every area the gateway knows (not only those of alarms seen), and the shelve limit: once.
     if (this.maxShelveMinutes === undefined) {
       const [areas, session] = await Promise.all([api.alarmAreas(signal), api.session(signal)])
@@ -183,8 +200,6 @@ export class LwAlarmList extends LitElement {
       this.maxShelveMinutes = session.maxShelveMinutes
     }
     this.areas = areasOf(all, this.areas)
-    this.alarms = sortAlarms(all.filter((a) => matchesFilter(a, filter)))
-    this.keepSelection()
     // The plant states are a footnote: the list stands without them (live events bring them).
     if (!this.characteristicId && this.plantStates === null)
       this.plantStates = await api.plantStates(signal).catch(() => null)
@@ -201,7 +216,7 @@ export class LwAlarmList extends LitElement {
   /** Alarms changed (live, or the answer to an act here): merged into the list by id. */
   private apply(changed: readonly AlarmView[]): void {
     this.areas = areasOf(changed, this.areas)
-    if (this.alarms) {
+    if (this.duringRead.take(changed) && this.alarms) {
       this.alarms = mergeAlarms(this.alarms, changed, {
         ...this.filter,
         characteristic: this.characteristicId,

@@ -1,7 +1,9 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import { repeat } from 'lit/directives/repeat.js'
+import type { NcEvent } from '../../gateway/contract.ts'
 import { api } from './api.ts'
 import { ClockController } from './clock-controller.ts'
+import { ChangesDuringRead } from './data/changes-during-read.ts'
 import { formatDateTime } from './data/format.ts'
 import {
   applyNcListEvents,
@@ -47,6 +49,8 @@ export class LwNcList extends LitElement {
   declare fresh: ReadonlySet<number>
 
   private readonly loader: LoadController
+  /** Live NC events that come while the list is read: merged into the answer. */
+  private readonly duringRead = new ChangesDuringRead<NcEvent>()
   /** The characteristic of the latest load ('' every one), null before the first. */
   private loadedFor: string | null = null
 
@@ -58,14 +62,26 @@ export class LwNcList extends LitElement {
     this.fresh = new Set()
     this.loader = new LoadController(this, async (signal) => {
       this.loadedFor = this.characteristic
-      const list = await api.ncList(ncListQuery(this.active()), signal)
-      this.ncs = orderNcList(list)
+      const filter = this.active()
+      const merge = (l: NcListItem[], c: readonly NcEvent[]) => applyNcListEvents(l, c, filter)
+      this.duringRead.begin()
+      let list: NcListItem[]
+      try {
+        list = await api.ncList(ncListQuery(filter), signal)
+      } catch (err) {
+        // No answer: what came meanwhile goes into the list shown, if there is one.
+        const shown = this.ncs
+        const kept = this.duringRead.settle(shown ?? [], merge)
+        if (shown) this.ncs = kept
+        throw err
+      }
+      this.ncs = this.duringRead.settle(orderNcList(list), merge)
     })
     new ClockController(this, 30_000)
     new LiveSubscription(this, () => this.live, {
       nc: (events) => {
-        if (!this.ncs) return
-        this.ncs = applyNcListEvents(this.ncs, events, this.active())
+        if (this.duringRead.take(events) && this.ncs)
+          this.ncs = applyNcListEvents(this.ncs, events, this.active())
         const ids = events.map((e) => e.nc.id)
         this.fresh = new Set([...this.fresh, ...ids])
         setTimeout(() => {
