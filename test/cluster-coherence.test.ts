@@ -330,9 +330,22 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
       const v = (await call<AlarmView>(a, 'GET', `/api/alarms/${alarm}`, null)).body
       return v.state === 'suppressed' && v.active ? v : undefined
     })
-    // gw-b dies: gw-a takes its characteristics over while the state holds, and suppresses
-    // their alarms too (the state in force here decides, not the records it takes over).
+    // gw-b hangs: an act on an alarm it judges, asked through gw-a, gets no answer. It is
+    // refused as unavailable, to be asked again (503, Retry-After).
     socket.close()
+    b.child.kill('SIGSTOP')
+    const hung = await call<{ message: string }>(
+      a,
+      'POST',
+      `/api/alarms/${onGwB}:HH/acknowledge`,
+      opOnA.body.token,
+      { comment: 'nobody answers' },
+    )
+    expect(hung.status, JSON.stringify(hung.body)).toBe(503)
+    expect(Number(hung.headers.get('retry-after'))).toBeGreaterThan(0)
+    // Then gw-b dies: gw-a takes its characteristics over while the state holds, and
+    // suppresses their alarms too (the state in force here decides, not the records it takes
+    // over).
     await plant.kill('gw-b')
     await waitFor(
       'gw-a to hold every partition',
