@@ -104,7 +104,14 @@ async function postgresBackend(url: string, options: RecordsWorkerOptions): Prom
         holder: number | null
       }
     let answer = await claim()
-    if (answer.got !== 1 && answer.holder !== null && answer.holder === lastBackend) {
+    // A session that has just closed (a gateway or CLI that stopped a moment ago) keeps its
+    // locks until the server has ended it: a few tries over up to 3 s.
+    const ours = () => lastBackend !== null && answer.holder === lastBackend
+    for (let tries = 0; answer.got !== 1 && !ours() && tries < 30; tries++) {
+      await new Promise((r) => setTimeout(r, 100))
+      answer = await claim()
+    }
+    if (answer.got !== 1 && ours()) {
       // Waits (up to 5 s) until it is gone and its locks with it.
       await c.query('SELECT pg_terminate_backend($1, 5000)', [lastBackend])
       answer = await claim()

@@ -87,6 +87,8 @@ export function createRecordsWriter(options: {
   let dropped = 0
   let lastError: string | undefined
   let cutScheduled = false
+  /** A writer that died is started again after RETRY_MS: pending until then. */
+  let restart: NodeJS.Timeout | null = null
 
   function post(message: ToRecordsWorker): void {
     worker?.postMessage(message)
@@ -161,11 +163,16 @@ export function createRecordsWriter(options: {
       worker = null
       if (stopping) return
       log.error({ code }, 'records writer exited; starting a new one')
-      setTimeout(() => {
+      restart = setTimeout(() => {
+        restart = null
+        // Stopped meanwhile: no writer is started behind the caller's back (it would claim the
+        // audit chain for a gateway that has stopped).
+        if (stopping) return
         startWorker().then(resend, (err: unknown) =>
           log.error({ err }, 'records writer could not restart'),
         )
-      }, RETRY_MS).unref()
+      }, RETRY_MS)
+      restart.unref()
     })
     return ready
   }
@@ -214,7 +221,13 @@ export function createRecordsWriter(options: {
 
     async stop(timeoutMs = 10_000) {
       const w = worker
-      if (!w) return
+      if (!w) {
+        // Between a writer that died and the next (or after a start that failed).
+        stopping = true
+        if (restart) clearTimeout(restart)
+        restart = null
+        return
+      }
       await Promise.race([writer.flush(), new Promise((r) => setTimeout(r, timeoutMs))])
       stopping = true
       if (pending() > 0)
