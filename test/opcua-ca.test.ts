@@ -10,6 +10,7 @@ import type { Source } from '../gateway/sources/types.ts'
 import { testConfigYaml } from './helpers/gateway.ts'
 import { freePort, requireProgram, tempDir, waitFor } from './helpers/index.ts'
 import {
+  addPressForce,
   capturedLog,
   collectingSink,
   type SecureTestServer,
@@ -111,13 +112,7 @@ describe('OPC-UA: a server certificate issued by the plant’s CA (a real node-o
       users: { linewatch: 'right-password' },
       own: { ...ca.server, applicationUri: APPLICATION_URI },
     })
-    setForce = server.addAnalogItem({
-      folder: 'Press',
-      id: 'Press.Force',
-      name: 'Force',
-      range: { low: 0, high: 50 },
-      unit: { code: 'B47', symbol: 'kN', description: 'kilonewton' },
-    })
+    setForce = addPressForce(server)
     pkiDir = join(dir.path, 'client-pki')
     const pki = await acquireClientPki({ dir: pkiDir })
     await server.trust(pki.own.der)

@@ -21,6 +21,7 @@ import type { Source } from '../gateway/sources/types.ts'
 import { startTestGateway, type TestGateway, testConfigYaml } from './helpers/gateway.ts'
 import { freePort, tempDir, waitFor } from './helpers/index.ts'
 import {
+  addPressForce,
   capturedLog,
   collectingSink,
   type SecureTestServer,
@@ -89,13 +90,7 @@ characteristics:
       namespace: NS,
       users: { linewatch: 'right-password' },
     })
-    setForce = server.addAnalogItem({
-      folder: 'Press',
-      id: 'Press.Force',
-      name: 'Force',
-      range: { low: 0, high: 50 },
-      unit: { code: 'B47', symbol: 'kN', description: 'kilonewton' },
-    })
+    setForce = addPressForce(server)
     server.addVariable('Press', 'Press.Recipe', 'Recipe', 12 /* String */)
     // The gateway's application certificate, made as at its first start; the server's
     // administrator trusts it (the server refuses unknown clients too).

@@ -1,8 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createHash, createHmac } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -17,6 +15,7 @@ import type {
 } from '../gateway/contract.ts'
 import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
 import { apiCall, tempDir, waitFor } from './helpers/index.ts'
+import { type Receiver, receiver } from './helpers/webhooks.ts'
 
 /**
  * The quality loop in a running gateway (issue 9): users who sign in, an NC the gateway opened
@@ -49,8 +48,7 @@ function cpkByHand(values: number[], lsl: number, usl: number): number {
 describe('the quality loop in the gateway', () => {
   let gw: TestGateway & { removeDataDir(): Promise<void> }
   let mqtt: MqttClient
-  let receiver: Server
-  const hooks: { headers: IncomingMessage['headers']; body: string }[] = []
+  let hooks: Receiver
   const sessions = { admin: '', qe: '', qm: '', op: '' }
   const T0 = Date.now() - 10 * 60_000
   const before = Array.from({ length: 30 }, (_, k) => 10 + 1.2 * Math.sin(k * 1.7))
@@ -82,18 +80,7 @@ describe('the quality loop in the gateway', () => {
     ).body
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = ''
-      req.on('data', (c) => {
-        body += c
-      })
-      req.on('end', () => {
-        hooks.push({ headers: req.headers, body })
-        res.writeHead(200).end()
-      })
-    })
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-    const port = (receiver.address() as AddressInfo).port
+    hooks = await receiver()
     process.env.LINEWATCH_ADMIN_PASSWORD = ADMIN_PASSWORD
     process.env.LINEWATCH_TEST_WEBHOOK_SECRET = SECRET
     gw = await startTestGateway(
@@ -102,7 +89,7 @@ mqtt: { broker: { port: 0 } }
 quality: { effectivenessWindowDays: 0.001 }
 webhooks:
   - id: tracker
-    url: http://127.0.0.1:${port}/hook
+    url: ${hooks.url}
     secretEnv: LINEWATCH_TEST_WEBHOOK_SECRET
     retry: { initialMs: 50, maxMs: 200 }
 characteristics:
@@ -133,7 +120,7 @@ characteristics:
     await mqtt?.endAsync()
     await gw?.close()
     await gw?.removeDataDir()
-    await new Promise((resolve) => receiver?.close(resolve))
+    await hooks?.close()
     delete process.env.LINEWATCH_ADMIN_PASSWORD
     delete process.env.LINEWATCH_TEST_WEBHOOK_SECRET
   })
@@ -558,9 +545,11 @@ characteristics:
 
   it('tells the webhook receiver, signed with HMAC-SHA256 over the timestamp and body', async () => {
     await waitFor('the closing webhooks', () =>
-      hooks.some((h) => h.headers['x-linewatch-event'] === 'capa.closed') ? true : undefined,
+      hooks.requests.some((h) => h.headers['x-linewatch-event'] === 'capa.closed')
+        ? true
+        : undefined,
     )
-    const events = hooks.map((h) => h.headers['x-linewatch-event'])
+    const events = hooks.requests.map((h) => h.headers['x-linewatch-event'])
     expect(events).toEqual(
       expect.arrayContaining([
         'nc.opened',
@@ -570,7 +559,7 @@ characteristics:
         'capa.closed',
       ]),
     )
-    for (const h of hooks) {
+    for (const h of hooks.requests) {
       const expected = createHmac('sha256', SECRET)
         .update(`${h.headers['x-linewatch-timestamp']}.${h.body}`)
         .digest('hex')

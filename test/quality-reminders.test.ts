@@ -1,11 +1,10 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { connectAsync } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CapaView, NonconformanceSummary, SignInView } from '../gateway/contract.ts'
 import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
 import { apiCall, tempDir, waitFor } from './helpers/index.ts'
 import { type Postgres, startPostgres } from './helpers/postgres.ts'
+import { type Receiver, receiver } from './helpers/webhooks.ts'
 
 /**
  * The reminders (a CAPA due soon: capa.due; an NC past its due date: nc.overdue) go once each,
@@ -26,9 +25,7 @@ afterAll(async () => {
 })
 
 describe.each(['sqlite', 'postgres'] as const)('reminders with the records in %s', (dialect) => {
-  let receiver: Server
-  let port = 0
-  const hooks: { event: string; id: string }[] = []
+  let hooks: Receiver
   let dataDir: { path: string; remove(): Promise<void> }
   let gw: (TestGateway & { removeDataDir(): Promise<void> }) | null = null
   let qe = ''
@@ -36,7 +33,11 @@ describe.each(['sqlite', 'postgres'] as const)('reminders with the records in %s
   const call = <T>(method: string, path: string, token: string | null, body?: unknown) =>
     apiCall<T & { message?: string }>(gw?.gateway.urls.http as string, method, path, token, body)
   const told = (event: string, id: string) =>
-    hooks.filter((h) => h.event === event && h.id === id).length
+    hooks.requests.filter(
+      (h) =>
+        h.headers['x-linewatch-event'] === event &&
+        (JSON.parse(h.body) as { id?: string }).id === id,
+    ).length
 
   async function start(): Promise<void> {
     gw = await startTestGateway(
@@ -45,7 +46,7 @@ mqtt: { broker: { port: 0 } }
 ${dialect === 'postgres' ? `store: { records: postgres, postgres: { urlEnv: ${URL_ENV} } }` : ''}
 webhooks:
   - id: tracker
-    url: http://127.0.0.1:${port}/hook
+    url: ${hooks.url}
     secretEnv: LINEWATCH_TEST_REMINDERS_SECRET
     retry: { initialMs: 50, maxMs: 200 }
 characteristics:
@@ -97,19 +98,7 @@ characteristics:
   }
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = ''
-      req.on('data', (c) => {
-        body += c
-      })
-      req.on('end', () => {
-        const parsed = JSON.parse(body) as { id?: string }
-        hooks.push({ event: String(req.headers['x-linewatch-event']), id: String(parsed.id) })
-        res.writeHead(200).end()
-      })
-    })
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-    port = (receiver.address() as AddressInfo).port
+    hooks = await receiver()
     dataDir = await tempDir('linewatch-reminders-')
     if (dialect === 'postgres') {
       postgres ??= await startPostgres()
@@ -135,7 +124,7 @@ characteristics:
   }, 90_000)
   afterAll(async () => {
     await stop()
-    await new Promise((resolve) => receiver?.close(resolve))
+    await hooks?.close()
     await dataDir?.remove()
     delete process.env[URL_ENV]
     delete process.env.LINEWATCH_ADMIN_PASSWORD

@@ -1,9 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type WebhookConfig, webhookConfigProblems } from '../gateway/config/webhook-schema.ts'
@@ -15,51 +12,10 @@ import {
 import { createLogger } from '../gateway/log.ts'
 import { backoffMs, createWebhooks, type Webhooks } from '../gateway/webhooks/index.ts'
 import { freePort, requireProgram, tempDir, waitFor } from './helpers/index.ts'
+import { type Received, type Receiver, receiver } from './helpers/webhooks.ts'
 
 const SECRET = 'test-secret-0123456789'
 const env = { HOOK_SECRET: SECRET }
-
-interface Received {
-  headers: IncomingHttpHeaders
-  body: string
-}
-
-interface Receiver {
-  url: string
-  requests: Received[]
-  close(): Promise<void>
-}
-
-/** A real HTTP receiver on 127.0.0.1; `answer(n)` (n: 1 for the first request) says what to do. */
-async function receiver(
-  answer: (n: number, res: ServerResponse) => number | 'hang' = () => 200,
-  tls?: { key: string; cert: string },
-): Promise<Receiver> {
-  const requests: Received[] = []
-  const handler = (req: import('node:http').IncomingMessage, res: ServerResponse): void => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      requests.push({ headers: req.headers, body: Buffer.concat(chunks).toString() })
-      const status = answer(requests.length, res)
-      if (status === 'hang') return
-      res.writeHead(status, { 'content-type': 'text/plain' })
-      res.end(status >= 300 ? `receiver says no (${status})` : 'ok')
-    })
-  }
-  const server = tls ? createHttpsServer(tls, handler) : createServer(handler)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/hooks/quality`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
-}
 
 function hook(id: string, url: string, overrides: Partial<WebhookConfig> = {}): WebhookConfig {
   return {

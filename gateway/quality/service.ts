@@ -162,6 +162,9 @@ export function createQualityService(ctx: {
   let timer: NodeJS.Timeout | null = null
   /** CAPAs due soon and NCs overdue this gateway has looked at (each is told once: `tellOnce`). */
   const told = new Set<string>()
+  const claimReminder = db.prepare(
+    'INSERT INTO reminder (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING',
+  )
 
   /** Runs acts one at a time, each after every earlier write is committed. */
   function serial<T>(act: () => Promise<T>): Promise<T> {
@@ -621,11 +624,7 @@ export function createQualityService(ctx: {
   function tellOnce(key: string, at: number): boolean {
     if (told.has(key)) return false
     told.add(key)
-    return (
-      db
-        .prepare('INSERT INTO reminder (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING')
-        .run(key, at).changes === 1
-    )
+    return claimReminder.run(key, at).changes === 1
   }
 
   /** CAPAs due soon and NCs past due: told once each (webhooks, log). */

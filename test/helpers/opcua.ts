@@ -296,3 +296,14 @@ export async function startSecureTestServer(options: {
     stop: () => server.shutdown(0),
   }
 }
+
+/** A press's force (kN, 0–50, an AnalogItemType at `s=Press.Force`) on a secure test server. */
+export function addPressForce(server: SecureTestServer): (value: number, ts?: number) => void {
+  return server.addAnalogItem({
+    folder: 'Press',
+    id: 'Press.Force',
+    name: 'Force',
+    range: { low: 0, high: 50 },
+    unit: { code: 'B47', symbol: 'kN', description: 'kilonewton' },
+  })
+}
