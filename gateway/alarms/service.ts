@@ -146,6 +146,12 @@ interface StateChange {
   by: string | null
   reason: string | null
 }
+/** A suppressor alarm's change, announced to the other gateways of a cluster. */
+interface SuppressorChange {
+  id: string
+  active: boolean
+  at: number
+}
 
 interface AlarmRow {
   id: string
@@ -224,12 +230,22 @@ export function createAlarmService(ctx: {
   const scratch: Slot[] = []
   /** In a cluster: the alarms of the characteristics other gateways judge, from the records. */
   const others = ctx.leased ? createOthersAlarms({ db, registry }) : null
+  /** In a cluster: the suppressor alarms other gateways judge, active or not (suppressorHolds). */
+  const remoteSuppressors = new Map<string, boolean>()
   ctx.peers?.on('alarm-act', (p) => answerAsOwner(p, () => actHere(...(p as ActAsked))))
   ctx.peers?.on('plant-state', (p) => {
     const c = p as StateChange
     const since = states.get(c.id)?.view.since ?? null
     // An older change than the one in force here (two gateways at once): the later one stands.
     if (since === null || c.at >= since) applyState(c)
+  })
+  // A suppressor alarm another gateway judges changed: the alarms it suppresses here follow.
+  ctx.peers?.on('alarm-suppressor', (p) => {
+    const { id, active, at } = p as SuppressorChange
+    if (!suppression.has(id) || owns(id)) return
+    if ((remoteSuppressors.get(id) ?? false) === active) return
+    remoteSuppressors.set(id, active)
+    suppressorChanged(id, active, at)
   })
   ctx.peers?.on('alarm-settings', (p) =>
     answerAsOwner(p, () => changeSettingsHere(...(p as SettingsAsked))),
@@ -271,8 +287,18 @@ export function createAlarmService(ctx: {
       bus.emit('alarm', registry.view(slot))
     }
     track(slot)
-    if (before.active !== slot.record.active)
+    if (before.active !== slot.record.active) {
       suppressorChanged(slot.def.id, slot.record.active, input.at)
+      // In a cluster, the alarms it suppresses may be judged by other gateways.
+      if (ctx.peers && suppression.has(slot.def.id)) {
+        const change: SuppressorChange = {
+          id: slot.def.id,
+          active: slot.record.active,
+          at: input.at,
+        }
+        ctx.peers.announce('alarm-suppressor', change)
+      }
+    }
     releaseLater(slot)
     return { transitions: step.transitions, refused: step.refused }
   }
@@ -392,13 +418,18 @@ export function createAlarmService(ctx: {
 
   // ---- suppression by design ---------------------------------------------------------------
 
-  function suppressorChanged(key: string, holds: boolean, at: number): void {
+  function suppressorChanged(
+    key: string,
+    holds: boolean,
+    at: number,
+    skip?: ReadonlySet<Entry>,
+  ): void {
     const entry = suppression.get(key)
     if (!entry) return
     for (const id of entry.targets) {
       const found = registry.resolve(id)
       // Another gateway's alarm is its to suppress (it hears of the plant state too).
-      if (!found?.entry.owned) continue
+      if (!found?.entry.owned || skip?.has(found.entry)) continue
       const target = registry.slot(found.entry, found.condition)
       const before = target.suppressors
       target.suppressors += holds ? 1 : -1
@@ -752,10 +783,7 @@ export function createAlarmService(ctx: {
   function resuppress(judged: ReadonlySet<Entry>, at: number): void {
     const counts = new Map<Slot, number>()
     for (const [key, entry] of suppression) {
-      const holds = key.startsWith('state:')
-        ? (states.get(key.slice(6))?.view.active ?? false)
-        : (live.get(key)?.record.active ?? false)
-      if (!holds) continue
+      if (!suppressorHolds(key)) continue
       for (const id of entry.targets) {
         const found = registry.resolve(id)
         if (!found || !judged.has(found.entry)) continue
@@ -775,6 +803,22 @@ export function createAlarmService(ctx: {
             why: suppressed ? 'suppressed by design' : 'suppression by design ended',
           })
       }
+  }
+
+  /**
+   * Whether a suppressor holds: a plant state; an alarm judged here, from its record; one
+   * another gateway judges, as announced, or its owner's saved record until one is heard (what
+   * the counts of the alarms it suppresses here were made from, for the next announcement).
+   */
+  function suppressorHolds(key: string): boolean {
+    if (key.startsWith('state:')) return states.get(key.slice(6))?.view.active ?? false
+    if (!others || owns(key)) return live.get(key)?.record.active ?? false
+    let active = remoteSuppressors.get(key)
+    if (active === undefined) {
+      active = others.view(key)?.active ?? false
+      remoteSuppressors.set(key, active)
+    }
+    return active
   }
 
   /** Whether this gateway judges the alarm's characteristic (an unknown alarm: here, a 404). */
@@ -934,6 +978,7 @@ export function createAlarmService(ctx: {
     adopt(ids) {
       const at = now()
       const adopted = new Set<Entry>()
+      const heardOf = new Map<string, boolean>()
       for (const id of ids) {
         const entry = entries.get(id)
         if (!entry) continue
@@ -941,6 +986,13 @@ export function createAlarmService(ctx: {
         for (const slot of entry.slots ?? []) timed.delete(slot)
         registry.forget(entry)
         entry.owned = true
+        for (const condition of entry.profile.conditions) {
+          const key = `${id}:${condition}`
+          const heard = remoteSuppressors.get(key)
+          if (heard === undefined) continue
+          remoteSuppressors.delete(key)
+          heardOf.set(key, heard)
+        }
         // Watched from now: the previous owner's last reading is not known here.
         entry.lastReadingAt = at
         const escaped = id.replace(/[\\%_]/g, (c) => `\\${c}`)
@@ -958,6 +1010,12 @@ export function createAlarmService(ctx: {
           .all(`${escaped}:%`) as unknown as AlarmRow[])
           if (registry.resolve(row.id)?.entry === entry) loadAlarm(row, at)
       }
+      // A suppressor taken over stands as its record says: where that is not what was last
+      // heard of it (its last owner died between announcing a change and saving it), the alarms it suppresses here follow.
+      for (const [key, heard] of heardOf) {
+        const holds = suppressorHolds(key)
+        if (holds !== heard) suppressorChanged(key, holds, at, adopted)
+      }
       // The plant states in force here decide their suppression, not the last owner's records.
       resuppress(adopted, at)
     },
@@ -971,6 +1029,11 @@ export function createAlarmService(ctx: {
         for (const slot of entry.slots ?? []) {
           timed.delete(slot)
           releasable.delete(slot)
+        }
+        // Its suppressors are the next owner's to announce, from where they stand now.
+        for (const condition of entry.profile.conditions) {
+          const key = `${id}:${condition}`
+          if (suppression.has(key)) remoteSuppressors.set(key, suppressorHolds(key))
         }
         registry.forget(entry)
         entry.owned = false
