@@ -386,6 +386,7 @@ export async function createGateway(
       env,
       () => store.deliveries(),
       (id) => pipeline.runtime(id)?.last?.ts,
+      () => recentErrors.add(Date.now()),
     )
     let cluster: Cluster | null = null
     const auth = createAuth(config.auth, (hash) => users.session(hash))
@@ -571,6 +572,8 @@ function createSources(
   deliveries: () => Promise<Delivery[]>,
   /** The latest reading time a chart has taken: a Sparkplug birth repeating it is not new. */
   takenBefore: (characteristic: string) => number | undefined,
+  /** An error a source logged outside a reading's path: counted for health. */
+  onError: () => void,
 ): Source[] {
   const sources: Source[] = []
   const topics = new Map<string, string>()
@@ -582,6 +585,7 @@ function createSources(
         sink,
         log: log.child({ module: 'mqtt-broker' }),
         deliveries,
+        onError,
       }),
     )
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Health } from '../gateway/contract.ts'
 import { hashPassword } from '../gateway/sources/credentials.ts'
 import { parseMosquittoAcl, permissionsFor } from '../rules/mqtt-acl.ts'
 import { startTestGateway } from './helpers/gateway.ts'
@@ -304,6 +305,45 @@ characteristics: []
       for (const c of connected) await c.endAsync()
       await writeFile(aclFile, ACL)
       mosquitto.reload()
+      await gw.close()
+      await gw.removeDataDir()
+    }
+  })
+
+  it('keeps the permissions in force when the changed acl_file is invalid, counted as an error, and takes the next valid one', async () => {
+    const gw = await embeddedOnTheFile()
+    const url = gw.gateway.urls.mqtt as string
+    const admin = await connect(url, 'admin-invalid', 'admin')
+    const scada = await connect(url, 'scada', 'scada')
+    const errors = async () => (await gw.get<Health>('/api/health')).body.errors.total
+    try {
+      const seen: string[] = []
+      scada.on('message', (topic) => seen.push(topic))
+      await scada.subscribeAsync(['plant/#', 'markers/scada'], { qos: 1 })
+      expect(await stillReceives(admin, seen, 'plant/line-1/weight', 'markers/scada')).toBe(true)
+      const before = await errors()
+      // The change would withdraw scada's read, but one line of the file is wrong: none of it
+      // is taken (Mosquitto refuses such a file at start too).
+      await writeFile(aclFile, `${CHANGED_ACL}\ntopic sometimes plant/#\n`)
+      await waitFor(
+        'the invalid file to be refused, counted in health',
+        async () => {
+          return (await errors()) > before
+        },
+        { timeoutMs: 20_000 },
+      )
+      expect(await stillReceives(admin, seen, 'plant/line-1/weight', 'markers/scada')).toBe(true)
+      // Mended: taken.
+      await writeFile(aclFile, CHANGED_ACL)
+      await waitFor(
+        "scada's read of plant/# withdrawn",
+        async () => !(await stillReceives(admin, seen, 'plant/line-1/weight', 'markers/scada')),
+        { timeoutMs: 20_000 },
+      )
+    } finally {
+      await scada.endAsync()
+      await admin.endAsync()
+      await writeFile(aclFile, ACL)
       await gw.close()
       await gw.removeDataDir()
     }

@@ -57,7 +57,7 @@ export const BrokerSecurityProperties = {
     Type.String({
       minLength: 1,
       description:
-        'A Mosquitto acl_file (topic, pattern and user lines) to take the permissions from instead of `permissions` (relative to the working directory): read at start, and again when it changes (aclReloadSeconds), as Mosquitto reads it again on SIGHUP. A changed file that is invalid is not taken: the permissions in force stay, and the error is logged.',
+        'A Mosquitto acl_file (topic, pattern and user lines) to take the permissions from instead of `permissions` (relative to the working directory): read at start, and again when it changes (aclReloadSeconds), as Mosquitto reads it again on SIGHUP. A changed file that is invalid is not taken: the permissions in force stay, and the error is logged and counted in the recent errors of /api/health.',
     }),
   ),
   aclReloadSeconds: Type.Integer({

@@ -938,7 +938,15 @@ async function startBroker(
 
 /** A logger whose lines go to the judging thread's logger (one log, whatever the thread). */
 function forwardingLogger(level: string, post: (message: FromBroker) => void): Logger {
-  return pino({ level, base: undefined }, { write: (line: string) => post({ type: 'log', line }) })
+  // Errors come over whatever the level (they count for health); the judging thread's logger
+  // decides what is written.
+  const value = pino.levels.values[level]
+  const forwarded =
+    value !== undefined && value <= (pino.levels.values.error ?? 50) ? level : 'error'
+  return pino(
+    { level: forwarded, base: undefined },
+    { write: (line: string) => post({ type: 'log', line }) },
+  )
 }
 
 if (parentPort) {

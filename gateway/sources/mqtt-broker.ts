@@ -43,7 +43,11 @@ export function createMqttBrokerSource(
   options: BrokerOptions,
   topics: ReadonlyMap<string, string>,
   /** `deliveries`: the QoS 1/2 messages the journal has from the last minutes (a resend is known). */
-  ctx: SourceContext & { deliveries(): Promise<Delivery[]> },
+  ctx: SourceContext & {
+    deliveries(): Promise<Delivery[]>
+    /** An error the broker thread logged (a changed acl_file refused, say): counted for health. */
+    onError?: () => void
+  },
 ): MqttBrokerSource {
   const { log, sink } = ctx
   // Characteristics go to the broker thread as numbers; their ids stay here.
@@ -118,6 +122,8 @@ export function createMqttBrokerSource(
       const { level, msg, time: _, ...fields } = JSON.parse(line) as Record<string, unknown>
       const method = (log.levels.labels[Number(level)] ?? 'info') as 'info'
       log[method](fields, String(msg ?? ''))
+      // pino: 50 is error, 60 fatal.
+      if (Number(level) >= 50) ctx.onError?.()
     } catch {
       log.info({ line }, 'broker thread log line')
     }
