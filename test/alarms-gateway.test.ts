@@ -1,3 +1,5 @@
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { io as connectSocket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -403,6 +405,20 @@ describe('alarms in the gateway', () => {
       { id: 'fill:comm-loss', reason: 'nothing to acknowledge: the alarm is normal' },
       { id: 'nope:HH', reason: 'no such alarm' },
     ])
+    // Answered once on disk: another connection reads the acknowledgement at once, with its
+    // comment (what a crash right after the answer would leave).
+    const records = new DatabaseSync(join(gw.dataDir, 'records.db'), { readOnly: true })
+    try {
+      const last = records
+        .prepare(
+          "SELECT to_state, by, why FROM alarm_event WHERE alarm = 'fill:HH' ORDER BY id DESC LIMIT 1",
+        )
+        .get() as { to_state: string; by: string; why: string }
+      expect(last.to_state).toBe('ack-active')
+      expect(last.why).toContain('seen')
+    } finally {
+      records.close()
+    }
     await publish('t/fill', 500)
     await stateIs('fill:HH', 'normal')
   })

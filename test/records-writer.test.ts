@@ -9,7 +9,7 @@ import { createRuntime } from '../gateway/pipeline/runtime.ts'
 import { openRecords } from '../gateway/store/records.ts'
 import { createRecordsWriter } from '../gateway/store/records-writer.ts'
 import { evaluate } from '../rules/index.ts'
-import { tempDir } from './helpers/index.ts'
+import { tempDir, waitFor } from './helpers/index.ts'
 
 /**
  * The records writer takes the NC service's writes off the ingest thread. What the service
@@ -153,6 +153,66 @@ describe('records writer and the NC service', () => {
       await writer.stop()
     }
   }, 60_000)
+})
+
+describe('records writer commits', () => {
+  let dir: { path: string; remove(): Promise<void> }
+  beforeEach(async () => {
+    dir = await tempDir()
+  })
+  afterEach(() => dir.remove())
+
+  const turn = () => new Promise<void>((r) => setImmediate(r))
+  const note = 'INSERT INTO limit_change (characteristic, ts, action, reason) VALUES (?, ?, ?, ?)'
+
+  it('writes nobody waits for share a commit; one that waits commits what is queued at once', async () => {
+    const path = join(dir.path, 'records.db')
+    openRecords(path).close()
+    // A deadline no test reaches: only a waiter makes a commit.
+    const writer = createRecordsWriter({
+      path,
+      log,
+      statements: { note },
+      unwaitedCommitMs: 3_600_000,
+    })
+    await writer.start()
+    try {
+      for (let i = 0; i < 20; i++) {
+        writer.run('note', ['fill', T0 + i, 'restart', `r${i}`])
+        await turn()
+      }
+      // Twenty turns, each with a write, and nobody waiting: nothing committed yet.
+      expect(writer.status()).toMatchObject({ pending: 20, committed: 0, commits: 0 })
+      await writer.flush()
+      expect(writer.status()).toMatchObject({ pending: 0, committed: 20, commits: 1 })
+      const read = new DatabaseSync(path, { readOnly: true })
+      try {
+        expect(
+          (read.prepare('SELECT count(*) AS n FROM limit_change').get() as { n: number }).n,
+        ).toBe(20)
+      } finally {
+        read.close()
+      }
+    } finally {
+      await writer.stop()
+    }
+  })
+
+  it('commits writes nobody waits for by the deadline', async () => {
+    const path = join(dir.path, 'records.db')
+    openRecords(path).close()
+    const writer = createRecordsWriter({ path, log, statements: { note }, unwaitedCommitMs: 50 })
+    await writer.start()
+    try {
+      for (let i = 0; i < 5; i++) writer.run('note', ['fill', T0 + i, 'restart', `r${i}`])
+      await waitFor('the writes to be committed with nobody waiting', () =>
+        writer.status().committed === 5 ? true : undefined,
+      )
+      expect(writer.status().commits).toBe(1)
+    } finally {
+      await writer.stop()
+    }
+  })
 })
 
 describe('records written before occurrences were rows', () => {

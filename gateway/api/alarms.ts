@@ -44,6 +44,8 @@ function unavailable(reply: FastifyReply, message: string): FastifyReply {
 }
 
 export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService): void {
+  /** An act is answered once its transition is on disk (an operator is told what is kept). */
+  const committed = () => new Promise<void>((resolve) => alarms.whenDurable(resolve))
   /**
    * An act on one alarm: the alarm after it; 404, 400 (not allowed as asked), 409 (not in this
    * state) or 503 (in a cluster, the gateway that judges it did not answer).
@@ -56,6 +58,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       if (result.unavailable) return unavailable(reply, message)
       return result.invalid ? badRequest(reply, message) : conflict(reply, message)
     }
+    await committed()
     return result
   }
 
@@ -189,6 +192,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
         else if ('refused' in result) refused.push({ id, reason: result.refused })
         else acknowledged.push(result)
       }
+      await committed()
       return { acknowledged, refused }
     },
   )
@@ -335,6 +339,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
         const message = `cannot change the settings: ${result.refused}`
         return result.unavailable ? unavailable(reply, message) : badRequest(reply, message)
       }
+      await committed()
       return result
     },
   )
@@ -390,6 +395,7 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       const result = alarms.setPlantState(id, active, actor(request), reason)
       if (!result) return notFound(reply, `no plant state "${id}"`)
       if ('refused' in result) return conflict(reply, result.refused)
+      await committed()
       return result
     },
   )

@@ -33,9 +33,9 @@ import { ncNumber, ncTitle } from './titles.ts'
  * limits in force.
  *
  * The open NCs live in memory (the hot path never reads the database); what changes is
- * written by the records writer (records-writer.ts), off the ingest thread, once per event-loop
- * turn whatever the number of occurrences in it. `whenDurable` lets an acknowledgement wait
- * for the NC its reading opened or added to. Reads (`list`, `get`) see every write before them.
+ * written by the records writer (records-writer.ts), off the ingest thread, a commit for many
+ * occurrences. `whenDurable` lets an acknowledgement wait for the NC its reading opened or
+ * added to (and commits it at once). Reads (`list`, `get`) see every write before them.
  */
 export interface NcService {
   start(): Promise<void>

@@ -16,7 +16,9 @@ import type {
  * occurrence added) leave the ingest thread: `run` queues a statement, and a writer thread
  * (records-writer-worker.ts) commits what is queued in one transaction (FULL sync). Group
  * commit: one batch is in flight at a time; what is queued meanwhile goes in the next, so at a
- * high rate many writes share one fsync, and at a low one each waits a single commit.
+ * high rate many writes share one fsync, and at a low one each waits a single commit. Once
+ * someone waits (`whenDurable`, `flush`: a QoS 1 acknowledgement, an API answer) what is queued
+ * goes at once; writes nobody waits for go within `unwaitedCommitMs`.
  *
  * A batch is kept until its commit is confirmed: a failed commit, or a writer that dies, gets
  * it sent again (statements must be idempotent: absolute values, inserts that ignore a row
@@ -31,12 +33,26 @@ export interface RecordsWriter {
   whenDurable(done: () => void): void
   /** Resolves once everything queued so far is committed. */
   flush(): Promise<void>
-  status(): { pending: number; committed: number; dropped: number; lastError: string | undefined }
+  /** `committed`: statement runs; `commits`: the transactions they took. */
+  status(): {
+    pending: number
+    committed: number
+    commits: number
+    dropped: number
+    lastError: string | undefined
+  }
   /** Commits what is queued (waiting at most `timeoutMs`), then stops the thread. */
   stop(timeoutMs?: number): Promise<void>
 }
 
 export const DEFAULT_MAX_PENDING_RECORDS = 100_000
+/**
+ * Writes nobody waits for (those of QoS 0 readings, say) are committed within this: what the
+ * time series' batches wait too (store.sqlite flushIntervalMs, 200 ms). A commit writes every
+ * page it changed to the WAL, and at a high rate of NCs and alarms a commit per turn wrote about
+ * 1.4 KB per reading.
+ */
+export const UNWAITED_COMMIT_MS = 200
 const RETRY_MS = 1000
 
 interface Batch {
@@ -62,11 +78,14 @@ export function createRecordsWriter(options: {
   auditChain?: string | undefined
   log: Logger
   maxPending?: number
+  /** Writes nobody waits for are committed within this many ms (UNWAITED_COMMIT_MS). */
+  unwaitedCommitMs?: number
   /** Told of each failed commit (the gateway counts them in its health's recent errors). */
   onFailure?: (error: string) => void
 }): RecordsWriter {
   const { log } = options
   const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING_RECORDS
+  const unwaitedCommitMs = options.unwaitedCommitMs ?? UNWAITED_COMMIT_MS
   const workerData: RecordsWorkerOptions = {
     path: options.path,
     postgresUrl: options.postgresUrl,
@@ -84,9 +103,13 @@ export function createRecordsWriter(options: {
   let inFlight: { seq: number; batch: Batch } | null = null
   let seq = 0
   let committed = 0
+  let commits = 0
   let dropped = 0
   let lastError: string | undefined
   let cutScheduled = false
+  /** Writes nobody waits for are committed by this timer; `due`: it went off. */
+  let deadline: NodeJS.Timeout | null = null
+  let due = false
   /** A writer that died is started again after RETRY_MS: pending until then. */
   let restart: NodeJS.Timeout | null = null
 
@@ -96,10 +119,27 @@ export function createRecordsWriter(options: {
 
   function send(): void {
     if (inFlight || !worker || (queued.count === 0 && queued.waiting.length === 0)) return
+    // Writes nobody waits for go by the deadline, many commits' pages in one.
+    if (queued.waiting.length === 0 && !due) {
+      armDeadline()
+      return
+    }
+    due = false
+    if (deadline) clearTimeout(deadline)
+    deadline = null
     const batch = queued
     queued = emptyBatch()
     inFlight = { seq: ++seq, batch }
     post({ type: 'write', seq: inFlight.seq, runs: batch.runs })
+  }
+
+  function armDeadline(): void {
+    if (deadline) return
+    deadline = setTimeout(() => {
+      deadline = null
+      due = true
+      send()
+    }, unwaitedCommitMs)
   }
 
   function scheduleCut(): void {
@@ -120,6 +160,7 @@ export function createRecordsWriter(options: {
       const { batch } = inFlight
       inFlight = null
       committed += batch.count
+      commits++
       lastError = undefined
       for (const done of batch.waiting) done()
       send()
@@ -210,14 +251,16 @@ export function createRecordsWriter(options: {
     },
 
     whenDurable(done) {
-      if (queued.count > 0) queued.waiting.push(done)
-      else if (inFlight) inFlight.batch.waiting.push(done)
+      if (queued.count > 0) {
+        queued.waiting.push(done)
+        scheduleCut()
+      } else if (inFlight) inFlight.batch.waiting.push(done)
       else done()
     },
 
     flush: () => new Promise<void>((resolve) => writer.whenDurable(resolve)),
 
-    status: () => ({ pending: pending(), committed, dropped, lastError }),
+    status: () => ({ pending: pending(), committed, commits, dropped, lastError }),
 
     async stop(timeoutMs = 10_000) {
       const w = worker
@@ -230,6 +273,7 @@ export function createRecordsWriter(options: {
       }
       await Promise.race([writer.flush(), new Promise((r) => setTimeout(r, timeoutMs))])
       stopping = true
+      if (deadline) clearTimeout(deadline)
       if (pending() > 0)
         log.error({ lost: pending() }, 'records writes could not be committed before stopping')
       const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()))
