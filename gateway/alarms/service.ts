@@ -1011,7 +1011,8 @@ export function createAlarmService(ctx: {
           if (registry.resolve(row.id)?.entry === entry) loadAlarm(row, at)
       }
       // A suppressor taken over stands as its record says: where that is not what was last
-      // heard of it (its last owner died between announcing a change and saving it), the alarms it suppresses here follow.
+      // heard of it (its last owner died between announcing a change and saving it), the
+      // alarms it suppresses here follow.
       for (const [key, heard] of heardOf) {
         const holds = suppressorHolds(key)
         if (holds !== heard) suppressorChanged(key, holds, at, adopted)
