@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { io, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -318,6 +319,29 @@ characteristics:
         value: 1,
       },
     ])
+  })
+
+  it('counts the bytes the process wrote to storage, as /proc/self/io says, and they grow with committed readings', async () => {
+    // The gateway runs in this process: its threads' writes are this process's.
+    const written = () =>
+      Number(/write_bytes:\s*(\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1])
+    const before = written()
+    const first = sampleOf(
+      parseExposition((await scrape()).text),
+      'process_disk_written_bytes_total',
+    )
+    expect(first).toBeGreaterThanOrEqual(before)
+    expect(first).toBeLessThanOrEqual(written())
+    // QoS 1: each PUBACK comes after the commit (fsync'd), so the bytes are written by then.
+    // (Last of the tests on this gateway: these readings change its charts.)
+    const t0 = Date.now() - 30_000
+    for (let i = 0; i < 50; i++)
+      await mqtt.publishAsync('t/torque', JSON.stringify({ ts: t0 + i, value: 2.1 }), { qos: 1 })
+    const second = sampleOf(
+      parseExposition((await scrape()).text),
+      'process_disk_written_bytes_total',
+    ) as number
+    expect(second).toBeGreaterThan(first as number)
   })
 
   it('answers without a token only with metrics.anonymous: true', async () => {

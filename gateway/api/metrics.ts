@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import {
   Counter,
@@ -42,8 +43,27 @@ function processMetrics(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry()
     collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 10 })
+    // Linux only (/proc/self/io): an SSD's endurance is counted in bytes written.
+    if (existsSync(PROC_IO))
+      new Counter({
+        name: 'process_disk_written_bytes_total',
+        help: 'Bytes the process (every thread) has caused to be written to storage since it started (/proc/self/io write_bytes).',
+        registers: [processRegistry],
+        collect() {
+          this.reset()
+          this.inc(diskWrittenBytes())
+        },
+      })
   }
   return processRegistry
+}
+
+const PROC_IO = '/proc/self/io'
+
+/** write_bytes of /proc/self/io: what reached the storage layer (page cache flushes included). */
+export function diskWrittenBytes(): number {
+  const m = /^write_bytes:\s*(\d+)$/m.exec(readFileSync(PROC_IO, 'utf8'))
+  return m ? Number(m[1]) : 0
 }
 
 /** Buckets of the pipeline lag, seconds: a reading is judged within a millisecond or two when all is well. */
