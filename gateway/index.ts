@@ -175,8 +175,6 @@ export async function createGateway(
       log,
       recentErrors,
       leased,
-      // The shared journal keeps a reading once (by its seq), InfluxDB overwrites by time stamp.
-      replayRewrites: leased,
     })
     // What the ingest path causes in the records (an alarm's transition, the NC it opened) is
     // committed off this thread, one transaction for both.

@@ -13,6 +13,7 @@ import {
   WESTERN_ELECTRIC_RULES,
 } from '../rules/index.ts'
 import { freePort, tempDir, waitFor } from './helpers/index.ts'
+import { type RunningInfluxd, startInfluxd } from './helpers/influxd.ts'
 import { startMosquitto } from './helpers/mosquitto.ts'
 import { storedSeries } from './helpers/timeseries.ts'
 
@@ -339,4 +340,113 @@ characteristics:
       await mosquitto.stop()
     }
   }, 240_000)
+})
+
+describe('kill -9 with InfluxDB as the time series', () => {
+  let influxd: RunningInfluxd
+  let dir: { path: string; remove(): Promise<void> }
+  beforeAll(async () => {
+    influxd = await startInfluxd()
+    dir = await tempDir('linewatch-crash-influx-')
+  }, 60_000)
+  afterAll(async () => {
+    await influxd?.remove()
+    await dir?.remove()
+  })
+
+  /** InfluxQL over the real influxd's HTTP API: the values of one series. */
+  async function influxql(q: string): Promise<unknown[][]> {
+    const res = await fetch(`${influxd.url}/query?db=crash&epoch=ms&q=${encodeURIComponent(q)}`)
+    const body = (await res.json()) as { results: { series?: { values: unknown[][] }[] }[] }
+    return body.results[0]?.series?.[0]?.values ?? []
+  }
+
+  it('QoS 0 readings the journal committed while their InfluxDB batch was in memory reach InfluxDB through the replay', async () => {
+    const run: Run = {
+      dataDir: dir.path,
+      httpPort: await freePort(),
+      mqttPort: await freePort(),
+      extra: '',
+    }
+    const configure = (flushIntervalMs: number) =>
+      writeFile(
+        join(run.dataDir, 'gw.yaml'),
+        `dataDir: ${JSON.stringify(join(run.dataDir, 'data'))}
+log: { level: warn }
+auth: { anonymousRole: viewer }
+http: { host: 127.0.0.1, port: ${run.httpPort} }
+mqtt: { broker: { host: 127.0.0.1, port: ${run.mqttPort} } }
+store:
+  timeseries: influxdb
+  influxdb: { url: '${influxd.url}', database: crash, flushIntervalMs: ${flushIntervalMs}, batchSize: 100000 }
+${characteristics}`,
+      )
+    // InfluxDB's batch waits a minute: the readings stay in the gateway's memory.
+    await configure(60_000)
+    let gw = startGateway(run)
+    const M = 60
+    try {
+      await healthy(run, gw)
+      const device = await connectAsync(`mqtt://127.0.0.1:${run.mqttPort}`, {
+        clientId: 'qos0-device',
+      })
+      const publish = async (from: number, to: number) => {
+        for (let seq = from; seq <= to; seq++)
+          await device.publishAsync(
+            TOPIC,
+            JSON.stringify({ value: valueAt(seq), ts: T0 + seq * 1000 }),
+            { qos: 0 },
+          )
+        await waitFor('the readings judged', async () => {
+          const h = (await (await fetch(`http://127.0.0.1:${run.httpPort}/api/health`)).json()) as {
+            counters: { readings: number }
+          }
+          return h.counters.readings === to
+        })
+      }
+      const inInflux = async () =>
+        Number(
+          (
+            await influxql("SELECT count(value) FROM reading WHERE characteristic = 'bore'")
+          )[0]?.[1] ?? 0,
+        )
+      // The 25 readings of the baseline: the limits are established and the chart snapshotted
+      // at once. The snapshot goes to the journal once InfluxDB has the readings it covers.
+      await publish(1, 25)
+      await waitFor('InfluxDB to have the baseline', async () => (await inInflux()) === 25)
+      // Then readings no snapshot covers: the journal commits them within 200 ms, InfluxDB's
+      // batch keeps them in memory (a chart is snapshotted again 5 s after it changed: 2 s
+      // after the last reading none covers them).
+      await publish(26, M)
+      await device.endAsync()
+      await new Promise((r) => setTimeout(r, 2000))
+      expect(await inInflux()).toBe(25)
+      await kill(gw.child)
+
+      await configure(50)
+      gw = startGateway(run)
+      await healthy(run, gw)
+      // InfluxDB has each of the M readings with its point, as the chart (replayed from the
+      // journal) counts them.
+      const readings = await waitFor('InfluxDB to have the readings', async () => {
+        const rows = await influxql("SELECT value FROM reading WHERE characteristic = 'bore'")
+        return rows.length >= M ? rows : undefined
+      })
+      expect(readings).toEqual(
+        Array.from({ length: M }, (_, k) => [T0 + (k + 1) * 1000, valueAt(k + 1)]),
+      )
+      // The chart counted all M (its last point is the M-th reading's, index M - 1) and InfluxDB
+      // has its points up to that one.
+      const chart = (await (
+        await fetch(`http://127.0.0.1:${run.httpPort}/api/characteristics/bore/chart`)
+      ).json()) as { points: { index: number; ts: number }[] }
+      expect(chart.points.at(-1)).toMatchObject({ index: M - 1, ts: T0 + M * 1000 })
+      const points = await influxql(
+        "SELECT \"index\" FROM chart WHERE characteristic = 'bore' AND pane = 'i'",
+      )
+      expect(points.at(-1)).toEqual([T0 + M * 1000, M - 1])
+    } finally {
+      await kill(gw.child)
+    }
+  }, 120_000)
 })

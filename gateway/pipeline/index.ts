@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts'
 import type { RecentCounter } from '../recent-errors.ts'
 import type { Reading, ReadingSink, RejectReason } from '../sources/types.ts'
 import type { RecordsDb } from '../store/records-db.ts'
-import type { ChartSnapshot, JournaledStore } from '../store/types.ts'
+import type { ChartSnapshot, JournaledStore, SeriesRecord } from '../store/types.ts'
 import { legacyChartStates, persist, restoreSnapshot } from './chart-states.ts'
 import { createDeadLetters, type DeadLetters } from './dead-letters.ts'
 import { createLimitChanges, type LimitChanges } from './limit-changes.ts'
@@ -105,11 +105,6 @@ export function createPipeline(ctx: {
   recentErrors: RecentCounter
   /** In a cluster: characteristics are judged only once adopted (their partition leased). */
   leased?: boolean
-  /**
-   * The time series overwrites a record written again at the same time stamp (InfluxDB): the
-   * readings replayed from the journal are written to it again (see `rewrite`).
-   */
-  replayRewrites?: boolean
 }): Pipeline {
   const { config, store, bus } = ctx
   const log = ctx.log.child({ module: 'pipeline' })
@@ -269,13 +264,17 @@ export function createPipeline(ctx: {
   }
 
   /** An evaluation's chart points and the starts and ends of its deviations, to the store. */
-  function writeSeries(id: string, evaluation: Evaluation): void {
-    for (const point of evaluation.points) store.write({ kind: 'chart', characteristic: id, point })
+  function writeSeries(
+    id: string,
+    evaluation: Evaluation,
+    write: (record: SeriesRecord) => void = (record) => store.write(record),
+  ): void {
+    for (const point of evaluation.points) write({ kind: 'chart', characteristic: id, point })
     // An excursion is written when it starts and when it ends (with its span and count), not
     // once per reading it lasts: the record's size does not grow with the violation's length.
     for (const deviation of evaluation.deviations) {
       if (!deviation.onset) continue
-      store.write({
+      write({
         kind: 'event',
         characteristic: id,
         ts: deviation.ts,
@@ -284,7 +283,7 @@ export function createPipeline(ctx: {
       })
     }
     for (const ended of evaluation.ended) {
-      store.write({
+      write({
         kind: 'event',
         characteristic: id,
         ts: ended.last,
@@ -411,7 +410,7 @@ export function createPipeline(ctx: {
           () => {
             const evaluation = judge(rt, reading)
             adopt(rt, evaluation)
-            if (ctx.replayRewrites) rewrite(rt, r, evaluation)
+            if (store.rewrite) rewrite(rt, r, evaluation)
           },
           { replay: reading },
         )
@@ -422,9 +421,10 @@ export function createPipeline(ctx: {
   }
 
   /**
-   * A replayed reading's series written again: the journal may have committed a batch whose
-   * time series write (InfluxDB) had not completed when the gateway died. Writing the same
-   * reading, points and events again overwrites them with the same values there.
+   * A replayed reading's series written again (store.rewrite): the journal may have committed
+   * a batch whose time series write (InfluxDB) had not completed when the gateway died. Writing
+   * the same reading, points and events again overwrites them with the same values there; the
+   * journal, which has the reading, is not written again (a second copy would be replayed twice).
    */
   function rewrite(
     rt: CharacteristicRuntime,
@@ -432,8 +432,9 @@ export function createPipeline(ctx: {
     evaluation: Evaluation,
   ): void {
     const characteristic = rt.config.id
-    store.write({ kind: 'reading', characteristic, ts: r.ts, value: r.value, seq: r.seq })
-    writeSeries(characteristic, evaluation)
+    const again = (record: SeriesRecord) => store.rewrite?.(record)
+    again({ kind: 'reading', characteristic, ts: r.ts, value: r.value, seq: r.seq })
+    writeSeries(characteristic, evaluation, again)
   }
 
   /** A runtime as configured, before any reading: what a chart taken over is restored onto. */

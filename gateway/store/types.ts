@@ -166,6 +166,13 @@ export interface TimeSeriesStore {
 /** The store the pipeline writes to: the time series, with the journal its charts recover from. */
 export interface JournaledStore extends TimeSeriesStore, Journal {
   /**
+   * Where the time series is another store than the journal (InfluxDB): a record replayed from
+   * the journal written to the time series again, not to the journal. The journal may have
+   * committed a batch the time series never received (it died with the gateway, in memory);
+   * InfluxDB overwrites a record written again at the same time stamp with the same values.
+   */
+  rewrite?(record: SeriesRecord): void
+  /**
    * Cuts the batch now; after its commit the journal drops (or, SQLite, compacts) the readings
    * the snapshots written so far cover, and retention runs.
    */
