@@ -58,6 +58,16 @@ interface Run {
   extra: string
 }
 
+/** The start of a gateway's configuration: its data directory, ports and the device's broker. */
+function gatewayYaml(run: Run): string {
+  return `dataDir: ${JSON.stringify(join(run.dataDir, 'data'))}
+log: { level: warn }
+auth: { anonymousRole: viewer }
+http: { host: 127.0.0.1, port: ${run.httpPort} }
+mqtt: ${run.mqtt ?? `{ broker: { host: 127.0.0.1, port: ${run.mqttPort} } }`}
+`
+}
+
 function startGateway(run: Run): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [MAIN, 'start', '--config', join(run.dataDir, 'gw.yaml')], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -131,12 +141,7 @@ function publishAll(client: MqttClient, acked: Set<number>): Promise<void> {
 async function crashRun(run: Run): Promise<void> {
   await writeFile(
     join(run.dataDir, 'gw.yaml'),
-    `dataDir: ${JSON.stringify(join(run.dataDir, 'data'))}
-log: { level: warn }
-auth: { anonymousRole: viewer }
-http: { host: 127.0.0.1, port: ${run.httpPort} }
-mqtt: ${run.mqtt ?? `{ broker: { host: 127.0.0.1, port: ${run.mqttPort} } }`}
-${run.extra}
+    `${gatewayYaml(run)}${run.extra}
 ${characteristics}`,
   )
   let gw = startGateway(run)
@@ -282,12 +287,7 @@ describe('kill -9 while a device publishes at QoS 1', () => {
     await mkdir(run.dataDir, { recursive: true })
     await writeFile(
       join(run.dataDir, 'gw.yaml'),
-      `dataDir: ${JSON.stringify(join(run.dataDir, 'data'))}
-log: { level: warn }
-auth: { anonymousRole: viewer }
-http: { host: 127.0.0.1, port: ${run.httpPort} }
-mqtt: { broker: { host: 127.0.0.1, port: ${run.mqttPort} } }
-characteristics:
+      `${gatewayYaml(run)}characteristics:
   - id: fill
     name: Fill
     path: p/a/l/c
@@ -371,12 +371,7 @@ describe('kill -9 with InfluxDB as the time series', () => {
     const configure = (flushIntervalMs: number) =>
       writeFile(
         join(run.dataDir, 'gw.yaml'),
-        `dataDir: ${JSON.stringify(join(run.dataDir, 'data'))}
-log: { level: warn }
-auth: { anonymousRole: viewer }
-http: { host: 127.0.0.1, port: ${run.httpPort} }
-mqtt: { broker: { host: 127.0.0.1, port: ${run.mqttPort} } }
-store:
+        `${gatewayYaml(run)}store:
   timeseries: influxdb
   influxdb: { url: '${influxd.url}', database: crash, flushIntervalMs: ${flushIntervalMs}, batchSize: 100000 }
 ${characteristics}`,

@@ -61,7 +61,7 @@ function processMetrics(): Registry {
 const PROC_IO = '/proc/self/io'
 
 /** write_bytes of /proc/self/io: what reached the storage layer (page cache flushes included). */
-export function diskWrittenBytes(): number {
+function diskWrittenBytes(): number {
   const m = /^write_bytes:\s*(\d+)$/m.exec(readFileSync(PROC_IO, 'utf8'))
   return m ? Number(m[1]) : 0
 }
