@@ -347,6 +347,44 @@ describe('the block store', () => {
     w.close()
   })
 
+  it('a stop finishes the compaction under way', () => {
+    const steps: (() => void)[] = []
+    const path = join(dir.path, 'ts.db')
+    const w = writer(path, false, (work) => steps.push(work))
+    const names = new Names()
+    // 200,000 readings of 20 characteristics in four batches, snapshotted up to their last:
+    // two transactions or more (about 100,000 records each).
+    const N = 200_000
+    const C = 20
+    const batch = (from: number, to: number) => {
+      const b = new ColumnBuilder(names)
+      for (let k = from; k < to; k++)
+        b.reading(`c${k % C}`, 1000 + k, k, Math.floor(k / C) + 1, undefined, undefined, 0)
+      return b
+    }
+    for (let q = 0; q < 3; q++) w.write(batch((q * N) / 4, ((q + 1) * N) / 4))
+    const covering: SeriesRecord[] = Array.from({ length: C }, (_, c) => ({
+      kind: 'snapshot',
+      characteristic: `c${c}`,
+      seq: N / C,
+      specHash: 'h',
+      state: '{}',
+    }))
+    w.write(batch((3 * N) / 4, N), true, covering)
+    // One step of the compaction, then the stop (the steps after it never run).
+    ;(steps.shift() as () => void)()
+    expect(steps).toHaveLength(1)
+    w.close()
+    const db = new DatabaseSync(path, { readOnly: true })
+    try {
+      const moved = db.prepare('SELECT sum(count) AS n FROM reading_block').get() as { n: number }
+      const recent = db.prepare('SELECT count(*) AS n FROM recent_reading').get() as { n: number }
+      expect([moved.n, recent.n]).toEqual([N, 0])
+    } finally {
+      db.close()
+    }
+  })
+
   it('a batch that fails is committed before any batch after it', () => {
     const w = writer(join(dir.path, 'ts.db'))
     const names = new Names()
