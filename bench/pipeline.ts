@@ -838,8 +838,10 @@ export async function runPipelineBench(
 }
 
 /** The phases the development aids (profile-phase.ts, thread-cpu.ts) repeat, by name. */
-const DEV_PHASES: Record<string, { qos: 0 | 1; batch: number; messages: number }> = {
+const DEV_PHASES: Record<string, { qos: 0 | 1; batch: number; messages: number; rate?: number }> = {
   qos0: { qos: 0, batch: 1, messages: 300_000 },
+  /** 30 s at 10,000 readings/s, a plant's pace rather than flat out. */
+  paced: { qos: 0, batch: 1, messages: 300_000, rate: 10_000 },
   qos1: { qos: 1, batch: 1, messages: 200_000 },
   qos0Batch: { qos: 0, batch: 50, messages: 20_000 },
   qos1Batch: { qos: 1, batch: 50, messages: 20_000 },

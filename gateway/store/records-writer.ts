@@ -50,7 +50,7 @@ export const DEFAULT_MAX_PENDING_RECORDS = 100_000
  * Writes nobody waits for (those of QoS 0 readings, say) are committed within this: what the
  * time series' batches wait too (store.sqlite flushIntervalMs, 200 ms). A commit writes every
  * page it changed to the WAL, and at a high rate of NCs and alarms a commit per turn wrote about
- * 1.4 KB per reading.
+ * twice the bytes (bench/disk-writes.ts).
  */
 export const UNWAITED_COMMIT_MS = 200
 const RETRY_MS = 1000
