@@ -93,19 +93,7 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
     const a = await startGateway('gw-a')
     const b = await startGateway('gw-b')
     // Settled: every partition leased, each gateway holding some.
-    const held = await waitFor(
-      'every partition to be leased by the two gateways',
-      async () => {
-        const { rows } = await db.query<{ partition: number; holder: string }>(
-          'SELECT partition, holder FROM cluster_lease WHERE expires_at > now()',
-        )
-        const leases = new Map(rows.map((r) => [r.partition, r.holder]))
-        return leases.size === PARTITIONS && new Set(leases.values()).size === 2
-          ? leases
-          : undefined
-      },
-      { timeoutMs: 60_000 },
-    )
+    const held = await plant.settled(PARTITIONS, 2)
     const target = Array.from({ length: C }, (_, c) => id(c)).find(
       (x) => held.get(partitionOf(x, PARTITIONS)) === 'gw-a',
     ) as string
@@ -347,14 +335,7 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
     // suppresses their alarms too (the state in force here decides, not the records it takes
     // over).
     await plant.kill('gw-b')
-    await waitFor(
-      'gw-a to hold every partition',
-      async () => {
-        const leases = await plant.leases()
-        return leases.size === PARTITIONS && [...leases.values()].every((h) => h === 'gw-a')
-      },
-      { timeoutMs: 30_000 },
-    )
+    await plant.heldBy('gw-a', PARTITIONS)
     const takenOver = `${onGwB}:HH`
     await waitFor('gw-a to judge the characteristic taken over', async () => {
       await publish(onGwB, 14)

@@ -59,16 +59,7 @@ describe('suppression by an alarm another gateway judges', () => {
       ['gw-a', await startGateway('gw-a')],
       ['gw-b', await startGateway('gw-b')],
     ])
-    const held = await waitFor(
-      'every partition to be leased by the two gateways',
-      async () => {
-        const leases = await plant.leases()
-        return leases.size === PARTITIONS && new Set(leases.values()).size === 2
-          ? leases
-          : undefined
-      },
-      { timeoutMs: 60_000 },
-    )
+    const held = await plant.settled(PARTITIONS, 2)
     const pumpOwner = held.get(partitionOf('pump', PARTITIONS)) as string
     const survivorName = pumpOwner === 'gw-a' ? 'gw-b' : 'gw-a'
     const survivor = gateways.get(survivorName) as ClusterGateway
@@ -95,14 +86,7 @@ describe('suppression by an alarm another gateway judges', () => {
     // The pump's gateway dies while the trip is active: the survivor takes the pump over, and
     // the trip still suppresses.
     await plant.kill(pumpOwner)
-    await waitFor(
-      `${survivorName} to hold every partition`,
-      async () => {
-        const leases = await plant.leases()
-        return leases.size === PARTITIONS && [...leases.values()].every((h) => h === survivorName)
-      },
-      { timeoutMs: 30_000 },
-    )
+    await plant.heldBy(survivorName, PARTITIONS)
     await publish(target, 15)
     expect((await alarmOn(survivor, `${target}:HH`)).state).toBe('suppressed')
 

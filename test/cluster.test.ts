@@ -63,14 +63,7 @@ describe('three gateways, one Mosquitto, PostgreSQL, Redis and InfluxDB (issue 1
   it('judges every reading once, shows every gateway on one dashboard, and takes over a killed gateway', async () => {
     for (const name of GATEWAYS) await startGateway(name)
     // Settled: every partition leased, each gateway holding some.
-    await waitFor(
-      'every partition to be leased by the three gateways',
-      async () => {
-        const held = await leases()
-        return held.size === PARTITIONS && new Set(held.values()).size === 3
-      },
-      { timeoutMs: 60_000 },
-    )
+    await plant.settled(PARTITIONS, 3)
 
     // A dashboard on gw-a.
     const { db, influxd, mosquitto, gateways } = plant

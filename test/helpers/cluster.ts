@@ -42,6 +42,10 @@ export interface ClusterPlant {
   kill(name: string): Promise<void>
   /** Live leases by partition (or unit), read with PostgreSQL's clock. */
   leases(): Promise<Map<number, string>>
+  /** Waits until every one of `partitions` is leased, by `holders` gateways; the leases then. */
+  settled(partitions: number, holders: number): Promise<Map<number, string>>
+  /** Waits until `name` holds every one of `partitions` (the others' leases taken over). */
+  heldBy(name: string, partitions: number): Promise<void>
   /** A reader of what the gateways wrote to this InfluxDB database (the gateway's own adapter). */
   reader(database: string): Promise<InfluxStore>
   stop(): Promise<void>
@@ -77,6 +81,13 @@ export async function startClusterPlant(prefix: string): Promise<ClusterPlant> {
     const exited = new Promise((r) => child.once('exit', r))
     child.kill('SIGKILL')
     await exited
+  }
+
+  async function leases(): Promise<Map<number, string>> {
+    const { rows } = await db.query<{ partition: number; holder: string }>(
+      'SELECT partition, holder FROM cluster_lease WHERE expires_at > now()',
+    )
+    return new Map(rows.map((r) => [r.partition, r.holder]))
   }
 
   return {
@@ -159,11 +170,30 @@ ${o.yaml}`,
       return store
     },
 
-    async leases() {
-      const { rows } = await db.query<{ partition: number; holder: string }>(
-        'SELECT partition, holder FROM cluster_lease WHERE expires_at > now()',
+    leases,
+
+    settled(partitions, holders) {
+      return waitFor(
+        `every partition to be leased by ${holders} gateways`,
+        async () => {
+          const held = await leases()
+          return held.size === partitions && new Set(held.values()).size === holders
+            ? held
+            : undefined
+        },
+        { timeoutMs: 60_000 },
       )
-      return new Map(rows.map((r) => [r.partition, r.holder]))
+    },
+
+    async heldBy(name, partitions) {
+      await waitFor(
+        `${name} to hold every partition`,
+        async () => {
+          const held = await leases()
+          return held.size === partitions && [...held.values()].every((h) => h === name)
+        },
+        { timeoutMs: 30_000 },
+      )
     },
 
     async stop() {
