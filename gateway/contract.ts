@@ -97,8 +97,12 @@ export interface Health {
    * how many in the last `windowMs`. Only recent errors make the status degraded.
    */
   errors: { total: number; recent: number; windowMs: number }
-  /** Live dashboards connected, and those disconnected for not reading (live.maxBufferedBytes). */
-  live?: { clients: number; dropped: number }
+  /**
+   * Live dashboards connected, and those disconnected for not reading (live.maxBufferedBytes).
+   * With live.redis, `redis`: whether it is reachable (events shared with the other gateways;
+   * in a cluster, the bus between them). Away, the status is degraded.
+   */
+  live?: { clients: number; dropped: number; redis?: boolean }
   /**
    * A gateway among several (docs/scale.md): its name, the partitions it holds the leases of,
    * and how many characteristics it judges; readings of others' characteristics it was given.

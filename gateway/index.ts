@@ -417,7 +417,11 @@ export async function createGateway(
       dashboardDir: dashboardDir(),
       recentErrors,
       // The hub is created next: read when health is asked.
-      live: { clients: () => hub.clients(), dropped: () => hub.dropped() },
+      live: {
+        clients: () => hub.clients(),
+        dropped: () => hub.dropped(),
+        redis: () => hub.redis(),
+      },
       quality: { quality, users, audit, records: db, auditHeadPath },
       webhooks: () => webhooks.status(),
       deviations: recentDeviations,

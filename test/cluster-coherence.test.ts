@@ -1,4 +1,3 @@
-import { connect, type MqttClient } from 'mqtt'
 import { io, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type {
@@ -13,9 +12,13 @@ import {
   CLUSTER_ADMIN_PASSWORD,
   type ClusterGateway,
   type ClusterPlant,
+  callGateway as call,
+  connectDevice,
+  STAFF_PASSWORDS as PASSWORDS,
+  signIn,
   startClusterPlant,
 } from './helpers/cluster.ts'
-import { apiCall, waitFor } from './helpers/index.ts'
+import { waitFor } from './helpers/index.ts'
 
 /**
  * Two gateway processes of one cluster (docs/scale.md, "What is shared, what stays per
@@ -27,11 +30,6 @@ import { apiCall, waitFor } from './helpers/index.ts'
 const C = 8
 const PARTITIONS = 4
 const LEASE_MS = 4000
-const PASSWORDS = {
-  qe: 'engineer: quiet river stone',
-  qm: 'manager: amber lantern hill',
-  op: 'operator: seven blue kites',
-}
 const id = (c: number) => `k${c}`
 
 const characteristicsYaml = `
@@ -51,7 +49,7 @@ type Running = ClusterGateway
 describe('a cluster’s alarms, NCs and users are the same on every gateway', () => {
   let plant: ClusterPlant
   let db: ClusterPlant['db']
-  let device: MqttClient
+  let device: Awaited<ReturnType<typeof connectDevice>> | undefined
 
   beforeAll(async () => {
     plant = await startClusterPlant('linewatch-coherence-')
@@ -59,7 +57,7 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
   }, 60_000)
 
   afterAll(async () => {
-    device?.end(true)
+    device?.client.end(true)
     await plant?.stop()
   })
 
@@ -72,23 +70,6 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
       yaml: characteristicsYaml,
     })
 
-  const call = <T>(
-    gw: Running,
-    method: string,
-    path: string,
-    token: string | null,
-    body?: unknown,
-  ) => apiCall<T>(gw.url, method, path, token, body)
-
-  const signIn = (gw: Running, user: string, password: string) =>
-    call<{ token: string }>(gw, 'POST', '/api/auth/sign-in', null, { user, password })
-
-  async function publish(c: string, value: number): Promise<void> {
-    await device.publishAsync(`co/${c}`, JSON.stringify({ value, ts: new Date().toISOString() }), {
-      qos: 1,
-    })
-  }
-
   it('lists, counts and acts on the alarms, follows NC closures and knows the users of the other gateway', async () => {
     const a = await startGateway('gw-a')
     const b = await startGateway('gw-b')
@@ -99,9 +80,8 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
     ) as string
     expect(target).toBeDefined()
     const alarm = `${target}:HH`
-    device = connect(plant.mosquitto.url, { clientId: 'coherence-device', reconnectPeriod: 100 })
-    device.on('error', () => {})
-    await waitFor('the device to connect', () => device.connected)
+    device = await connectDevice(plant, 'coherence-device', 'co')
+    const { publish } = device
 
     // Users added on gw-a sign in on gw-b.
     const admin = await signIn(a, 'admin', CLUSTER_ADMIN_PASSWORD)

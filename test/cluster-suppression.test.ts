@@ -1,9 +1,13 @@
-import { connect, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AlarmView } from '../gateway/contract.ts'
 import { partitionOf } from '../rules/leases.ts'
-import { type ClusterGateway, type ClusterPlant, startClusterPlant } from './helpers/cluster.ts'
-import { apiCall, waitFor } from './helpers/index.ts'
+import {
+  alarmOn,
+  type ClusterGateway,
+  type ClusterPlant,
+  connectDevice,
+  startClusterPlant,
+} from './helpers/cluster.ts'
+import { waitFor } from './helpers/index.ts'
 
 /**
  * Suppression by design (ISA-18.2 §11) by an alarm, across the gateways of one cluster: a pump's
@@ -25,14 +29,14 @@ ${['pump', ...KS].map(line).join('\n')}
 
 describe('suppression by an alarm another gateway judges', () => {
   let plant: ClusterPlant
-  let device: MqttClient
+  let device: Awaited<ReturnType<typeof connectDevice>> | undefined
 
   beforeAll(async () => {
     plant = await startClusterPlant('linewatch-suppression-')
   }, 60_000)
 
   afterAll(async () => {
-    device?.end(true)
+    device?.client.end(true)
     await plant?.stop()
   })
 
@@ -45,15 +49,6 @@ describe('suppression by an alarm another gateway judges', () => {
       yaml,
     })
 
-  const alarmOn = async (gw: ClusterGateway, id: string) =>
-    (await apiCall<AlarmView>(gw.url, 'GET', `/api/alarms/${id}`, null)).body
-
-  async function publish(c: string, value: number): Promise<void> {
-    await device.publishAsync(`su/${c}`, JSON.stringify({ value, ts: new Date().toISOString() }), {
-      qos: 1,
-    })
-  }
-
   it('suppresses the alarms of the other gateway while the pump trip is active, also after a takeover', async () => {
     const gateways = new Map([
       ['gw-a', await startGateway('gw-a')],
@@ -65,9 +60,8 @@ describe('suppression by an alarm another gateway judges', () => {
     const survivor = gateways.get(survivorName) as ClusterGateway
     const target = KS.find((c) => held.get(partitionOf(c, PARTITIONS)) === survivorName) as string
     expect(target).toBeDefined()
-    device = connect(plant.mosquitto.url, { clientId: 'suppression-device', reconnectPeriod: 100 })
-    device.on('error', () => {})
-    await waitFor('the device to connect', () => device.connected)
+    device = await connectDevice(plant, 'suppression-device', 'su')
+    const { publish } = device
 
     // The pump trips on its gateway.
     await waitFor('the pump’s trip alarm on its gateway', async () => {

@@ -107,13 +107,19 @@ describe('/api/health: degraded while errors are recent, not for ever after one'
     }
   })
 
-  it('shows the live hub’s clients and drops when it has them', async () => {
+  it('shows the live hub’s clients and drops when it has them, and Redis when it shares over it', async () => {
+    let redis: boolean | null = null
     const { app, health } = await api({
       errors: () => 0,
-      live: { clients: () => 2, dropped: () => 5 },
+      live: { clients: () => 2, dropped: () => 5, redis: () => redis },
     })
     try {
+      expect(await health()).toMatchObject({ status: 'ok', live: { clients: 2, dropped: 5 } })
       expect((await health()).live).toEqual({ clients: 2, dropped: 5 })
+      redis = true
+      expect(await health()).toMatchObject({ status: 'ok', live: { redis: true } })
+      redis = false
+      expect(await health()).toMatchObject({ status: 'degraded', live: { redis: false } })
     } finally {
       await app.close()
     }

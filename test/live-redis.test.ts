@@ -110,6 +110,8 @@ describe('live hub across gateways over Redis (socket.io Redis adapter, real red
     // Only B judged b1: A knows nothing of it; hello came from A alone.
     expect(tiles.some((t) => t.id === 'a1')).toBe(false)
     expect(hellos).toEqual([a.gateway.bootId])
+    const health = await a.get<{ live: { redis: boolean } }>('/api/health')
+    expect(health.body.live.redis).toBe(true)
   }, 15_000)
 
   it('with Redis down, A still pushes its own events to its own dashboards and stays healthy', async () => {
@@ -127,9 +129,14 @@ describe('live hub across gateways over Redis (socket.io Redis adapter, real red
     )
     expect(points.some((p) => p.characteristic === 'a1' && p.points.length > 0)).toBe(true)
     expect(socket.connected).toBe(true)
+    // Healthy, but degraded while its events are not shared.
     for (const gw of [a, b]) {
-      const health = await gw.get<{ status: string }>('/api/health')
+      const health = await waitFor('the gateway to know Redis is away', async () => {
+        const h = await gw.get<{ status: string; live: { redis: boolean } }>('/api/health')
+        return h.body.live.redis === false ? h : undefined
+      })
       expect(health.status).toBe(200)
+      expect(health.body.status).toBe('degraded')
     }
   }, 10_000)
 })

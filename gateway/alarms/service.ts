@@ -247,6 +247,43 @@ export function createAlarmService(ctx: {
     remoteSuppressors.set(id, active)
     suppressorChanged(id, active, at)
   })
+  // Redis was away, here or on another gateway: announcements may have been missed both ways.
+  // What the others judge stands as their records say, and what this gateway judges is
+  // announced again (a record may be saved up to a commit later than its announcement).
+  ctx.peers?.onResync(() => {
+    const at = now()
+    for (const [key, heard] of remoteSuppressors) {
+      if (owns(key)) continue
+      const active = others?.view(key)?.active ?? false
+      if (active === heard) continue
+      remoteSuppressors.set(key, active)
+      suppressorChanged(key, active, at)
+    }
+    for (const row of savedPlantStates()) {
+      const since = states.get(row.id)?.view.since ?? null
+      if (since === null || row.at > since) applyState(row)
+    }
+    for (const key of suppression.keys())
+      if (!key.startsWith('state:') && owns(key)) {
+        const change: SuppressorChange = {
+          id: key,
+          active: live.get(key)?.record.active ?? false,
+          at,
+        }
+        ctx.peers?.announce('alarm-suppressor', change)
+      }
+    for (const [id, { view }] of states)
+      if (view.since !== null) {
+        const change: StateChange = {
+          id,
+          active: view.active,
+          at: view.since,
+          by: view.by,
+          reason: view.reason,
+        }
+        ctx.peers?.announce('plant-state', change)
+      }
+  })
   ctx.peers?.on('alarm-settings', (p) =>
     answerAsOwner(p, () => changeSettingsHere(...(p as SettingsAsked))),
   )
@@ -742,6 +779,24 @@ export function createAlarmService(ctx: {
     if (alarmSettingsProblems(next.settings).length === 0) registry.overrides.set(row.id, change)
   }
 
+  /** The plant states as last changed (on any gateway of a cluster). */
+  function savedPlantStates(): StateChange[] {
+    const rows = db.prepare('SELECT id, active, since, by, reason FROM plant_state').all() as {
+      id: string
+      active: number
+      since: number
+      by: string | null
+      reason: string | null
+    }[]
+    return rows.map((r) => ({
+      id: r.id,
+      active: r.active === 1,
+      at: r.since,
+      by: r.by,
+      reason: r.reason,
+    }))
+  }
+
   function restore(at: number): void {
     eventIds = idAllocator(db, 'alarm_event')
     for (const row of db.prepare('SELECT id, settings FROM alarm_override').all() as {
@@ -753,19 +808,13 @@ export function createAlarmService(ctx: {
       .prepare('SELECT id, record, shelved_by, shelve_reason FROM alarm')
       .all() as unknown as AlarmRow[])
       loadAlarm(row, at)
-    for (const row of db.prepare('SELECT id, active, since, by, reason FROM plant_state').all() as {
-      id: string
-      active: number
-      since: number
-      by: string | null
-      reason: string | null
-    }[]) {
+    for (const row of savedPlantStates()) {
       const s = states.get(row.id)
       if (s)
         s.view = {
           ...s.view,
-          active: row.active === 1,
-          since: row.since,
+          active: row.active,
+          since: row.at,
           by: row.by,
           reason: row.reason,
         }

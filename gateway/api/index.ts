@@ -57,7 +57,7 @@ export interface ApiContext {
    */
   recentErrors?: RecentCounter
   /** The live hub, for its connected and dropped dashboards. */
-  live?: { clients(): number; dropped(): number }
+  live?: { clients(): number; dropped(): number; redis(): boolean | null }
   /** The quality loop: users, NC workflow, CAPAs, audit trail (issue 9). */
   quality?: Omit<QualityApiContext, 'config' | 'title' | 'nc'>
   /** Webhooks' delivery states, for health. */
@@ -137,9 +137,13 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
         seenErrors = counters.errors
       }
       const recent = recentErrors.count(now)
+      const redis = ctx.live?.redis() ?? null
       return {
         status:
-          storeStatus.healthy && sources.every((s) => s.connected) && recent === 0
+          storeStatus.healthy &&
+          sources.every((s) => s.connected) &&
+          recent === 0 &&
+          redis !== false
             ? 'ok'
             : 'degraded',
         version: ctx.version,
@@ -153,7 +157,15 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
           prunedDeadLetters: pipeline.deadLetters.pruned(),
         },
         errors: { total: recentErrors.total(), recent, windowMs: recentErrors.windowMs },
-        ...(ctx.live ? { live: { clients: ctx.live.clients(), dropped: ctx.live.dropped() } } : {}),
+        ...(ctx.live
+          ? {
+              live: {
+                clients: ctx.live.clients(),
+                dropped: ctx.live.dropped(),
+                ...(redis === null ? {} : { redis }),
+              },
+            }
+          : {}),
         ...clusterHealth(ctx, counters.notOwned),
       }
     },

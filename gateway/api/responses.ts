@@ -83,7 +83,13 @@ export const HealthSchema = describe(
       recent: Type.Integer(),
       windowMs: Type.Integer(),
     }),
-    live: Type.Optional(Type.Object({ clients: Type.Integer(), dropped: Type.Integer() })),
+    live: Type.Optional(
+      Type.Object({
+        clients: Type.Integer(),
+        dropped: Type.Integer(),
+        redis: Type.Optional(Type.Boolean()),
+      }),
+    ),
     cluster: Type.Optional(
       Type.Object({
         gateway: Type.String(),

@@ -12,12 +12,21 @@ import type { Logger } from '../log.ts'
  *   `[]` when none did within `timeoutMs`.
  * - `on(event, handler)`: what this gateway does when another announces or asks; the handler's
  *   value (or promise) is the answer to an ask.
+ * - `onResync(handler)`: what this gateway does when what it heard may be incomplete. An
+ *   announcement is not kept for a gateway that is away: while Redis is away from one gateway
+ *   (or all), what it announces reaches no one and what the others announce does not reach it.
+ *   So once its Redis is back, it reads again from the records what the others may have changed
+ *   meanwhile, and tells them to do the same (`RESYNC`).
  */
 export interface Peers {
   announce(event: string, payload: unknown): void
   ask(event: string, payload: unknown, timeoutMs: number): Promise<unknown[]>
   on(event: string, handler: (payload: unknown) => unknown): void
+  onResync(handler: () => void): void
 }
+
+/** The announcement of a gateway whose Redis is back: every other gateway resyncs too. */
+export const RESYNC = 'peers-resync'
 
 /** What travels between the gateways. */
 export interface PeerEnvelope {
@@ -37,11 +46,23 @@ export interface PeerBus extends Peers {
   attach(transport: PeerTransport | null): void
   /** An envelope from another gateway: its handler's answer (null when there is none). */
   receive(envelope: unknown): Promise<unknown>
+  /** The bus is up (at start, and after every outage): resync here and on every other gateway. */
+  connected(): void
 }
 
 export function createPeerBus(log: Logger): PeerBus {
   let transport: PeerTransport | null = null
   const handlers = new Map<string, (payload: unknown) => unknown>()
+  const resyncs: (() => void)[] = []
+
+  function resync(): void {
+    for (const handler of resyncs)
+      try {
+        handler()
+      } catch (err) {
+        log.warn({ err }, 'reading again what the other gateways changed failed here')
+      }
+  }
 
   return {
     attach(t) {
@@ -73,9 +94,22 @@ export function createPeerBus(log: Logger): PeerBus {
       handlers.set(event, handler)
     },
 
+    onResync(handler) {
+      resyncs.push(handler)
+    },
+
+    connected() {
+      resync()
+      transport?.emit({ event: RESYNC, payload: null })
+    },
+
     async receive(envelope) {
       const e = envelope as Partial<PeerEnvelope> | null
       if (!e || typeof e.event !== 'string') return null
+      if (e.event === RESYNC) {
+        resync()
+        return null
+      }
       const handler = handlers.get(e.event)
       if (!handler) return null
       try {

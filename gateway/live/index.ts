@@ -61,6 +61,8 @@ export interface LiveHub {
   clients(): number
   /** Dashboards disconnected because too much was queued for them unread. */
   dropped(): number
+  /** With live.redis: whether both Redis connections are up (events shared); else null. */
+  redis(): boolean | null
 }
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024
@@ -143,8 +145,17 @@ export function createLiveHub(ctx: {
     path: '/socket.io',
   })
   let redis: LiveRedis | null = null
+  /** The bus between the gateways rides on Redis once the hub has started (`peers.attach`). */
+  let peersAttached = false
   if (ctx.redis) {
-    redis = connectLiveRedis({ url: ctx.redis.url, log })
+    redis = connectLiveRedis({
+      url: ctx.redis.url,
+      log,
+      // Back after an outage: what was announced meanwhile, here or there, reached no one.
+      onReady: () => {
+        if (peersAttached) ctx.peers?.connected()
+      },
+    })
     io.adapter(
       createAdapter(redis.pub, redis.sub, {
         key: ctx.redis.keyPrefix,
@@ -403,6 +414,8 @@ export function createLiveHub(ctx: {
         io.of('/').on('linewatch:ask', (envelope, answer) => {
           if (typeof answer === 'function') void peers.receive(envelope).then(answer)
         })
+        peersAttached = true
+        if (redis.ready()) peers.connected()
       }
       bus.on('evaluated', owner, ({ runtime, evaluation }) => onEvaluated(runtime, evaluation))
       bus.on('nc', owner, (event) => {
@@ -432,6 +445,7 @@ export function createLiveHub(ctx: {
         watchers.clear()
         announceWatching(true)
         ctx.peers?.attach(null)
+        peersAttached = false
         redis.close()
         redis = null
       }
@@ -444,5 +458,6 @@ export function createLiveHub(ctx: {
 
     clients: () => io.engine.clientsCount,
     dropped: () => dropped,
+    redis: () => (ctx.redis ? (redis?.ready() ?? false) : null),
   }
 }

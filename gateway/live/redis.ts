@@ -36,7 +36,12 @@ export function redactedRedisUrl(url: string): string {
   }
 }
 
-export function connectLiveRedis(options: { url: string; log: Logger }): LiveRedis {
+export function connectLiveRedis(options: {
+  url: string
+  log: Logger
+  /** Both connections are ready: at first, and again after every outage. */
+  onReady?: () => void
+}): LiveRedis {
   const { log } = options
   const where = redactedRedisUrl(options.url)
   const common = {
@@ -78,6 +83,7 @@ export function connectLiveRedis(options: { url: string; log: Logger }): LiveRed
       else log.info({ redis: where }, 'live hub connected to Redis: live events shared')
       failing = false
       suppressed = 0
+      options.onReady?.()
     })
   }
   guard(pub, ['publish'], onError('publish'))

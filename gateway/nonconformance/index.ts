@@ -281,6 +281,50 @@ export function createNcService(ctx: {
       )
   })
 
+  // Redis was away: an NC this gateway raises may have been taken further (closed, reopened)
+  // through another gateway meanwhile, unheard of. Left so, the next excursion would add to an
+  // NC closed already rather than open a recurrence.
+  ctx.cluster?.peers.onResync(
+    () =>
+      void resync().catch((err) =>
+        log.warn({ err }, 'the NCs changed by other gateways were not read again'),
+      ),
+  )
+
+  /** The NCs this gateway raises whose workflow the records have otherwise than it does. */
+  async function resync(): Promise<void> {
+    await flushed()
+    const owned = (characteristic: string) => ctx.cluster?.owns(characteristic) === true
+    // Open here: closed or taken further there.
+    for (const nc of new Set(open.values())) {
+      const { id, characteristic } = nc.summary
+      const row = db.prepare('SELECT workflow FROM nonconformance WHERE id = ?').get(id) as
+        | Pick<Row, 'workflow'>
+        | undefined
+      if (!row || !owned(characteristic)) continue
+      const there = caseOf(row)
+      const here = nc.workflow
+      if (
+        here.status !== there.status ||
+        here.owner !== there.owner ||
+        here.dueAt !== there.dueAt ||
+        here.severity !== there.severity
+      )
+        moved(id, there, characteristic)
+    }
+    // Closed as far as this gateway knows (the latest closed NC of its cause), reopened there.
+    const held = new Set([...open.values()].map((nc) => nc.summary.id))
+    for (const row of db
+      .prepare("SELECT id, characteristic, workflow FROM nonconformance WHERE status <> 'closed'")
+      .all() as Pick<Row, 'id' | 'characteristic' | 'workflow'>[]) {
+      const closedHere = causesOf(row.id).some(
+        (cause) => lastClosed.get(key(row.characteristic, cause)) === row.id,
+      )
+      if (closedHere && !held.has(row.id) && owned(row.characteristic))
+        moved(row.id, caseOf(row), row.characteristic)
+    }
+  }
+
   /** Another gateway changed an NC this one raises: its workflow as the records have it now. */
   async function follow(characteristic: string, id: number): Promise<void> {
     await flushed()

@@ -202,6 +202,12 @@ export function createUserDirectory(ctx: {
     const name = (announced as { name?: unknown } | null)?.name
     if (typeof name === 'string' && USER_NAME.test(name)) reload(name)
   })
+  // Redis was away: a user changed on another gateway meanwhile (disabled, a new password) was
+  // not heard of. Every user as the records have them.
+  ctx.peers?.bus.onResync(() => {
+    const names = ctx.db.prepare('SELECT name FROM app_user').all() as { name: string }[]
+    for (const name of new Set([...users.keys(), ...names.map((r) => r.name)])) reload(name)
+  })
   // In a cluster the throttles are the plant's: a failed sign-in on any gateway counts on every
   // one, so spreading guesses over the gateways gains nothing (and a success clears them all).
   ctx.peers?.bus.on('sign-in-outcome', (announced) => {

@@ -253,7 +253,6 @@ export class ColumnBuilder {
     this.count++
   }
 
-  /** The batch as posted (the names it needs are taken now). */
   /**
    * The batch as posted (the names it needs are taken now). The builder is empty afterwards
    * and collects the next batch in the buffers it has grown (no reallocation per batch).

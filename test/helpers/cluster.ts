@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { connect, type MqttClient } from 'mqtt'
 import pg from 'pg'
 import type { InfluxConfig } from '../../gateway/config/index.ts'
+import type { AlarmView } from '../../gateway/contract.ts'
 import { createLogger } from '../../gateway/log.ts'
 import { createInfluxStore, type InfluxStore } from '../../gateway/store/influx.ts'
-import { freePort, tempDir, waitFor } from './index.ts'
+import { apiCall, freePort, tempDir, waitFor } from './index.ts'
 import { type RunningInfluxd, startInfluxd } from './influxd.ts'
 import { type Mosquitto, startMosquitto } from './mosquitto.ts'
 import { type Postgres, startPostgres } from './postgres.ts'
@@ -20,6 +22,47 @@ import { type RedisServer, startRedis } from './redis.ts'
 const MAIN = join(import.meta.dirname, '..', '..', 'gateway', 'cli', 'main.ts')
 const REDIS_ENV = 'LINEWATCH_TEST_CLUSTER_REDIS'
 export const CLUSTER_ADMIN_PASSWORD = 'cluster-test-first-password-0123'
+
+/** Passwords of the quality staff the cluster tests add (quality engineer, manager, operator). */
+export const STAFF_PASSWORDS = {
+  qe: 'engineer: quiet river stone',
+  qm: 'manager: amber lantern hill',
+  op: 'operator: seven blue kites',
+}
+
+/** A gateway's API as the cluster tests call it. */
+export const callGateway = <T>(
+  gw: ClusterGateway,
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+) => apiCall<T>(gw.url, method, path, token, body)
+
+export const signIn = (gw: ClusterGateway, user: string, password: string) =>
+  callGateway<{ token: string }>(gw, 'POST', '/api/auth/sign-in', null, { user, password })
+
+/** An alarm as a gateway shows it (anonymous: the plant's gateways let viewers in). */
+export const alarmOn = async (gw: ClusterGateway, id: string) =>
+  (await callGateway<AlarmView>(gw, 'GET', `/api/alarms/${id}`, null)).body
+
+/** A device on the plant's broker; `publish(c, value)`: a reading now, at QoS 1, to `<prefix>/<c>`. */
+export async function connectDevice(
+  plant: ClusterPlant,
+  clientId: string,
+  prefix: string,
+): Promise<{ client: MqttClient; publish(c: string, value: number): Promise<void> }> {
+  const client = connect(plant.mosquitto.url, { clientId, reconnectPeriod: 100 })
+  client.on('error', () => {})
+  await waitFor('the device to connect', () => client.connected)
+  return {
+    client,
+    async publish(c, value) {
+      const reading = JSON.stringify({ value, ts: new Date().toISOString() })
+      await client.publishAsync(`${prefix}/${c}`, reading, { qos: 1 })
+    },
+  }
+}
 
 export interface ClusterGateway {
   name: string

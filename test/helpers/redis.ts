@@ -1,9 +1,18 @@
 import { connect } from 'node:net'
-import { freePort, requireProgram, startProcess, tempDir, waitFor } from './index.ts'
+import {
+  freePort,
+  type RunningProcess,
+  requireProgram,
+  startProcess,
+  tempDir,
+  waitFor,
+} from './index.ts'
 
 export interface RedisServer {
   url: string
   port: number
+  /** Stops the server (its data gone, as no persistence); the function starts it again on the same port. */
+  outage(): Promise<() => Promise<void>>
   stop(): Promise<void>
 }
 
@@ -27,33 +36,49 @@ export async function startRedis(): Promise<RedisServer> {
   const program = await requireProgram('redis-server', 'redis-server')
   const dir = await tempDir('linewatch-redis-')
   const port = await freePort()
-  const proc = startProcess(program, [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir.path,
-  ])
+  const launch = async () => {
+    const proc = startProcess(program, [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir.path,
+    ])
+    try {
+      await waitFor('redis-server to answer PING', () => ping(port), { timeoutMs: 10_000 })
+    } catch (err) {
+      await proc.stop()
+      throw new Error(`${String(err)}\n${proc.output()}`)
+    }
+    return proc
+  }
+  let proc: RunningProcess | null
   try {
-    await waitFor('redis-server to answer PING', () => ping(port), { timeoutMs: 10_000 })
+    proc = await launch()
   } catch (err) {
-    await proc.stop()
     await dir.remove()
-    throw new Error(`${String(err)}\n${proc.output()}`)
+    throw err
   }
   let stopped = false
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    async outage() {
+      await proc?.stop()
+      proc = null
+      return async () => {
+        proc = await launch()
+      }
+    },
     async stop() {
       if (stopped) return
       stopped = true
-      await proc.stop()
+      await proc?.stop()
       await dir.remove()
     },
   }
