@@ -171,6 +171,37 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
     )
     expect(again.status).toBe(409)
 
+    // A bulk acknowledgement through gw-b of alarms each gateway judges: every one acknowledged
+    // by the gateway that judges it, in the order asked.
+    const judgedBy = (name: string) =>
+      Array.from({ length: C }, (_, c) => id(c)).filter(
+        (x) => held.get(partitionOf(x, PARTITIONS)) === name,
+      )
+    // Every partition has two of the characteristics: each gateway judges at least two.
+    const bulkA = judgedBy('gw-a').find((x) => x !== target) as string
+    const bulkB = judgedBy('gw-b').at(-1) as string
+    const bulk = [`${bulkA}:HH`, `${bulkB}:HH`]
+    for (const x of [bulkA, bulkB]) await publish(x, 12)
+    await waitFor('both alarms active', async () => {
+      const list = (await call<AlarmView[]>(b, 'GET', '/api/alarms', null)).body
+      return bulk.every((x) => list.some((v) => v.id === x && v.state === 'unack-active'))
+    })
+    const bulkAcked = await call<{ acknowledged: AlarmView[]; refused: unknown[] }>(
+      b,
+      'POST',
+      '/api/alarms/acknowledge',
+      onB.op,
+      { ids: bulk, comment: 'both seen' },
+    )
+    expect(bulkAcked.status, JSON.stringify(bulkAcked.body)).toBe(200)
+    expect(bulkAcked.body.refused).toEqual([])
+    expect(bulkAcked.body.acknowledged.map((v) => [v.id, v.state])).toEqual(
+      bulk.map((x) => [x, 'ack-active']),
+    )
+    expect((await call<AlarmView>(a, 'GET', `/api/alarms/${bulk[0]}`, null)).body.state).toBe(
+      'ack-active',
+    )
+
     // The NC gw-a opened, closed through gw-b.
     const ncsOf = async (gw: Running) =>
       (
@@ -311,6 +342,17 @@ describe('a cluster’s alarms, NCs and users are the same on every gateway', ()
     )
     expect(hung.status, JSON.stringify(hung.body)).toBe(503)
     expect(Number(hung.headers.get('retry-after'))).toBeGreaterThan(0)
+    // A bulk acknowledgement of its alarms through gw-a: each refused, not done.
+    const bulkHung = await call<{
+      acknowledged: unknown[]
+      refused: { id: string; reason: string }[]
+    }>(a, 'POST', '/api/alarms/acknowledge', opOnA.body.token, {
+      ids: [`${onGwB}:HH`, `${bulkB}:HH`],
+      comment: 'nobody answers',
+    })
+    expect(bulkHung.body.acknowledged).toEqual([])
+    expect(bulkHung.body.refused.map((r) => r.id)).toEqual([`${onGwB}:HH`, `${bulkB}:HH`])
+    for (const r of bulkHung.body.refused) expect(r.reason).toMatch(/did not answer/)
     // Then gw-b dies: gw-a takes its characteristics over while the state holds, and
     // suppresses their alarms too (the state in force here decides, not the records it takes
     // over).

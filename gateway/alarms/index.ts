@@ -59,6 +59,16 @@ export interface AlarmService {
    * `unavailable` when none answered (its partition is being taken over).
    */
   act(id: string, act: AlarmAct, by: string | null): Promise<AlarmActResult | undefined>
+  /**
+   * The same act on several alarms (a bulk acknowledgement): each one's result, as `act` gives
+   * it. In a cluster those other gateways judge are asked of them all at once (one ask, whatever
+   * their number), so the answer takes at most one ask's timeout, not one per alarm.
+   */
+  actMany(
+    ids: readonly string[],
+    act: AlarmAct,
+    by: string | null,
+  ): Promise<Map<string, AlarmActResult | undefined>>
   history(id: string, limit: number): Promise<AlarmEventView[]>
   kpis(range: { from: number; to: number; area?: string | undefined }): Promise<AlarmKpisView>
   /** An engineer's change of an alarm's settings, recorded in its history with who and why. */

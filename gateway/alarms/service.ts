@@ -137,6 +137,7 @@ const FORWARD_TIMEOUT_MS = 5_000
 
 /** An act and a settings change as asked of the gateway that judges the alarm. */
 type ActAsked = [id: string, act: AlarmAct, by: string | null]
+type ActsAsked = [ids: string[], act: AlarmAct, by: string | null]
 type SettingsAsked = [id: string, change: AlarmSettingsChange, by: string | null, reason: string]
 /** A plant state's change, announced to the other gateways of a cluster. */
 interface StateChange {
@@ -233,6 +234,16 @@ export function createAlarmService(ctx: {
   /** In a cluster: the suppressor alarms other gateways judge, active or not (suppressorHolds). */
   const remoteSuppressors = new Map<string, boolean>()
   ctx.peers?.on('alarm-act', (p) => answerAsOwner(p, () => actHere(...(p as ActAsked))))
+  // A bulk act through another gateway: this one acts on those it judges, in one answer.
+  ctx.peers?.on('alarm-acts', async (p) => {
+    const [ids, act, by] = p as ActsAsked
+    if (!Array.isArray(ids)) return null
+    const mine = ids.filter((id) => typeof id === 'string' && registry.resolve(id) && owns(id))
+    if (mine.length === 0) return null
+    const results = mine.map((id) => [id, actHere(id, act, by) ?? null])
+    await new Promise<void>((resolve) => durable(resolve))
+    return { results }
+  })
   ctx.peers?.on('plant-state', (p) => {
     const c = p as StateChange
     const since = states.get(c.id)?.view.since ?? null
@@ -900,7 +911,12 @@ export function createAlarmService(ctx: {
       (a): a is { result: T | null } => typeof a === 'object' && a !== null && 'result' in a,
     )
     if (answer) return answer.result ?? undefined
-    const characteristic = registry.resolve(asked[0])?.entry.c.id ?? asked[0]
+    return unanswered(asked[0])
+  }
+
+  /** Why an act on an alarm another gateway judges was not done: that gateway did not answer. */
+  function unanswered(id: string): { refused: string; unavailable: true } {
+    const characteristic = registry.resolve(id)?.entry.c.id ?? id
     return {
       refused: `the gateway that judges ${characteristic} did not answer (its partition may be being taken over): try again in a few seconds`,
       unavailable: true,
@@ -1183,6 +1199,28 @@ export function createAlarmService(ctx: {
     async act(id, act, by) {
       if (!others || owns(id)) return actHere(id, act, by)
       return forward('alarm-act', [id, act, by] satisfies ActAsked)
+    },
+
+    async actMany(ids, act, by) {
+      const results = new Map<string, AlarmActResult | undefined>()
+      const elsewhere: string[] = []
+      for (const id of ids) {
+        if (!others || owns(id)) results.set(id, actHere(id, act, by))
+        else elsewhere.push(id)
+      }
+      if (elsewhere.length === 0) return results
+      const asked: ActsAsked = [elsewhere, act, by]
+      const answers = ctx.peers ? await ctx.peers.ask('alarm-acts', asked, FORWARD_TIMEOUT_MS) : []
+      const wanted = new Set(elsewhere)
+      for (const answer of answers) {
+        const list = (answer as { results?: unknown } | null)?.results
+        if (!Array.isArray(list)) continue
+        for (const entry of list as [string, AlarmActResult | null][])
+          if (wanted.has(entry[0]) && !results.has(entry[0]))
+            results.set(entry[0], entry[1] ?? undefined)
+      }
+      for (const id of elsewhere) if (!results.has(id)) results.set(id, unanswered(id))
+      return results
     },
 
     async changeSettings(id, change, by, reason) {

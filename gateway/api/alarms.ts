@@ -186,8 +186,9 @@ export function registerAlarmRoutes(app: FastifyInstance, alarms: AlarmService):
       const by = actor(request)
       const acknowledged: AlarmView[] = []
       const refused: { id: string; reason: string }[] = []
+      const results = await alarms.actMany(ids, { kind: 'acknowledge', comment }, by)
       for (const id of ids) {
-        const result = await alarms.act(id, { kind: 'acknowledge', comment }, by)
+        const result = results.get(id)
         if (!result) refused.push({ id, reason: 'no such alarm' })
         else if ('refused' in result) refused.push({ id, reason: result.refused })
         else acknowledged.push(result)
