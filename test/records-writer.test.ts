@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import { Worker } from 'node:worker_threads'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../gateway/config/index.ts'
 import { EventBus } from '../gateway/events.ts'
@@ -213,6 +214,83 @@ describe('records writer commits', () => {
       await writer.stop()
     }
   })
+})
+
+describe('a records writer that dies', () => {
+  let dir: { path: string; remove(): Promise<void> }
+  beforeEach(async () => {
+    dir = await tempDir()
+  })
+  afterEach(() => dir.remove())
+
+  it('has its batch in flight committed by the next one, and the waiter called back', async () => {
+    const path = join(dir.path, 'records.db')
+    openRecords(path).close()
+    // Statements are idempotent (absolute values): a batch the dead writer may have committed
+    // before dying is committed again by the next one, not lost.
+    const remind =
+      'INSERT INTO reminder (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET at = excluded.at'
+    const writer = createRecordsWriter({ path, log, statements: { remind } })
+    // The writer's threads, and each batch posted to them: a thread is terminated below as a
+    // crash of that thread would end it.
+    const threads: Worker[] = []
+    let posted: (() => void) | null = null
+    const { on, postMessage } = Worker.prototype
+    Worker.prototype.on = function (this: Worker, ...args: Parameters<Worker['on']>) {
+      if (!threads.includes(this)) threads.push(this)
+      return on.apply(this, args)
+    }
+    Worker.prototype.postMessage = function (
+      this: Worker,
+      ...args: Parameters<Worker['postMessage']>
+    ) {
+      postMessage.apply(this, args)
+      if ((args[0] as { type?: string }).type === 'write') posted?.()
+    }
+    await writer.start()
+    const stored = () => {
+      const read = new DatabaseSync(path, { readOnly: true })
+      try {
+        return read.prepare('SELECT count(*) AS n, sum(at) AS s FROM reminder').get() as {
+          n: number
+          s: number | null
+        }
+      } finally {
+        read.close()
+      }
+    }
+    try {
+      // The thread dies as the batch is posted to it, a turn later (while it commits), and once
+      // the batch is on disk: whichever side of the commit it dies on, every write is there.
+      const deaths = [
+        async () => {},
+        () => new Promise<void>((r) => setImmediate(r)),
+        (round: number) =>
+          waitFor('the batch on disk', () => stored().n === 10 * (round + 1) || undefined),
+      ]
+      for (const [round, die] of deaths.entries()) {
+        const post = new Promise<void>((r) => {
+          posted = r
+        })
+        for (let i = 0; i < 10; i++) writer.run('remind', [`r${round}-${i}`, i])
+        const flushed = writer.flush()
+        await post
+        await die(round)
+        await (threads.at(-1) as Worker).terminate()
+        await flushed
+        expect(stored()).toEqual({ n: 10 * (round + 1), s: 45 * (round + 1) })
+      }
+      // Written while the last thread is dead: committed by the next one.
+      writer.run('remind', ['after', 100])
+      await writer.flush()
+      expect(stored()).toEqual({ n: 31, s: 235 })
+      expect(threads).toHaveLength(4)
+    } finally {
+      Worker.prototype.on = on
+      Worker.prototype.postMessage = postMessage
+      await writer.stop()
+    }
+  }, 30_000)
 })
 
 describe('records written before occurrences were rows', () => {

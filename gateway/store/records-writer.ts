@@ -209,8 +209,13 @@ export function createRecordsWriter(options: {
         // Stopped meanwhile: no writer is started behind the caller's back (it would claim the
         // audit chain for a gateway that has stopped).
         if (stopping) return
-        startWorker().then(resend, (err: unknown) =>
-          log.error({ err }, 'records writer could not restart'),
+        // The batch in flight goes again; what was queued meanwhile (waited for or not) after it.
+        startWorker().then(
+          () => {
+            resend()
+            send()
+          },
+          (err: unknown) => log.error({ err }, 'records writer could not restart'),
         )
       }, RETRY_MS)
       restart.unref()
