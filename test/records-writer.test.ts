@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../gateway/config/index.ts'
 import { EventBus } from '../gateway/events.ts'
@@ -11,6 +11,7 @@ import { openRecords } from '../gateway/store/records.ts'
 import { createRecordsWriter } from '../gateway/store/records-writer.ts'
 import { evaluate } from '../rules/index.ts'
 import { tempDir, waitFor } from './helpers/index.ts'
+import { watchThreads } from './helpers/threads.ts'
 
 /**
  * The records writer takes the NC service's writes off the ingest thread. What the service
@@ -231,23 +232,6 @@ describe('a records writer that dies', () => {
     const remind =
       'INSERT INTO reminder (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET at = excluded.at'
     const writer = createRecordsWriter({ path, log, statements: { remind } })
-    // The writer's threads, and each batch posted to them: a thread is terminated below as a
-    // crash of that thread would end it.
-    const threads: Worker[] = []
-    let posted: (() => void) | null = null
-    const { on, postMessage } = Worker.prototype
-    Worker.prototype.on = function (this: Worker, ...args: Parameters<Worker['on']>) {
-      if (!threads.includes(this)) threads.push(this)
-      return on.apply(this, args)
-    }
-    Worker.prototype.postMessage = function (
-      this: Worker,
-      ...args: Parameters<Worker['postMessage']>
-    ) {
-      postMessage.apply(this, args)
-      if ((args[0] as { type?: string }).type === 'write') posted?.()
-    }
-    await writer.start()
     const stored = () => {
       const read = new DatabaseSync(path, { readOnly: true })
       try {
@@ -259,7 +243,9 @@ describe('a records writer that dies', () => {
         read.close()
       }
     }
+    const watched = watchThreads()
     try {
+      await writer.start()
       // The thread dies as the batch is posted to it, a turn later (while it commits), and once
       // the batch is on disk: whichever side of the commit it dies on, every write is there.
       const deaths = [
@@ -269,14 +255,12 @@ describe('a records writer that dies', () => {
           waitFor('the batch on disk', () => stored().n === 10 * (round + 1) || undefined),
       ]
       for (const [round, die] of deaths.entries()) {
-        const post = new Promise<void>((r) => {
-          posted = r
-        })
+        const post = watched.posted('write')
         for (let i = 0; i < 10; i++) writer.run('remind', [`r${round}-${i}`, i])
         const flushed = writer.flush()
         await post
         await die(round)
-        await (threads.at(-1) as Worker).terminate()
+        await (watched.threads.at(-1) as Worker).terminate()
         await flushed
         expect(stored()).toEqual({ n: 10 * (round + 1), s: 45 * (round + 1) })
       }
@@ -284,10 +268,9 @@ describe('a records writer that dies', () => {
       writer.run('remind', ['after', 100])
       await writer.flush()
       expect(stored()).toEqual({ n: 31, s: 235 })
-      expect(threads).toHaveLength(4)
+      expect(watched.threads).toHaveLength(4)
     } finally {
-      Worker.prototype.on = on
-      Worker.prototype.postMessage = postMessage
+      watched.restore()
       await writer.stop()
     }
   }, 30_000)

@@ -1,9 +1,12 @@
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import type { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createLogger } from '../gateway/log.ts'
 import { decodeBlock, encodeBlock } from '../gateway/store/blocks.ts'
 import { ColumnBuilder, Names } from '../gateway/store/columns.ts'
+import { createSqliteStore } from '../gateway/store/sqlite.ts'
 import type { Recovered } from '../gateway/store/sqlite-worker.ts'
 import {
   type FromWorker,
@@ -13,7 +16,8 @@ import {
 } from '../gateway/store/sqlite-worker.ts'
 import type { SeriesRecord } from '../gateway/store/types.ts'
 import type { ChartPoint } from '../rules/index.ts'
-import { tempDir } from './helpers/index.ts'
+import { tempDir, waitFor } from './helpers/index.ts'
+import { watchThreads } from './helpers/threads.ts'
 
 /** Any double, with the ones a naive encoder gets wrong made likely: −0, NaN, ±Infinity, repeats. */
 const number = fc.oneof(
@@ -86,12 +90,13 @@ function writer(
   path: string,
   journalOnly = false,
   later: (work: () => void) => void = (work) => work(),
+  sender: string | undefined = undefined,
 ) {
   const db = openTimeSeries(path)
   const out: FromWorker[] = []
   const server = serve(
     db,
-    { path, journalOnly, retention: { maxAgeDays: 1e6, maxBytes: 2 ** 40 } },
+    { path, journalOnly, retention: { maxAgeDays: 1e6, maxBytes: 2 ** 40 }, sender },
     (m) => out.push(m),
     later,
   )
@@ -415,6 +420,40 @@ describe('the block store', () => {
     expect(w.readings('x', 0, 2e12, 10).map((r) => r.value)).toEqual([1, 2, 3])
     w.close()
   })
+
+  it('a batch a thread committed and died before confirming is not written again by the next', () => {
+    const path = join(dir.path, 'ts.db')
+    const names = new Names()
+    const one = (value: number) => {
+      const b = new ColumnBuilder(names)
+      b.reading('x', 1000 + value, value, value, undefined, undefined, 0)
+      return b.build()
+    }
+    const batches = [one(1), one(2), one(3), one(4)]
+    const post = (w: ReturnType<typeof writer>, seq: number, batch: number) =>
+      w.handle({ type: 'write', seq, records: [], columns: batches[batch], checkpoint: false })
+    const first = writer(path, false, undefined, 'start-1')
+    post(first, 1, 0)
+    post(first, 2, 1)
+    first.close()
+    // The store sends the next thread the names, then every batch not confirmed: 2 again.
+    const next = writer(path, false, undefined, 'start-1')
+    next.handle({ type: 'names', ...names.all() })
+    post(next, 2, 1)
+    post(next, 3, 2)
+    expect(next.out).toEqual([
+      { type: 'committed', seq: 2 },
+      { type: 'committed', seq: 3 },
+    ])
+    expect(next.readings('x', 0, 2e12, 10).map((r) => r.value)).toEqual([1, 2, 3])
+    next.close()
+    // A new start numbers its batches from 1 again.
+    const restarted = writer(path, false, undefined, 'start-2')
+    restarted.handle({ type: 'names', ...names.all() })
+    post(restarted, 1, 3)
+    expect(restarted.readings('x', 0, 2e12, 10).map((r) => r.value)).toEqual([1, 2, 3, 4])
+    restarted.close()
+  })
 })
 
 describe('a data directory written with one row per reading (schema 3)', () => {
@@ -516,4 +555,67 @@ describe('a data directory written with one row per reading (schema 3)', () => {
     expect(tables).not.toContain('chart_point')
     w.close()
   })
+})
+
+describe('a time-series writer that dies', () => {
+  let dir: { path: string; remove(): Promise<void> }
+  beforeEach(async () => {
+    dir = await tempDir()
+  })
+  afterEach(() => dir.remove())
+
+  it('has its batches in flight committed by the next one, each reading once, and the waiter called back', async () => {
+    const store = createSqliteStore({
+      path: join(dir.path, 'timeseries.db'),
+      log: createLogger('silent'),
+    })
+    const t0 = Date.now() - 60_000
+    const stored = async () =>
+      (await store.readings({ characteristic: 'a', from: t0, to: t0 + 60_000, limit: 1000 }))
+        .map((r) => r.value)
+        .sort((x, y) => x - y)
+    const watched = watchThreads()
+    let seq = 0
+    const write = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        seq++
+        store.write({ kind: 'reading', characteristic: 'a', ts: t0 + seq, value: seq, seq })
+      }
+    }
+    try {
+      await store.start()
+      // The thread dies as the batch is posted to it, a turn later (while it commits), and once
+      // the batch is committed (a query is answered after the batches posted before it):
+      // whichever side of the commit it dies on, every reading is there once.
+      const deaths = [
+        async () => {},
+        () => new Promise<void>((r) => setImmediate(r)),
+        async () => {
+          await stored()
+        },
+      ]
+      for (const die of deaths) {
+        const post = watched.posted('write')
+        write(10)
+        const flushed = store.flush()
+        await post
+        await die()
+        await (watched.threads.at(-1) as Worker).terminate()
+        await flushed
+        // Queries are refused until the next thread has started.
+        const values = await waitFor('the next thread to answer', () =>
+          stored().catch(() => undefined),
+        )
+        expect(values).toEqual(Array.from({ length: seq }, (_, i) => i + 1))
+      }
+      // The thread started last keeps committing.
+      write(1)
+      await store.flush()
+      expect(await stored()).toEqual(Array.from({ length: 31 }, (_, i) => i + 1))
+      expect(watched.threads).toHaveLength(4)
+    } finally {
+      watched.restore()
+      await store.stop()
+    }
+  }, 30_000)
 })

@@ -69,6 +69,12 @@ export interface WorkerOptions {
    */
   journalOnly: boolean
   retention: { maxAgeDays: number; maxBytes: number }
+  /**
+   * The sending store's id, new at each start: the last batch committed is marked with it in
+   * the same transaction, so that a batch sent again to the next thread after one died (having
+   * committed it, but not said so) is known and not written twice.
+   */
+  sender?: string | undefined
 }
 
 const MIGRATIONS: Migration[] = [
@@ -100,6 +106,8 @@ const MIGRATIONS: Migration[] = [
       'DROP TABLE reading; DROP TABLE chart_point; DROP TABLE delivery; DROP TABLE checkpoint',
     )
   },
+  // The last batch committed, and by which sender (WorkerOptions.sender).
+  'CREATE TABLE batch_mark (id INTEGER PRIMARY KEY CHECK (id = 1), sender TEXT NOT NULL, seq INTEGER NOT NULL)',
 ]
 
 const DAY_MS = 86_400_000
@@ -125,6 +133,15 @@ export function serve(
        ON CONFLICT (series) DO UPDATE SET seq = excluded.seq, spec_hash = excluded.spec_hash, state = excluded.state`,
     ),
   }
+  const marked = db.prepare('SELECT sender, seq FROM batch_mark').get() as
+    | { sender: string; seq: number }
+    | undefined
+  /** The last batch of this sender committed (by this thread or one before it). */
+  let committedUpTo =
+    options.sender !== undefined && marked?.sender === options.sender ? marked.seq : 0
+  const mark = db.prepare(
+    'INSERT INTO batch_mark (id, sender, seq) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET sender = excluded.sender, seq = excluded.seq',
+  )
   const findSeries = db.prepare('SELECT id FROM series WHERE characteristic = ?')
   const selectEvents = db.prepare(
     'SELECT ts, type, detail FROM event WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC LIMIT ?',
@@ -206,9 +223,10 @@ export function serve(
     return !(seq > coveredUpTo)
   }
 
-  const write = (records: SeriesRecord[], columns: ColumnBatch | undefined): void => {
+  const write = (seq: number, records: SeriesRecord[], columns: ColumnBatch | undefined): void => {
     const snapshotted: [number, number][] = []
     transaction(db, () => {
+      if (options.sender !== undefined) mark.run(options.sender, seq)
       if (columns) writeColumns(columns)
       for (const r of records) {
         switch (r.kind) {
@@ -357,9 +375,15 @@ export function serve(
       case 'write':
         try {
           // In order: after a batch failed, none after it commits before it does.
+          if (message.seq <= committedUpTo) {
+            // Committed before the thread that took it died: not written twice.
+            post({ type: 'committed', seq: message.seq })
+            return true
+          }
           if (blocked !== null && message.seq > blocked)
             throw new Error(`batch ${blocked} has to be committed first`)
-          write(message.records, message.columns)
+          write(message.seq, message.records, message.columns)
+          committedUpTo = message.seq
           if (blocked === message.seq) blocked = null
           post({ type: 'committed', seq: message.seq })
         } catch (e) {

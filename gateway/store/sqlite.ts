@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -63,6 +64,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     path: options.path,
     journalOnly: options.journalOnly ?? false,
     retention: options.retention ?? { maxAgeDays: 90, maxBytes: 10 * 1024 ** 3 },
+    // Batches are numbered from 1 at each start: this tells this start's numbers apart.
+    sender: randomUUID(),
   }
   // The writer runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
   const workerUrl = new URL(

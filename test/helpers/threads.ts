@@ -1,0 +1,40 @@
+import { Worker } from 'node:worker_threads'
+
+/**
+ * The worker threads this process starts, for tests that end one as a crash of it would (its
+ * owner must start another and send again what was not confirmed). Worker.prototype is wrapped
+ * until `restore()`: `threads` lists each thread once it listens (in order of start), and
+ * `posted(type)` resolves when a message of that type is next posted to one.
+ */
+export function watchThreads(): {
+  threads: Worker[]
+  posted(type: string): Promise<void>
+  restore(): void
+} {
+  const threads: Worker[] = []
+  const waiting: { type: string; resolve: () => void }[] = []
+  const { on, postMessage } = Worker.prototype
+  Worker.prototype.on = function (this: Worker, ...args: Parameters<Worker['on']>) {
+    if (!threads.includes(this)) threads.push(this)
+    return on.apply(this, args)
+  }
+  Worker.prototype.postMessage = function (
+    this: Worker,
+    ...args: Parameters<Worker['postMessage']>
+  ) {
+    postMessage.apply(this, args)
+    const type = (args[0] as { type?: string } | null)?.type
+    for (const w of waiting.splice(0)) {
+      if (w.type === type) w.resolve()
+      else waiting.push(w)
+    }
+  }
+  return {
+    threads,
+    posted: (type) => new Promise<void>((resolve) => waiting.push({ type, resolve })),
+    restore() {
+      Worker.prototype.on = on
+      Worker.prototype.postMessage = postMessage
+    },
+  }
+}
