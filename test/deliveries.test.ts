@@ -1,9 +1,11 @@
 import { connect as tcpConnect } from 'node:net'
+import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ReadingsView } from '../gateway/contract.ts'
 import { DELIVERY_MEMORY_MS, RecentDeliveries } from '../gateway/sources/deliveries.ts'
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts'
 import { waitFor } from './helpers/index.ts'
+import { watchThreads } from './helpers/threads.ts'
 
 describe('a message sent again after a reconnect is known (RecentDeliveries)', () => {
   it('same packet id and checksum on a later connection: a resend; on the same connection: new', () => {
@@ -105,4 +107,65 @@ characteristics:
       { ts: t0 + 1, value: 2 },
     ])
   })
+})
+
+describe('a broker thread that dies', () => {
+  let gw: (TestGateway & { removeDataDir(): Promise<void> }) | undefined
+  let device: MqttClient | undefined
+  const watched = watchThreads()
+  afterAll(async () => {
+    watched.restore()
+    device?.end(true)
+    await gw?.close()
+    await gw?.removeDataDir()
+  })
+
+  it('is started again on its port; every reading a device published at QoS 1 is stored once', async () => {
+    gw = await startTestGateway(`
+mqtt: { broker: { port: 0 } }
+characteristics:
+  - { id: x, name: X, path: s/a/l/c, source: { mqtt: { topic: dd/x } } }
+`)
+    const gateway = gw
+    const url = gateway.gateway.urls.mqtt as string
+    // A device with a session: what it has not had acknowledged it sends again on reconnecting.
+    device = await connectAsync(url, { clientId: 'line-3', clean: false, reconnectPeriod: 100 })
+    device.on('error', () => {})
+    let connections = 1
+    device.on('connect', () => connections++)
+    const t0 = Date.now() - 60_000
+    const N = 400
+    const acked: number[] = []
+    const sent: Promise<void>[] = []
+    // The thread the gateway tells that batches are durable: the broker's.
+    const broker = watched.posted('durable')
+    for (let k = 1; k <= N; k++) {
+      const payload = JSON.stringify({ value: k, ts: t0 + k })
+      sent.push(
+        (device as MqttClient).publishAsync('dd/x', payload, { qos: 1 }).then(() => {
+          acked.push(k)
+        }),
+      )
+      // It dies as the first batch is committed: those stored, their acknowledgements not
+      // sent (to be recognised when sent again); the rest in flight or not sent yet.
+      if (k === N / 2) await (await broker).terminate()
+    }
+    await waitFor('the device to be connected again', () => connections > 1 || undefined, {
+      timeoutMs: 30_000,
+    })
+    await Promise.all(sent)
+    expect(acked).toHaveLength(N)
+    expect(gateway.gateway.urls.mqtt).toBe(url)
+    const readings = await waitFor('every reading', async () => {
+      const body = (
+        await gateway.get<ReadingsView>(
+          `/api/characteristics/x/readings?from=${t0}&to=${t0 + N}&limit=10000`,
+        )
+      ).body
+      return body.readings.length >= N ? body.readings : undefined
+    })
+    expect(readings.map((r) => r.value).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: N }, (_, k) => k + 1),
+    )
+  }, 60_000)
 })

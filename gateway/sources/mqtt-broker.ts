@@ -130,8 +130,14 @@ export function createMqttBrokerSource(
   }
 
   async function startWorker(): Promise<void> {
+    // Started again after a thread died: on the ports it listened on (the ones devices know,
+    // also where port 0 let the system choose).
+    const tls =
+      options.tls && tlsListeningOn !== null
+        ? { ...options.tls, port: tlsListeningOn }
+        : options.tls
     const data: BrokerThreadData = {
-      options,
+      options: { ...options, port: listeningOn ?? options.port, tls },
       topics: numbered,
       deliveries: await ctx.deliveries(),
       logLevel: log.level,

@@ -4,15 +4,15 @@ import { Worker } from 'node:worker_threads'
  * The worker threads this process starts, for tests that end one as a crash of it would (its
  * owner must start another and send again what was not confirmed). Worker.prototype is wrapped
  * until `restore()`: `threads` lists each thread once it listens (in order of start), and
- * `posted(type)` resolves when a message of that type is next posted to one.
+ * `posted(type)` resolves with the thread a message of that type is next posted to.
  */
 export function watchThreads(): {
   threads: Worker[]
-  posted(type: string): Promise<void>
+  posted(type: string): Promise<Worker>
   restore(): void
 } {
   const threads: Worker[] = []
-  const waiting: { type: string; resolve: () => void }[] = []
+  const waiting: { type: string; resolve: (thread: Worker) => void }[] = []
   const { on, postMessage } = Worker.prototype
   Worker.prototype.on = function (this: Worker, ...args: Parameters<Worker['on']>) {
     if (!threads.includes(this)) threads.push(this)
@@ -25,13 +25,13 @@ export function watchThreads(): {
     postMessage.apply(this, args)
     const type = (args[0] as { type?: string } | null)?.type
     for (const w of waiting.splice(0)) {
-      if (w.type === type) w.resolve()
+      if (w.type === type) w.resolve(this)
       else waiting.push(w)
     }
   }
   return {
     threads,
-    posted: (type) => new Promise<void>((resolve) => waiting.push({ type, resolve })),
+    posted: (type) => new Promise<Worker>((resolve) => waiting.push({ type, resolve })),
     restore() {
       Worker.prototype.on = on
       Worker.prototype.postMessage = postMessage
