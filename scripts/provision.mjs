@@ -30,6 +30,8 @@ const NEEDED = [
   ['openssl', 'openssl'],
   // The password prompts are tested on a pseudo-terminal (util-linux script; Essential on Debian).
   ['script', 'bsdutils'],
+  // The systemd unit (deploy/linewatch.service) is checked with systemd's own analyzer.
+  ['systemd-analyze', 'systemd'],
 ]
 const DIRS = [
   '/usr/bin',
