@@ -19,6 +19,7 @@ import {
   startClusterPlant,
 } from './helpers/cluster.ts'
 import { waitFor } from './helpers/index.ts'
+import { startTcpProxy } from './helpers/tcp-proxy.ts'
 
 /**
  * The gateways of a cluster tell each other of changes over Redis, and an announcement is not
@@ -26,7 +27,9 @@ import { waitFor } from './helpers/index.ts'
  * down, one gateway (x) has a pump trip, a plant state set and a user disabled, and the other
  * (y) closes an NC that x raises. Once Redis is back each gateway reads again what it missed:
  * y suppresses its alarm by the pump's trip, holds the plant state and refuses the user; x
- * opens a recurrence for the next excursion rather than add to the NC closed meanwhile.
+ * opens a recurrence for the next excursion rather than add to the NC closed meanwhile. And when
+ * only one gateway loses Redis (through a proxy cut), what it changed meanwhile reaches the
+ * other, which noticed nothing, once it is back (it announces it again, and `peers-resync`).
  */
 const PARTITIONS = 4
 const LEASE_MS = 4000
@@ -42,6 +45,11 @@ alarms:
 characteristics:
 ${['pump', ...KS].map(line).join('\n')}
 `
+
+const changeoverOn = async (gw: ClusterGateway) =>
+  (await call<{ id: string; active: boolean }[]>(gw, 'GET', '/api/plant-states', null)).body.find(
+    (s) => s.id === 'changeover',
+  )?.active
 
 describe('a cluster after Redis was away', () => {
   let plant: ClusterPlant
@@ -67,10 +75,6 @@ describe('a cluster after Redis was away', () => {
       yaml,
     })
 
-  const changeoverOn = async (gw: ClusterGateway) =>
-    (await call<{ id: string; active: boolean }[]>(gw, 'GET', '/api/plant-states', null)).body.find(
-      (s) => s.id === 'changeover',
-    )?.active
   const ncsOf = async (gw: ClusterGateway, c: string) =>
     (
       await call<NonconformanceSummary[]>(
@@ -226,4 +230,50 @@ describe('a cluster after Redis was away', () => {
     expect(list.find((n) => n.id !== ncId)).toMatchObject({ status: 'open', recurrenceOf: ncId })
     expect(list.find((n) => n.id === ncId)).toMatchObject({ status: 'closed', occurrences: 1 })
   }, 180_000)
+})
+
+describe('a cluster after one gateway lost Redis', () => {
+  let plant: ClusterPlant
+  let proxy: Awaited<ReturnType<typeof startTcpProxy>> | undefined
+
+  beforeAll(async () => {
+    plant = await startClusterPlant('linewatch-outage-one-')
+    proxy = await startTcpProxy(plant.redis.port)
+  }, 60_000)
+
+  afterAll(async () => {
+    await plant?.stop()
+    await proxy?.close()
+  })
+
+  const startGateway = (name: string, redisUrl?: string) =>
+    plant.startGateway(name, {
+      partitions: PARTITIONS,
+      leaseMs: LEASE_MS,
+      database: 'outage_one',
+      clientId: 'lwo1',
+      yaml,
+      ...(redisUrl ? { redisUrl } : {}),
+    })
+  const redisOf = async (gw: ClusterGateway) =>
+    (await call<{ live: { redis: boolean } }>(gw, 'GET', '/api/health', null)).body.live.redis
+
+  it('what it changed meanwhile reaches the others once it is back', async () => {
+    const alone = await startGateway('gw-a', `redis://127.0.0.1:${proxy?.port}`)
+    const other = await startGateway('gw-b')
+    await plant.settled(PARTITIONS, 2)
+    const admin = (await signIn(alone, 'admin', CLUSTER_ADMIN_PASSWORD)).body.token
+    // Only gw-a's connections to Redis go: gw-b hears nothing amiss.
+    proxy?.cut()
+    await waitFor('gw-a to know Redis is away', async () => (await redisOf(alone)) === false)
+    const set = await call(alone, 'PUT', '/api/plant-states/changeover', admin, {
+      active: true,
+      reason: 'changeover to 12 mm',
+    })
+    expect(set.status, JSON.stringify(set.body)).toBe(200)
+    expect(await changeoverOn(other)).toBe(false)
+    expect(await redisOf(other)).toBe(true)
+    proxy?.restore()
+    await waitFor('gw-b to hold the plant state', () => changeoverOn(other), { timeoutMs: 30_000 })
+  }, 120_000)
 })

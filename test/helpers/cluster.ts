@@ -103,6 +103,8 @@ export interface GatewayOptions {
   clientId: string
   /** Further top-level YAML, and the characteristics. */
   yaml: string
+  /** Redis for this gateway (a proxy, say); the plant's by default. */
+  redisUrl?: string
 }
 
 export async function startClusterPlant(prefix: string): Promise<ClusterPlant> {
@@ -171,7 +173,7 @@ ${o.yaml}`,
           env: {
             ...process.env,
             LINEWATCH_POSTGRES_URL: postgres.url,
-            [REDIS_ENV]: redis.url,
+            [REDIS_ENV]: o.redisUrl ?? redis.url,
             LINEWATCH_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD,
           },
         },
