@@ -264,6 +264,7 @@ describe('a cluster after one gateway lost Redis', () => {
     await plant.settled(PARTITIONS, 2)
     const admin = (await signIn(alone, 'admin', CLUSTER_ADMIN_PASSWORD)).body.token
     // Only gw-a's connections to Redis go: gw-b hears nothing amiss.
+    proxy?.refuse(true)
     proxy?.cut()
     await waitFor('gw-a to know Redis is away', async () => (await redisOf(alone)) === false)
     const set = await call(alone, 'PUT', '/api/plant-states/changeover', admin, {
@@ -273,7 +274,7 @@ describe('a cluster after one gateway lost Redis', () => {
     expect(set.status, JSON.stringify(set.body)).toBe(200)
     expect(await changeoverOn(other)).toBe(false)
     expect(await redisOf(other)).toBe(true)
-    proxy?.restore()
+    proxy?.refuse(false)
     await waitFor('gw-b to hold the plant state', () => changeoverOn(other), { timeoutMs: 30_000 })
   }, 120_000)
 })

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process'
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import * as tahu from 'sparkplug-payload/lib/sparkplugbpayload.js'
@@ -29,6 +28,7 @@ import {
   rawPublisher,
   startEdgeNode,
 } from './helpers/sparkplug.ts'
+import { startTcpProxy } from './helpers/tcp-proxy.ts'
 
 /**
  * The Sparkplug B 3.0 primary host against a real third-party edge node (Eclipse Tahu's
@@ -617,48 +617,10 @@ function linewatch(
   })
 }
 
-/** A TCP relay to the broker whose connections the test can cut (no DISCONNECT: the will goes out) and refuse. */
-async function relay(port: number) {
-  const pairs = new Set<Socket>()
-  let refusing = false
-  const server = createServer((down) => {
-    if (refusing) {
-      down.destroy()
-      return
-    }
-    const up = connect(port, '127.0.0.1')
-    pairs.add(down).add(up)
-    const close = () => {
-      down.destroy()
-      up.destroy()
-      pairs.delete(down)
-      pairs.delete(up)
-    }
-    down.on('error', close).on('close', close)
-    up.on('error', close).on('close', close)
-    down.pipe(up).pipe(down)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    cut: () => {
-      for (const s of pairs) s.destroy()
-    },
-    refuse: (on: boolean) => {
-      refusing = on
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of pairs) s.destroy()
-        server.close(() => r())
-      }),
-  }
-}
-
 describe('Sparkplug B primary host on an external broker (Mosquitto)', () => {
   const EXT = 'lw-ext'
   let mosquitto: Mosquitto
-  let link: Awaited<ReturnType<typeof relay>>
+  let link: Awaited<ReturnType<typeof startTcpProxy>>
   let gw: (TestGateway & { removeDataDir(): Promise<void> }) | null = null
   let states: Awaited<ReturnType<typeof observe>>
   let edge: EdgeNode | null = null
@@ -666,12 +628,12 @@ describe('Sparkplug B primary host on an external broker (Mosquitto)', () => {
 
   beforeAll(async () => {
     mosquitto = await startMosquitto()
-    link = await relay(mosquitto.port)
+    link = await startTcpProxy(mosquitto.port)
     states = await observe(mosquitto.url, `spBv1.0/STATE/${EXT}`)
     gw = await startTestGateway(`
 mqtt:
   broker: { enabled: false }
-  external: { url: '${link.url}', clientId: lw-ext-gateway }
+  external: { url: 'mqtt://127.0.0.1:${link.port}', clientId: lw-ext-gateway }
 sparkplug: { hostId: ${EXT} }
 characteristics:
 ${ch('ext-weight', 'Remote', 'Weight')}

@@ -1,20 +1,20 @@
 import { connect, createServer, type Socket } from 'node:net'
 
 /**
- * A TCP proxy on loopback in front of a server, to take one client's network away from it:
- * `cut()` ends every connection through it and ends those that come until `restore()`, while
- * the server itself runs on for everyone else.
+ * A TCP proxy on loopback in front of a server, to take one client's network away from it while
+ * the server runs on for everyone else: `cut()` ends every connection through it (no goodbye:
+ * an MQTT client's will goes out), `refuse(true)` ends those that come until `refuse(false)`.
  */
 export async function startTcpProxy(targetPort: number): Promise<{
   port: number
   cut(): void
-  restore(): void
+  refuse(on: boolean): void
   close(): Promise<void>
 }> {
   const sockets = new Set<Socket>()
-  let cut = false
+  let refusing = false
   const server = createServer((client) => {
-    if (cut) {
+    if (refusing) {
       client.destroy()
       return
     }
@@ -33,11 +33,10 @@ export async function startTcpProxy(targetPort: number): Promise<{
   return {
     port: (server.address() as { port: number }).port,
     cut() {
-      cut = true
       for (const s of sockets) s.destroy()
     },
-    restore() {
-      cut = false
+    refuse(on) {
+      refusing = on
     },
     close: () =>
       new Promise<void>((resolve) => {
