@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
+import type { Worker } from 'node:worker_threads'
 import { connectAsync, type MqttClient } from 'mqtt'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -30,6 +31,7 @@ import { auditEntry } from '../rules/quality/audit.ts'
 import { startTestGateway, type TestGateway, TOKENS, testConfigYaml } from './helpers/gateway.ts'
 import { apiCall, type ProgramRun, runProgram, tempDir, waitFor } from './helpers/index.ts'
 import { type Postgres, startPostgres } from './helpers/postgres.ts'
+import { watchThreads } from './helpers/threads.ts'
 
 /**
  * The records (NCs, CAPAs, signatures, users, the audit trail, alarms, limit changes, dead
@@ -410,6 +412,35 @@ describe('PostgreSQL records shared by several gateways', () => {
       })
       expect(answered.pid).not.toBe(pid)
     } finally {
+      db.close()
+    }
+  })
+
+  it('a thread that dies is replaced at the next call; in a transaction, the calls up to its ROLLBACK are refused', async () => {
+    const url = await server.createDatabase('records_thread')
+    const watched = watchThreads()
+    const db = openPostgresRecords({ url, timeoutMs: 5_000 })
+    const values = () =>
+      (db.prepare('SELECT n FROM t ORDER BY n').all() as { n: number }[]).map((r) => r.n)
+    const die = () => (watched.threads.at(-1) as Worker).terminate()
+    try {
+      db.exec('CREATE TABLE t (n INTEGER)')
+      await die()
+      db.prepare('INSERT INTO t VALUES (?)').run(1)
+      expect(values()).toEqual([1])
+      // Dies inside a transaction: its connection goes, and the transaction with it.
+      db.exec('BEGIN')
+      db.prepare('INSERT INTO t VALUES (?)').run(2)
+      await die()
+      expect(() => db.prepare('INSERT INTO t VALUES (?)').run(3)).toThrow(
+        /lost inside a transaction: it was rolled back/,
+      )
+      db.exec('ROLLBACK')
+      db.prepare('INSERT INTO t VALUES (?)').run(4)
+      expect(values()).toEqual([1, 4])
+      expect(watched.threads).toHaveLength(3)
+    } finally {
+      watched.restore()
       db.close()
     }
   })

@@ -8,6 +8,8 @@
 import { workerData } from 'node:worker_threads'
 import pg from 'pg'
 import {
+  begins,
+  ends,
   type FromPostgresWorker,
   type PostgresWorkerData,
   RECORDS_TYPES,
@@ -44,9 +46,6 @@ async function connection(): Promise<pg.Client> {
   client = c
   return c
 }
-
-const ends = (sql: string) => /^\s*(COMMIT|ROLLBACK|END)\b/i.test(sql)
-const begins = (sql: string) => /^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(sql)
 
 async function answer(message: ToPostgresWorker): Promise<FromPostgresWorker> {
   const { id } = message

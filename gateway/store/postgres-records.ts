@@ -19,7 +19,8 @@ import type { RecordsDb, RecordsParam, RecordsRow, RecordsStatement } from './re
  * worker has answered, then takes the answer with receiveMessageOnPort (synckit's pattern). No
  * answer within `timeoutMs` (30 s) throws instead of hanging. A lost connection is reconnected
  * at the next query (one lost inside a transaction fails that transaction's statements until
- * its ROLLBACK).
+ * its ROLLBACK). A thread that dies is replaced at the next call, its transaction treated as
+ * a lost connection's (a call already waiting on it gives up at its timeout).
  */
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000
@@ -35,6 +36,10 @@ export const CLAIM_AUDIT_CHAIN = `
     (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
        AND classid::bigint = $1 AND objid::bigint = (hashtext($2)::bigint & 4294967295)
        AND pid <> pg_backend_pid() LIMIT 1) AS holder`
+
+/** Whether SQL ends (COMMIT, ROLLBACK, END) or begins a transaction. */
+export const ends = (sql: string) => /^\s*(COMMIT|ROLLBACK|END)\b/i.test(sql)
+export const begins = (sql: string) => /^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(sql)
 
 /** One request to the worker: a query with parameters, or SQL run as it is (`exec`). */
 export type ToPostgresWorker =
@@ -124,41 +129,83 @@ export const RECORDS_TYPES = {
 
 export function openPostgresRecords(options: { url: string; timeoutMs?: number }): RecordsDb {
   const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
-  const signal = new SharedArrayBuffer(4)
-  const answered = new Int32Array(signal)
-  const { port1, port2 } = new MessageChannel()
-  const workerData: PostgresWorkerData = { url: options.url, port: port2, signal, timeoutMs }
   // Runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
   const workerUrl = new URL(
     `./postgres-records-worker${extname(fileURLToPath(import.meta.url))}`,
     import.meta.url,
   )
-  const worker = new Worker(workerUrl, {
-    workerData,
-    transferList: [port2 as never],
-    resourceLimits: { maxYoungGenerationSizeMb: 8 },
-  })
-  // The caller waits in Atomics.wait, not on the event loop: neither keeps the process alive.
-  worker.unref()
-  port1.unref()
+  /** The thread and the channel to it; another one once a thread died. */
+  let thread: { worker: Worker; port: MessagePort; answered: Int32Array; dead: boolean }
+  function startThread(): void {
+    const signal = new SharedArrayBuffer(4)
+    const { port1, port2 } = new MessageChannel()
+    const workerData: PostgresWorkerData = { url: options.url, port: port2, signal, timeoutMs }
+    const worker = new Worker(workerUrl, {
+      workerData,
+      transferList: [port2 as never],
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
+    })
+    const started = { worker, port: port1, answered: new Int32Array(signal), dead: false }
+    // Seen between calls (the caller blocks in Atomics.wait, not on the event loop): the next
+    // call starts another thread. One that dies while a call waits leaves it to its timeout.
+    worker.on('exit', () => {
+      started.dead = true
+    })
+    // Neither keeps the process alive.
+    worker.unref()
+    port1.unref()
+    thread = started
+  }
+  startThread()
   let nextId = 0
   let closed = false
+  /** A transaction began (its BEGIN answered) and has not ended. */
+  let inTransaction = false
+  /** Its thread died inside a transaction: refused until its ROLLBACK, as a lost connection. */
+  let transactionLost = false
 
   function call(message: ToPostgresWorker, what: string): FromPostgresWorker {
     if (closed) throw new Error('the PostgreSQL records connection is closed')
+    if (thread.dead) {
+      thread.port.close()
+      startThread()
+      if (inTransaction) transactionLost = true
+      inTransaction = false
+    }
+    const sql = message.type === 'close' ? '' : message.sql
+    if (transactionLost) {
+      if (ends(sql)) {
+        transactionLost = false
+        return { id: message.id, ok: true, rows: [], changes: 0 }
+      }
+      return {
+        id: message.id,
+        ok: false,
+        message: 'the PostgreSQL connection was lost inside a transaction: it was rolled back',
+        code: undefined,
+      }
+    }
+    const answer = ask(message, what)
+    if (answer.ok && begins(sql)) inTransaction = true
+    else if (ends(sql)) inTransaction = false
+    return answer
+  }
+
+  function ask(message: ToPostgresWorker, what: string): FromPostgresWorker {
+    const { port, answered } = thread
     let seen = Atomics.load(answered, 0)
-    port1.postMessage(message)
+    port.postMessage(message)
     const deadline = Date.now() + timeoutMs
     for (;;) {
       // Answers to calls that timed out earlier may come first: skip them.
-      for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
         const answer = m.message as FromPostgresWorker
         if (answer.id === message.id) return answer
       }
       const left = deadline - Date.now()
       if (left <= 0 || Atomics.wait(answered, 0, seen, left) === 'timed-out') {
         // One last look: the answer may have come with the deadline.
-        for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) {
+        for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
           const answer = m.message as FromPostgresWorker
           if (answer.id === message.id) return answer
         }
@@ -204,11 +251,11 @@ export function openPostgresRecords(options: { url: string; timeoutMs?: number }
     close() {
       if (closed) return
       try {
-        call({ type: 'close', id: ++nextId }, 'close')
+        if (!thread.dead) ask({ type: 'close', id: ++nextId }, 'close')
       } catch {}
       closed = true
-      port1.close()
-      void worker.terminate()
+      thread.port.close()
+      void thread.worker.terminate()
     },
   }
 }
