@@ -33,6 +33,14 @@ async function publish(gw: TestGateway, topic: string, value: number, ts: number
   }
 }
 
+/** The gateway's /metrics text, as Prometheus scrapes it. */
+async function scrape(gw: TestGateway): Promise<string> {
+  const res = await fetch(`${gw.gateway.urls.http}/metrics`, {
+    headers: { authorization: `Bearer ${TOKENS.viewer}` },
+  })
+  return res.text()
+}
+
 describe('live hub across gateways over Redis (socket.io Redis adapter, real redis-server)', () => {
   let redis: RedisServer
   let a: TestGateway & { removeDataDir(): Promise<void> }
@@ -112,6 +120,7 @@ describe('live hub across gateways over Redis (socket.io Redis adapter, real red
     expect(hellos).toEqual([a.gateway.bootId])
     const health = await a.get<{ live: { redis: boolean } }>('/api/health')
     expect(health.body.live.redis).toBe(true)
+    expect(await scrape(a)).toMatch(/^linewatch_live_redis_connected 1$/m)
   }, 15_000)
 
   it('with Redis down, A still pushes its own events to its own dashboards and stays healthy', async () => {
@@ -137,6 +146,7 @@ describe('live hub across gateways over Redis (socket.io Redis adapter, real red
       })
       expect(health.status).toBe(200)
       expect(health.body.status).toBe('degraded')
+      expect(await scrape(gw)).toMatch(/^linewatch_live_redis_connected 0$/m)
     }
   }, 10_000)
 })

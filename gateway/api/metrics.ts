@@ -34,7 +34,7 @@ export interface MetricsContext {
   alarms: AlarmService
   store: TimeSeriesStore
   sources: () => Source[]
-  live?: { clients(): number; dropped(): number } | undefined
+  live?: { clients(): number; dropped(): number; redis(): boolean | null } | undefined
 }
 
 /** The process's metrics: one set per process, however many gateways it runs (tests run several). */
@@ -248,6 +248,15 @@ export function createMetrics(ctx: MetricsContext): {
     registers,
     collect() {
       setGauge(this, [[{}, ctx.live?.clients() ?? 0]])
+    },
+  })
+  new Gauge({
+    name: 'linewatch_live_redis_connected',
+    help: 'With live.redis: 1 while Redis is reachable (events shared; in a cluster, the bus between the gateways), 0 while it is away.',
+    registers,
+    collect() {
+      const redis = ctx.live?.redis() ?? null
+      setGauge(this, redis === null ? [] : [[{}, redis ? 1 : 0]])
     },
   })
   new Counter({

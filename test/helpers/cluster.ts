@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { connect, type MqttClient } from 'mqtt'
 import pg from 'pg'
+import { onTestFailed } from 'vitest'
 import type { InfluxConfig } from '../../gateway/config/index.ts'
 import type { AlarmView } from '../../gateway/contract.ts'
 import { createLogger } from '../../gateway/log.ts'
@@ -186,6 +187,14 @@ ${o.yaml}`,
           'exit',
           () => void writeFile(join(dataDir, 'output.log'), output).catch(() => {}),
         )
+      // A test that fails shows what each of its gateways logged (warnings and errors).
+      try {
+        onTestFailed(() => {
+          console.error(`--- ${name}, its last lines:\n${output.split('\n').slice(-40).join('\n')}`)
+        })
+      } catch {
+        // Started outside a test (in a hook): nothing to report to.
+      }
       const url = `http://127.0.0.1:${httpPort}`
       const running: ClusterGateway = { name, url, child, output: () => output }
       gateways.set(name, running)
