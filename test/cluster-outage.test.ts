@@ -190,6 +190,22 @@ describe('a cluster after Redis was away', () => {
       signature: { password: PASSWORDS.qm },
     })
     expect(closed.status, JSON.stringify(closed.body)).toBe(200)
+    // An act on an alarm x judges, through y, is refused at once, saying why.
+    await waitFor('y to know Redis is away', async () => {
+      const h = await call<{ live: { redis: boolean } }>(y, 'GET', '/api/health', null)
+      return h.body.live.redis === false
+    })
+    const asked = await call<{ message: string }>(
+      y,
+      'POST',
+      '/api/alarms/pump:HH/acknowledge',
+      onYAs.qe,
+      {
+        comment: 'seen from y',
+      },
+    )
+    expect(asked.status).toBe(503)
+    expect(asked.body.message).toMatch(/cannot reach each other now \(Redis is away\)/)
     // y heard none of it.
     expect(await changeoverOn(y)).toBe(false)
     expect((await alarmOn(y, `${onY}:HH`)).state).toBe('unack-active')

@@ -917,10 +917,10 @@ export function createAlarmService(ctx: {
   /** Why an act on an alarm another gateway judges was not done: that gateway did not answer. */
   function unanswered(id: string): { refused: string; unavailable: true } {
     const characteristic = registry.resolve(id)?.entry.c.id ?? id
-    return {
-      refused: `the gateway that judges ${characteristic} did not answer (its partition may be being taken over): try again in a few seconds`,
-      unavailable: true,
-    }
+    const refused = ctx.peers?.reachable()
+      ? `the gateway that judges ${characteristic} did not answer (its partition may be being taken over): try again in a few seconds`
+      : `the gateways cannot reach each other now (Redis is away): the gateway that judges ${characteristic} cannot be asked; try again once Redis is back`
+    return { refused, unavailable: true }
   }
 
   function durable(done: () => void): void {

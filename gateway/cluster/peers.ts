@@ -19,6 +19,8 @@ import type { Logger } from '../log.ts'
  *   meanwhile, and tells them to do the same (`RESYNC`).
  */
 export interface Peers {
+  /** Whether the other gateways can be reached now (Redis is up): an ask now would be answered. */
+  reachable(): boolean
   announce(event: string, payload: unknown): void
   ask(event: string, payload: unknown, timeoutMs: number): Promise<unknown[]>
   on(event: string, handler: (payload: unknown) => unknown): void
@@ -36,6 +38,8 @@ export interface PeerEnvelope {
 
 /** How the live hub sends, once its socket.io server shares Redis. */
 export interface PeerTransport {
+  /** Redis is up. */
+  up(): boolean
   emit(envelope: PeerEnvelope): void
   emitWithAck(envelope: PeerEnvelope, done: (responses: unknown[]) => void): void
 }
@@ -69,13 +73,16 @@ export function createPeerBus(log: Logger): PeerBus {
       transport = t
     },
 
+    reachable: () => transport?.up() === true,
+
     announce(event, payload) {
       transport?.emit({ event, payload })
     },
 
     ask(event, payload, timeoutMs) {
       const t = transport
-      if (!t) return Promise.resolve([])
+      // Redis away: nobody would hear it; no need to wait for the timeout.
+      if (!t?.up()) return Promise.resolve([])
       return new Promise((resolve) => {
         let settled = false
         const finish = (responses: unknown[]) => {

@@ -404,6 +404,7 @@ export function createLiveHub(ctx: {
       const peers = ctx.peers
       if (redis && peers) {
         peers.attach({
+          up: () => redis?.ready() === true,
           emit: (envelope) => io.serverSideEmit('linewatch:peer', envelope),
           emitWithAck: (envelope, done) =>
             io.serverSideEmit('linewatch:ask', envelope, (_err: unknown, responses: unknown[]) =>
