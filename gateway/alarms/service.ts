@@ -337,14 +337,17 @@ export function createAlarmService(ctx: {
     track(slot)
     if (before.active !== slot.record.active) {
       suppressorChanged(slot.def.id, slot.record.active, input.at)
-      // In a cluster, the alarms it suppresses may be judged by other gateways.
-      if (ctx.peers && suppression.has(slot.def.id)) {
+      // In a cluster, the alarms it suppresses may be judged by other gateways. Told once its
+      // record is committed: one that takes the alarm over (this gateway died) reads what they
+      // heard.
+      const peers = ctx.peers
+      if (peers && suppression.has(slot.def.id)) {
         const change: SuppressorChange = {
           id: slot.def.id,
           active: slot.record.active,
           at: input.at,
         }
-        ctx.peers.announce('alarm-suppressor', change)
+        durable(() => peers.announce('alarm-suppressor', change))
       }
     }
     releaseLater(slot)
@@ -497,8 +500,10 @@ export function createAlarmService(ctx: {
     if (!s || s.view.active === c.active) return
     writer.run('plantStateSave', [c.id, c.active ? 1 : 0, c.at, c.by, c.reason])
     log.info({ state: c.id, active: c.active, by: c.by, reason: c.reason }, 'plant state changed')
-    // In a cluster the other gateways take it too: they suppress the alarms they judge.
-    ctx.peers?.announce('plant-state', c)
+    // In a cluster the other gateways take it too, once it is committed (what they would read
+    // again after an outage): they suppress the alarms they judge.
+    const peers = ctx.peers
+    if (peers) writer.whenDurable(() => peers.announce('plant-state', c))
     applyState(c)
   }
 
@@ -1076,8 +1081,8 @@ export function createAlarmService(ctx: {
           if (registry.resolve(row.id)?.entry === entry) loadAlarm(row, at)
       }
       // A suppressor taken over stands as its record says: where that is not what was last
-      // heard of it (its last owner died between announcing a change and saving it), the
-      // alarms it suppresses here follow.
+      // heard of it (its last owner died between committing a change and announcing it, or
+      // the announcement was lost), the alarms it suppresses here follow.
       for (const [key, heard] of heardOf) {
         const holds = suppressorHolds(key)
         if (holds !== heard) suppressorChanged(key, holds, at, adopted)
