@@ -557,6 +557,44 @@ describe('a data directory written with one row per reading (schema 3)', () => {
   })
 })
 
+describe('the time-series store cuts a full batch', () => {
+  it('once the writes of the turn are in: a message’s reading and delivery share a commit', async () => {
+    const dir = await tempDir()
+    const store = createSqliteStore({
+      path: join(dir.path, 'timeseries.db'),
+      log: createLogger('silent'),
+      batchSize: 3,
+      flushIntervalMs: 3_600_000,
+    })
+    const watched = watchThreads()
+    try {
+      await store.start()
+      const t0 = Date.now() - 60_000
+      // Two messages, each a reading and its delivery: past the batch size in the first.
+      for (const k of [1, 2]) {
+        store.write({ kind: 'reading', characteristic: 'a', ts: t0 + k, value: k, seq: k })
+        store.write({
+          kind: 'delivery',
+          delivery: { client: 'dev', messageId: k, hash: k, at: t0 + k },
+        })
+      }
+      expect(watched.count('write')).toBe(0)
+      await new Promise<void>((r) => setImmediate(r))
+      expect(watched.count('write')).toBe(1)
+      await store.flush()
+      const values = (
+        await store.readings({ characteristic: 'a', from: t0, to: t0 + 10, limit: 10 })
+      ).map((r) => r.value)
+      expect(values.sort()).toEqual([1, 2])
+      expect(await store.deliveries()).toHaveLength(2)
+    } finally {
+      watched.restore()
+      await store.stop()
+      await dir.remove()
+    }
+  })
+})
+
 describe('a time-series writer that dies', () => {
   let dir: { path: string; remove(): Promise<void> }
   beforeEach(async () => {

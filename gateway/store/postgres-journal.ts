@@ -416,6 +416,8 @@ export function createPostgresJournal(options: PostgresJournalOptions): Postgres
     void pump()
   }
 
+  let fullCutScheduled = false
+
   /** Acknowledgements wait: cut the batch once no commit is in flight. */
   function scheduleCut(): void {
     if (cutScheduled) return
@@ -646,7 +648,14 @@ export function createPostgresJournal(options: PostgresJournalOptions): Postgres
       default:
         return // chart points and events are the time series'
     }
-    if (++b.size >= batchSize) cut()
+    // Cut once this turn's writes are in: one message's reading and delivery share a commit.
+    if (++b.size >= batchSize && !fullCutScheduled) {
+      fullCutScheduled = true
+      setImmediate(() => {
+        fullCutScheduled = false
+        if (buffer.size >= batchSize) cut()
+      })
+    }
   }
 
   function flush(): Promise<void> {

@@ -134,6 +134,21 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     postBatch(seq, batch)
   }
 
+  /**
+   * A full batch is cut once the writes of this turn are in, not in the middle of them: what one
+   * message wrote (its reading and its delivery) is never split over two commits, one of which a
+   * crash could lose (a resend would then be taken for a message already stored).
+   */
+  let fullCutScheduled = false
+  function scheduleFullCut(): void {
+    if (fullCutScheduled) return
+    fullCutScheduled = true
+    setImmediate(() => {
+      fullCutScheduled = false
+      if (buffer.size >= batchSize) sendBuffer()
+    })
+  }
+
   /** Acknowledgements wait: cut the batch once the writer has nothing in flight. */
   function scheduleCut(): void {
     if (cutScheduled) return
@@ -315,7 +330,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       } else if (record.kind === 'chart') columns.chart(record.characteristic, record.point)
       else if (record.kind === 'delivery') columns.delivery(record.delivery)
       else b.records.push(record)
-      if (++b.size >= batchSize) sendBuffer()
+      if (++b.size >= batchSize) scheduleFullCut()
     },
 
     whenDurable(done) {
