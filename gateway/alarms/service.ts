@@ -136,7 +136,6 @@ function suppressible(
 const FORWARD_TIMEOUT_MS = 5_000
 
 /** An act and a settings change as asked of the gateway that judges the alarm. */
-type ActAsked = [id: string, act: AlarmAct, by: string | null]
 type ActsAsked = [ids: string[], act: AlarmAct, by: string | null]
 type SettingsAsked = [id: string, change: AlarmSettingsChange, by: string | null, reason: string]
 /** A plant state's change, announced to the other gateways of a cluster. */
@@ -233,8 +232,8 @@ export function createAlarmService(ctx: {
   const others = ctx.leased ? createOthersAlarms({ db, registry }) : null
   /** In a cluster: the suppressor alarms other gateways judge, active or not (suppressorHolds). */
   const remoteSuppressors = new Map<string, boolean>()
-  ctx.peers?.on('alarm-act', (p) => answerAsOwner(p, () => actHere(...(p as ActAsked))))
-  // A bulk act through another gateway: this one acts on those it judges, in one answer.
+  // Acts through another gateway (one, or a bulk acknowledgement): this one acts on those it
+  // judges, in one answer.
   ctx.peers?.on('alarm-acts', async (p) => {
     const [ids, act, by] = p as ActsAsked
     if (!Array.isArray(ids)) return null
@@ -909,7 +908,7 @@ export function createAlarmService(ctx: {
   /** An act on an alarm another gateway judges: that gateway's answer, or why there is none. */
   async function forward<T>(
     event: string,
-    asked: ActAsked | SettingsAsked,
+    asked: SettingsAsked,
   ): Promise<T | { refused: string; unavailable: true } | undefined> {
     const answers = ctx.peers ? await ctx.peers.ask(event, asked, FORWARD_TIMEOUT_MS) : []
     const answer = answers.find(
@@ -1044,7 +1043,7 @@ export function createAlarmService(ctx: {
     return v
   }
 
-  return {
+  const service: AlarmService = {
     adopt(ids) {
       const at = now()
       const adopted = new Set<Entry>()
@@ -1203,7 +1202,7 @@ export function createAlarmService(ctx: {
 
     async act(id, act, by) {
       if (!others || owns(id)) return actHere(id, act, by)
-      return forward('alarm-act', [id, act, by] satisfies ActAsked)
+      return (await service.actMany([id], act, by)).get(id)
     },
 
     async actMany(ids, act, by) {
@@ -1338,6 +1337,7 @@ export function createAlarmService(ctx: {
       return s.view
     },
   }
+  return service
 }
 
 /** The limit a signalling pane's point is beyond (N1, WE1, CUSUM), for the alarm's message. */
