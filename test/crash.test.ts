@@ -149,6 +149,10 @@ ${characteristics}`,
     await kill(gw.child)
     throw err
   })
+  // Through an external broker, what is published before the gateway's first subscription has
+  // nobody to go to and the broker drops it (after that the session keeps it): the device starts
+  // once the broker has granted it.
+  if (run.mqtt) await subscribed(run, gw)
   const client = connect(`mqtt://127.0.0.1:${run.mqttPort}`, {
     clientId: 'seq-publisher',
     reconnectPeriod: 100,
@@ -177,6 +181,22 @@ ${characteristics}`,
   const exited = new Promise((r) => gw.child.once('exit', r))
   gw.child.kill('SIGTERM')
   await exited
+}
+
+async function subscribed(run: Run, gw: { child: ChildProcess; output(): string }): Promise<void> {
+  await waitFor(
+    'the gateway to subscribe on the external broker',
+    async () => {
+      const h = (await (await fetch(`http://127.0.0.1:${run.httpPort}/api/health`)).json()) as {
+        sources: { name: string; connected: boolean }[]
+      }
+      return h.sources.some((s) => s.name === 'mqtt-external' && s.connected)
+    },
+    { timeoutMs: 30_000 },
+  ).catch(async (err: Error) => {
+    await kill(gw.child)
+    throw new Error(`${err.message}\n${gw.output()}`)
+  })
 }
 
 async function allTaken(run: Run, gw: { output(): string }): Promise<void> {

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile, writeFile } from 'node:fs/promises'
-import { connect as tcpConnect } from 'node:net'
+import { type AddressInfo, createServer, type Socket, connect as tcpConnect } from 'node:net'
 import { Writable } from 'node:stream'
 import { promisify } from 'node:util'
+import { Aedes } from 'aedes'
 import { connectAsync, type IClientOptions, type ISubscriptionMap, type MqttClient } from 'mqtt'
 import mqttPacket, { type Packet } from 'mqtt-packet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -772,6 +773,65 @@ characteristics:
     } finally {
       await gw.close()
       await gw.removeDataDir()
+    }
+  })
+})
+
+describe('an external broker that refuses the gateway its subscription (a real aedes, permissions denying it)', () => {
+  it('the source is not connected while refused, the status names the filter; once granted it is', async () => {
+    let deny = true
+    const broker = await Aedes.createBroker({
+      authorizeSubscribe: (_client, sub, done) =>
+        // No subscription given back: SUBACK 0x80 (MQTT 3.1.1, 3.9.3).
+        deny ? done(null, null) : done(null, sub),
+    })
+    const sockets = new Set<Socket>()
+    const server = createServer((socket) => {
+      sockets.add(socket)
+      broker.handle(socket)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const gw = await startTestGateway(`
+mqtt:
+  broker: { enabled: false }
+  external: { url: ${url}, clientId: linewatch-refused }
+characteristics:
+  - { id: rh, name: Relative humidity, path: site/cleanroom/suite-1/room-b, source: { mqtt: { topic: site/room-b/rh } } }
+`)
+    try {
+      // Connected (CONNACK) but refused (SUBACK 0x80): nothing will arrive, and health says so.
+      const source = await waitFor('the refusal in the status', async () => {
+        const s = (await health(gw)).sources[0]
+        return s?.detail?.startsWith('subscription refused') ? s : undefined
+      })
+      expect(source).toMatchObject({
+        name: 'mqtt-external',
+        connected: false,
+        detail: 'subscription refused by the broker: site/room-b/rh',
+      })
+      expect((await health(gw)).status).toBe('degraded')
+      // Granted on the next connection (the broker's permissions changed, the connection dropped).
+      deny = false
+      for (const socket of sockets) socket.destroy()
+      await waitFor(
+        'the granted subscription',
+        async () => (await health(gw)).sources[0]?.connected,
+      )
+      const device = await connectAsync(url)
+      const ts = Date.now()
+      await device.publishAsync('site/room-b/rh', JSON.stringify({ value: 44, ts }), { qos: 1 })
+      await device.endAsync()
+      const got = await waitFor('the reading', async () => {
+        const r = await readings(gw, 'rh')
+        return r.length > 0 ? r : undefined
+      })
+      expect(got).toEqual([{ ts, value: 44 }])
+    } finally {
+      await gw.close()
+      await gw.removeDataDir()
+      await new Promise<void>((r) => broker.close(() => r()))
+      server.close()
     }
   })
 })

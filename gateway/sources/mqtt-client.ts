@@ -54,6 +54,12 @@ export function createMqttClientSource(
   let client: MqttClient | null = null
   let received = 0
   let lastError: string | undefined
+  /**
+   * The broker granted this connection's subscriptions. Connected means this, not the CONNACK:
+   * a message published before the broker has the subscription (a session's first connection)
+   * has nobody to go to, and the broker drops it.
+   */
+  let subscribed = false
   // No filters configured: exactly the mapped topics. Filters are subscribed as written, shared
   // subscriptions ($share/<group>/<filter>) too; a message's topic is matched by the filter part.
   const filters = options.subscribe.length > 0 ? options.subscribe : [...topics.keys()]
@@ -109,8 +115,11 @@ export function createMqttClientSource(
         lost = isLost
         ctx.sink.communication({ characteristics: mapped, lost: isLost, why, at: Date.now() })
       }
+      let connections = 0
       c.on('connect', (connack) => {
+        const on = ++connections
         lastError = undefined
+        subscribed = false
         communication(false, `connected to ${options.url}`)
         log.info(
           { url: options.url, sessionPresent: connack.sessionPresent },
@@ -119,8 +128,22 @@ export function createMqttClientSource(
         // A resumed session keeps its subscriptions; subscribing again is harmless and covers a broker that lost it.
         c.subscribe(
           Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const }])),
-          (err) => {
-            if (err) log.error({ err }, 'subscribing on the external MQTT broker failed')
+          (err, granted) => {
+            // An answer for a connection gone (mqtt.js fails its pending subscriptions) says nothing now.
+            if (client !== c || on !== connections || !c.connected) return
+            // A refused filter comes back with a failure code (0x80 and up, e.g. an ACL's
+            // denial; mqtt.js then also reports an error): those are named.
+            const failed = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic)
+            const refused = failed.length > 0 || !err ? failed : filters
+            if (refused.length === 0) {
+              subscribed = true
+              return
+            }
+            lastError = `subscription refused by the broker: ${refused.join(', ')}`
+            log.error(
+              { url: options.url, refused, err: err?.message },
+              'the external MQTT broker refused subscriptions',
+            )
           },
         )
       })
@@ -159,7 +182,10 @@ export function createMqttClientSource(
           ts: Date.now(),
         })
       })
-      c.on('close', () => communication(true, `connection to ${options.url} lost`))
+      c.on('close', () => {
+        subscribed = false
+        communication(true, `connection to ${options.url} lost`)
+      })
       c.on('offline', () =>
         log.warn({ url: options.url }, 'external MQTT broker unreachable; reconnecting'),
       )
@@ -169,7 +195,7 @@ export function createMqttClientSource(
       return {
         name,
         kind: 'mqtt-client',
-        connected: client?.connected ?? false,
+        connected: (client?.connected ?? false) && subscribed,
         detail: lastError ?? options.url,
         received,
       }
