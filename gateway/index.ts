@@ -469,6 +469,7 @@ export async function createGateway(
         sink,
         log: log.child({ module: 'cluster' }),
         env,
+        dataDir,
       })
       cluster = c
       await c.start()
@@ -572,7 +573,7 @@ function createSources(
   dataDir: string,
   env: NodeJS.ProcessEnv,
   deliveries: () => Promise<Delivery[]>,
-  /** The latest reading time a chart has taken: a Sparkplug birth repeating it is not new. */
+  /** The latest reading time a chart has taken: a Sparkplug birth or an OPC-UA subscription's first value repeating it is not new. */
   takenBefore: (characteristic: string) => number | undefined,
   /** An error a source logged outside a reading's path: counted for health. */
   onError: () => void,
@@ -605,25 +606,21 @@ function createSources(
       }),
     )
   }
-  for (const server of config.opcua.servers) {
-    const bindings = config.characteristics.flatMap((c) =>
-      c.source.opcua?.server === server.id
-        ? [{ characteristic: c.id, nodeId: c.source.opcua.nodeId }]
-        : [],
-    )
-    sources.push(
-      lazySource(`opcua:${server.id}`, 'opcua', async () => {
-        const { createOpcuaSource, clientPkiDir } = await import('./sources/opcua.ts')
-        return createOpcuaSource(server, bindings, {
-          sink,
-          log: log.child({ module: 'opcua', server: server.id }),
-          pkiDir: clientPkiDir(config.opcua, dataDir),
-          pki: config.opcua,
-          env,
-        })
-      }),
-    )
-  }
+  // In a cluster each OPC-UA server's session runs on its unit's holder (gateway/cluster).
+  if (!config.cluster)
+    for (const server of config.opcua.servers)
+      sources.push(
+        lazySource(`opcua:${server.id}`, 'opcua', async () => {
+          const { createOpcuaServerSource } = await import('./sources/opcua.ts')
+          return createOpcuaServerSource(config, server.id, {
+            sink,
+            log: log.child({ module: 'opcua', server: server.id }),
+            dataDir,
+            env,
+            takenBefore,
+          })
+        }),
+      )
   // In a cluster each Sparkplug group's host runs on the group's lease holder (gateway/cluster).
   if (sparkplugEnabled(config) && !config.cluster) {
     sources.push(

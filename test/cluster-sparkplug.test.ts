@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clusterUnits } from '../gateway/cluster/units.ts'
 import { parseConfig } from '../gateway/config/index.ts'
-import { partitionOf, preferredMember } from '../rules/leases.ts'
+import { partitionOf } from '../rules/leases.ts'
 import { type ClusterGateway, type ClusterPlant, startClusterPlant } from './helpers/cluster.ts'
 import { waitFor } from './helpers/index.ts'
 import { type EdgeNode, type Metric, startEdgeNode } from './helpers/sparkplug.ts'
@@ -52,7 +52,7 @@ const metrics = (n: number): Metric[] =>
     timestamp: Date.now(),
   }))
 
-describe('cluster units: the hash partitions, then the Sparkplug groups', () => {
+describe('cluster units: the hash partitions, then the Sparkplug groups, then the OPC-UA servers', () => {
   const units = (groups: string[]) =>
     clusterUnits({
       ...parseConfig(
@@ -72,8 +72,8 @@ ${groups.map((g) => `  - { id: ${g.toLowerCase()}-x, name: x, path: p/${g}, sour
     expect(two.groups).toEqual(['Dortmund', 'Essen'])
     expect(two.unitOf('dortmund-x')).toBe(8)
     expect(two.unitOf('essen-x')).toBe(9)
-    expect(two.groupOf(9)).toBe('Essen')
-    expect(two.groupOf(3)).toBeUndefined()
+    expect(two.kindOf(9)).toEqual({ kind: 'sparkplug', group: 'Essen' })
+    expect(two.kindOf(3)).toEqual({ kind: 'partition' })
     expect(two.unitOf('plain')).toBe(partitionOf('plain', 8))
     // Bochum sorts first: the groups after it move up by one, the partitions stay.
     const three = units(['Essen', 'Dortmund', 'Bochum'])
@@ -82,11 +82,39 @@ ${groups.map((g) => `  - { id: ${g.toLowerCase()}-x, name: x, path: p/${g}, sour
     )
     expect(three.unitOf('plain')).toBe(two.unitOf('plain'))
   })
+
+  it('numbers the OPC-UA servers after the groups, sorted by id; each server is one unit', () => {
+    const u = clusterUnits({
+      ...parseConfig(
+        `sparkplug: { hostId: lw }
+opcua:
+  servers:
+    - { id: press-2, endpoint: 'opc.tcp://127.0.0.1:4841', securityPolicy: None, securityMode: None }
+    - { id: cnc-1, endpoint: 'opc.tcp://127.0.0.1:4840', securityPolicy: None, securityMode: None }
+characteristics:
+  - { id: force, name: x, path: p/press, source: { opcua: { server: press-2, nodeId: 'nsu=urn:m;s=F' } } }
+  - { id: bore, name: x, path: p/cnc, source: { opcua: { server: cnc-1, nodeId: 'nsu=urn:m;s=B' } } }
+  - { id: spindle, name: x, path: p/cnc, source: { opcua: { server: cnc-1, nodeId: 'nsu=urn:m;s=S' } } }
+  - { id: weight, name: x, path: p/fill, source: { sparkplug: { group: Fill, node: N, metric: W } } }
+  - { id: plain, name: plain, path: p/plain, source: { mqtt: { topic: t/plain } } }
+`,
+        'units.yaml',
+      ),
+      cluster: { partitions: 4 },
+    })
+    // 4 partitions (0–3), the group Fill (4), then cnc-1 (5) and press-2 (6).
+    expect(u.count).toBe(7)
+    expect(u.servers).toEqual(['cnc-1', 'press-2'])
+    expect([u.unitOf('bore'), u.unitOf('spindle'), u.unitOf('force')]).toEqual([5, 5, 6])
+    expect(u.unitOf('weight')).toBe(4)
+    expect(u.kindOf(5)).toEqual({ kind: 'opcua', server: 'cnc-1' })
+    expect(u.kindOf(6)).toEqual({ kind: 'opcua', server: 'press-2' })
+    expect(u.unitOf('plain')).toBe(partitionOf('plain', 4))
+  })
 })
 
 describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
   let plant: ClusterPlant
-  let influxd: ClusterPlant['influxd']
   let mosquitto: ClusterPlant['mosquitto']
   let gateways: ClusterPlant['gateways']
   const nodes: EdgeNode[] = []
@@ -97,7 +125,7 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
 
   beforeAll(async () => {
     plant = await startClusterPlant('linewatch-cluster-sp-')
-    ;({ influxd, mosquitto, gateways } = plant)
+    ;({ mosquitto, gateways } = plant)
   }, 60_000)
 
   afterAll(async () => {
@@ -117,48 +145,15 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
   /** Live leases by unit, read from PostgreSQL with its own clock. */
   const leases = () => plant.leases()
 
-  /** The Sparkplug hosts a gateway runs, by source name, with whether each is online. */
-  async function hosts(gw: Running): Promise<Map<string, boolean>> {
-    const health = (await (await fetch(`${gw.url}/api/health`)).json()) as {
-      sources: { name: string; kind: string; connected: boolean }[]
-    }
-    return new Map(
-      health.sources.filter((s) => s.kind === 'sparkplug').map((s) => [s.name, s.connected]),
-    )
-  }
-
-  /** Readings InfluxDB has of a characteristic, with a time stamp after `since` (ms). */
-  async function stored(characteristic: string, since: number): Promise<number> {
-    const q = new URLSearchParams({
-      db: 'clustersp',
-      q: `SELECT count(value) FROM reading WHERE characteristic = '${characteristic}' AND time > ${since}ms`,
-    })
-    const body = (await (await fetch(`${influxd.url}/query?${q}`)).json()) as {
-      results: { series?: { values: [string, number][] }[] }[]
-    }
-    return body.results[0]?.series?.[0]?.values[0]?.[1] ?? 0
-  }
-
-  const dump = () =>
-    [...gateways.values()].map((g) => `--- ${g.name}\n${g.output().slice(-4000)}`).join('\n')
+  const hosts = (gw: Running) => plant.sources(gw, 'sparkplug')
+  const stored = (characteristic: string, since: number) =>
+    plant.stored('clustersp', characteristic, since)
+  const dump = () => plant.dump()
 
   it('leases each group to one gateway, which hosts it; a killed holder’s group is taken over and its readings continue', async () => {
     for (const name of GATEWAYS) await startGateway(name)
-    const units = PARTITIONS + GROUPS.length
     // Settled: every unit held by the gateway rendezvous hashing prefers among the two.
-    await waitFor(
-      'every unit leased to its preferred gateway',
-      async () => {
-        const held = await leases()
-        return (
-          held.size === units &&
-          [...held].every(([unit, h]) => h === preferredMember(unit, [...GATEWAYS]))
-        )
-      },
-      { timeoutMs: 60_000 },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${dump()}`)
-    })
+    await plant.preferred(PARTITIONS + GROUPS.length, GATEWAYS)
 
     // The edge nodes: each publishes its two metrics every 100 ms (QoS 0, as Sparkplug does).
     for (const { group, node } of GROUPS)

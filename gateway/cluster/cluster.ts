@@ -9,7 +9,7 @@ import { whenAll } from '../store/records-writer.ts'
 import type { JournaledStore } from '../store/types.ts'
 import { createLeases, type Leases } from './leases.ts'
 import type { Tenures } from './tenures.ts'
-import { clusterUnits } from './units.ts'
+import { clusterUnits, type UnitKind } from './units.ts'
 
 /**
  * A gateway among several (docs/scale.md). The characteristics are hashed into partitions;
@@ -37,6 +37,12 @@ import { clusterUnits } from './units.ts'
  * `<sparkplug.hostId>-<group>`), which asks the nodes for rebirths as any starting host does.
  * Sparkplug sessions are clean and DATA is QoS 0: nothing waits at the broker for the next
  * holder, so what was published between the old host's end and the new one's births is lost.
+ *
+ * An OPC-UA server is a unit too: its holder restores the server's characteristics and opens
+ * the session with it (its own application certificate, from its data directory). A session
+ * acknowledges nothing and cannot be handed over: what changed between the old holder's end and
+ * the new session's first values is not seen; the first value repeating the last one taken is
+ * not taken twice.
  */
 export interface Cluster {
   start(): Promise<void>
@@ -59,8 +65,8 @@ interface Partition {
   ids: string[]
   /** Topic → characteristic, for this partition's MQTT characteristics. */
   topics: Map<string, string>
-  /** A Sparkplug group's unit: the group (its characteristics are all Sparkplug). */
-  group?: string
+  /** What the unit stands for: a hash partition, a Sparkplug group, an OPC-UA server. */
+  unit: UnitKind
 }
 
 export function createCluster(ctx: {
@@ -76,11 +82,13 @@ export function createCluster(ctx: {
   sink: ReadingSink
   log: Logger
   env: NodeJS.ProcessEnv
+  /** The gateway's data directory (its OPC-UA application certificate and PKI). */
+  dataDir: string
 }): Cluster {
   const { config, pipeline, alarms, nc, store, sink, log } = ctx
   const cluster = config.cluster
-  const external = config.mqtt.external
-  if (!external) throw new Error('a cluster consumes from mqtt.external')
+  if (!config.mqtt.external) throw new Error('a cluster consumes from mqtt.external')
+  const external: NonNullable<Config['mqtt']['external']> = config.mqtt.external
   const base = external.clientId ?? 'linewatch'
   const units = clusterUnits(config)
   const parts = new Map<number, Partition>()
@@ -88,8 +96,7 @@ export function createCluster(ctx: {
     const p = units.unitOf(c.id)
     let part = parts.get(p)
     if (!part) {
-      const group = units.groupOf(p)
-      part = { ids: [], topics: new Map(), ...(group === undefined ? {} : { group }) }
+      part = { ids: [], topics: new Map(), unit: units.kindOf(p) }
       parts.set(p, part)
     }
     part.ids.push(c.id)
@@ -97,6 +104,45 @@ export function createCluster(ctx: {
   }
   const consumers = new Map<number, Source>()
   let characteristics = 0
+
+  /** The session with one OPC-UA server, on the server's unit holder. */
+  async function serverSession(server: string): Promise<Source> {
+    const { createOpcuaServerSource } = await import('../sources/opcua.ts')
+    return createOpcuaServerSource(config, server, {
+      sink,
+      log: log.child({ module: 'opcua', server }),
+      dataDir: ctx.dataDir,
+      env: ctx.env,
+      // The new session's first value may be the one the previous holder took last.
+      takenBefore: (id) => pipeline.runtime(id)?.last?.ts,
+    })
+  }
+
+  /** What reads a unit's characteristics: the partition's MQTT session, the group's host, the server's session. */
+  async function consumerOf(partition: number, part: Partition): Promise<Source> {
+    const { unit } = part
+    if (unit.kind === 'sparkplug') return groupHost(unit.group)
+    if (unit.kind === 'opcua') return serverSession(unit.server)
+    const clientId = `${base}-p${partition}`
+    const { createMqttClientSource } = await import('../sources/mqtt-client.ts')
+    return createMqttClientSource(
+      {
+        ...external,
+        clientId,
+        subscribe: [],
+        maxPacketBytes: config.mqtt.maxPacketBytes,
+        name: `mqtt-external:p${partition}`,
+        abruptStop: true,
+      },
+      part.topics,
+      {
+        sink,
+        log: log.child({ module: 'mqtt-client', partition }),
+        env: ctx.env,
+        deliveries: () => store.deliveries([clientId]),
+      },
+    )
+  }
 
   /** `abrupt`: a lost lease (a Sparkplug host then leaves its will to the broker, host.ts). */
   async function stopConsuming(partition: number, abrupt = false): Promise<void> {
@@ -144,40 +190,15 @@ export function createCluster(ctx: {
       alarms.adopt(part.ids)
       nc.adopt(part.ids)
       characteristics += part.ids.length
-      if (part.group !== undefined) {
-        const host = await groupHost(part.group)
-        consumers.set(partition, host)
-        await host.start()
-        log.info(
-          { partition, group: part.group, epoch, characteristics: part.ids.length },
-          'Sparkplug group taken: charts restored, host started',
-        )
-        return
-      }
-      const clientId = `${base}-p${partition}`
-      const { createMqttClientSource } = await import('../sources/mqtt-client.ts')
-      const source = createMqttClientSource(
-        {
-          ...external,
-          clientId,
-          subscribe: [],
-          maxPacketBytes: config.mqtt.maxPacketBytes,
-          name: `mqtt-external:p${partition}`,
-          abruptStop: true,
-        },
-        part.topics,
-        {
-          sink,
-          log: log.child({ module: 'mqtt-client', partition }),
-          env: ctx.env,
-          deliveries: () => store.deliveries([clientId]),
-        },
-      )
+      const source = await consumerOf(partition, part)
       consumers.set(partition, source)
       await source.start()
+      const { unit } = part
       log.info(
-        { partition, epoch, characteristics: part.ids.length },
-        'partition taken: charts restored, consuming',
+        { partition, epoch, characteristics: part.ids.length, ...unit },
+        unit.kind === 'partition'
+          ? 'partition taken: charts restored, consuming'
+          : `${unit.kind === 'sparkplug' ? 'Sparkplug group' : 'OPC-UA server'} taken: charts restored, ${source.name} started`,
       )
     },
     onLose(partition) {

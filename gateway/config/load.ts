@@ -107,12 +107,8 @@ function clusterProblems(config: Config): SemanticIssue[] {
     config.live.redis !== undefined,
     'a cluster needs live.redis: the gateways share live events, alarm acts and user and NC changes over it',
   )
-  need(
-    ['opcua', 'servers'],
-    config.opcua.servers.length === 0,
-    'OPC-UA sources are not handed between the gateways of a cluster yet: run them on a gateway of their own',
-  )
-  // Sparkplug B is allowed: each group is a unit leased like a partition (gateway/cluster/units.ts).
+  // Sparkplug B groups and OPC-UA servers are allowed: each is a unit leased like a partition
+  // (gateway/cluster/units.ts).
   return issues
 }
 

@@ -14,7 +14,7 @@ import {
   setWarningLogger,
   TimestampsToReturn,
 } from 'node-opcua'
-import type { OpcuaServerConfig } from '../config/index.ts'
+import type { Config, OpcuaServerConfig } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import {
@@ -25,7 +25,7 @@ import {
   step,
   verifiedServerCertificate,
 } from './opcua-connect.ts'
-import { acquireClientPki, type ClientPki, readCertificateFile } from './opcua-pki.ts'
+import { acquireClientPki, type ClientPki, clientPkiDir, readCertificateFile } from './opcua-pki.ts'
 import { type RefusalKind, refusalOf, retryDelayMs } from './opcua-refusals.ts'
 import { numberFromVariant, resolveNsuNodeId, timestampOf } from './opcua-values.ts'
 import type { RejectReason, Source, SourceContext, SourceStatus } from './types.ts'
@@ -254,6 +254,38 @@ export interface OpcuaSourceContext extends SourceContext {
   pki?: { applicationName?: string | undefined; applicationUri?: string | undefined } | undefined
   /** Where passwordEnv is looked up (default process.env). */
   env?: NodeJS.ProcessEnv | undefined
+  /**
+   * The latest source time a chart has taken: a new subscription's first notification repeating
+   * it is not new (after a restart, or a cluster's OPC-UA server taken over by another gateway).
+   */
+  takenBefore?: ((characteristic: string) => number | undefined) | undefined
+}
+
+/** The source of one configured OPC-UA server (`opcua.servers[].id`), with its characteristics' bindings. */
+export function createOpcuaServerSource(
+  config: Pick<Config, 'opcua' | 'characteristics'>,
+  serverId: string,
+  ctx: SourceContext & {
+    dataDir: string
+    env: NodeJS.ProcessEnv
+    takenBefore: (characteristic: string) => number | undefined
+  },
+): Source {
+  const server = config.opcua.servers.find((s) => s.id === serverId)
+  if (!server) throw new Error(`no OPC-UA server "${serverId}" in opcua.servers`)
+  const bindings = config.characteristics.flatMap((c) =>
+    c.source.opcua?.server === serverId
+      ? [{ characteristic: c.id, nodeId: c.source.opcua.nodeId }]
+      : [],
+  )
+  return createOpcuaSource(server, bindings, {
+    sink: ctx.sink,
+    log: ctx.log,
+    pkiDir: clientPkiDir(config.opcua, ctx.dataDir),
+    pki: config.opcua,
+    env: ctx.env,
+    takenBefore: ctx.takenBefore,
+  })
 }
 
 export function createOpcuaSource(
@@ -336,7 +368,11 @@ export function createOpcuaSource(
       }
       const ts = time.ts
       const previous = last.get(item.binding.characteristic)
-      if (first && previous?.ts === ts && previous.value === converted.value) {
+      const repeat =
+        previous === undefined
+          ? ctx.takenBefore?.(item.binding.characteristic) === ts
+          : previous.ts === ts && previous.value === converted.value
+      if (first && repeat) {
         log.debug(
           { nodeId: item.binding.nodeId, ts },
           'skipped the value already delivered before reconnecting',

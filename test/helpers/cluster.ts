@@ -8,6 +8,7 @@ import type { InfluxConfig } from '../../gateway/config/index.ts'
 import type { AlarmView } from '../../gateway/contract.ts'
 import { createLogger } from '../../gateway/log.ts'
 import { createInfluxStore, type InfluxStore } from '../../gateway/store/influx.ts'
+import { preferredMember } from '../../rules/leases.ts'
 import { apiCall, freePort, tempDir, waitFor } from './index.ts'
 import { type RunningInfluxd, startInfluxd } from './influxd.ts'
 import { type Mosquitto, startMosquitto } from './mosquitto.ts'
@@ -90,8 +91,16 @@ export interface ClusterPlant {
   settled(partitions: number, holders: number): Promise<Map<number, string>>
   /** Waits until `name` holds every one of `partitions` (the others' leases taken over). */
   heldBy(name: string, partitions: number): Promise<void>
+  /** Waits until every one of `units` is leased to the gateway rendezvous hashing prefers among `members`. */
+  preferred(units: number, members: readonly string[]): Promise<Map<number, string>>
   /** A reader of what the gateways wrote to this InfluxDB database (the gateway's own adapter). */
   reader(database: string): Promise<InfluxStore>
+  /** Readings InfluxDB's `database` has of a characteristic, with a time stamp after `since` (ms). */
+  stored(database: string, characteristic: string, since: number): Promise<number>
+  /** The sources of a `kind` a gateway runs (health), by name, with whether each is connected. */
+  sources(gw: ClusterGateway, kind: string): Promise<Map<string, boolean>>
+  /** The last lines each running gateway logged, for a failure's message. */
+  dump(): string
   stop(): Promise<void>
 }
 
@@ -135,6 +144,9 @@ export async function startClusterPlant(prefix: string): Promise<ClusterPlant> {
     )
     return new Map(rows.map((r) => [r.partition, r.holder]))
   }
+
+  const dump = () =>
+    [...gateways.values()].map((g) => `--- ${g.name}\n${g.output().slice(-4000)}`).join('\n')
 
   return {
     postgres,
@@ -238,6 +250,44 @@ ${o.yaml}`,
         { timeoutMs: 60_000 },
       )
     },
+
+    preferred(units, members) {
+      return waitFor(
+        'every unit leased to its preferred gateway',
+        async () => {
+          const held = await leases()
+          return held.size === units &&
+            [...held].every(([unit, h]) => h === preferredMember(unit, members))
+            ? held
+            : undefined
+        },
+        { timeoutMs: 60_000 },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\n${dump()}`)
+      })
+    },
+
+    async stored(database, characteristic, since) {
+      const q = new URLSearchParams({
+        db: database,
+        q: `SELECT count(value) FROM reading WHERE characteristic = '${characteristic}' AND time > ${since}ms`,
+      })
+      const body = (await (await fetch(`${influxd.url}/query?${q}`)).json()) as {
+        results: { series?: { values: [string, number][] }[] }[]
+      }
+      return body.results[0]?.series?.[0]?.values[0]?.[1] ?? 0
+    },
+
+    async sources(gw, kind) {
+      const health = (await (await fetch(`${gw.url}/api/health`)).json()) as {
+        sources: { name: string; kind: string; connected: boolean }[]
+      }
+      return new Map(
+        health.sources.filter((s) => s.kind === kind).map((s) => [s.name, s.connected]),
+      )
+    },
+
+    dump,
 
     async heldBy(name, partitions) {
       await waitFor(
