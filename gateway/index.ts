@@ -207,6 +207,7 @@ export async function createGateway(
       chain: recordsChain(config),
       run: (statement, params) => writer.run(statement, params),
       whenDurable: (done) => writer.whenDurable(done),
+      whenCommitted: (done) => writer.whenCommitted(done),
       headPath: auditHeadPath,
       store,
       log: log.child({ module: 'audit' }),

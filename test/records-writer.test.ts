@@ -200,6 +200,42 @@ describe('records writer commits', () => {
     }
   })
 
+  it('a wait that follows the commits (whenCommitted) hurries none: it is called with the next one', async () => {
+    const path = join(dir.path, 'records.db')
+    openRecords(path).close()
+    const writer = createRecordsWriter({
+      path,
+      log,
+      statements: { note },
+      unwaitedCommitMs: 3_600_000,
+    })
+    await writer.start()
+    try {
+      writer.run('note', ['fill', T0, 'restart', 'first'])
+      let followed = false
+      writer.whenCommitted(() => {
+        followed = true
+      })
+      // Turns in which a waiter's cut would have sent the first write on its own.
+      for (let i = 0; i < 5; i++) await turn()
+      writer.run('note', ['fill', T0 + 1, 'restart', 'second'])
+      expect(writer.status()).toMatchObject({ pending: 2, committed: 0, commits: 0 })
+      expect(followed).toBe(false)
+      // A waiter's commit takes both writes, and calls the follower too.
+      await writer.flush()
+      expect(followed).toBe(true)
+      expect(writer.status()).toMatchObject({ pending: 0, committed: 2, commits: 1 })
+      // Nothing queued: called at once.
+      let now = false
+      writer.whenCommitted(() => {
+        now = true
+      })
+      expect(now).toBe(true)
+    } finally {
+      await writer.stop()
+    }
+  })
+
   it('commits writes nobody waits for by the deadline', async () => {
     const path = join(dir.path, 'records.db')
     openRecords(path).close()

@@ -121,6 +121,12 @@ export function createAuditTrail(ctx: {
   chain?: string
   run: (statement: 'audit', params: (string | number)[]) => void
   whenDurable: (done: () => void) => void
+  /**
+   * Calls `done` once what was written is committed, without hurrying the commit (the head file
+   * follows it: a commit at once per entry rewrote the pages of everything queued with it, as
+   * often as NCs open). By default `whenDurable`.
+   */
+  whenCommitted?: ((done: () => void) => void) | undefined
   headPath: string
   store: TimeSeriesStore
   log: Logger
@@ -209,7 +215,8 @@ export function createAuditTrail(ctx: {
       ])
       if (!headScheduled) {
         headScheduled = true
-        ctx.whenDurable(publishHead)
+        const afterCommit = ctx.whenCommitted ?? ctx.whenDurable
+        afterCommit(publishHead)
       }
       return entry
     },

@@ -29,8 +29,15 @@ export interface RecordsWriter {
   start(): Promise<void>
   /** Queues one run of a named statement; runs are committed in the order they were queued. */
   run(statement: string, params: SQLInputValue[]): void
-  /** Calls `done` once everything queued so far is committed. */
+  /** Calls `done` once everything queued so far is committed: what is queued is committed at once. */
   whenDurable(done: () => void): void
+  /**
+   * Calls `done` once everything queued so far is committed, without hurrying the commit: it
+   * rides the next one (within `unwaitedCommitMs`). For what follows a commit but waits on
+   * nobody's behalf (the audit trail's head file): a commit at once per call would write every
+   * page it changed again, as often as that is called.
+   */
+  whenCommitted(done: () => void): void
   /** Resolves once everything queued so far is committed. */
   flush(): Promise<void>
   /** `committed`: statement runs; `commits`: the transactions they took. */
@@ -59,10 +66,13 @@ interface Batch {
   runs: FlatRuns
   /** Statement runs in `runs`. */
   count: number
+  /** Called once committed; someone waits: the batch is committed at once. */
   waiting: (() => void)[]
+  /** Called once committed; nobody waits: the batch goes by the deadline. */
+  following: (() => void)[]
 }
 
-const emptyBatch = (): Batch => ({ runs: [], count: 0, waiting: [] })
+const emptyBatch = (): Batch => ({ runs: [], count: 0, waiting: [], following: [] })
 
 export function createRecordsWriter(options: {
   /** records.db (SQLite), unless `postgresUrl` is given. */
@@ -163,6 +173,7 @@ export function createRecordsWriter(options: {
       commits++
       lastError = undefined
       for (const done of batch.waiting) done()
+      for (const done of batch.following) done()
       send()
     } else if (message.type === 'failed' && inFlight?.seq === message.seq) {
       lastError = message.error
@@ -260,6 +271,14 @@ export function createRecordsWriter(options: {
         queued.waiting.push(done)
         scheduleCut()
       } else if (inFlight) inFlight.batch.waiting.push(done)
+      else done()
+    },
+
+    whenCommitted(done) {
+      if (queued.count > 0) {
+        queued.following.push(done)
+        scheduleCut()
+      } else if (inFlight) inFlight.batch.following.push(done)
       else done()
     },
 
