@@ -191,6 +191,7 @@ export async function createGateway(
         ...CONFIG_STATEMENTS,
       },
       log: log.child({ module: 'records-writer' }),
+      unwaitedCommitMs: config.store.commitIntervalMs,
       onFailure: () => recentErrors.add(Date.now()),
     })
     await writer.start()
@@ -529,6 +530,7 @@ async function createStore(
 ): Promise<JournaledStore> {
   const path = join(ctx.dataDir, 'timeseries.db')
   const retention = config.store.sqlite.retention
+  const flushIntervalMs = config.store.commitIntervalMs
   if (config.cluster && config.store.influxdb) {
     // A cluster's journal is shared (a takeover restores from it), and fenced by the leases.
     const { createInfluxStore } = await import('./store/influx.ts')
@@ -546,6 +548,7 @@ async function createStore(
       }),
       createPostgresJournal({
         url: postgresUrl(config, ctx.env),
+        flushIntervalMs: config.store.commitIntervalMs,
         log: ctx.log.child({ module: 'journal' }),
         fence: { gateway, partitionOf: unitOf, tenures: ctx.tenures },
       }),
@@ -561,10 +564,10 @@ async function createStore(
     })
     return journaled(
       influx,
-      createSqliteStore({ path, log: ctx.log, journalOnly: true, retention }),
+      createSqliteStore({ path, log: ctx.log, journalOnly: true, retention, flushIntervalMs }),
     )
   }
-  return createSqliteStore({ path, log: ctx.log, retention })
+  return createSqliteStore({ path, log: ctx.log, retention, flushIntervalMs })
 }
 
 function createSources(

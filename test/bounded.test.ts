@@ -161,6 +161,40 @@ characteristics:
   }, 120_000)
 })
 
+describe('store.commitIntervalMs: how often what nobody waits for is committed', () => {
+  it('a QoS 0 reading waits for the interval (a minute here); a QoS 1 acknowledgement commits it with its own', async () => {
+    const gw = await startTestGateway(`
+mqtt: { broker: { port: 0 } }
+store: { commitIntervalMs: 60000 }
+characteristics:
+  - { id: t, name: T, path: p/a/l/c, source: { mqtt: { topic: c/t } } }
+`)
+    try {
+      const mqtt = await connectAsync(gw.gateway.urls.mqtt as string)
+      const ts = Date.now()
+      await mqtt.publishAsync('c/t', JSON.stringify({ value: 1, ts }), { qos: 0 })
+      const health = () => gw.get<Health>('/api/health').then((r) => r.body)
+      await waitFor(
+        'the QoS 0 reading judged',
+        async () => (await health()).counters.readings === 1,
+      )
+      // Longer than the default interval (200 ms), which would have committed it by now; a
+      // minute does not (a slow machine could only make a broken setting pass, not this fail).
+      await new Promise((r) => setTimeout(r, 1500))
+      // Nothing committed: the reading and its chart point (I-MR: a point per reading) wait.
+      expect((await health()).store).toMatchObject({ written: 0, pending: 2 })
+      // Someone waits: the acknowledgement comes once both readings are committed, with their
+      // points and the QoS 1 message's delivery (what tells a resend after a crash): 5 records.
+      await mqtt.publishAsync('c/t', JSON.stringify({ value: 2, ts: ts + 1 }), { qos: 1 })
+      expect((await health()).store.written).toBe(5)
+      await mqtt.endAsync()
+    } finally {
+      await gw.close()
+      await gw.removeDataDir()
+    }
+  }, 60_000)
+})
+
 describe('the audit head in the time series', () => {
   it('stays however quiet the trail: written again within the retention, so a verify always has one to compare', async () => {
     // 4.32 s of retention: the head is written again every 1.08 s (a quarter of it).

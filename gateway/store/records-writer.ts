@@ -54,8 +54,8 @@ export interface RecordsWriter {
 
 export const DEFAULT_MAX_PENDING_RECORDS = 100_000
 /**
- * Writes nobody waits for (those of QoS 0 readings, say) are committed within this: what the
- * time series' batches wait too (store.sqlite flushIntervalMs, 200 ms). A commit writes every
+ * Writes nobody waits for (those of QoS 0 readings, say) are committed within this by default:
+ * what the time series' batches wait too (both follow store.commitIntervalMs). A commit writes every
  * page it changed to the WAL, and at a high rate of NCs and alarms a commit per turn wrote about
  * twice the bytes (bench/disk-writes.ts).
  */
