@@ -548,7 +548,7 @@ async function createStore(
       }),
       createPostgresJournal({
         url: postgresUrl(config, ctx.env),
-        flushIntervalMs: config.store.commitIntervalMs,
+        flushIntervalMs,
         log: ctx.log.child({ module: 'journal' }),
         fence: { gateway, partitionOf: unitOf, tenures: ctx.tenures },
       }),

@@ -445,6 +445,36 @@ describe('PostgreSQL records shared by several gateways', () => {
     }
   })
 
+  it('a records batch a constraint refuses commits without that write (savepoints), so later writes and waiters go on', async () => {
+    const url = await server.createDatabase('records_constraint')
+    ;(await openRecordsAt({ dialect: 'postgres', url })).close()
+    const writer = createRecordsWriter({
+      ...writerTarget({ dialect: 'postgres', url }),
+      statements: {
+        note: 'INSERT INTO limit_change (characteristic, ts, action, reason) VALUES (?, ?, ?, ?)',
+        occurrence:
+          'INSERT INTO nonconformance_occurrence (nonconformance, number, ts, value) VALUES (?, ?, ?, ?)',
+      },
+      log,
+      unwaitedCommitMs: 3_600_000,
+    })
+    await writer.start()
+    try {
+      writer.run('note', ['fill', 1, 'restart', 'before'])
+      // NC 9 was never written: the foreign key refuses this at every retry of the batch.
+      writer.run('occurrence', [9, 1, 1, 507])
+      writer.run('note', ['fill', 2, 'restart', 'after'])
+      await writer.flush()
+      expect(writer.status()).toMatchObject({ pending: 0, committed: 2, skipped: 1 })
+      writer.run('note', ['fill', 3, 'restart', 'later'])
+      await writer.flush()
+      const rows = (await sql(url, 'SELECT reason FROM limit_change ORDER BY ts', [])).rows
+      expect(rows.map((r) => r.reason)).toEqual(['before', 'after', 'later'])
+    } finally {
+      await writer.stop()
+    }
+  })
+
   it('refuses to start when the URL variable is not set, naming it', async () => {
     await expect(
       startTestGateway(REST('postgres').replace(URL_ENV, 'LW_TEST_RECORDS_UNSET_URL')),

@@ -236,6 +236,52 @@ describe('records writer commits', () => {
     }
   })
 
+  it('a write a constraint refuses is left out, counted and logged; the rest of its batch and the waiter go on', async () => {
+    const path = join(dir.path, 'records.db')
+    openRecords(path).close()
+    const occurrence =
+      'INSERT INTO nonconformance_occurrence (nonconformance, number, ts, value) VALUES (?, ?, ?, ?)'
+    const writer = createRecordsWriter({
+      path,
+      log,
+      statements: { note, occurrence },
+      unwaitedCommitMs: 3_600_000,
+    })
+    await writer.start()
+    try {
+      writer.run('note', ['fill', T0, 'restart', 'before'])
+      // An occurrence of NC 9, never written (as when a full queue refused its insert): the
+      // foreign key refuses it, at every retry of the batch.
+      writer.run('occurrence', [9, 1, T0, 507])
+      writer.run('note', ['fill', T0 + 1, 'restart', 'after'])
+      await writer.flush()
+      expect(writer.status()).toMatchObject({ pending: 0, committed: 2, skipped: 1 })
+      expect(writer.status().lastError).toMatch(/FOREIGN KEY constraint failed/)
+      // Later writes are not held by it.
+      writer.run('note', ['fill', T0 + 2, 'restart', 'later'])
+      await writer.flush()
+      const read = new DatabaseSync(path, { readOnly: true })
+      try {
+        expect(read.prepare('SELECT reason FROM limit_change ORDER BY ts').all()).toEqual([
+          { reason: 'before' },
+          { reason: 'after' },
+          { reason: 'later' },
+        ])
+        expect(
+          (
+            read.prepare('SELECT count(*) AS n FROM nonconformance_occurrence').get() as {
+              n: number
+            }
+          ).n,
+        ).toBe(0)
+      } finally {
+        read.close()
+      }
+    } finally {
+      await writer.stop()
+    }
+  })
+
   it('commits writes nobody waits for by the deadline', async () => {
     const path = join(dir.path, 'records.db')
     openRecords(path).close()

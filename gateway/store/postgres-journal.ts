@@ -570,7 +570,10 @@ export function createPostgresJournal(options: PostgresJournalOptions): Postgres
     dropped++
     droppedSinceWait = true
     if (dropped === 1 || dropped % 10_000 === 0) {
-      log.error({ dropped }, 'journal is failing and its buffer is full: records are dropped')
+      log.error(
+        { dropped },
+        'journal buffer full (the journal is failing, or slower than what comes in): records are dropped',
+      )
     }
   }
 

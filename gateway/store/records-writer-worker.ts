@@ -18,8 +18,14 @@ export type ToRecordsWorker = { type: 'write'; seq: number; runs: FlatRuns } | {
 export type FromRecordsWorker =
   | { type: 'ready' }
   | { type: 'open-failed'; error: string; code?: ErrorCode }
-  | { type: 'committed'; seq: number }
+  | { type: 'committed'; seq: number; skipped: SkippedRun[] }
   | { type: 'failed'; seq: number; error: string }
+
+/** A statement run a constraint refused: left out so that the rest of its batch commits. */
+export interface SkippedRun {
+  statement: string
+  error: string
+}
 
 export interface RecordsWorkerOptions {
   /** records.db (SQLite), unless `postgresUrl` is given. */
@@ -32,25 +38,57 @@ export interface RecordsWorkerOptions {
   auditChain?: string | undefined
 }
 
-/** Commits a batch whole, or throws having committed nothing. */
+/**
+ * Commits a batch whole, or throws having committed nothing. A batch a constraint refuses (a
+ * row that refers to one never written, say: the queue refused it while full) would fail at
+ * every retry and hold every later write, and every acknowledgement waiting on them, for ever:
+ * such a batch is committed without the runs the constraints refuse (each in a savepoint),
+ * which are returned. Any other failure (I/O, a lost connection) throws: the batch goes again.
+ */
 interface Backend {
-  commit(ops: RecordOp[]): Promise<void> | void
+  commit(ops: RecordOp[]): Promise<SkippedRun[]> | SkippedRun[]
   close(): Promise<void> | void
 }
+
+/** SQLite's SQLITE_CONSTRAINT (primary result code 19; node:sqlite gives the extended code). */
+const sqliteConstraint = (e: unknown) => ((e as { errcode?: number }).errcode ?? 0) % 256 === 19
+/** PostgreSQL's class 23, integrity constraint violation. */
+const postgresConstraint = (e: unknown) => /^23/.test((e as { code?: string }).code ?? '')
 
 function sqliteBackend(options: RecordsWorkerOptions): Backend {
   const db = openRecords(options.path)
   const prepared = new Map<string, StatementSync>()
   for (const [name, sql] of Object.entries(options.statements)) prepared.set(name, db.prepare(sql))
+  const run = (op: RecordOp) => {
+    const statement = prepared.get(op.statement)
+    if (!statement) throw new Error(`no records statement "${op.statement}"`)
+    statement.run(...op.params)
+  }
   return {
     commit(ops) {
+      try {
+        transaction(db, () => {
+          for (const op of ops) run(op)
+        })
+        return []
+      } catch (e) {
+        if (!sqliteConstraint(e)) throw e
+      }
+      const skipped: SkippedRun[] = []
       transaction(db, () => {
         for (const op of ops) {
-          const statement = prepared.get(op.statement)
-          if (!statement) throw new Error(`no records statement "${op.statement}"`)
-          statement.run(...op.params)
+          db.exec('SAVEPOINT run')
+          try {
+            run(op)
+          } catch (e) {
+            if (!sqliteConstraint(e)) throw e
+            db.exec('ROLLBACK TO run')
+            skipped.push({ statement: op.statement, error: (e as Error).message })
+          }
+          db.exec('RELEASE run')
         }
       })
+      return skipped
     },
     close: () => db.close(),
   }
@@ -126,18 +164,45 @@ async function postgresBackend(url: string, options: RecordsWorkerOptions): Prom
   return {
     async commit(ops) {
       const c = await connection()
-      await c.query('BEGIN')
-      try {
-        for (const op of ops) {
-          const text = texts.get(op.statement)
-          if (text === undefined) throw new Error(`no records statement "${op.statement}"`)
-          await c.query(text, op.params as unknown[])
-        }
-        await c.query('COMMIT')
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => {})
-        throw e
+      const run = (op: RecordOp) => {
+        const text = texts.get(op.statement)
+        if (text === undefined) throw new Error(`no records statement "${op.statement}"`)
+        return c.query(text, op.params as unknown[])
       }
+      /** One transaction; `skipping`: each run in a savepoint, those a constraint refuses left out. */
+      const attempt = async (skipping: SkippedRun[] | null) => {
+        await c.query('BEGIN')
+        try {
+          for (const op of ops) {
+            if (skipping === null) {
+              await run(op)
+              continue
+            }
+            await c.query('SAVEPOINT run')
+            try {
+              await run(op)
+            } catch (e) {
+              if (!postgresConstraint(e)) throw e
+              await c.query('ROLLBACK TO SAVEPOINT run')
+              skipping.push({ statement: op.statement, error: (e as Error).message })
+            }
+            await c.query('RELEASE SAVEPOINT run')
+          }
+          await c.query('COMMIT')
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => {})
+          throw e
+        }
+      }
+      try {
+        await attempt(null)
+        return []
+      } catch (e) {
+        if (!postgresConstraint(e)) throw e
+      }
+      const skipped: SkippedRun[] = []
+      await attempt(skipped)
+      return skipped
     },
     async close() {
       const c = client
@@ -170,8 +235,8 @@ if (parentPort) {
             return
           }
           try {
-            await backend.commit(runsOf(message.runs))
-            post({ type: 'committed', seq: message.seq })
+            const skipped = await backend.commit(runsOf(message.runs))
+            post({ type: 'committed', seq: message.seq, skipped })
           } catch (e) {
             post({ type: 'failed', seq: message.seq, error: (e as Error).message })
           }

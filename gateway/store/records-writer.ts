@@ -46,6 +46,7 @@ export interface RecordsWriter {
     committed: number
     commits: number
     dropped: number
+    skipped: number
     lastError: string | undefined
   }
   /** Commits what is queued (waiting at most `timeoutMs`), then stops the thread. */
@@ -115,6 +116,8 @@ export function createRecordsWriter(options: {
   let committed = 0
   let commits = 0
   let dropped = 0
+  /** Statement runs a constraint refused at commit (left out of their batch). */
+  let skipped = 0
   let lastError: string | undefined
   let cutScheduled = false
   /** Writes nobody waits for are committed by this timer; `due`: it went off. */
@@ -169,9 +172,20 @@ export function createRecordsWriter(options: {
     if (message.type === 'committed' && inFlight?.seq === message.seq) {
       const { batch } = inFlight
       inFlight = null
-      committed += batch.count
+      committed += batch.count - message.skipped.length
       commits++
       lastError = undefined
+      if (message.skipped.length > 0) {
+        // Runs a constraint refused (one referring to a write the full queue refused, say):
+        // left out so that the rest, and every later write, commits.
+        skipped += message.skipped.length
+        lastError = `${message.skipped.length} record writes refused by the database: ${message.skipped[0]?.error}`
+        options.onFailure?.(lastError)
+        log.error(
+          { skipped: message.skipped.length, first: message.skipped.slice(0, 3) },
+          'records batch committed without the writes the database refused',
+        )
+      }
       for (const done of batch.waiting) done()
       for (const done of batch.following) done()
       send()
@@ -257,7 +271,10 @@ export function createRecordsWriter(options: {
       if (pending() >= maxPending) {
         dropped++
         if (dropped === 1 || dropped % 10_000 === 0)
-          log.error({ dropped }, 'records writes are failing and the queue is full: refusing')
+          log.error(
+            { dropped },
+            'records queue full (the records database is failing, or slower than what comes in): refusing',
+          )
         lastError = `queue full: ${dropped} record writes refused`
         return
       }
@@ -284,7 +301,7 @@ export function createRecordsWriter(options: {
 
     flush: () => new Promise<void>((resolve) => writer.whenDurable(resolve)),
 
-    status: () => ({ pending: pending(), committed, commits, dropped, lastError }),
+    status: () => ({ pending: pending(), committed, commits, dropped, skipped, lastError }),
 
     async stop(timeoutMs = 10_000) {
       const w = worker

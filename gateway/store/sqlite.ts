@@ -310,7 +310,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         if (dropped === 1 || dropped % 10_000 === 0) {
           log.error(
             { dropped },
-            'time-series store is failing and its buffer is full: records are being refused',
+            'time-series store buffer full (the store is failing, or slower than what comes in): records are being refused',
           )
         }
         lastError = `buffer full: ${dropped} records refused`
