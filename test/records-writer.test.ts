@@ -166,18 +166,24 @@ describe('records writer commits', () => {
 
   const turn = () => new Promise<void>((r) => setImmediate(r))
   const note = 'INSERT INTO limit_change (characteristic, ts, action, reason) VALUES (?, ?, ?, ?)'
-
-  it('writes nobody waits for share a commit; one that waits commits what is queued at once', async () => {
+  const occurrence =
+    'INSERT INTO nonconformance_occurrence (nonconformance, number, ts, value) VALUES (?, ?, ?, ?)'
+  /** A started writer on a fresh records.db; by default with a deadline no test reaches (only a waiter makes a commit). */
+  async function startWriter(unwaitedCommitMs = 3_600_000) {
     const path = join(dir.path, 'records.db')
     openRecords(path).close()
-    // A deadline no test reaches: only a waiter makes a commit.
     const writer = createRecordsWriter({
       path,
       log,
-      statements: { note },
-      unwaitedCommitMs: 3_600_000,
+      statements: { note, occurrence },
+      unwaitedCommitMs,
     })
     await writer.start()
+    return { path, writer }
+  }
+
+  it('writes nobody waits for share a commit; one that waits commits what is queued at once', async () => {
+    const { path, writer } = await startWriter()
     try {
       for (let i = 0; i < 20; i++) {
         writer.run('note', ['fill', T0 + i, 'restart', `r${i}`])
@@ -201,15 +207,7 @@ describe('records writer commits', () => {
   })
 
   it('a wait that follows the commits (whenCommitted) hurries none: it is called with the next one', async () => {
-    const path = join(dir.path, 'records.db')
-    openRecords(path).close()
-    const writer = createRecordsWriter({
-      path,
-      log,
-      statements: { note },
-      unwaitedCommitMs: 3_600_000,
-    })
-    await writer.start()
+    const { writer } = await startWriter()
     try {
       writer.run('note', ['fill', T0, 'restart', 'first'])
       let followed = false
@@ -237,17 +235,7 @@ describe('records writer commits', () => {
   })
 
   it('a write a constraint refuses is left out, counted and logged; the rest of its batch and the waiter go on', async () => {
-    const path = join(dir.path, 'records.db')
-    openRecords(path).close()
-    const occurrence =
-      'INSERT INTO nonconformance_occurrence (nonconformance, number, ts, value) VALUES (?, ?, ?, ?)'
-    const writer = createRecordsWriter({
-      path,
-      log,
-      statements: { note, occurrence },
-      unwaitedCommitMs: 3_600_000,
-    })
-    await writer.start()
+    const { path, writer } = await startWriter()
     try {
       writer.run('note', ['fill', T0, 'restart', 'before'])
       // An occurrence of NC 9, never written (as when a full queue refused its insert): the
@@ -283,10 +271,7 @@ describe('records writer commits', () => {
   })
 
   it('commits writes nobody waits for by the deadline', async () => {
-    const path = join(dir.path, 'records.db')
-    openRecords(path).close()
-    const writer = createRecordsWriter({ path, log, statements: { note }, unwaitedCommitMs: 50 })
-    await writer.start()
+    const { writer } = await startWriter(50)
     try {
       for (let i = 0; i < 5; i++) writer.run('note', ['fill', T0 + i, 'restart', `r${i}`])
       await waitFor('the writes to be committed with nobody waiting', () =>

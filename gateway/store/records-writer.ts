@@ -164,6 +164,15 @@ export function createRecordsWriter(options: {
     })
   }
 
+  /** `done` once what is queued so far is committed; `waiting` hurries that commit, `following` does not. */
+  function afterCommit(list: 'waiting' | 'following', done: () => void): void {
+    if (queued.count > 0) {
+      queued[list].push(done)
+      scheduleCut()
+    } else if (inFlight) inFlight.batch[list].push(done)
+    else done()
+  }
+
   function resend(): void {
     if (inFlight && worker) post({ type: 'write', seq: inFlight.seq, runs: inFlight.batch.runs })
   }
@@ -283,21 +292,8 @@ export function createRecordsWriter(options: {
       scheduleCut()
     },
 
-    whenDurable(done) {
-      if (queued.count > 0) {
-        queued.waiting.push(done)
-        scheduleCut()
-      } else if (inFlight) inFlight.batch.waiting.push(done)
-      else done()
-    },
-
-    whenCommitted(done) {
-      if (queued.count > 0) {
-        queued.following.push(done)
-        scheduleCut()
-      } else if (inFlight) inFlight.batch.following.push(done)
-      else done()
-    },
+    whenDurable: (done) => afterCommit('waiting', done),
+    whenCommitted: (done) => afterCommit('following', done),
 
     flush: () => new Promise<void>((resolve) => writer.whenDurable(resolve)),
 
