@@ -5,14 +5,16 @@
  * per event-loop turn, in columns; a QoS 1 PUBACK (QoS 2 PUBREC) goes back only when the
  * judging thread says the batch its reading came in is durably stored.
  *
- * The gateway takes each message in aedes's publish authorisation step and lets aedes go on
- * at once; the acknowledgement aedes then writes waits in the connection's packet guard
- * (held-acks.ts) until the commit, in order. So the broker reads on while the judging and the
- * commit of what it took are under way, and many messages share one commit (group commit).
- * Reading ahead is bounded (`mqtt.broker.maxAcksWaiting`): beyond it aedes waits for the
- * commit too, so a store that falls behind slows its publishers down instead of filling
- * memory. QoS 0 is fire-and-forget, as MQTT defines it: taken at once, lost if the gateway
- * dies before commit.
+ * A device's reading that nothing else receives (a mapped topic no subscription matches, QoS
+ * 0 or 1, not retained) is taken from the packet guard before aedes parses it (`direct`),
+ * which is most of the broker's cost saved; everything else goes through aedes, taken in its
+ * publish authorisation step, and aedes goes on at once. Either way the acknowledgement waits
+ * in the connection's packet guard (held-acks.ts) until the commit, in order. So the broker
+ * reads on while the judging and the commit of what it took are under way, and many messages
+ * share one commit (group commit). Reading ahead is bounded (`mqtt.broker.maxAcksWaiting`):
+ * beyond it the connection waits for the commit too, so a store that falls behind slows its
+ * publishers down instead of filling memory. QoS 0 is fire-and-forget, as MQTT defines it:
+ * taken at once, lost if the gateway dies before commit.
  *
  * Each connection passes a packet-size guard first. Clients without credentials are accepted
  * from loopback only unless `anonymous: allow` (Mosquitto 2's default, for the same reason).
@@ -42,7 +44,7 @@ import { receiveTime } from './clock.ts'
 import { verifyPassword } from './credentials.ts'
 import { RecentDeliveries } from './deliveries.ts'
 import type { AckSlot, HeldAcks } from './held-acks.ts'
-import { consumedTopics, createMqttIngest } from './mqtt-ingest.ts'
+import { consumedTopics, createMqttIngest, filterLevels, topicMatches } from './mqtt-ingest.ts'
 import { GuardedConnection } from './packet-guard.ts'
 import { SignInThrottle } from './sign-in-throttle.ts'
 import type { Communication, ReadingSink, Rejection } from './types.ts'
@@ -99,6 +101,9 @@ export type FromBroker =
   | { type: 'stopped' }
 
 export type ToBroker = { type: 'durable'; ack: number } | { type: 'stop' }
+
+/** Distinct subscribed filters beyond which every message goes through aedes's routing. */
+const MAX_ROUTED_FILTERS = 1000
 
 const IDENTIFIER_REJECTED = 2
 const BAD_USERNAME_OR_PASSWORD = 4
@@ -443,10 +448,17 @@ async function startBroker(
       },
     })
   }
-  /** Takes a device's message; `done` lets aedes acknowledge and route it. */
-  const take = (client: Client | null, packet: Packet, done: (err: null) => void) => {
-    const held = heldAcks(client, packet)
-    const slot = held && packet.messageId !== undefined ? held.expect(packet.messageId) : null
+  /**
+   * Takes a device's message, whose acknowledgement (if any) waits in `slot`; `done` lets
+   * aedes (or the connection, for a message taken before aedes) read on.
+   */
+  const take = (
+    client: Client | null,
+    packet: Packet,
+    held: HeldAcks | null,
+    slot: AckSlot | null,
+    done: (err: null) => void,
+  ) => {
     if (!wanted(packet.topic)) {
       slot?.release()
       return done(null)
@@ -572,7 +584,13 @@ async function startBroker(
           return done(null)
         }
       }
-      take(client, packet, done)
+      if (client && packet !== (client as unknown as { will?: unknown }).will) {
+        const conn = client.conn as GuardedConnection
+        if (conn.brokerPending > 0) conn.brokerPending--
+      }
+      const held = heldAcks(client, packet)
+      const slot = held && packet.messageId !== undefined ? held.expect(packet.messageId) : null
+      take(client, packet, held, slot, done)
     },
     preConnect: (client, packet, done) => {
       connectIds.set(client, packet.clientId)
@@ -727,6 +745,31 @@ async function startBroker(
     callback?.()
   }
   b.on('client', (client) => deliveries.connected(client.id))
+  // Topic filters subscribed to since start (granted ones): a message on a topic one of them
+  // matches goes through aedes, which routes it. Never forgotten (a persistent session keeps
+  // its subscriptions while offline, and aedes queues its messages); past MAX_ROUTED_FILTERS
+  // distinct ones, every message goes through aedes.
+  const routedFilters = new Map<string, string[]>()
+  const routedTopics = new Map<string, boolean>()
+  const routed = (topic: string) => {
+    if (routedFilters.size > MAX_ROUTED_FILTERS) return true
+    let r = routedTopics.get(topic)
+    if (r === undefined) {
+      r = false
+      for (const levels of routedFilters.values()) if (topicMatches(levels, topic)) r = true
+      routedTopics.set(topic, r)
+    }
+    return r
+  }
+  b.on('subscribe', (subscriptions, client) => {
+    for (const { topic, qos } of subscriptions)
+      if ((qos as number) !== 128 && !routedFilters.has(topic)) {
+        routedFilters.set(topic, filterLevels(topic))
+        routedTopics.clear()
+      }
+    const conn = client.conn as GuardedConnection
+    if (conn.brokerPending > 0) conn.brokerPending--
+  })
   // A client gone without DISCONNECT (its will would go out: keep-alive timeout, a broken
   // socket) is communication lost for what it published last; a clean DISCONNECT is a person's
   // or a device's intent, and a stale alarm covers the silence after it.
@@ -814,7 +857,28 @@ async function startBroker(
       },
     )
     if (secure) tlsSockets.set(connection, secure)
-    client = b.handle(connection)
+    const c = b.handle(connection)
+    client = c
+    // A device's reading, on a mapped topic no subscription routes, not retained, at QoS 0
+    // or 1: taken here, before aedes parses and routes it, and acknowledged from here (the
+    // packet guard keeps the order). Everything else goes through aedes.
+    connection.direct = (qos, retain, topic, messageId, payload) => {
+      if (retain || qos === 2 || !c.connected || !topics.has(topic) || routed(topic)) return false
+      if (permissions && !granted.get(c)?.canPublish(topic)) return false
+      // What aedes does for every packet it handles: the client is alive.
+      const alive = c as unknown as {
+        _keepaliveInterval: number
+        _keepaliveTimer: NodeJS.Timeout | null
+      }
+      if (alive._keepaliveInterval > 0) alive._keepaliveTimer?.refresh()
+      const held = qos === 1 ? connection.acks : null
+      const slot = held ? held.expectPuback(messageId) : null
+      connection.hold()
+      take(c, { topic, payload, qos, messageId: held ? messageId : undefined }, held, slot, () =>
+        connection.unhold(),
+      )
+      return true
+    }
   }
 
   const listen = (server: Server | TlsServer, port: number, host: string, what: string) =>

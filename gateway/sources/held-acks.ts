@@ -22,6 +22,7 @@ export class HeldAcks {
   private skip = 0
   /** QoS 2 packet ids received whose PUBCOMP has not been written (the PUBREL not handled). */
   private readonly qos2InFlight = new Set<number>()
+  private readonly header = { remaining: 0 }
   private drainScheduled = false
   private closed = false
   private readonly send: (bytes: Buffer, done?: (err?: Error | null) => void) => void
@@ -50,6 +51,19 @@ export class HeldAcks {
       while (last.sameId !== null) last = last.sameId
       last.sameId = slot
     }
+    return slot
+  }
+
+  /**
+   * A QoS 1 PUBLISH with packet identifier `id` taken without the broker: its PUBACK
+   * (0x40 0x02 id [MQTT-3.4]) is sent from here, in its place in the order, once the slot
+   * returned is released.
+   */
+  expectPuback(id: number): AckSlot {
+    const slot = new AckSlot(this)
+    slot.bytes = Buffer.from([0x40, 2, id >> 8, id & 0xff])
+    this.queue.push(slot)
+    this.waitingCount++
     return slot
   }
 
@@ -96,30 +110,18 @@ export class HeldAcks {
         pos += n
         continue
       }
-      // Fixed header: the type byte, then the Remaining Length (1 to 4 bytes).
-      let remaining = 0
-      let multiplier = 1
-      let at = pos + 1
-      let complete = false
-      while (at < data.length && at - pos <= 4) {
-        const byte = data[at++] as number
-        remaining += (byte & 0x7f) * multiplier
-        multiplier *= 128
-        if ((byte & 0x80) === 0) {
-          complete = true
-          break
-        }
+      const at = readFixedHeader(data, pos, this.header)
+      if (at === TOO_LONG) {
+        // A Remaining Length of more than 4 bytes: not MQTT, so nothing is framed any more.
+        this.skip = Number.POSITIVE_INFINITY
+        break
       }
-      if (!complete) {
-        if (at - pos > 4) {
-          // A Remaining Length of more than 4 bytes: not MQTT, so nothing is framed any more.
-          this.skip = Number.POSITIVE_INFINITY
-          break
-        }
+      if (at === INCOMPLETE) {
         // An incomplete header is one split across writes.
         this.carry = Buffer.from(data.subarray(pos))
         break
       }
+      const remaining = this.header.remaining
       const type = (data[pos] as number) >> 4
       const end = at + remaining
       // PUBACK, PUBREC, PUBCOMP: short, with the packet id first.
@@ -191,6 +193,36 @@ export class HeldAcks {
     if (ready.length > 0)
       this.send(ready.length === 1 ? (ready[0] as Buffer) : Buffer.concat(ready))
   }
+}
+
+export const INCOMPLETE = -1
+export const TOO_LONG = -2
+
+/**
+ * Reads the fixed header of the MQTT packet at `start` [MQTT-2.2]: the type byte, then the
+ * Remaining Length in 1 to 4 bytes of 7 bits, which goes to `header.remaining`. Returns the
+ * offset of the packet's body, INCOMPLETE when the bytes end first, or TOO_LONG when the length
+ * runs past 4 bytes (not MQTT).
+ */
+export function readFixedHeader(
+  data: Buffer,
+  start: number,
+  header: { remaining: number },
+): number {
+  let remaining = 0
+  let multiplier = 1
+  let at = start + 1
+  while (at < data.length) {
+    if (at - start > 4) return TOO_LONG
+    const byte = data[at++] as number
+    remaining += (byte & 0x7f) * multiplier
+    multiplier *= 128
+    if ((byte & 0x80) === 0) {
+      header.remaining = remaining
+      return at
+    }
+  }
+  return at - start > 4 ? TOO_LONG : INCOMPLETE
 }
 
 /** One expected acknowledgement (a class, so that holding one allocates a single object). */

@@ -1,19 +1,26 @@
 import { isUtf8 } from 'node:buffer'
 import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
-import { HeldAcks } from './held-acks.ts'
+import { HeldAcks, INCOMPLETE, readFixedHeader, TOO_LONG } from './held-acks.ts'
 
 /**
- * Stands between a client's socket and the broker and enforces a maximum MQTT packet size,
+ * Stands between a client's socket and the broker. It enforces a maximum MQTT packet size,
  * which aedes does not have: it reads each packet's fixed header (type byte and Remaining
  * Length) as bytes arrive, and when a packet declares more than `maxPacketBytes` it hands the
  * broker only the packets before it and closes the connection, so the broker never buffers
- * the oversized packet. Bodies are skipped by count, not parsed — except a PUBLISH's variable
- * header (topic and packet identifier), which is checked for what aedes lets through: a topic
- * that is not well-formed UTF-8 [MQTT-1.5.3-1] or holds U+0000 [MQTT-4.7.3-2], and packet
- * identifier 0 at QoS 1 or 2 [MQTT-2.3.1-1]. Such a packet is not passed on either: the
- * connection is closed and `onMalformed` told why. What the broker writes back passes
- * `acks` (held-acks.ts), which holds acknowledgements until their messages are stored.
+ * the oversized packet. Other packets' bodies pass by count, unparsed. A PUBLISH is gathered
+ * whole (it is within the limit; the broker would buffer it too) and checked for what aedes
+ * lets through: a topic that is not well-formed UTF-8 [MQTT-1.5.3-1] or holds U+0000
+ * [MQTT-4.7.3-2], packet identifier 0 at QoS 1 or 2 [MQTT-2.3.1-1], a topic longer than the
+ * packet. Such a packet is not passed on: the connection is closed and `onMalformed` told why.
+ *
+ * A well-formed PUBLISH is offered to `direct` first (broker-thread.ts takes a device's
+ * reading there, without aedes's parsing and routing, when nothing else would receive it):
+ * what it takes never reaches the broker. It is offered only while no PUBLISH or SUBSCRIBE
+ * this connection passed to the broker is still waiting there, so the messages of a
+ * connection are taken in the order they came whichever way they go. What the broker writes
+ * back passes `acks` (held-acks.ts), which holds acknowledgements until their messages are
+ * stored.
  */
 export interface MalformedPacket {
   reason: string
@@ -34,23 +41,49 @@ export interface OversizedPacket {
   topic: string | null
 }
 
+/**
+ * A whole, well-formed PUBLISH offered before the broker: true when it was taken (the broker
+ * never sees it, and its acknowledgement is the taker's to arrange), false to pass it on.
+ * `payload` is a view of the bytes that came.
+ */
+export type DirectPublish = (
+  qos: number,
+  retain: boolean,
+  topic: string,
+  messageId: number,
+  payload: Buffer,
+) => boolean
+
 const MAX_HEAD = 1024
+const PUBLISH = 3
+const CONNECT = 1
+const SUBSCRIBE = 8
+const DISCONNECT = 14
 
 export class GuardedConnection extends Duplex {
-  /** Body bytes of the current packet still to pass. */
+  /** Body bytes of the current packet (not a PUBLISH) still to pass. */
   private skip = 0
-  /** Fixed-header bytes of the packet being read (type byte + up to 4 length bytes). */
-  private header: number[] = []
+  /** The start of a packet that has not all come, withheld from the broker until it has. */
+  private partial: Buffer[] = []
+  private partialLength = 0
+  /** The whole size of that packet, once its fixed header is in (0 before). */
+  private partialNeed = 0
+  private readonly header = { remaining: 0 }
   private tripped = false
-  /** QoS of the PUBLISH whose variable header is being gathered, or -1 when none is. */
-  private probeQos = -1
-  /** Bytes the check needs: 2 (the topic length) until it is known, then the whole header. */
-  private probeNeed = 0
-  private probeLengthKnown = false
-  /** Body bytes of that PUBLISH (a header longer than this is left to the broker's parser). */
-  private probeRemaining = 0
-  private probeParts: Buffer[] = []
-  private probeLength = 0
+  private connectSeen = false
+  /** The broker's buffer is full: it has not asked for more since. */
+  private brokerFull = false
+  /** Messages taken directly whose commit the connection waits for before it reads on. */
+  private holds = 0
+  private inspecting = false
+  /**
+   * PUBLISHes and SUBSCRIBEs passed to the broker that it has not handled yet (its
+   * authorisation of the PUBLISH, its `subscribe` event): while any is, nothing is taken
+   * directly. Counted down by broker-thread.ts.
+   */
+  brokerPending = 0
+  /** Takes PUBLISHes before the broker; null: everything goes to the broker. */
+  direct: DirectPublish | null = null
   private readonly socket: Socket
   /** The connection's QoS 1/2 acknowledgements, held until their messages are stored. */
   readonly acks: HeldAcks
@@ -80,160 +113,146 @@ export class GuardedConnection extends Duplex {
     return this.socket.remoteAddress
   }
 
+  /** A message taken directly waits for its commit: the socket is not read meanwhile. */
+  hold(): void {
+    this.holds++
+  }
+
+  /** The commit a `hold` waited for is done. */
+  unhold(): void {
+    this.holds--
+    if (!this.inspecting) this.flow()
+  }
+
+  private flow(): void {
+    if (this.brokerFull || this.holds > 0) this.socket.pause()
+    else this.socket.resume()
+  }
+
   private inspect(chunk: Buffer): void {
     if (this.tripped) return
+    let data = chunk
+    if (this.partialLength > 0) {
+      this.partial.push(chunk)
+      this.partialLength += chunk.length
+      if (this.partialNeed > 0 && this.partialLength < this.partialNeed) return
+      data = Buffer.concat(this.partial, this.partialLength)
+      this.partial = []
+      this.partialLength = 0
+      this.partialNeed = 0
+    }
+    this.inspecting = true
     let pos = 0
-    let headerStart = this.header.length > 0 ? 0 : -1
-    while (pos < chunk.length) {
+    let passFrom = 0
+    let passTo = data.length
+    while (pos < data.length) {
       if (this.skip > 0) {
-        const n = Math.min(this.skip, chunk.length - pos)
-        if (this.probeQos >= 0) {
-          const violation = this.probe(chunk, pos, n)
-          if (violation) {
-            this.trip(chunk, headerStart, () => this.onMalformed(violation))
-            return
-          }
-        }
+        const n = Math.min(this.skip, data.length - pos)
         this.skip -= n
         pos += n
         continue
       }
-      if (this.header.length === 0) headerStart = pos
-      const byte = chunk[pos++] as number
-      this.header.push(byte)
-      if (this.header.length === 1) continue
-      if (byte & 0x80) {
-        if (this.header.length === 5) {
-          this.trip(chunk, headerStart, () =>
-            this.onMalformed({
-              reason: 'Remaining Length longer than 4 bytes',
-              head: Buffer.from(this.header),
-              topic: null,
-            }),
-          )
-          return
-        }
-        continue
+      const start = pos
+      const at = readFixedHeader(data, pos, this.header)
+      if (at === TOO_LONG) {
+        const head = Buffer.from(data.subarray(start, start + 5))
+        this.trip(data, passFrom, start, () =>
+          this.onMalformed({ reason: 'Remaining Length longer than 4 bytes', head, topic: null }),
+        )
+        return
       }
-      let remaining = 0
-      for (let i = this.header.length - 1; i >= 1; i--)
-        remaining = remaining * 128 + ((this.header[i] as number) & 0x7f)
-      const declared = this.header.length + remaining
+      if (at === INCOMPLETE) {
+        this.withhold(data, start, 0)
+        passTo = start
+        break
+      }
+      const remaining = this.header.remaining
+      const declared = at - start + remaining
+      const first = data[start] as number
+      const type = first >> 4
       if (declared > this.maxPacketBytes) {
-        const head = chunk.subarray(headerStart, Math.min(chunk.length, headerStart + MAX_HEAD))
-        const type = (this.header[0] as number) >> 4
-        this.trip(chunk, headerStart, () =>
+        const head = Buffer.from(data.subarray(start, Math.min(data.length, start + MAX_HEAD)))
+        this.trip(data, passFrom, start, () =>
           this.onOversize({
             declaredBytes: declared,
             type,
-            head: Buffer.from(head),
-            topic: type === 3 ? publishTopic(head, this.header.length) : null,
+            head,
+            topic: type === PUBLISH ? publishTopic(head, at - start) : null,
           }),
         )
         return
       }
-      this.skip = remaining
-      const first = this.header[0] as number
       const qos = (first >> 1) & 3
-      // A PUBLISH (type 3); one at QoS 3 is left to the broker's parser, which refuses it.
-      if (first >> 4 === 3 && qos < 3) {
-        if (remaining < 2) {
-          this.trip(chunk, headerStart, () =>
-            this.onMalformed({
-              reason: `PUBLISH of ${remaining} bytes has no room for its topic length`,
-              head: Buffer.from(this.header),
-              topic: null,
-            }),
-          )
-          return
-        }
-        this.probeQos = qos
-        this.probeNeed = 2
-        this.probeLengthKnown = false
-        this.probeRemaining = remaining
-        this.probeLength = 0
-        this.probeParts = []
+      // A PUBLISH at QoS 3 is left to the broker's parser, which refuses it.
+      if (type !== PUBLISH || qos === 3) {
+        if (type === SUBSCRIBE) this.brokerPending++
+        // After a DISCONNECT or a second CONNECT the broker closes the connection.
+        if (type === DISCONNECT || (type === CONNECT && this.connectSeen)) this.direct = null
+        if (type === CONNECT) this.connectSeen = true
+        this.skip = remaining
+        pos = at
+        continue
       }
-      this.header = []
+      if (start + declared > data.length) {
+        this.withhold(data, start, declared)
+        passTo = start
+        break
+      }
+      const violation = publishViolation(data, at, remaining, qos)
+      if (violation !== null) {
+        this.trip(data, passFrom, start, () => this.onMalformed(violation))
+        return
+      }
+      pos = start + declared
+      if (this.takeDirectly(data, at, pos, first, qos)) {
+        if (start > passFrom) this.pass(data.subarray(passFrom, start))
+        passFrom = pos
+      } else this.brokerPending++
     }
-    if (!this.push(chunk)) this.socket.pause()
+    if (passTo > passFrom) this.pass(data.subarray(passFrom, passTo))
+    this.inspecting = false
+    this.flow()
   }
 
-  /**
-   * Gathers a PUBLISH's variable header from the `n` body bytes at `pos` and, once it is all
-   * in, checks it: the violation found, else null. Usually the header lies within one chunk
-   * and is checked in place; only one split across chunks is copied.
-   */
-  private probe(chunk: Buffer, pos: number, n: number): MalformedPacket | null {
-    if (this.probeLength === 0 && n >= 2) {
-      const need = this.probeHeaderBytes(chunk.subarray(pos, pos + 2))
-      if (typeof need !== 'number') return need
-      if (n >= need) {
-        const qos = this.probeQos
-        this.probeQos = -1
-        return publishViolation(chunk.subarray(pos, pos + need), qos)
-      }
-    }
-    let at = pos
-    let left = n
-    for (;;) {
-      const take = Math.min(left, this.probeNeed - this.probeLength)
-      if (take > 0) {
-        this.probeParts.push(Buffer.from(chunk.subarray(at, at + take)))
-        this.probeLength += take
-        at += take
-        left -= take
-      }
-      if (this.probeLength < this.probeNeed) return null
-      const head =
-        this.probeParts.length === 1
-          ? (this.probeParts[0] as Buffer)
-          : Buffer.concat(this.probeParts, this.probeLength)
-      this.probeParts = [head]
-      if (this.probeLengthKnown) {
-        const qos = this.probeQos
-        this.probeQos = -1
-        this.probeParts = []
-        return publishViolation(head, qos)
-      }
-      const need = this.probeHeaderBytes(head)
-      if (typeof need !== 'number') return need
-      this.probeLengthKnown = true
-      this.probeNeed = need
-    }
+  /** Offers the PUBLISH whose variable header starts at `at` (it ends at `end`) to `direct`. */
+  private takeDirectly(data: Buffer, at: number, end: number, first: number, qos: number): boolean {
+    if (this.direct === null || this.brokerPending > 0) return false
+    const topicEnd = at + 2 + data.readUInt16BE(at)
+    const payloadStart = qos > 0 ? topicEnd + 2 : topicEnd
+    return this.direct(
+      qos,
+      (first & 1) === 1,
+      data.toString('utf8', at + 2, topicEnd),
+      qos > 0 ? data.readUInt16BE(topicEnd) : 0,
+      data.subarray(payloadStart, end),
+    )
   }
 
-  /**
-   * Bytes of a PUBLISH's variable header, from its topic length (the first two bytes of
-   * `head`); or, when the packet is shorter than that, the violation (the probe ends). The
-   * broker's parser would read such a header on into the next packet's bytes, or take a
-   * packet id of -1.
-   */
-  private probeHeaderBytes(head: Buffer): number | MalformedPacket {
-    const topicLength = head.readUInt16BE(0)
-    const need = 2 + topicLength + (this.probeQos > 0 ? 2 : 0)
-    if (need <= this.probeRemaining) return need
-    const what = this.probeQos > 0 ? 'topic and packet identifier' : 'topic'
-    const violation = {
-      reason: `PUBLISH of ${this.probeRemaining} bytes cannot hold its ${topicLength}-byte ${what}`,
-      head: Buffer.from(head.subarray(0, 2)),
-      topic: null,
-    }
-    this.probeQos = -1
-    this.probeParts = []
-    return violation
+  /** Keeps the packet from `start` (of `need` bytes, 0: not known yet) until the rest comes. */
+  private withhold(data: Buffer, start: number, need: number): void {
+    const part = data.subarray(start)
+    // A view of the socket's chunk would keep all of it: a short tail is copied.
+    this.partial = [part.length < 4096 ? Buffer.from(part) : part]
+    this.partialLength = part.length
+    this.partialNeed = need
+  }
+
+  private pass(bytes: Buffer): void {
+    if (!this.push(bytes)) this.brokerFull = true
   }
 
   /** Passes the packets before the bad one, reports, and closes the connection. */
-  private trip(chunk: Buffer, headerStart: number, report: () => void): void {
+  private trip(data: Buffer, passFrom: number, start: number, report: () => void): void {
     this.tripped = true
-    if (headerStart > 0) this.push(chunk.subarray(0, headerStart))
+    this.inspecting = false
+    if (start > passFrom) this.pass(data.subarray(passFrom, start))
     report()
     this.socket.destroy()
   }
 
   override _read(): void {
-    this.socket.resume()
+    this.brokerFull = false
+    if (!this.inspecting) this.flow()
   }
 
   override _write(
@@ -269,19 +288,43 @@ export class GuardedConnection extends Duplex {
   }
 }
 
-/** What is wrong with a PUBLISH's variable header (topic length, topic, packet id), if anything. */
-function publishViolation(header: Buffer, qos: number): MalformedPacket | null {
-  const length = header.readUInt16BE(0)
-  const topicBytes = header.subarray(2, 2 + length)
+/**
+ * What is wrong with a whole PUBLISH whose variable header starts at `at` and whose body is
+ * `remaining` bytes, if anything: a topic (and packet identifier) longer than the packet (the
+ * broker's parser would read on into the next packet's bytes, or take a packet id of -1), a
+ * topic that is not UTF-8 or holds U+0000, packet identifier 0 at QoS 1 or 2.
+ */
+function publishViolation(
+  data: Buffer,
+  at: number,
+  remaining: number,
+  qos: number,
+): MalformedPacket | null {
+  if (remaining < 2)
+    return {
+      reason: `PUBLISH of ${remaining} bytes has no room for its topic length`,
+      head: Buffer.from(data.subarray(at, at + remaining)),
+      topic: null,
+    }
+  const length = data.readUInt16BE(at)
+  if (2 + length + (qos > 0 ? 2 : 0) > remaining) {
+    const what = qos > 0 ? 'topic and packet identifier' : 'topic'
+    return {
+      reason: `PUBLISH of ${remaining} bytes cannot hold its ${length}-byte ${what}`,
+      head: Buffer.from(data.subarray(at, at + 2)),
+      topic: null,
+    }
+  }
+  const topicBytes = data.subarray(at + 2, at + 2 + length)
   let reason: string | null = null
   if (!isUtf8(topicBytes)) reason = 'PUBLISH topic is not well-formed UTF-8 [MQTT-1.5.3-1]'
   else if (topicBytes.includes(0)) reason = 'PUBLISH topic contains U+0000 [MQTT-4.7.3-2]'
-  else if (qos > 0 && header.readUInt16BE(2 + length) === 0)
+  else if (qos > 0 && data.readUInt16BE(at + 2 + length) === 0)
     reason = `PUBLISH at QoS ${qos} with packet identifier 0 [MQTT-2.3.1-1]`
   if (reason === null) return null
   return {
     reason,
-    head: Buffer.from(header.subarray(0, MAX_HEAD)),
+    head: Buffer.from(data.subarray(at, Math.min(at + remaining, at + MAX_HEAD))),
     topic: topicBytes.toString('utf8'),
   }
 }
