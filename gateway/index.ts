@@ -387,6 +387,7 @@ export async function createGateway(
       () => store.deliveries(),
       (id) => pipeline.runtime(id)?.last?.ts,
       () => recentErrors.add(Date.now()),
+      () => Math.max(store.backlog?.() ?? 0, writer.backlog()),
     )
     let cluster: Cluster | null = null
     const auth = createAuth(config.auth, (hash) => users.session(hash))
@@ -531,6 +532,7 @@ async function createStore(
   const path = join(ctx.dataDir, 'timeseries.db')
   const retention = config.store.sqlite.retention
   const flushIntervalMs = config.store.commitIntervalMs
+  const maxPending = config.store.maxPendingRecords
   if (config.cluster && config.store.influxdb) {
     // A cluster's journal is shared (a takeover restores from it), and fenced by the leases.
     const { createInfluxStore } = await import('./store/influx.ts')
@@ -549,6 +551,7 @@ async function createStore(
       createPostgresJournal({
         url: postgresUrl(config, ctx.env),
         flushIntervalMs,
+        maxPending,
         log: ctx.log.child({ module: 'journal' }),
         fence: { gateway, partitionOf: unitOf, tenures: ctx.tenures },
       }),
@@ -564,10 +567,17 @@ async function createStore(
     })
     return journaled(
       influx,
-      createSqliteStore({ path, log: ctx.log, journalOnly: true, retention, flushIntervalMs }),
+      createSqliteStore({
+        path,
+        log: ctx.log,
+        journalOnly: true,
+        retention,
+        flushIntervalMs,
+        maxPending,
+      }),
     )
   }
-  return createSqliteStore({ path, log: ctx.log, retention, flushIntervalMs })
+  return createSqliteStore({ path, log: ctx.log, retention, flushIntervalMs, maxPending })
 }
 
 function createSources(
@@ -581,6 +591,8 @@ function createSources(
   takenBefore: (characteristic: string) => number | undefined,
   /** An error a source logged outside a reading's path: counted for health. */
   onError: () => void,
+  /** How full the writers' memory is (0 to 1): the embedded broker stops reading while it is high. */
+  backlog: () => number,
 ): Source[] {
   const sources: Source[] = []
   const topics = new Map<string, string>()
@@ -593,6 +605,9 @@ function createSources(
         log: log.child({ module: 'mqtt-broker' }),
         deliveries,
         onError,
+        backlog,
+        // What waits between the broker thread and this one stays well within the store's bound.
+        maxReadingsAhead: Math.max(1000, Math.floor(config.store.maxPendingRecords / 8)),
       }),
     )
   }

@@ -1,7 +1,9 @@
 import { readdir, stat } from 'node:fs/promises'
+import { connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { connectAsync, type MqttClient } from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Health, ReadingsView } from '../gateway/contract.ts'
 import { LinewatchError } from '../gateway/errors.ts'
@@ -193,6 +195,94 @@ characteristics:
       await gw.removeDataDir()
     }
   }, 60_000)
+})
+
+describe('a QoS 0 burst beyond what the store commits', () => {
+  it('slows its publisher down (the broker stops reading) instead of refusing readings: every one stored, none refused', async () => {
+    // A small bound: past half of 20,000 records waiting, the broker stops reading; without
+    // that, 200,000 records (100,000 readings and their chart points) taken in well under a
+    // second would overflow it many times over.
+    const gw = await startTestGateway(`
+mqtt: { broker: { port: 0 } }
+store: { maxPendingRecords: 20000 }
+characteristics:
+${Array.from({ length: 20 }, (_, i) => `  - { id: b${i}, name: B${i}, path: p/a/l/b${i}, source: { mqtt: { topic: burst/${i} } }, chart: { given: { center: 100, sigma: 2 } } }`).join('\n')}
+`)
+    try {
+      const { hostname, port } = new URL(gw.gateway.urls.mqtt as string)
+      const socket = tcpConnect(Number(port), hostname)
+      const parser = mqttPacket.parser()
+      let connacked = false
+      parser.on('packet', (p) => {
+        if (p.cmd === 'connack') connacked = true
+      })
+      socket.on('data', (chunk) => parser.parse(chunk))
+      const encode = (packet: object) => mqttPacket.generate(packet as mqttPacket.Packet)
+      socket.write(
+        encode({
+          cmd: 'connect',
+          clientId: 'burst',
+          clean: true,
+          keepalive: 60,
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+        }),
+      )
+      await waitFor('the CONNACK', () => connacked)
+      const t0 = Date.now() - 3_600_000
+      const perMessage = 50
+      const messages = 2000
+      // 2,000 messages of 50 readings, 100 messages per characteristic, written at once.
+      socket.write(
+        Buffer.concat(
+          Array.from({ length: messages }, (_, m) => {
+            const c = m % 20
+            const k0 = Math.floor(m / 20) * perMessage
+            const readings = Array.from({ length: perMessage }, (_, j) => ({
+              value: 100 + noise(k0 + j),
+              ts: t0 + k0 + j,
+            }))
+            return encode({
+              cmd: 'publish',
+              topic: `burst/${c}`,
+              qos: 0,
+              retain: false,
+              dup: false,
+              payload: Buffer.from(JSON.stringify(readings)),
+            })
+          }),
+        ),
+      )
+      const total = messages * perMessage
+      const health = () => gw.get<Health>('/api/health').then((r) => r.body)
+      await waitFor(
+        'every reading judged',
+        async () => (await health()).counters.readings === total,
+        {
+          timeoutMs: 120_000,
+        },
+      )
+      await waitFor('everything committed', async () => (await health()).store.pending === 0, {
+        timeoutMs: 60_000,
+      })
+      const h = await health()
+      expect(h.store.dropped ?? 0).toBe(0)
+      // It did stop reading, at least once.
+      const broker = h.sources.find((s) => s.name === 'mqtt')
+      expect(broker?.counts?.['paused-for-store']).toBeGreaterThan(0)
+      // Every reading is in the store: 5,000 per characteristic.
+      for (const c of [0, 7, 19]) {
+        const { body } = await gw.get<ReadingsView>(
+          `/api/characteristics/b${c}/readings?from=${t0 - 1}&to=${t0 + 10_000}&limit=100000`,
+        )
+        expect(body.readings.length).toBe(total / 20)
+      }
+      socket.destroy()
+    } finally {
+      await gw.close()
+      await gw.removeDataDir()
+    }
+  }, 240_000)
 })
 
 describe('the audit head in the time series', () => {

@@ -368,7 +368,8 @@ characteristics:
         await expectGrowth(before, tally(outcomes))
         await expectAlive()
       }),
-      { numRuns: 10, endOnFailure: true },
+      // 20 runs: in 10, about one time in 200 no payload was a reading (sampled).
+      { numRuns: 20, endOnFailure: true },
     )
     // The generators reach every outcome (a generator that only made refusals would prove little).
     expect([...seen].sort()).toEqual(['bad-shape', 'bad-timestamp', 'not-a-number', 'reading'])

@@ -522,6 +522,12 @@ export const ConfigSchema = Type.Object(
           description:
             'What nobody waits for is committed at least this often: QoS 0 readings, chart points and events in the embedded time series (or the journal beside InfluxDB, or a cluster’s journal in PostgreSQL), and alarm and NC changes in the records. A QoS 1 acknowledgement or an API answer that waits commits at once, whatever this says. Longer: fewer bytes written (a commit rewrites every page it changed; 1000 wrote about 30 % less to the time series than 200 with the bench’s data, docs/architecture.md), for an SSD or SD card whose write endurance matters; a crash then loses up to this much of what nobody waited for (QoS 0).',
         }),
+        maxPendingRecords: Type.Integer({
+          minimum: 1000,
+          default: 2_000_000,
+          description:
+            'Records (readings, chart points, events, snapshots, deliveries) the embedded time series, or the journal beside InfluxDB or in PostgreSQL, holds in memory before they are committed. While more than half of them wait (or half of the records writer’s 100,000 statements), the embedded broker stops reading its devices’ connections, and reads on below a quarter, so that a burst of QoS 0 messages slows its publishers down (TCP) instead of being refused. Past the bound, records are refused and counted (an external broker or OPC-UA cannot be slowed down that way).',
+        }),
         records: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], {
           default: 'sqlite',
           description:

@@ -60,6 +60,11 @@ export interface BrokerThreadData {
   topics: [string, number][]
   /** The QoS 1/2 messages taken in the last minutes (a resend after a crash is known). */
   deliveries: Delivery[]
+  /**
+   * Readings posted to the judging thread and not yet taken there beyond which the broker
+   * stops reading (and reads on below half): what waits between the threads is bounded.
+   */
+  maxReadingsAhead: number
   logLevel: string
 }
 
@@ -100,7 +105,16 @@ export type FromBroker =
   | { type: 'log'; line: string }
   | { type: 'stopped' }
 
-export type ToBroker = { type: 'durable'; ack: number } | { type: 'stop' }
+/**
+ * `taken`: the judging thread has taken a batch of this many readings. `pause`: stop reading
+ * every connection (the store is behind) until `resume`.
+ */
+export type ToBroker =
+  | { type: 'durable'; ack: number }
+  | { type: 'taken'; readings: number }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
 
 /** Distinct subscribed filters beyond which every message goes through aedes's routing. */
 const MAX_ROUTED_FILTERS = 1000
@@ -165,19 +179,25 @@ class Outbox {
   private communications: Communication[] = []
   private ack = 0
   private scheduled = false
+  /** Readings posted since start. */
+  posted = 0
   private readonly post: (batch: Extract<FromBroker, { type: 'batch' }>) => void
   private readonly totals: () => Totals
   /** Where each batch's acknowledgements wait, numbered. */
   private readonly acks: WaitingAcks
 
+  private readonly afterPost: () => void
+
   constructor(
     post: (batch: Extract<FromBroker, { type: 'batch' }>) => void,
     totals: () => Totals,
     acks: WaitingAcks,
+    afterPost: () => void,
   ) {
     this.post = post
     this.totals = totals
     this.acks = acks
+    this.afterPost = afterPost
   }
 
   /** The sink the ingest and the broker deliver to. `durable` marks acknowledgement `ack` as waiting on this batch. */
@@ -272,6 +292,8 @@ class Outbox {
       ack: this.ack,
       ...this.totals(),
     })
+    this.posted += this.count
+    this.afterPost()
     this.count = 0
     this.keys = null
     this.rejections = []
@@ -370,6 +392,10 @@ async function startBroker(
   port: number | null
   tlsPort: number | null
   release(ack: number): void
+  /** The store is behind (`on`), or has caught up. */
+  storeBehind(on: boolean): void
+  /** The judging thread has taken this many more readings. */
+  taken(readings: number): void
   stop(): Promise<void>
 }> {
   const { options } = data
@@ -397,6 +423,7 @@ async function startBroker(
       counts: { ...counts, 'addresses-locked': throttle.locks },
     }),
     acks,
+    () => aheadChanged(),
   )
   const sink = outbox.sink()
   // The topics map to the numbers of their characteristics (the judging thread has the ids).
@@ -413,6 +440,28 @@ async function startBroker(
   const tlsContext = tls ? await loadTls(tls) : null
   const servers: (Server | TlsServer)[] = []
   const sockets = new Set<Socket>()
+  const connections = new Set<GuardedConnection>()
+  // No connection is read while the store is behind (the judging thread says), or while the
+  // judging thread has too many readings still to take.
+  let storeBehind = false
+  let taken = 0
+  let judgingBehind = false
+  let throttled = false
+  const readOrNot = () => {
+    const on = storeBehind || judgingBehind
+    if (on === throttled) return
+    throttled = on
+    for (const connection of connections) connection.throttle(on)
+  }
+  const aheadChanged = () => {
+    const ahead = outbox.posted - taken
+    const behind = judgingBehind
+      ? ahead > data.maxReadingsAhead / 2
+      : ahead >= data.maxReadingsAhead
+    if (behind === judgingBehind) return
+    judgingBehind = behind
+    readOrNot()
+  }
   const users = new Map(options.users.map((u) => [u.username, u.passwordHash]))
   const wanted = consumedTopics(topics, options.subscribe)
   let pruner: NodeJS.Timeout | null = null
@@ -857,6 +906,9 @@ async function startBroker(
       },
     )
     if (secure) tlsSockets.set(connection, secure)
+    connections.add(connection)
+    connection.on('close', () => connections.delete(connection))
+    if (throttled) connection.throttle(true)
     const c = b.handle(connection)
     client = c
     // A device's reading, on a mapped topic no subscription routes, not retained, at QoS 0
@@ -983,6 +1035,14 @@ async function startBroker(
     port,
     tlsPort,
     release: (ack) => acks.release(ack),
+    storeBehind(on) {
+      storeBehind = on
+      readOrNot()
+    },
+    taken(readings) {
+      taken += readings
+      aheadChanged()
+    },
     async stop() {
       closing = true
       if (pruner) clearInterval(pruner)
@@ -1022,6 +1082,9 @@ if (parentPort) {
     (broker) => {
       port.on('message', (message: ToBroker) => {
         if (message.type === 'durable') broker.release(message.ack)
+        else if (message.type === 'taken') broker.taken(message.readings)
+        else if (message.type === 'pause') broker.storeBehind(true)
+        else if (message.type === 'resume') broker.storeBehind(false)
         else
           void broker.stop().finally(() => {
             post({ type: 'stopped' })

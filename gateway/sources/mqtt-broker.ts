@@ -39,6 +39,15 @@ const RESTART_MS = 1000
  */
 const BROKER_YOUNG_GENERATION_MB = 96
 
+const DEFAULT_READINGS_AHEAD = 250_000
+
+/** The share of the writers' memory bound waiting at which the broker stops reading, and reads on. */
+const PAUSE_AT_BACKLOG = 0.5
+const RESUME_AT_BACKLOG = 0.25
+const BACKLOG_POLL_MS = 20
+/** A lasting overload pauses often: logged at most this often. */
+const PAUSE_LOG_MS = 60_000
+
 export function createMqttBrokerSource(
   options: BrokerOptions,
   topics: ReadonlyMap<string, string>,
@@ -47,6 +56,10 @@ export function createMqttBrokerSource(
     deliveries(): Promise<Delivery[]>
     /** An error the broker thread logged (a changed acl_file refused, say): counted for health. */
     onError?: () => void
+    /** How full the memory of what waits to be committed is, 0 to 1 (the store's or the records'). */
+    backlog?: () => number
+    /** Readings the broker thread may have posted and this side not yet taken (then it waits). */
+    maxReadingsAhead?: number
   },
 ): MqttBrokerSource {
   const { log, sink } = ctx
@@ -74,6 +87,42 @@ export function createMqttBrokerSource(
 
   function post(message: ToBroker): void {
     worker?.postMessage(message)
+  }
+
+  // A burst beyond what the writers commit would fill their memory and be refused there; the
+  // broker stops reading its connections instead (TCP slows the publishers down), from when
+  // half of that memory waits until a quarter does.
+  let paused = false
+  let pauses = 0
+  let pausesLogged = 0
+  let lastPauseLog = Number.NEGATIVE_INFINITY
+  let backlogPoll: NodeJS.Timeout | null = null
+  function checkBacklog(): void {
+    if (paused || ctx.backlog === undefined) return
+    const backlog = ctx.backlog()
+    if (backlog < PAUSE_AT_BACKLOG) return
+    paused = true
+    pauses++
+    post({ type: 'pause' })
+    const now = Date.now()
+    if (now - lastPauseLog >= PAUSE_LOG_MS) {
+      log.warn(
+        { backlog: Math.round(backlog * 100) / 100, pausesSinceLastLog: pauses - pausesLogged },
+        'the store is behind: the embedded broker stops reading its connections until it catches up',
+      )
+      lastPauseLog = now
+      pausesLogged = pauses
+    }
+    backlogPoll = setInterval(() => {
+      if ((ctx.backlog?.() ?? 0) > RESUME_AT_BACKLOG) return
+      endPause()
+      post({ type: 'resume' })
+    }, BACKLOG_POLL_MS)
+  }
+  function endPause(): void {
+    paused = false
+    if (backlogPoll) clearInterval(backlogPoll)
+    backlogPoll = null
   }
 
   function take(batch: Extract<FromBroker, { type: 'batch' }>): void {
@@ -108,6 +157,8 @@ export function createMqttBrokerSource(
       const ack = batch.ack
       sink.durable(() => post({ type: 'durable', ack }))
     }
+    if (r.length > 0) post({ type: 'taken', readings: r.length / BROKER_READING_STRIDE })
+    checkBacklog()
     totals = {
       received: batch.received,
       clients: batch.clients,
@@ -140,6 +191,7 @@ export function createMqttBrokerSource(
       options: { ...options, port: listeningOn ?? options.port, tls },
       topics: numbered,
       deliveries: await ctx.deliveries(),
+      maxReadingsAhead: ctx.maxReadingsAhead ?? DEFAULT_READINGS_AHEAD,
       logLevel: log.level,
     }
     const w = new Worker(workerUrl, {
@@ -154,6 +206,7 @@ export function createMqttBrokerSource(
           listeningOn = message.port
           tlsListeningOn = message.tlsPort
           listening = true
+          if (paused) post({ type: 'pause' })
           resolve()
         } else if (message.type === 'failed') {
           const code = message.code as ErrorCode | undefined
@@ -208,16 +261,18 @@ export function createMqttBrokerSource(
         kind: 'mqtt-broker',
         connected: listening,
         detail: worker
-          ? `${totals.clients} clients connected, ${totals.resends} resent messages recognised`
+          ? `${totals.clients} clients connected, ${totals.resends} resent messages recognised${paused ? '; not reading its connections until the store catches up' : ''}`
           : 'not started',
         received: totals.received,
-        // Refused sign-ins, address locks, TLS handshakes and permissions since start.
-        counts: { ...totals.counts },
+        // Refused sign-ins, address locks, TLS handshakes and permissions since start, and the
+        // times it stopped reading for the store.
+        counts: { ...totals.counts, 'paused-for-store': pauses },
       }
     },
 
     async stop() {
       stopping = true
+      endPause()
       const w = worker
       if (!w) return
       const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()))

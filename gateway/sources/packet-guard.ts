@@ -75,6 +75,8 @@ export class GuardedConnection extends Duplex {
   private brokerFull = false
   /** Messages taken directly whose commit the connection waits for before it reads on. */
   private holds = 0
+  /** Not read while the store is behind (broker-thread.ts). */
+  private throttled = false
   private inspecting = false
   /**
    * PUBLISHes and SUBSCRIBEs passed to the broker that it has not handled yet (its
@@ -124,8 +126,14 @@ export class GuardedConnection extends Duplex {
     if (!this.inspecting) this.flow()
   }
 
+  /** Stops reading the socket (`on`), or reads on, whatever else holds it. */
+  throttle(on: boolean): void {
+    this.throttled = on
+    if (!this.inspecting) this.flow()
+  }
+
   private flow(): void {
-    if (this.brokerFull || this.holds > 0) this.socket.pause()
+    if (this.brokerFull || this.holds > 0 || this.throttled) this.socket.pause()
     else this.socket.resume()
   }
 

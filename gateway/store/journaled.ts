@@ -79,6 +79,7 @@ export function journaled(series: TimeSeriesStore, journal: JournaledStore): Jou
     chartPoints: (q) => series.chartPoints(q),
     events: (q) => series.events(q),
     status: () => series.status(),
+    backlog: () => Math.max(journal.backlog?.() ?? 0, series.backlog?.() ?? 0),
     async stop() {
       try {
         await series.stop()

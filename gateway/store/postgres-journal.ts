@@ -367,9 +367,10 @@ const notTheSeries = () =>
 
 export function createPostgresJournal(options: PostgresJournalOptions): PostgresJournal {
   const { log, fence } = options
-  const batchSize = options.batchSize ?? 50_000
   const flushIntervalMs = options.flushIntervalMs ?? 200
   const maxPending = options.maxPending ?? 1_000_000
+  // A batch is cut well before the bound: a small bound still leaves room for several.
+  const batchSize = Math.min(options.batchSize ?? 50_000, Math.ceil(maxPending / 8))
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -749,6 +750,8 @@ export function createPostgresJournal(options: PostgresJournalOptions): Postgres
       )
       return rows
     },
+
+    backlog: () => (buffer.size + queuedRecords) / maxPending,
 
     status(): PostgresJournalStatus {
       return {

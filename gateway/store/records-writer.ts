@@ -49,6 +49,8 @@ export interface RecordsWriter {
     skipped: number
     lastError: string | undefined
   }
+  /** How full the queue is, 0 to 1 (past 1 writes are refused). */
+  backlog(): number
   /** Commits what is queued (waiting at most `timeoutMs`), then stops the thread. */
   stop(timeoutMs?: number): Promise<void>
 }
@@ -298,6 +300,8 @@ export function createRecordsWriter(options: {
     flush: () => new Promise<void>((resolve) => writer.whenDurable(resolve)),
 
     status: () => ({ pending: pending(), committed, commits, dropped, skipped, lastError }),
+
+    backlog: () => pending() / maxPending,
 
     async stop(timeoutMs = 10_000) {
       const w = worker

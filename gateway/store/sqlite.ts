@@ -56,10 +56,11 @@ interface Batch {
 
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { log } = options
-  // A batch is a few rows whatever its size (block-store.ts): large ones cost the writer little.
-  const batchSize = options.batchSize ?? 50_000
   const flushIntervalMs = options.flushIntervalMs ?? 200
   const maxPending = options.maxPending ?? 2_000_000
+  // A batch is a few rows whatever its size (block-store.ts): large ones cost the writer little.
+  // It is cut well before the bound: a small bound still leaves room for several.
+  const batchSize = Math.min(options.batchSize ?? 50_000, Math.ceil(maxPending / 8))
   const workerOptions: WorkerOptions = {
     path: options.path,
     journalOnly: options.journalOnly ?? false,
@@ -375,6 +376,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const list = (await recover()).readings[characteristic] ?? []
       return list.filter((r) => r.seq > after)
     },
+
+    backlog: () => (buffer.size + unconfirmedRecords) / maxPending,
 
     status(): StoreStatus {
       return {

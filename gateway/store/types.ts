@@ -160,6 +160,12 @@ export interface TimeSeriesStore {
   chartPoints(query: RangeQuery): Promise<StoredChartPoint[]>
   events(query: RangeQuery): Promise<StoredEvent[]>
   status(): StoreStatus
+  /**
+   * How full the memory holding records not yet committed is, 0 to 1 (past 1 they are
+   * refused); absent for a store that spills to disk instead. The embedded broker stops
+   * reading its devices while it is high (sources/mqtt-broker.ts).
+   */
+  backlog?(): number
   stop(): Promise<void>
 }
 
