@@ -86,6 +86,19 @@ export interface Health {
   startedAt: string
   sources: SourceStatus[]
   store: StoreStatus
+  /**
+   * The records writer (alarms, NCs, the audit trail, dead letters…): statements queued and not
+   * yet committed, committed and the transactions they took, refused because the queue was full
+   * (`dropped`), left out because the database's constraints refused them (`skipped`).
+   */
+  records?: {
+    pending: number
+    committed: number
+    commits: number
+    dropped: number
+    skipped: number
+    lastError?: string | undefined
+  }
   counters: {
     readings: number
     rejected: Record<RejectReason, number>

@@ -419,6 +419,7 @@ export async function createGateway(
       sources: () => [...sources, ...(cluster?.sources() ?? [])],
       dashboardDir: dashboardDir(),
       recentErrors,
+      records: () => writer.status(),
       // The hub is created next: read when health is asked.
       live: {
         clients: () => hub.clients(),

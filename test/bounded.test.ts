@@ -267,6 +267,7 @@ ${Array.from({ length: 20 }, (_, i) => `  - { id: b${i}, name: B${i}, path: p/a/
       })
       const h = await health()
       expect(h.store.dropped ?? 0).toBe(0)
+      expect(h.records?.dropped).toBe(0)
       // It did stop reading, at least once.
       const broker = h.sources.find((s) => s.name === 'mqtt')
       expect(broker?.counts?.['paused-for-store']).toBeGreaterThan(0)

@@ -274,8 +274,18 @@ characteristics:
   })
 
   it('reports the store, the live clients, the NCs by status and the alarms by state and priority as the API does', async () => {
+    // What the NC and the alarms wrote to the records is committed within 200 ms.
+    await waitFor(
+      'the records committed',
+      async () => (await gw.get<Health>('/api/health')).body.records?.pending === 0,
+    )
     const m = parseExposition((await scrape()).text)
     const health = (await gw.get<Health>('/api/health')).body
+    // The records writer: the NC, its occurrence and the two alarms' states at least, none refused.
+    expect(health.records).toMatchObject({ pending: 0, dropped: 0, skipped: 0 })
+    expect(health.records?.committed).toBeGreaterThanOrEqual(4)
+    expect(sampleOf(m, 'linewatch_records_pending')).toBe(0)
+    expect(sampleOf(m, 'linewatch_records_dropped_total')).toBe(0)
     expect(sampleOf(m, 'linewatch_store_pending', { store: 'sqlite' })).toBeGreaterThanOrEqual(0)
     expect(sampleOf(m, 'linewatch_store_spooled', { store: 'sqlite' })).toBe(health.store.spooled)
     expect(sampleOf(m, 'linewatch_store_healthy', { store: 'sqlite' })).toBe(1)

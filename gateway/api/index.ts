@@ -56,6 +56,8 @@ export interface ApiContext {
    * listeners). Without it, health times the pipeline's error counter when it sees it rise.
    */
   recentErrors?: RecentCounter
+  /** The records writer's status. */
+  records?: () => NonNullable<Health['records']>
   /** The live hub, for its connected and dropped dashboards. */
   live?: { clients(): number; dropped(): number; redis(): boolean | null }
   /** The quality loop: users, NC workflow, CAPAs, audit trail (issue 9). */
@@ -151,6 +153,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
         startedAt: new Date(ctx.startedAt).toISOString(),
         sources,
         store: storeStatus,
+        ...(ctx.records ? { records: ctx.records() } : {}),
         counters: {
           readings: counters.readings,
           rejected: counters.rejected,
@@ -317,6 +320,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
     store,
     sources: ctx.sources,
     live: ctx.live,
+    records: ctx.records,
   })
   registerDeviationRoutes(app, ctx.deviations)
 

@@ -35,6 +35,8 @@ export interface MetricsContext {
   store: TimeSeriesStore
   sources: () => Source[]
   live?: { clients(): number; dropped(): number; redis(): boolean | null } | undefined
+  /** The records writer's status (alarms, NCs, the audit trail…). */
+  records?: (() => { pending: number; dropped: number }) | undefined
 }
 
 /** The process's metrics: one set per process, however many gateways it runs (tests run several). */
@@ -238,6 +240,23 @@ export function createMetrics(ctx: MetricsContext): {
     collect() {
       const s = scraped().store
       setCounter(this, [[{ store: s.kind }, s.dropped ?? 0]])
+    },
+  })
+
+  new Gauge({
+    name: 'linewatch_records_pending',
+    help: 'Record statements (alarms, NCs, the audit trail…) queued and not yet committed.',
+    registers,
+    collect() {
+      setGauge(this, ctx.records ? [[{}, ctx.records().pending]] : [])
+    },
+  })
+  new Counter({
+    name: 'linewatch_records_dropped_total',
+    help: 'Record statements refused since start because the records writer’s queue was full.',
+    registers,
+    collect() {
+      setCounter(this, ctx.records ? [[{}, ctx.records().dropped]] : [])
     },
   })
 

@@ -73,6 +73,16 @@ export const HealthSchema = describe(
     startedAt: Type.String({ format: 'date-time' }),
     sources: Type.Array(SourceStatus),
     store: StoreStatus,
+    records: Type.Optional(
+      Type.Object({
+        pending: Type.Integer(),
+        committed: Type.Integer(),
+        commits: Type.Integer(),
+        dropped: Type.Integer(),
+        skipped: Type.Integer(),
+        lastError: Type.Optional(Type.String()),
+      }),
+    ),
     counters: Type.Object({
       readings: Type.Integer(),
       rejected: RejectCounts,
