@@ -100,10 +100,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const failing = new Set<number>()
   let stopping = false
   let nextQuery = 0
+  /** Queries asked and not answered, with what was asked (asked again of a writer that replaces one that died). */
   const queries = new Map<
     number,
-    { resolve: (rows: unknown) => void; reject: (e: Error) => void }
+    { resolve: (rows: unknown) => void; reject: (e: Error) => void; message: ToWorker }
   >()
+  /** While a writer that died is being replaced: queries wait for the next one. */
+  let replacing: Promise<void> | null = null
   /** Resolved when no batch is unconfirmed. */
   let drained: { promise: Promise<void>; resolve: () => void } | null = null
 
@@ -253,24 +256,48 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     w.on('exit', (code) => {
       if (worker !== w) return
       worker = null
-      for (const q of queries.values()) q.reject(new Error('the time-series writer stopped'))
-      queries.clear()
-      if (stopping) return
+      const refuseQueries = (why: string) => {
+        for (const q of queries.values()) q.reject(new Error(why))
+        queries.clear()
+      }
+      if (stopping) {
+        refuseQueries('the time-series writer stopped')
+        return
+      }
       // An unexpected exit: a new writer takes over and every unconfirmed batch goes again.
+      // Queries, which only read, wait for it: those in flight are asked again.
       log.error(
         { code, unconfirmed: unconfirmedRecords },
         'time-series writer exited; starting a new one',
       )
-      setTimeout(() => {
-        startWorker().then(
-          () => {
-            // A new writer knows no characteristic names: all of them go before the batches.
-            post({ type: 'names', ...names.all() })
-            for (const s of unconfirmed.keys()) resend(s)
-          },
-          (err: unknown) => log.error({ err }, 'time-series writer could not restart'),
-        )
-      }, RETRY_MS).unref()
+      replacing = new Promise<void>((resolve, reject) => {
+        setTimeout(() => {
+          if (stopping) {
+            replacing = null
+            refuseQueries('the time-series writer stopped')
+            reject(new Error('the time-series store stopped'))
+            return
+          }
+          startWorker().then(
+            () => {
+              // A new writer knows no characteristic names: all of them go before the batches.
+              post({ type: 'names', ...names.all() })
+              for (const s of unconfirmed.keys()) resend(s)
+              for (const q of queries.values()) post(q.message)
+              replacing = null
+              resolve()
+            },
+            (err: unknown) => {
+              log.error({ err }, 'time-series writer could not restart')
+              replacing = null
+              refuseQueries('the time-series writer could not restart')
+              reject(err)
+            },
+          )
+        }, RETRY_MS).unref()
+      })
+      // Whoever waits on it hears of a failure; nobody waiting is no unhandled rejection.
+      replacing.catch(() => {})
     })
     return opened.then(
       () => undefined,
@@ -284,11 +311,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   function ask<T>(message: (id: number) => ToWorker): Promise<T> {
     sendBuffer() // a query sees everything written before it
-    if (!worker) return Promise.reject(new Error('the time-series store is not running'))
+    if (!worker) {
+      if (replacing && !stopping) return replacing.then(() => ask<T>(message))
+      return Promise.reject(new Error('the time-series store is not running'))
+    }
     const id = ++nextQuery
+    const asked = message(id)
     return new Promise<T>((resolve, reject) => {
-      queries.set(id, { resolve: resolve as (rows: unknown) => void, reject })
-      post(message(id))
+      queries.set(id, { resolve: resolve as (rows: unknown) => void, reject, message: asked })
+      post(asked)
     })
   }
   const range = <T>(what: 'readings' | 'chartPoints' | 'events', query: RangeQuery) =>
@@ -396,7 +427,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (timer) clearInterval(timer)
       timer = null
       const w = worker
-      if (!w) return
+      if (!w) {
+        // None started, or one that died is being replaced: none is started after this.
+        stopping = true
+        return
+      }
       // Give the writer a bounded time to commit what is left; report what could not be.
       // Unref'd: a short-lived process (the CLI) does not wait out the bound once flushed.
       await Promise.race([this.flush(), new Promise((r) => setTimeout(r, 10_000).unref())])
