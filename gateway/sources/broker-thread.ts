@@ -447,7 +447,7 @@ async function startBroker(
   let taken = 0
   let judgingBehind = false
   let throttled = false
-  const readOrNot = () => {
+  const applyThrottle = () => {
     const on = storeBehind || judgingBehind
     if (on === throttled) return
     throttled = on
@@ -460,7 +460,7 @@ async function startBroker(
       : ahead >= data.maxReadingsAhead
     if (behind === judgingBehind) return
     judgingBehind = behind
-    readOrNot()
+    applyThrottle()
   }
   const users = new Map(options.users.map((u) => [u.username, u.passwordHash]))
   const wanted = consumedTopics(topics, options.subscribe)
@@ -1037,7 +1037,7 @@ async function startBroker(
     release: (ack) => acks.release(ack),
     storeBehind(on) {
       storeBehind = on
-      readOrNot()
+      applyThrottle()
     },
     taken(readings) {
       taken += readings

@@ -39,6 +39,7 @@ const RESTART_MS = 1000
  */
 const BROKER_YOUNG_GENERATION_MB = 96
 
+/** Readings the broker thread may post ahead of this side's taking them (the gateway passes an eighth of store.maxPendingRecords). */
 const DEFAULT_READINGS_AHEAD = 250_000
 
 /** The share of the writers' memory bound waiting at which the broker stops reading, and reads on. */
@@ -118,6 +119,7 @@ export function createMqttBrokerSource(
       endPause()
       post({ type: 'resume' })
     }, BACKLOG_POLL_MS)
+    backlogPoll.unref()
   }
   function endPause(): void {
     paused = false
