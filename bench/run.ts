@@ -81,7 +81,7 @@ if (wants('pipeline')) {
         ? { bare: { single: 300_000, batch: 200_000 }, pipeline: { single: 100_000, batch: 6_000 } }
         : {
             bare: { single: 600_000, batch: 400_000 },
-            pipeline: { single: 200_000, batch: 12_000 },
+            pipeline: { single: 600_000, batch: 24_000 },
           },
       paced: { rate: 10_000, seconds: quick ? 4 : 10 },
       scaling: { characteristics: [1000, 10_000, 100_000], readings: quick ? 100_000 : 300_000 },

@@ -27,6 +27,11 @@ export function openDatabase(
     // Before the first table: only a new file takes the auto-vacuum mode.
     if (options.autoVacuum) db.exec('PRAGMA auto_vacuum = INCREMENTAL')
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON')
+    // A checkpoint copies the latest version of each page the WAL holds into the database: every
+    // 10,000 pages (40 MiB) instead of SQLite's 1,000, a page that many commits change (an
+    // index, the recent blocks) is copied once, not ten times; 23 % fewer bytes written at
+    // 10,000 readings/s (bench/disk-writes.ts). The WAL file is cut back to 64 MiB after one.
+    db.exec('PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 67108864')
     // The exclusive lock is taken by the first write: take it now.
     if (options.exclusive) db.exec('BEGIN IMMEDIATE; COMMIT')
     else db.exec('PRAGMA busy_timeout = 5000')

@@ -437,8 +437,6 @@ export function serve(
 
 export function openTimeSeries(path: string): DatabaseSync {
   const db = openDatabase(path, MIGRATIONS, { exclusive: true, autoVacuum: true })
-  // The WAL is truncated back to this after a checkpoint: it does not keep a peak's size.
-  db.exec('PRAGMA journal_size_limit = 67108864')
   // A page cache that holds the index pages compaction touches (32 MiB, a bound on the
   // writer's memory) keeps it from reading them back from disk.
   db.exec('PRAGMA cache_size = -32768')
