@@ -82,11 +82,10 @@ ${SERVERS.map((s) => `  - { id: ${s.characteristic}, name: ${s.characteristic}, 
   const sessions = (gw: ClusterGateway) => plant.sources(gw, 'opcua')
   const stored = (characteristic: string, since: number) =>
     plant.stored('clusteropcua', characteristic, since)
-  const dump = () => plant.dump()
 
   /** Each server's session runs on its unit's holder only, connected. */
   async function sessionsOnHolders(): Promise<void> {
-    await waitFor(
+    await plant.waitFor(
       'each server’s session on its holder only',
       async () => {
         const held = await plant.leases()
@@ -101,9 +100,7 @@ ${SERVERS.map((s) => `  - { id: ${s.characteristic}, name: ${s.characteristic}, 
         return true
       },
       { timeoutMs: 30_000 },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${dump()}`)
-    })
+    )
   }
 
   it('leases each server to one gateway, which alone reads it; a killed holder’s server is taken over and handed back without a reading twice', async () => {
@@ -121,15 +118,13 @@ ${SERVERS.map((s) => `  - { id: ${s.characteristic}, name: ${s.characteristic}, 
     }, 100)
     await sessionsOnHolders()
     for (const s of SERVERS)
-      await waitFor(
+      await plant.waitFor(
         `readings of ${s.characteristic}`,
         async () => (await stored(s.characteristic, 0)) >= 5,
         {
           timeoutMs: 30_000,
         },
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${dump()}`)
-      })
+      )
 
     // Kill the holder of the CNC with SIGKILL.
     const [cnc] = SERVERS
@@ -138,7 +133,7 @@ ${SERVERS.map((s) => `  - { id: ${s.characteristic}, name: ${s.characteristic}, 
     const theirs = [...held].filter(([, h]) => h === victim).map(([u]) => u)
     await plant.kill(victim)
     const killedAt = Date.now()
-    await waitFor(
+    await plant.waitFor(
       `the units of ${victim} held by ${survivor}`,
       async () => {
         const now = await plant.leases()
@@ -153,15 +148,13 @@ ${SERVERS.map((s) => `  - { id: ${s.characteristic}, name: ${s.characteristic}, 
         `readings of ${s.characteristic} after the kill`,
         async () => (await stored(s.characteristic, killedAt)) >= 5,
         { timeoutMs: 30_000 },
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${dump()}`)
-      })
+      )
 
     // The CNC's value stops changing; the survivor takes its last one.
     paused.add(0)
     const last = Date.now()
     setters[0]?.({ dataType: DataType.Double, value: 42.5 }, undefined, last)
-    await waitFor(
+    await plant.waitFor(
       `${cnc.characteristic} at ${last}`,
       async () => (await stored(cnc.characteristic, last - 1)) === 1,
       {
@@ -177,18 +170,14 @@ ${SERVERS.map((s) => `  - { id: ${s.characteristic}, name: ${s.characteristic}, 
         (await plant.leases()).get(unitOf(0)) === victim &&
         (await sessions(back)).get(`opcua:${cnc.id}`) === true,
       { timeoutMs: 30_000 },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${dump()}`)
-    })
+    )
     await sessionsOnHolders()
     paused.delete(0)
-    await waitFor(
+    await plant.waitFor(
       `readings of ${cnc.characteristic} after the handover`,
       async () => (await stored(cnc.characteristic, last)) >= 5,
       { timeoutMs: 30_000 },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${dump()}`)
-    })
+    )
 
     // Since the kill, the CNC's chart has one point per reading, numbered without a gap: the
     // repeated value judged again would have taken the next number and left one out.

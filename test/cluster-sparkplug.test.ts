@@ -148,7 +148,6 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
   const hosts = (gw: Running) => plant.sources(gw, 'sparkplug')
   const stored = (characteristic: string, since: number) =>
     plant.stored('clustersp', characteristic, since)
-  const dump = () => plant.dump()
 
   it('leases each group to one gateway, which hosts it; a killed holder’s group is taken over and its readings continue', async () => {
     for (const name of GATEWAYS) await startGateway(name)
@@ -184,7 +183,7 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
     expect(new Set(GROUPS.map((g) => held.get(g.unit))).size, 'one group per gateway').toBe(2)
     for (const { group, unit, ids } of GROUPS) {
       const holder = held.get(unit) as string
-      await waitFor(
+      await plant.waitFor(
         `the host of ${group} online on ${holder} only`,
         async () => {
           for (const gw of gateways.values()) {
@@ -198,8 +197,6 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
       for (const id of ids)
         await waitFor(`readings of ${id}`, async () => (await stored(id, 0)) >= 5, {
           timeoutMs: 30_000,
-        }).catch((err: Error) => {
-          throw new Error(`${err.message}\n${dump()}`)
         })
     }
     // GET /api/sparkplug/nodes on each gateway: the nodes of the group it holds, under that
@@ -225,7 +222,7 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
     const killedAt = Date.now()
 
     // Taken over within the lease expiry plus 5 s.
-    await waitFor(
+    await plant.waitFor(
       `the units of ${victim} held by ${survivor}`,
       async () => {
         const now = await leases()
@@ -253,12 +250,10 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
         `readings of ${id} after the kill`,
         async () => (await stored(id, killedAt)) >= 5,
         { timeoutMs: 30_000 },
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${dump()}`)
-      })
+      )
     // Beta's readings too, wherever it is now.
     for (const id of GROUPS[1].ids)
-      await waitFor(
+      await plant.waitFor(
         `readings of ${id} after the kill`,
         async () => (await stored(id, killedAt)) >= 5,
         { timeoutMs: 30_000 },
@@ -290,9 +285,7 @@ describe('Sparkplug B in a cluster: split by group (issue 12)', () => {
         `readings of ${id} after the handover`,
         async () => (await stored(id, repeated)) >= 5,
         { timeoutMs: 30_000 },
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${dump()}`)
-      })
+      )
 
     // Since the kill, each Alpha chart has one point per reading, numbered without a gap: the
     // repeated value judged again would have taken the next number and left one out.

@@ -1,5 +1,6 @@
 import { capability, capabilitySpecProblems, outOfSpec } from '../capability.ts'
 import { d2 } from '../constants.ts'
+import { DAY_MS } from '../time-text.ts'
 import { type Actor, type FieldChange, filled, type Refusal, refuse, roleRefusal } from './roles.ts'
 import {
   CAPA_ACTION_ROLES,
@@ -315,8 +316,6 @@ export interface EffectivenessInput {
 
 /** Readings a side needs for a verdict: the usual baseline of individuals (capability.ts). */
 export const EFFECTIVENESS_MIN_READINGS = 25
-
-const DAY_MS = 86_400_000
 
 function side(input: EffectivenessInput, from: number, to: number): EffectivenessSide {
   const values = input.readings

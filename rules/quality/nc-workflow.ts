@@ -1,3 +1,4 @@
+import { DAY_MS } from '../time-text.ts'
 import {
   type Actor,
   type FieldChange,
@@ -381,8 +382,6 @@ export function applyNcAction(
 export function isOverdue(nc: Pick<NcCase, 'status' | 'dueAt'>, now: number): boolean {
   return nc.status !== 'closed' && nc.dueAt !== null && nc.dueAt < now
 }
-
-const DAY_MS = 86_400_000
 
 /**
  * How long an overdue NC is past its due date, for an escalation: the milliseconds and the

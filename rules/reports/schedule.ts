@@ -1,3 +1,4 @@
+import { civilFromDays, DAY_MS, daysFromCivil, utcMs } from '../time-text.ts'
 import type { ReportFormat, ReportKind } from './shapes.ts'
 import { REPORT_KINDS } from './shapes.ts'
 
@@ -23,8 +24,6 @@ export interface LocalDate {
   month: number
   day: number
 }
-
-const DAY_MS = 86_400_000
 
 /** "06:00" → {hour: 6, minute: 0}; a string is what is wrong. */
 export function parseDailyAt(text: string): WallTime | string {
@@ -66,7 +65,7 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 /** The wall-clock fields of an instant in a zone. */
 function fields(utc: number, timeZone: string): LocalDate & WallTime & { second: number } {
   const out: Record<string, number> = {}
-  for (const part of formatter(timeZone).formatToParts(new Date(utc))) {
+  for (const part of formatter(timeZone).formatToParts(utc)) {
     if (part.type !== 'literal') out[part.type] = Number(part.value)
   }
   return {
@@ -82,7 +81,7 @@ function fields(utc: number, timeZone: string): LocalDate & WallTime & { second:
 /** The zone's offset from UTC at an instant, ms (east positive: +3,600,000 for CET). */
 export function zoneOffsetMs(utc: number, timeZone: string): number {
   const f = fields(utc, timeZone)
-  const wall = Date.UTC(f.year, f.month - 1, f.day, f.hour, f.minute, f.second)
+  const wall = utcMs(f.year, f.month, f.day, f.hour, f.minute, f.second)
   return wall - Math.floor(utc / 1000) * 1000
 }
 
@@ -94,8 +93,7 @@ export function localDate(utc: number, timeZone: string): LocalDate {
 
 /** The date `days` later (earlier when negative), by the calendar. */
 export function addDays(date: LocalDate, days: number): LocalDate {
-  const d = new Date(Date.UTC(date.year, date.month - 1, date.day + days))
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() }
+  return civilFromDays(daysFromCivil(date.year, date.month, date.day) + days)
 }
 
 /** "2026-12-06" */
@@ -117,7 +115,7 @@ export function parseDateKey(key: string): LocalDate | null {
  * hour, and in a skipped hour the time as late as the gap is long (the offset before the gap).
  */
 export function zonedInstant(date: LocalDate, time: WallTime, timeZone: string): number {
-  const wall = Date.UTC(date.year, date.month - 1, date.day, time.hour, time.minute)
+  const wall = utcMs(date.year, date.month, date.day, time.hour, time.minute)
   // Offsets in force a day either side: any transition near the wall time lies between them.
   const before = zoneOffsetMs(wall - DAY_MS, timeZone)
   const after = zoneOffsetMs(wall + DAY_MS, timeZone)

@@ -101,6 +101,8 @@ export interface ClusterPlant {
   sources(gw: ClusterGateway, kind: string): Promise<Map<string, boolean>>
   /** The last lines each running gateway logged, for a failure's message. */
   dump(): string
+  /** `waitFor`, whose failure carries the gateways' last log lines. */
+  waitFor: typeof waitFor
   stop(): Promise<void>
 }
 
@@ -147,6 +149,10 @@ export async function startClusterPlant(prefix: string): Promise<ClusterPlant> {
 
   const dump = () =>
     [...gateways.values()].map((g) => `--- ${g.name}\n${g.output().slice(-4000)}`).join('\n')
+  const waitOrDump: typeof waitFor = (what, check, options) =>
+    waitFor(what, check, options).catch((err: Error) => {
+      throw new Error(`${err.message}\n${dump()}`)
+    })
 
   return {
     postgres,
@@ -156,6 +162,8 @@ export async function startClusterPlant(prefix: string): Promise<ClusterPlant> {
     db,
     gateways,
     kill,
+
+    waitFor: waitOrDump,
 
     async startGateway(name, o) {
       const httpPort = await freePort()
@@ -252,7 +260,7 @@ ${o.yaml}`,
     },
 
     preferred(units, members) {
-      return waitFor(
+      return waitOrDump(
         'every unit leased to its preferred gateway',
         async () => {
           const held = await leases()
@@ -262,9 +270,7 @@ ${o.yaml}`,
             : undefined
         },
         { timeoutMs: 60_000 },
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${dump()}`)
-      })
+      )
     },
 
     async stored(database, characteristic, since) {
