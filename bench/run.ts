@@ -75,7 +75,7 @@ if (wants('pipeline')) {
       characteristics: 1000,
       connections: 4,
       window: 1000,
-      repeats: quick ? 1 : 3,
+      repeats: quick ? 1 : 5,
       batchSize: 50,
       messages: quick
         ? { bare: { single: 300_000, batch: 200_000 }, pipeline: { single: 100_000, batch: 6_000 } }

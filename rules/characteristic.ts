@@ -22,7 +22,14 @@ import {
   stepChart,
 } from './charts/index.ts'
 import { ATTRIBUTES_CHARTS, type ChartSpec, type ChartType } from './spec.ts'
-import type { ChartPoint, Observation, PanePoint, ProcessLimits, ViolationRule } from './types.ts'
+import type {
+  ChartPoint,
+  Observation,
+  PanePoint,
+  ProcessLimits,
+  Violation,
+  ViolationRule,
+} from './types.ts'
 
 /**
  * Everything judged about one characteristic: its control chart and its alert/action limits.
@@ -254,7 +261,9 @@ function judgePoints(
     // Baseline points are judged only when the limits freeze (the event), never here.
     if (point.phase === 'monitor') recordSignal(state.capability, point.ts, point.index)
     out ??= []
-    for (const v of point.violations) {
+    const violations = point.violations
+    for (let k = 0; k < violations.length; k++) {
+      const v = violations[k] as Violation
       const deviation: Deviation = {
         kind: 'rule',
         cause: v.rule,
@@ -269,7 +278,10 @@ function judgePoints(
       out.push(deviation)
     }
     flagged.length = 0
-    for (const v of point.violations) if (!flagged.includes(v.rule)) flagged.push(v.rule)
+    for (let k = 0; k < violations.length; k++) {
+      const rule = (violations[k] as Violation).rule
+      if (!flagged.includes(rule)) flagged.push(rule)
+    }
   }
   return out ?? NONE
 }
@@ -286,8 +298,11 @@ function track(
 ): readonly Excursion[] {
   const excursions = state.excursions
   if (excursions.length === 0 && deviations.length === 0) return NONE
-  for (const d of deviations) {
-    const open = excursions.find((e) => e.cause === d.cause)
+  for (let i = 0; i < deviations.length; i++) {
+    const d = deviations[i] as Deviation
+    let open: Excursion | undefined
+    for (let k = 0; k < excursions.length && !open; k++)
+      if ((excursions[k] as Excursion).cause === d.cause) open = excursions[k]
     if (open && !d.onset) {
       open.count++
       open.last = d.ts

@@ -4,7 +4,7 @@ import type { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../gateway/log.ts'
-import { decodeBlock, encodeBlock } from '../gateway/store/blocks.ts'
+import { decodeBlock, decodeBlockInto, encodeBlock } from '../gateway/store/blocks.ts'
 import { ColumnBuilder, Names } from '../gateway/store/columns.ts'
 import { createSqliteStore } from '../gateway/store/sqlite.ts'
 import type { Recovered } from '../gateway/store/sqlite-worker.ts'
@@ -59,6 +59,38 @@ describe('block encoding', () => {
         },
       ),
       { numRuns: 2000 },
+    )
+  })
+
+  it('encodes any range of rows in any order, and decodes them into place among others', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(number, { minLength: 3, maxLength: 3 }), { minLength: 2, maxLength: 60 }),
+        fc.nat(),
+        fc.nat(),
+        fc.nat(),
+        (table, a, b, shift) => {
+          const stride = 3
+          const rows = table.length
+          const data = Float64Array.from(table.flat())
+          // rows[from..to) of a shuffled order (a rotation), at least one row.
+          const order = Int32Array.from({ length: rows }, (_, k) => (k + shift) % rows)
+          const from = a % rows
+          const to = from + 1 + (b % (rows - from))
+          const blob = encodeBlock(data, stride, order, from, to)
+          // Decoded after two rows already there, which it must leave alone.
+          const target = new Float64Array((2 + to - from) * stride).fill(7)
+          expect(decodeBlockInto(blob, stride, target, 2)).toBe(to - from)
+          expect([...target.subarray(0, 2 * stride)]).toEqual(Array(2 * stride).fill(7))
+          for (let k = from; k < to; k++)
+            for (let f = 0; f < stride; f++) {
+              const expected = data[(order[k] as number) * stride + f] as number
+              expect(Object.is(target[(2 + k - from) * stride + f], expected)).toBe(true)
+            }
+          expect(() => decodeBlockInto(blob, stride + 1, target, 0)).toThrow(/numbers a row/)
+        },
+      ),
+      { numRuns: 1000 },
     )
   })
 

@@ -641,7 +641,9 @@ export function createAlarmService(ctx: {
       // The signals of this evaluation (a rule may come from several panes: once is enough),
       // as a mask of their bits.
       let seen = 0
-      for (const d of evaluation.deviations) {
+      const deviations = evaluation.deviations
+      for (let i = 0; i < deviations.length; i++) {
+        const d = deviations[i] as Deviation
         if (d.kind !== 'rule' || !profile.signals.has(d.cause)) continue
         const bit = conditionBit(d.cause)
         if ((seen & bit) !== 0) continue

@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from 'node:http'
 import { createAdapter } from '@socket.io/redis-adapter'
 import { Server, type Socket } from 'socket.io'
-import type { Evaluation } from '../../rules/index.ts'
+import type { ChartPoint, Deviation, Evaluation } from '../../rules/index.ts'
 import type { PeerBus, PeerEnvelope } from '../cluster/peers.ts'
 import type {
   AlarmCounts,
@@ -266,7 +266,9 @@ export function createLiveHub(ctx: {
         pending = { points: [], dropped: 0 }
         points.set(id, pending)
       }
-      for (const p of evaluation.points) {
+      const evaluated = evaluation.points
+      for (let i = 0; i < evaluated.length; i++) {
+        const p = evaluated[i] as ChartPoint
         if (pending.points.length < ctx.maxPointsPerFlush) {
           pending.points.push({
             index: p.index,
@@ -280,7 +282,9 @@ export function createLiveHub(ctx: {
         } else pending.dropped++
       }
     }
-    for (const d of evaluation.deviations) {
+    const found = evaluation.deviations
+    for (let i = 0; i < found.length; i++) {
+      const d = found[i] as Deviation
       if (deviations.length >= MAX_DEVIATIONS_PER_FLUSH) {
         droppedDeviations++
         continue

@@ -116,7 +116,9 @@ export function createRecentDeviations(ctx: {
   }
 
   function onEvaluated(id: string, evaluation: Evaluation): void {
-    for (const d of evaluation.deviations) {
+    const deviations = evaluation.deviations
+    for (let i = 0; i < deviations.length; i++) {
+      const d = deviations[i] as Deviation
       const k = ongoingKey(id, d.cause)
       const open = d.onset ? undefined : ongoing.get(k)
       if (open) {
@@ -132,7 +134,8 @@ export function createRecentDeviations(ctx: {
       const entry = insert(fromDeviation(id, d))
       if (entry) ongoing.set(k, entry)
     }
-    for (const e of evaluation.ended) end(id, e)
+    const ended = evaluation.ended
+    for (let i = 0; i < ended.length; i++) end(id, ended[i] as Excursion)
   }
 
   function end(id: string, e: Excursion): void {

@@ -1,6 +1,9 @@
 import {
+  type ChartPoint,
   checkObservation,
+  type Deviation,
   type Evaluation,
+  type Excursion,
   endBaseline,
   evaluate,
   initialCharacteristicState,
@@ -269,10 +272,15 @@ export function createPipeline(ctx: {
     evaluation: Evaluation,
     write: (record: SeriesRecord) => void = (record) => store.write(record),
   ): void {
-    for (const point of evaluation.points) write({ kind: 'chart', characteristic: id, point })
+    // Indexed loops: an evaluation's arrays are often frozen empty ones, and an iterator over
+    // arrays of several shapes is an object made per loop.
+    const { points, deviations, ended } = evaluation
+    for (let i = 0; i < points.length; i++)
+      write({ kind: 'chart', characteristic: id, point: points[i] as ChartPoint })
     // An excursion is written when it starts and when it ends (with its span and count), not
     // once per reading it lasts: the record's size does not grow with the violation's length.
-    for (const deviation of evaluation.deviations) {
+    for (let i = 0; i < deviations.length; i++) {
+      const deviation = deviations[i] as Deviation
       if (!deviation.onset) continue
       write({
         kind: 'event',
@@ -282,13 +290,14 @@ export function createPipeline(ctx: {
         detail: JSON.stringify(deviation),
       })
     }
-    for (const ended of evaluation.ended) {
+    for (let i = 0; i < ended.length; i++) {
+      const excursion = ended[i] as Excursion
       write({
         kind: 'event',
         characteristic: id,
-        ts: ended.last,
+        ts: excursion.last,
         type: 'deviation-end',
-        detail: JSON.stringify(ended),
+        detail: JSON.stringify(excursion),
       })
     }
   }

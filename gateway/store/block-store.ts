@@ -1,7 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import {
-  type Block,
   decodeBlock,
+  decodeBlockInto,
   encodeBlock,
   identity,
   journalReading,
@@ -340,7 +340,8 @@ export class BlockStore {
     discard: boolean,
   ): number {
     const stride = kind === 'reading' ? READING_STRIDE : CHART_STRIDE
-    const blocks: { block: Block; keys: string | null; panes: string | null }[] = []
+    const blocks: { blob: Uint8Array; count: number; keys: string | null; panes: string | null }[] =
+      []
     let count = 0
     let last = 0
     const select =
@@ -353,7 +354,7 @@ export class BlockStore {
       data: Uint8Array
     }>) {
       if (b.id > upTo) break
-      blocks.push({ block: decodeBlock(b.data), keys: b.keys ?? null, panes: b.panes ?? null })
+      blocks.push({ blob: b.data, count: b.count, keys: b.keys ?? null, panes: b.panes ?? null })
       last = b.id
       count += b.count
       if (count >= COMPACT_RECORDS) break
@@ -384,8 +385,9 @@ export class BlockStore {
       return groups.length - 1
     }
     let row = 0
-    for (const { block, keys: keysText, panes } of blocks) {
-      data.set(block.data, row * stride)
+    for (const { blob, count: blockCount, keys: keysText, panes } of blocks) {
+      if (decodeBlockInto(blob, stride, data, row) !== blockCount)
+        throw new Error(`a recent ${kind} block holds other than its count of rows`)
       const blockKeys = keysText ? (JSON.parse(keysText) as (string | null)[]) : null
       const layouts = panes ? (JSON.parse(panes) as Record<string, string>) : {}
       // A block holds each series' rows together: what is looked up per series and hour is
@@ -393,17 +395,17 @@ export class BlockStore {
       let runSeries = Number.NaN
       let runHour = Number.NaN
       let runGroup = -1
-      for (let r = 0; r < block.count; r++, row++) {
-        const o = r * stride
-        const series = block.data[o] as number
+      for (let r = 0; r < blockCount; r++, row++) {
+        const o = row * stride
+        const series = data[o] as number
         keys?.push(blockKeys?.[r] ?? null)
-        if (!covered(series, block.data[o + READING_FIELDS.seq] as number)) {
+        if (!covered(series, data[o + READING_FIELDS.seq] as number)) {
           kept.push(row)
           continue
         }
         // A block spans at most an hour of time stamps (backfilled data arrives with new):
         // retention by age deletes whole blocks.
-        const hour = Math.floor((block.data[o + TS] as number) / HOUR_MS)
+        const hour = Math.floor((data[o + TS] as number) / HOUR_MS)
         if (series !== runSeries || hour !== runHour) {
           runSeries = series
           runHour = hour

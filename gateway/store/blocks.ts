@@ -28,27 +28,15 @@ function same(a: number, b: number): boolean {
   return a === b ? a !== 0 || 1 / a === 1 / b : Number.isNaN(a) && Number.isNaN(b)
 }
 
-/** One column of the rows being encoded, gathered (reused: a block is encoded at a time). */
-let column = new Float64Array(1024)
+/** Per field of the block being encoded: its code and, for RUNS, the number of runs (reused). */
+let codes = new Int32Array(64)
+let runCounts = new Int32Array(64)
 
-/** How a gathered column of `count` values encodes best: its code and its length in words. */
-function analyse(count: number): { code: number; words: number; runs: number } {
-  const c = column
-  let runs = 1
-  for (let k = 1; k < count; k++) if (!same(c[k] as number, c[k - 1] as number)) runs++
-  if (runs === 1) return { code: CONSTANT, words: 2, runs }
-  const first = c[0] as number
-  const step = (c[1] as number) - first
-  let linear = Number.isFinite(step)
-  // Every value as the decoder computes it, the first too (−0 + 0 is 0; rounding).
-  for (let k = 0; k < count && linear; k++) linear = same(c[k] as number, first + k * step)
-  if (linear) return { code: LINEAR, words: 3, runs }
-  return 2 + 2 * runs < 1 + count
-    ? { code: RUNS, words: 2 + 2 * runs, runs }
-    : { code: RAW, words: 1 + count, runs }
-}
-
-/** Encodes the rows `rows[from..to)` of `data` (rows of `stride` numbers) as one block. */
+/**
+ * Encodes the rows `rows[from..to)` of `data` (rows of `stride` numbers) as one block. Each
+ * field is read twice where it is stored in full (once to choose its encoding, once to write
+ * it) and once otherwise, straight from `data`: nothing is gathered first.
+ */
 export function encodeBlock(
   data: Float64Array,
   stride: number,
@@ -57,18 +45,29 @@ export function encodeBlock(
   to: number,
 ): Uint8Array {
   const count = to - from
-  if (column.length < count) column = new Float64Array(count * 2)
-  const gather = (f: number) => {
-    for (let k = 0; k < count; k++)
-      column[k] = data[(rows[from + k] as number) * stride + f] as number
+  if (codes.length < stride) {
+    codes = new Int32Array(stride)
+    runCounts = new Int32Array(stride)
   }
-  const plans = []
   let size = 3
   for (let f = 0; f < stride; f++) {
-    gather(f)
-    const plan = analyse(count)
-    plans.push(plan)
-    size += plan.words
+    // Runs of equal values, and whether every value is first + k × step, in one pass.
+    const first = data[(rows[from] as number) * stride + f] as number
+    const step = count > 1 ? (data[(rows[from + 1] as number) * stride + f] as number) - first : 0
+    // The first value too, as the decoder computes it (−0 + 0 is 0).
+    let linear = count > 1 && Number.isFinite(step) && same(first, first + 0 * step)
+    let runs = 1
+    let previous = first
+    for (let k = 1; k < count; k++) {
+      const v = data[(rows[from + k] as number) * stride + f] as number
+      if (!same(v, previous)) runs++
+      if (linear && !same(v, first + k * step)) linear = false
+      previous = v
+    }
+    const code = runs === 1 ? CONSTANT : linear ? LINEAR : 2 + 2 * runs < 1 + count ? RUNS : RAW
+    codes[f] = code
+    runCounts[f] = runs
+    size += code === CONSTANT ? 2 : code === LINEAR ? 3 : code === RUNS ? 2 + 2 * runs : 1 + count
   }
   const out = new Float64Array(size)
   out[0] = BLOCK_FORMAT
@@ -76,25 +75,30 @@ export function encodeBlock(
   out[2] = stride
   let o = 3
   for (let f = 0; f < stride; f++) {
-    const { code, runs } = plans[f] as { code: number; runs: number }
-    gather(f)
+    const code = codes[f] as number
+    const first = data[(rows[from] as number) * stride + f] as number
     out[o++] = code
-    if (code === CONSTANT) out[o++] = column[0] as number
+    if (code === CONSTANT) out[o++] = first
     else if (code === LINEAR) {
-      out[o++] = column[0] as number
-      out[o++] = (column[1] as number) - (column[0] as number)
+      out[o++] = first
+      out[o++] = (data[(rows[from + 1] as number) * stride + f] as number) - first
     } else if (code === RUNS) {
-      out[o++] = runs
+      out[o++] = runCounts[f] as number
       let start = 0
-      for (let k = 1; k <= count; k++) {
-        if (k < count && same(column[k] as number, column[k - 1] as number)) continue
+      let value = first
+      for (let k = 1; k < count; k++) {
+        const v = data[(rows[from + k] as number) * stride + f] as number
+        if (same(v, value)) continue
         out[o++] = k - start
-        out[o++] = column[start] as number
+        out[o++] = value
         start = k
+        value = v
       }
+      out[o++] = count - start
+      out[o++] = value
     } else {
-      out.set(column.subarray(0, count), o)
-      o += count
+      for (let k = 0; k < count; k++)
+        out[o++] = data[(rows[from + k] as number) * stride + f] as number
     }
   }
   return new Uint8Array(out.buffer)
@@ -114,39 +118,67 @@ export interface Block {
   data: Float64Array
 }
 
-export function decodeBlock(blob: Uint8Array): Block {
-  // SQLite hands a BLOB at any byte offset: a Float64Array needs it aligned to 8.
+/** A block's words, aligned (SQLite hands a BLOB at any byte offset: a Float64Array needs 8). */
+function wordsOf(blob: Uint8Array): Float64Array {
   const words =
     blob.byteOffset % 8 === 0
       ? new Float64Array(blob.buffer, blob.byteOffset, blob.byteLength / 8)
       : new Float64Array(blob.slice().buffer)
+  if (words[0] !== BLOCK_FORMAT) throw new Error(`unknown block format ${words[0]}`)
+  return words
+}
+
+export function decodeBlock(blob: Uint8Array): Block {
+  const words = wordsOf(blob)
   const count = words[1] as number
   const stride = words[2] as number
-  if (words[0] !== BLOCK_FORMAT) throw new Error(`unknown block format ${words[0]}`)
   const data = new Float64Array(count * stride)
+  decodeWords(words, data, 0)
+  return { count, stride, data }
+}
+
+/**
+ * Decodes a block of rows of `stride` numbers into `target` from row `row` on: a compaction
+ * gathers many blocks in one array without a copy of each. Returns the block's number of rows.
+ */
+export function decodeBlockInto(
+  blob: Uint8Array,
+  stride: number,
+  target: Float64Array,
+  row: number,
+): number {
+  const words = wordsOf(blob)
+  if (words[2] !== stride) throw new Error(`a block of ${words[2]} numbers a row, not ${stride}`)
+  decodeWords(words, target, row * stride)
+  return words[1] as number
+}
+
+function decodeWords(words: Float64Array, data: Float64Array, base: number): void {
+  const count = words[1] as number
+  const stride = words[2] as number
   let o = 3
   for (let f = 0; f < stride; f++) {
     const code = words[o++]
+    const at = base + f
     if (code === CONSTANT) {
       const v = words[o++] as number
-      for (let k = 0; k < count; k++) data[k * stride + f] = v
+      for (let k = 0; k < count; k++) data[at + k * stride] = v
     } else if (code === LINEAR) {
       const first = words[o++] as number
       const step = words[o++] as number
-      for (let k = 0; k < count; k++) data[k * stride + f] = first + k * step
+      for (let k = 0; k < count; k++) data[at + k * stride] = first + k * step
     } else if (code === RUNS) {
       const runs = words[o++] as number
       let k = 0
       for (let r = 0; r < runs; r++) {
         const length = words[o++] as number
         const v = words[o++] as number
-        for (const end = k + length; k < end; k++) data[k * stride + f] = v
+        for (const end = k + length; k < end; k++) data[at + k * stride] = v
       }
     } else {
-      for (let k = 0; k < count; k++) data[k * stride + f] = words[o++] as number
+      for (let k = 0; k < count; k++) data[at + k * stride] = words[o++] as number
     }
   }
-  return { count, stride, data }
 }
 
 /** A stored number back as a value: NaN is `null`. */

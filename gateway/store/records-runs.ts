@@ -16,7 +16,7 @@ export type FlatRuns = SQLInputValue[]
 /** Appends one run to `runs`. */
 export function addRun(runs: FlatRuns, statement: string, params: readonly SQLInputValue[]): void {
   runs.push(statement, params.length)
-  for (const p of params) runs.push(p)
+  for (let i = 0; i < params.length; i++) runs.push(params[i] as SQLInputValue)
 }
 
 /** The runs of a flat batch, in order. */

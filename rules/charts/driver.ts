@@ -450,7 +450,7 @@ function judge(
     )
     if (found.length > 0) {
       violations ??= []
-      for (const v of found) violations.push(v)
+      for (let i = 0; i < found.length; i++) violations.push(found[i] as Violation)
     }
   }
   const panes = kind.record(slots.panes)
