@@ -90,6 +90,13 @@ export function createMqttBrokerSource(
     worker?.postMessage(message)
   }
 
+  // The readings taken are told in lots, not after every batch: each message wakes the broker
+  // thread (a batch of 50-reading messages is a few hundred readings). A sixteenth of the bound
+  // untold never holds the broker: it waits at the bound and reads on below half of it.
+  const readingsAhead = ctx.maxReadingsAhead ?? DEFAULT_READINGS_AHEAD
+  const tellTakenEvery = Math.max(1, Math.floor(readingsAhead / 16))
+  let untold = 0
+
   // A burst beyond what the writers commit would fill their memory and be refused there; the
   // broker stops reading its connections instead (TCP slows the publishers down), from when
   // half of that memory waits until a quarter does.
@@ -159,7 +166,11 @@ export function createMqttBrokerSource(
       const ack = batch.ack
       sink.durable(() => post({ type: 'durable', ack }))
     }
-    if (r.length > 0) post({ type: 'taken', readings: r.length / BROKER_READING_STRIDE })
+    untold += r.length / BROKER_READING_STRIDE
+    if (untold >= tellTakenEvery) {
+      post({ type: 'taken', readings: untold })
+      untold = 0
+    }
     checkBacklog()
     totals = {
       received: batch.received,
@@ -193,7 +204,7 @@ export function createMqttBrokerSource(
       options: { ...options, port: listeningOn ?? options.port, tls },
       topics: numbered,
       deliveries: await ctx.deliveries(),
-      maxReadingsAhead: ctx.maxReadingsAhead ?? DEFAULT_READINGS_AHEAD,
+      maxReadingsAhead: readingsAhead,
       logLevel: log.level,
     }
     const w = new Worker(workerUrl, {
@@ -202,6 +213,7 @@ export function createMqttBrokerSource(
       resourceLimits: { maxYoungGenerationSizeMb: BROKER_YOUNG_GENERATION_MB },
     })
     worker = w
+    untold = 0
     const started = new Promise<void>((resolve, reject) => {
       const first = (message: FromBroker) => {
         if (message.type === 'listening') {
