@@ -268,6 +268,222 @@ describe('the block store', () => {
     w.close()
   })
 
+  /** A stored chart point as a query gives it back: the pane objects as given, the rules named. */
+  const stored = (p: ChartPoint, rules: string[] = []) => ({
+    index: p.index,
+    ts: p.ts,
+    phase: p.phase,
+    n: p.n,
+    panes: p.panes,
+    rules,
+  })
+
+  it('chart limits come back at every point as given, over batches, compactions and a restart, whenever they change', () => {
+    // Limit sets the points move between (−0 and null included: −0 must not come back as 0).
+    const limitSets = [
+      { center: 10, lcl: 7, ucl: 13, sigma: 1 },
+      { center: 10, lcl: null, ucl: null, sigma: null },
+      { center: -0, lcl: -3, ucl: 3, sigma: 1 },
+      { center: 10.5, lcl: 7.25, ucl: 13.75, sigma: 1.0833 },
+    ]
+    fc.assert(
+      fc.property(
+        // Batches of points: which characteristic, which limit set for each of its panes.
+        fc.array(
+          fc.record({
+            points: fc.array(
+              fc.tuple(
+                fc.constantFrom('a', 'b', 'c'),
+                fc.integer({ min: 0, max: 3 }),
+                fc.integer({ min: 0, max: 3 }),
+              ),
+              { maxLength: 40 },
+            ),
+            checkpoint: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.integer({ min: 0, max: 6 }),
+        (batches, restartAfter) => {
+          const path = join(dir.path, `limits-${Math.random()}.db`)
+          let w = writer(path)
+          let names = new Names()
+          const given: Record<string, ChartPoint[]> = { a: [], b: [], c: [] }
+          batches.forEach((batch, k) => {
+            if (k === restartAfter) {
+              w.close()
+              w = writer(path)
+              names = new Names()
+            }
+            const b = new ColumnBuilder(names)
+            for (const [name, first, second] of batch.points) {
+              const list = given[name] as ChartPoint[]
+              const index = list.length
+              const l1 = limitSets[first] as (typeof limitSets)[number]
+              const l2 = limitSets[second] as (typeof limitSets)[number]
+              const p: ChartPoint = {
+                index,
+                ts: 1000 + index,
+                n: 1,
+                phase: index < 3 ? 'baseline' : 'monitor',
+                panes:
+                  name === 'c'
+                    ? { cusum: { statistic: null, ...l1, upper: index / 4, lower: 0 } }
+                    : { i: { statistic: index / 3, ...l1 }, mr: { statistic: 1, ...l2 } },
+                violations: [],
+              }
+              list.push(p)
+              b.chart(name, p)
+            }
+            w.write(b, batch.checkpoint)
+          })
+          for (const [name, list] of Object.entries(given))
+            expect(w.points(name, 1000)).toEqual(list.map((p) => stored(p)))
+          w.close()
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+
+  it('stores the limits of a chart once per change: a compacted block holds a limits row where they changed', () => {
+    const w = writer(join(dir.path, 'ts.db'))
+    const names = new Names()
+    const point = (index: number): ChartPoint => ({
+      index,
+      ts: 1000 + index,
+      n: 1,
+      phase: 'monitor',
+      // Limits estimated anew after point 250 (as after a recompute).
+      panes: { i: { statistic: index, center: index < 250 ? 10 : 11, lcl: 7, ucl: 13, sigma: 1 } },
+      violations: [],
+    })
+    const points = Array.from({ length: 400 }, (_, k) => point(k))
+    for (let from = 0; from < 400; from += 100) {
+      const b = new ColumnBuilder(names)
+      for (let k = from; k < from + 100; k++) b.chart('x', points[k] as ChartPoint)
+      w.write(b)
+    }
+    // Before the compaction: each batch's block has a limits row at its first point, the
+    // third one a second at point 250 (its row 50).
+    const recent = (
+      w.db.prepare('SELECT limits FROM recent_point ORDER BY id').all() as { limits: Uint8Array }[]
+    ).map((r) => Array.from(decodeBlock(r.limits).data.filter((_, i) => i % 9 === 0)))
+    expect(recent).toEqual([[0], [0], [0, 50], [0]])
+    w.write(new ColumnBuilder(names), true)
+    const blocks = w.db.prepare('SELECT count, limits FROM point_block').all() as {
+      count: number
+      limits: Uint8Array
+    }[]
+    expect(blocks.map((b) => b.count)).toEqual([400])
+    const limits = decodeBlock((blocks[0] as { limits: Uint8Array }).limits)
+    // Two rows of nine numbers: from point 0 and from point 250, the second pane all null.
+    expect(limits.count).toBe(2)
+    expect(Array.from(limits.data)).toEqual([
+      ...[0, 10, 7, 13, 1, Number.NaN, Number.NaN, Number.NaN, Number.NaN],
+      ...[250, 11, 7, 13, 1, Number.NaN, Number.NaN, Number.NaN, Number.NaN],
+    ])
+    expect(w.points('x', 1000)).toEqual(points.map((p) => stored(p)))
+    w.close()
+  })
+
+  it('reads and compacts the blocks written before, which held the limits in every row', () => {
+    const path = join(dir.path, 'ts.db')
+    writer(path).close()
+    // The file as the version before left it: no limits column, blocks of 20 numbers a row
+    // (statistic, center, lcl, ucl, upper, lower, sigma per pane) and, older, of 18 (no σ).
+    const db = new DatabaseSync(path)
+    const version = (db.prepare('PRAGMA user_version').get() as { user_version: number })
+      .user_version
+    db.exec(`ALTER TABLE recent_point DROP COLUMN limits; ALTER TABLE point_block DROP COLUMN limits;
+      PRAGMA user_version = ${version - 1}`)
+    db.prepare("INSERT INTO series (id, characteristic) VALUES (1, 'x')").run()
+    const N = Number.NaN
+    // Two compacted points without σ, then two recent points with it (the second a CUSUM's).
+    const old18 = [
+      [1, 1000, 0, 1, 0, 0, 9.5, 10, 7, 13, N, N, 1, 1.128, 0, 3.686, N, N],
+      [1, 1001, 1, 1, 1, 1, 14, 10, 7, 13, N, N, 4.5, 1.128, 0, 3.686, N, N],
+    ]
+    const old20 = [
+      [1, 1002, 2, 1, 1, 0, 10, 10, 7, 13, N, N, 1, 0.5, 1.128, 0, 3.686, N, N, 0.8865],
+      [1, 1003, 3, 1, 1, 0, 11, 10.5, 7.5, 13.5, N, N, 1.1, 1, 1.128, 0, 3.686, N, N, 0.8865],
+    ]
+    const block = (rows: number[][]) =>
+      encodeBlock(
+        Float64Array.from(rows.flat()),
+        (rows[0] as number[]).length,
+        Int32Array.from(rows.map((_, k) => k)),
+        0,
+        rows.length,
+      )
+    db.prepare(
+      "INSERT INTO point_block (series, min_ts, max_ts, count, panes, data) VALUES (1, 1000, 1001, 2, 'i,mr', ?)",
+    ).run(block(old18))
+    db.prepare(`INSERT INTO recent_point (count, panes, data) VALUES (2, '{"1":"i,mr"}', ?)`).run(
+      block(old20),
+    )
+    db.close()
+    const pane = (
+      statistic: number | null,
+      center: number,
+      lcl: number,
+      ucl: number,
+      sigma: number | null,
+    ) => ({ statistic, center, lcl, ucl, sigma })
+    const expected = [
+      {
+        index: 0,
+        ts: 1000,
+        phase: 'baseline',
+        n: 1,
+        rules: [],
+        panes: { i: pane(9.5, 10, 7, 13, null), mr: pane(1, 1.128, 0, 3.686, null) },
+      },
+      {
+        index: 1,
+        ts: 1001,
+        phase: 'monitor',
+        n: 1,
+        rules: ['N1'],
+        panes: { i: pane(14, 10, 7, 13, null), mr: pane(4.5, 1.128, 0, 3.686, null) },
+      },
+      {
+        index: 2,
+        ts: 1002,
+        phase: 'monitor',
+        n: 1,
+        rules: [],
+        panes: { i: { ...pane(10, 10, 7, 13, 1) }, mr: pane(0.5, 1.128, 0, 3.686, 0.8865) },
+      },
+      {
+        index: 3,
+        ts: 1003,
+        phase: 'monitor',
+        n: 1,
+        rules: [],
+        panes: { i: pane(11, 10.5, 7.5, 13.5, 1.1), mr: pane(1, 1.128, 0, 3.686, 0.8865) },
+      },
+    ]
+    // The migration adds the column; the old blocks read as they did, before and after the
+    // old recent block is compacted with a new one.
+    const w = writer(path)
+    expect(w.points('x', 10)).toEqual(expected)
+    const next: ChartPoint = {
+      index: 4,
+      ts: 1004,
+      n: 1,
+      phase: 'monitor',
+      panes: { i: pane(12, 10.5, 7.5, 13.5, 1.1), mr: pane(1, 1.128, 0, 3.686, 0.8865) },
+      violations: [],
+    }
+    const b = new ColumnBuilder(new Names())
+    b.chart('x', next)
+    w.write(b, true)
+    expect(w.db.prepare('SELECT count(*) AS n FROM recent_point').get()).toEqual({ n: 0 })
+    expect(w.points('x', 10)).toEqual([...expected, stored(next)])
+    w.close()
+  })
+
   it('a checkpoint compacts only what a snapshot covers; recovery replays the rest in stream order', () => {
     const path = join(dir.path, 'ts.db')
     const w = writer(path)

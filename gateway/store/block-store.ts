@@ -2,15 +2,20 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import {
   decodeBlock,
   decodeBlockInto,
+  decodeLimits,
+  decodePointBlock,
   encodeBlock,
+  encodeLimits,
   identity,
   journalReading,
+  type PointBlock,
   storedPoint,
   storedReading,
 } from './blocks.ts'
 import {
   CHART_STRIDE,
   DELIVERY_STRIDE,
+  LIMITS_STRIDE,
   POINT_FIELDS,
   READING_FIELDS,
   READING_STRIDE,
@@ -40,9 +45,10 @@ export const BLOCK_SCHEMA = `
   -- Ids only grow (AUTOINCREMENT: never reused after a delete): they are the order of arrival.
   CREATE TABLE recent_reading (id INTEGER PRIMARY KEY AUTOINCREMENT, count INTEGER NOT NULL,
     keys TEXT, data BLOB NOT NULL);
-  -- panes: JSON, the pane names of each series in the block ({"3": "i,mr"}).
+  -- panes: JSON, the pane names of each series in the block ({"3": "i,mr"}). limits: the
+  -- points' limits, once per change (blocks.ts, decodePointBlock; NULL: in every row, before).
   CREATE TABLE recent_point (id INTEGER PRIMARY KEY AUTOINCREMENT, count INTEGER NOT NULL,
-    panes TEXT NOT NULL, data BLOB NOT NULL);
+    panes TEXT NOT NULL, data BLOB NOT NULL, limits BLOB);
   -- min_ts/max_ts bound the rows' time stamps (which need not arrive in order).
   CREATE TABLE reading_block (id INTEGER PRIMARY KEY AUTOINCREMENT, series INTEGER NOT NULL,
     min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, count INTEGER NOT NULL, keys TEXT,
@@ -50,7 +56,7 @@ export const BLOCK_SCHEMA = `
   CREATE INDEX reading_block_series ON reading_block (series, max_ts, min_ts);
   CREATE TABLE point_block (id INTEGER PRIMARY KEY AUTOINCREMENT, series INTEGER NOT NULL,
     min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, count INTEGER NOT NULL,
-    panes TEXT NOT NULL, data BLOB NOT NULL);
+    panes TEXT NOT NULL, data BLOB NOT NULL, limits BLOB);
   CREATE INDEX point_block_series ON point_block (series, max_ts, min_ts);
   -- QoS 1/2 messages taken, per batch: a resend after a crash is known (sources/deliveries.ts).
   CREATE TABLE delivery_block (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
@@ -153,24 +159,24 @@ export class BlockStore {
     const p = (sql: string) => db.prepare(sql)
     this.statements = {
       recentReading: p('INSERT INTO recent_reading (count, keys, data) VALUES (?, ?, ?)'),
-      recentPoint: p('INSERT INTO recent_point (count, panes, data) VALUES (?, ?, ?)'),
+      recentPoint: p('INSERT INTO recent_point (count, panes, data, limits) VALUES (?, ?, ?, ?)'),
       readingBlock: p(
         'INSERT INTO reading_block (series, min_ts, max_ts, count, keys, data) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       pointBlock: p(
-        'INSERT INTO point_block (series, min_ts, max_ts, count, panes, data) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO point_block (series, min_ts, max_ts, count, panes, data, limits) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       delivery: p('INSERT INTO delivery_block (at, clients, data) VALUES (?, ?, ?)'),
       deliveriesSince: p('SELECT clients, data FROM delivery_block WHERE at >= ? ORDER BY id'),
       forgetDeliveries: p('DELETE FROM delivery_block WHERE at < ?'),
       recentReadings: p('SELECT id, count, keys, data FROM recent_reading ORDER BY id'),
-      recentPoints: p('SELECT id, count, panes, data FROM recent_point ORDER BY id'),
+      recentPoints: p('SELECT id, count, panes, data, limits FROM recent_point ORDER BY id'),
       // Newest first by their latest time stamp: a range query stops once it has its rows.
       readingBlocks: p(
         'SELECT id, max_ts, keys, data FROM reading_block WHERE series = ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC, id DESC',
       ),
       pointBlocks: p(
-        'SELECT id, max_ts, panes, data FROM point_block WHERE series = ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC, id DESC',
+        'SELECT id, max_ts, panes, data, limits FROM point_block WHERE series = ? AND max_ts >= ? AND min_ts <= ? ORDER BY max_ts DESC, id DESC',
       ),
     }
     this.purge = Object.fromEntries(
@@ -204,14 +210,36 @@ export class BlockStore {
     )
   }
 
-  /** A batch's chart points (CHART_STRIDE rows, series ids in field 0), grouped as readings are, with each series' panes. */
-  addPoints(data: Float64Array, panes: Record<number, string>): void {
+  /**
+   * A batch's chart points (CHART_STRIDE rows, series ids in field 0), grouped as readings
+   * are, with each series' panes and the batch's limits rows (ColumnBatch.limits: a series'
+   * first point in the batch has one, a later one where its limits changed).
+   */
+  addPoints(data: Float64Array, limits: Float64Array, panes: Record<number, string>): void {
     const count = data.length / CHART_STRIDE
     if (count === 0) return
+    const rows = seriesOrder(data, CHART_STRIDE, count)
+    // Where each point's limits are in `limits`: its own row's, or its series' point before.
+    const startsAt = new Int32Array(count).fill(-1)
+    for (let o = 0; o < limits.length; o += LIMITS_STRIDE) startsAt[limits[o] as number] = o + 1
+    const limitOf = new Int32Array(count)
+    let series = Number.NaN
+    let current = -1
+    for (let k = 0; k < count; k++) {
+      const row = rows[k] as number
+      const s = data[row * CHART_STRIDE] as number
+      const own = startsAt[row] as number
+      if (own >= 0) current = own
+      else if (s !== series)
+        throw new Error(`a batch's first chart point of series ${s} came without its limits`)
+      series = s
+      limitOf[row] = current
+    }
     this.statements.recentPoint.run(
       count,
       JSON.stringify(panes),
-      encodeBlock(data, CHART_STRIDE, seriesOrder(data, CHART_STRIDE, count), 0, count),
+      encodeBlock(data, CHART_STRIDE, rows, 0, count),
+      encodeLimits(data, rows, 0, count, limits, limitOf),
     )
   }
 
@@ -256,7 +284,10 @@ export class BlockStore {
     )
   }
 
-  /** One series' chart points, rows[from..to) of `data`, with its panes (comma-separated). */
+  /**
+   * One series' chart points, rows[from..to) of `data`, with its panes (comma-separated) and
+   * their limits (a row's LIMIT_VALUES are at `limitOf[row]` in `limits`), stored once per change.
+   */
   writePointBlock(
     series: number,
     data: Float64Array,
@@ -264,6 +295,8 @@ export class BlockStore {
     from: number,
     to: number,
     panes: string,
+    limits: Float64Array,
+    limitOf: Int32Array,
   ): void {
     const ts = bounds(data, CHART_STRIDE, rows, from, to, POINT_FIELDS.ts)
     this.statements.pointBlock.run(
@@ -273,6 +306,7 @@ export class BlockStore {
       to - from,
       panes,
       encodeBlock(data, CHART_STRIDE, rows, from, to),
+      encodeLimits(data, rows, from, to, limits, limitOf),
     )
   }
 
@@ -340,8 +374,13 @@ export class BlockStore {
     discard: boolean,
   ): number {
     const stride = kind === 'reading' ? READING_STRIDE : CHART_STRIDE
-    const blocks: { blob: Uint8Array; count: number; keys: string | null; panes: string | null }[] =
-      []
+    const blocks: {
+      blob: Uint8Array
+      count: number
+      keys: string | null
+      panes: string | null
+      limits: Uint8Array | null
+    }[] = []
     let count = 0
     let last = 0
     const select =
@@ -352,9 +391,16 @@ export class BlockStore {
       keys?: string | null
       panes?: string
       data: Uint8Array
+      limits?: Uint8Array | null
     }>) {
       if (b.id > upTo) break
-      blocks.push({ blob: b.data, count: b.count, keys: b.keys ?? null, panes: b.panes ?? null })
+      blocks.push({
+        blob: b.data,
+        count: b.count,
+        keys: b.keys ?? null,
+        panes: b.panes ?? null,
+        limits: b.limits ?? null,
+      })
       last = b.id
       count += b.count
       if (count >= COMPACT_RECORDS) break
@@ -384,10 +430,31 @@ export class BlockStore {
       else otherLayouts.set(`${key}:${panes}`, groups.length - 1)
       return groups.length - 1
     }
+    // Points: where each row's limits are in `limitParts`, concatenated (the blocks' own).
+    const limitOf = kind === 'point' ? new Int32Array(count) : null
+    const limitParts: Float64Array[] = []
+    let limitTotal = 0
     let row = 0
-    for (const { blob, count: blockCount, keys: keysText, panes } of blocks) {
-      if (decodeBlockInto(blob, stride, data, row) !== blockCount)
-        throw new Error(`a recent ${kind} block holds other than its count of rows`)
+    for (const { blob, count: blockCount, keys: keysText, panes, limits } of blocks) {
+      if (limitOf !== null && limits === null) {
+        // A block from before limits were stored once per change: converted.
+        const old: PointBlock = decodePointBlock(blob, null)
+        if (old.count !== blockCount)
+          throw new Error(`a recent ${kind} block holds other than its count of rows`)
+        data.set(old.data, row * stride)
+        for (let r = 0; r < blockCount; r++)
+          limitOf[row + r] = limitTotal + (old.limitOf[r] as number)
+        limitParts.push(old.limits)
+        limitTotal += old.limits.length
+      } else {
+        if (decodeBlockInto(blob, stride, data, row) !== blockCount)
+          throw new Error(`a recent ${kind} block holds other than its count of rows`)
+        if (limitOf !== null && limits !== null) {
+          const values = decodeLimits(limits, blockCount, limitOf, row, limitTotal)
+          limitParts.push(values)
+          limitTotal += values.length
+        }
+      }
       const blockKeys = keysText ? (JSON.parse(keysText) as (string | null)[]) : null
       const layouts = panes ? (JSON.parse(panes) as Record<string, string>) : {}
       // A block holds each series' rows together: what is looked up per series and hour is
@@ -417,13 +484,20 @@ export class BlockStore {
     }
     const grouped = groupRows(groupOf.subarray(0, moves), groups.length)
     const rows = grouped.rows.map((k) => moving[k] as number)
+    const limits = new Float64Array(limitTotal)
+    let at = 0
+    for (const part of limitParts) {
+      limits.set(part, at)
+      at += part.length
+    }
     transaction(this.db, () => {
       if (!discard) {
         groups.forEach(({ series, panes }, g) => {
           const from = grouped.starts[g] as number
           const to = grouped.starts[g + 1] as number
           if (kind === 'reading') this.writeReadingBlock(series, data, rows, from, to, keys)
-          else this.writePointBlock(series, data, rows, from, to, panes)
+          else
+            this.writePointBlock(series, data, rows, from, to, panes, limits, limitOf as Int32Array)
         })
       }
       this.db.prepare(`DELETE FROM recent_${kind} WHERE id <= ?`).run(last)
@@ -491,11 +565,12 @@ export class BlockStore {
       id: number
       panes: string
       data: Uint8Array
+      limits: Uint8Array | null
     }>) {
       const layout = (JSON.parse(b.panes) as Record<string, string>)[series]
       if (layout === undefined) continue
       const panes = layout === '' ? [] : layout.split(',')
-      const block = decodeBlock(b.data)
+      const block = decodePointBlock(b.data, b.limits)
       for (let r = 0; r < block.count; r++) {
         if (block.data[r * block.stride] !== series) continue
         const ts = block.data[r * block.stride + POINT_FIELDS.ts] as number
@@ -508,9 +583,10 @@ export class BlockStore {
       max_ts: number
       panes: string
       data: Uint8Array
+      limits: Uint8Array | null
     }>
     return latest(recent, blocks, q, (b) => {
-      const block = decodeBlock(b.data)
+      const block = decodePointBlock(b.data, b.limits)
       const panes = b.panes === '' ? [] : b.panes.split(',')
       return Array.from({ length: block.count }, (_, r) => storedPoint(block, r, panes))
     })

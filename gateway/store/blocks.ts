@@ -7,14 +7,26 @@
  * A block holds rows of `stride` numbers, the rows of a ColumnBatch (columns.ts) with the
  * series id in place of the sender's name number. It is a Float64Array: `[FORMAT, count,
  * stride]`, then each field as its encoding code and payload, whichever is shortest: CONSTANT
- * (one value for every row: limits in Phase II, a sample size, `null`), LINEAR (first value and
+ * (one value for every row: a sample size, a phase, `null`), LINEAR (first value and
  * step, exactly: point indices, stream numbers), RUNS (a count of runs, then each run's length
- * and value: the series and its limits in a block of many series, grouped) or RAW (every
+ * and value: the series in a block of many series, grouped) or RAW (every
  * value). NaN stands for `null`. Values come back bit for bit (−0 stays −0).
  */
 
 import type { PanePoint } from '../../rules/index.ts'
-import { MAX_PANES, PANES_AT, POINT_FIELDS, READING_FIELDS, rulesOf } from './columns.ts'
+import {
+  CHART_STRIDE,
+  LIMIT_FIELDS,
+  LIMIT_VALUES,
+  LIMITS_STRIDE,
+  MAX_PANES,
+  PANE_FIELDS,
+  PANES_AT,
+  POINT_FIELDS,
+  READING_FIELDS,
+  rulesOf,
+  same,
+} from './columns.ts'
 import type { JournalReading, StoredChartPoint, StoredReading } from './types.ts'
 
 export const BLOCK_FORMAT = 1
@@ -22,11 +34,6 @@ const CONSTANT = 0
 const LINEAR = 1
 const RAW = 2
 const RUNS = 3
-
-/** The same number: NaN equals NaN, −0 differs from 0 (a block gives back what it was given). */
-function same(a: number, b: number): boolean {
-  return a === b ? a !== 0 || 1 / a === 1 / b : Number.isNaN(a) && Number.isNaN(b)
-}
 
 /** Per field of the block being encoded: its code and, for RUNS, the number of runs (reused). */
 let codes = new Int32Array(64)
@@ -205,24 +212,151 @@ export function journalReading(b: Block, r: number, key: string | null): Journal
   }
 }
 
+/**
+ * A decoded block of chart points: rows of CHART_STRIDE numbers, and the limits they stand
+ * against, stored once per change (a block's limits BLOB: rows of LIMITS_STRIDE, the row each
+ * holds from, in row order; every series' first row in the block has one). `limitOf[r]` is
+ * where row r's limits begin in `limits`.
+ */
+export interface PointBlock extends Block {
+  limits: Float64Array
+  limitOf: Int32Array
+}
+
+/**
+ * Decodes a block of chart points and its limits. Blocks written before limits were stored
+ * once per change hold them in every row (six or, once panes had a σ, seven numbers per pane,
+ * and no limits BLOB): they come back in the same shape, a limits row per point.
+ */
+export function decodePointBlock(blob: Uint8Array, limitsBlob: Uint8Array | null): PointBlock {
+  const block = decodeBlock(blob)
+  if (limitsBlob === null) return fromRowLimits(block)
+  if (block.stride !== CHART_STRIDE)
+    throw new Error(`a chart point block of ${block.stride} numbers a row, not ${CHART_STRIDE}`)
+  const limitOf = new Int32Array(block.count)
+  const limits = decodeLimits(limitsBlob, block.count, limitOf, 0, 0)
+  return { ...block, limits, limitOf }
+}
+
+/**
+ * A point block's limits (its limits BLOB, for `count` rows): their values, LIMIT_VALUES per
+ * change, and for each row r where its limits begin, plus `offset`, in `limitOf[base + r]`.
+ */
+export function decodeLimits(
+  limitsBlob: Uint8Array,
+  count: number,
+  limitOf: Int32Array,
+  base: number,
+  offset: number,
+): Float64Array {
+  const changes = decodeBlock(limitsBlob)
+  if (changes.stride !== LIMITS_STRIDE)
+    throw new Error(`a limits block of ${changes.stride} numbers a row, not ${LIMITS_STRIDE}`)
+  const limits = new Float64Array(changes.count * LIMIT_VALUES)
+  let next = 0
+  let current = -1
+  for (let r = 0; r < count; r++) {
+    while (next < changes.count && (changes.data[next * LIMITS_STRIDE] as number) <= r) {
+      const at = next * LIMITS_STRIDE
+      limits.set(changes.data.subarray(at + 1, at + LIMITS_STRIDE), next * LIMIT_VALUES)
+      current = next++
+    }
+    if (current < 0) throw new Error(`chart point ${r} of a block has no limits before it`)
+    limitOf[base + r] = offset + current * LIMIT_VALUES
+  }
+  return limits
+}
+
+/** A block with the limits in every row (the format before), as CHART_STRIDE rows and their limits. */
+function fromRowLimits(old: Block): PointBlock {
+  // Six numbers per pane before panes had a σ, seven after: statistic, center, lcl, ucl,
+  // upper, lower[, sigma].
+  const fields = (old.stride - PANES_AT) / MAX_PANES
+  const data = new Float64Array(old.count * CHART_STRIDE)
+  const limits = new Float64Array(old.count * LIMIT_VALUES)
+  const limitOf = new Int32Array(old.count)
+  for (let r = 0; r < old.count; r++) {
+    const o = r * old.stride
+    const to = r * CHART_STRIDE
+    const l = r * LIMIT_VALUES
+    data.set(old.data.subarray(o, o + PANES_AT), to)
+    for (let k = 0; k < MAX_PANES; k++) {
+      const p = o + PANES_AT + k * fields
+      const q = to + PANES_AT + k * PANE_FIELDS.length
+      data[q] = old.data[p] as number
+      data[q + 1] = old.data[p + 4] as number
+      data[q + 2] = old.data[p + 5] as number
+      const m = l + k * LIMIT_FIELDS.length
+      limits[m] = old.data[p + 1] as number
+      limits[m + 1] = old.data[p + 2] as number
+      limits[m + 2] = old.data[p + 3] as number
+      limits[m + 3] = fields > 6 ? (old.data[p + 6] as number) : Number.NaN
+    }
+    limitOf[r] = l
+  }
+  return { count: old.count, stride: CHART_STRIDE, data, limits, limitOf }
+}
+
+/**
+ * Encodes the limits of rows[from..to) of a chart point batch as a block's limits: a row
+ * where a series' rows begin (in rows[from..to), grouped by series) and where its limits
+ * differ from the row before. `limitOf(row)` is where a row's LIMIT_VALUES are in `limits`.
+ */
+export function encodeLimits(
+  data: Float64Array,
+  rows: Int32Array,
+  from: number,
+  to: number,
+  limits: Float64Array,
+  limitOf: Int32Array,
+): Uint8Array {
+  let out = new Float64Array(Math.min(to - from, 64) * LIMITS_STRIDE)
+  let n = 0
+  let before = -1
+  let series = Number.NaN
+  for (let k = from; k < to; k++) {
+    const row = rows[k] as number
+    const at = limitOf[row] as number
+    const s = data[row * CHART_STRIDE] as number
+    if (s === series && (at === before || sameLimits(limits, at, before))) continue
+    series = s
+    before = at
+    if ((n + 1) * LIMITS_STRIDE > out.length) {
+      const grown = new Float64Array(Math.min(2 * out.length, (to - from) * LIMITS_STRIDE))
+      grown.set(out)
+      out = grown
+    }
+    out[n * LIMITS_STRIDE] = k - from
+    out.set(limits.subarray(at, at + LIMIT_VALUES), n * LIMITS_STRIDE + 1)
+    n++
+  }
+  return encodeBlock(out, LIMITS_STRIDE, identity(n), 0, n)
+}
+
+function sameLimits(limits: Float64Array, a: number, b: number): boolean {
+  for (let f = 0; f < LIMIT_VALUES; f++)
+    if (!same(limits[a + f] as number, limits[b + f] as number)) return false
+  return true
+}
+
 /** Row `r` of a chart point block, its panes named `panes` (in column order). */
-export function storedPoint(b: Block, r: number, panes: readonly string[]): StoredChartPoint {
-  const o = r * b.stride
+export function storedPoint(b: PointBlock, r: number, panes: readonly string[]): StoredChartPoint {
+  const o = r * CHART_STRIDE
   const d = b.data
-  // Blocks written before panes had a σ have six numbers per pane, not PANE_FIELDS.length.
-  const fields = (b.stride - PANES_AT) / MAX_PANES
+  const l = b.limitOf[r] as number
   const record: Record<string, PanePoint> = {}
   panes.forEach((name, k) => {
-    const p = o + PANES_AT + k * fields
+    const p = o + PANES_AT + k * PANE_FIELDS.length
+    const m = l + k * LIMIT_FIELDS.length
     const pane: PanePoint = {
       statistic: orNull(d[p] as number),
-      center: orNull(d[p + 1] as number),
-      lcl: orNull(d[p + 2] as number),
-      ucl: orNull(d[p + 3] as number),
-      sigma: fields > 6 ? orNull(d[p + 6] as number) : null,
+      center: orNull(b.limits[m] as number),
+      lcl: orNull(b.limits[m + 1] as number),
+      ucl: orNull(b.limits[m + 2] as number),
+      sigma: orNull(b.limits[m + 3] as number),
     }
-    if (!Number.isNaN(d[p + 4])) pane.upper = d[p + 4] as number
-    if (!Number.isNaN(d[p + 5])) pane.lower = d[p + 5] as number
+    if (!Number.isNaN(d[p + 1])) pane.upper = d[p + 1] as number
+    if (!Number.isNaN(d[p + 2])) pane.lower = d[p + 2] as number
     record[name] = pane
   })
   return {

@@ -28,6 +28,14 @@ export interface ColumnBatch {
    * the rules it completed (bits of RULE_BITS), then PANE_FIELDS for each of MAX_PANES panes.
    */
   charts: Float64Array
+  /**
+   * The limits the points stand against, stored once per change, not per point: LIMITS_STRIDE
+   * numbers per row, the point's row in `charts` (its limits hold from it on), then
+   * LIMIT_FIELDS for each of MAX_PANES panes. A characteristic's first point in a batch always
+   * has a row, so a batch is read without the ones before it (it may be sent again, to a new
+   * writer); a later point has one only when its limits differ from the point before.
+   */
+  limits: Float64Array
   /** DELIVERY_STRIDE numbers per delivery: client (index into `clients`), message id, hash, at. */
   deliveries: Float64Array
   clients: string[]
@@ -37,12 +45,21 @@ export const READING_STRIDE = 6
 /** Where each reading field is in its row, after the name. */
 export const READING_FIELDS = { ts: 1, value: 2, seq: 3, size: 4, received: 5 } as const
 
-/** A pane's numbers in a chart row, in this order (NaN: null, or absent for upper and lower). */
-export const PANE_FIELDS = ['statistic', 'center', 'lcl', 'ucl', 'upper', 'lower', 'sigma'] as const
+/**
+ * A pane's numbers in a chart row, those that change from point to point, in this order (NaN:
+ * null, or absent for the CUSUM sums upper and lower).
+ */
+export const PANE_FIELDS = ['statistic', 'upper', 'lower'] as const
+/** A pane's limits, in a limits row (`ColumnBatch.limits`), in this order (NaN: null). */
+export const LIMIT_FIELDS = ['center', 'lcl', 'ucl', 'sigma'] as const
 /** The most panes a chart has (I-MR, X̄-R, X̄-S: two). */
 export const MAX_PANES = 2
 const POINT_HEAD = 6
 export const CHART_STRIDE = POINT_HEAD + MAX_PANES * PANE_FIELDS.length
+/** A limits row: the row it starts at, then LIMIT_FIELDS for each of MAX_PANES panes. */
+export const LIMITS_STRIDE = 1 + MAX_PANES * LIMIT_FIELDS.length
+/** The limits of a row (LIMITS_STRIDE without its row number). */
+export const LIMIT_VALUES = LIMITS_STRIDE - 1
 /** Where each point field is in its row, after the name; the panes follow from PANES_AT. */
 export const POINT_FIELDS = { ts: 1, index: 2, n: 3, phase: 4, rules: 5 } as const
 export const PANES_AT = POINT_HEAD
@@ -93,6 +110,11 @@ export class Names {
   private unsent = 0
   /** Layouts not sent yet. */
   private unsentLayouts: number[] = []
+  /** Per name: the limits of its last point (LIMIT_VALUES each), and the batch they were in. */
+  private limits = new Float64Array(256 * LIMIT_VALUES)
+  private limitsBatch = new Int32Array(256).fill(-1)
+  /** The number of the batch being built (by whichever builder: they take turns). */
+  private batch = 0
 
   /** The last name asked for: a reading and its chart point come one after the other. */
   private lastName = ''
@@ -124,8 +146,38 @@ export class Names {
     return panes
   }
 
-  /** The names and layouts new since the last call, marked sent. */
+  /**
+   * Whether the limits in `given` (LIMIT_VALUES numbers) must be sent with name `i`'s point:
+   * they differ from its point before, or it has none in this batch yet. Remembers them.
+   */
+  limitsToSend(i: number, given: Float64Array): boolean {
+    const batch = this.batch
+    if (i >= this.limitsBatch.length) {
+      const grown = new Int32Array(Math.max(2 * this.limitsBatch.length, i + 1)).fill(-1)
+      grown.set(this.limitsBatch)
+      this.limitsBatch = grown
+      const values = new Float64Array(grown.length * LIMIT_VALUES)
+      values.set(this.limits)
+      this.limits = values
+    }
+    const at = i * LIMIT_VALUES
+    let send = this.limitsBatch[i] !== batch
+    const last = this.limits
+    for (let f = 0; f < LIMIT_VALUES; f++) {
+      const v = given[f] as number
+      // Object.is: NaN is NaN, −0 is not 0 (what is stored is given back).
+      if (!Object.is(v, last[at + f])) {
+        send = true
+        last[at + f] = v
+      }
+    }
+    this.limitsBatch[i] = batch
+    return send
+  }
+
+  /** The names and layouts new since the last call, marked sent; the next batch begins. */
   take(): Pick<ColumnBatch, 'namesFrom' | 'names' | 'layouts'> {
+    this.batch++
     const namesFrom = this.unsent
     this.unsent = this.list.length
     const layouts = this.unsentLayouts.map((i): [number, string[]] => [i, this.layouts[i] ?? []])
@@ -178,11 +230,19 @@ class NumberColumn {
 
 const orNaN = (n: number | null | undefined) => (n === undefined || n === null ? Number.NaN : n)
 
+/** The same number: NaN equals NaN, −0 differs from 0 (what is stored is given back). */
+export function same(a: number, b: number): boolean {
+  return a === b ? a !== 0 || 1 / a === 1 / b : Number.isNaN(a) && Number.isNaN(b)
+}
+
 /** Collects one batch's readings, chart points and deliveries. */
 export class ColumnBuilder {
   private readonly names: Names
   private readonly readingColumn = new NumberColumn(256 * READING_STRIDE)
   private readonly chartColumn = new NumberColumn(256 * CHART_STRIDE)
+  private readonly limitsColumn = new NumberColumn(64 * LIMITS_STRIDE)
+  /** The limits of the point being added (scratch). */
+  private readonly pointLimits = new Float64Array(LIMIT_VALUES)
   private readonly deliveryColumn = new NumberColumn(0)
   private keys: (string | undefined)[] | null = null
   /** Client ids numbered per batch (a batch-local table: the ids ever seen are not kept). */
@@ -230,16 +290,24 @@ export class ColumnBuilder {
     d[i + 4] = p.phase === 'monitor' ? 1 : 0
     d[i + 5] = ruleMask(p.violations)
     let o = i + PANES_AT
+    const limits = this.pointLimits
     for (let k = 0; k < MAX_PANES; k++) {
       const pane: PanePoint | undefined = k < panes.length ? p.panes[panes[k] as string] : undefined
       d[o] = orNaN(pane?.statistic)
-      d[o + 1] = orNaN(pane?.center)
-      d[o + 2] = orNaN(pane?.lcl)
-      d[o + 3] = orNaN(pane?.ucl)
-      d[o + 4] = orNaN(pane?.upper)
-      d[o + 5] = orNaN(pane?.lower)
-      d[o + 6] = orNaN(pane?.sigma)
+      d[o + 1] = orNaN(pane?.upper)
+      d[o + 2] = orNaN(pane?.lower)
       o += PANE_FIELDS.length
+      const l = k * LIMIT_FIELDS.length
+      limits[l] = orNaN(pane?.center)
+      limits[l + 1] = orNaN(pane?.lcl)
+      limits[l + 2] = orNaN(pane?.ucl)
+      limits[l + 3] = orNaN(pane?.sigma)
+    }
+    if (this.names.limitsToSend(name, limits)) {
+      const at = this.limitsColumn.reserve(LIMITS_STRIDE)
+      const row = this.limitsColumn.data
+      row[at] = i / CHART_STRIDE
+      for (let f = 0; f < LIMIT_VALUES; f++) row[at + 1 + f] = limits[f] as number
     }
     this.count++
   }
@@ -270,6 +338,7 @@ export class ColumnBuilder {
       readings: this.readingColumn.take(),
       keys: this.keys,
       charts: this.chartColumn.take(),
+      limits: this.limitsColumn.take(),
       deliveries: this.deliveryColumn.take(),
       clients: this.clients,
     }

@@ -5,6 +5,8 @@ import { identity } from './blocks.ts'
 import {
   CHART_STRIDE,
   DELIVERY_STRIDE,
+  LIMIT_FIELDS,
+  LIMIT_VALUES,
   MAX_PANES,
   PANE_FIELDS,
   PANES_AT,
@@ -82,14 +84,21 @@ export function migrateRowsToBlocks(db: DatabaseSync, blocks: BlockStore): void 
   for (const id of series) {
     let panes: string[] = []
     let rows: number[][] = []
+    let rowLimits: number[][] = []
     const flush = () => {
       if (rows.length === 0) return
       const data = new Float64Array(rows.length * CHART_STRIDE)
+      const limits = new Float64Array(rows.length * LIMIT_VALUES)
+      const limitOf = new Int32Array(rows.length)
       rows.forEach((r, k) => {
         data.set(r, k * CHART_STRIDE)
+        limits.set(rowLimits[k] as number[], k * LIMIT_VALUES)
+        limitOf[k] = k * LIMIT_VALUES
       })
-      blocks.writePointBlock(id, data, identity(rows.length), 0, rows.length, panes.join(','))
+      const all = identity(rows.length)
+      blocks.writePointBlock(id, data, all, 0, rows.length, panes.join(','), limits, limitOf)
       rows = []
+      rowLimits = []
     }
     for (const p of points.iterate(id) as Iterable<{
       ts: number
@@ -117,13 +126,18 @@ export function migrateRowsToBlocks(db: DatabaseSync, blocks: BlockStore): void 
         p.phase === 'monitor' ? 1 : 0,
         ruleMask(rules.map((rule) => ({ rule }))),
       )
+      const limits = new Array<number>(LIMIT_VALUES).fill(Number.NaN)
       names.forEach((name, k) => {
         const pane = record[name] as PanePoint
         PANE_FIELDS.forEach((field, f) => {
           row[PANES_AT + k * PANE_FIELDS.length + f] = nan(pane[field])
         })
+        LIMIT_FIELDS.forEach((field, f) => {
+          limits[k * LIMIT_FIELDS.length + f] = nan(pane[field])
+        })
       })
       rows.push(row)
+      rowLimits.push(limits)
     }
     flush()
   }

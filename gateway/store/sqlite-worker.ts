@@ -108,6 +108,15 @@ const MIGRATIONS: Migration[] = [
   },
   // The last batch committed, and by which sender (WorkerOptions.sender).
   'CREATE TABLE batch_mark (id INTEGER PRIMARY KEY CHECK (id = 1), sender TEXT NOT NULL, seq INTEGER NOT NULL)',
+  // Chart limits once per change, beside the points (blocks.ts); a file whose blocks were made
+  // from rows has the column from BLOCK_SCHEMA already.
+  (db) => {
+    for (const table of ['recent_point', 'point_block']) {
+      const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]
+      if (!columns.some((c) => c.name === 'limits'))
+        db.exec(`ALTER TABLE ${table} ADD COLUMN limits BLOB`)
+    }
+  },
 ]
 
 const DAY_MS = 86_400_000
@@ -200,7 +209,7 @@ export function serve(
           throw new Error(`column batch has points of characteristic #${name}, no panes`)
         panes[seriesOf(name)] = layout
       }
-      blocks.addPoints(bySeries(c.charts, CHART_STRIDE), panes)
+      blocks.addPoints(bySeries(c.charts, CHART_STRIDE), c.limits, panes)
     }
     blocks.addDeliveries(c.deliveries, c.clients)
   }

@@ -1,6 +1,11 @@
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { decodeBlock, journalReading, storedPoint } from '../../gateway/store/blocks.ts'
+import {
+  decodeBlock,
+  decodePointBlock,
+  journalReading,
+  storedPoint,
+} from '../../gateway/store/blocks.ts'
 import type { JournalReading, StoredChartPoint } from '../../gateway/store/types.ts'
 
 /**
@@ -21,6 +26,7 @@ export function storedSeries(dataDir: string, characteristic: string) {
         keys: string | null
         panes: string
         data: Uint8Array
+        limits?: Uint8Array | null
       }[]
     const readings: JournalReading[] = []
     for (const b of [
@@ -39,7 +45,7 @@ export function storedSeries(dataDir: string, characteristic: string) {
       ...rows(`SELECT * FROM point_block WHERE series = ${id} ORDER BY rowid`),
       ...rows('SELECT * FROM recent_point ORDER BY rowid'),
     ]) {
-      const block = decodeBlock(b.data)
+      const block = decodePointBlock(b.data, b.limits ?? null)
       const layout = b.series === undefined ? JSON.parse(b.panes)[id] : b.panes
       if (typeof layout !== 'string') continue
       for (let r = 0; r < block.count; r++) {
