@@ -25,7 +25,6 @@ import {
   POINT_FIELDS,
   READING_FIELDS,
   rulesOf,
-  same,
 } from './columns.ts'
 import type { JournalReading, StoredChartPoint, StoredReading } from './types.ts'
 
@@ -34,6 +33,11 @@ const CONSTANT = 0
 const LINEAR = 1
 const RAW = 2
 const RUNS = 3
+
+/** The same number: NaN equals NaN, −0 differs from 0 (a block gives back what it was given). */
+function same(a: number, b: number): boolean {
+  return a === b ? a !== 0 || 1 / a === 1 / b : Number.isNaN(a) && Number.isNaN(b)
+}
 
 /** Per field of the block being encoded: its code and, for RUNS, the number of runs (reused). */
 let codes = new Int32Array(64)

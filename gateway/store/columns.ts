@@ -230,11 +230,6 @@ class NumberColumn {
 
 const orNaN = (n: number | null | undefined) => (n === undefined || n === null ? Number.NaN : n)
 
-/** The same number: NaN equals NaN, −0 differs from 0 (what is stored is given back). */
-export function same(a: number, b: number): boolean {
-  return a === b ? a !== 0 || 1 / a === 1 / b : Number.isNaN(a) && Number.isNaN(b)
-}
-
 /** Collects one batch's readings, chart points and deliveries. */
 export class ColumnBuilder {
   private readonly names: Names
