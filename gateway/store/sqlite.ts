@@ -333,7 +333,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   return {
     async start() {
       await startWorker()
-      timer = setInterval(() => sendBuffer(), flushIntervalMs)
+      timer = setInterval(() => {
+        // Nothing came since the tick before: the columns give back what a burst grew them to.
+        if (buffer.size === 0) columns.shrink()
+        else sendBuffer()
+      }, flushIntervalMs)
     },
 
     write(record) {
