@@ -903,17 +903,12 @@ describe('a time-series writer that dies', () => {
   })
   afterEach(() => dir.remove())
 
-  it('has its batches in flight committed by the next one, each reading once, the waiter called back and the queries answered', async () => {
+  /** A store on a file of its own; `write(n)` writes n readings of `a`, numbered on from 1. */
+  function storeOfReadings(t0: number) {
     const store = createSqliteStore({
       path: join(dir.path, 'timeseries.db'),
       log: createLogger('silent'),
     })
-    const t0 = Date.now() - 60_000
-    const stored = async () =>
-      (await store.readings({ characteristic: 'a', from: t0, to: t0 + 60_000, limit: 1000 }))
-        .map((r) => r.value)
-        .sort((x, y) => x - y)
-    const watched = watchThreads()
     let seq = 0
     const write = (n: number) => {
       for (let i = 0; i < n; i++) {
@@ -921,6 +916,17 @@ describe('a time-series writer that dies', () => {
         store.write({ kind: 'reading', characteristic: 'a', ts: t0 + seq, value: seq, seq })
       }
     }
+    return { store, write, written: () => seq }
+  }
+
+  it('has its batches in flight committed by the next one, each reading once, the waiter called back and the queries answered', async () => {
+    const t0 = Date.now() - 60_000
+    const { store, write, written } = storeOfReadings(t0)
+    const stored = async () =>
+      (await store.readings({ characteristic: 'a', from: t0, to: t0 + 60_000, limit: 1000 }))
+        .map((r) => r.value)
+        .sort((x, y) => x - y)
+    const watched = watchThreads()
     try {
       await store.start()
       // The thread dies as the batch is posted to it, a turn later (while it commits), and once
@@ -944,7 +950,7 @@ describe('a time-series writer that dies', () => {
         // A query asked while no thread runs waits for the next one; one in flight when the
         // thread died is answered by it (or was, by the one that died): both see every reading.
         const meanwhile = stored()
-        const all = Array.from({ length: seq }, (_, i) => i + 1)
+        const all = Array.from({ length: written() }, (_, i) => i + 1)
         expect(await inFlight).toEqual(all)
         expect(await meanwhile).toEqual(all)
         await flushed
@@ -961,19 +967,9 @@ describe('a time-series writer that dies', () => {
   }, 30_000)
 
   it('gets the columns of a batch it had not read yet intact, though batches were made since', async () => {
-    const store = createSqliteStore({
-      path: join(dir.path, 'timeseries.db'),
-      log: createLogger('silent'),
-    })
     const t0 = Date.now() - 600_000
+    const { store, write } = storeOfReadings(t0)
     const watched = watchThreads()
-    let seq = 0
-    const write = (n: number) => {
-      for (let i = 0; i < n; i++) {
-        seq++
-        store.write({ kind: 'reading', characteristic: 'a', ts: t0 + seq, value: seq, seq })
-      }
-    }
     try {
       await store.start()
       // A batch of 200,000 readings keeps the thread busy; a batch of 10 waits behind it, and
