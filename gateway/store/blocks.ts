@@ -220,7 +220,7 @@ export function journalReading(b: Block, r: number, key: string | null): Journal
  * A decoded block of chart points: rows of CHART_STRIDE numbers, and the limits they stand
  * against, stored once per change (a block's limits BLOB: rows of LIMITS_STRIDE, the row each
  * holds from, in row order; every series' first row in the block has one). `limitOf[r]` is
- * where row r's limits begin in `limits`.
+ * where row r's LIMIT_VALUES begin in `limits`.
  */
 export interface PointBlock extends Block {
   limits: Float64Array
@@ -243,8 +243,8 @@ export function decodePointBlock(blob: Uint8Array, limitsBlob: Uint8Array | null
 }
 
 /**
- * A point block's limits (its limits BLOB, for `count` rows): their values, LIMIT_VALUES per
- * change, and for each row r where its limits begin, plus `offset`, in `limitOf[base + r]`.
+ * A point block's limits (its limits BLOB, for `count` rows), decoded: rows of LIMITS_STRIDE,
+ * and for each row r where its LIMIT_VALUES begin in them, plus `offset`, in `limitOf[base + r]`.
  */
 export function decodeLimits(
   limitsBlob: Uint8Array,
@@ -256,19 +256,16 @@ export function decodeLimits(
   const changes = decodeBlock(limitsBlob)
   if (changes.stride !== LIMITS_STRIDE)
     throw new Error(`a limits block of ${changes.stride} numbers a row, not ${LIMITS_STRIDE}`)
-  const limits = new Float64Array(changes.count * LIMIT_VALUES)
   let next = 0
   let current = -1
   for (let r = 0; r < count; r++) {
-    while (next < changes.count && (changes.data[next * LIMITS_STRIDE] as number) <= r) {
-      const at = next * LIMITS_STRIDE
-      limits.set(changes.data.subarray(at + 1, at + LIMITS_STRIDE), next * LIMIT_VALUES)
+    while (next < changes.count && (changes.data[next * LIMITS_STRIDE] as number) <= r)
       current = next++
-    }
     if (current < 0) throw new Error(`chart point ${r} of a block has no limits before it`)
-    limitOf[base + r] = offset + current * LIMIT_VALUES
+    // After the row number: the values.
+    limitOf[base + r] = offset + current * LIMITS_STRIDE + 1
   }
-  return limits
+  return changes.data
 }
 
 /** A block with the limits in every row (the format before), as CHART_STRIDE rows and their limits. */

@@ -235,14 +235,19 @@ class NumberColumn {
   take(): Float64Array {
     const taken = new Float64Array(new SharedArrayBuffer(this.length * 8))
     taken.set(this.data.subarray(0, this.length))
-    this.shrink()
+    const used = this.length
+    // Emptied first: a smaller buffer starts empty, with nothing of the batch taken copied in.
     this.length = 0
+    this.shrink(used)
     return taken
   }
 
-  /** Half of a capacity above KEPT_CAPACITY given back, when what it holds is below a quarter. */
-  shrink(): void {
-    if (this.data.length <= KEPT_CAPACITY || this.length * 4 >= this.data.length) return
+  /**
+   * Half of a capacity above KEPT_CAPACITY given back when `used` (by the batch just taken, or
+   * now) is below a quarter of it. What the column holds is kept.
+   */
+  shrink(used = this.length): void {
+    if (this.data.length <= KEPT_CAPACITY || used * 4 >= this.data.length) return
     const kept = new Float64Array(Math.max(KEPT_CAPACITY, Math.floor(this.data.length / 2)))
     kept.set(this.data.subarray(0, this.length))
     this.data = kept
