@@ -180,7 +180,6 @@ export interface PipelineBenchResult {
     qos1: { goal: number; met: boolean }
     qos0Batch: { goal: number; met: boolean }
     latencyP99: { goalMs: number; met: boolean }
-    heapPerCharacteristic: { goalBytes: number; marginalBytes: number | null; met: boolean }
     rss100k: { goalMiB: number; rssMiB: number | null; met: boolean }
   }
   scaling: ScalingPoint[]
@@ -786,7 +785,6 @@ export async function runPipelineBench(
     a.readingsPerSecond / (b.messagesPerSecond * o.batchSize)
   const p = pipeline.throughput
   const b = bare.throughput
-  const marginal = scaling.at(-1)?.marginalHeapBytesPerCharacteristic ?? null
   const rss100k = scaling.find((s) => s.characteristics === 100_000)?.rssMiB ?? null
   const ratios = {
     qos0: ratio(p.qos0, b.qos0),
@@ -825,11 +823,6 @@ export async function runPipelineBench(
       latencyP99: {
         goalMs: flushIntervalMs + 20,
         met: pipeline.latency.p99Ms < flushIntervalMs + 20,
-      },
-      heapPerCharacteristic: {
-        goalBytes: 1024,
-        marginalBytes: marginal,
-        met: marginal !== null && marginal <= 1024,
       },
       rss100k: { goalMiB: 300, rssMiB: rss100k, met: rss100k !== null && rss100k < 300 },
     },

@@ -11,10 +11,15 @@
  * alternate engine and loop, and the medians are compared, so a noisy neighbour on a shared
  * machine moves both alike.
  */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import {
+  type CharacteristicState,
   type ChartSpec,
   type ChartState,
+  evaluate,
   initChart,
+  initialCharacteristicState,
   NELSON_RULES,
   stepChart,
 } from '../rules/index.ts'
@@ -25,6 +30,11 @@ export interface RulesBenchResult {
   rounds: number
   imr: RulesFigure
   xbarR: RulesFigure
+  /** Issue 6: the engine at ≥ 0.5 of the plain loop, ≤ 1 KiB of heap per characteristic (both charts). */
+  goals: {
+    ratio: { goal: number; met: boolean }
+    stateHeap: { goalBytes: number; met: boolean }
+  }
 }
 
 export interface RulesFigure {
@@ -32,8 +42,52 @@ export interface RulesFigure {
   engine: number
   plain: number
   ratio: number
-  /** JSON bytes of the engine's state per characteristic, in Phase II. */
+  /** JSON bytes of the engine's chart state per characteristic, in Phase II. */
   stateBytes: number
+  /**
+   * Heap bytes of a characteristic's whole engine state (`CharacteristicState`: the chart, the
+   * limit zone, the capability window, the excursions) in Phase II, limits estimated: what
+   * issue 6's "≤ 1 KiB of engine state per characteristic" is about.
+   */
+  stateHeapBytes: number
+}
+
+/** Issue 6's bound on the engine's state per characteristic, in heap bytes. */
+export const ENGINE_STATE_GOAL_BYTES = 1024
+
+/** Characteristics whose engine state the heap measure makes. */
+const STATES_MEASURED = 20_000
+
+/** A full garbage collection, whether or not the process was started with --expose-gc. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+}
+
+/**
+ * The heap one characteristic's engine state takes: `count` states made as the gateway makes
+ * them, each fed 60 subgroups (25 estimate its limits, 35 are judged against them), measured as
+ * the heap used after a full collection, before and after, divided by `count`. Everything else
+ * the steps made is garbage by then.
+ */
+function stateHeapBytes(type: 'imr' | 'xbar-r', count: number, data: Float64Array): number {
+  const charted = { chart: spec(type), limits: { alertHigh: 120, actionHigh: 150 } }
+  const subgroup = type === 'imr' ? 1 : 5
+  const states: CharacteristicState[] = []
+  collectGarbage()
+  const before = process.memoryUsage().heapUsed
+  let k = 0
+  for (let c = 0; c < count; c++) {
+    const state = initialCharacteristicState(charted)
+    for (let j = 0; j < 60 * subgroup; j++, k++)
+      evaluate(charted, state, { ts: j, value: data[k % data.length] as number })
+    states.push(state)
+  }
+  collectGarbage()
+  const bytes = (process.memoryUsage().heapUsed - before) / count
+  // Read after the measurement, so the states are alive when the heap is measured.
+  if (states.length !== count) throw new Error('states lost')
+  return bytes
 }
 
 /** A deterministic noise source (no Math.random: the same numbers in every run). */
@@ -273,7 +327,12 @@ function compare(
     p.push(plain.run(data, perRound))
   }
   const figure = { engine: median(e), plain: median(p) }
-  return { ...figure, ratio: figure.engine / figure.plain, stateBytes: engine.stateBytes() }
+  return {
+    ...figure,
+    ratio: figure.engine / figure.plain,
+    stateBytes: engine.stateBytes(),
+    stateHeapBytes: Number.NaN, // measured after the rates (runRulesBench)
+  }
 }
 
 export function runRulesBench(options: {
@@ -283,11 +342,24 @@ export function runRulesBench(options: {
 }): RulesBenchResult {
   const { characteristics: n, readingsPerRound, rounds } = options
   const data = values(1 << 20, 42)
+  // The heap is measured after both rates: the 20,000 states it makes, then drops, would leave
+  // a collection to fall in the next rounds.
+  const imr = compare('imr', n, readingsPerRound, rounds, data)
+  const xbarR = compare('xbar-r', n, readingsPerRound, rounds, data)
+  imr.stateHeapBytes = stateHeapBytes('imr', STATES_MEASURED, data)
+  xbarR.stateHeapBytes = stateHeapBytes('xbar-r', STATES_MEASURED, data)
   return {
     characteristics: n,
     readingsPerRound,
     rounds,
-    imr: compare('imr', n, readingsPerRound, rounds, data),
-    xbarR: compare('xbar-r', n, readingsPerRound, rounds, data),
+    imr,
+    xbarR,
+    goals: {
+      ratio: { goal: 0.5, met: imr.ratio >= 0.5 && xbarR.ratio >= 0.5 },
+      stateHeap: {
+        goalBytes: ENGINE_STATE_GOAL_BYTES,
+        met: Math.max(imr.stateHeapBytes, xbarR.stateHeapBytes) <= ENGINE_STATE_GOAL_BYTES,
+      },
+    },
   }
 }

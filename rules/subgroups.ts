@@ -33,9 +33,18 @@ export interface SubgrouperState {
  * see the subgroups of one allocation site first survive (Phase I keeps them) then die young,
  * which made it recompile the step. Under a symbol that is not enumerable (JSON, structuredClone
  * and deep equality do not see it; a copy without it opens new objects).
+ *
+ * A chart whose every observation is a subgroup (I-MR, attributes) opens and closes it in the
+ * same step: it hands it back to one spare for the module (`recycleScratch`), not to its own
+ * state, where it would take about 150 bytes of every such chart for the length of a step. A
+ * step is synchronous and hands it back before it returns, and what it returns never refers to
+ * it, so no two charts hold it at once. A subgrouped chart keeps its own (its open subgroup is
+ * that object most of the time anyway): charts closing their subgroups one after another in
+ * turn would each drop the module's spare for their own.
  */
 const SPARE = Symbol('spare')
 type Spared = SubgrouperState & { [SPARE]?: Subgroup | undefined }
+let scratch: Subgroup | undefined
 
 export function initialSubgrouperState(): SubgrouperState {
   const state: Spared = { open: null, windowStart: null, [SPARE]: undefined }
@@ -43,19 +52,29 @@ export function initialSubgrouperState(): SubgrouperState {
   return state
 }
 
-/** Hands back a closed subgroup that nothing keeps (a point judged in Phase II) for the next one to reuse. */
+/** Hands back a closed subgroup that nothing keeps (a point judged in Phase II) for the state's next one. */
 export function recycleSubgroup(state: SubgrouperState, sg: Subgroup): void {
   // A state restored from JSON has no place for it yet.
   if (SPARE in state) (state as Spared)[SPARE] = sg
   else Object.defineProperty(state, SPARE, { value: sg, enumerable: false, writable: true })
 }
 
-/** A new open subgroup of `obs`: in the spare one, if there is one. */
+/** Hands back a closed subgroup that nothing keeps for the next subgroup of any chart (see SPARE). */
+export function recycleScratch(sg: Subgroup): void {
+  scratch = sg
+}
+
+/** A new open subgroup of `obs`: in the state's spare one, or the module's, if there is one. */
 function open(state: SubgrouperState, obs: Observation): Subgroup {
-  const spare = (state as Spared)[SPARE]
-  if (spare === undefined) return start(obs)
-  ;(state as Spared)[SPARE] = undefined
-  return singleInto(spare, obs)
+  const own = (state as Spared)[SPARE]
+  if (own !== undefined) {
+    ;(state as Spared)[SPARE] = undefined
+    return singleInto(own, obs)
+  }
+  const sg = scratch
+  if (sg === undefined) return start(obs)
+  scratch = undefined
+  return singleInto(sg, obs)
 }
 
 /** Range of a subgroup. */

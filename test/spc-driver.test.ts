@@ -399,3 +399,76 @@ describe('limits', () => {
     expect(monitor[0]?.panes.i?.ucl).toBeCloseTo(limits.center + 3 * limits.sigma, 12)
   })
 })
+
+describe('what a chart keeps (issue 6: engine state bounded per characteristic)', () => {
+  it('a frozen chart keeps no subgroup of its baseline, and its state does not grow with the points it judged', () => {
+    const f = new Feed(imr({ baseline: { subgroups: 10 } }))
+    f.values(Array.from({ length: 11 }, (_, i) => 100 + (i % 3)))
+    expect(f.state.limits).not.toBeNull()
+    expect(f.state.baseline).toEqual([])
+    expect(f.state.previous).toBeNull()
+    f.values(
+      Array.from({ length: 1000 }, (_, i) => 100 + (i % 3)),
+      20_000,
+    )
+    const after1000 = JSON.stringify(f.state).length
+    f.values(
+      Array.from({ length: 2000 }, (_, i) => 100 + (i % 3)),
+      2_000_000,
+    )
+    // Counters and the zone window's code may gain a digit or two; nothing is listed.
+    expect(JSON.stringify(f.state).length).toBeLessThanOrEqual(after1000 + 10)
+  })
+
+  it('the MR pane has no run-rule state until a moving range lies beyond its UCL, which it flags (N1) from there, also after a JSON round trip', () => {
+    // Baseline 10, 11, 10, 11, …: MR̄ = 1, σ = MR̄/d2(2) with d2(2) = 2/√π (E|X₁ − X₂| for two
+    // standard normals); the MR pane's UCL is d2·σ + 3·d3·σ with d3(2) = √(2 − 4/π) (the SD of
+    // |X₁ − X₂|): 1 + 3·0.8525·0.8862 ≈ 3.267, the tables' D4·MR̄.
+    const sigma = Math.sqrt(Math.PI) / 2
+    const d3 = Math.sqrt(2 - 4 / Math.PI)
+    const mrUcl = (2 / Math.sqrt(Math.PI)) * sigma + 3 * d3 * sigma
+    expect(mrUcl).toBeGreaterThan(3.26)
+    expect(mrUcl).toBeLessThan(3.27)
+    const spec = imr({ rules: ['N1'] })
+    const f = new Feed(spec)
+    f.values(Array.from({ length: 10 }, (_, i) => 10 + (i % 2)))
+    // Within the I pane's limits (10.5 ± 3σ = 7.84 … 13.16), moving ranges 2 and 2.5.
+    f.values([12, 12 - 2 + 0.5, 13], 20_000)
+    expect(f.state.rules[1]).toBeNull()
+    expect(f.points.flatMap((p) => p.violations)).toEqual([])
+    // A copy through JSON carries on as the original.
+    const copy = new Feed(spec)
+    copy.state = JSON.parse(JSON.stringify(f.state)) as ChartState
+    for (const feed of [f, copy]) {
+      // 13 → 9.5: MR 3.5 > UCL, the I value within its limits.
+      const step = feed.step({ ts: 30_000, value: 9.5 })
+      expect(step.points[0]?.violations).toEqual([{ rule: 'N1', pane: 'mr', indices: [13] }])
+      expect(step.points[0]?.panes.mr?.ucl).toBeCloseTo(mrUcl, 12)
+      expect(feed.state.rules[1]).not.toBeNull()
+    }
+  })
+
+  it('charts stepped in turn give the points each gives alone (a one-point chart’s subgroup is scratch shared by all charts)', () => {
+    const values = (k: number) => Array.from({ length: 90 }, (_, i) => 10 + Math.sin(i * 0.7 + k))
+    const specs = [
+      imr(),
+      xbarR(),
+      imr({ baseline: { subgroups: 5 } }),
+      xbarR({ subgroup: { by: 'key' } }),
+    ]
+    const keyed = (spec: ChartSpec, i: number) =>
+      spec.subgroup.by === 'key' ? { key: `lot-${Math.floor(i / 4)}` } : {}
+    const alone = specs.map((spec, k) => {
+      const f = new Feed(spec)
+      for (const [i, value] of values(k).entries())
+        f.step({ ts: i * 1000, value, ...keyed(spec, i) })
+      return f.points
+    })
+    const feeds = specs.map((spec) => new Feed(spec))
+    for (let i = 0; i < 90; i++)
+      for (const [k, f] of feeds.entries())
+        f.step({ ts: i * 1000, value: values(k)[i] as number, ...keyed(f.spec, i) })
+    expect(alone.map((points) => points.length)).toEqual([90, 30, 90, 22])
+    for (const [k, f] of feeds.entries()) expect(f.points).toEqual(alone[k])
+  })
+})
