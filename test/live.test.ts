@@ -1,7 +1,7 @@
 import { connectAsync } from 'mqtt'
 import { io } from 'socket.io-client'
 import { describe, expect, it } from 'vitest'
-import type { Hello, PointsUpdate, TileUpdate } from '../gateway/contract.ts'
+import type { Hello, NcEvent, PointsUpdate, TileUpdate } from '../gateway/contract.ts'
 import { startTestGateway, TOKENS } from './helpers/gateway.ts'
 import { waitFor } from './helpers/index.ts'
 
@@ -66,6 +66,57 @@ characteristics:
       // Tiles are coalesced too: each tile message holds one update per characteristic at most.
       expect(tiles.every((t) => new Set(t.map((u) => u.id)).size === t.length)).toBe(true)
       expect(tiles.length).toBeLessThan(40)
+    } finally {
+      socket.close()
+      await gw.close()
+      await gw.removeDataDir()
+    }
+  })
+
+  it('an NC that adds many occurrences in a flush is one event in it, with its latest count (issue 6: repeats counted, not announced each)', async () => {
+    const gw = await startTestGateway(
+      `
+mqtt: { broker: { port: 0 } }
+characteristics:
+  - { id: a, name: A, path: s/a/l/c, source: { mqtt: { topic: t/a } }, limits: { actionHigh: 510 } }
+`,
+      { patch: (config) => Object.assign(config.live, { flushIntervalMs: 100 }) },
+    )
+    const socket = io(gw.gateway.urls.http, {
+      auth: { token: TOKENS.viewer },
+      transports: ['websocket'],
+    })
+    try {
+      const messages: NcEvent[][] = []
+      socket.on('nc', (events) => messages.push(events))
+      await waitFor('connection', () => socket.connected)
+      const mqtt = await connectAsync(gw.gateway.urls.mqtt as string)
+      const ts0 = Date.now() - 10_000
+      // 20 messages of 10 readings, 500 and 511 in turn: each 511 is an HH activation, one
+      // occurrence of the NC the first opened (200 readings, 100 occurrences).
+      const sends: Promise<unknown>[] = []
+      for (let m = 0; m < 20; m++) {
+        const batch = Array.from({ length: 10 }, (_, i) => ({
+          value: i % 2 === 0 ? 500 : 511,
+          ts: ts0 + m * 10 + i,
+        }))
+        sends.push(mqtt.publishAsync('t/a', JSON.stringify(batch)))
+      }
+      await Promise.all(sends)
+      await mqtt.endAsync()
+      const hh = (events: NcEvent[]) => events.filter((e) => e.nc.causes.includes('action-high'))
+      await waitFor('the NC with all its occurrences pushed live', () =>
+        messages.some((events) => hh(events).some((e) => e.nc.occurrences === 100)),
+      )
+      // One event per NC in a message, whatever it took in the flush.
+      for (const events of messages)
+        expect(new Set(events.map((e) => e.nc.id)).size).toBe(events.length)
+      const seen = messages.flatMap(hh)
+      expect(seen[0]?.type).toBe('opened')
+      expect(new Set(seen.map((e) => e.nc.id)).size).toBe(1)
+      // Fewer events than occurrences: at most one per message (each flush), not 100.
+      expect(seen.length).toBeLessThanOrEqual(messages.length)
+      expect(seen.length).toBeLessThan(100)
     } finally {
       socket.close()
       await gw.close()

@@ -98,9 +98,12 @@ describe('records writer and the NC service', () => {
     expect(seen.map((n) => [n.cause, n.occurrences, n.rows])).toEqual([['action-high', 1, 1]])
   })
 
-  it('writes a burst of occurrences as the NC they add up to; reads see them at once', async () => {
+  it('writes a burst of occurrences as the NC they add up to, announced once; reads see them at once', async () => {
     nc = createNcService({ db, path, bus, log, readingsAfter: 0 })
     await nc.start()
+    const announced: [string, number][] = []
+    const listener = {}
+    bus.on('nc', listener, ({ type, nc: summary }) => announced.push([type, summary.occurrences]))
     // Each excursion above 506 is an activation (a reading at 500 in between ends the previous one).
     for (let i = 0; i < 300; i++) {
       judge(507 + (i % 3), T0 + 2 * i * 1000)
@@ -119,6 +122,34 @@ describe('records writer and the NC service', () => {
       }),
     )
     expect(committedNcs(path).map((n) => n.rows)).toEqual([100])
+    // An occurrence is a repeat: the 299 after the opening, added in one turn, are one update.
+    expect(announced).toEqual([
+      ['opened', 1],
+      ['updated', 300],
+    ])
+    bus.removeOwner(listener)
+  })
+
+  it('keeps between 100 and 150 occurrence rows of an NC that goes on (the oldest deleted 50 at a time); the history shows the latest 100', async () => {
+    nc = createNcService({ db, path, bus, log, readingsAfter: 0 })
+    await nc.start()
+    const rows: number[] = []
+    for (let i = 0; i < 260; i++) {
+      judge(507, T0 + 2 * i * 1000)
+      judge(500, T0 + (2 * i + 1) * 1000)
+      // Each occurrence in a turn of its own, committed: what a steady stream does.
+      await new Promise<void>((resolve) => nc?.whenDurable(resolve))
+      rows.push(committedNcs(path)[0]?.rows ?? 0)
+    }
+    expect(Math.max(...rows)).toBe(150)
+    expect(Math.min(...rows.slice(100))).toBe(100)
+    // Deleted down to 100 when past 150: at 151, 201, 251 (101, 51, 9 rows kept past those).
+    expect(rows.filter((n, k) => k > 0 && n < (rows[k - 1] as number))).toEqual([100, 100, 100])
+    const view = await nc.get((await nc.list({ limit: 1 }))[0]?.id ?? 0)
+    expect(view?.history).toHaveLength(100)
+    // Oldest first: occurrences 161 to 260.
+    expect(view?.history[0]).toEqual({ ts: T0 + 2 * 160 * 1000, value: 507 })
+    expect(view?.history[99]).toEqual({ ts: T0 + 2 * 259 * 1000, value: 507 })
   })
 
   it('keeps a batch whose commit fails and commits it once the database can be written', async () => {

@@ -174,7 +174,11 @@ export function createLiveHub(ctx: {
   const points = new Map<string, { points: ChartPointView[]; dropped: number }>()
   let deviations: DeviationView[] = []
   let droppedDeviations = 0
-  let ncEvents: NcEvent[] = []
+  /**
+   * NC events of this flush, the latest per NC (an NC opened in the flush stays `opened`, with
+   * its latest summary): a dashboard keeps only the latest of each anyway.
+   */
+  const ncEvents = new Map<number, NcEvent>()
   /** Alarms that changed since the last flush (the latest view of each). */
   const alarms = new Map<string, AlarmView>()
   let alarmsResync = false
@@ -326,9 +330,9 @@ export function createLiveHub(ctx: {
       deviations = []
       droppedDeviations = 0
     }
-    if (ncEvents.length > 0) {
-      io.to('plant').emit('nc', ncEvents)
-      ncEvents = []
+    if (ncEvents.size > 0) {
+      io.to('plant').emit('nc', [...ncEvents.values()])
+      ncEvents.clear()
     }
     if ((alarms.size > 0 || alarmsResync) && ctx.alarms) {
       // This gateway's alarm changes; the counts are the plant's only when shared (see above).
@@ -424,7 +428,11 @@ export function createLiveHub(ctx: {
       }
       bus.on('evaluated', owner, ({ runtime, evaluation }) => onEvaluated(runtime, evaluation))
       bus.on('nc', owner, (event) => {
-        ncEvents.push(event)
+        const before = ncEvents.get(event.nc.id)
+        ncEvents.set(
+          event.nc.id,
+          before?.type === 'opened' ? { type: 'opened', nc: event.nc } : event,
+        )
         tiles.add(event.nc.characteristic)
       })
       bus.on('alarm', owner, (view) => {

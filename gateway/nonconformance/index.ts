@@ -97,6 +97,12 @@ export interface NcTrigger {
 }
 
 const MAX_HISTORY = 100
+/**
+ * Occurrence rows past MAX_HISTORY an NC may have on disk before the oldest are deleted (down to
+ * MAX_HISTORY): one DELETE per 50 occurrences, not one per turn with an occurrence. Reads take the
+ * latest MAX_HISTORY.
+ */
+const FORGET_SLACK = 50
 
 /** The cause an NC records for an alarm condition (the names NCs have always used). */
 const CAUSE_OF: Partial<Record<AlarmCondition, NcCause>> = {
@@ -182,6 +188,8 @@ interface OpenNc {
   inserted: boolean
   causesSaved: number
   readingsStale: boolean
+  /** Occurrence rows up to this number were deleted (0: none known to be; see FORGET_SLACK). */
+  forgotten: number
 }
 
 interface Row {
@@ -254,6 +262,9 @@ export function createNcService(ctx: {
   const stale = new Set<OpenNc>()
   let waiting: (() => void)[] = []
   let saveScheduled = false
+  /** NCs with occurrences not announced yet (announceLater). */
+  const unannounced = new Set<OpenNc>()
+  let announceScheduled = false
   /** NC ids (records-db.ts: several gateways may share PostgreSQL's tables). */
   let ids: IdAllocator
   /** The subgroup id of each keyed characteristic's latest reading: the lot of a trigger. */
@@ -437,8 +448,10 @@ export function createNcService(ctx: {
       }
       // Each occurrence is a row (what is written does not grow with the number before it).
       for (const o of nc.unsaved) run('occurrence', s.id, o.number, o.ts, o.value)
-      if (nc.unsaved.length > 0 && s.occurrences > MAX_HISTORY)
-        run('forget', s.id, s.occurrences - MAX_HISTORY)
+      if (s.occurrences - nc.forgotten > MAX_HISTORY + FORGET_SLACK) {
+        nc.forgotten = s.occurrences - MAX_HISTORY
+        run('forget', s.id, nc.forgotten)
+      }
       nc.unsaved.length = 0
       for (; nc.causesSaved < nc.causes.length; nc.causesSaved++)
         run('insertCause', s.id, s.characteristic, nc.causes[nc.causesSaved] as NcCause)
@@ -499,6 +512,7 @@ export function createNcService(ctx: {
       inserted: false,
       causesSaved: 0,
       readingsStale: false,
+      forgotten: 0,
     }
     for (const cause of causes) attachCause(c.id, nc, cause)
     openPerCharacteristic.set(c.id, (openPerCharacteristic.get(c.id) ?? 0) + 1)
@@ -524,7 +538,28 @@ export function createNcService(ctx: {
     // Bounded while the writer cannot keep up: only the latest MAX_HISTORY are kept anyway.
     if (nc.unsaved.length > MAX_HISTORY) nc.unsaved.splice(0, nc.unsaved.length - MAX_HISTORY)
     changed(nc, null)
-    emit('updated', nc)
+    announceLater(nc)
+  }
+
+  /**
+   * An occurrence is a repeat: announced (`updated`, with the count) once per NC at the end of
+   * the work at hand, however many occurrences it added, not once each (a batch of readings can
+   * add hundreds). A microtask runs before the turn ends, so the time-series event the
+   * announcement writes joins the batch of the readings that caused it (an acknowledgement waits
+   * for that batch).
+   */
+  function announceLater(nc: OpenNc): void {
+    unannounced.add(nc)
+    if (announceScheduled) return
+    announceScheduled = true
+    queueMicrotask(announce)
+  }
+
+  function announce(): void {
+    announceScheduled = false
+    const ncs = [...unannounced]
+    unannounced.clear()
+    for (const nc of ncs) emit('updated', nc)
   }
 
   function addCollecting(characteristic: string, nc: OpenNc): void {
@@ -568,6 +603,7 @@ export function createNcService(ctx: {
       inserted: true,
       causesSaved: causes.length,
       readingsStale: false,
+      forgotten: 0,
     }
     const held = reopened
       ? causes.filter((cause) => !open.has(key(row.characteristic, cause)))
@@ -654,6 +690,14 @@ export function createNcService(ctx: {
       const id = runtime.config.id
       const first = triggers[0]
       if (!first) return
+      // The usual case, a repeat: one trigger whose cause has its NC open already.
+      if (triggers.length === 1) {
+        const held = open.get(key(id, ncCauseOf(first.condition)))
+        if (held) {
+          addOccurrence(held, first)
+          return
+        }
+      }
       const causes = triggers.map((t) => ncCauseOf(t.condition))
       const existing = new Set(causes.flatMap((cause) => open.get(key(id, cause)) ?? []))
       const fresh = [...new Set(causes.filter((cause) => !open.has(key(id, cause))))]
