@@ -5,7 +5,7 @@ import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../gateway/log.ts'
 import { decodeBlock, decodeBlockInto, encodeBlock } from '../gateway/store/blocks.ts'
-import { ColumnBuilder, KEPT_CAPACITY, Names } from '../gateway/store/columns.ts'
+import { ColumnBuilder, KEPT_CAPACITY, Names, SHRINK_AFTER_MS } from '../gateway/store/columns.ts'
 import { createSqliteStore } from '../gateway/store/sqlite.ts'
 import type { Recovered } from '../gateway/store/sqlite-worker.ts'
 import {
@@ -484,7 +484,7 @@ describe('the block store', () => {
     w.close()
   })
 
-  it('a builder gives back what a burst grew its columns to, a half at a time, once batches are small again', () => {
+  it('a builder gives back what a burst grew its columns to, a half at a time, once its batches have been small for SHRINK_AFTER_MS', () => {
     const b = new ColumnBuilder(new Names())
     const point = (k: number): ChartPoint => ({
       index: k,
@@ -494,47 +494,62 @@ describe('the block store', () => {
       panes: { i: { statistic: k, center: 0, lcl: -3, ucl: 3, sigma: 1 } },
       violations: [],
     })
-    const batch = (n: number) => {
+    const batch = (builder: ColumnBuilder, n: number) => {
       for (let k = 0; k < n; k++) {
-        b.reading('x', k, k, k + 1, undefined, undefined, k)
-        b.chart('x', point(k))
+        builder.reading('x', k, k, k + 1, undefined, undefined, k)
+        builder.chart('x', point(k))
       }
-      return b.build()
+      return builder.build()
+    }
+    // Ticks of the store, 200 ms apart, from t = 0.
+    let now = 0
+    const tick = (builder: ColumnBuilder) => {
+      now += 200
+      builder.settle(now)
     }
     // A burst: 200,000 readings (6 numbers each) and their points (12) in one batch.
-    const burst = batch(200_000)
+    const burst = batch(b, 200_000)
     expect(burst.readings.length).toBe(200_000 * 6)
-    expect(b.keptBytes).toBeGreaterThanOrEqual(200_000 * (6 + 12) * 8)
-    // Small batches after it: each gives back half of what is more than a column keeps, until
-    // each of the four columns is at most KEPT_CAPACITY numbers (or its own first size).
+    const grown = b.keptBytes
+    expect(grown).toBeGreaterThanOrEqual(200_000 * (6 + 12) * 8)
+    tick(b)
+    // Small batches after it, for less than SHRINK_AFTER_MS: nothing is given back yet.
+    const quietFrom = now
+    while (now + 200 - quietFrom < SHRINK_AFTER_MS) {
+      expect(batch(b, 100).readings.length).toBe(600)
+      tick(b)
+      expect(b.keptBytes).toBe(grown)
+    }
+    // From then on each tick gives back half of what is more than a column keeps, until each of
+    // the four columns is at most KEPT_CAPACITY numbers (or its own first size).
     const kept: number[] = []
     for (let k = 0; k < 12; k++) {
-      const small = batch(100)
-      expect(small.readings.length).toBe(600)
+      batch(b, 100)
+      tick(b)
       kept.push(b.keptBytes)
     }
+    expect(kept[0]).toBeLessThan(grown)
     for (let k = 1; k < kept.length; k++)
       expect(kept[k] as number).toBeLessThanOrEqual(kept[k - 1] as number)
     expect(kept.at(-1)).toBeLessThanOrEqual(4 * KEPT_CAPACITY * 8)
-    // No batch after a burst (the gateway idle): the store's ticks shrink the columns instead.
-    batch(200_000)
-    const afterBurst = b.keptBytes
-    b.shrink()
-    expect(b.keptBytes).toBeLessThan(afterBurst)
-    for (let k = 0; k < 12; k++) b.shrink()
-    expect(b.keptBytes).toBeLessThanOrEqual(4 * KEPT_CAPACITY * 8)
-    // What is being collected stays: a shrink keeps the records not yet built into a batch.
+    // What is being collected stays: a tick keeps the records not yet built into a batch.
+    batch(b, 200_000)
     b.reading('x', 1, 42, 1, undefined, undefined, 1)
-    for (let k = 0; k < 3; k++) b.shrink()
+    now += SHRINK_AFTER_MS
+    for (let k = 0; k < 40; k++) tick(b)
+    expect(b.keptBytes).toBeLessThanOrEqual(4 * KEPT_CAPACITY * 8)
     expect(Array.from(b.build().readings)).toEqual([0, 1, 42, 1, Number.NaN, 1])
-    // A batch of the same size does not give any back: a steady load reallocates nothing.
-    const steady = new ColumnBuilder(new Names())
-    for (let k = 0; k < 40_000; k++) steady.reading('y', k, k, k + 1, undefined, undefined, k)
-    steady.build()
-    const grown = steady.keptBytes
-    for (let k = 0; k < 40_000; k++) steady.reading('y', k, k, k + 1, undefined, undefined, k)
-    steady.build()
-    expect(steady.keptBytes).toBe(grown)
+    // A load whose batches come in every size, a burst among them at least every few seconds,
+    // reallocates nothing: it keeps what its largest batches need.
+    const varied = new ColumnBuilder(new Names())
+    batch(varied, 40_000)
+    tick(varied)
+    const needed = varied.keptBytes
+    for (let k = 0; k < 200; k++) {
+      batch(varied, k % 20 === 0 ? 40_000 : 50)
+      tick(varied)
+      expect(varied.keptBytes).toBe(needed)
+    }
   })
 
   it('a checkpoint compacts only what a snapshot covers; recovery replays the rest in stream order', () => {

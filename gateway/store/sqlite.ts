@@ -334,9 +334,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async start() {
       await startWorker()
       timer = setInterval(() => {
-        // Nothing came since the tick before: the columns give back what a burst grew them to.
-        if (buffer.size === 0) columns.shrink()
-        else sendBuffer()
+        if (buffer.size > 0) sendBuffer()
+        // A burst long over: the columns give back what it grew them to.
+        columns.settle(Date.now())
       }, flushIntervalMs)
     },
 
