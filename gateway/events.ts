@@ -11,10 +11,20 @@ export interface GatewayEvents {
   nc: NcEvent
   /** A source lost or regained communication with what feeds some characteristics. */
   communication: Communication
-  /** An alarm changed: its state, or its condition (active, value) while its state held. */
-  alarm: AlarmView
+  /**
+   * An alarm changed: its state, or its condition (active, value) while its state held. Its view
+   * is made when asked for, as it is then: an alarm can change many times before a listener
+   * (the live hub, at its next flush) needs it once.
+   */
+  alarm: AlarmChange
   /** A plant state that suppresses alarms by design began or ended. */
   'plant-state': PlantStateView
+}
+
+/** An alarm that changed (GatewayEvents.alarm). */
+export interface AlarmChange {
+  readonly id: string
+  view(): AlarmView
 }
 
 type Listener<T> = (payload: T) => void

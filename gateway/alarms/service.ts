@@ -21,7 +21,7 @@ import type { AuditFields } from '../../rules/quality/audit.ts'
 import type { Peers } from '../cluster/peers.ts'
 import type { Config } from '../config/index.ts'
 import type { AlarmView, PlantStateView } from '../contract.ts'
-import type { EventBus } from '../events.ts'
+import type { AlarmChange, EventBus } from '../events.ts'
 import type { Logger } from '../log.ts'
 import type { NcService, NcTrigger } from '../nonconformance/index.ts'
 import type { CharacteristicRuntime } from '../pipeline/runtime.ts'
@@ -331,7 +331,7 @@ export function createAlarmService(ctx: {
     }
     if (step.transitions.length > 0 || recordChanged(before, step.record)) {
       markDirty(slot)
-      bus.emit('alarm', registry.view(slot))
+      bus.emit('alarm', changeOf(slot))
     }
     track(slot)
     if (before.active !== slot.record.active) {
@@ -351,6 +351,11 @@ export function createAlarmService(ctx: {
     }
     releaseLater(slot)
     return { transitions: step.transitions, refused: step.refused }
+  }
+
+  /** What the bus says of a changed alarm: its view is made only when a listener asks. */
+  function changeOf(slot: Slot): AlarmChange {
+    return { id: slot.def.id, view: () => registry.view(slot) }
   }
 
   function markDirty(slot: Slot): void {
@@ -979,7 +984,7 @@ export function createAlarmService(ctx: {
       slot.shelvedBy = who
       slot.shelveReason = act.reason
       markDirty(slot)
-      bus.emit('alarm', registry.view(slot))
+      bus.emit('alarm', changeOf(slot))
     }
     log.info({ alarm: id, act: act.kind, by }, 'alarm act')
     return registry.view(slot)
@@ -1039,10 +1044,9 @@ export function createAlarmService(ctx: {
       before,
       after,
     })
-    const v = registry.view(slot)
-    bus.emit('alarm', v)
+    bus.emit('alarm', changeOf(slot))
     releaseLater(slot)
-    return v
+    return registry.view(slot)
   }
 
   const service: AlarmService = {

@@ -5,7 +5,6 @@ import type { ChartPoint, Deviation, Evaluation } from '../../rules/index.ts'
 import type { PeerBus, PeerEnvelope } from '../cluster/peers.ts'
 import type {
   AlarmCounts,
-  AlarmView,
   ChartPointView,
   ClientToServer,
   DeviationView,
@@ -15,7 +14,7 @@ import type {
   ServerToClient,
   TileUpdate,
 } from '../contract.ts'
-import type { EventBus } from '../events.ts'
+import type { AlarmChange, EventBus } from '../events.ts'
 import type { Logger } from '../log.ts'
 import { type CharacteristicRuntime, controlView, liveState } from '../pipeline/runtime.ts'
 import { ruleMask, rulesOf } from '../store/columns.ts'
@@ -180,7 +179,8 @@ export function createLiveHub(ctx: {
    */
   const ncEvents = new Map<number, NcEvent>()
   /** Alarms that changed since the last flush (the latest view of each). */
-  const alarms = new Map<string, AlarmView>()
+  /** The alarms changed since the last flush: their views are made at the flush, once each. */
+  const alarms = new Map<string, AlarmChange>()
   let alarmsResync = false
   let plantStates = false
   let timer: NodeJS.Timeout | null = null
@@ -338,7 +338,7 @@ export function createLiveHub(ctx: {
       // This gateway's alarm changes; the counts are the plant's only when shared (see above).
       const to = ctx.alarms.shared ? io.to('plant') : io.local.to('plant')
       to.emit('alarms', {
-        changed: [...alarms.values()],
+        changed: Array.from(alarms.values(), (change) => change.view()),
         counts: ctx.alarms.counts(),
         resync: alarmsResync,
       })
@@ -435,11 +435,11 @@ export function createLiveHub(ctx: {
         )
         tiles.add(event.nc.characteristic)
       })
-      bus.on('alarm', owner, (view) => {
+      bus.on('alarm', owner, (change) => {
         // A flood sends the counts and asks the dashboards to read the list again, rather
         // than every change.
-        if (alarms.size >= MAX_ALARMS_PER_FLUSH && !alarms.has(view.id)) alarmsResync = true
-        else alarms.set(view.id, view)
+        if (alarms.size >= MAX_ALARMS_PER_FLUSH && !alarms.has(change.id)) alarmsResync = true
+        else alarms.set(change.id, change)
       })
       bus.on('plant-state', owner, () => {
         plantStates = true
