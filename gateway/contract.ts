@@ -549,6 +549,7 @@ export interface ServerToClient {
   tiles: (tiles: TileUpdate[]) => void
   points: (update: PointsUpdate) => void
   deviations: (deviations: DeviationView[]) => void
+  /** The NCs opened or changed since the last message: one event each, with its latest summary. */
   nc: (events: NcEvent[]) => void
   limits: (update: { characteristic: string; control: ControlLimitsView }) => void
 }

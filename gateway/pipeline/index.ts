@@ -266,11 +266,14 @@ export function createPipeline(ctx: {
     store.checkpoint()
   }
 
+  /** The store's write, made once (a default parameter's arrow would be a new closure per call). */
+  const toStore = (record: SeriesRecord) => store.write(record)
+
   /** An evaluation's chart points and the starts and ends of its deviations, to the store. */
   function writeSeries(
     id: string,
     evaluation: Evaluation,
-    write: (record: SeriesRecord) => void = (record) => store.write(record),
+    write: (record: SeriesRecord) => void = toStore,
   ): void {
     // Indexed loops: an evaluation's arrays are often frozen empty ones, and an iterator over
     // arrays of several shapes is an object made per loop.
