@@ -178,7 +178,6 @@ export function createLiveHub(ctx: {
    * its latest summary): a dashboard keeps only the latest of each anyway.
    */
   const ncEvents = new Map<number, NcEvent>()
-  /** Alarms that changed since the last flush (the latest view of each). */
   /** The alarms changed since the last flush: their views are made at the flush, once each. */
   const alarms = new Map<string, AlarmChange>()
   let alarmsResync = false

@@ -207,8 +207,8 @@ export const KEPT_CAPACITY = 64 * 1024
  * How long a column's batches must all use less than a quarter of it before it gives back half
  * (and half again at each tick after). Under load, batches come in every size (a turn with 50
  * readings, then one with 20,000): giving back after any small batch, or at any tick with
- * nothing waiting, made the columns shrink and grow again about 30 times in a run of 900,000
- * readings (100 MB allocated and copied).
+ * nothing waiting, had the columns reallocated 70 times over a QoS 0 run of `bench/thread-cpu.ts`
+ * (over 200 MB allocated, zeroed and copied), and that memory drove collections.
  */
 export const SHRINK_AFTER_MS = 5000
 
