@@ -148,6 +148,7 @@ export function initChartState(kind: ChartKind, spec: ChartSpec): ChartState {
   const limits: ProcessLimits | null = spec.given
     ? { center: spec.given.center, sigma: spec.given.sigma ?? 0, basis: { kind: 'given' } }
     : null
+  const plan = planOf(kind, spec)
   const state: Kept = {
     type: spec.type,
     count: 0,
@@ -156,13 +157,12 @@ export function initChartState(kind: ChartKind, spec: ChartSpec): ChartState {
     baseline: [],
     limits,
     stream: limits ? kind.initStream(spec, limits) : null,
-    rules: [],
+    rules: ruleStates(plan),
     // Made now, in the object itself (see PLAN): a step finds them without a lookup.
-    [PLAN]: planOf(kind, spec),
+    [PLAN]: plan,
     [NOTHING]: undefined,
   }
   state[NOTHING] = nothingHappened(state)
-  state.rules = ruleStates(state[PLAN] as Plan)
   Object.defineProperty(state, PLAN, { enumerable: false })
   Object.defineProperty(state, NOTHING, { enumerable: false })
   return state
