@@ -143,7 +143,7 @@ describe('records writer and the NC service', () => {
     }
     expect(Math.max(...rows)).toBe(150)
     expect(Math.min(...rows.slice(100))).toBe(100)
-    // Deleted down to 100 when past 150: at 151, 201, 251 (101, 51, 9 rows kept past those).
+    // Deleted down to 100 once past 150: at occurrences 151, 202 and 253.
     expect(rows.filter((n, k) => k > 0 && n < (rows[k - 1] as number))).toEqual([100, 100, 100])
     const view = await nc.get((await nc.list({ limit: 1 }))[0]?.id ?? 0)
     expect(view?.history).toHaveLength(100)
