@@ -114,6 +114,33 @@ describe('ISA-18.2 figure 5: condition and acknowledgement', () => {
     expect(transitions[0]?.why).toBe('condition active: value 3.1 below limit 4')
   })
 
+  it('names any value and limit to twelve significant digits, without float noise (fast-check)', () => {
+    // The text the test expects: each number rounded to 12 significant digits and written in
+    // its shortest form (507.20000000000005 → 507.2, 1/3 → 0.333333333333).
+    const words = (x: number) => String(Number(x.toPrecision(12)))
+    const number = fc.oneof(
+      fc.double({ noNaN: true }),
+      fc.integer({ min: -1_000_000, max: 1_000_000 }).map((k) => k / 1000),
+      fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((x) => x + 0.1),
+      // Thirteen significant digits, in 13 and in 14 characters: rounded, not written as they are.
+      fc.integer({ min: 1_000_000_000_000, max: 9_999_999_999_999 }),
+      fc.integer({ min: 1_000_000_000_000, max: 9_999_999_999_999 }).map((k) => k / 1000),
+    )
+    fc.assert(
+      fc.property(number, number, (value, limit) => {
+        const { transitions } = run([on(1000, value, limit)])
+        const side = value > limit ? 'above' : value < limit ? 'below' : 'at'
+        expect(transitions[0]?.why).toBe(
+          `condition active: value ${words(value)} ${side} limit ${words(limit)}`,
+        )
+      }),
+      { numRuns: 2000 },
+    )
+    expect(run([on(1000, 507.20000000000005, 1 / 3)]).transitions[0]?.why).toBe(
+      'condition active: value 507.2 above limit 0.333333333333',
+    )
+  })
+
   it('a repeat activation while active (B or C) is no transition: one alarm', () => {
     const { record, transitions } = run([on(1000), on(2000, 508), ack(3000), on(4000, 509)])
     expect(arcs(transitions)).toEqual(['normal→unack-active', 'unack-active→ack-active'])

@@ -71,7 +71,11 @@ export function initialAlarm(at: number): AlarmRecord {
 
 /** A number in words: no float noise (507.20000000000005 → 507.2). */
 function num(x: number): string {
-  return String(Number(x.toPrecision(12)))
+  // Twelve characters or fewer have at most twelve significant digits, which toPrecision(12)
+  // keeps as they are: the shortest form is the answer, without the two conversions (most
+  // readings come as short decimals; a transition's text names one or two numbers).
+  const shortest = String(x)
+  return shortest.length <= 12 ? shortest : String(Number(x.toPrecision(12)))
 }
 
 /** A duration in the largest whole unit: "30 min", "2 h", "45 s", "1500 ms". */
