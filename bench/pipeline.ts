@@ -267,10 +267,7 @@ export class Target {
 
   /** Broker: messages delivered; gateway: readings taken, and store and records writes not yet committed. */
   async processed(): Promise<{ count: number; pending: number }> {
-    if (this.kind === 'broker')
-      return { count: (await this.ask<{ count: number }>({ count: true })).count, pending: 0 }
-    const h = await this.health()
-    return { count: h.counters.readings, pending: h.store.pending + (h.records?.pending ?? 0) }
+    return await this.ask<{ count: number; pending: number }>({ progress: true })
   }
 
   async counters(): Promise<GatewayCounters> {

@@ -10,7 +10,11 @@
  *   parse, which would stay in this process's RSS).
  *
  * Requests from the parent carry an `id`; the answer has the same `id`:
- *   {start: StartTarget} → {ready: TargetReady}; {count} → {count: messages} (broker);
+ *   {start: StartTarget} → {ready: TargetReady}; {progress} → {count, pending}: the broker's
+ *   messages delivered, or the gateway's readings taken and its store and records writes not
+ *   yet committed (from `gateway.health()` in this process: polled every 10 ms, an HTTP
+ *   request to /api/health would cost the gateway's thread and the machine's cores more than
+ *   asking the bare broker costs it);
  *   {sampling: boolean}; {samples} → {samples: ms[]} (broker); {parse: boolean} → the
  *   broker's subscriber parses each payload's JSON, or not; {memory} → {memory} after a
  *   full GC; {stop} → closes and exits.
@@ -45,7 +49,7 @@ export interface TargetReady {
 
 type Request = { id: number } & (
   | { start: StartTarget }
-  | { count: true }
+  | { progress: true }
   | { sampling: boolean }
   | { parse: boolean }
   | { samples: true }
@@ -76,6 +80,7 @@ let parse = false
 /** Kept, so that the parse is not optimised away. */
 let parsed = 0
 let stop: () => Promise<void> = async () => {}
+let gateway: Gateway | null = null
 
 async function startBroker(): Promise<Omit<TargetReady, 'before' | 'started' | 'startMs'>> {
   const broker = await Aedes.createBroker()
@@ -106,10 +111,11 @@ async function startGateway(
   configFile: string,
 ): Promise<Omit<TargetReady, 'before' | 'started' | 'startMs'>> {
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as Config
-  const gateway: Gateway = await createGateway(config, { log: createLogger('silent') })
-  stop = () => gateway.close()
-  const mqtt = new URL(gateway.urls.mqtt as string)
-  return { mqtt: { host: mqtt.hostname, port: Number(mqtt.port) }, http: gateway.urls.http }
+  const g = await createGateway(config, { log: createLogger('silent') })
+  gateway = g
+  stop = () => g.close()
+  const mqtt = new URL(g.urls.mqtt as string)
+  return { mqtt: { host: mqtt.hostname, port: Number(mqtt.port) }, http: g.urls.http }
 }
 
 async function answer(req: Request): Promise<Record<string, unknown>> {
@@ -121,7 +127,11 @@ async function answer(req: Request): Promise<Record<string, unknown>> {
     const startMs = performance.now() - t0
     return { ready: { ...urls, before, started: memory(), startMs } satisfies TargetReady }
   }
-  if ('count' in req) return { count: delivered }
+  if ('progress' in req) {
+    if (!gateway) return { count: delivered, pending: 0 }
+    const h = gateway.health()
+    return { count: h.counters.readings, pending: h.store.pending + (h.records?.pending ?? 0) }
+  }
   if ('sampling' in req) {
     since = req.sampling ? Date.now() : null
     return {}

@@ -11,6 +11,7 @@ import { createPeerBus } from './cluster/peers.ts'
 import { Tenures } from './cluster/tenures.ts'
 import type { Config } from './config/index.ts'
 import { webhookConfigProblems } from './config/webhook-schema.ts'
+import type { Health } from './contract.ts'
 import { LinewatchError } from './errors.ts'
 import { EventBus } from './events.ts'
 import { createLiveHub, type LiveHub } from './live/index.ts'
@@ -59,6 +60,8 @@ export interface Gateway {
   readonly config: Config
   readonly bootId: string
   readonly urls: { http: string; mqtt: string | null; mqtts: string | null }
+  /** What GET /api/health answers, for a program that runs the gateway in its own process. */
+  health(): Health
   close(): Promise<void>
 }
 
@@ -405,7 +408,7 @@ export async function createGateway(
       logController: new LogController({ disableRequestLogging: true }),
       ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     })
-    await registerApi(app, {
+    const { health } = await registerApi(app, {
       config,
       title: config.title,
       version: packageVersion(),
@@ -509,7 +512,7 @@ export async function createGateway(
       { urls, characteristics: config.characteristics.length, store: config.store.timeseries },
       'linewatch gateway ready',
     )
-    return { config, bootId, urls, close: stopAll }
+    return { config, bootId, urls, health, close: stopAll }
   } catch (err) {
     await stopAll()
     throw err

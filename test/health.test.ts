@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import { connectAsync } from 'mqtt'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createAuth } from '../gateway/api/auth.ts'
 import { type ApiContext, registerApi } from '../gateway/api/index.ts'
@@ -8,6 +9,7 @@ import type { Pipeline } from '../gateway/pipeline/index.ts'
 import { RecentCounter } from '../gateway/recent-errors.ts'
 import type { TimeSeriesStore } from '../gateway/store/types.ts'
 import { startTestGateway } from './helpers/gateway.ts'
+import { waitFor } from './helpers/index.ts'
 
 const T = Date.UTC(2026, 0, 1, 8, 0, 0)
 const WINDOW = 5 * 60_000
@@ -134,6 +136,40 @@ describe('/api/health: degraded while errors are recent, not for ever after one'
       expect(body.errors).toEqual({ total: 0, recent: 0, windowMs: WINDOW })
       expect(body.counters.prunedDeadLetters).toBe(0)
     } finally {
+      await gw.close()
+      await gw.removeDataDir()
+    }
+  })
+
+  it('a gateway run in a program’s own process tells that program what GET /api/health tells', async () => {
+    const gw = await startTestGateway(`
+mqtt: { broker: { port: 0 } }
+characteristics:
+  - id: fill-weight
+    name: Fill weight
+    path: demo/filling/line-1/filler
+    source: { mqtt: { topic: plant/fill } }
+    limits: { actionLow: 490, actionHigh: 510 }
+`)
+    const mqtt = await connectAsync(gw.gateway.urls.mqtt as string)
+    try {
+      for (let i = 0; i < 3; i++)
+        await mqtt.publishAsync('plant/fill', JSON.stringify({ value: 500 + i }), { qos: 1 })
+      await mqtt.publishAsync('plant/fill', '{"value": 5', { qos: 1 })
+      // Three readings taken and committed (QoS 1 is acknowledged once durable), one refused
+      // (the broker thread's counts come with its next batch: waited for).
+      const inProcess = await waitFor('the readings and the refusal counted', () => {
+        const h = gw.gateway.health()
+        const counted = h.counters.readings === 3 && h.counters.rejected['malformed-json'] === 1
+        return counted && h.store.pending === 0 && h
+      })
+      const { body } = await gw.get<Health>('/api/health', null)
+      // The same report but for what moves by itself (the store's counters, the error window).
+      expect(body.counters).toEqual(inProcess.counters)
+      expect({ ...body, store: null }).toEqual({ ...inProcess, store: null })
+      expect(body.store.pending).toBe(0)
+    } finally {
+      await mqtt.endAsync()
       await gw.close()
       await gw.removeDataDir()
     }

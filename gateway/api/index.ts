@@ -97,7 +97,61 @@ function clusterHealth(ctx: ApiContext, notOwned: number): Pick<Health, 'cluster
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) })
 
-export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+/**
+ * The gateway's health, as GET /api/health answers it (and `Gateway.health()` for a program that
+ * embeds the gateway): degraded while errors are recent, not for ever after one.
+ */
+function createHealth(ctx: ApiContext): () => Health {
+  const { pipeline, store } = ctx
+  const recentErrors = ctx.recentErrors ?? new RecentCounter()
+  let seenErrors = 0
+  return () => {
+    const now = Date.now()
+    const sources = ctx.sources().map((s) => s.status())
+    const storeStatus = store.status()
+    const counters = pipeline.counters()
+    if (!ctx.recentErrors && counters.errors > seenErrors) {
+      recentErrors.add(now, counters.errors - seenErrors)
+      seenErrors = counters.errors
+    }
+    const recent = recentErrors.count(now)
+    const redis = ctx.live?.redis() ?? null
+    return {
+      status:
+        storeStatus.healthy && sources.every((s) => s.connected) && recent === 0 && redis !== false
+          ? 'ok'
+          : 'degraded',
+      version: ctx.version,
+      bootId: ctx.bootId,
+      startedAt: new Date(ctx.startedAt).toISOString(),
+      sources,
+      store: storeStatus,
+      ...(ctx.records ? { records: ctx.records() } : {}),
+      counters: {
+        readings: counters.readings,
+        rejected: counters.rejected,
+        prunedDeadLetters: pipeline.deadLetters.pruned(),
+      },
+      errors: { total: recentErrors.total(), recent, windowMs: recentErrors.windowMs },
+      ...(ctx.live
+        ? {
+            live: {
+              clients: ctx.live.clients(),
+              dropped: ctx.live.dropped(),
+              ...(redis === null ? {} : { redis }),
+            },
+          }
+        : {}),
+      ...clusterHealth(ctx, counters.notOwned),
+    }
+  }
+}
+
+/** The routes; returns the health report's function (the route's, for `Gateway.health()`). */
+export async function registerApi(
+  app: FastifyInstance,
+  ctx: ApiContext,
+): Promise<{ health: () => Health }> {
   const { pipeline, nc, store } = ctx
   // First: the OpenAPI document lists the routes declared after it (GET /api/openapi.json).
   await registerOpenApi(app, {
@@ -123,55 +177,11 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
     return payload
   })
 
-  // Degraded while errors are recent, not for ever after one.
-  const recentErrors = ctx.recentErrors ?? new RecentCounter()
-  let seenErrors = 0
+  const health = createHealth(ctx)
   app.get(
     '/api/health',
     { schema: { response: { 200: HealthSchema } } },
-    async (): Promise<Health> => {
-      const now = Date.now()
-      const sources = ctx.sources().map((s) => s.status())
-      const storeStatus = store.status()
-      const counters = pipeline.counters()
-      if (!ctx.recentErrors && counters.errors > seenErrors) {
-        recentErrors.add(now, counters.errors - seenErrors)
-        seenErrors = counters.errors
-      }
-      const recent = recentErrors.count(now)
-      const redis = ctx.live?.redis() ?? null
-      return {
-        status:
-          storeStatus.healthy &&
-          sources.every((s) => s.connected) &&
-          recent === 0 &&
-          redis !== false
-            ? 'ok'
-            : 'degraded',
-        version: ctx.version,
-        bootId: ctx.bootId,
-        startedAt: new Date(ctx.startedAt).toISOString(),
-        sources,
-        store: storeStatus,
-        ...(ctx.records ? { records: ctx.records() } : {}),
-        counters: {
-          readings: counters.readings,
-          rejected: counters.rejected,
-          prunedDeadLetters: pipeline.deadLetters.pruned(),
-        },
-        errors: { total: recentErrors.total(), recent, windowMs: recentErrors.windowMs },
-        ...(ctx.live
-          ? {
-              live: {
-                clients: ctx.live.clients(),
-                dropped: ctx.live.dropped(),
-                ...(redis === null ? {} : { redis }),
-              },
-            }
-          : {}),
-        ...clusterHealth(ctx, counters.notOwned),
-      }
-    },
+    async (): Promise<Health> => health(),
   )
 
   app.get(
@@ -342,6 +352,7 @@ export async function registerApi(app: FastifyInstance, ctx: ApiContext): Promis
         .send('The dashboard is not built: run `npm run build` (npm install does it).\n'),
     )
   }
+  return { health }
 }
 
 /** A display token's kiosk settings (area or rotation imply kiosk mode), or null. */
