@@ -6,12 +6,13 @@
  * qos1 | qos0Batch | qos1Batch). Threads are named as Linux names them: MainThread (judging,
  * HTTP, socket.io), WorkerThread (broker, time-series writer, records writer; by creation
  * order), V8Worker (V8's helpers: garbage collection, compilation), libuv-worker (file I/O).
+ * Node flags after the kind go to the gateway's process (`thread-cpu.js qos0 --minor-ms`).
  */
 
 import { readdirSync, readFileSync } from 'node:fs'
 import { onWarmGateway } from './pipeline.ts'
 
-const [kind = 'qos1'] = process.argv.slice(2)
+const [kind = 'qos1', ...nodeFlags] = process.argv.slice(2)
 /** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100
 
@@ -28,7 +29,7 @@ function threads(pid: number): Map<string, { name: string; ticks: number }> {
   return out
 }
 
-await onWarmGateway(kind, [], async (target, phase) => {
+await onWarmGateway(kind, nodeFlags, async (target, phase) => {
   const pid = target.pid as number
   const before = threads(pid)
   let readings = 0

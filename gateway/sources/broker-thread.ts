@@ -914,6 +914,7 @@ async function startBroker(
     // A device's reading, on a mapped topic no subscription routes, not retained, at QoS 0
     // or 1: taken here, before aedes parses and routes it, and acknowledged from here (the
     // packet guard keeps the order). Everything else goes through aedes.
+    const unhold = () => connection.unhold()
     connection.direct = (qos, retain, topic, messageId, payload) => {
       if (retain || qos === 2 || !c.connected || !topics.has(topic) || routed(topic)) return false
       if (permissions && !granted.get(c)?.canPublish(topic)) return false
@@ -926,9 +927,7 @@ async function startBroker(
       const held = qos === 1 ? connection.acks : null
       const slot = held ? held.expectPuback(messageId) : null
       connection.hold()
-      take(c, { topic, payload, qos, messageId: held ? messageId : undefined }, held, slot, () =>
-        connection.unhold(),
-      )
+      take(c, { topic, payload, qos, messageId: held ? messageId : undefined }, held, slot, unhold)
       return true
     }
   }

@@ -323,12 +323,22 @@ function publishViolation(
       topic: null,
     }
   }
+  // Most topics are printable ASCII: well-formed UTF-8 with no U+0000, known without a view.
+  let plain = true
+  for (let k = at + 2; k < at + 2 + length; k++) {
+    const c = data[k] as number
+    if (c === 0 || c >= 0x80) {
+      plain = false
+      break
+    }
+  }
+  const packetIdZero = qos > 0 && data.readUInt16BE(at + 2 + length) === 0
+  if (plain && !packetIdZero) return null
   const topicBytes = data.subarray(at + 2, at + 2 + length)
   let reason: string | null = null
   if (!isUtf8(topicBytes)) reason = 'PUBLISH topic is not well-formed UTF-8 [MQTT-1.5.3-1]'
   else if (topicBytes.includes(0)) reason = 'PUBLISH topic contains U+0000 [MQTT-4.7.3-2]'
-  else if (qos > 0 && data.readUInt16BE(at + 2 + length) === 0)
-    reason = `PUBLISH at QoS ${qos} with packet identifier 0 [MQTT-2.3.1-1]`
+  else if (packetIdZero) reason = `PUBLISH at QoS ${qos} with packet identifier 0 [MQTT-2.3.1-1]`
   if (reason === null) return null
   return {
     reason,

@@ -305,32 +305,44 @@ function skipSpace(b: Uint8Array, p: number): number {
   return p
 }
 
-/** The key at `p` (after its opening quote) as a field bit, or 0 for any other key. */
-function fieldAt(b: Uint8Array, p: number): { field: number; next: number } {
+const FIELD_NAMES: readonly [string, number][] = [
+  ['value', VALUE],
+  ['ts', TS],
+  ['count', COUNT],
+  ['size', SIZE],
+  ['subgroup', SUBGROUP],
+]
+
+let fieldEnd = 0
+
+/**
+ * The key at `p` (after its opening quote) as a field bit, or 0 for any other key; the position
+ * after its closing quote in `fieldEnd` (-1: no plain ASCII key). Two keys per reading: nothing
+ * is allocated (a result object and a closure per key were half of the broker thread's garbage).
+ */
+function fieldAt(b: Uint8Array, p: number): number {
   let q = p
   while (q < b.length && b[q] !== Byte.Quote) {
-    if (b[q] === Byte.Backslash || (b[q] as number) >= 0x80) return { field: 0, next: -1 }
+    if (b[q] === Byte.Backslash || (b[q] as number) >= 0x80) {
+      fieldEnd = -1
+      return 0
+    }
     q++
   }
-  if (q >= b.length) return { field: 0, next: -1 }
-  const n = q - p
-  const is = (word: string) => {
-    if (n !== word.length) return false
-    for (let k = 0; k < n; k++) if (b[p + k] !== word.charCodeAt(k)) return false
-    return true
+  if (q >= b.length) {
+    fieldEnd = -1
+    return 0
   }
-  const field = is('value')
-    ? VALUE
-    : is('ts')
-      ? TS
-      : is('count')
-        ? COUNT
-        : is('size')
-          ? SIZE
-          : is('subgroup')
-            ? SUBGROUP
-            : 0
-  return { field, next: q + 1 }
+  fieldEnd = q + 1
+  const n = q - p
+  for (let f = 0; f < FIELD_NAMES.length; f++) {
+    const [word, field] = FIELD_NAMES[f] as [string, number]
+    if (n !== word.length) continue
+    let k = 0
+    while (k < n && b[p + k] === word.charCodeAt(k)) k++
+    if (k === n) return field
+  }
+  return 0
 }
 
 let numberEnd = 0
@@ -424,10 +436,10 @@ function simpleObject(b: Uint8Array, p: number, receivedAt: number, out: ParsedR
   let key: string | undefined
   for (;;) {
     if (b[p] !== Byte.Quote) return -1
-    const { field, next } = fieldAt(b, p + 1)
+    const field = fieldAt(b, p + 1)
     if (field === 0 || (seen & field) !== 0) return -1
     seen |= field
-    p = skipSpace(b, next)
+    p = skipSpace(b, fieldEnd)
     if (b[p] !== Byte.Colon) return -1
     p = skipSpace(b, p + 1)
     if (b[p] === Byte.Quote) {
