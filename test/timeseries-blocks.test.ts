@@ -552,6 +552,48 @@ describe('the block store', () => {
     }
   })
 
+  it('compaction keeps each reading’s subgroup key, when the chunk’s first blocks have none', () => {
+    const w = writer(join(dir.path, 'ts.db'))
+    const names = new Names()
+    // Three batches of one characteristic: keys on none, on every third reading, on none.
+    const keyOf = (seq: number) => (seq > 4 && seq <= 8 && seq % 3 === 0 ? `lot-${seq}` : undefined)
+    for (const [from, to] of [
+      [1, 4],
+      [5, 8],
+      [9, 12],
+    ] as const) {
+      const b = new ColumnBuilder(names)
+      for (let seq = from; seq <= to; seq++)
+        b.reading('k', 1000 + seq, seq, seq, undefined, keyOf(seq), 0)
+      w.write(b)
+    }
+    const snapshot: SeriesRecord = {
+      kind: 'snapshot',
+      characteristic: 'k',
+      seq: 12,
+      specHash: 'h',
+      state: '{}',
+    }
+    w.write(new ColumnBuilder(names), true, [snapshot])
+    const rows = w.db.prepare('SELECT count, keys FROM reading_block').all() as {
+      count: number
+      keys: string | null
+    }[]
+    expect(rows.map((r) => r.count)).toEqual([12])
+    expect(JSON.parse(rows[0]?.keys ?? 'null')).toEqual(
+      Array.from({ length: 12 }, (_, k) => keyOf(k + 1) ?? null),
+    )
+    // A chunk with no key at all stores none.
+    const b = new ColumnBuilder(names)
+    b.reading('k', 5000, 1, 13, undefined, undefined, 0)
+    w.write(b, true, [{ ...snapshot, seq: 13 } as SeriesRecord])
+    const last = w.db.prepare('SELECT keys FROM reading_block ORDER BY id DESC LIMIT 1').get() as {
+      keys: string | null
+    }
+    expect(last.keys).toBeNull()
+    w.close()
+  })
+
   it('a checkpoint compacts only what a snapshot covers; recovery replays the rest in stream order', () => {
     const path = join(dir.path, 'ts.db')
     const w = writer(path)

@@ -409,7 +409,9 @@ export class BlockStore {
     // All the chunk's rows in one array; the covered ones in a group per series and hour (and,
     // for points, per pane layout), the others kept.
     const data = new Float64Array(count * stride)
-    const keys: (string | null)[] | null = kind === 'reading' ? [] : null
+    // Subgroup keys by row, made at the first block that has any: most chunks have none, and
+    // need no array of a null per row (100,000 of them).
+    let keys: (string | null)[] | null = null
     const moving = new Int32Array(count)
     const groupOf = new Int32Array(count)
     let moves = 0
@@ -465,7 +467,12 @@ export class BlockStore {
       for (let r = 0; r < blockCount; r++, row++) {
         const o = row * stride
         const series = data[o] as number
-        keys?.push(blockKeys?.[r] ?? null)
+        const key = blockKeys?.[r] ?? null
+        if (keys !== null) keys.push(key)
+        else if (key !== null) {
+          keys = new Array<string | null>(row).fill(null)
+          keys.push(key)
+        }
         if (!covered(series, data[o + READING_FIELDS.seq] as number)) {
           kept.push(row)
           continue
@@ -507,7 +514,8 @@ export class BlockStore {
         kept.forEach((r, k) => {
           rest.set(data.subarray(r * stride, (r + 1) * stride), k * stride)
         })
-        this.addReadings(rest, keys ? kept.map((r) => keys[r] ?? null) : null)
+        const keyOf = keys
+        this.addReadings(rest, keyOf ? kept.map((r) => keyOf[r] ?? null) : null)
       }
     })
     return moves
