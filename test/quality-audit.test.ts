@@ -94,6 +94,13 @@ describe('canonicalJson against RFC 8785', () => {
     expect(() => canonicalJson(double('7fffffffffffffff'))).toThrow(/finite/)
     expect(() => canonicalJson(double('7ff0000000000000'))).toThrow(/finite/)
     expect(() => canonicalJson({ a: [1, -Infinity] })).toThrow(/\$\.a\[1\]/)
+    // The place is named however deep (the path is made only for the error).
+    expect(() => canonicalJson({ a: { b: [0, { c: Number.NaN }] } })).toThrow(
+      /^\$\.a\.b\[1\]\.c: NaN/,
+    )
+    expect(() => canonicalJson([{ k: '\udead' }])).toThrow(
+      /^\$\[0\]\.k: a string holds a lone surrogate/,
+    )
   })
 
   it('§3.2.3: members are sorted by their names’ UTF-16 code units (the RFC’s example)', () => {

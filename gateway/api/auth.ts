@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { sha256Hex } from '../../rules/quality/canonical.ts'
 import { roleAtLeast } from '../../rules/quality/roles.ts'
 import type { Config } from '../config/index.ts'
 import type { Role } from '../contract.ts'
@@ -25,9 +26,8 @@ export function hasRole(principal: Principal, needed: Role): boolean {
   return roleAtLeast(principal.role, needed)
 }
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex')
-}
+/** The one SHA-256 of the project (tokens are compared by it), here for the API's users. */
+export { sha256Hex }
 
 /** A new random access token (43 characters of base64url). */
 export function newToken(): string {
