@@ -318,7 +318,8 @@ let fieldEnd = 0
 /**
  * The key at `p` (after its opening quote) as a field bit, or 0 for any other key; the position
  * after its closing quote in `fieldEnd` (-1: no plain ASCII key). Two keys per reading: nothing
- * is allocated (a result object and a closure per key were half of the broker thread's garbage).
+ * is allocated (a result object and a closure per key were two fifths of the broker thread's
+ * garbage).
  */
 function fieldAt(b: Uint8Array, p: number): number {
   let q = p
