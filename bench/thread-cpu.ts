@@ -34,7 +34,7 @@ await onWarmGateway(kind, nodeFlags, async (target, phase) => {
   const pid = target.pid as number
   // One phase first, not counted: V8 was still compiling in the first phase after the warm-up
   // (about 260 ms of optimising compilation in its helper threads at QoS 0, 0.9 µs per reading;
-  // 6–70 ms in each phase after it).
+  // 6–82 ms in each phase after it).
   await phase()
   const before = threads(pid)
   let readings = 0
