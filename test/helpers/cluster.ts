@@ -119,6 +119,9 @@ export interface GatewayOptions {
   redisUrl?: string
 }
 
+/** Starts of a gateway tried when its port was taken meanwhile (see startGateway). */
+const PORT_ATTEMPTS = 5
+
 export async function startClusterPlant(prefix: string): Promise<ClusterPlant> {
   const dir = await tempDir(prefix)
   const [postgres, mosquitto, redis, influxd] = await Promise.all([
@@ -154,6 +157,91 @@ export async function startClusterPlant(prefix: string): Promise<ClusterPlant> {
       throw new Error(`${err.message}\n${dump()}`)
     })
 
+  /** One start of a gateway on a port chosen now: the gateway once it answers as itself, or why not. */
+  async function spawnGateway(
+    name: string,
+    o: GatewayOptions,
+    dataDir: string,
+  ): Promise<{ running: ClusterGateway } | { running: null; portTaken: boolean; error: Error }> {
+    const httpPort = await freePort()
+    const file = join(dataDir, 'gw.yaml')
+    await writeFile(
+      file,
+      `dataDir: ${JSON.stringify(join(dataDir, 'data'))}
+log: { level: ${process.env.LINEWATCH_TEST_LOG ?? 'warn'} }
+auth: { anonymousRole: viewer }
+http: { host: 127.0.0.1, port: ${httpPort} }
+mqtt: { broker: { enabled: false }, external: { url: '${mosquitto.url}', clientId: ${o.clientId} } }
+store:
+  timeseries: influxdb
+  influxdb: { url: '${influxd.url}', database: ${o.database}, flushIntervalMs: 50 }
+  records: postgres
+cluster: { gateway: placeholder, partitions: ${o.partitions}, leaseMs: ${o.leaseMs} }
+live: { flushIntervalMs: 50, redis: { urlEnv: ${REDIS_ENV}, keyPrefix: ${o.database} } }
+${o.yaml}`,
+    )
+    // One file per gateway (each has its own data directory and port); the name comes from --gateway.
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'start', '--config', file, '--gateway', name, '--json-logs'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          LINEWATCH_POSTGRES_URL: postgres.url,
+          [REDIS_ENV]: o.redisUrl ?? redis.url,
+          LINEWATCH_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD,
+        },
+      },
+    )
+    let output = ''
+    child.stdout?.on('data', (d: Buffer) => (output += d))
+    child.stderr?.on('data', (d: Buffer) => (output += d))
+    if (process.env.KEEP)
+      child.once('exit', () => void writeFile(join(dataDir, 'output.log'), output).catch(() => {}))
+    const url = `http://127.0.0.1:${httpPort}`
+    const answered = await waitFor(
+      `${name} to answer`,
+      async () => {
+        if (child.exitCode !== null) return 'exited'
+        try {
+          const res = await fetch(`${url}/api/health`)
+          const health = (await res.json()) as { cluster?: { gateway?: string } }
+          return res.ok && health.cluster?.gateway === name && 'up'
+        } catch {
+          return false
+        }
+      },
+      { timeoutMs: 60_000 },
+    ).catch((err: Error) => err)
+    if (answered !== 'up') {
+      child.kill('SIGKILL')
+      // What it wrote before it exited may still be on its way (its output closes after the exit).
+      await new Promise((resolve) => {
+        if (child.stdout?.readableEnded && child.stderr?.readableEnded) resolve(null)
+        child.once('close', resolve)
+        setTimeout(resolve, 2000).unref()
+      })
+      const why = answered === 'exited' ? `${name} exited (${child.exitCode})` : answered.message
+      return {
+        running: null,
+        portTaken: output.includes('LW_ERR_PORT_IN_USE'),
+        error: new Error(`${why}\n${output}`),
+      }
+    }
+    // A test that fails shows what each of its gateways logged (warnings and errors).
+    try {
+      onTestFailed(() => {
+        console.error(`--- ${name}, its last lines:\n${output.split('\n').slice(-40).join('\n')}`)
+      })
+    } catch {
+      // Started outside a test (in a hook): nothing to report to.
+    }
+    const running: ClusterGateway = { name, url, child, output: () => output }
+    gateways.set(name, running)
+    return { running }
+  }
+
   return {
     postgres,
     mosquitto,
@@ -166,73 +254,17 @@ export async function startClusterPlant(prefix: string): Promise<ClusterPlant> {
     waitFor: waitOrDump,
 
     async startGateway(name, o) {
-      const httpPort = await freePort()
       const dataDir = join(dir.path, name)
       await mkdir(dataDir, { recursive: true })
-      const file = join(dataDir, 'gw.yaml')
-      await writeFile(
-        file,
-        `dataDir: ${JSON.stringify(join(dataDir, 'data'))}
-log: { level: ${process.env.LINEWATCH_TEST_LOG ?? 'warn'} }
-auth: { anonymousRole: viewer }
-http: { host: 127.0.0.1, port: ${httpPort} }
-mqtt: { broker: { enabled: false }, external: { url: '${mosquitto.url}', clientId: ${o.clientId} } }
-store:
-  timeseries: influxdb
-  influxdb: { url: '${influxd.url}', database: ${o.database}, flushIntervalMs: 50 }
-  records: postgres
-cluster: { gateway: placeholder, partitions: ${o.partitions}, leaseMs: ${o.leaseMs} }
-live: { flushIntervalMs: 50, redis: { urlEnv: ${REDIS_ENV}, keyPrefix: ${o.database} } }
-${o.yaml}`,
-      )
-      // One file per gateway (each has its own data directory and port); the name comes from --gateway.
-      const child = spawn(
-        process.execPath,
-        [MAIN, 'start', '--config', file, '--gateway', name, '--json-logs'],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: {
-            ...process.env,
-            LINEWATCH_POSTGRES_URL: postgres.url,
-            [REDIS_ENV]: o.redisUrl ?? redis.url,
-            LINEWATCH_ADMIN_PASSWORD: CLUSTER_ADMIN_PASSWORD,
-          },
-        },
-      )
-      let output = ''
-      child.stdout?.on('data', (d: Buffer) => (output += d))
-      child.stderr?.on('data', (d: Buffer) => (output += d))
-      if (process.env.KEEP)
-        child.once(
-          'exit',
-          () => void writeFile(join(dataDir, 'output.log'), output).catch(() => {}),
-        )
-      // A test that fails shows what each of its gateways logged (warnings and errors).
-      try {
-        onTestFailed(() => {
-          console.error(`--- ${name}, its last lines:\n${output.split('\n').slice(-40).join('\n')}`)
-        })
-      } catch {
-        // Started outside a test (in a hook): nothing to report to.
+      // The port is free when chosen, not always when the gateway, seconds later, listens: a
+      // test running beside this one may have taken it (listening on port 0). Such a start ends
+      // with LW_ERR_PORT_IN_USE and is tried again on another port; and a gateway counts as
+      // up only when the one answering on its port says it is this one (another test's could).
+      for (let attempt = 1; ; attempt++) {
+        const started = await spawnGateway(name, o, dataDir)
+        if (started.running) return started.running
+        if (!started.portTaken || attempt >= PORT_ATTEMPTS) throw started.error
       }
-      const url = `http://127.0.0.1:${httpPort}`
-      const running: ClusterGateway = { name, url, child, output: () => output }
-      gateways.set(name, running)
-      await waitFor(
-        `${name} to answer`,
-        async () => {
-          if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode})`)
-          try {
-            return (await fetch(`${url}/api/health`)).ok
-          } catch {
-            return false
-          }
-        },
-        { timeoutMs: 60_000 },
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}\n${output}`)
-      })
-      return running
     },
 
     async reader(database) {
