@@ -4,17 +4,32 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+/**
+ * Ports chosen for servers started later, below Linux's ephemeral range (32768–60999): between
+ * the choice and the server's start (seconds, for a gateway process), nothing listening on
+ * port 0 and no outgoing connection can be given the port. Chosen from the ephemeral range, a
+ * restarted gateway found its port taken by a test running beside it, whose own gateway then
+ * answered in its place.
+ */
+const CHOSEN_PORTS = { from: 20_000, to: 32_000 }
+
+/** Whether a TCP port is free on 127.0.0.1 now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
 /** A free TCP port on 127.0.0.1 (for servers that cannot listen on port 0 themselves). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
+  const { from, to } = CHOSEN_PORTS
+  for (let tries = 0; tries < 100; tries++) {
+    const port = from + Math.floor(Math.random() * (to - from))
+    if (await portIsFree(port)) return port
+  }
+  throw new Error(`no free port found in ${from}–${to} in 100 tries`)
 }
 
 /** A fresh temporary directory and its removal. */
