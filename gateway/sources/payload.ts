@@ -316,24 +316,18 @@ const FIELD_NAMES: readonly [string, number][] = [
 let fieldEnd = 0
 
 /**
- * The key at `p` (after its opening quote) as a field bit, or 0 for any other key; the position
- * after its closing quote in `fieldEnd` (-1: no plain ASCII key). Two keys per reading: nothing
- * is allocated (a result object and a closure per key were two fifths of the broker thread's
- * garbage).
+ * The key at `p` (after its opening quote) as a field bit, or 0 for any other key (and for one
+ * that is not plain ASCII); for a field, the position after its closing quote in `fieldEnd`.
+ * Two keys per reading: nothing is allocated (a result object and a closure per key were two
+ * fifths of the broker thread's garbage).
  */
 function fieldAt(b: Uint8Array, p: number): number {
   let q = p
   while (q < b.length && b[q] !== Byte.Quote) {
-    if (b[q] === Byte.Backslash || (b[q] as number) >= 0x80) {
-      fieldEnd = -1
-      return 0
-    }
+    if (b[q] === Byte.Backslash || (b[q] as number) >= 0x80) return 0
     q++
   }
-  if (q >= b.length) {
-    fieldEnd = -1
-    return 0
-  }
+  if (q >= b.length) return 0
   fieldEnd = q + 1
   const n = q - p
   for (let f = 0; f < FIELD_NAMES.length; f++) {
