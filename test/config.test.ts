@@ -59,15 +59,18 @@ describe('configuration', () => {
       ] as const) {
         const file = join(dir.path, name)
         await writeFile(file, text)
-        const refusal = await loadConfigFile(file).then(
-          () => null,
-          (e: unknown) => e,
-        )
-        expect(refusal, name).toBeInstanceOf(FileIssuesError)
-        expect((refusal as FileIssuesError).code).toBe('LW_ERR_CONFIG_INVALID')
-        expect((refusal as FileIssuesError).message).toContain(
-          `${file}:1:1: the file is empty: no settings in it (a configuration of defaults only is written {};`,
-        )
+        // In this process, and in the child process a large file is parsed in.
+        for (const childAboveBytes of [undefined, 0]) {
+          const refusal = await loadConfigFile(file, { childAboveBytes }).then(
+            () => null,
+            (e: unknown) => e,
+          )
+          expect(refusal, `${name} ${childAboveBytes}`).toBeInstanceOf(FileIssuesError)
+          expect((refusal as FileIssuesError).code).toBe('LW_ERR_CONFIG_INVALID')
+          expect((refusal as FileIssuesError).message).toContain(
+            `${file}:1:1: the file is empty: no settings in it (a configuration of defaults only is written {};`,
+          )
+        }
       }
       const defaults = join(dir.path, 'defaults.yaml')
       await writeFile(defaults, '{}\n')
@@ -213,10 +216,123 @@ ${topics.map((t, i) => `  - { id: c${i}, name: C, path: s/a, source: { mqtt: { t
   })
 
   it('a missing file is its own error', async () => {
-    await expect(loadConfigFile('/nonexistent/linewatch.yaml')).rejects.toMatchObject({
-      code: 'LW_ERR_CONFIG_NOT_FOUND',
-    })
+    for (const childAboveBytes of [undefined, 0])
+      await expect(
+        loadConfigFile('/nonexistent/linewatch.yaml', { childAboveBytes }),
+      ).rejects.toMatchObject({
+        code: 'LW_ERR_CONFIG_NOT_FOUND',
+        message: expect.stringContaining('cannot read /nonexistent/linewatch.yaml: ENOENT'),
+      })
   })
+
+  it('a large file is parsed in a child process: the same configuration, the same problems at the same lines', async () => {
+    const dir = await tempDir()
+    try {
+      const good = join(dir.path, 'good.yaml')
+      const text = `${ONE()}  - id: fill-level
+    name: Fill level
+    path: site/area/line/cell
+    source: { mqtt: { topic: a/c } }
+    chart: { type: xbar-r, subgroup: { size: 5 } }
+`
+      await writeFile(good, text)
+      const config = await loadConfigFile(good, { childAboveBytes: 0 })
+      expect(config.characteristics.map((c) => [c.id, c.source.mqtt?.topic])).toEqual([
+        ['fill-weight', 'a/b'],
+        ['fill-level', 'a/c'],
+      ])
+      // Defaults filled in there as here (schema.ts: rules N1 and N2; docs/configuration.md).
+      expect(config.spc.rules).toEqual(['N1', 'N2'])
+      expect(config.http).toEqual({ host: '0.0.0.0', port: 8080 })
+      expect(config).toEqual(parseConfig(text, good))
+
+      // source: {} on line 5, and a rule that does not exist in the list on line 6.
+      const bad = join(dir.path, 'bad.yaml')
+      await writeFile(
+        bad,
+        `${ONE().replace('source: { mqtt: { topic: a/b } }', 'source: {}')}spc: { rules: [N9] }\n`,
+      )
+      const refusal = await loadConfigFile(bad, { childAboveBytes: 0 }).then(
+        () => null,
+        (e: unknown) => e,
+      )
+      expect(refusal).toBeInstanceOf(FileIssuesError)
+      const issues = (refusal as FileIssuesError).issues
+      expect(
+        issues.map((i) => [i.file, i.line, i.path]).sort((a, b) => Number(a[1]) - Number(b[1])),
+      ).toEqual([
+        [bad, 5, 'characteristics[0].source'],
+        [bad, 6, 'spc.rules[0]'],
+      ])
+      // Word for word what this process says of the same text.
+      const here = (() => {
+        try {
+          parseConfig(readFileSync(bad, 'utf8'), bad)
+          return null
+        } catch (e) {
+          return (e as Error).message
+        }
+      })()
+      expect(here).not.toBeNull()
+      expect((refusal as FileIssuesError).message).toBe(here)
+    } finally {
+      await dir.remove()
+    }
+  })
+
+  it("a large file's parse does not stay in the gateway's memory (it would, about 43 KB per characteristic); one that runs out of memory says so", async () => {
+    // 10,000 characteristics, 2.3 MB: parsed in this process the RSS grew by about 430 MiB and
+    // stayed (V8 keeps the pages of a heap it has grown); through the child it grows by the
+    // configuration itself. Measured in a process of its own: this one runs other tests.
+    const dir = await tempDir()
+    try {
+      const file = join(dir.path, 'large.yaml')
+      const lines = ['characteristics:']
+      for (let i = 0; i < 10_000; i++)
+        lines.push(
+          `  - { id: c${i}, name: Characteristic ${i}, path: plant/area-${i % 10}/line-${i % 50}/cell-${i}, source: { mqtt: { topic: plant/c${i} } }, chart: { type: imr, given: { center: 100, sigma: 2 } }, limits: { alertHigh: 120, actionHigh: 150 } }`,
+        )
+      await writeFile(file, `${lines.join('\n')}\n`)
+      const load = new URL('../gateway/config/load.ts', import.meta.url).href
+      const script = `
+        const { loadConfigFile } = await import(${JSON.stringify(load)})
+        const before = process.memoryUsage().rss
+        const config = await loadConfigFile(${JSON.stringify(file)})
+        globalThis.gc()
+        console.log(JSON.stringify({ n: config.characteristics.length, grew: process.memoryUsage().rss - before }))`
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--expose-gc', '--input-type=module', '-e', script],
+        { timeout: 120_000 },
+      )
+      const { n, grew } = JSON.parse(stdout) as { n: number; grew: number }
+      expect(n).toBe(10_000)
+      expect(grew / 2 ** 20).toBeLessThan(100)
+
+      // The parse needs far more than 64 MiB: the child, given the same limit, runs out of memory
+      // and the load says so (how it ended, what it wrote), where a lost answer would hang.
+      const refused = await promisify(execFile)(
+        process.execPath,
+        [
+          '--max-old-space-size=64',
+          '--input-type=module',
+          '-e',
+          `const { loadConfigFile } = await import(${JSON.stringify(load)})
+           await loadConfigFile(${JSON.stringify(file)}).then(
+             () => console.log('loaded'),
+             (e) => console.log(JSON.stringify({ code: e.code, message: e.message })))`,
+        ],
+        { timeout: 120_000 },
+      )
+      const error = JSON.parse(refused.stdout) as { code: string; message: string }
+      expect(error.code).toBe('LW_ERR_CONFIG_NOT_FOUND')
+      expect(error.message).toMatch(
+        /^cannot read .*large\.yaml: the process parsing it ended \((signal SIGABRT|code 134)\) without an answer: .*heap out of memory/s,
+      )
+    } finally {
+      await dir.remove()
+    }
+  }, 150_000)
 
   it('the demo configuration and the container configuration are valid and describe the same plant', async () => {
     const demo = await loadConfigFile('config/demo.yaml')

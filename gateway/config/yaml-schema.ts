@@ -84,8 +84,12 @@ export interface SemanticContext {
 }
 
 export interface YamlSchemaValidator<T> {
-  /** Parses and validates; throws FileIssuesError listing every problem. */
-  parse(text: string, file: string): T
+  /**
+   * Parses and validates; throws FileIssuesError listing every problem. `refuseEmpty`: a file
+   * with nothing in it (no text, only comments, a null document) is refused with this message,
+   * found in the same parse (a second parse of a large file costs as much as the first).
+   */
+  parse(text: string, file: string, options?: { refuseEmpty?: string }): T
 }
 
 export function createYamlValidator<T>(options: {
@@ -101,7 +105,7 @@ export function createYamlValidator<T>(options: {
   const validate = ajv.compile(normaliseSchema(options.schema) as object)
 
   return {
-    parse(text, file) {
+    parse(text, file, parseOptions = {}) {
       const lineCounter = new LineCounter()
       const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
       const at = (offset: number) => lineCounter.linePos(offset)
@@ -121,8 +125,16 @@ export function createYamlValidator<T>(options: {
           }),
         )
       }
-      const value = (doc.toJS() ?? {}) as unknown
-      const whole = (doc.toJS() ?? {}) as unknown
+      const written = doc.contents === null ? null : (doc.toJS() as unknown)
+      if (written == null && parseOptions.refuseEmpty !== undefined)
+        throw new FileIssuesError(options.code, file, [
+          { file, line: 1, column: 1, path: '', message: parseOptions.refuseEmpty },
+        ])
+      const value = written ?? {}
+      // The file as written, before the validator fills in defaults: a copy of plain data (the
+      // core schema makes no dates, maps or big integers), cheaper than converting the document
+      // again.
+      const whole = structuredClone(value)
       const locate = (path: (string | number)[], key?: string): { line: number; col: number } => {
         const node = nearestNode(doc.contents as Node | null, path, key)
         return at(node?.range?.[0] ?? 0)
