@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DIFF_CONTEXT_LINES, lineDiff, MAX_DIFF_LINES } from '../rules/quality/index.ts'
+import { configText } from '../gateway/quality/config-record.ts'
+import {
+  canonicalJson,
+  DIFF_CONTEXT_LINES,
+  lineDiff,
+  MAX_DIFF_LINES,
+} from '../rules/quality/index.ts'
 
 /** The line diff of configuration files: hand-written cases, then properties against a plain LCS. */
 
@@ -167,13 +173,50 @@ describe('lineDiff on large files', () => {
     expect(diff[5000]).toBe('+ new 1')
   })
 
-  it('beyond 5,000 lines on a side reports the line counts and both texts’ SHA-256', () => {
-    const before = file(...numbered(5001))
-    const after = file(...numbered(4000))
+  it('more than 5,000 differing lines on a side: the line counts and both texts’ SHA-256', () => {
+    const before = file(...numbered(5001, 'old'))
+    const after = file(...numbered(4000, 'new'))
     expect(lineDiff(before, after)).toBe(
       `- 5001 lines, SHA-256 ${sha(before)}\n+ 4000 lines, SHA-256 ${sha(after)}`,
     )
     expect(lineDiff(before, before)).toBe('') // equal is equal, however long
+    // Without a final newline the last line still counts.
+    expect(lineDiff(before, after.slice(0, -1)).split('\n')[1]).toMatch(/^\+ 4000 lines, /)
+  })
+
+  it('a few changed lines in a file of any length are shown line by line (a plant of 100,000 characteristics)', () => {
+    const lines = numbered(100_000)
+    const before = file(...lines)
+    expect(lineDiff(before, file(...lines.with(49_999, 'changed')))).toBe(
+      [
+        '  line 49998',
+        '  line 49999',
+        '- line 50000',
+        '+ changed',
+        '  line 50001',
+        '  line 50002',
+      ].join('\n'),
+    )
+    // The last line removed: context before it only.
+    expect(lineDiff(before, file(...lines.slice(0, -1)))).toBe(
+      ['  line 99998', '  line 99999', '- line 100000'].join('\n'),
+    )
+    // Changes more than 5,000 lines apart: what lies between differs as a whole, the summary.
+    const apart = file(...lines.with(1, 'two').slice(0, -1))
+    expect(lineDiff(before, apart)).toBe(
+      `- 100000 lines, SHA-256 ${sha(before)}\n+ 99999 lines, SHA-256 ${sha(apart)}`,
+    )
+    // 1,001 lines cut from the end of 5,001: each of them, after two lines of context.
+    const cut = lineDiff(file(...numbered(5001)), file(...numbered(4000))).split('\n')
+    expect(cut).toHaveLength(2 + 1001)
+    expect(cut.slice(0, 3)).toEqual(['  line 3999', '  line 4000', '- line 4001'])
+    expect(cut.at(-1)).toBe('- line 5001')
+  })
+
+  it('empty lines at the start, and a change right after them', () => {
+    expect(lineDiff('\nx\n', 'y\nx\n')).toBe('- \n+ y\n  x')
+    expect(lineDiff('\n\nA\n', '\n\nB\n')).toBe('  \n  \n- A\n+ B')
+    expect(lineDiff('\n\n\nA\n', '\n\n\nB\n')).toBe('  \n  \n- A\n+ B')
   })
 })
 
@@ -228,6 +271,39 @@ describe('lineDiff properties', () => {
     )
   })
 
+  it('with or without a final newline, and lines long alike at either end: the fewest lines still', () => {
+    // Lines that are not empty, so that a text without a final newline has the same lines.
+    const words = fc.array(fc.constantFrom('a', 'b', 'ab', 'ba'), { maxLength: 14 })
+    const text = (ls: string[], newline: boolean) =>
+      ls.length === 0 ? '' : `${ls.join('\n')}${newline ? '\n' : ''}`
+    fc.assert(
+      fc.property(
+        words,
+        words,
+        words,
+        words,
+        fc.boolean(),
+        fc.boolean(),
+        (pre, a, b, post, nlA, nlB) => {
+          const x = [...pre, ...a, ...post]
+          const y = [...pre, ...b, ...post]
+          const diff = lineDiff(text(x, nlA), text(y, nlB))
+          const body = diff === '' ? [] : diff.split('\n')
+          const common = lcsLength(x, y)
+          expect(body.filter((l) => l.startsWith('- '))).toHaveLength(x.length - common)
+          expect(body.filter((l) => l.startsWith('+ '))).toHaveLength(y.length - common)
+          // Each shown line is a change or within two lines of one.
+          const marks = body.filter((l) => l !== '…').map((l) => l[0])
+          marks.forEach((m, k) => {
+            if (m !== ' ') return
+            const near = marks.slice(Math.max(0, k - 2), k + 3).some((n) => n !== ' ')
+            expect(near).toBe(true)
+          })
+        },
+      ),
+    )
+  })
+
   it('is empty exactly when the lines are equal', () => {
     fc.assert(
       fc.property(lines, lines, (a, b) => {
@@ -235,5 +311,43 @@ describe('lineDiff properties', () => {
         expect(lineDiff(file(...a), file(...b)) === '').toBe(same)
       }),
     )
+  })
+})
+
+describe("the configuration's recorded text (what the diff compares)", () => {
+  // As it was defined: the RFC 8785 form (rules/quality/canonical.ts, tested against the RFC's
+  // examples) parsed and written again with two spaces, and a final newline.
+  const reference = (value: unknown) =>
+    `${JSON.stringify(JSON.parse(canonicalJson(value)), null, 2)}\n`
+
+  it('is the canonical form written with two spaces: members sorted, index-like names first', () => {
+    const value = {
+      zeta: [3, { b: 1, a: [true, null, 'x'] }, []],
+      '10': 'ten',
+      '2': 'two',
+      Alpha: { ö: 1, o: 2, '€': 3, '😀': 4, z: -0, big: 1e21, small: 1.5e-7 },
+      empty: {},
+      skipped: undefined,
+    }
+    expect(configText(value)).toBe(reference(value))
+    expect(configText(value).split('\n').slice(0, 4)).toEqual([
+      '{',
+      '  "2": "two",',
+      '  "10": "ten",',
+      '  "Alpha": {',
+    ])
+  })
+
+  it('is the same text for any plain data (fast-check)', () => {
+    const json = fc.jsonValue({ noUnicodeString: false }).filter((v) => !Object.is(v, -0))
+    fc.assert(
+      fc.property(json, (value) => {
+        expect(configText(value)).toBe(reference(value))
+      }),
+    )
+  })
+
+  it('refuses a number that is not finite, as the canonical form does', () => {
+    expect(() => configText({ a: Number.POSITIVE_INFINITY })).toThrow(/not a finite number/)
   })
 })

