@@ -201,16 +201,78 @@ describe('lineDiff on large files', () => {
     expect(lineDiff(before, file(...lines.slice(0, -1)))).toBe(
       ['  line 99998', '  line 99999', '- line 100000'].join('\n'),
     )
-    // Changes more than 5,000 lines apart: what lies between differs as a whole, the summary.
+    // Changes far apart (more than 5,000 lines between them): each in its hunk.
     const apart = file(...lines.with(1, 'two').slice(0, -1))
     expect(lineDiff(before, apart)).toBe(
-      `- 100000 lines, SHA-256 ${sha(before)}\n+ 99999 lines, SHA-256 ${sha(apart)}`,
+      [
+        '  line 1',
+        '- line 2',
+        '+ two',
+        '  line 3',
+        '  line 4',
+        '…',
+        '  line 99998',
+        '  line 99999',
+        '- line 100000',
+      ].join('\n'),
     )
     // 1,001 lines cut from the end of 5,001: each of them, after two lines of context.
     const cut = lineDiff(file(...numbered(5001)), file(...numbered(4000))).split('\n')
     expect(cut).toHaveLength(2 + 1001)
     expect(cut.slice(0, 3)).toEqual(['  line 3999', '  line 4000', '- line 4001'])
     expect(cut.at(-1)).toBe('- line 5001')
+  })
+
+  it('edits scattered over a long file: each removed and added line shown, none other changed (fast-check)', () => {
+    // Lines all different, edits far apart: the fewest edits are exactly those made.
+    const base = numbered(12_000)
+    const edits = fc.uniqueArray(
+      fc.record({ at: fc.integer({ min: 0, max: 11_999 }), kind: fc.constantFrom('-', '+', '~') }),
+      { minLength: 1, maxLength: 6, selector: (e) => Math.floor(e.at / 10) },
+    )
+    fc.assert(
+      fc.property(edits, (list) => {
+        const removed: string[] = []
+        const added: string[] = []
+        const after: string[] = []
+        const at = new Map(list.map((e) => [e.at, e.kind]))
+        base.forEach((line, i) => {
+          const kind = at.get(i)
+          if (kind === '-' || kind === '~') removed.push(line)
+          if (kind === '+' || kind === '~') added.push(`new ${i}`)
+          if (kind === '+') after.push(`new ${i}`, line)
+          else if (kind === '~') after.push(`new ${i}`)
+          else if (kind !== '-') after.push(line)
+        })
+        const body = lineDiff(file(...base), file(...after)).split('\n')
+        expect(body.filter((l) => l.startsWith('- ')).map((l) => l.slice(2))).toEqual(removed)
+        expect(body.filter((l) => l.startsWith('+ ')).map((l) => l.slice(2))).toEqual(added)
+        // The whole body, as the format above describes it, from the edits made.
+        const ops: [string, string][] = []
+        base.forEach((line, i) => {
+          const kind = at.get(i)
+          if (kind === '-' || kind === '~') ops.push(['-', line])
+          if (kind === '+' || kind === '~') ops.push(['+', `new ${i}`])
+          if (kind === '+' || kind === undefined) ops.push([' ', line])
+        })
+        expect(body).toEqual(render(ops))
+      }),
+      { numRuns: 25 },
+    )
+  })
+
+  it('more than 1,000 changed lines, more than 5,000 lines apart: the line counts and hashes', () => {
+    const base = numbered(12_000)
+    const after = base.map((line, i) => (i % 11 === 0 ? `changed ${i}` : line))
+    const text = file(...after)
+    expect(lineDiff(file(...base), text)).toBe(
+      `- 12000 lines, SHA-256 ${sha(file(...base))}\n+ 12000 lines, SHA-256 ${sha(text)}`,
+    )
+    // 500 changed lines (1,000 removed and added) are still shown.
+    const fewer = base.map((line, i) => (i % 24 === 0 ? `changed ${i}` : line))
+    const body = lineDiff(file(...base), file(...fewer)).split('\n')
+    expect(body.filter((l) => l.startsWith('- '))).toHaveLength(500)
+    expect(body.filter((l) => l.startsWith('+ '))).toHaveLength(500)
   })
 
   it('empty lines at the start, and a change right after them', () => {
@@ -351,3 +413,36 @@ describe("the configuration's recorded text (what the diff compares)", () => {
     expect(() => configText({ a: Number.POSITIVE_INFINITY })).toThrow(/not a finite number/)
   })
 })
+
+/**
+ * The diff body written from an edit script, as lineDiff's comment describes it: each run of
+ * changes its removed lines then its added ones, 2 unchanged lines of context either side, '…'
+ * between lines not next to each other.
+ */
+function render(ops: [string, string][]): string[] {
+  const near = ops.map((_, k) =>
+    ops.slice(Math.max(0, k - 2), k + 3).some(([kind]) => kind !== ' '),
+  )
+  const out: string[] = []
+  let last = -1
+  let run: [string, string][] = []
+  const flush = () => {
+    for (const [kind, line] of run) if (kind === '-') out.push(`- ${line}`)
+    for (const [kind, line] of run) if (kind === '+') out.push(`+ ${line}`)
+    run = []
+  }
+  ops.forEach((op, k) => {
+    if (!near[k]) return
+    if (last >= 0 && k > last + 1) {
+      flush()
+      out.push('…')
+    }
+    last = k
+    if (op[0] === ' ') {
+      flush()
+      out.push(`  ${op[1]}`)
+    } else run.push(op)
+  })
+  flush()
+  return out
+}
