@@ -33,6 +33,7 @@ import {
   type UserDirectory,
 } from './quality/index.ts'
 import { RecentCounter } from './recent-errors.ts'
+import { releaseFreedMemory } from './release-memory.ts'
 import { startDailyReports } from './reports/index.ts'
 import { createMqttBrokerSource } from './sources/mqtt-broker.ts'
 import { createSparkplugSource, sparkplugEnabled } from './sources/sparkplug/index.ts'
@@ -458,6 +459,8 @@ export async function createGateway(
     hub.start()
     stops.push(() => app.close())
     stops.push(() => hub.close())
+    // What the start took for a moment goes back to the system before readings come.
+    releaseFreedMemory()
     // The sources first: a gateway that answers /api/health takes readings.
     for (const source of sources) {
       await source.start()

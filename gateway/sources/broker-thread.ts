@@ -32,6 +32,7 @@ import { type ClientPermissions, permissionsFor } from '../../rules/index.ts'
 import type { Config } from '../config/index.ts'
 import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import { releaseFreedMemory } from '../release-memory.ts'
 import type { Delivery } from '../store/types.ts'
 import {
   authorizationWhy,
@@ -1090,6 +1091,8 @@ if (parentPort) {
             port.close()
           })
       })
+      // What its start took for a moment (the topics of every characteristic, aedes) goes back.
+      releaseFreedMemory()
       post({ type: 'listening', port: broker.port, tlsPort: broker.tlsPort })
     },
     (e: unknown) => {
