@@ -16,8 +16,8 @@ type Collect = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resor
 export function releaseFreedMemory(): void {
   // V8's collection function is the `gc` of a context made while --expose-gc is on. The flag is
   // put back unless the process was started with it (this context never gets a `gc`).
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes(
-    '--expose-gc',
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some(
+    (flag) => flag === '--expose-gc' || flag === '--expose_gc',
   )
   setFlagsFromString('--expose-gc')
   const collect = runInNewContext('gc') as Collect
