@@ -55,8 +55,8 @@ export const MAX_DIFF_LINES = 5000
 
 /**
  * Beyond MAX_DIFF_LINES, the most changed lines (removed and added) lineDiff finds by Myers'
- * algorithm (its trace takes about 4 bytes per square of this: 4 MB), and the most steps it
- * takes (well under a second).
+ * algorithm (its trace takes about 4 bytes per square of this: 4 MB), and the most steps
+ * (comparisons and moves) it may take: a bound on its time whatever the texts.
  */
 export const MAX_CHANGED_LINES = 1000
 const MAX_DIFF_STEPS = 50_000_000
