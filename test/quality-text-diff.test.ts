@@ -275,6 +275,14 @@ describe('lineDiff on large files', () => {
     expect(body.filter((l) => l.startsWith('+ '))).toHaveLength(500)
   })
 
+  it('in a long file too, a missing final newline is no difference', () => {
+    const lines = numbered(12_000)
+    const changed = lines.with(1, 'two')
+    const expected = ['  line 1', '- line 2', '+ two', '  line 3', '  line 4'].join('\n')
+    expect(lineDiff(lines.join('\n'), `${changed.join('\n')}\n`)).toBe(expected)
+    expect(lineDiff(`${lines.join('\n')}\n`, changed.join('\n'))).toBe(expected)
+  })
+
   it('empty lines at the start, and a change right after them', () => {
     expect(lineDiff('\nx\n', 'y\nx\n')).toBe('- \n+ y\n  x')
     expect(lineDiff('\n\nA\n', '\n\nB\n')).toBe('  \n  \n- A\n+ B')

@@ -36,7 +36,7 @@ export function parseConfig(text: string, file = '<config>'): Config {
  * A configuration file at least this large is parsed in a child process. V8 keeps the pages of
  * a heap it has grown, after a full collection and after a worker thread's exit alike, so what
  * a parse took stayed in the gateway's RSS for good: 39 MiB for 250 characteristics (a file of
- * 57 KB) or 1,000, 430 MiB for 10,000, 2.5 GiB for 100,000 (3.5 GiB idle instead of 0.6). A
+ * 57 KB) or 1,000, 430 MiB for 10,000, 2.5 GiB for 100,000 (3.5 GiB idle instead of 0.4). A
  * child's memory goes back to the system when it exits; starting it costs about 0.5 s. From 32
  * KiB (about 140 characteristics) memory weighs more than half a second at start; below, a
  * parse in the process keeps less (7.5 MiB for the demo's 10).

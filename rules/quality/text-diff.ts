@@ -1,5 +1,5 @@
 import { sha256Hex } from './canonical.ts'
-import { shortestEdit } from './shortest-edit.ts'
+import { type EditBlock, shortestEdit } from './shortest-edit.ts'
 
 /**
  * A line diff of two versions of a configuration file, for the audit trail and the history
@@ -40,14 +40,15 @@ export function lineDiff(before: string, after: string): string {
       ].join('\n')
     )
   }
-  const ops: Op[] = part.head.map((line) => ({ kind: ' ', line }))
-  const script = editScript(
-    linesOf(before.slice(part.from, part.toA)),
-    linesOf(after.slice(part.from, part.toB)),
+  const a = linesOf(before.slice(part.from, part.toA))
+  const b = linesOf(after.slice(part.from, part.toB))
+  return render(
+    tableScript(a, b),
+    part,
+    a.length,
+    (i) => a[i] as string,
+    (j) => b[j] as string,
   )
-  for (const op of script) ops.push(op)
-  for (const line of part.tail) ops.push({ kind: ' ', line })
-  return hunks(ops, DIFF_CONTEXT_LINES)
 }
 
 /** The most lines on either side of the part that differs that lineDiff compares by a table. */
@@ -63,8 +64,6 @@ const MAX_DIFF_STEPS = 50_000_000
 
 /** Unchanged lines shown either side of a change. */
 export const DIFF_CONTEXT_LINES = 2
-
-type Op = { kind: ' ' | '-' | '+'; line: string }
 
 function linesOf(text: string): string[] {
   if (text === '') return []
@@ -147,8 +146,8 @@ function linesFrom(text: string, start: number, n: number): string {
   return text.slice(start, end)
 }
 
-/** The lines of `a` and `b` in order, each kept, removed or added, by an LCS of the lines. */
-function editScript(a: readonly string[], b: readonly string[]): Op[] {
+/** The changes that turn `a` into `b`, by a longest common subsequence of the lines (a table). */
+function tableScript(a: readonly string[], b: readonly string[]): EditBlock[] {
   // The common first and last lines need no table: most edits touch a few lines.
   let start = 0
   while (start < a.length && start < b.length && a[start] === b[start]) start++
@@ -158,8 +157,6 @@ function editScript(a: readonly string[], b: readonly string[]): Op[] {
     endA--
     endB--
   }
-  const ops: Op[] = a.slice(0, start).map((line) => ({ kind: ' ', line }))
-
   // Lines as numbers, so the table compares integers rather than strings.
   const ids = new Map<string, number>()
   const id = (line: string) => {
@@ -186,43 +183,72 @@ function editScript(a: readonly string[], b: readonly string[]): Op[] {
           : Math.max(lcs[here + width] as number, lcs[here + 1] as number)
     }
   }
+  // Walked from the start: a common line ends the block under way.
+  const blocks: EditBlock[] = []
+  let block: EditBlock | null = null
   let i = 0
   let j = 0
   while (i < n || j < m) {
     if (i < n && j < m && x[i] === y[j]) {
-      ops.push({ kind: ' ', line: a[start + i] as string })
+      block = null
       i++
       j++
-    } else if (j === m || (i < n && lcs[(i + 1) * width + j]! >= lcs[i * width + j + 1]!)) {
-      // Removing first, on a tie, puts a change's removed lines before its added ones.
-      ops.push({ kind: '-', line: a[start + i] as string })
+      continue
+    }
+    if (!block) {
+      block = { aFrom: start + i, aTo: start + i, bFrom: start + j, bTo: start + j }
+      blocks.push(block)
+    }
+    if (j === m || (i < n && lcs[(i + 1) * width + j]! >= lcs[i * width + j + 1]!)) {
       i++
+      block.aTo = start + i
     } else {
-      ops.push({ kind: '+', line: b[start + j] as string })
       j++
+      block.bTo = start + j
     }
   }
-  for (const line of a.slice(endA)) ops.push({ kind: ' ', line })
-  return ops
+  return blocks
 }
 
-/** The changed lines with up to `context` unchanged lines around each, hunks split by '…'. */
-function hunks(ops: readonly Op[], context: number): string {
-  const shown = new Array<boolean>(ops.length).fill(false)
-  for (const [k, op] of ops.entries()) {
-    if (op.kind === ' ') continue
-    const from = Math.max(0, k - context)
-    const to = Math.min(ops.length - 1, k + context)
-    for (let s = from; s <= to; s++) shown[s] = true
-  }
+/**
+ * The body from the changes of the part that differs: each block its removed lines, then its
+ * added ones, with up to DIFF_CONTEXT_LINES unchanged lines either side, hunks split by '…'.
+ * Unchanged lines are found by their place in the first text's part; the common lines set
+ * aside before and after it (part.head, part.tail) are places −head.length … −1 and countA … .
+ */
+function render(
+  blocks: readonly EditBlock[],
+  part: Part,
+  countA: number,
+  lineA: (i: number) => string,
+  lineB: (j: number) => string,
+): string {
+  const context = DIFF_CONTEXT_LINES
+  const unchanged = (i: number) =>
+    i < 0
+      ? (part.head[part.head.length + i] as string)
+      : i >= countA
+        ? (part.tail[i - countA] as string)
+        : lineA(i)
   const out: string[] = []
-  let previous = -1
-  for (const [k, op] of ops.entries()) {
-    if (!shown[k]) continue
-    if (previous >= 0 && k > previous + 1) out.push('…')
-    out.push(`${op.kind} ${op.line}`)
-    previous = k
+  const show = (from: number, to: number) => {
+    for (let i = from; i < to; i++) out.push(`  ${unchanged(i)}`)
   }
+  let previousEnd: number | null = null
+  for (const block of blocks) {
+    const leading = Math.max(block.aFrom - context, -part.head.length)
+    if (previousEnd === null) show(leading, block.aFrom)
+    else if (block.aFrom - previousEnd > 2 * context) {
+      show(previousEnd, previousEnd + context)
+      out.push('…')
+      show(leading, block.aFrom)
+    } else show(previousEnd, block.aFrom)
+    for (let i = block.aFrom; i < block.aTo; i++) out.push(`- ${lineA(i)}`)
+    for (let j = block.bFrom; j < block.bTo; j++) out.push(`+ ${lineB(j)}`)
+    previousEnd = block.aTo
+  }
+  if (previousEnd !== null)
+    show(previousEnd, Math.min(previousEnd + context, countA + part.tail.length))
   return out.join('\n')
 }
 
@@ -255,20 +281,24 @@ function indexLines(text: string, from: number, to: number): IndexedLines {
   return { text, starts, hashes, count }
 }
 
-/** Line i's text, without its line break. */
-function lineText(lines: IndexedLines, i: number): string {
-  const start = lines.starts[i] as number
-  let end = lines.starts[i + 1] as number
-  if (end > start && lines.text.charCodeAt(end - 1) === 10) end--
-  return lines.text.slice(start, end)
+/** Where line i's text ends: before its line break, if it has one. */
+function lineEnd(lines: IndexedLines, i: number): number {
+  const end = lines.starts[i + 1] as number
+  return end > (lines.starts[i] as number) && lines.text.charCodeAt(end - 1) === 10 ? end - 1 : end
 }
 
+/** Line i's text, without its line break. */
+function lineText(lines: IndexedLines, i: number): string {
+  return lines.text.slice(lines.starts[i] as number, lineEnd(lines, i))
+}
+
+/** Equal lines, their line breaks left out (a last line without one is the same line). */
 function sameLine(a: IndexedLines, i: number, b: IndexedLines, j: number): boolean {
   if (a.hashes[i] !== b.hashes[j]) return false
   const startA = a.starts[i] as number
   const startB = b.starts[j] as number
-  const length = (a.starts[i + 1] as number) - startA
-  if (length !== (b.starts[j + 1] as number) - startB) return false
+  const length = lineEnd(a, i) - startA
+  if (length !== lineEnd(b, j) - startB) return false
   for (let k = 0; k < length; k++)
     if (a.text.charCodeAt(startA + k) !== b.text.charCodeAt(startB + k)) return false
   return true
@@ -276,8 +306,8 @@ function sameLine(a: IndexedLines, i: number, b: IndexedLines, j: number): boole
 
 /**
  * The diff of many differing lines (more than MAX_DIFF_LINES from the first change to the last)
- * by Myers' shortest edit script on the lines in place, in hunks as `hunks` makes them; null
- * beyond MAX_CHANGED_LINES changed lines or MAX_DIFF_STEPS steps.
+ * by Myers' shortest edit script on the lines in place; null beyond MAX_CHANGED_LINES changed
+ * lines or MAX_DIFF_STEPS steps.
  */
 function longDiff(before: string, after: string, part: Part): string | null {
   const a = indexLines(before, part.from, part.toA)
@@ -287,33 +317,11 @@ function longDiff(before: string, after: string, part: Part): string | null {
     maxSteps: MAX_DIFF_STEPS,
   })
   if (!blocks) return null
-  const context = DIFF_CONTEXT_LINES
-  // Unchanged lines by their place in `a`; the common lines set aside before and after it
-  // (part.head, part.tail) are places −head.length … −1 and a.count … .
-  const unchanged = (i: number) =>
-    i < 0
-      ? (part.head[part.head.length + i] as string)
-      : i >= a.count
-        ? (part.tail[i - a.count] as string)
-        : lineText(a, i)
-  const out: string[] = []
-  const show = (from: number, to: number) => {
-    for (let i = from; i < to; i++) out.push(`  ${unchanged(i)}`)
-  }
-  let previousEnd: number | null = null
-  for (const block of blocks) {
-    const leading = Math.max(block.aFrom - context, -part.head.length)
-    if (previousEnd === null) show(leading, block.aFrom)
-    else if (block.aFrom - previousEnd > 2 * context) {
-      show(previousEnd, previousEnd + context)
-      out.push('…')
-      show(leading, block.aFrom)
-    } else show(previousEnd, block.aFrom)
-    for (let i = block.aFrom; i < block.aTo; i++) out.push(`- ${lineText(a, i)}`)
-    for (let j = block.bFrom; j < block.bTo; j++) out.push(`+ ${lineText(b, j)}`)
-    previousEnd = block.aTo
-  }
-  if (previousEnd !== null)
-    show(previousEnd, Math.min(previousEnd + context, a.count + part.tail.length))
-  return out.join('\n')
+  return render(
+    blocks,
+    part,
+    a.count,
+    (i) => lineText(a, i),
+    (j) => lineText(b, j),
+  )
 }
