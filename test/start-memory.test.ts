@@ -37,10 +37,11 @@ describe('memory after start', () => {
         const m = process.memoryUsage()
         await g.close()
         console.log(JSON.stringify({ total: m.heapTotal, used: m.heapUsed, gc: typeof globalThis.gc, vmGc: (await import('node:vm')).runInNewContext('typeof gc') }))`
-      // A file, not -e: the gateway's worker threads take the process's flags (--input-type too).
-      const run = join(dir.path, 'start.mjs')
-      await writeFile(run, script)
-      const { stdout } = await promisify(execFile)(process.execPath, [run], { timeout: 120_000 })
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { timeout: 120_000 },
+      )
       const { total, used, gc, vmGc } = JSON.parse(stdout) as {
         total: number
         used: number

@@ -1,8 +1,7 @@
-import { extname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { type ErrorCode, LinewatchError } from '../errors.ts'
 import type { Delivery } from '../store/types.ts'
+import { startThread } from '../threads.ts'
 import {
   BROKER_READING_STRIDE,
   type BrokerOptions,
@@ -71,11 +70,6 @@ export function createMqttBrokerSource(
     topic,
     numberOf.get(id) as number,
   ])
-  // Runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
-  const workerUrl = new URL(
-    `./broker-thread${extname(fileURLToPath(import.meta.url))}`,
-    import.meta.url,
-  )
   let worker: Worker | null = null
   let stopping = false
   let listeningOn: number | null = options.plainListener ? options.port : null
@@ -207,7 +201,7 @@ export function createMqttBrokerSource(
       maxReadingsAhead: readingsAhead,
       logLevel: log.level,
     }
-    const w = new Worker(workerUrl, {
+    const w = startThread('broker-thread', import.meta.url, {
       workerData: data,
       // A young generation V8 would otherwise grow and keep at 128 MiB (see the constant).
       resourceLimits: { maxYoungGenerationSizeMb: BROKER_YOUNG_GENERATION_MB },

@@ -1,7 +1,11 @@
-import { extname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads'
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  type Worker,
+} from 'node:worker_threads'
 import pg from 'pg'
+import { startThread } from '../threads.ts'
 import type { RecordsDb, RecordsParam, RecordsRow, RecordsStatement } from './records-db.ts'
 
 /**
@@ -129,18 +133,13 @@ export const RECORDS_TYPES = {
 
 export function openPostgresRecords(options: { url: string; timeoutMs?: number }): RecordsDb {
   const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
-  // Runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
-  const workerUrl = new URL(
-    `./postgres-records-worker${extname(fileURLToPath(import.meta.url))}`,
-    import.meta.url,
-  )
   /** The thread and the channel to it; another one once a thread died. */
   let thread: { worker: Worker; port: MessagePort; answered: Int32Array; dead: boolean }
-  function startThread(): void {
+  function startReader(): void {
     const signal = new SharedArrayBuffer(4)
     const { port1, port2 } = new MessageChannel()
     const workerData: PostgresWorkerData = { url: options.url, port: port2, signal, timeoutMs }
-    const worker = new Worker(workerUrl, {
+    const worker = startThread('postgres-records-worker', import.meta.url, {
       workerData,
       transferList: [port2 as never],
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
@@ -156,7 +155,7 @@ export function openPostgresRecords(options: { url: string; timeoutMs?: number }
     port1.unref()
     thread = started
   }
-  startThread()
+  startReader()
   let nextId = 0
   let closed = false
   /** A transaction began (its BEGIN answered) and has not ended. */
@@ -168,7 +167,7 @@ export function openPostgresRecords(options: { url: string; timeoutMs?: number }
     if (closed) throw new Error('the PostgreSQL records connection is closed')
     if (thread.dead) {
       thread.port.close()
-      startThread()
+      startReader()
       if (inTransaction) transactionLost = true
       inTransaction = false
     }

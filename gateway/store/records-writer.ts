@@ -1,9 +1,8 @@
-import { extname } from 'node:path'
 import type { SQLInputValue } from 'node:sqlite'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import { startThread } from '../threads.ts'
 import { addRun, type FlatRuns } from './records-runs.ts'
 import type {
   FromRecordsWorker,
@@ -105,11 +104,6 @@ export function createRecordsWriter(options: {
     statements: options.statements,
     auditChain: options.auditChain,
   }
-  // Runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
-  const workerUrl = new URL(
-    `./records-writer-worker${extname(fileURLToPath(import.meta.url))}`,
-    import.meta.url,
-  )
   let worker: Worker | null = null
   let stopping = false
   let queued: Batch = emptyBatch()
@@ -213,7 +207,10 @@ export function createRecordsWriter(options: {
 
   function startWorker(): Promise<void> {
     // Few and small allocations: a small young generation keeps its memory down at no cost.
-    const w = new Worker(workerUrl, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
+    const w = startThread('records-writer-worker', import.meta.url, {
+      workerData,
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
+    })
     worker = w
     const ready = new Promise<void>((resolve, reject) => {
       const first = (message: FromRecordsWorker) => {

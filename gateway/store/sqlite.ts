@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { extname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { type ErrorCode, LinewatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import { startThread } from '../threads.ts'
 import { type ColumnBatch, ColumnBuilder, Names } from './columns.ts'
 import type { FromWorker, Recovered, ToWorker, WorkerOptions } from './sqlite-worker.ts'
 import type {
@@ -68,11 +67,6 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     // Batches are numbered from 1 at each start: this tells this start's numbers apart.
     sender: randomUUID(),
   }
-  // The writer runs from the same place as this module: .ts from source (Node strips the types), .js from dist/.
-  const workerUrl = new URL(
-    `./sqlite-worker${extname(fileURLToPath(import.meta.url))}`,
-    import.meta.url,
-  )
 
   let worker: Worker | null = null
   const names = new Names()
@@ -231,7 +225,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   function startWorker(): Promise<void> {
     // Its allocations are typed arrays (off the heap) and short-lived blocks: a small young
     // generation (V8 would grow it to 64 MiB per semi-space) keeps its memory down at no cost.
-    const w = new Worker(workerUrl, {
+    const w = startThread('sqlite-worker', import.meta.url, {
       workerData: workerOptions,
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
     })

@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { threadFlags } from '../gateway/threads.ts'
+import { tempDir } from './helpers/index.ts'
+
+/**
+ * A worker thread takes the process's flags; `--input-type`, which only a string input takes,
+ * made every thread of a gateway created from `node --input-type=module -e …` fail to start.
+ */
+describe("the gateway's threads", () => {
+  it('take the flags of the process but --input-type, in either of its forms', () => {
+    expect(threadFlags(['--input-type=module', '-e', 'code', '--max-old-space-size=512'])).toEqual([
+      '-e',
+      'code',
+      '--max-old-space-size=512',
+    ])
+    expect(threadFlags(['--input-type', 'module', '--expose-gc'])).toEqual(['--expose-gc'])
+    expect(threadFlags(['--inspect', '--enable-source-maps'])).toEqual([
+      '--inspect',
+      '--enable-source-maps',
+    ])
+  })
+
+  it('start for a gateway created from `node --input-type=module -e`', async () => {
+    const dir = await tempDir()
+    try {
+      const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href)
+      const yaml = [
+        `dataDir: ${JSON.stringify(join(dir.path, 'data'))}`,
+        'log: { level: silent }',
+        'http: { host: 127.0.0.1, port: 0 }',
+        'mqtt: { broker: { host: 127.0.0.1, port: 0 } }',
+        'characteristics:',
+        '  - { id: c1, name: C1, path: p/a/l/c1, source: { mqtt: { topic: p/c1 } }, chart: { type: imr, given: { center: 10, sigma: 1 } } }',
+      ].join('\n')
+      // The broker thread, the time-series writer and the records writer all start, or
+      // createGateway throws.
+      const script = `
+        const { parseConfig } = await import(${url('../gateway/config/index.ts')})
+        const { createGateway } = await import(${url('../gateway/index.ts')})
+        const { createLogger } = await import(${url('../gateway/log.ts')})
+        const g = await createGateway(parseConfig(${JSON.stringify(yaml)}, 'test.yaml'), { log: createLogger('silent') })
+        const mqtt = g.urls.mqtt
+        await g.close()
+        console.log(JSON.stringify({ mqtt }))`
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { timeout: 60_000 },
+      )
+      const { mqtt } = JSON.parse(stdout.trim().split('\n').at(-1) as string) as { mqtt: string }
+      expect(mqtt).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/)
+    } finally {
+      await dir.remove()
+    }
+  }, 90_000)
+})
