@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { threadFlags } from '../gateway/threads.ts'
+import { testConfigYaml } from './helpers/gateway.ts'
 import { tempDir } from './helpers/index.ts'
 
 /**
@@ -27,14 +28,12 @@ describe("the gateway's threads", () => {
     const dir = await tempDir()
     try {
       const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href)
-      const yaml = [
-        `dataDir: ${JSON.stringify(join(dir.path, 'data'))}`,
-        'log: { level: silent }',
-        'http: { host: 127.0.0.1, port: 0 }',
-        'mqtt: { broker: { host: 127.0.0.1, port: 0 } }',
-        'characteristics:',
-        '  - { id: c1, name: C1, path: p/a/l/c1, source: { mqtt: { topic: p/c1 } }, chart: { type: imr, given: { center: 10, sigma: 1 } } }',
-      ].join('\n')
+      const yaml = testConfigYaml(
+        join(dir.path, 'data'),
+        `mqtt: { broker: { host: 127.0.0.1, port: 0 } }
+characteristics:
+  - { id: c1, name: C1, path: p/a/l/c1, source: { mqtt: { topic: p/c1 } }, chart: { type: imr, given: { center: 10, sigma: 1 } } }`,
+      )
       // The broker thread, the time-series writer and the records writer all start, or
       // createGateway throws.
       const script = `
