@@ -22,21 +22,21 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { io, type Socket } from 'socket.io-client'
 import { sha256Hex } from '../gateway/api/auth.ts'
 import { parseConfig } from '../gateway/config/index.ts'
 import type { ClientToServer, Health, ServerToClient } from '../gateway/contract.ts'
+import { besideModule } from '../gateway/paths.ts'
 import { parsePayload } from '../gateway/sources/payload.ts'
 import { SHRINK_AFTER_MS } from '../gateway/store/columns.ts'
-
-/** The scaling row's `idle` memory is measured this long after its run. */
-const IDLE_AFTER_MS = 40_000
-
 import { characteristicId, gatewayConfigYaml, TOKEN } from './fixture.ts'
 import type { PublishDone, PublishJob, PublishReady } from './publisher.ts'
 import type { Memory, StartTarget, TargetReady } from './target.ts'
+
+/** The scaling row's `idle` memory is measured this long after its run. */
+const IDLE_AFTER_MS = 40_000
 
 export interface PipelineBenchOptions {
   characteristics: number
@@ -199,8 +199,7 @@ export interface PipelineBenchResult {
   scaling: ScalingPoint[]
 }
 
-const here = (name: string) =>
-  fileURLToPath(new URL(`./${name}${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+const here = (name: string) => fileURLToPath(besideModule(name, import.meta.url))
 const PHASE_TIMEOUT_MS = 240_000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const median = (xs: number[]) => {

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** The linewatch checkout or installed package: the folder of its package.json, from source or from dist/. */
@@ -28,4 +28,13 @@ export function packageVersion(): string {
 /** Where `npm run build` puts the dashboard. */
 export function dashboardDir(): string {
   return join(packageRoot(), 'dist', 'dashboard')
+}
+
+/**
+ * The module `name` in the folder of the module at `from` (its import.meta.url), run as this
+ * one runs: `.ts` from source (Node strips the types), `.js` from dist/. For what runs in a
+ * thread or a process of its own.
+ */
+export function besideModule(name: string, from: string): URL {
+  return new URL(`./${name}${extname(fileURLToPath(from))}`, from)
 }

@@ -1,10 +1,8 @@
-import { extname } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Worker, type WorkerOptions } from 'node:worker_threads'
+import { besideModule } from './paths.ts'
 
 /**
- * A worker thread running the module `name` next to the module at `from` (its import.meta.url):
- * `.ts` from source (Node strips the types), `.js` from dist/.
+ * A worker thread running the module `name` next to the module at `from` (besideModule).
  *
  * The thread starts from a line of code that imports the module, not from the module's file: a
  * thread takes the process's flags, and `--input-type` (a script run as
@@ -14,6 +12,6 @@ import { Worker, type WorkerOptions } from 'node:worker_threads'
  * (`--max-old-space-size`, `--expose-gc`).
  */
 export function startThread(name: string, from: string, options: WorkerOptions): Worker {
-  const url = new URL(`./${name}${extname(fileURLToPath(from))}`, from)
-  return new Worker(`import(${JSON.stringify(url.href)})`, { ...options, eval: true })
+  const url = besideModule(name, from).href
+  return new Worker(`import(${JSON.stringify(url)})`, { ...options, eval: true })
 }

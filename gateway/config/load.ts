@@ -1,6 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
-import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   alarmLimitProblems,
@@ -13,6 +12,7 @@ import {
 } from '../../rules/index.ts'
 import { alarmConfigProblems } from '../alarms/catalogue.ts'
 import { type ErrorCode, type FileIssue, FileIssuesError, LinewatchError } from '../errors.ts'
+import { besideModule } from '../paths.ts'
 import { topicMatches } from '../sources/mqtt-ingest.ts'
 import { mqttSecurityIssues } from './mqtt-security-schema.ts'
 import { opcuaSecurityProblems } from './opcua-security-schema.ts'
@@ -90,8 +90,7 @@ export type ChildAnswer =
   | { config: Config }
   | { error: { code?: ErrorCode; message: string; issues?: FileIssue[] } }
 
-/** Runs from the same place as this module: .ts from source (Node strips the types), .js from dist/. */
-const childUrl = new URL(`./parse-child${extname(fileURLToPath(import.meta.url))}`, import.meta.url)
+const childUrl = besideModule('parse-child', import.meta.url)
 
 /**
  * readConfigFile in a child process; its answer crosses as a structured clone. A child that
