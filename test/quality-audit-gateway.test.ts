@@ -106,6 +106,8 @@ describe('the audit trail of settings and configuration', () => {
       'configuration changed',
     ])
     const diff = (change.after as { diff: string }).diff
+    // Headed by where the change is: the limits of the characteristic "fill".
+    expect(diff.split('\n')[0]).toBe('@ characteristics[id="fill"].limits')
     const lines = diff.split('\n').filter((l) => l.startsWith('- ') || l.startsWith('+ '))
     expect(lines.map((l) => l.replace(/\s+/g, ' ').trim())).toEqual([
       '- "actionHigh": 505,',

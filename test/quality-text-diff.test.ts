@@ -5,6 +5,7 @@ import { configText } from '../gateway/quality/config-record.ts'
 import {
   canonicalJson,
   DIFF_CONTEXT_LINES,
+  jsonPlaces,
   lineDiff,
   MAX_DIFF_LINES,
 } from '../rules/quality/index.ts'
@@ -421,6 +422,162 @@ describe("the configuration's recorded text (what the diff compares)", () => {
     expect(() => configText({ a: Number.POSITIVE_INFINITY })).toThrow(/not a finite number/)
   })
 })
+
+describe('where a change is: hunks headed by its place in the configuration (jsonPlaces)', () => {
+  const characteristic = (id: string, sigma: number) => ({
+    id,
+    chart: { limits: { center: 10, sigma }, type: 'imr' },
+    name: `Weight ${id}`,
+  })
+  const config = (...characteristics: object[]) =>
+    `${JSON.stringify({ characteristics, store: { timeseries: 'sqlite' } }, null, 2)}\n`
+
+  it("names the characteristic by its id, though the id comes after the change's context", () => {
+    const before = config(characteristic('a', 1), characteristic('b', 2))
+    const after = config(characteristic('a', 1), characteristic('b', 3))
+    // Lines of JSON.stringify(…, null, 2): the limits' members 10 spaces in, after the diff's two.
+    const at = (spaces: number, text: string) => `${' '.repeat(spaces)}${text}`
+    expect(lineDiff(before, after, { places: jsonPlaces })).toBe(
+      [
+        '@ characteristics[id="b"].chart.limits',
+        at(2 + 8, '"limits": {'),
+        at(2 + 10, '"center": 10,'),
+        `- ${at(10, '"sigma": 2')}`,
+        `+ ${at(10, '"sigma": 3')}`,
+        at(2 + 8, '},'),
+        at(2 + 8, '"type": "imr"'),
+      ].join('\n'),
+    )
+    // Without a namer, the same body without its heading.
+    expect(lineDiff(before, after)).toBe(
+      lineDiff(before, after, { places: jsonPlaces }).split('\n').slice(1).join('\n'),
+    )
+  })
+
+  it('heads each hunk; a hunk of changes in several places names each; a removed element is named, not the one before it', () => {
+    const before = config(characteristic('a', 1), characteristic('b', 2), characteristic('c', 3))
+    const renamed = { ...characteristic('a', 1), name: 'Weight A' }
+    const withUnit = { ...characteristic('c', 3), unit: 'g' }
+    const after = config(renamed, characteristic('b', 2), withUnit)
+    const heads = lineDiff(before, after, { places: jsonPlaces })
+      .split('\n')
+      .filter((l) => l.startsWith('@ ') || l === '…')
+    expect(heads).toEqual(['@ characteristics[id="a"]', '…', '@ characteristics[id="c"]'])
+    // Changes within four lines share a hunk: the name of a, b's limits taken out of its chart,
+    // c removed (its first removed line closes b: c is named by the next, its opening).
+    const twice = config(renamed, { ...characteristic('b', 2), chart: { type: 'xbar-r' } })
+    expect(
+      lineDiff(before, twice, { places: jsonPlaces })
+        .split('\n')
+        .filter((l) => l.startsWith('@ ') || l === '…'),
+    ).toEqual([
+      '@ characteristics[id="a"] · characteristics[id="b"].chart.limits · characteristics[id="c"]',
+    ])
+  })
+
+  it('in a long file (Myers’ script), each far-apart change is named', () => {
+    const many = (changed: Record<number, number>) =>
+      config(
+        ...Array.from({ length: 2000 }, (_, i) => characteristic(`c${i + 1}`, changed[i + 1] ?? 1)),
+      )
+    const before = many({})
+    expect(before.split('\n').length).toBeGreaterThan(MAX_DIFF_LINES)
+    const heads = lineDiff(before, many({ 7: 2, 1990: 3 }), { places: jsonPlaces })
+      .split('\n')
+      .filter((l) => l.startsWith('@ '))
+    expect(heads).toEqual([
+      '@ characteristics[id="c7"].chart.limits',
+      '@ characteristics[id="c1990"].chart.limits',
+    ])
+  })
+
+  it('names any line of pretty-printed JSON by the containers it is in (fast-check)', () => {
+    fc.assert(
+      fc.property(jsonWithIds, (value) => {
+        const { lines, places } = printedWithPlaces(value)
+        const text = `${lines.join('\n')}\n`
+        expect(text).toBe(`${JSON.stringify(value, null, 2)}\n`)
+        // Each line a block of its own; closers too, being the only line of theirs.
+        const blocks: { from: number; to: number }[] = []
+        let at = 0
+        for (const line of lines) {
+          blocks.push({ from: at, to: at + line.length + 1 })
+          at += line.length + 1
+        }
+        expect(jsonPlaces(text, blocks)).toEqual(places)
+      }),
+    )
+  })
+})
+
+/** JSON values whose objects often have an `id` (a string, a number, or something else). */
+const jsonWithIds = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.jsonValue({ maxDepth: 0 }),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(
+      fc.oneof(fc.constantFrom('id', 'chart', 'we ird', 'a-b', '2', '$x'), fc.string()),
+      tie('value'),
+      { maxKeys: 4 },
+    ),
+  ),
+})).value
+
+/**
+ * JSON written as JSON.stringify(value, null, 2) writes it, each line with the path of the
+ * containers it is in: written recursively from the value, not from the text.
+ */
+function printedWithPlaces(value: unknown): { lines: string[]; places: string[] } {
+  const lines: string[] = []
+  const places: string[] = []
+  const plain = /^[A-Za-z_$][\w$-]*$/
+  const key = (path: string, k: string) =>
+    plain.test(k) ? (path === '' ? k : `${path}.${k}`) : `${path}[${JSON.stringify(k)}]`
+  const element = (path: string, i: number, x: unknown) => {
+    const id =
+      x !== null && typeof x === 'object' && !Array.isArray(x) && Object.hasOwn(x, 'id')
+        ? (x as { id: unknown }).id
+        : undefined
+    return typeof id === 'string' || typeof id === 'number'
+      ? `${path}[id=${JSON.stringify(id)}]`
+      : `${path}[${i}]`
+  }
+  /**
+   * Writes x after `prefix` on a line at `indent`: a value in `outer`; a container's lines (its
+   * opening and closing ones too) in `inner`.
+   */
+  const write = (
+    x: unknown,
+    indent: string,
+    prefix: string,
+    suffix: string,
+    outer: string,
+    inner: string,
+  ) => {
+    const entries =
+      x !== null && typeof x === 'object'
+        ? Array.isArray(x)
+          ? x.map((v, i) => [element(inner, i, v), '', v] as const)
+          : Object.entries(x).map(([k, v]) => [key(inner, k), `${JSON.stringify(k)}: `, v] as const)
+        : null
+    if (entries === null || entries.length === 0) {
+      lines.push(`${indent}${prefix}${JSON.stringify(x)}${suffix}`)
+      places.push(outer)
+      return
+    }
+    const [open, close] = Array.isArray(x) ? ['[', ']'] : ['{', '}']
+    lines.push(`${indent}${prefix}${open}`)
+    places.push(inner)
+    entries.forEach(([path, name, v], i) =>
+      write(v, `${indent}  `, name, i < entries.length - 1 ? ',' : '', inner, path),
+    )
+    lines.push(`${indent}${close}${suffix}`)
+    places.push(inner)
+  }
+  write(value, '', '', '', '', '')
+  return { lines, places }
+}
 
 /**
  * The diff body written from an edit script, as lineDiff's comment describes it: each run of

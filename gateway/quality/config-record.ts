@@ -1,4 +1,4 @@
-import { lineDiff, sha256Hex } from '../../rules/quality/index.ts'
+import { jsonPlaces, lineDiff, sha256Hex } from '../../rules/quality/index.ts'
 import type { RecordsDb } from '../store/records-db.ts'
 import type { AuditTrail } from './audit-trail.ts'
 
@@ -6,7 +6,8 @@ import type { AuditTrail } from './audit-trail.ts'
  * A changed configuration is an audit entry (Annex 11 §9, §10): at each start the
  * configuration in force (as loaded, defaults filled in, keys sorted) is compared with the one
  * recorded at the previous start; when it differs, the entry holds both hashes and the line
- * diff, and the new one is recorded. SQLite keeps one snapshot (id 1); PostgreSQL, shared by
+ * diff, each hunk headed by where its change is (`@ characteristics[id="fill"].alarms`), and the
+ * new one is recorded. SQLite keeps one snapshot (id 1); PostgreSQL, shared by
  * several gateways, one per gateway (id: its audit chain's name).
  */
 export const CONFIG_STATEMENTS = {
@@ -74,7 +75,10 @@ export function recordConfiguration(ctx: {
       ? 'the gateway started with a configuration that differs from the previous start'
       : 'the first start on this data directory',
     before: before ? { sha256: before.sha256 } : null,
-    after: { sha256, ...(before ? { diff: lineDiff(before.text, text) } : {}) },
+    after: {
+      sha256,
+      ...(before ? { diff: lineDiff(before.text, text, { places: jsonPlaces }) } : {}),
+    },
   })
   return before ? 'changed' : 'first'
 }

@@ -9,6 +9,7 @@
 export * from './audit.ts'
 export * from './canonical.ts'
 export * from './capa.ts'
+export * from './json-places.ts'
 export * from './kpis.ts'
 export * from './nc-workflow.ts'
 export * from './passwords.ts'

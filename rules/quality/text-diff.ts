@@ -2,6 +2,15 @@ import { sha256Hex } from './canonical.ts'
 import { type EditBlock, shortestEdit } from './shortest-edit.ts'
 
 /**
+ * Names the place of each block of whole lines of `text`, [from, to) in ascending order; an
+ * empty name says nothing (jsonPlaces, for the configuration's JSON text).
+ */
+export type PlaceNamer = (
+  text: string,
+  blocks: readonly { from: number; to: number }[],
+) => readonly string[]
+
+/**
  * A line diff of two versions of a configuration file, for the audit trail and the history
  * views: what changed, with a little context, in a form a reviewer reads at a glance.
  *
@@ -24,8 +33,17 @@ import { type EditBlock, shortestEdit } from './shortest-edit.ts'
  * apart in the configuration of 100,000 characteristics (2.4 million lines) in about 0.6 s.
  * With more changes than that, the body is two lines, `- N lines, SHA-256 <hex>` and
  * `+ M lines, SHA-256 <hex>` (each whole text's line count and the SHA-256 of its UTF-8 bytes).
+ *
+ * With `places`, each hunk begins with a line `@ <place>` naming where its changes are (each
+ * change in `before`, or in `after` when it only adds lines; several places joined by ` · `),
+ * unless every name is empty: two lines of context rarely say which characteristic a changed
+ * limit belongs to.
  */
-export function lineDiff(before: string, after: string): string {
+export function lineDiff(
+  before: string,
+  after: string,
+  options: { places?: PlaceNamer } = {},
+): string {
   if (before === after) return ''
   const part = differingPart(before, after, DIFF_CONTEXT_LINES)
   const many =
@@ -33,7 +51,7 @@ export function lineDiff(before: string, after: string): string {
     countLines(after, part.from, part.toB) > MAX_DIFF_LINES
   if (many) {
     return (
-      longDiff(before, after, part) ??
+      longDiff(before, after, part, options.places) ??
       [
         `- ${countLines(before, 0, before.length)} lines, SHA-256 ${sha256Hex(before)}`,
         `+ ${countLines(after, 0, after.length)} lines, SHA-256 ${sha256Hex(after)}`,
@@ -42,13 +60,57 @@ export function lineDiff(before: string, after: string): string {
   }
   const a = linesOf(before.slice(part.from, part.toA))
   const b = linesOf(after.slice(part.from, part.toB))
+  const blocks = tableScript(a, b)
   return render(
-    tableScript(a, b),
+    blocks,
     part,
     a.length,
     (i) => a[i] as string,
     (j) => b[j] as string,
+    options.places &&
+      hunkPlaces(
+        blocks,
+        options.places,
+        before,
+        after,
+        lineStartsOf(a, part.from),
+        lineStartsOf(b, part.from),
+      ),
   )
+}
+
+/** Where each of `lines` starts in the text they were split from at `from`, and after the last. */
+function lineStartsOf(lines: readonly string[], from: number): (i: number) => number {
+  const starts = [from]
+  for (const line of lines) starts.push((starts.at(-1) as number) + line.length + 1)
+  return (i) => starts[i] as number
+}
+
+/**
+ * The place of each block's change: a block that removes lines is named by its lines in
+ * `before`, one that only adds them by its lines in `after`.
+ */
+function hunkPlaces(
+  blocks: readonly EditBlock[],
+  places: PlaceNamer,
+  before: string,
+  after: string,
+  startA: (i: number) => number,
+  startB: (j: number) => number,
+): readonly string[] {
+  const inA = blocks.filter((k) => k.aTo > k.aFrom)
+  const inB = blocks.filter((k) => k.aTo === k.aFrom)
+  const namesA = places(
+    before,
+    inA.map((k) => ({ from: startA(k.aFrom), to: startA(k.aTo) })),
+  )
+  const namesB = places(
+    after,
+    inB.map((k) => ({ from: startB(k.bFrom), to: startB(k.bTo) })),
+  )
+  let a = 0
+  let b = 0
+  return blocks.map((k) => (k.aTo > k.aFrom ? namesA[a++] : namesB[b++]) ?? '')
 }
 
 /** The most lines on either side of the part that differs that lineDiff compares by a table. */
@@ -222,6 +284,8 @@ function render(
   countA: number,
   lineA: (i: number) => string,
   lineB: (j: number) => string,
+  /** Per block, the place of its change ('' none); a hunk is headed by its blocks' places. */
+  places?: readonly string[],
 ): string {
   const context = DIFF_CONTEXT_LINES
   const unchanged = (i: number) =>
@@ -234,21 +298,28 @@ function render(
   const show = (from: number, to: number) => {
     for (let i = from; i < to; i++) out.push(`  ${unchanged(i)}`)
   }
-  let previousEnd: number | null = null
+  // Blocks closer than twice the context share a hunk.
+  const hunks: EditBlock[][] = []
   for (const block of blocks) {
-    const leading = Math.max(block.aFrom - context, -part.head.length)
-    if (previousEnd === null) show(leading, block.aFrom)
-    else if (block.aFrom - previousEnd > 2 * context) {
-      show(previousEnd, previousEnd + context)
-      out.push('…')
-      show(leading, block.aFrom)
-    } else show(previousEnd, block.aFrom)
-    for (let i = block.aFrom; i < block.aTo; i++) out.push(`- ${lineA(i)}`)
-    for (let j = block.bFrom; j < block.bTo; j++) out.push(`+ ${lineB(j)}`)
-    previousEnd = block.aTo
+    const last = hunks.at(-1)?.at(-1)
+    if (last && block.aFrom - last.aTo <= 2 * context) (hunks.at(-1) as EditBlock[]).push(block)
+    else hunks.push([block])
   }
-  if (previousEnd !== null)
+  let k = 0
+  for (const [h, hunk] of hunks.entries()) {
+    if (h > 0) out.push('…')
+    const named = new Set(hunk.map((_, b) => places?.[k + b]).filter((p) => p))
+    if (named.size > 0) out.push(`@ ${[...named].join(' · ')}`)
+    k += hunk.length
+    let previousEnd = Math.max((hunk[0] as EditBlock).aFrom - context, -part.head.length)
+    for (const block of hunk) {
+      show(previousEnd, block.aFrom)
+      for (let i = block.aFrom; i < block.aTo; i++) out.push(`- ${lineA(i)}`)
+      for (let j = block.bFrom; j < block.bTo; j++) out.push(`+ ${lineB(j)}`)
+      previousEnd = block.aTo
+    }
     show(previousEnd, Math.min(previousEnd + context, countA + part.tail.length))
+  }
   return out.join('\n')
 }
 
@@ -309,7 +380,12 @@ function sameLine(a: IndexedLines, i: number, b: IndexedLines, j: number): boole
  * by Myers' shortest edit script on the lines in place; null beyond MAX_CHANGED_LINES changed
  * lines or MAX_DIFF_STEPS steps.
  */
-function longDiff(before: string, after: string, part: Part): string | null {
+function longDiff(
+  before: string,
+  after: string,
+  part: Part,
+  places: PlaceNamer | undefined,
+): string | null {
   const a = indexLines(before, part.from, part.toA)
   const b = indexLines(after, part.from, part.toB)
   const blocks = shortestEdit(a.count, b.count, (i, j) => sameLine(a, i, b, j), {
@@ -323,5 +399,14 @@ function longDiff(before: string, after: string, part: Part): string | null {
     a.count,
     (i) => lineText(a, i),
     (j) => lineText(b, j),
+    places &&
+      hunkPlaces(
+        blocks,
+        places,
+        before,
+        after,
+        (i) => a.starts[i] as number,
+        (j) => b.starts[j] as number,
+      ),
   )
 }
