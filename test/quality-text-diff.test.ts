@@ -569,9 +569,10 @@ function printedWithPlaces(value: unknown): { lines: string[]; places: string[] 
     const [open, close] = Array.isArray(x) ? ['[', ']'] : ['{', '}']
     lines.push(`${indent}${prefix}${open}`)
     places.push(inner)
-    entries.forEach(([path, name, v], i) =>
-      write(v, `${indent}  `, name, i < entries.length - 1 ? ',' : '', inner, path),
-    )
+    for (const [i, [path, name, v]] of entries.entries()) {
+      write(v, `${indent}  `, name, i < entries.length - 1 ? ',' : '', inner, path)
+    }
+
     lines.push(`${indent}${close}${suffix}`)
     places.push(inner)
   }
