@@ -591,6 +591,7 @@ import type {
   NcStatus as NcWorkflowStatus,
 } from '../rules/quality/nc-workflow.ts'
 import type {
+  AuditEntryShown,
   Capa,
   CapaKind,
   CapaStatus,
@@ -686,18 +687,10 @@ export interface CapaView extends Capa {
   effectiveness: EffectivenessView[]
 }
 
-export interface AuditEntryView {
-  seq: number
-  at: number
-  actor: string
-  action: string
-  entity: string
-  entityId: string
-  reason: string
+export interface AuditEntryView extends AuditEntryShown {
   before: unknown
   after: unknown
   prevHash: string
-  hash: string
 }
 
 export type AuditVerdictView =
@@ -756,6 +749,8 @@ import type { DailyReportFile, Report, ReportKind } from '../rules/reports/shape
 
 export type {
   AlarmKpisReport,
+  AuditTrailReport,
+  AuditTrailRow,
   CapabilityReport,
   CapabilityReportRow,
   CapaStatusReport,

@@ -317,6 +317,7 @@ export async function createGateway(
       store,
       alarms,
       quality,
+      audit,
       notify: (event) => webhooks.notify(event),
       log: log.child({ module: 'reports' }),
     })

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CapabilityReport } from '../gateway/contract.ts'
+import type { AuditTrailReport, CapabilityReport } from '../gateway/contract.ts'
 import {
   ARTIFACTS,
   type Browser,
@@ -21,7 +21,8 @@ import { requireProgram, tempDir, waitFor } from './helpers/index.ts'
  * the capability summary shows the figures of GET /api/reports/capability as tables; printed
  * (print media, and Chromium's own PDF of the page) it shows the report and not the header,
  * banner or controls; "Download CSV" hands over the gateway's CSV; a viewer is told that the
- * NC Pareto needs a quality engineer. Every wait is bounded.
+ * NC Pareto needs a quality engineer; after a restart with a changed configuration, the audit
+ * trail lists the change with its diff line by line. Every wait is bounded.
  */
 
 const WAIT = 15_000
@@ -166,5 +167,36 @@ describe('the Reports page in a real browser', () => {
         timeoutMs: WAIT,
       },
     )
+  })
+
+  it('the audit trail: a changed configuration with its diff, line by line and where it is', async () => {
+    // The torque's upper specification limit moved: the next start records the change.
+    await fed.stop()
+    await fed.start(CONFIG.replace('{ lsl: 18, usl: 22 }', '{ lsl: 18, usl: 22.5 }'))
+    base = fed.base
+    await page.goto(`${base}/?token=${TOKENS.engineer}#/reports/audit-trail`)
+    await page.reload()
+    const rows = table('entries').locator('tbody tr')
+    const change = rows.filter({ hasText: 'configuration changed' })
+    await change.first().waitFor({ timeout: WAIT })
+    const api = (await (
+      await fetch(`${base}/api/reports/audit-trail?from=${Date.now() - 86_400_000}`, {
+        headers: { authorization: `Bearer ${TOKENS.engineer}` },
+      })
+    ).json()) as AuditTrailReport
+    const changed = api.entries.find((e) => e.action === 'configuration changed')
+    expect(changed?.changes).toContain('@ characteristics[id="torque"].specLimits')
+    expect(await rows.count()).toBe(api.entries.length)
+    const cell = change.first().locator('td.pre')
+    // Its lines as they are: a browser that folded the white space would give one line.
+    expect(await cell.innerText()).toBe(changed?.changes.join('\n'))
+    type Styled = { getComputedStyle(e: unknown): { whiteSpace: string } }
+    expect(
+      await cell.evaluate(
+        (td) => (globalThis as unknown as Styled).getComputedStyle(td).whiteSpace,
+      ),
+    ).toBe('pre-wrap')
+    await page.screenshot({ path: join(ARTIFACTS, 'reports-audit-trail.png') })
+    expect(browser?.errors()).toEqual([])
   })
 })

@@ -1,10 +1,13 @@
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { connectAsync } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AuditEntryView } from '../gateway/contract.ts'
+import type { AuditEntryView, AuditTrailReport } from '../gateway/contract.ts'
+import { parseCsv } from './helpers/csv.ts'
 import { startTestGateway, type TestGateway, TOKENS } from './helpers/gateway.ts'
-import { tempDir } from './helpers/index.ts'
+import { requireProgram, tempDir } from './helpers/index.ts'
 
 /**
  * What the audit trail records beside NCs and CAPAs (issue 9): a changed configuration at start
@@ -116,6 +119,70 @@ describe('the audit trail of settings and configuration', () => {
     expect((change.before as { sha256: string }).sha256).toBe(
       (recorded.after as { sha256: string }).sha256,
     )
+  })
+
+  it('lists the range as the audit-trail report: JSON, CSV and PDF, a diff line by line (quality engineer)', async () => {
+    const g = gw as TestGateway
+    const entries = await trail(g)
+    const range = `from=${(entries[0] as AuditEntryView).at}&to=${Date.now() + 60_000}`
+    const path = `/api/reports/audit-trail?${range}`
+    expect((await g.get(path, TOKENS.viewer)).status).toBe(403)
+    const report = (await g.get<AuditTrailReport>(path, TOKENS.engineer)).body
+    expect(report.entries.map((e) => [e.seq, e.at, e.actor, e.action, e.hash])).toEqual(
+      entries.map((e) => [e.seq, e.at, e.actor, e.action, e.hash]),
+    )
+    expect(report.truncated).toBe(false)
+    const counted = new Map<string, number>()
+    for (const e of entries) counted.set(e.entity, (counted.get(e.entity) ?? 0) + 1)
+    expect(Object.fromEntries(report.byEntity.map((b) => [b.entity, b.count]))).toEqual(
+      Object.fromEntries(counted),
+    )
+    // The configuration's change: both hashes, then its diff's lines as they are.
+    const change = entries.find((e) => e.action === 'configuration changed') as AuditEntryView
+    const before = change.before as { sha256: string }
+    const after = change.after as { sha256: string; diff: string }
+    const listed = report.entries.find((e) => e.seq === change.seq)
+    expect(listed?.changes).toEqual([
+      `sha256: ${before.sha256} → ${after.sha256}`,
+      'diff:',
+      ...after.diff.split('\n'),
+    ])
+    const alarm = report.entries.find((e) => e.action === 'alarm settings changed')
+    expect(alarm?.changes).toContain('priority: high → low')
+
+    const csv = await fetch(`${g.gateway.urls.http}${path}&format=csv`, {
+      headers: { authorization: `Bearer ${TOKENS.engineer}` },
+    })
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/)
+    const rows = parseCsv((await csv.text()).replace(/^\uFEFF/, ''))
+    const title = rows.findIndex((r) => r[0] === 'Entries, oldest first')
+    const header = rows[title + 1] as string[]
+    expect(header).toEqual([
+      'seq',
+      'at',
+      'actor',
+      'action',
+      'entity',
+      'entityId',
+      'reason',
+      'changes',
+      'hash',
+    ])
+    const row = rows.slice(title + 2).find((r) => r[0] === String(change.seq)) as string[]
+    expect(row[1]).toBe(new Date(change.at).toISOString())
+    expect(row[7]).toBe(listed?.changes.join('\n'))
+    expect(row[8]).toBe(change.hash)
+
+    const pdf = await fetch(`${g.gateway.urls.http}${path}&format=pdf`, {
+      headers: { authorization: `Bearer ${TOKENS.engineer}` },
+    })
+    expect(pdf.headers.get('content-type')).toBe('application/pdf')
+    const file = join(data.path, 'audit-trail.pdf')
+    writeFileSync(file, Buffer.from(await pdf.arrayBuffer()))
+    const pdftotext = await requireProgram('pdftotext', 'poppler-utils')
+    const text = execFileSync(pdftotext, ['-raw', '-enc', 'UTF-8', file, '-'], { encoding: 'utf8' })
+    expect(text).toContain('@ characteristics[id="fill"].limits')
+    expect(text.replace(/\s+/g, ' ')).toContain('- "actionHigh": 505, + "actionHigh": 506,')
   })
 
   it('refuses to start on a trail cut short at its end (the head outside says so)', async () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { auditChangeLines } from '../rules/quality/audit-changes.ts'
 import {
   type AuditEntry,
   type AuditFields,
@@ -699,5 +700,43 @@ describe('a closing signature on an NC', () => {
     )
     if ('refused' in reopened) throw new Error(reopened.refused)
     expect(signatureHolds(signature, signedNcContent('NC-7', reopened.nc))).toBe(false)
+  })
+})
+
+describe('what an audit entry changed, as the audit-trail report lists it (auditChangeLines)', () => {
+  it('one line per field that differs, times in UTC, nothing cut', () => {
+    const long = 'y'.repeat(300)
+    expect(
+      auditChangeLines({
+        before: { owner: null, status: 'open', dueAt: null, note: 'short' },
+        after: { owner: 'qe', status: 'open', dueAt: Date.UTC(2026, 11, 20, 17), note: long },
+      }),
+    ).toEqual([
+      'owner: null → qe',
+      'dueAt: null → 2026-12-20 17:00:00 UTC',
+      `note: short → ${long}`,
+    ])
+  })
+
+  it('a text of several lines that appeared (a configuration diff): its name, then its lines', () => {
+    const diff = [
+      '@ characteristics[id="fill"].limits',
+      '-   "actionHigh": 505,',
+      '+   "actionHigh": 506,',
+    ].join('\n')
+    expect(auditChangeLines({ before: { sha256: 'a1' }, after: { sha256: 'b2', diff } })).toEqual([
+      'sha256: a1 → b2',
+      'diff:',
+      '@ characteristics[id="fill"].limits',
+      '-   "actionHigh": 505,',
+      '+   "actionHigh": 506,',
+    ])
+  })
+
+  it('cut at maxLength when asked (the dashboard’s panels)', () => {
+    expect(auditChangeLines({ before: null, after: 'x'.repeat(20) }, { maxLength: 10 })).toEqual([
+      `null → ${'x'.repeat(9)}…`,
+    ])
+    expect(auditChangeLines({ before: null, after: null })).toEqual([])
   })
 })

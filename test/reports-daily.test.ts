@@ -56,6 +56,8 @@ function stubReport(kind: ReportKind, r: ReportRequest): Report {
         meanTimeToCloseMs: null,
         capas: [],
       }
+    case 'audit-trail':
+      return { ...base, kind, entries: [], truncated: false, byEntity: [] }
   }
 }
 

@@ -30,7 +30,7 @@ type Range = { key: ReportRangeKey } | { key: 'custom'; from: number; to: number
 
 /**
  * The Reports page (issue 11): pick a report (capability summary, NC Pareto, alarm KPIs, CAPA
- * status) and a range, see it as tables — the same tables, figures and notes as its CSV and
+ * status, audit trail) and a range, see it as tables — the same tables, figures and notes as its CSV and
  * PDF (rules/reports/tables.ts) — print it (a print stylesheet leaves only the report, black on
  * white), or download its CSV or PDF from the gateway.
  */
@@ -189,6 +189,13 @@ export class LwReports extends LitElement {
       td .line {
         display: block;
       }
+      /* A configuration's diff: its lines and indentation as they are. */
+      td.pre {
+        white-space: pre-wrap;
+        font-family: ui-monospace, 'DejaVu Sans Mono', monospace;
+        font-size: 0.85em;
+        overflow-wrap: anywhere;
+      }
       td .detail {
         display: block;
         font-size: 0.85em;
@@ -331,7 +338,7 @@ export class LwReports extends LitElement {
                   (row) => html`<tr>
                     ${t.display.map((c) => {
                       const [first, ...rest] = displayLines(row, c)
-                      return html`<td class=${c.align === 'right' ? 'num' : ''}>${first?.text}${rest.map(
+                      return html`<td class=${c.align === 'right' ? 'num' : c.pre ? 'pre' : ''}>${first?.text}${rest.map(
                         (l) => html`<span class=${l.muted ? 'detail' : 'line'}>${l.text}</span>`,
                       )}</td>`
                     })}

@@ -16,7 +16,7 @@ import {
   dailyFilePath,
   dailyFolder,
   ReportUnavailable,
-  reportPdf,
+  reportPdfOffThread,
 } from '../reports/index.ts'
 import type { ApiContext } from './index.ts'
 import { badRequest, need, notFound, withRole } from './replies.ts'
@@ -25,8 +25,9 @@ import { timeRange } from './time.ts'
 /**
  * The reports (issue 11, docs/reports.md): GET /api/reports/:kind as JSON, CSV or PDF, and the
  * files of the daily report. Roles: the capability summary and the alarm KPIs are a viewer's
- * (the live capability and GET /api/alarm-kpis are); the NC Pareto and the CAPA status a
- * quality engineer's (as GET /api/quality/kpis), and so are the daily files (they hold both).
+ * (the live capability and GET /api/alarm-kpis are); the NC Pareto, the CAPA status and the
+ * audit trail a quality engineer's (as GET /api/quality/kpis and GET /api/audit), and so are the
+ * daily files (they hold both).
  */
 
 const HOUR_MS = 3_600_000
@@ -36,12 +37,13 @@ export const REPORT_DEFAULT_WINDOW_MS: Readonly<Record<ReportKind, number>> = {
   'alarm-kpis': 24 * HOUR_MS,
   'nc-pareto': 30 * 24 * HOUR_MS,
   'capa-status': 30 * 24 * HOUR_MS,
+  'audit-trail': 30 * 24 * HOUR_MS,
 }
 
 const KindParams = Type.Object({
   kind: Type.Union(
     REPORT_KINDS.map((k) => Type.Literal(k)),
-    { description: 'capability, nc-pareto, alarm-kpis or capa-status' },
+    { description: 'capability, nc-pareto, alarm-kpis, capa-status or audit-trail' },
   ),
 })
 
@@ -50,7 +52,7 @@ const ReportQuery = Type.Object(
     from: Type.Optional(
       Type.String({
         description:
-          'ISO 8601 with a zone, or epoch ms (default: to − 24 h; 30 days for nc-pareto and capa-status)',
+          'ISO 8601 with a zone, or epoch ms (default: to − 24 h; 30 days for nc-pareto, capa-status and audit-trail)',
       }),
     ),
     to: Type.Optional(
@@ -87,6 +89,7 @@ export function registerReportRoutes(app: FastifyInstance, ctx: ApiContext): voi
     store: ctx.store,
     alarms: ctx.alarms,
     quality: ctx.quality?.quality,
+    audit: ctx.quality?.audit,
   })
   const folder = dailyFolder(resolve(ctx.config.dataDir), ctx.config.reports?.daily)
 
@@ -134,7 +137,7 @@ export function registerReportRoutes(app: FastifyInstance, ctx: ApiContext): voi
       const file = `linewatch-${kind}-${compact(range.from)}-${compact(range.to)}.${q.format}`
       reply.header('content-disposition', `attachment; filename="${file}"`)
       if (q.format === 'csv') return reply.type('text/csv; charset=utf-8').send(reportCsv(report))
-      return reply.type('application/pdf').send(await reportPdf(report))
+      return reply.type('application/pdf').send(await reportPdfOffThread(report))
     },
   )
 

@@ -12,7 +12,7 @@ import { REPORT_KINDS, type ReportKind } from '../../rules/reports/shapes.ts'
 const Kind = Type.Unsafe<ReportKind>(
   Type.Union(
     REPORT_KINDS.map((k) => Type.Literal(k)),
-    { description: 'capability, nc-pareto, alarm-kpis or capa-status.' },
+    { description: 'capability, nc-pareto, alarm-kpis, capa-status or audit-trail.' },
   ),
 )
 

@@ -14,7 +14,7 @@ import { reportCsv } from '../../rules/reports/tables.ts'
 import type { DailyReportConfig } from '../config/report-schema.ts'
 import type { QualityEvent } from '../contract.ts'
 import type { Logger } from '../log.ts'
-import { reportPdf } from './render.ts'
+import { reportPdfOffThread } from './render.ts'
 import type { ReportService } from './service.ts'
 
 /**
@@ -110,7 +110,7 @@ export function createDailyReports(options: DailyReportsOptions): DailyReports {
       if (stopped) break
       try {
         const report = await reports.build(kind, { from, to })
-        const outputs = { csv: reportCsv(report), pdf: await reportPdf(report) }
+        const outputs = { csv: reportCsv(report), pdf: await reportPdfOffThread(report) }
         for (const format of FORMATS) {
           const name = dailyFileName(date, kind, format)
           const bytes = write(name, outputs[format])

@@ -14,7 +14,7 @@ import { createReportService, type ReportSources } from './service.ts'
 
 export type { DailyReports } from './daily.ts'
 export { createDailyReports, dailyFilePath, dailyFolder } from './daily.ts'
-export { reportPdf } from './render.ts'
+export { reportPdf, reportPdfOffThread } from './render.ts'
 export {
   createReportService,
   MAX_REPORT_READINGS,

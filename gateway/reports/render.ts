@@ -1,15 +1,17 @@
 import type { Report } from '../../rules/reports/shapes.ts'
 import { displayLines, reportSubtitle, reportTables, utcText } from '../../rules/reports/tables.ts'
 import { A4_LANDSCAPE, A4_PORTRAIT, type Cell, renderPdf } from '../pdf/index.ts'
+import { startThread } from '../threads.ts'
 
 /**
- * A report as a PDF (A4, DejaVu Sans embedded; the capability summary and the CAPA status in
- * landscape): its title, plant, range and time of making, its notes, then each of its tables
+ * A report as a PDF (A4, DejaVu Sans embedded; the capability summary, the CAPA status and the
+ * audit trail in landscape): its title, plant, range and time of making, its notes, then each of its tables
  * (rules/reports/tables.ts) with a header that repeats on every page, figures formatted as the
  * dashboard's printable page shows them. The layout is the records' histories' (gateway/pdf).
  */
 export function reportPdf(report: Report, options: { now?: number } = {}): Promise<Buffer> {
-  const wide = report.kind === 'capability' || report.kind === 'capa-status'
+  const wide =
+    report.kind === 'capability' || report.kind === 'capa-status' || report.kind === 'audit-trail'
   const title = `${report.title} — ${report.plant} — ${utcText(report.from)} to ${utcText(report.to)} UTC`
   return renderPdf(
     { title, now: options.now ?? report.generatedAt, page: wide ? A4_LANDSCAPE : A4_PORTRAIT },
@@ -38,10 +40,42 @@ export function reportPdf(report: Report, options: { now?: number } = {}): Promi
               .join('\n'),
             width: widths[i] as number,
             align: c.align,
+            ...(c.pre ? { font: 'mono' as const } : {}),
           })),
         )
         layout.table(header, rows, wide ? 7 : 8)
       }
     },
   )
+}
+
+/** PDFs being made, one after the other: each thread holds the whole report and its layout. */
+let pdfQueue: Promise<unknown> = Promise.resolve()
+
+/**
+ * `reportPdf` on a thread of its own (pdf-thread.ts), one at a time. Laying out a report is
+ * synchronous work: the audit trail's 20,000 entries took about 7 s, which on the judging thread
+ * would hold every reading, acknowledgement and live event that long.
+ */
+export function reportPdfOffThread(report: Report): Promise<Buffer> {
+  const made = pdfQueue.then(
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        let settled = false
+        const worker = startThread('pdf-thread', import.meta.url, { workerData: report })
+        worker.once('message', (bytes: Uint8Array) => {
+          settled = true
+          resolve(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+        })
+        worker.once('error', (e) => {
+          settled = true
+          reject(e)
+        })
+        worker.once('exit', (code) => {
+          if (!settled) reject(new Error(`the PDF thread ended (code ${code}) without a PDF`))
+        })
+      }),
+  )
+  pdfQueue = made.catch(() => {})
+  return made
 }

@@ -1,11 +1,14 @@
 import { ATTRIBUTES_CHARTS, DEFAULT_CAPABILITY_POLICY } from '../../rules/index.ts'
+import { auditChangeLines } from '../../rules/quality/audit-changes.ts'
 import { CAPA_STATUSES } from '../../rules/quality/shapes.ts'
 import { rangeCapability } from '../../rules/reports/capability.ts'
 import {
   type AlarmKpisReport,
+  type AuditTrailReport,
   type CapabilityReport,
   type CapabilityReportRow,
   type CapaStatusReport,
+  MAX_AUDIT_REPORT_ENTRIES,
   type NcParetoReport,
   REPORT_TITLES,
   type Report,
@@ -13,7 +16,7 @@ import {
 } from '../../rules/reports/shapes.ts'
 import type { AlarmService } from '../alarms/index.ts'
 import type { CharacteristicRuntime } from '../pipeline/runtime.ts'
-import type { QualityService } from '../quality/index.ts'
+import type { AuditTrail, QualityService } from '../quality/index.ts'
 import type { RangeQuery, TimeSeriesStore } from '../store/types.ts'
 
 /**
@@ -35,6 +38,8 @@ export interface ReportSources {
   alarms: Pick<AlarmService, 'kpis'>
   /** Absent when the quality loop does not run: the NC and CAPA reports are then refused. */
   quality?: Pick<QualityService, 'kpis' | 'capas'> | undefined
+  /** Absent with the quality loop: the audit-trail report is then refused. */
+  audit?: Pick<AuditTrail, 'list'> | undefined
   now?: () => number
   /** Readings (and chart points) read per characteristic; default MAX_REPORT_READINGS. */
   maxReadings?: number
@@ -264,6 +269,45 @@ export function createReportService(sources: ReportSources): ReportService {
     }
   }
 
+  async function auditReport(r: ReportRequest): Promise<AuditTrailReport> {
+    if (!sources.audit) throw new ReportUnavailable('the quality loop does not run here')
+    const listed = await sources.audit.list({
+      from: r.from,
+      to: r.to,
+      limit: MAX_AUDIT_REPORT_ENTRIES + 1,
+    })
+    const truncated = listed.length > MAX_AUDIT_REPORT_ENTRIES
+    const entries = truncated ? listed.slice(0, MAX_AUDIT_REPORT_ENTRIES) : listed
+    const counts = new Map<string, number>()
+    for (const e of entries) counts.set(e.entity, (counts.get(e.entity) ?? 0) + 1)
+    const report: AuditTrailReport = {
+      ...base('audit-trail', r),
+      entries: entries.map((e) => ({
+        seq: e.seq,
+        at: e.at,
+        actor: e.actor,
+        action: e.action,
+        entity: e.entity,
+        entityId: e.entityId,
+        reason: e.reason,
+        changes: auditChangeLines(e),
+        hash: e.hash,
+      })),
+      truncated,
+      byEntity: [...counts]
+        .map(([entity, count]) => ({ entity, count }))
+        .sort((a, b) => b.count - a.count || (a.entity < b.entity ? -1 : 1)),
+    }
+    if (truncated)
+      report.notes.push(
+        `More than ${MAX_AUDIT_REPORT_ENTRIES.toLocaleString('en')} entries in the range: the first ${MAX_AUDIT_REPORT_ENTRIES.toLocaleString('en')} are listed; ask for the rest with a range from the last one's time.`,
+      )
+    report.notes.push(
+      'The entries as recorded, oldest first. Whether the chain of hashes holds (nothing edited, removed or cut off) is what `linewatch audit verify` and GET /api/audit/verify (admin) check; each entry’s hash is in the CSV.',
+    )
+    return report
+  }
+
   function make(kind: ReportKind, r: ReportRequest): Promise<Report> {
     switch (kind) {
       case 'capability':
@@ -274,6 +318,8 @@ export function createReportService(sources: ReportSources): ReportService {
         return alarmReport(r)
       case 'capa-status':
         return capaReport(r)
+      case 'audit-trail':
+        return auditReport(r)
     }
   }
 

@@ -7,6 +7,7 @@
  * nc-workflow.ts, which hash nothing.
  */
 export * from './audit.ts'
+export * from './audit-changes.ts'
 export * from './canonical.ts'
 export * from './capa.ts'
 export * from './json-places.ts'

@@ -134,3 +134,19 @@ export const CAPA_ACTION_STATES: Readonly<Record<CapaActionName, readonly CapaSt
   'link-nc': ['open', 'implemented'],
   comment: ['open', 'implemented', 'verified', 'approved', 'closed'],
 }
+
+/**
+ * An audit entry as it is shown (the API's view, the audit-trail report's row): who, when, what
+ * and why, and the entry's hash in the chain. The entry itself is rules/quality/audit.ts's,
+ * which hashes and so stays out of the dashboard's bundle.
+ */
+export interface AuditEntryShown {
+  seq: number
+  at: number
+  actor: string
+  action: string
+  entity: string
+  entityId: string
+  reason: string
+  hash: string
+}

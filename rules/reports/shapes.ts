@@ -8,16 +8,17 @@ import type { AlarmKpisView } from '../alarms/kpis.ts'
 import type { Capability, CapabilityVerdict } from '../capability.ts'
 import type { ParetoRow } from '../quality/kpis.ts'
 import type { UserRole } from '../quality/roles.ts'
-import type { CapaKind, CapaStatus, Effectiveness } from '../quality/shapes.ts'
+import type { AuditEntryShown, CapaKind, CapaStatus, Effectiveness } from '../quality/shapes.ts'
 import type { ChartType, SigmaMethod } from '../spec.ts'
 
-export type ReportKind = 'capability' | 'nc-pareto' | 'alarm-kpis' | 'capa-status'
+export type ReportKind = 'capability' | 'nc-pareto' | 'alarm-kpis' | 'capa-status' | 'audit-trail'
 
 export const REPORT_KINDS: readonly ReportKind[] = [
   'capability',
   'nc-pareto',
   'alarm-kpis',
   'capa-status',
+  'audit-trail',
 ]
 
 export type ReportFormat = 'json' | 'csv' | 'pdf'
@@ -29,18 +30,21 @@ export const REPORT_TITLES: Readonly<Record<ReportKind, string>> = {
   'nc-pareto': 'Nonconformances: Pareto by cause and characteristic',
   'alarm-kpis': 'Alarm-system health (EEMUA 191)',
   'capa-status': 'CAPA status',
+  'audit-trail': 'Audit trail',
 }
 
 /**
  * Who may read each report: the capability summary and the alarm KPIs a viewer (the live
- * capability and GET /api/alarm-kpis are a viewer's), the NC Pareto and the CAPA status a
- * quality engineer (as GET /api/quality/kpis). The daily files hold both: a quality engineer's.
+ * capability and GET /api/alarm-kpis are a viewer's), the NC Pareto, the CAPA status and the
+ * audit trail a quality engineer (as GET /api/quality/kpis and GET /api/audit). The daily
+ * files hold both: a quality engineer's.
  */
 export const REPORT_ROLES: Readonly<Record<ReportKind, UserRole>> = {
   capability: 'viewer',
   'alarm-kpis': 'viewer',
   'nc-pareto': 'quality-engineer',
   'capa-status': 'quality-engineer',
+  'audit-trail': 'quality-engineer',
 }
 
 interface ReportBase {
@@ -163,7 +167,33 @@ export interface CapaStatusReport extends ReportBase {
   capas: CapaStatusRow[]
 }
 
-export type Report = CapabilityReport | NcParetoReport | AlarmKpisReport | CapaStatusReport
+/** One entry of the audit trail as the report lists it, and what it changed. */
+export interface AuditTrailRow extends AuditEntryShown {
+  /** One line each (rules/quality/audit-changes.ts), nothing cut. */
+  changes: string[]
+}
+
+/**
+ * The audit trail's entries of the range, oldest first, for its periodic review (EU GMP Annex
+ * 11 §9): at most MAX_AUDIT_REPORT_ENTRIES; `truncated` when the range held more.
+ */
+export interface AuditTrailReport extends ReportBase {
+  kind: 'audit-trail'
+  entries: AuditTrailRow[]
+  truncated: boolean
+  /** Entries listed per entity ("nc", "capa", "config", "user"…), most first. */
+  byEntity: { entity: string; count: number }[]
+}
+
+/** The most entries an audit-trail report lists: a month of a busy plant's trail. */
+export const MAX_AUDIT_REPORT_ENTRIES = 20_000
+
+export type Report =
+  | CapabilityReport
+  | NcParetoReport
+  | AlarmKpisReport
+  | CapaStatusReport
+  | AuditTrailReport
 
 /** The files of one daily report run, as the webhook `report.daily` names them. */
 export interface DailyReportFile {

@@ -3,6 +3,7 @@ import { csvCell } from '../quality/kpis.ts'
 import { isoTime, utcSeconds } from '../time-text.ts'
 import type {
   AlarmKpisReport,
+  AuditTrailReport,
   CapabilityReport,
   CapaStatusReport,
   NcParetoReport,
@@ -60,6 +61,8 @@ export interface DisplayColumn {
   width: number
   align: 'left' | 'right'
   lines: DisplayLine[]
+  /** Its text's lines and indentation kept, in a fixed-width font (a configuration's diff). */
+  pre?: boolean
 }
 
 export interface ReportTable {
@@ -314,6 +317,27 @@ function summary(id: string, figures: [string, Cell, CellFormat][]): ReportTable
   }
 }
 
+/** A table of counts: a name (`key`, shown under `header`) and its count. */
+function counts<K extends string>(
+  id: string,
+  title: string,
+  empty: string,
+  [key, header, countHeader]: [K, string, string],
+  rows: readonly (Record<K, string> & { count: number })[],
+): ReportTable {
+  return {
+    id,
+    title,
+    empty,
+    csv: [csv(key), csv('count')],
+    display: [
+      col(header, 3, [line(key, 'text')], 'left'),
+      col(countHeader, 1, [line('count', 'int')]),
+    ],
+    rows: rows.map((r) => ({ [key]: r[key], count: r.count })),
+  }
+}
+
 const paretoDisplay = (first: DisplayColumn): DisplayColumn[] => [
   first,
   col('Count', 1, [line('count', 'int')]),
@@ -472,17 +496,7 @@ function capaTables(r: CapaStatusReport): ReportTable[] {
       ['closed in the range', r.closed, 'int'],
       ['mean time to close (closed in the range)', r.meanTimeToCloseMs, 'days'],
     ]),
-    {
-      id: 'by-status',
-      title: 'By status now',
-      empty: '',
-      csv: [csv('status'), csv('count')],
-      display: [
-        col('Status', 3, [line('status', 'text')], 'left'),
-        col('Count', 1, [line('count', 'int')]),
-      ],
-      rows: r.byStatus.map((s) => ({ status: s.status, count: s.count })),
-    },
+    counts('by-status', 'By status now', '', ['status', 'Status', 'Count'], r.byStatus),
     {
       id: 'capas',
       title: 'CAPAs not closed, and closed in the range',
@@ -526,6 +540,58 @@ function capaTables(r: CapaStatusReport): ReportTable[] {
   ]
 }
 
+function auditTables(r: AuditTrailReport): ReportTable[] {
+  return [
+    summary('summary', [
+      ['entries listed', r.entries.length, 'int'],
+      ['more entries in the range than listed', yesNo(r.truncated), 'text'],
+    ]),
+    counts(
+      'by-entity',
+      'Entries by what they are about',
+      'None.',
+      ['entity', 'Entity', 'Entries'],
+      r.byEntity,
+    ),
+    {
+      id: 'entries',
+      title: 'Entries, oldest first',
+      empty: 'No entries in the range.',
+      csv: [
+        csv('seq'),
+        csv('at', 'at', true),
+        csv('actor'),
+        csv('action'),
+        csv('entity'),
+        csv('entityId'),
+        csv('reason'),
+        csv('changes'),
+        csv('hash'),
+      ],
+      display: [
+        col('#', 0.7, [line('seq', 'text')]),
+        col('Time (UTC)', 1.6, [line('at', 'time')], 'left'),
+        col('Who', 1.2, [line('actor', 'text')], 'left'),
+        col('What', 2, [line('action', 'text'), line('record', 'text', { muted: true })], 'left'),
+        col('Reason', 2.2, [line('reason', 'text')], 'left'),
+        { ...col('Changes', 4.3, [line('changes', 'text')], 'left'), pre: true },
+      ],
+      rows: r.entries.map((e) => ({
+        seq: String(e.seq),
+        at: e.at,
+        actor: e.actor,
+        action: e.action,
+        entity: e.entity,
+        entityId: e.entityId,
+        record: `${e.entity} ${e.entityId}`,
+        reason: e.reason,
+        changes: e.changes.join('\n'),
+        hash: e.hash,
+      })),
+    },
+  ]
+}
+
 /** The report's tables, in the order they are printed. */
 export function reportTables(report: Report): ReportTable[] {
   switch (report.kind) {
@@ -537,6 +603,8 @@ export function reportTables(report: Report): ReportTable[] {
       return alarmTables(report)
     case 'capa-status':
       return capaTables(report)
+    case 'audit-trail':
+      return auditTables(report)
   }
 }
 

@@ -15,6 +15,7 @@ import type {
   SignatureMeaning,
   SignatureView,
 } from '../../../gateway/contract.ts'
+import { auditChangeLines } from '../../../rules/quality/audit-changes.ts'
 import {
   DISPOSITION_DECISIONS,
   FISHBONE_CATEGORIES,
@@ -879,40 +880,12 @@ export function downloadName(kind: 'nc' | 'capa', id: number | string, format: s
 
 // ---- audit trail --------------------------------------------------------------------------------
 
-const MAX_JSON = 160
-
-function short(x: unknown): string {
-  if (x === undefined) return '—'
-  const text = typeof x === 'string' ? x : JSON.stringify(x)
-  if (text === undefined) return String(x)
-  return text.length > MAX_JSON ? `${text.slice(0, MAX_JSON - 1)}…` : text
-}
-
-const isPlainObject = (x: unknown): x is Record<string, unknown> =>
-  typeof x === 'object' && x !== null && !Array.isArray(x)
-
-/** A field's value: a time field's milliseconds ("dueAt", "at") as a UTC time. */
-function fieldValue(key: string, x: unknown): string {
-  return typeof x === 'number' && /(^at|At)$/.test(key) ? formatUtc(x) : short(x ?? null)
-}
-
 /**
- * What an audit entry changed, one line per field: "owner: null → qe". Objects are compared by
- * field (only fields that differ; times in UTC); anything else is shown whole. Long values are
- * cut.
+ * What an audit entry changed, one line per field (rules/quality/audit-changes.ts), values longer
+ * than 160 characters cut.
  */
 export function auditChanges(entry: Pick<AuditEntryView, 'before' | 'after'>): string[] {
-  const { before, after } = entry
-  if (before === null && after === null) return []
-  if (isPlainObject(before) || isPlainObject(after)) {
-    const b = isPlainObject(before) ? before : {}
-    const a = isPlainObject(after) ? after : {}
-    const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])]
-    return keys
-      .filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]))
-      .map((k) => `${k}: ${fieldValue(k, b[k])} → ${fieldValue(k, a[k])}`)
-  }
-  return [`${short(before)} → ${short(after)}`]
+  return auditChangeLines(entry, { maxLength: 160 })
 }
 
 // ---- CAPA ---------------------------------------------------------------------------------------

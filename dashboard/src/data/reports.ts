@@ -20,6 +20,7 @@ export const REPORT_LABELS: Readonly<Record<ReportKind, string>> = {
   'nc-pareto': 'NC Pareto',
   'alarm-kpis': 'Alarm KPIs',
   'capa-status': 'CAPA status',
+  'audit-trail': 'Audit trail',
 }
 
 /** The reports that take an area (a path prefix, or an operator position). */
