@@ -1,3 +1,4 @@
+import { request } from 'node:http'
 import { io, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type {
@@ -27,7 +28,8 @@ import { startTcpProxy } from './helpers/tcp-proxy.ts'
  * down, one gateway (x) has a pump trip, a plant state set and a user disabled, and the other
  * (y) closes an NC that x raises. Once Redis is back each gateway reads again what it missed:
  * y suppresses its alarm by the pump's trip, holds the plant state and refuses the user; x
- * opens a recurrence for the next excursion rather than add to the NC closed meanwhile. And when
+ * opens a recurrence for the next excursion rather than add to the NC closed meanwhile, and y
+ * counts the wrong passwords x refused meanwhile, locking the user they were tried for. And when
  * only one gateway loses Redis (through a proxy cut), what it changed meanwhile reaches the
  * other, which noticed nothing, once it is back (it announces it again, and `peers-resync`).
  */
@@ -45,6 +47,25 @@ alarms:
 characteristics:
 ${['pump', ...KS].map(line).join('\n')}
 `
+
+/**
+ * A sign-in from another loopback address (the gateway throttles per user name and per client
+ * address): the status it gets.
+ */
+const signInFrom = (gw: ClusterGateway, user: string, password: string, localAddress: string) =>
+  new Promise<number>((resolve, reject) => {
+    const body = JSON.stringify({ user, password })
+    const req = request(
+      `${gw.url}/api/auth/sign-in`,
+      { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
 
 const changeoverOn = async (gw: ClusterGateway) =>
   (await call<{ id: string; active: boolean }[]>(gw, 'GET', '/api/plant-states', null)).body.find(
@@ -206,6 +227,10 @@ describe('a cluster after Redis was away', () => {
     )
     expect(asked.status).toBe(503)
     expect(asked.body.message).toMatch(/cannot reach each other now \(Redis is away\)/)
+    // Five wrong passwords for qm on x (from an address of their own): x locks qm.
+    for (let k = 0; k < 5; k++)
+      expect(await signInFrom(x, 'qm', `a guess ${k}`, '127.0.0.2')).toBe(401)
+    expect(await signInFrom(x, 'qm', PASSWORDS.qm, '127.0.0.3')).toBe(429)
     // y heard none of it.
     expect(await changeoverOn(y)).toBe(false)
     expect((await alarmOn(y, `${onY}:HH`)).state).toBe('unack-active')
@@ -228,6 +253,23 @@ describe('a cluster after Redis was away', () => {
       { timeoutMs: 30_000, intervalMs: 500 },
     )
     expect(refused.status).toBe(401)
+    // The guesses x refused count on y too, read from the shared audit trail: qm is locked there,
+    // though no sign-in was tried on y (waiting reads the users' list, which tries nothing).
+    const adminOnY = (await signIn(y, 'admin', CLUSTER_ADMIN_PASSWORD)).body.token
+    await waitFor(
+      'y to lock qm',
+      async () => {
+        const users = await call<{ name: string; lockedUntil: number | null }[]>(
+          y,
+          'GET',
+          '/api/users',
+          adminOnY,
+        )
+        return users.body.find((u) => u.name === 'qm')?.lockedUntil != null
+      },
+      { timeoutMs: 30_000 },
+    )
+    expect(await signInFrom(y, 'qm', PASSWORDS.qm, '127.0.0.4')).toBe(429)
     await waitFor(
       'x to follow the NC’s closure',
       () => ncEvents.some((e) => e.nc.id === ncId && e.nc.status === 'closed'),

@@ -541,6 +541,13 @@ characteristics:
       await call<AuditEntryView[]>('GET', '/api/audit?entity=user&id=op', sessions.qe)
     ).body.filter((a) => a.action === 'sign-in refused')
     expect(refused).toHaveLength(4)
+    // Where from, and whether each counts towards a lock (the one refused as locked does not):
+    // what a gateway of a cluster reads again after Redis was away.
+    const after = refused.map((a) => a.after as { address: string; counts: boolean })
+    expect(after.map((a) => a.counts)).toEqual([true, true, true, false])
+    expect(
+      after.every((a) => a.address !== '' && refused[0]?.reason.endsWith(`(from ${a.address})`)),
+    ).toBe(true)
   })
 
   it('tells the webhook receiver, signed with HMAC-SHA256 over the timestamp and body', async () => {

@@ -101,7 +101,6 @@ interface Session {
 export const USER_NAME = /^[a-z0-9][a-z0-9._-]{1,63}$/
 
 const WRONG = 'wrong user name or password'
-/** Throttle states kept before the stale ones are pruned. */
 /** A sign-in's outcome, told to the other gateways of a cluster: its throttle keys. */
 interface SignInOutcomeAnnounced {
   keys: string[]
@@ -111,7 +110,15 @@ interface SignInOutcomeAnnounced {
 /** A throttle key: a user name or a client address. */
 const THROTTLE_KEY = /^(user|address):.{1,200}$/s
 
+/** Throttle states kept before the stale ones are pruned. */
 const MAX_THROTTLES = 10_000
+
+/** What a refused sign-in's audit entry keeps besides its reason: where from, and whether it counts. */
+interface RefusalAudited {
+  address: string
+  /** A password tried and refused (a failure towards a lock); false for one refused as locked. */
+  counts: boolean
+}
 
 export function createUserDirectory(ctx: {
   db: RecordsDb
@@ -129,6 +136,11 @@ export function createUserDirectory(ctx: {
   const users = new Map<string, StoredUser>()
   const sessions = new Map<string, Session>()
   const throttles = new Map<string, ThrottleState>()
+  /**
+   * Per throttle key, the failures counted (their times) and the latest success: a failure read
+   * again from the records after an outage counts once, and not when a success came after it.
+   */
+  const heard = new Map<string, { failures: Set<number>; success: number }>()
 
   const view = (u: StoredUser): UserView => {
     const lock = throttles.get(`user:${u.name}`)?.lockedUntil ?? null
@@ -219,11 +231,41 @@ export function createUserDirectory(ctx: {
   })
 
   function countOutcome(key: string, failed: boolean, at: number): void {
+    let h = heard.get(key)
+    if (!h) {
+      h = { failures: new Set(), success: Number.NEGATIVE_INFINITY }
+      heard.set(key, h)
+    }
+    if (failed) {
+      if (h.failures.has(at) || at <= h.success) return
+      // Only the window's are read again: older ones need not be remembered.
+      for (const t of h.failures) if (at - t >= policy.lockout.windowMs) h.failures.delete(t)
+      h.failures.add(at)
+    } else h.success = Math.max(h.success, at)
     throttles.set(
       key,
       failed ? recordFailure(throttle(key), at, policy.lockout) : recordSuccess(throttle(key)),
     )
   }
+
+  // Redis was away: the sign-ins refused on the other gateways meanwhile were not heard of, and
+  // guesses spread over the gateways would have gained that much. The refusals of the lockout
+  // window as the shared records have them (each gateway's audit trail), each counted once.
+  ctx.peers?.bus.onResync(() => {
+    const at = now()
+    const rows = ctx.db
+      .prepare(
+        `SELECT at, entity_id, after FROM audit WHERE entity = 'user' AND at >= ?
+           AND action IN ('sign-in refused', 'signature refused') ORDER BY at`,
+      )
+      .all(at - policy.lockout.windowMs) as { at: number; entity_id: string; after: string }[]
+    for (const row of rows) {
+      const refusal = JSON.parse(row.after) as Partial<RefusalAudited> | null
+      if (refusal?.counts !== true || typeof refusal.address !== 'string') continue
+      for (const key of [`user:${row.entity_id}`, `address:${refusal.address}`])
+        countOutcome(key, true, row.at)
+    }
+  })
 
   /** Counts a sign-in's outcome here and tells the other gateways of a cluster. */
   function outcome(keys: string[], failed: boolean, at: number): void {
@@ -271,8 +313,10 @@ export function createUserDirectory(ctx: {
     if (throttles.size <= MAX_THROTTLES) return
     for (const [key, t] of throttles) {
       const locked = t.lockedUntil !== null && t.lockedUntil > at
-      if (!locked && t.failures.every((f) => at - f >= policy.lockout.windowMs))
+      if (!locked && t.failures.every((f) => at - f >= policy.lockout.windowMs)) {
         throttles.delete(key)
+        heard.delete(key)
+      }
     }
   }
 
@@ -289,7 +333,7 @@ export function createUserDirectory(ctx: {
     for (const key of keys) {
       const verdict = signInAllowed(throttle(key), at, policy.lockout)
       if (!verdict.allowed) {
-        refused(name, address, what, 'locked')
+        refused(name, address, what, 'locked', at)
         return {
           ok: false,
           status: 429,
@@ -307,6 +351,7 @@ export function createUserDirectory(ctx: {
         address,
         what,
         u === undefined ? 'unknown user' : u.disabled ? 'disabled' : WRONG,
+        at,
       )
       return {
         ok: false,
@@ -318,16 +363,17 @@ export function createUserDirectory(ctx: {
     return { ok: true, user: u }
   }
 
-  function refused(name: string, address: string, what: string, why: string): void {
+  /** The audit entry of a refusal, at the time its outcome was counted (`at`). */
+  function refused(name: string, address: string, what: string, why: string, at: number): void {
     audit.append({
-      at: now(),
+      at,
       actor: name,
       action: `${what} refused`,
       entity: 'user',
       entityId: name,
       reason: `${why} (from ${address})`,
       before: null,
-      after: null,
+      after: { address, counts: why !== 'locked' } satisfies RefusalAudited,
     })
   }
 
