@@ -445,6 +445,25 @@ describe('PostgreSQL records shared by several gateways', () => {
     }
   })
 
+  it('a thread that dies in a call (an answer beyond its memory): the call says so, not at its timeout; the next is answered', async () => {
+    const url = await server.createDatabase('records_oom')
+    const watched = watchThreads()
+    // A call left to its timeout would say so instead (and after a minute, not five seconds).
+    const db = openPostgresRecords({ url, timeoutMs: 60_000, maxMemoryMb: 32 })
+    try {
+      expect(db.prepare('SELECT 1 AS one').get()).toEqual({ one: 1 })
+      // Three million rows: more objects than the thread's 32 MiB heap holds.
+      expect(() => db.prepare('SELECT generate_series(1, 3000000) AS n').all()).toThrow(
+        /records thread stopped while answering/,
+      )
+      expect(db.prepare('SELECT 2 AS two').get()).toEqual({ two: 2 })
+      expect(watched.threads).toHaveLength(2)
+    } finally {
+      watched.restore()
+      db.close()
+    }
+  })
+
   it('a records batch a constraint refuses commits without that write (savepoints), so later writes and waiters go on', async () => {
     const url = await server.createDatabase('records_constraint')
     ;(await openRecordsAt({ dialect: 'postgres', url })).close()

@@ -8,6 +8,7 @@
 import { workerData } from 'node:worker_threads'
 import pg from 'pg'
 import {
+  BEAT_MS,
   begins,
   ends,
   type FromPostgresWorker,
@@ -24,6 +25,9 @@ let inTransaction = false
 /** The connection was lost inside a transaction: refuse until its ROLLBACK. */
 let transactionLost = false
 let queue = Promise.resolve()
+
+// Alive: the caller waiting on an answer watches this move (postgres-records.ts, ask).
+setInterval(() => Atomics.add(answered, 1, 1), BEAT_MS).unref()
 
 async function connection(): Promise<pg.Client> {
   if (client) return client

@@ -24,10 +24,19 @@ import type { RecordsDb, RecordsParam, RecordsRow, RecordsStatement } from './re
  * answer within `timeoutMs` (30 s) throws instead of hanging. A lost connection is reconnected
  * at the next query (one lost inside a transaction fails that transaction's statements until
  * its ROLLBACK). A thread that dies is replaced at the next call, its transaction treated as
- * a lost connection's (a call already waiting on it gives up at its timeout).
+ * a lost connection's. The thread beats (a counter it moves every BEAT_MS): a call waiting on a
+ * thread whose beat has stood still for STALL_MS gives up then, not at its timeout — the
+ * thread died (an answer beyond its memory, `maxMemoryMb`, ends it) or hangs, and the judging
+ * thread, which waits for the answer, would otherwise stand still the whole timeout.
  */
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 30_000
+/** How often the thread beats. */
+export const BEAT_MS = 250
+/** A beat standing still this long: the thread has stopped. */
+const STALL_MS = 5_000
+/** The thread's heap: it holds one answer at a time (records reads are small). */
+export const DEFAULT_READER_MEMORY_MB = 256
 
 /** The first key of the session locks on PostgreSQL's audit chains ("audt"). */
 export const AUDIT_CHAIN_LOCK = 0x61756474
@@ -58,7 +67,10 @@ export type FromPostgresWorker =
 export interface PostgresWorkerData {
   url: string
   port: MessagePort
-  /** Int32 [0]: answers given so far (the worker adds one and notifies after each). */
+  /**
+   * Int32 [0]: answers given so far (the worker adds one and notifies after each); [1]: its
+   * beats, one every BEAT_MS.
+   */
   signal: SharedArrayBuffer
   timeoutMs: number
 }
@@ -131,23 +143,36 @@ export const RECORDS_TYPES = {
   },
 } as pg.CustomTypesConfig
 
-export function openPostgresRecords(options: { url: string; timeoutMs?: number }): RecordsDb {
+export function openPostgresRecords(options: {
+  url: string
+  timeoutMs?: number
+  /** The reader thread's heap (old generation), MiB; DEFAULT_READER_MEMORY_MB. */
+  maxMemoryMb?: number
+}): RecordsDb {
   const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
   /** The thread and the channel to it; another one once a thread died. */
   let thread: { worker: Worker; port: MessagePort; answered: Int32Array; dead: boolean }
   function startReader(): void {
-    const signal = new SharedArrayBuffer(4)
+    const signal = new SharedArrayBuffer(8)
     const { port1, port2 } = new MessageChannel()
     const workerData: PostgresWorkerData = { url: options.url, port: port2, signal, timeoutMs }
     const worker = startThread('postgres-records-worker', import.meta.url, {
       workerData,
       transferList: [port2 as never],
-      resourceLimits: { maxYoungGenerationSizeMb: 8 },
+      resourceLimits: {
+        maxYoungGenerationSizeMb: 8,
+        maxOldGenerationSizeMb: options.maxMemoryMb ?? DEFAULT_READER_MEMORY_MB,
+      },
     })
     const started = { worker, port: port1, answered: new Int32Array(signal), dead: false }
     // Seen between calls (the caller blocks in Atomics.wait, not on the event loop): the next
-    // call starts another thread. One that dies while a call waits leaves it to its timeout.
+    // call starts another thread. One that dies while a call waits stops beating (ask).
     worker.on('exit', () => {
+      started.dead = true
+    })
+    // Out of memory, or a fault: the call waiting saw it stop beating; unheard, the error would
+    // end the process.
+    worker.on('error', () => {
       started.dead = true
     })
     // Neither keeps the process alive.
@@ -195,24 +220,33 @@ export function openPostgresRecords(options: { url: string; timeoutMs?: number }
     let seen = Atomics.load(answered, 0)
     port.postMessage(message)
     const deadline = Date.now() + timeoutMs
+    let beat = Atomics.load(answered, 1)
+    let beatSeenAt = Date.now()
     for (;;) {
       // Answers to calls that timed out earlier may come first: skip them.
       for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
         const answer = m.message as FromPostgresWorker
         if (answer.id === message.id) return answer
       }
-      const left = deadline - Date.now()
-      if (left <= 0 || Atomics.wait(answered, 0, seen, left) === 'timed-out') {
-        // One last look: the answer may have come with the deadline.
-        for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-          const answer = m.message as FromPostgresWorker
-          if (answer.id === message.id) return answer
-        }
+      const at = Date.now()
+      if (at >= deadline)
         throw new Error(
           `PostgreSQL (records) did not answer within ${timeoutMs / 1000} s: ${what.slice(0, 120)}`,
         )
+      if (Atomics.load(answered, 1) !== beat) {
+        beat = Atomics.load(answered, 1)
+        beatSeenAt = at
+      } else if (at - beatSeenAt >= STALL_MS) {
+        // Dead or hung: the next call starts another thread (and ends this one, if it hangs).
+        thread.dead = true
+        void thread.worker.terminate()
+        throw new Error(
+          `the PostgreSQL records thread stopped while answering (out of memory, or a fault): ${what.slice(0, 120)}`,
+        )
       }
-      seen = Atomics.load(answered, 0)
+      // Woken by an answer, or after a beat's time to look at the beat again.
+      if (Atomics.wait(answered, 0, seen, Math.min(deadline - at, 2 * BEAT_MS)) !== 'timed-out')
+        seen = Atomics.load(answered, 0)
     }
   }
 
