@@ -196,6 +196,19 @@ describe('the Reports page in a real browser', () => {
         (td) => (globalThis as unknown as Styled).getComputedStyle(td).whiteSpace,
       ),
     ).toBe('pre-wrap')
+    // About the configuration only: its two entries.
+    await page.locator('lw-reports select[data-part="entity"]').selectOption('config')
+    await waitFor(
+      'only the configuration’s entries',
+      async () =>
+        (await text(page.locator('lw-reports [data-part="subtitle"]'))).includes('About: config') &&
+        (await rows.count()) === api.entries.filter((e) => e.entity === 'config').length,
+      { timeoutMs: WAIT },
+    )
+    expect(await rows.allTextContents()).toEqual([
+      expect.stringContaining('configuration recorded'),
+      expect.stringContaining('configuration changed'),
+    ])
     await page.screenshot({ path: join(ARTIFACTS, 'reports-audit-trail.png') })
     expect(browser?.errors()).toEqual([])
   })

@@ -149,6 +149,20 @@ describe('the audit trail of settings and configuration', () => {
     ])
     const alarm = report.entries.find((e) => e.action === 'alarm settings changed')
     expect(alarm?.changes).toContain('priority: high → low')
+    // Only what the entries are about, when asked: the configuration's two.
+    const configOnly = (await g.get<AuditTrailReport>(`${path}&entity=config`, TOKENS.engineer))
+      .body
+    expect(configOnly.entity).toBe('config')
+    expect(configOnly.entries.map((e) => e.seq)).toEqual(
+      entries.filter((e) => e.entity === 'config').map((e) => e.seq),
+    )
+    expect(configOnly.entries.map((e) => e.action)).toEqual([
+      'configuration recorded',
+      'configuration changed',
+    ])
+    expect(
+      (await g.get(`${path}&entity=${encodeURIComponent('No such!')}`, TOKENS.engineer)).status,
+    ).toBe(400)
 
     const csv = await fetch(`${g.gateway.urls.http}${path}&format=csv`, {
       headers: { authorization: `Bearer ${TOKENS.engineer}` },

@@ -57,7 +57,7 @@ function stubReport(kind: ReportKind, r: ReportRequest): Report {
         capas: [],
       }
     case 'audit-trail':
-      return { ...base, kind, entries: [], truncated: false, byEntity: [] }
+      return { ...base, kind, entity: null, entries: [], truncated: false, byEntity: [] }
   }
 }
 

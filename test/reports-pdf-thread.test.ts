@@ -20,6 +20,7 @@ const report = (n: number): AuditTrailReport => ({
   to: Date.UTC(2026, 11, 8),
   generatedAt: Date.UTC(2026, 11, 8),
   notes: [],
+  entity: null,
   truncated: false,
   byEntity: [{ entity: 'nc', count: n }],
   entries: Array.from({ length: n }, (_, i) => ({

@@ -10,6 +10,7 @@ import { ApiFailure, get } from './api.ts'
 import { customKpiRange, hasRole, missingRoleText, msToDateInput } from './data/quality.ts'
 import {
   AREA_REPORTS,
+  AUDIT_ENTITIES,
   REPORT_KINDS,
   REPORT_LABELS,
   REPORT_RANGES,
@@ -41,6 +42,7 @@ export class LwReports extends LitElement {
     kind: { type: String },
     range: { state: true },
     area: { state: true },
+    entity: { state: true },
     report: { state: true },
     denied: { state: true },
     rangeProblem: { state: true },
@@ -51,6 +53,8 @@ export class LwReports extends LitElement {
   declare kind: ReportKind
   declare range: Range
   declare area: string
+  /** The audit trail: what its entries are about ('' for all). */
+  declare entity: string
   declare report: Report | null
   declare denied: string | null
   declare rangeProblem: string | null
@@ -65,6 +69,7 @@ export class LwReports extends LitElement {
     this.kind = 'capability'
     this.range = { key: '24h' }
     this.area = ''
+    this.entity = ''
     this.report = null
     this.denied = null
     this.rangeProblem = null
@@ -73,12 +78,10 @@ export class LwReports extends LitElement {
       async (signal) => {
         const kind = this.kind
         this.bounds = this.resolve()
-        const area =
-          AREA_REPORTS.has(kind) && this.area.trim() !== '' ? this.area.trim() : undefined
         try {
           this.report = await get<Report>(
             `reports/${kind}`,
-            { ...this.bounds, ...(area ? { area } : {}) },
+            { ...this.bounds, ...this.filters(kind) },
             signal,
           )
           this.denied = null
@@ -100,6 +103,18 @@ export class LwReports extends LitElement {
       this.report = null
       void this.loader.load()
     }
+  }
+
+  /** The area, or what the audit trail's entries are about, as the report's query has them. */
+  private filters(kind: ReportKind): { area?: string; entity?: string } {
+    if (AREA_REPORTS.has(kind) && this.area.trim() !== '') return { area: this.area.trim() }
+    if (kind === 'audit-trail' && this.entity !== '') return { entity: this.entity }
+    return {}
+  }
+
+  private setEntity(e: Event): void {
+    this.entity = (e.currentTarget as HTMLSelectElement).value
+    void this.loader.load()
   }
 
   private resolve(): { from: number; to: number } {
@@ -283,7 +298,13 @@ export class LwReports extends LitElement {
                 <label class="field">Area (path prefix) <input name="area" .value=${this.area} placeholder="all" /></label>
                 <button type="submit">Apply</button>
               </form>`
-            : nothing
+            : this.kind === 'audit-trail'
+              ? html`<label class="field">About
+                  <select data-part="entity" .value=${this.entity} @change=${this.setEntity}>
+                    <option value="">everything</option>
+                    ${AUDIT_ENTITIES.map((e) => html`<option value=${e} ?selected=${this.entity === e}>${e}</option>`)}
+                  </select></label>`
+              : nothing
         }
       </div>
       ${this.rangeProblem ? html`<p class="problem" role="alert">${this.rangeProblem}</p>` : nothing}
@@ -304,11 +325,7 @@ export class LwReports extends LitElement {
     const r = this.report
     if (r === null || r.kind !== this.kind) return html`<p class="muted">Loading…</p>`
     const { from, to } = this.bounds
-    const query = {
-      from,
-      to,
-      ...(AREA_REPORTS.has(r.kind) && this.area.trim() !== '' ? { area: this.area.trim() } : {}),
-    }
+    const query = { from, to, ...this.filters(r.kind) }
     const onProblem = (text: string) => {
       this.loader.problem = text
     }

@@ -66,6 +66,13 @@ const ReportQuery = Type.Object(
           'capability: characteristics whose ISA-95 path is or starts with it; alarm-kpis: the operator position (area)',
       }),
     ),
+    entity: Type.Optional(
+      Type.String({
+        pattern: '^[a-z][a-z-]{0,39}$',
+        description:
+          'audit-trail: only the entries about this (config, user, limits, alarm, nc, capa, signature)',
+      }),
+    ),
     format: Type.Union(
       REPORT_FORMATS.map((f) => Type.Literal(f)),
       { default: 'json' },
@@ -118,14 +125,20 @@ export function registerReportRoutes(app: FastifyInstance, ctx: ApiContext): voi
     },
     async (request, reply) => {
       const { kind } = request.params as { kind: ReportKind }
-      const q = request.query as { from?: string; to?: string; area?: string; format: ReportFormat }
+      const q = request.query as {
+        from?: string
+        to?: string
+        area?: string
+        entity?: string
+        format: ReportFormat
+      }
       const range = timeRange(q, REPORT_DEFAULT_WINDOW_MS[kind])
       if (typeof range === 'string') return badRequest(reply, range)
       if (range.from === range.to)
         return badRequest(reply, 'the range is empty: from must be before to')
       let report: Awaited<ReturnType<typeof reports.build>>
       try {
-        report = await reports.build(kind, { ...range, area: q.area })
+        report = await reports.build(kind, { ...range, area: q.area, entity: q.entity })
       } catch (e) {
         if (e instanceof ReportUnavailable)
           return (reply as FastifyReply)

@@ -50,6 +50,8 @@ export interface ReportRequest {
   to: number
   /** Capability and alarm KPIs: an ISA-95 path prefix ("Plant/Filling"); absent for all. */
   area?: string | undefined
+  /** The audit trail: only the entries about this entity ("config", "nc"…); absent for all. */
+  entity?: string | undefined
 }
 
 export interface ReportService {
@@ -272,6 +274,7 @@ export function createReportService(sources: ReportSources): ReportService {
   async function auditReport(r: ReportRequest): Promise<AuditTrailReport> {
     if (!sources.audit) throw new ReportUnavailable('the quality loop does not run here')
     const listed = await sources.audit.list({
+      entity: r.entity,
       from: r.from,
       to: r.to,
       limit: MAX_AUDIT_REPORT_ENTRIES + 1,
@@ -282,6 +285,7 @@ export function createReportService(sources: ReportSources): ReportService {
     for (const e of entries) counts.set(e.entity, (counts.get(e.entity) ?? 0) + 1)
     const report: AuditTrailReport = {
       ...base('audit-trail', r),
+      entity: r.entity ?? null,
       entries: entries.map((e) => ({
         seq: e.seq,
         at: e.at,

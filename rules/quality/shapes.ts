@@ -135,6 +135,17 @@ export const CAPA_ACTION_STATES: Readonly<Record<CapaActionName, readonly CapaSt
   comment: ['open', 'implemented', 'verified', 'approved', 'closed'],
 }
 
+/** What audit entries are about (`entity`), in the order the audit-trail report offers them. */
+export const AUDIT_ENTITIES = [
+  'config',
+  'user',
+  'limits',
+  'alarm',
+  'nc',
+  'capa',
+  'signature',
+] as const
+
 /**
  * An audit entry as it is shown (the API's view, the audit-trail report's row): who, when, what
  * and why, and the entry's hash in the chain. The entry itself is rules/quality/audit.ts's,

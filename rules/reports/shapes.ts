@@ -179,6 +179,8 @@ export interface AuditTrailRow extends AuditEntryShown {
  */
 export interface AuditTrailReport extends ReportBase {
   kind: 'audit-trail'
+  /** Only the entries about this (`config`, `user`, `nc`…), or null for all. */
+  entity: string | null
   entries: AuditTrailRow[]
   truncated: boolean
   /** Entries listed per entity ("nc", "capa", "config", "user"…), most first. */

@@ -608,13 +608,18 @@ export function reportTables(report: Report): ReportTable[] {
   }
 }
 
-/** The lines under a report's title: the plant, the range, when it was made (UTC), and the area. */
+/**
+ * The lines under a report's title: the plant, the range, the area or what the entries are about,
+ * and when it was made (UTC).
+ */
 export function reportSubtitle(report: Report): string[] {
   const area = 'area' in report && report.area ? [`Area: ${report.area}`] : []
+  const entity = 'entity' in report && report.entity ? [`About: ${report.entity}`] : []
   return [
     report.plant,
     `${utcText(report.from)} to ${utcText(report.to)} UTC`,
     ...area,
+    ...entity,
     `Made ${utcText(report.generatedAt)} UTC by linewatch`,
   ]
 }
@@ -637,6 +642,7 @@ export function reportCsv(report: Report): string {
     ['generated', iso(report.generatedAt)],
   ]
   if ('area' in report) head.push(['area', report.area ?? ''])
+  if ('entity' in report) head.push(['entity', report.entity ?? ''])
   for (const note of report.notes) head.push(['note', note])
   const lines: string[] = [
     ['field', 'value'].join(','),
