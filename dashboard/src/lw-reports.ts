@@ -31,9 +31,9 @@ type Range = { key: ReportRangeKey } | { key: 'custom'; from: number; to: number
 
 /**
  * The Reports page (issue 11): pick a report (capability summary, NC Pareto, alarm KPIs, CAPA
- * status, audit trail) and a range, see it as tables — the same tables, figures and notes as its CSV and
- * PDF (rules/reports/tables.ts) — print it (a print stylesheet leaves only the report, black on
- * white), or download its CSV or PDF from the gateway.
+ * status, audit trail) and a range, see it as tables — the same tables, figures and notes as its
+ * CSV and PDF (rules/reports/tables.ts) — print it (a print stylesheet leaves only the report,
+ * black on white), or download its CSV or PDF from the gateway.
  */
 export class LwReports extends LitElement {
   static override properties = {
@@ -300,7 +300,7 @@ export class LwReports extends LitElement {
               </form>`
             : this.kind === 'audit-trail'
               ? html`<label class="field">About
-                  <select data-part="entity" .value=${this.entity} @change=${this.setEntity}>
+                  <select data-part="entity" @change=${this.setEntity}>
                     <option value="">everything</option>
                     ${AUDIT_ENTITIES.map((e) => html`<option value=${e} ?selected=${this.entity === e}>${e}</option>`)}
                   </select></label>`

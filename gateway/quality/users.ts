@@ -137,10 +137,12 @@ export function createUserDirectory(ctx: {
   const sessions = new Map<string, Session>()
   const throttles = new Map<string, ThrottleState>()
   /**
-   * Per throttle key, the failures counted (their times) and the latest success: a failure read
-   * again from the records after an outage counts once, and not when a success came after it.
+   * Per throttle key, the failures counted and the latest success: a failure read again from the
+   * records after an outage counts once, and not when a success came after it. A failure is
+   * known by its time and all its keys (a user's two failures in one millisecond from two
+   * addresses are two).
    */
-  const heard = new Map<string, { failures: Set<number>; success: number }>()
+  const heard = new Map<string, { failures: Map<string, number>; success: number }>()
 
   const view = (u: StoredUser): UserView => {
     const lock = throttles.get(`user:${u.name}`)?.lockedUntil ?? null
@@ -227,20 +229,22 @@ export function createUserDirectory(ctx: {
     if (!o || !Array.isArray(o.keys) || typeof o.at !== 'number') return
     for (const key of o.keys)
       if (typeof key === 'string' && THROTTLE_KEY.test(key))
-        countOutcome(key, o.failed === true, o.at)
+        countOutcome(key, o.failed === true, o.at, o.keys)
   })
 
-  function countOutcome(key: string, failed: boolean, at: number): void {
+  /** Counts an outcome for `key`, one of the outcome's `keys`. */
+  function countOutcome(key: string, failed: boolean, at: number, keys: readonly string[]): void {
     let h = heard.get(key)
     if (!h) {
-      h = { failures: new Set(), success: Number.NEGATIVE_INFINITY }
+      h = { failures: new Map(), success: Number.NEGATIVE_INFINITY }
       heard.set(key, h)
     }
     if (failed) {
-      if (h.failures.has(at) || at <= h.success) return
+      const failure = `${at} ${[...keys].sort().join(' ')}`
+      if (h.failures.has(failure) || at < h.success) return
       // Only the window's are read again: older ones need not be remembered.
-      for (const t of h.failures) if (at - t >= policy.lockout.windowMs) h.failures.delete(t)
-      h.failures.add(at)
+      for (const [f, t] of h.failures) if (at - t >= policy.lockout.windowMs) h.failures.delete(f)
+      h.failures.set(failure, at)
     } else h.success = Math.max(h.success, at)
     throttles.set(
       key,
@@ -262,14 +266,14 @@ export function createUserDirectory(ctx: {
     for (const row of rows) {
       const refusal = JSON.parse(row.after) as Partial<RefusalAudited> | null
       if (refusal?.counts !== true || typeof refusal.address !== 'string') continue
-      for (const key of [`user:${row.entity_id}`, `address:${refusal.address}`])
-        countOutcome(key, true, row.at)
+      const keys = [`user:${row.entity_id}`, `address:${refusal.address}`]
+      for (const key of keys) countOutcome(key, true, row.at, keys)
     }
   })
 
   /** Counts a sign-in's outcome here and tells the other gateways of a cluster. */
   function outcome(keys: string[], failed: boolean, at: number): void {
-    for (const key of keys) countOutcome(key, failed, at)
+    for (const key of keys) countOutcome(key, failed, at, keys)
     ctx.peers?.bus.announce('sign-in-outcome', {
       keys,
       failed,
@@ -345,13 +349,16 @@ export function createUserDirectory(ctx: {
     const u = users.get(name)
     const good = u !== undefined && !u.disabled && (await verifyPassword(password, u.password))
     if (!good) {
-      outcome(keys, true, at)
+      // Counted and recorded at one time (after the password's check): the audit entry is what
+      // another gateway counts again after an outage, as this same failure.
+      const failedAt = now()
+      outcome(keys, true, failedAt)
       refused(
         name,
         address,
         what,
         u === undefined ? 'unknown user' : u.disabled ? 'disabled' : WRONG,
-        at,
+        failedAt,
       )
       return {
         ok: false,

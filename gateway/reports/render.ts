@@ -5,9 +5,10 @@ import { startThread } from '../threads.ts'
 
 /**
  * A report as a PDF (A4, DejaVu Sans embedded; the capability summary, the CAPA status and the
- * audit trail in landscape): its title, plant, range and time of making, its notes, then each of its tables
- * (rules/reports/tables.ts) with a header that repeats on every page, figures formatted as the
- * dashboard's printable page shows them. The layout is the records' histories' (gateway/pdf).
+ * audit trail in landscape): its title, plant, range and time of making, its notes, then each of
+ * its tables (rules/reports/tables.ts) with a header that repeats on every page, figures
+ * formatted as the dashboard's printable page shows them, a column of lines kept as they are
+ * (`pre`) in DejaVu Sans Mono. The layout is the records' histories' (gateway/pdf).
  */
 export function reportPdf(report: Report, options: { now?: number } = {}): Promise<Buffer> {
   const wide =

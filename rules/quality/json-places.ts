@@ -59,12 +59,11 @@ export function jsonPlaces(
 function linePlaces(text: string, lineStarts: readonly number[]): string[] {
   const paths: Step[][] = []
   const stack: Open[] = []
-  /** Depth of the shallowest element (array item) on a path found so far: read to its end for an id. */
+  /** Where on the stack the shallowest element (array item) of a path is: read to its end for its id. */
   let keepUntil = Number.POSITIVE_INFINITY
   let at = 0
   while (at <= text.length) {
     const end = lineEnd(text, at)
-    const wanted = paths.length < lineStarts.length && (lineStarts[paths.length] as number) <= end
     // A line is in the containers open around it, and in the one it opens or closes: taken
     // before a closer is read, after anything else.
     const closer = isCloser(text, at, end)
@@ -77,7 +76,7 @@ function linePlaces(text: string, lineStarts: readonly number[]): string[] {
       if (shallowest !== -1) keepUntil = Math.min(keepUntil, shallowest)
     }
     if (closer) readLine(text, at, end, stack)
-    if (!wanted && paths.length === lineStarts.length && stack.length <= keepUntil) break
+    if (paths.length === lineStarts.length && stack.length <= keepUntil) break
     if (at >= text.length) break
     at = end + 1
   }

@@ -11,6 +11,8 @@ import {
  * clock arrives as an argument.
  */
 
+/** What the audit trail's entries may be about, for its picker (all when none is picked). */
+export { AUDIT_ENTITIES } from '../../../rules/quality/shapes.ts'
 export type { ReportKind }
 export { REPORT_KINDS, REPORT_ROLES, REPORT_TITLES }
 
@@ -25,9 +27,6 @@ export const REPORT_LABELS: Readonly<Record<ReportKind, string>> = {
 
 /** The reports that take an area (a path prefix, or an operator position). */
 export const AREA_REPORTS: ReadonlySet<ReportKind> = new Set(['capability', 'alarm-kpis'])
-
-/** What the audit trail's entries may be about, for its picker (all when none is picked). */
-export { AUDIT_ENTITIES } from '../../../rules/quality/shapes.ts'
 
 export function isReportKind(text: string | null | undefined): text is ReportKind {
   return REPORT_KINDS.includes(text as ReportKind)
