@@ -15,7 +15,7 @@ import {
   actorName,
   type HistoryDocument,
   historyCsv,
-  historyPdf,
+  historyPdfOffThread,
   type Outcome,
   type QualityService,
   readHeadFile,
@@ -396,7 +396,7 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
     return res
       .type('application/pdf')
       .header('content-disposition', `attachment; filename="${file}-history.pdf"`)
-      .send(await historyPdf(doc))
+      .send(await historyPdfOffThread(doc))
   }
   const subtitle = () => `${ctx.title} — exported ${new Date().toISOString()}`
 

@@ -3,6 +3,7 @@ import { toCsv } from '../../rules/quality/kpis.ts'
 import { signatureManifest, utcWords } from '../../rules/quality/signature.ts'
 import type { AttachmentView, AuditEntryView, CommentView, SignatureView } from '../contract.ts'
 import { type Layout, renderPdf, truncate } from '../pdf/index.ts'
+import { pdfOffThread } from '../pdf/off-thread.ts'
 
 /**
  * The full history of one NC or CAPA as it is exported (issue 9): the audit trail as CSV, and
@@ -95,6 +96,11 @@ const MAX_CHANGES = 600
  */
 export function historyPdf(doc: HistoryDocument, options: HistoryPdfOptions = {}): Promise<Buffer> {
   return renderPdf({ title: doc.title, now: options.now }, (layout) => writeRecord(layout, doc))
+}
+
+/** `historyPdf` on a thread of its own (gateway/pdf/off-thread.ts). */
+export function historyPdfOffThread(doc: HistoryDocument): Promise<Buffer> {
+  return pdfOffThread({ module: import.meta.url, renderer: 'historyPdf', data: doc })
 }
 
 function writeRecord(layout: Layout, doc: HistoryDocument): void {

@@ -12,7 +12,12 @@ export {
   verifyAuditTrail,
 } from './audit-trail.ts'
 export { CONFIG_STATEMENTS, recordConfiguration } from './config-record.ts'
-export { type HistoryDocument, historyCsv, historyPdf } from './export.ts'
+export {
+  type HistoryDocument,
+  historyCsv,
+  historyPdf,
+  historyPdfOffThread,
+} from './export.ts'
 export {
   actorName,
   capaNumber,

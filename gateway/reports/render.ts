@@ -1,7 +1,7 @@
 import type { Report } from '../../rules/reports/shapes.ts'
 import { displayLines, reportSubtitle, reportTables, utcText } from '../../rules/reports/tables.ts'
 import { A4_LANDSCAPE, A4_PORTRAIT, type Cell, renderPdf } from '../pdf/index.ts'
-import { startThread } from '../threads.ts'
+import { pdfOffThread } from '../pdf/off-thread.ts'
 
 /**
  * A report as a PDF (A4, DejaVu Sans embedded; the capability summary, the CAPA status and the
@@ -50,33 +50,7 @@ export function reportPdf(report: Report, options: { now?: number } = {}): Promi
   )
 }
 
-/** PDFs being made, one after the other: each thread holds the whole report and its layout. */
-let pdfQueue: Promise<unknown> = Promise.resolve()
-
-/**
- * `reportPdf` on a thread of its own (pdf-thread.ts), one at a time. Laying out a report is
- * synchronous work: the audit trail's 20,000 entries took about 7 s, which on the judging thread
- * would hold every reading, acknowledgement and live event that long.
- */
+/** `reportPdf` on a thread of its own (gateway/pdf/off-thread.ts). */
 export function reportPdfOffThread(report: Report): Promise<Buffer> {
-  const made = pdfQueue.then(
-    () =>
-      new Promise<Buffer>((resolve, reject) => {
-        let settled = false
-        const worker = startThread('pdf-thread', import.meta.url, { workerData: report })
-        worker.once('message', (bytes: Uint8Array) => {
-          settled = true
-          resolve(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
-        })
-        worker.once('error', (e) => {
-          settled = true
-          reject(e)
-        })
-        worker.once('exit', (code) => {
-          if (!settled) reject(new Error(`the PDF thread ended (code ${code}) without a PDF`))
-        })
-      }),
-  )
-  pdfQueue = made.catch(() => {})
-  return made
+  return pdfOffThread({ module: import.meta.url, renderer: 'reportPdf', data: report })
 }

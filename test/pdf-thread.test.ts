@@ -2,14 +2,15 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { historyPdf, historyPdfOffThread } from '../gateway/quality/index.ts'
 import { reportPdf, reportPdfOffThread } from '../gateway/reports/index.ts'
 import type { AuditTrailReport } from '../rules/reports/shapes.ts'
 import { requireProgram, tempDir } from './helpers/index.ts'
 
 /**
- * A report's PDF is laid out on a thread of its own (gateway/reports/render.ts): the same
- * document as `reportPdf` makes in place, while the calling thread's event loop goes on turning
- * (counted in turns, not timed); several asked for at once all come.
+ * The gateway's PDFs are laid out on a thread of their own (gateway/pdf/off-thread.ts): a report
+ * and a record's history are the same documents as made in place, while the calling thread's
+ * event loop goes on turning (counted in turns, not timed); several asked for at once all come.
  */
 
 const report = (n: number): AuditTrailReport => ({
@@ -36,7 +37,7 @@ const report = (n: number): AuditTrailReport => ({
   })),
 })
 
-describe('report PDFs on a thread of their own', () => {
+describe('PDFs on a thread of their own', () => {
   let work: { path: string; remove(): Promise<void> }
   let pdftotext: string
   const text = (pdf: Buffer, name: string) => {
@@ -53,12 +54,30 @@ describe('report PDFs on a thread of their own', () => {
     await work?.remove()
   })
 
-  it('makes the same document as in place', async () => {
+  it('makes the same report as in place', async () => {
     const r = report(40)
     const [here, there] = [await reportPdf(r), await reportPdfOffThread(r)]
     expect(there.subarray(0, 5).toString()).toBe('%PDF-')
     expect(text(there, 'there.pdf')).toBe(text(here, 'here.pdf'))
     expect(text(there, 'there.pdf')).toContain('entry 40: the filler scale drifts')
+  })
+
+  it('makes the same history of a record as in place', async () => {
+    const doc = {
+      title: 'NC-000042 — Fill weight above the action limit',
+      subtitle: 'Test plant — exported 2026-12-08T01:00:00.000Z',
+      fields: [
+        ['Status', 'closed'],
+        ['Root cause', 'the filler scale drifts'],
+      ] as [string, string][],
+      signatures: [],
+      comments: [],
+      attachments: [],
+      audit: [],
+    }
+    const there = await historyPdfOffThread(doc)
+    expect(text(there, 'history-there.pdf')).toBe(text(await historyPdf(doc), 'history-here.pdf'))
+    expect(text(there, 'history-there.pdf')).toContain('the filler scale drifts')
   })
 
   it('leaves the event loop free while it lays out 3,000 entries', async () => {
