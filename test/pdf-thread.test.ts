@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { historyPdf, historyPdfOffThread } from '../gateway/quality/index.ts'
 import { reportPdf, reportPdfOffThread } from '../gateway/reports/index.ts'
 import type { AuditTrailReport } from '../rules/reports/shapes.ts'
-import { requireProgram, tempDir } from './helpers/index.ts'
+import { requireProgram, tempDir, turnsDuring } from './helpers/index.ts'
 
 /**
  * The gateway's PDFs are laid out on a thread of their own (gateway/pdf/off-thread.ts): a report
@@ -82,22 +82,9 @@ describe('PDFs on a thread of their own', () => {
 
   it('leaves the event loop free while it lays out 3,000 entries', async () => {
     const r = report(3000)
-    let turns = 0
-    let made = false
-    const spin = () => {
-      turns++
-      if (!made) setImmediate(spin)
-    }
     // In place: the layout holds the loop (a few turns at most, while the bytes are gathered).
-    setImmediate(spin)
-    await reportPdf(r)
-    made = true
-    const inPlace = turns
-    turns = 0
-    made = false
-    setImmediate(spin)
-    const pdf = await reportPdfOffThread(r)
-    made = true
+    const inPlace = (await turnsDuring(() => reportPdf(r))).turns
+    const { value: pdf, turns } = await turnsDuring(() => reportPdfOffThread(r))
     expect(text(pdf, 'big.pdf')).toContain('entry 3000: the filler scale drifts')
     // Off the thread the loop turned on through the layout: far more turns than in place.
     expect(turns).toBeGreaterThan(10 * Math.max(inPlace, 10))

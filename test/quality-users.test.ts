@@ -1,19 +1,9 @@
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256Hex } from '../gateway/api/auth.ts'
 import { createPeerBus } from '../gateway/cluster/peers.ts'
 import { createLogger } from '../gateway/log.ts'
-import {
-  AUDIT_STATEMENTS,
-  createAuditTrail,
-  createUserDirectory,
-  USER_STATEMENTS,
-  type UserDirectory,
-} from '../gateway/quality/index.ts'
-import { openRecords } from '../gateway/store/records.ts'
-import { createRecordsWriter } from '../gateway/store/records-writer.ts'
-import { createSqliteStore } from '../gateway/store/sqlite.ts'
-import { tempDir } from './helpers/index.ts'
+import { createUserDirectory, type UserDirectory } from '../gateway/quality/index.ts'
+import { openAuditRecords } from './helpers/audit.ts'
 
 /**
  * Users' sessions and lock-out with the clock in the test's hand (issue 9): a session ends
@@ -35,27 +25,8 @@ async function openDirectory(
   peers?: ReturnType<typeof createPeerBus>,
   again?: string,
 ) {
-  const dir = again ? { path: again, remove: async () => {} } : await tempDir('linewatch-users-')
-  const log = createLogger('error')
-  const path = join(dir.path, 'records.db')
-  const db = openRecords(path)
-  const writer = createRecordsWriter({
-    path,
-    statements: { ...AUDIT_STATEMENTS, ...USER_STATEMENTS },
-    log,
-  })
-  await writer.start()
-  const store = createSqliteStore({ path: join(dir.path, 'timeseries.db'), log })
-  await store.start()
-  const audit = createAuditTrail({
-    db,
-    run: (statement, params) => writer.run(statement, params),
-    whenDurable: (done) => writer.whenDurable(done),
-    headPath: join(dir.path, 'audit-head.json'),
-    store,
-    log,
-  })
-  audit.start()
+  const records = await openAuditRecords(again)
+  const { db, audit, writer } = records
   const users = createUserDirectory({
     db,
     run: (statement, params) => writer.run(statement, params),
@@ -83,18 +54,7 @@ async function openDirectory(
         'a new operator',
       )
   expect(Array.isArray(added)).toBe(false)
-  return {
-    users,
-    path: dir.path,
-    /** Resolves once what was recorded so far is committed. */
-    durable: () => new Promise<void>((resolve) => writer.whenDurable(resolve)),
-    /** Stops its writers; `keep`: its records stay (a restart follows). */
-    async close(keep = false) {
-      await writer.stop()
-      await store.stop()
-      if (!keep) await dir.remove()
-    },
-  }
+  return { users, path: records.path, durable: records.durable, close: records.close }
 }
 
 describe('users: sessions and lock-out in time', () => {

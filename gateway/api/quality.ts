@@ -21,7 +21,7 @@ import {
   readHeadFile,
   recordId,
   type UserDirectory,
-  verifyAuditTrail,
+  verifyAuditTrailInTurns,
 } from '../quality/index.ts'
 import { bearerToken, type Principal, sha256Hex } from './auth.ts'
 import { badRequest, need, notFound } from './replies.ts'
@@ -625,9 +625,9 @@ export function registerQualityRoutes(app: FastifyInstance, ctx: QualityApiConte
       schema: { response: { 200: AuditVerdictSchema } },
     },
     async () => {
-      await new Promise<void>((resolve) => setImmediate(resolve))
       const head = readHeadFile(ctx.auditHeadPath)
-      const verdict = verifyAuditTrail(ctx.records, head, ctx.audit.chain)
+      // A chunk per turn: the readings go on while a long trail is verified.
+      const verdict = await verifyAuditTrailInTurns(ctx.records, head, ctx.audit.chain)
       return verdict.ok ? { ...verdict, outside: head ? [ctx.auditHeadPath] : [] } : verdict
     },
   )

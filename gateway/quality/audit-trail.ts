@@ -273,13 +273,44 @@ export type TrailVerdict =
  * length): each chunk with the pure verifier, chained to the one before; then the end of
  * `chain` (this gateway's) against `head` (the head kept outside: a trail shorter than it was
  * truncated). The first broken entry is named with its chain when the records hold chains of
- * several gateways (PostgreSQL). `head` in the verdict is `chain`'s.
+ * several gateways (PostgreSQL). `head` in the verdict is `chain`'s. At once (the CLI).
  */
 export function verifyAuditTrail(
   db: RecordsDb,
   head: AuditHead | null,
   chain = 'main',
 ): TrailVerdict {
+  const steps = trailSteps(db, head, chain)
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+  }
+}
+
+/**
+ * `verifyAuditTrail` a chunk (5,000 entries, some 50 ms) per turn of the event loop: the
+ * gateway's API verifies its own trail on the judging thread, which a trail of a million
+ * entries would otherwise hold for seconds. Entries appended meanwhile are verified too.
+ */
+export async function verifyAuditTrailInTurns(
+  db: RecordsDb,
+  head: AuditHead | null,
+  chain = 'main',
+): Promise<TrailVerdict> {
+  const steps = trailSteps(db, head, chain)
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+    await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+}
+
+/** The verification, a chunk per step. */
+function* trailSteps(
+  db: RecordsDb,
+  head: AuditHead | null,
+  chain: string,
+): Generator<void, TrailVerdict> {
   const chains = (
     db.prepare('SELECT DISTINCT chain FROM audit ORDER BY chain').all() as { chain: string }[]
   ).map((r) => r.chain)
@@ -290,7 +321,7 @@ export function verifyAuditTrail(
   let count = 0
   let own: AuditHead = { seq: 0, hash: '' }
   for (const c of chains) {
-    const verdict = verifyChain(db, c, c === chain ? head : null)
+    const verdict = yield* chainSteps(db, c, c === chain ? head : null)
     if (!verdict.ok) return { ...verdict, why: named(c, verdict.why), chain: c }
     count += verdict.count
     if (c === chain) own = verdict.head
@@ -298,7 +329,11 @@ export function verifyAuditTrail(
   return { ok: true, count, head: own, chains: chains.length }
 }
 
-function verifyChain(db: RecordsDb, chain: string, head: AuditHead | null): AuditVerdict {
+function* chainSteps(
+  db: RecordsDb,
+  chain: string,
+  head: AuditHead | null,
+): Generator<void, AuditVerdict> {
   const CHUNK = 5000
   const page = db.prepare('SELECT * FROM audit WHERE chain = ? AND seq > ? ORDER BY seq LIMIT ?')
   let prev: AuditEntry | null = null
@@ -311,6 +346,7 @@ function verifyChain(db: RecordsDb, chain: string, head: AuditHead | null): Audi
     if (!verdict.ok) return verdict
     count += entries.length
     prev = entries[entries.length - 1] as AuditEntry
+    yield
   }
   const last: AuditHead | null = prev ? { seq: prev.seq, hash: prev.hash } : null
   if (head) {

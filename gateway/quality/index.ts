@@ -10,6 +10,7 @@ export {
   createAuditTrail,
   readHeadFile,
   verifyAuditTrail,
+  verifyAuditTrailInTurns,
 } from './audit-trail.ts'
 export { CONFIG_STATEMENTS, recordConfiguration } from './config-record.ts'
 export {

@@ -200,3 +200,22 @@ export async function apiCall<T>(
   } catch {}
   return { status: res.status, body: parsed as T, headers: res.headers }
 }
+
+/**
+ * How often the event loop turned while `work` ran (a spinning setImmediate): work that holds
+ * the thread gives about none, work that leaves it free many. A count, not a time.
+ */
+export async function turnsDuring<T>(work: () => Promise<T>): Promise<{ value: T; turns: number }> {
+  let turns = 0
+  let done = false
+  const spin = () => {
+    turns++
+    if (!done) setImmediate(spin)
+  }
+  setImmediate(spin)
+  try {
+    return { value: await work(), turns }
+  } finally {
+    done = true
+  }
+}
