@@ -55,7 +55,8 @@ export function utcMs(
 }
 
 /** The largest |ms| a time may have [ECMA-262 21.4.1.31 TimeClip]. */
-const MAX_TIME_MS = 8.64e15
+/** The furthest time from 1970 a Date holds (±8.64e15 ms): beyond it a time cannot be written. */
+export const MAX_TIME_MS = 8.64e15
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0')
 

@@ -286,16 +286,9 @@ export function createReportService(sources: ReportSources): ReportService {
     const report: AuditTrailReport = {
       ...base('audit-trail', r),
       entity: r.entity ?? null,
-      entries: entries.map((e) => ({
-        seq: e.seq,
-        at: e.at,
-        actor: e.actor,
-        action: e.action,
-        entity: e.entity,
-        entityId: e.entityId,
-        reason: e.reason,
-        changes: auditChangeLines(e),
-        hash: e.hash,
+      entries: entries.map(({ before, after, prevHash: _, ...shown }) => ({
+        ...shown,
+        changes: auditChangeLines({ before, after }),
       })),
       truncated,
       byEntity: [...counts]

@@ -1,4 +1,4 @@
-import { utcSeconds } from '../time-text.ts'
+import { MAX_TIME_MS, utcSeconds } from '../time-text.ts'
 
 /**
  * What an audit entry changed, one line per field: "owner: null → qe". Objects are compared by
@@ -44,7 +44,7 @@ function valueText(x: unknown, maxLength: number | undefined): string {
 
 /** A field's value: a time field's milliseconds ("dueAt", "at") as a UTC time. */
 function fieldText(key: string, x: unknown, shown: (x: unknown) => string): string {
-  return typeof x === 'number' && Math.abs(x) <= 8.64e15 && /(^at|At)$/.test(key)
+  return typeof x === 'number' && Math.abs(x) <= MAX_TIME_MS && /(^at|At)$/.test(key)
     ? `${utcSeconds(x)} UTC`
     : shown(x ?? null)
 }

@@ -1,6 +1,6 @@
 import { ALARM_PRIORITIES } from '../alarms/types.ts'
 import { csvCell } from '../quality/kpis.ts'
-import { isoTime, utcSeconds } from '../time-text.ts'
+import { isoTime, MAX_TIME_MS, utcSeconds } from '../time-text.ts'
 import type {
   AlarmKpisReport,
   AuditTrailReport,
@@ -115,7 +115,7 @@ export function formatCell(value: Cell | undefined, format: CellFormat): string 
 
 /** "2026-12-06 14:03:11" (UTC). */
 export function utcText(ts: number): string {
-  if (!Number.isFinite(ts) || Math.abs(ts) > 8.64e15) return DASH
+  if (!Number.isFinite(ts) || Math.abs(ts) > MAX_TIME_MS) return DASH
   return utcSeconds(ts)
 }
 
